@@ -1,0 +1,312 @@
+//! Diagnostics: every problem found in user input is a [`Diagnostic`] value.
+//!
+//! A diagnostic has a stable [`Code`], a severity, a message, labelled spans (the primary one
+//! first) and an optional hint. Stages return `(T, Vec<Diagnostic>)` instead of failing, so one run
+//! reports every problem it can find. Rendering goes through miette and produces a `String`;
+//! printing it is the CLI's job.
+
+use std::fmt;
+
+use crate::source::{SourceMap, Span};
+
+/// How bad a diagnostic is. Errors stop the run before any network access; warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// A span with a short explanation of what is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One problem in the manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    /// The primary label comes first. A diagnostic without a span (a missing directory, say)
+    /// has no labels.
+    pub labels: Vec<Label>,
+    pub hint: Option<String>,
+}
+
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = ($num:literal, $slug:literal),)+) => {
+        /// Stable diagnostic codes. The number and the slug never change meaning once released;
+        /// each code has fixtures under `tests/data/diagnostics/`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl Code {
+            /// All codes, in numeric order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)+];
+
+            /// The code as printed: `E0102`.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $num,)+ }
+            }
+
+            /// A short kebab-case name: `unknown-field`.
+            #[must_use]
+            pub fn slug(self) -> &'static str {
+                match self { $(Code::$variant => $slug,)+ }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The file is not valid YAML (bad indentation, unclosed quote, tab indentation...).
+    YamlSyntax = ("E0001", "yaml-syntax"),
+    /// The same key appears twice in one mapping.
+    DuplicateKey = ("E0002", "duplicate-key"),
+    /// A document is neither an `org:`, a `project:` nor a `template:` document.
+    UnknownDocument = ("E0003", "unknown-document"),
+    /// A manifest file could not be read, or the path holds no manifest.
+    NoManifests = ("E0004", "no-manifests"),
+    /// A YAML alias expansion or nesting went past the parser's safety budget.
+    ResourceLimit = ("E0005", "resource-limit"),
+    /// A key that the manifest language does not know.
+    UnknownField = ("E0101", "unknown-field"),
+    /// A value of the wrong type (a list where a string is expected...).
+    WrongType = ("E0102", "wrong-type"),
+    /// A required key is missing.
+    MissingField = ("E0103", "missing-field"),
+    /// A value outside a fixed set of choices.
+    InvalidEnum = ("E0104", "invalid-enum"),
+    /// A number outside the range the API accepts.
+    OutOfRange = ("E0105", "out-of-range"),
+    /// A name that is empty, too long or contains control characters.
+    InvalidName = ("E0106", "invalid-name"),
+    /// A malformed email address.
+    InvalidEmail = ("E0107", "invalid-email"),
+    /// A malformed URL, or one with a scheme the API or bt-gitops refuses.
+    InvalidUrl = ("E0108", "invalid-url"),
+    /// A malformed duration (`1h`, `30m`, `90s`, `7d` are valid).
+    InvalidDuration = ("E0109", "invalid-duration"),
+    /// A field that does not apply to the object's `type` (categories on a slider score...).
+    FieldNotAllowed = ("E0110", "field-not-allowed"),
+    /// A secret written literally in a manifest instead of `{ env: NAME }` or `{ file: PATH }`.
+    LiteralSecret = ("E0111", "literal-secret"),
+    /// A colour that is not `#rgb` or `#rrggbb`.
+    InvalidColor = ("E0112", "invalid-color"),
+    /// Two objects of the same kind with the same name in the same scope.
+    DuplicateObject = ("E0201", "duplicate-object"),
+    /// A name or email that refers to nothing declared or built in.
+    UnresolvedReference = ("E0202", "unresolved-reference"),
+    /// A project names an org that no manifest declares.
+    UnknownOrg = ("E0203", "unknown-org"),
+    /// A project names no org while several orgs are declared.
+    AmbiguousOrg = ("E0204", "ambiguous-org"),
+    /// A project uses a template that does not exist.
+    UnknownTemplate = ("E0205", "unknown-template"),
+    /// A rename's `previous_names` collides with another declared object.
+    RenameConflict = ("E0206", "rename-conflict"),
+    /// Objects that reference each other in a loop (group inheritance, aggregate scores...).
+    ReferenceCycle = ("E0301", "reference-cycle"),
+    /// A grant must name exactly one of `user`, `group` or `service_account`.
+    AclSubject = ("E0401", "acl-subject"),
+    /// A grant must give exactly one of `role` or `permission`.
+    AclPrivilege = ("E0402", "acl-privilege"),
+    /// `restrict_object_type` narrows a permission; it cannot be combined with a role.
+    RestrictWithRole = ("E0403", "restrict-with-role"),
+    /// A built-in object (Owners, Engineers, Viewers) cannot be redefined or deleted.
+    BuiltinObject = ("E0404", "builtin-object"),
+    /// A value the API accepts but that is probably a mistake (weights that do not sum to 1...).
+    Suspicious = ("W0001", "suspicious-value"),
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Diagnostic {
+    #[must_use]
+    pub fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    /// Adds a label. The first label added is the primary one.
+    #[must_use]
+    pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: message.into() });
+        self
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn primary_span(&self) -> Option<Span> {
+        self.labels.first().map(|l| l.span)
+    }
+
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// One line per diagnostic: `path:line:col: error[E0101]: message`. Used in snapshots and
+    /// for machine consumption; humans get [`render`].
+    #[must_use]
+    pub fn short(&self, sources: &SourceMap) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match self.primary_span() {
+            Some(span) => format!("{}: {sev}[{}]: {}", sources.location(span), self.code, self.message),
+            None => format!("{sev}[{}]: {}", self.code, self.message),
+        }
+    }
+}
+
+/// Sorts diagnostics by file, position and code so output does not depend on processing order.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start));
+        key(a).cmp(&key(b)).then(a.code.cmp(&b.code)).then(a.message.cmp(&b.message))
+    });
+}
+
+/// Whether rendered diagnostics may use colour and Unicode drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Colour and box drawing, for terminals.
+    Fancy,
+    /// Plain ASCII without escape codes, for CI logs, pipes and `NO_COLOR`.
+    Plain,
+}
+
+/// Renders one diagnostic with its source snippet, `file:line:col` and hint.
+#[must_use]
+pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style) -> String {
+    let file = diag.primary_span().map(|s| s.file);
+    let view = MietteView { diag, sources, file };
+    let handler = match style {
+        Style::Fancy => miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode()),
+        Style::Plain => miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_theme(miette::GraphicalTheme::none()),
+    }
+    .with_context_lines(1)
+    .with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &view).is_err() {
+        out = diag.short(sources);
+    }
+    // miette shows the file name but not the primary position; put `path:line:col` first so
+    // editors and CI annotations can jump to it.
+    match diag.primary_span() {
+        Some(span) => format!("{}\n{out}", sources.location(span)),
+        None => out,
+    }
+}
+
+/// Adapter that lets miette render our diagnostic without our type depending on miette's traits
+/// anywhere else.
+struct MietteView<'a> {
+    diag: &'a Diagnostic,
+    sources: &'a SourceMap,
+    file: Option<crate::source::FileId>,
+}
+
+impl fmt::Debug for MietteView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.diag, f)
+    }
+}
+
+impl fmt::Display for MietteView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for MietteView<'_> {}
+
+impl miette::Diagnostic for MietteView<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(format!("{}({})", self.diag.code, self.diag.code.slug())))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diag.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        let file = self.sources.get(self.file?);
+        Some(&file.text as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let file = self.file?;
+        // miette renders one source per report: labels in other files are listed by location.
+        let labels = self.diag.labels.iter().enumerate().filter(move |(_, l)| l.span.file == file);
+        Some(Box::new(labels.map(|(i, l)| {
+            let span = miette::SourceSpan::new(l.span.start.into(), l.span.len);
+            if i == 0 {
+                miette::LabeledSpan::new_primary_with_span(Some(l.message.clone()), span)
+            } else {
+                miette::LabeledSpan::new_with_span(Some(l.message.clone()), span)
+            }
+        })))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        None
+    }
+}
+
+/// Renders every label that lives in another file than the primary one as a `note:` line, since
+/// miette shows a single source per report.
+#[must_use]
+pub fn foreign_label_notes(diag: &Diagnostic, sources: &SourceMap) -> Vec<String> {
+    let Some(primary) = diag.primary_span() else { return Vec::new() };
+    diag.labels
+        .iter()
+        .filter(|l| l.span.file != primary.file)
+        .map(|l| format!("note: {}: {}", sources.location(l.span), l.message))
+        .collect()
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+#[must_use]
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,5 @@
+//! The `bt-gitops` binary: parse arguments, run, map the outcome to an exit code.
+
+fn main() -> std::process::ExitCode {
+    bt_gitops::cli::main()
+}

@@ -1,0 +1,708 @@
+//! The manifest language as serde types: exactly what a user may write, nothing resolved.
+//!
+//! These types are the input contract and the source of `schemas/manifest.schema.json`: doc
+//! comments become schema descriptions, and `deny_unknown_fields` becomes
+//! `additionalProperties: false`. Validation beyond shape (ranges, references, exclusivity rules)
+//! happens once, in `model::lower`, where every problem becomes a coded diagnostic.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::spanned::Sp;
+use super::values::{Duration, PermissionSpec, SecretRef};
+
+/// One YAML document: an org, a project or a project template.
+#[derive(Debug, Clone)]
+pub enum RawDocument {
+    Org(Box<RawOrg>),
+    Project(Box<RawProject>),
+}
+
+/// An org document: settings, people, access control and org-wide credentials of one
+/// Braintrust organization. Recognised by its `org:` key (and no `project:` key).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrg {
+    /// The organization's name, as shown in Braintrust. Orgs cannot be created through the API:
+    /// this names an existing org.
+    pub org: Sp<String>,
+    /// Base URL of this org's API (its data plane). Overrides `BRAINTRUST_API_URL`.
+    pub api_url: Option<Sp<String>>,
+    /// Name of the environment variable holding this org's API key. Overrides
+    /// `BRAINTRUST_API_KEY`. The key itself is never written in a manifest.
+    pub api_key_env: Option<Sp<String>>,
+    /// Kinds whose unlisted live objects bt-gitops deletes. Without this, objects that exist in
+    /// Braintrust but not in the manifests are left alone.
+    #[serde(default)]
+    pub authoritative: Vec<Sp<OrgCollection>>,
+    /// Organization settings.
+    pub settings: Option<Sp<RawOrgSettings>>,
+    /// Members of the org, by email.
+    #[serde(default)]
+    pub members: Vec<Sp<String>>,
+    /// Permission groups. The built-in `Owners`, `Engineers` and `Viewers` exist in every org and
+    /// can be referenced (and given members) without being declared.
+    #[serde(default)]
+    pub groups: Vec<Sp<RawGroup>>,
+    /// Roles: named sets of permissions.
+    #[serde(default)]
+    pub roles: Vec<Sp<RawRole>>,
+    /// Org-level access grants (ACLs). Use `on:` to grant on a project or a group/role object.
+    #[serde(default)]
+    pub grants: Vec<Sp<RawGrant>>,
+    /// AI provider keys for the org.
+    #[serde(default)]
+    pub ai_secrets: Vec<Sp<RawAiSecret>>,
+    /// Org-level environment variables for functions.
+    #[serde(default)]
+    pub env_vars: Vec<Sp<RawEnvVar>>,
+    /// Service accounts and their tokens.
+    #[serde(default)]
+    pub service_accounts: Vec<Sp<RawServiceAccount>>,
+    /// Rules for API keys, which can only be observed and deleted through the API.
+    pub api_key_policy: Option<Sp<RawApiKeyPolicy>>,
+    /// Named deployment environments (production, staging...).
+    #[serde(default)]
+    pub environments: Vec<Sp<RawEnvironment>>,
+}
+
+/// Collections of an org document that can be made authoritative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgCollection {
+    Members,
+    Groups,
+    Roles,
+    Grants,
+    AiSecrets,
+    EnvVars,
+    ServiceAccounts,
+    Environments,
+    Projects,
+}
+
+/// Organization settings (`PATCH /v1/organization`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrgSettings {
+    /// The org's data-plane API URL as recorded in Braintrust.
+    pub api_url: Option<Sp<String>>,
+    pub proxy_url: Option<Sp<String>>,
+    pub realtime_url: Option<Sp<String>>,
+    pub is_universal_api: Option<Sp<bool>>,
+    pub is_dataplane_private: Option<Sp<bool>>,
+    /// How images in traces are shown.
+    pub image_rendering_mode: Option<Sp<ImageRenderingMode>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageRenderingMode {
+    Auto,
+    ClickToLoad,
+    Blocked,
+}
+
+/// Whether an object should exist. `absent` is a tombstone: bt-gitops deletes the live object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    #[default]
+    Present,
+    Absent,
+}
+
+/// A permission group.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// Member users, by email. They must also be org members.
+    #[serde(default)]
+    pub members: Vec<Sp<String>>,
+    /// Service accounts in the group, by name.
+    #[serde(default)]
+    pub service_accounts: Vec<Sp<String>>,
+    /// Groups whose members are also members of this group.
+    #[serde(default)]
+    pub inherits: Vec<Sp<String>>,
+    /// Earlier names of this group: a rename instead of a delete and a create.
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// A role: permissions, optionally narrowed to one object type, and roles it inherits.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// `read`, or `{ permission: create, restrict_object_type: experiment }`.
+    #[serde(default)]
+    pub permissions: Vec<Sp<PermissionSpec>>,
+    /// Roles whose permissions this role also grants.
+    #[serde(default)]
+    pub inherits: Vec<Sp<String>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// The eight Braintrust permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Create,
+    Read,
+    Update,
+    Delete,
+    CreateAcls,
+    ReadAcls,
+    UpdateAcls,
+    DeleteAcls,
+}
+
+/// Object types an ACL can be attached to or restricted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AclObjectType {
+    Organization,
+    Project,
+    Experiment,
+    Dataset,
+    Prompt,
+    PromptSession,
+    Group,
+    Role,
+    OrgMember,
+    ProjectLog,
+    OrgProject,
+    OrgAuditLogs,
+}
+
+/// An access grant (an ACL): one subject (user, group or service account) gets one role or one
+/// permission on the org, the enclosing project, or the object named in `on`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrant {
+    /// A user, by email.
+    pub user: Option<Sp<String>>,
+    /// A group, by name.
+    pub group: Option<Sp<String>>,
+    /// A service account, by name.
+    pub service_account: Option<Sp<String>>,
+    /// A role, by name.
+    pub role: Option<Sp<String>>,
+    /// A single permission.
+    pub permission: Option<Sp<Permission>>,
+    /// Narrows a `permission` grant to objects of one type. Not allowed with `role`.
+    pub restrict_object_type: Option<Sp<AclObjectType>>,
+    /// The object granted on. Defaults to the org (in an org document) or the project (in a
+    /// project document).
+    pub on: Option<Sp<RawGrantTarget>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// The object of a grant, by kind and name. Exactly one field.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrantTarget {
+    pub project: Option<Sp<String>>,
+    pub group: Option<Sp<String>>,
+    pub role: Option<Sp<String>>,
+    pub experiment: Option<Sp<String>>,
+    pub dataset: Option<Sp<String>>,
+    pub prompt: Option<Sp<String>>,
+}
+
+/// An AI provider key. The key comes from the environment or a file, never from the manifest.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAiSecret {
+    pub name: Sp<String>,
+    /// Provider: `openai`, `anthropic`, `google`, `mistral`, `bedrock`, `azure`...
+    #[serde(rename = "type")]
+    pub provider: Option<Sp<String>>,
+    /// `{ env: NAME }` or `{ file: PATH }`.
+    pub secret: Option<Sp<SecretRef>>,
+    /// Provider-specific settings (endpoints, deployments...).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Refuse to delete this secret. Defaults to true for AI secrets.
+    pub protect: Option<Sp<bool>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// An environment variable for functions, at org, project or function level.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvVar {
+    pub name: Sp<String>,
+    /// `{ env: NAME }` or `{ file: PATH }`.
+    pub value: Option<Sp<SecretRef>>,
+    /// In a project document: scope the variable to one function of the project, by slug.
+    pub function: Option<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// A service account (a non-human org member) and the tokens bt-gitops keeps for it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceAccount {
+    pub name: Sp<String>,
+    #[serde(default)]
+    pub tokens: Vec<Sp<RawServiceToken>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// A service token. Its key is shown once by the API; bt-gitops writes it to `write_key_to`
+/// (mode 0600) and nowhere else.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceToken {
+    pub name: Sp<String>,
+    /// File that receives the new token's key, relative to the manifest root.
+    pub write_key_to: Option<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// What bt-gitops does about API keys (keys are created in the UI; the API can list and delete).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKeyPolicy {
+    /// Keys older than this many days violate the policy.
+    pub max_age_days: Option<Sp<u32>>,
+    /// Only these users may hold keys; keys of other users violate the policy.
+    pub allowed_users: Option<Vec<Sp<String>>>,
+    /// `report` (default) lists violations in the plan; `delete` plans their deletion.
+    pub on_violation: Option<Sp<PolicyAction>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyAction {
+    Report,
+    Delete,
+}
+
+/// A named environment (`/environment`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    pub name: Sp<String>,
+    /// URL-safe identifier, unique in the org. Defaults to the name, lowercased.
+    pub slug: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// A project document (`project: NAME`), or a project template (`project_template: NAME`) that
+/// projects include with `template: NAME`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// The project's name, unique in its org.
+    pub project: Option<Sp<String>>,
+    /// Declares a template instead of a project: the same fields, reused by projects.
+    pub project_template: Option<Sp<String>>,
+    /// The org the project belongs to. May be left out when the manifests declare one org.
+    pub org: Option<Sp<String>>,
+    /// A template whose tags, scores, rules, automations, grants and settings this project
+    /// starts from. Entries the project declares with the same name replace the template's.
+    pub template: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+    /// Earlier names of this project: a rename instead of a delete and a create.
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    /// Refuse to delete this project. Defaults to true for projects.
+    pub protect: Option<Sp<bool>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+    /// Kinds in this project whose unlisted live objects bt-gitops deletes.
+    #[serde(default)]
+    pub authoritative: Vec<Sp<ProjectCollection>>,
+    pub settings: Option<Sp<RawProjectSettings>>,
+    #[serde(default)]
+    pub tags: Vec<Sp<RawTag>>,
+    /// Human-review scores (slider, categorical, free-form) and aggregate scores (weighted,
+    /// minimum, maximum).
+    #[serde(default)]
+    pub scores: Vec<Sp<RawScore>>,
+    /// Online-scoring rules: scorers run automatically on a sample of logs.
+    #[serde(default)]
+    pub online_scoring: Vec<Sp<RawOnlineScoring>>,
+    /// Custom span views embedded as iframes.
+    #[serde(default)]
+    pub span_iframes: Vec<Sp<RawSpanIframe>>,
+    /// Alerts on logs matching a BTQL filter.
+    #[serde(default)]
+    pub alerts: Vec<Sp<RawAlert>>,
+    /// Retention rules. They permanently delete data older than `days`.
+    #[serde(default)]
+    pub retention: Vec<Sp<RawRetention>>,
+    /// Periodic exports of logs to S3 or GCS.
+    #[serde(default)]
+    pub exports: Vec<Sp<RawExport>>,
+    /// Project-level access grants.
+    #[serde(default)]
+    pub grants: Vec<Sp<RawGrant>>,
+    /// Project- or function-level environment variables.
+    #[serde(default)]
+    pub env_vars: Vec<Sp<RawEnvVar>>,
+}
+
+/// Collections of a project document that can be made authoritative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectCollection {
+    Tags,
+    Scores,
+    OnlineScoring,
+    SpanIframes,
+    Alerts,
+    Retention,
+    Exports,
+    Grants,
+    EnvVars,
+}
+
+/// Project settings. `PATCH` replaces them whole, so bt-gitops always sends all of them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProjectSettings {
+    /// Key used to match rows when comparing experiments (`input` by default in Braintrust).
+    pub comparison_key: Option<Sp<String>>,
+    /// Default baseline experiment, by name.
+    pub baseline_experiment: Option<Sp<String>>,
+    /// Order of fields in the trace view.
+    pub span_field_order: Option<Vec<Sp<RawSpanField>>>,
+    /// Remote eval endpoints.
+    pub remote_eval_sources: Option<Vec<Sp<RawRemoteEvalSource>>>,
+    /// Turn off realtime queries for this project.
+    pub disable_realtime_queries: Option<Sp<bool>>,
+    /// Default preprocessor function.
+    pub default_preprocessor: Option<Sp<RawFunctionRef>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpanField {
+    pub object_type: Sp<String>,
+    pub column_id: Sp<String>,
+    pub position: Sp<String>,
+    pub layout: Option<Sp<SpanFieldLayout>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanFieldLayout {
+    Full,
+    TwoColumn,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteEvalSource {
+    pub url: Sp<String>,
+    pub name: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+}
+
+/// A function: `{ global: Factuality }` for a built-in, or `{ function: slug }` for a function
+/// of this project (or of `project`), resolved by slug at plan time.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunctionRef {
+    pub global: Option<Sp<String>>,
+    pub function: Option<Sp<String>>,
+    /// The project that holds `function`, when it is not this one.
+    pub project: Option<Sp<String>>,
+    /// For `global`: the function type (`scorer` by default).
+    pub function_type: Option<Sp<FunctionType>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionType {
+    Llm,
+    Scorer,
+    Task,
+    Tool,
+    CustomView,
+    Preprocessor,
+    Facet,
+    Classifier,
+    Tag,
+    Parameters,
+    Sandbox,
+}
+
+/// A project tag.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTag {
+    pub name: Sp<String>,
+    /// `#rgb` or `#rrggbb`.
+    pub color: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// A human-review or aggregate score. Which fields apply depends on `type`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScore {
+    pub name: Sp<String>,
+    #[serde(rename = "type")]
+    pub score_type: Sp<ScoreType>,
+    pub description: Option<Sp<String>>,
+    /// `categorical` only: the choices, each with a value between 0 and 1.
+    pub categories: Option<Vec<Sp<RawCategory>>>,
+    /// `categorical` only: allow several categories at once.
+    pub multi_select: Option<Sp<bool>>,
+    /// `weighted` only: score name -> weight.
+    pub weights: Option<Sp<BTreeMap<String, Sp<f64>>>>,
+    /// `minimum` and `maximum` only: the scores combined.
+    pub scores: Option<Vec<Sp<String>>>,
+    /// Where the score is shown: `project_logs`, `experiment`, `dataset`.
+    pub object_types: Option<Vec<Sp<ScoreObjectType>>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+pub enum ScoreType {
+    #[serde(rename = "slider")]
+    Slider,
+    #[serde(rename = "categorical")]
+    Categorical,
+    #[serde(rename = "free-form")]
+    FreeForm,
+    #[serde(rename = "weighted")]
+    Weighted,
+    #[serde(rename = "minimum")]
+    Minimum,
+    #[serde(rename = "maximum")]
+    Maximum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreObjectType {
+    ProjectLogs,
+    Experiment,
+    Dataset,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCategory {
+    pub name: Sp<String>,
+    /// Between 0 and 1.
+    pub value: Sp<f64>,
+}
+
+/// An online-scoring rule (a project score of type `online`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnlineScoring {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// Fraction of logs scored, between 0 and 1.
+    pub sampling_rate: Sp<f64>,
+    /// Scorers to run.
+    pub scorers: Vec<Sp<RawFunctionRef>>,
+    /// BTQL filter selecting the logs to score.
+    pub filter: Option<Sp<String>>,
+    /// What one scoring run sees: a span (default), a trace or a group of traces.
+    pub scope: Option<Sp<RawScope>>,
+    /// Span scope only: score root spans.
+    pub apply_to_root_span: Option<Sp<bool>>,
+    /// Span scope only: score spans with these names.
+    pub apply_to_span_names: Option<Vec<Sp<String>>>,
+    /// Do not log the scorer spans.
+    pub skip_logging: Option<Sp<bool>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// The unit an online scorer or export works on.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScope {
+    #[serde(rename = "type")]
+    pub scope_type: Sp<ScopeType>,
+    /// Trace and group scopes: seconds without new spans before the unit is complete.
+    pub idle_seconds: Option<Sp<f64>>,
+    /// Group scope: the field traces are grouped by.
+    pub group_by: Option<Sp<String>>,
+    /// Group scope: score the `first` trace of a group or `each`.
+    pub placement: Option<Sp<GroupPlacement>>,
+    /// Group scope: at least 1.
+    pub interval_seconds: Option<Sp<f64>>,
+    /// Group scope: 1 to 64.
+    pub max_traces: Option<Sp<i64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeType {
+    Span,
+    Trace,
+    Group,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupPlacement {
+    First,
+    Each,
+}
+
+/// A span iframe: a custom view of span data.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpanIframe {
+    pub name: Sp<String>,
+    pub url: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// Send span data to the iframe with `postMessage`.
+    pub post_message: Option<Sp<bool>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// An alert: fires when logs match `filter`, at most once per `interval`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// BTQL filter on logs.
+    pub filter: Sp<String>,
+    /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days.
+    pub interval: Sp<Duration>,
+    pub notify: Sp<RawNotify>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// Where an alert goes: exactly one of `webhook` or `slack`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// An `https://` URL receiving a POST.
+    pub webhook: Option<Sp<String>>,
+    pub slack: Option<Sp<RawSlack>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    pub workspace_id: Sp<String>,
+    pub channel: Sp<String>,
+    pub message_template: Option<Sp<String>>,
+}
+
+/// A retention rule: data of `object_type` older than `days` is permanently deleted.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Defaults to `retention-<object_type>`.
+    pub name: Option<Sp<String>>,
+    pub object_type: Sp<RetentionObjectType>,
+    pub days: Sp<f64>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionObjectType {
+    ProjectLogs,
+    Experiment,
+    Dataset,
+}
+
+/// A periodic export of logs to object storage.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// `log_traces`, `log_spans` or `btql_query` (with `query`).
+    pub data: Sp<ExportData>,
+    /// BTQL query, for `data: btql_query`.
+    pub query: Option<Sp<String>>,
+    /// `s3://bucket/prefix` or `gs://bucket/prefix`. Braintrust cannot change it later.
+    pub path: Sp<String>,
+    pub format: Sp<ExportFormat>,
+    /// How often to export; between 1 second and 30 days.
+    pub interval: Sp<Duration>,
+    pub credentials: Sp<RawExportCredentials>,
+    /// `active` (default) or `paused`.
+    pub status: Option<Sp<AutomationStatus>>,
+    pub batch_size: Option<Sp<i64>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportData {
+    LogTraces,
+    LogSpans,
+    BtqlQuery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AutomationStatus {
+    Active,
+    Paused,
+}
+
+/// Credentials Braintrust uses to write the export: exactly one of `aws_role_arn` or
+/// `gcp_service_account`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExportCredentials {
+    pub aws_role_arn: Option<Sp<String>>,
+    /// AWS only; generated by Braintrust when left out.
+    pub external_id: Option<Sp<String>>,
+    pub gcp_service_account: Option<Sp<String>>,
+}

@@ -1,0 +1,31 @@
+//! Unit tests for document splitting and error conversion.
+
+use super::*;
+
+fn chunks(text: &str) -> Vec<(String, usize, usize)> {
+    let mut map = SourceMap::new();
+    let id = map.add("t.yaml", text);
+    split_documents(map.get(id)).into_iter().map(|c| (c.text, c.base, c.line_offset)).collect()
+}
+
+#[test]
+fn splits_at_markers_keeping_offsets() {
+    let text = "org: a\n---\nproject: p\n--- # c\nproject: q\n";
+    let got = chunks(text);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], ("org: a\n".to_owned(), 0, 0));
+    assert_eq!(got[1].1, 7);
+    assert_eq!(got[1].2, 1);
+    assert_eq!(&text[got[2].1..got[2].1 + got[2].0.len()].replace("---", "   "), &got[2].0);
+}
+
+#[test]
+fn skips_empty_and_comment_documents() {
+    assert!(chunks("# only a comment\n---\n\n").is_empty());
+    assert_eq!(chunks("---\norg: a\n...\n").len(), 1);
+}
+
+#[test]
+fn dashes_inside_values_are_not_markers() {
+    assert_eq!(chunks("org: a\ndescription: ---x\n  --- not a marker\n").len(), 1);
+}
