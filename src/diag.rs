@@ -144,13 +144,19 @@ impl Diagnostic {
 
     #[must_use]
     pub fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     /// Adds a label. The first label added is the primary one.
     #[must_use]
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -179,7 +185,12 @@ impl Diagnostic {
             Severity::Warning => "warning",
         };
         match self.primary_span() {
-            Some(span) => format!("{}: {sev}[{}]: {}", sources.location(span), self.code, self.message),
+            Some(span) => format!(
+                "{}: {sev}[{}]: {}",
+                sources.location(span),
+                self.code,
+                self.message
+            ),
             None => format!("{sev}[{}]: {}", self.code, self.message),
         }
     }
@@ -189,7 +200,10 @@ impl Diagnostic {
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let key = |d: &Diagnostic| d.primary_span().map(|s| (s.file, s.start));
-        key(a).cmp(&key(b)).then(a.code.cmp(&b.code)).then(a.message.cmp(&b.message))
+        key(a)
+            .cmp(&key(b))
+            .then(a.code.cmp(&b.code))
+            .then(a.message.cmp(&b.message))
     });
 }
 
@@ -202,36 +216,110 @@ pub enum Style {
     Plain,
 }
 
-/// Renders one diagnostic with its source snippet, `file:line:col` and hint.
+/// Renders one diagnostic: an `error[CODE]: message` header, then the source snippet with its
+/// labels under a `[path:line:col]` heading, then the hint.
+///
+/// Literal secrets in the snippet are masked: `redactions` lists spans whose text must never be
+/// shown (see [`secret_spans`]), and any `secret:` value on a shown line is masked as well.
 #[must_use]
-pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style) -> String {
-    let file = diag.primary_span().map(|s| s.file);
-    let view = MietteView { diag, sources, file };
-    let handler = match style {
-        Style::Fancy => miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode()),
-        Style::Plain => miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-            .with_theme(miette::GraphicalTheme::none()),
-    }
-    .with_context_lines(1)
-    .with_width(100);
+pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: &[Span]) -> String {
+    let sev = match diag.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let header = format!("{sev}[{}]: {}\n", diag.code, diag.message);
+    let Some(primary) = diag.primary_span() else {
+        return match &diag.hint {
+            Some(hint) => format!("{header}  help: {hint}\n"),
+            None => header,
+        };
+    };
+    let file = sources.get(primary.file);
+    let text = redact(&file.text, primary.file, redactions);
+    let view = MietteView {
+        diag,
+        source: miette::NamedSource::new(&file.path, text),
+        file: primary.file,
+    };
+    let theme = match style {
+        Style::Fancy => miette::GraphicalTheme::unicode(),
+        Style::Plain => miette::GraphicalTheme::none(),
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_context_lines(1)
+        .with_width(100);
     let mut out = String::new();
     if handler.render_report(&mut out, &view).is_err() {
-        out = diag.short(sources);
+        return format!("{header}  --> {}\n", sources.location(primary));
     }
-    // miette shows the file name but not the primary position; put `path:line:col` first so
-    // editors and CI annotations can jump to it.
-    match diag.primary_span() {
-        Some(span) => format!("{}\n{out}", sources.location(span)),
-        None => out,
+    // miette repeats the message on its first line; our header already carries it.
+    let body: Vec<&str> = out
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .skip(1)
+        .collect();
+    let mut rendered = header;
+    for line in body {
+        rendered.push_str(line.trim_end());
+        rendered.push('\n');
     }
+    while rendered.ends_with("\n\n") {
+        rendered.pop();
+    }
+    rendered
+}
+
+/// Spans of literal secrets found by the run, to be masked wherever source text is shown.
+#[must_use]
+pub fn secret_spans(diags: &[Diagnostic]) -> Vec<Span> {
+    diags
+        .iter()
+        .filter(|d| d.code == Code::LiteralSecret)
+        .filter_map(Diagnostic::primary_span)
+        .collect()
+}
+
+/// A copy of `text` with secret spans and `secret:` values replaced by `*`, byte for byte, so
+/// spans into the original still line up.
+fn redact(text: &str, file: crate::source::FileId, redactions: &[Span]) -> String {
+    let mut bytes: Vec<u8> = text.as_bytes().to_vec();
+    let mut mask = |start: usize, end: usize| {
+        let end = end.min(bytes.len());
+        for b in bytes.iter_mut().take(end).skip(start) {
+            if *b != b'\n' {
+                *b = b'*';
+            }
+        }
+    };
+    for span in redactions.iter().filter(|s| s.file == file) {
+        mask(span.start, span.end());
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(pos) = line.find("secret:") {
+            let value_start = pos + "secret:".len();
+            let rest = &line[value_start..];
+            let trimmed = rest.trim_start();
+            if !trimmed.is_empty() && !trimmed.starts_with('{') && !trimmed.starts_with('#') {
+                let lead = rest.len() - trimmed.len();
+                let len = trimmed.find([',', '}', '#', '\n']).unwrap_or(trimmed.len());
+                let from = offset + value_start + lead;
+                mask(from, from + len);
+            }
+        }
+        offset += line.len();
+    }
+    // Masking replaced whole bytes of multi-byte characters with ASCII, which keeps UTF-8 valid
+    // only if every byte of such a character was masked; fall back to lossy decoding otherwise.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Adapter that lets miette render our diagnostic without our type depending on miette's traits
 /// anywhere else.
 struct MietteView<'a> {
     diag: &'a Diagnostic,
-    sources: &'a SourceMap,
-    file: Option<crate::source::FileId>,
+    source: miette::NamedSource<String>,
+    file: crate::source::FileId,
 }
 
 impl fmt::Debug for MietteView<'_> {
@@ -249,10 +337,6 @@ impl fmt::Display for MietteView<'_> {
 impl std::error::Error for MietteView<'_> {}
 
 impl miette::Diagnostic for MietteView<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(format!("{}({})", self.diag.code, self.diag.code.slug())))
-    }
-
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.diag.severity {
             Severity::Error => miette::Severity::Error,
@@ -261,18 +345,25 @@ impl miette::Diagnostic for MietteView<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        let file = self.sources.get(self.file?);
-        Some(&file.text as &dyn miette::SourceCode)
+        Some(&self.source)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        let file = self.file?;
-        // miette renders one source per report: labels in other files are listed by location.
-        let labels = self.diag.labels.iter().enumerate().filter(move |(_, l)| l.span.file == file);
+        let file = self.file;
+        // miette renders one source per report: labels in other files become `note:` lines.
+        let labels = self
+            .diag
+            .labels
+            .iter()
+            .enumerate()
+            .filter(move |(_, l)| l.span.file == file);
         Some(Box::new(labels.map(|(i, l)| {
             let span = miette::SourceSpan::new(l.span.start.into(), l.span.len);
             if i == 0 {
@@ -282,17 +373,15 @@ impl miette::Diagnostic for MietteView<'_> {
             }
         })))
     }
-
-    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
-        None
-    }
 }
 
 /// Renders every label that lives in another file than the primary one as a `note:` line, since
 /// miette shows a single source per report.
 #[must_use]
 pub fn foreign_label_notes(diag: &Diagnostic, sources: &SourceMap) -> Vec<String> {
-    let Some(primary) = diag.primary_span() else { return Vec::new() };
+    let Some(primary) = diag.primary_span() else {
+        return Vec::new();
+    };
     diag.labels
         .iter()
         .filter(|l| l.span.file != primary.file)
@@ -302,7 +391,10 @@ pub fn foreign_label_notes(diag: &Diagnostic, sources: &SourceMap) -> Vec<String
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
 #[must_use]
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -15,8 +15,17 @@ pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
 /// `(name, description)` of every variable above, for `--help` and the README check.
 pub const ALL: &[(&str, &str)] = &[
-    (BRAINTRUST_API_KEY, "default API key (`sk-...` user key or `bt-st-...` service token)"),
-    (BRAINTRUST_API_URL, "default API base URL (`https://api.braintrust.dev`)"),
+    (
+        BRAINTRUST_API_KEY,
+        "default API key (`sk-...` user key or `bt-st-...` service token)",
+    ),
+    (
+        BRAINTRUST_API_URL,
+        "default API base URL (`https://api.braintrust.dev`)",
+    ),
     (NO_COLOR, "disable colour in all output"),
-    (BT_GITOPS_LOG, "log filter for stderr, e.g. `bt_gitops=debug`"),
+    (
+        BT_GITOPS_LOG,
+        "log filter for stderr, e.g. `bt_gitops=debug`",
+    ),
 ];

@@ -70,7 +70,10 @@ impl DepGraph {
     }
 
     /// What `key` needs to exist first.
-    pub fn dependencies<'a>(&'a self, key: &ResourceKey) -> impl Iterator<Item = &'a ResourceKey> + 'a {
+    pub fn dependencies<'a>(
+        &'a self,
+        key: &ResourceKey,
+    ) -> impl Iterator<Item = &'a ResourceKey> + 'a {
         self.deps.get(key).into_iter().flatten()
     }
 
@@ -87,7 +90,11 @@ impl DepGraph {
                 dependants.entry(d).or_default().push(key);
             }
         }
-        let mut ready: BTreeSet<&ResourceKey> = remaining.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+        let mut ready: BTreeSet<&ResourceKey> = remaining
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .collect();
         let mut order = Vec::with_capacity(self.deps.len());
         while let Some(key) = ready.pop_first() {
             order.push(key.clone());
@@ -102,7 +109,12 @@ impl DepGraph {
         }
         if order.len() < self.deps.len() {
             let placed: BTreeSet<&ResourceKey> = order.iter().collect();
-            let rest: Vec<ResourceKey> = self.deps.keys().filter(|k| !placed.contains(k)).cloned().collect();
+            let rest: Vec<ResourceKey> = self
+                .deps
+                .keys()
+                .filter(|k| !placed.contains(k))
+                .cloned()
+                .collect();
             order.extend(rest);
         }
         order
@@ -123,7 +135,8 @@ impl DepGraph {
                 continue;
             }
             // Stack of (node, iterator over its dependencies); `path` mirrors the stack.
-            let mut stack: Vec<(&ResourceKey, Vec<&ResourceKey>)> = vec![(start, self.dependencies(start).collect())];
+            let mut stack: Vec<(&ResourceKey, Vec<&ResourceKey>)> =
+                vec![(start, self.dependencies(start).collect())];
             let mut path: Vec<&ResourceKey> = vec![start];
             marks.insert(start, Mark::Visiting);
             while let Some((_, pending)) = stack.last_mut() {
@@ -136,8 +149,14 @@ impl DepGraph {
                         }
                         Some(Mark::Visiting) => {
                             if let Some(pos) = path.iter().position(|k| *k == next) {
-                                let mut cycle: Vec<ResourceKey> = path[pos..].iter().map(|k| (*k).clone()).collect();
-                                if let Some(min) = cycle.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map(|(i, _)| i) {
+                                let mut cycle: Vec<ResourceKey> =
+                                    path[pos..].iter().map(|k| (*k).clone()).collect();
+                                if let Some(min) = cycle
+                                    .iter()
+                                    .enumerate()
+                                    .min_by(|a, b| a.1.cmp(b.1))
+                                    .map(|(i, _)| i)
+                                {
                                     cycle.rotate_left(min);
                                 }
                                 found.insert(cycle);

@@ -6,18 +6,18 @@
 //! 2. [`manifest`] parses YAML with spans into raw serde types ([`manifest::raw`]).
 //! 3. [`model`] lowers raw manifests once into typed desired state, resolving references.
 //! 4. [`graph`] builds the dependency graph over resource keys and rejects cycles.
-//! 5. [`api`] reads live state over HTTP (the only HTTP user); [`emulator`] serves a
+//!    [`pipeline`] runs these three stages; `validate` is exactly that.
+//! 5. `api` reads live state over HTTP (the only HTTP user); `emulator` serves a
 //!    Braintrust-compatible API for tests and offline use (the only axum user).
 //! 6. [`cli`] wires the stages together and is the only module that prints or picks exit codes.
 //!
 //! Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
-pub mod api;
 pub mod cli;
 pub mod diag;
-pub mod emulator;
 pub mod env;
 pub mod graph;
 pub mod manifest;
 pub mod model;
+pub mod pipeline;
 pub mod source;

@@ -57,7 +57,11 @@ impl SourceFile {
     fn new(path: String, text: String) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { path, text, line_starts }
+        SourceFile {
+            path,
+            text,
+            line_starts,
+        }
     }
 
     /// Converts a byte offset into a 1-based line and character column.
@@ -73,7 +77,10 @@ impl SourceFile {
             .text
             .get(start..offset)
             .map_or(offset - start, |prefix| prefix.chars().count());
-        LineCol { line: line + 1, col: col + 1 }
+        LineCol {
+            line: line + 1,
+            col: col + 1,
+        }
     }
 
     /// Converts a 1-based line and character column back into a byte offset, clamped to the
@@ -137,7 +144,10 @@ impl SourceMap {
     #[must_use]
     pub fn location(&self, span: Span) -> Location<'_> {
         let file = self.get(span.file);
-        Location { path: &file.path, at: file.line_col(span.start) }
+        Location {
+            path: &file.path,
+            at: file.line_col(span.start),
+        }
     }
 }
 

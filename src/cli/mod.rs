@@ -1,6 +1,132 @@
 //! The command line: the only module that knows clap, writes to stdout/stderr and picks exit
 //! codes.
+//!
+//! Each subcommand is one file with a `run` function returning an [`ExitStatus`]; `main` maps
+//! it to the process exit code and prints any error chain as `error: ...` / `Caused by: ...`.
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod load;
+mod schema;
+mod validate;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diag::Style;
+
+/// Run a Braintrust organization as code.
+#[derive(Debug, Parser)]
+#[command(name = "bt-gitops", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to use colour in output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and check manifests without touching the network.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of manifest documents.
+    Schema,
+}
+
+/// How a command ended, before it becomes a process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: success (and no changes, with `--detailed-exitcode`).
+    Success,
+    /// 1: an error, diagnostics, or a refused operation.
+    Failure,
+    /// 2: changes present (`--detailed-exitcode` only).
+    Changes,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Changes => ExitCode::from(2),
+        }
+    }
+}
+
+/// Output settings shared by every command.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Style of diagnostics and plans on stderr.
+    pub style: Style,
+}
+
+impl Printer {
+    fn new(choice: ColorChoice) -> Printer {
+        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        let fancy = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && std::io::stderr().is_terminal(),
+        };
+        Printer {
+            style: if fancy { Style::Fancy } else { Style::Plain },
+        }
+    }
+
+    /// Writes data to stdout. A closed pipe is not an error.
+    fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    /// Writes messages and diagnostics to stderr.
+    fn err(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+    }
+}
+
+/// Entry point of the binary.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.color);
+    match run(cli.command, printer) {
+        Ok(status) => status.into(),
+        Err(err) => {
+            let mut text = format!("error: {err}\n");
+            for cause in err.chain().skip(1) {
+                text.push_str(&format!("  Caused by: {cause}\n"));
+            }
+            printer.err(&text);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Validate(args) => validate::run(&args, printer),
+        Command::Schema => schema::run(printer),
+    }
+}
+
+/// The manifest path argument shared by commands: a directory (searched recursively for
+/// `.yaml`/`.yml` files) or a single file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PathArg {
+    /// Manifest directory or file.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
 }

@@ -6,6 +6,7 @@
 //! other documents and files are still parsed, so one run reports problems across the tree.
 
 pub mod raw;
+pub mod schema;
 pub mod spanned;
 pub mod values;
 
@@ -39,7 +40,9 @@ impl DocOrigin {
     pub fn span(&self, pos: DocPos, sources: &SourceMap) -> Span {
         let start = match pos.offset {
             Some(offset) => self.base + offset,
-            None if pos.line > 0 => sources.get(self.file).offset_of(self.line_offset + pos.line, pos.col),
+            None if pos.line > 0 => sources
+                .get(self.file)
+                .offset_of(self.line_offset + pos.line, pos.col),
             None => self.base,
         };
         Span::new(self.file, start, pos.len.max(1))
@@ -59,7 +62,11 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     for (file, source) in sources.iter() {
         for chunk in split_documents(source) {
-            let at = DocOrigin { file, base: chunk.base, line_offset: chunk.line_offset };
+            let at = DocOrigin {
+                file,
+                base: chunk.base,
+                line_offset: chunk.line_offset,
+            };
             match parse_document(&chunk.text, at, sources) {
                 Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
                 Ok(None) => {}
@@ -95,7 +102,11 @@ fn split_documents(file: &SourceFile) -> Vec<Chunk> {
         };
         if is_marker("---") || is_marker("...") {
             if line_no > 0 || !current.is_empty() {
-                chunks.push(Chunk { text: std::mem::take(&mut current), base, line_offset });
+                chunks.push(Chunk {
+                    text: std::mem::take(&mut current),
+                    base,
+                    line_offset,
+                });
             }
             base = offset;
             line_offset = line_no;
@@ -114,7 +125,11 @@ fn split_documents(file: &SourceFile) -> Vec<Chunk> {
         }
         offset += line.len();
     }
-    chunks.push(Chunk { text: current, base, line_offset });
+    chunks.push(Chunk {
+        text: current,
+        base,
+        line_offset,
+    });
     chunks.retain(|c| has_content(&c.text));
     chunks
 }
@@ -139,7 +154,11 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::Options::default()
 }
 
-fn parse_document(text: &str, at: DocOrigin, sources: &SourceMap) -> Result<Option<RawDocument>, Diagnostic> {
+fn parse_document(
+    text: &str,
+    at: DocOrigin,
+    sources: &SourceMap,
+) -> Result<Option<RawDocument>, Diagnostic> {
     let probe: Probe = match serde_saphyr::from_str_with_options(text, options()) {
         Ok(probe) => probe,
         Err(err) => {
@@ -168,33 +187,49 @@ fn parse_document(text: &str, at: DocOrigin, sources: &SourceMap) -> Result<Opti
         .char_indices()
         .find(|&(i, c)| !c.is_whitespace() && !text[i..].starts_with('#'))
         .map_or(0, |(i, _)| i);
-    let line_end = text[first_content..].find('\n').map_or(text.len(), |e| first_content + e);
-    Err(Diagnostic::error(Code::UnknownDocument, "document is neither an org, a project nor a project template")
-        .with_label(
-            Span::new(at.file, at.base + first_content, (line_end - first_content).max(1)),
-            "no `org:`, `project:` or `project_template:` key in this document",
-        )
-        .with_hint("start the document with `org: NAME`, `project: NAME` or `project_template: NAME`"))
+    let line_end = text[first_content..]
+        .find('\n')
+        .map_or(text.len(), |e| first_content + e);
+    Err(Diagnostic::error(
+        Code::UnknownDocument,
+        "document is neither an org, a project nor a project template",
+    )
+    .with_label(
+        Span::new(
+            at.file,
+            at.base + first_content,
+            (line_end - first_content).max(1),
+        ),
+        "no `org:`, `project:` or `project_template:` key in this document",
+    )
+    .with_hint("start the document with `org: NAME`, `project: NAME` or `project_template: NAME`"))
 }
 
 /// Turns a YAML or serde error into a coded diagnostic pointing at the offending text.
 fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) -> Diagnostic {
     use serde_saphyr::Error as E;
     let err = err.without_snippet();
-    let span = err.location().map_or(Span::new(at.file, at.base, 1), |loc| {
-        let s = loc.span();
-        at.span(
-            DocPos {
-                offset: s.byte_offset().and_then(|o| usize::try_from(o).ok()),
-                len: s.byte_len().and_then(|l| usize::try_from(l).ok()).unwrap_or(1),
-                line: usize::try_from(loc.line()).unwrap_or(0),
-                col: usize::try_from(loc.column()).unwrap_or(0),
-            },
-            sources,
-        )
-    });
+    let span = err
+        .location()
+        .map_or(Span::new(at.file, at.base, 1), |loc| {
+            let s = loc.span();
+            at.span(
+                DocPos {
+                    offset: s.byte_offset().and_then(|o| usize::try_from(o).ok()),
+                    len: s
+                        .byte_len()
+                        .and_then(|l| usize::try_from(l).ok())
+                        .unwrap_or(1),
+                    line: usize::try_from(loc.line()).unwrap_or(0),
+                    col: usize::try_from(loc.column()).unwrap_or(0),
+                },
+                sources,
+            )
+        });
     let diag = match err {
-        E::SerdeUnknownField { field, expected, .. } => {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => {
             let hint = match did_you_mean(field, expected.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("expected one of {}", list(expected)),
@@ -203,7 +238,9 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
                 .with_label(span, "not a field here")
                 .with_hint(hint)
         }
-        E::SerdeUnknownVariant { variant, expected, .. } => {
+        E::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
             let hint = match did_you_mean(variant, expected.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`? expected one of {}", list(expected)),
                 None => format!("expected one of {}", list(expected)),
@@ -212,42 +249,63 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
                 .with_label(span, "not one of the allowed values")
                 .with_hint(hint)
         }
-        E::SerdeInvalidType { unexpected, expected, .. } => {
-            Diagnostic::error(Code::WrongType, format!("wrong type: expected {expected}, found {unexpected}"))
-                .with_label(span, format!("expected {expected}"))
-        }
-        E::SerdeInvalidValue { unexpected, expected, .. } => {
-            Diagnostic::error(Code::WrongType, format!("invalid value: expected {expected}, found {unexpected}"))
-                .with_label(span, format!("expected {expected}"))
-        }
-        E::SerdeInvalidLength { expected, .. } => {
-            Diagnostic::error(Code::WrongType, format!("wrong number of items: expected {expected}"))
-                .with_label(span, "here")
-        }
-        E::SerdeMissingField { field, .. } => {
-            Diagnostic::error(Code::MissingField, format!("missing required field `{field}`"))
-                .with_label(span, format!("`{field}` is required in this mapping"))
-        }
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => Diagnostic::error(
+            Code::WrongType,
+            format!("wrong type: expected {expected}, found {unexpected}"),
+        )
+        .with_label(span, format!("expected {expected}")),
+        E::SerdeInvalidValue {
+            unexpected,
+            expected,
+            ..
+        } => Diagnostic::error(
+            Code::WrongType,
+            format!("invalid value: expected {expected}, found {unexpected}"),
+        )
+        .with_label(span, format!("expected {expected}")),
+        E::SerdeInvalidLength { expected, .. } => Diagnostic::error(
+            Code::WrongType,
+            format!("wrong number of items: expected {expected}"),
+        )
+        .with_label(span, "here"),
+        E::SerdeMissingField { field, .. } => Diagnostic::error(
+            Code::MissingField,
+            format!("missing required field `{field}`"),
+        )
+        .with_label(span, format!("`{field}` is required in this mapping")),
         E::DuplicateMappingKey { key, .. } => {
-            let key = key.as_deref().map_or(String::from("a key"), |k| format!("`{k}`"));
+            let key = key
+                .as_deref()
+                .map_or(String::from("a key"), |k| format!("`{k}`"));
             Diagnostic::error(Code::DuplicateKey, format!("duplicate key {key}"))
                 .with_label(span, "defined again here")
                 .with_hint("each key may appear once per mapping; merge the two entries")
         }
-        E::AliasExpansionLimitExceeded { .. } | E::AliasReplayLimitExceeded { .. } | E::AliasReplayStackDepthExceeded { .. } => {
-            Diagnostic::error(Code::ResourceLimit, "YAML aliases expand past the safety budget")
-                .with_label(span, "expansion stopped here")
-                .with_hint("write the repeated content out, or use a `project_template`")
-        }
+        E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => Diagnostic::error(
+            Code::ResourceLimit,
+            "YAML aliases expand past the safety budget",
+        )
+        .with_label(span, "expansion stopped here")
+        .with_hint("write the repeated content out, or use a `project_template`"),
         E::Message { msg, .. } => classify_message(msg, span),
         other => {
             let text = other.to_string();
             let text = strip_location(&text);
             if text.contains("budget") {
-                Diagnostic::error(Code::ResourceLimit, format!("YAML exceeds the parser's safety budget: {text}"))
-                    .with_label(span, "here")
+                Diagnostic::error(
+                    Code::ResourceLimit,
+                    format!("YAML exceeds the parser's safety budget: {text}"),
+                )
+                .with_label(span, "here")
             } else {
-                Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {text}")).with_label(span, "here")
+                Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {text}"))
+                    .with_label(span, "here")
             }
         }
     };
@@ -263,8 +321,11 @@ fn classify_message(msg: &str, span: Span) -> Diagnostic {
             .with_hint("write `{ env: NAME }` or `{ file: PATH }`");
     }
     if msg.contains("budget") {
-        return Diagnostic::error(Code::ResourceLimit, format!("YAML exceeds the parser's safety budget: {msg}"))
-            .with_label(span, "here");
+        return Diagnostic::error(
+            Code::ResourceLimit,
+            format!("YAML exceeds the parser's safety budget: {msg}"),
+        )
+        .with_label(span, "here");
     }
     Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {msg}")).with_label(span, "here")
 }
@@ -276,7 +337,11 @@ fn strip_location(text: &str) -> &str {
 }
 
 fn list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -435,7 +435,7 @@ pub struct RawFunctionRef {
     pub function_type: Option<Sp<FunctionType>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionType {
     Llm,

@@ -30,7 +30,10 @@ impl<T> Sp<T> {
     /// A value that did not come from a file (templates applied by lowering, tests).
     #[must_use]
     pub fn synthetic(value: T) -> Sp<T> {
-        Sp { value, pos: DocPos::default() }
+        Sp {
+            value,
+            pos: DocPos::default(),
+        }
     }
 }
 
@@ -47,7 +50,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
         let loc = spanned.referenced;
         let span = loc.span();
         let offset = span.byte_offset().and_then(|o| usize::try_from(o).ok());
-        let len = span.byte_len().and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
+        let len = span
+            .byte_len()
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(0);
         Ok(Sp {
             value: spanned.value,
             pos: DocPos {

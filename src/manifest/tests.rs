@@ -5,7 +5,10 @@ use super::*;
 fn chunks(text: &str) -> Vec<(String, usize, usize)> {
     let mut map = SourceMap::new();
     let id = map.add("t.yaml", text);
-    split_documents(map.get(id)).into_iter().map(|c| (c.text, c.base, c.line_offset)).collect()
+    split_documents(map.get(id))
+        .into_iter()
+        .map(|c| (c.text, c.base, c.line_offset))
+        .collect()
 }
 
 #[test]
@@ -16,7 +19,10 @@ fn splits_at_markers_keeping_offsets() {
     assert_eq!(got[0], ("org: a\n".to_owned(), 0, 0));
     assert_eq!(got[1].1, 7);
     assert_eq!(got[1].2, 1);
-    assert_eq!(&text[got[2].1..got[2].1 + got[2].0.len()].replace("---", "   "), &got[2].0);
+    assert_eq!(
+        &text[got[2].1..got[2].1 + got[2].0.len()].replace("---", "   "),
+        &got[2].0
+    );
 }
 
 #[test]
@@ -27,5 +33,8 @@ fn skips_empty_and_comment_documents() {
 
 #[test]
 fn dashes_inside_values_are_not_markers() {
-    assert_eq!(chunks("org: a\ndescription: ---x\n  --- not a marker\n").len(), 1);
+    assert_eq!(
+        chunks("org: a\ndescription: ---x\n  --- not a marker\n").len(),
+        1
+    );
 }

@@ -62,7 +62,9 @@ impl<'de> Deserialize<'de> for SecretRef {
                 match (source.env, source.file) {
                     (Some(env), None) => Ok(SecretRef::Env(env)),
                     (None, Some(file)) => Ok(SecretRef::File(file)),
-                    _ => Err(de::Error::custom("a secret needs exactly one of `env` or `file`")),
+                    _ => Err(de::Error::custom(
+                        "a secret needs exactly one of `env` or `file`",
+                    )),
                 }
             }
         }
@@ -207,8 +209,12 @@ impl<'de> Deserialize<'de> for PermissionSpec {
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<PermissionSpec, E> {
-                let permission = Permission::deserialize(de::value::StrDeserializer::<E>::new(value))?;
-                Ok(PermissionSpec { permission, restrict_object_type: None })
+                let permission =
+                    Permission::deserialize(de::value::StrDeserializer::<E>::new(value))?;
+                Ok(PermissionSpec {
+                    permission,
+                    restrict_object_type: None,
+                })
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PermissionSpec, A::Error> {
@@ -219,7 +225,10 @@ impl<'de> Deserialize<'de> for PermissionSpec {
                     restrict_object_type: Option<AclObjectType>,
                 }
                 let r = Restricted::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(PermissionSpec { permission: r.permission, restrict_object_type: r.restrict_object_type })
+                Ok(PermissionSpec {
+                    permission: r.permission,
+                    restrict_object_type: r.restrict_object_type,
+                })
             }
         }
 

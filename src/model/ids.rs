@@ -15,10 +15,14 @@ fn check_name(value: &str) -> Result<(), InvalidId> {
         return Err(InvalidId("a name cannot be empty".into()));
     }
     if value.trim() != value {
-        return Err(InvalidId("a name cannot start or end with whitespace".into()));
+        return Err(InvalidId(
+            "a name cannot start or end with whitespace".into(),
+        ));
     }
     if value.chars().count() > MAX_NAME_LEN {
-        return Err(InvalidId(format!("a name cannot be longer than {MAX_NAME_LEN} characters")));
+        return Err(InvalidId(format!(
+            "a name cannot be longer than {MAX_NAME_LEN} characters"
+        )));
     }
     if value.chars().any(char::is_control) {
         return Err(InvalidId("a name cannot contain control characters".into()));
@@ -75,7 +79,11 @@ impl Email {
     /// When the address has no single `@`, an empty local part, a domain without a dot, or
     /// whitespace.
     pub fn new(value: &str) -> Result<Email, InvalidId> {
-        let bad = |why: &str| Err(InvalidId(format!("`{value}` is not an email address: {why}")));
+        let bad = |why: &str| {
+            Err(InvalidId(format!(
+                "`{value}` is not an email address: {why}"
+            )))
+        };
         if value.chars().any(char::is_whitespace) {
             return bad("it contains whitespace");
         }
@@ -118,8 +126,18 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::new("Alice@Acme.com").unwrap().as_str(), "alice@acme.com");
-        for bad in ["alice", "@acme.com", "a@b", "a@@b.com", "a b@c.com", "a@.com"] {
+        assert_eq!(
+            Email::new("Alice@Acme.com").unwrap().as_str(),
+            "alice@acme.com"
+        );
+        for bad in [
+            "alice",
+            "@acme.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+        ] {
             assert!(Email::new(bad).is_err(), "{bad}");
         }
     }

@@ -21,9 +21,16 @@ pub const MAX_INTERVAL_SECONDS: u64 = 2_592_000;
 /// Lowers parsed documents into desired state.
 #[must_use]
 pub fn lower(docs: &[ParsedDocument], sources: &SourceMap) -> (DesiredState, Vec<Diagnostic>) {
-    let mut lw = Lowerer { sources, diags: Vec::new(), state: DesiredState::default(), refs: Vec::new() };
+    let mut lw = Lowerer {
+        sources,
+        diags: Vec::new(),
+        state: DesiredState::default(),
+        refs: Vec::new(),
+    };
     lw.run(docs);
-    let Lowerer { mut diags, state, .. } = lw;
+    let Lowerer {
+        mut diags, state, ..
+    } = lw;
     dedupe(&mut diags);
     (state, diags)
 }
@@ -64,11 +71,19 @@ impl Lowerer<'_> {
         for parsed in docs {
             match &parsed.doc {
                 RawDocument::Org(org) => {
-                    let Some(name) = self.org_name(parsed.at, &org.org) else { continue };
+                    let Some(name) = self.org_name(parsed.at, &org.org) else {
+                        continue;
+                    };
                     if let Some((_, first_at, _)) = orgs.iter().find(|(_, _, n)| *n == name) {
-                        let first = orgs.iter().find(|(_, _, n)| *n == name).map(|(o, _, _)| first_at.of(&o.org, self.sources));
-                        let mut d = Diagnostic::error(Code::DuplicateObject, format!("org `{name}` is declared twice"))
-                            .with_label(parsed.at.of(&org.org, self.sources), "declared again here");
+                        let first = orgs
+                            .iter()
+                            .find(|(_, _, n)| *n == name)
+                            .map(|(o, _, _)| first_at.of(&o.org, self.sources));
+                        let mut d = Diagnostic::error(
+                            Code::DuplicateObject,
+                            format!("org `{name}` is declared twice"),
+                        )
+                        .with_label(parsed.at.of(&org.org, self.sources), "declared again here");
                         if let Some(first) = first {
                             d = d.with_label(first, "first declared here");
                         }
@@ -77,30 +92,41 @@ impl Lowerer<'_> {
                     }
                     orgs.push((org, parsed.at, name));
                 }
-                RawDocument::Project(project) => match (&project.project, &project.project_template) {
-                    (Some(_), Some(tpl)) => self.diags.push(
-                        Diagnostic::error(Code::FieldNotAllowed, "a document cannot be both a project and a project template")
-                            .with_label(parsed.at.of(tpl, self.sources), "remove `project_template` or `project`"),
-                    ),
-                    (None, Some(tpl)) => {
-                        self.check_template_fields(project, parsed.at);
-                        if let Some((first, first_at)) = templates.get(tpl.value.as_str()) {
-                            let first_span = first.project_template.as_ref().map(|t| first_at.of(t, self.sources));
-                            let mut d = Diagnostic::error(
-                                Code::DuplicateObject,
-                                format!("project template `{}` is declared twice", tpl.value),
+                RawDocument::Project(project) => {
+                    match (&project.project, &project.project_template) {
+                        (Some(_), Some(tpl)) => self.diags.push(
+                            Diagnostic::error(
+                                Code::FieldNotAllowed,
+                                "a document cannot be both a project and a project template",
                             )
-                            .with_label(parsed.at.of(tpl, self.sources), "declared again here");
-                            if let Some(s) = first_span {
-                                d = d.with_label(s, "first declared here");
+                            .with_label(
+                                parsed.at.of(tpl, self.sources),
+                                "remove `project_template` or `project`",
+                            ),
+                        ),
+                        (None, Some(tpl)) => {
+                            self.check_template_fields(project, parsed.at);
+                            if let Some((first, first_at)) = templates.get(tpl.value.as_str()) {
+                                let first_span = first
+                                    .project_template
+                                    .as_ref()
+                                    .map(|t| first_at.of(t, self.sources));
+                                let mut d = Diagnostic::error(
+                                    Code::DuplicateObject,
+                                    format!("project template `{}` is declared twice", tpl.value),
+                                )
+                                .with_label(parsed.at.of(tpl, self.sources), "declared again here");
+                                if let Some(s) = first_span {
+                                    d = d.with_label(s, "first declared here");
+                                }
+                                self.diags.push(d);
+                            } else {
+                                templates.insert(tpl.value.clone(), (project, parsed.at));
                             }
-                            self.diags.push(d);
-                        } else {
-                            templates.insert(tpl.value.clone(), (project, parsed.at));
                         }
+                        _ => projects.push((project, parsed.at)),
                     }
-                    _ => projects.push((project, parsed.at)),
-                },
+                }
             }
         }
 
@@ -111,24 +137,34 @@ impl Lowerer<'_> {
         let org_names: Vec<&OrgName> = orgs.iter().map(|(_, _, n)| n).collect();
         let mut used_templates = HashSet::new();
         for (project, at) in &projects {
-            let Some(org) = self.project_org(project, *at, &org_names) else { continue };
+            let Some(org) = self.project_org(project, *at, &org_names) else {
+                continue;
+            };
             let template = match &project.template {
-                Some(name) => match templates.get(name.value.as_str()) {
-                    Some(t) => {
-                        used_templates.insert(name.value.clone());
-                        Some(*t)
-                    }
-                    None => {
-                        let mut d = Diagnostic::error(Code::UnknownTemplate, format!("unknown project template `{}`", name.value))
-                            .with_label(at.of(name, self.sources), "no `project_template` with this name");
-                        d = match did_you_mean(&name.value, templates.keys().map(String::as_str)) {
+                Some(name) => {
+                    match templates.get(name.value.as_str()) {
+                        Some(t) => {
+                            used_templates.insert(name.value.clone());
+                            Some(*t)
+                        }
+                        None => {
+                            let mut d = Diagnostic::error(
+                                Code::UnknownTemplate,
+                                format!("unknown project template `{}`", name.value),
+                            )
+                            .with_label(
+                                at.of(name, self.sources),
+                                "no `project_template` with this name",
+                            );
+                            d = match did_you_mean(&name.value, templates.keys().map(String::as_str)) {
                             Some(best) => d.with_hint(format!("did you mean `{best}`?")),
                             None => d.with_hint("declare it in a document starting with `project_template: NAME`"),
                         };
-                        self.diags.push(d);
-                        None
+                            self.diags.push(d);
+                            None
+                        }
                     }
-                },
+                }
                 None => None,
             };
             self.lower_project(project, *at, &org, template);
@@ -137,9 +173,12 @@ impl Lowerer<'_> {
             if !used_templates.contains(name) {
                 if let Some(t) = &tpl.project_template {
                     self.diags.push(
-                        Diagnostic::warning(Code::Suspicious, format!("project template `{name}` is not used by any project"))
-                            .with_label(at.of(t, self.sources), "declared here")
-                            .with_hint("templates are only checked through the projects that use them"),
+                        Diagnostic::warning(
+                            Code::Suspicious,
+                            format!("project template `{name}` is not used by any project"),
+                        )
+                        .with_label(at.of(t, self.sources), "declared here")
+                        .with_hint("templates are only checked through the projects that use them"),
                     );
                 }
             }
@@ -154,19 +193,26 @@ impl Lowerer<'_> {
     }
 
     fn org_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<OrgName> {
-        OrgName::new(&value.value).map_err(|e| self.invalid_name(at, value, e)).ok()
+        OrgName::new(&value.value)
+            .map_err(|e| self.invalid_name(at, value, e))
+            .ok()
     }
 
     fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
-        Name::new(&value.value).map_err(|e| self.invalid_name(at, value, e)).ok()
+        Name::new(&value.value)
+            .map_err(|e| self.invalid_name(at, value, e))
+            .ok()
     }
 
     fn project_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<ProjectName> {
-        ProjectName::new(&value.value).map_err(|e| self.invalid_name(at, value, e)).ok()
+        ProjectName::new(&value.value)
+            .map_err(|e| self.invalid_name(at, value, e))
+            .ok()
     }
 
     fn invalid_name(&mut self, at: DocOrigin, value: &Sp<String>, err: InvalidId) {
-        let d = Diagnostic::error(Code::InvalidName, err.0).with_label(self.span(at, value), "invalid name");
+        let d = Diagnostic::error(Code::InvalidName, err.0)
+            .with_label(self.span(at, value), "invalid name");
         self.diags.push(d);
     }
 
@@ -183,26 +229,53 @@ impl Lowerer<'_> {
         }
     }
 
-    fn range(&mut self, at: DocOrigin, value: &Sp<f64>, lo: f64, hi: f64, what: &str) -> Option<f64> {
+    fn range(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<f64>,
+        lo: f64,
+        hi: f64,
+        what: &str,
+    ) -> Option<f64> {
         let v = value.value;
         if v.is_finite() && v >= lo && v <= hi {
             return Some(v);
         }
-        let bound = if hi.is_infinite() { format!("at least {lo}") } else { format!("between {lo} and {hi}") };
+        let bound = if hi.is_infinite() {
+            format!("at least {lo}")
+        } else {
+            format!("between {lo} and {hi}")
+        };
         self.diags.push(
-            Diagnostic::error(Code::OutOfRange, format!("{what} must be {bound}, found {v}"))
-                .with_label(self.span(at, value), format!("{what} out of range")),
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("{what} must be {bound}, found {v}"),
+            )
+            .with_label(self.span(at, value), format!("{what} out of range")),
         );
         None
     }
 
-    fn int_range(&mut self, at: DocOrigin, value: &Sp<i64>, lo: i64, hi: i64, what: &str) -> Option<i64> {
+    fn int_range(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<i64>,
+        lo: i64,
+        hi: i64,
+        what: &str,
+    ) -> Option<i64> {
         if (lo..=hi).contains(&value.value) {
             return Some(value.value);
         }
         self.diags.push(
-            Diagnostic::error(Code::OutOfRange, format!("{what} must be between {lo} and {hi}, found {}", value.value))
-                .with_label(self.span(at, value), format!("{what} out of range")),
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!(
+                    "{what} must be between {lo} and {hi}, found {}",
+                    value.value
+                ),
+            )
+            .with_label(self.span(at, value), format!("{what} out of range")),
         );
         None
     }
@@ -229,18 +302,32 @@ impl Lowerer<'_> {
         Some(seconds)
     }
 
-    fn url(&mut self, at: DocOrigin, value: &Sp<String>, what: &str, schemes: &[&str]) -> Option<String> {
+    fn url(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<String>,
+        what: &str,
+        schemes: &[&str],
+    ) -> Option<String> {
         let url = value.value.trim();
         let ok = schemes.iter().any(|s| {
             url.strip_prefix(s)
                 .and_then(|rest| rest.strip_prefix("://"))
-                .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace))
+                .is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.starts_with('/')
+                        && !rest.contains(char::is_whitespace)
+                })
         });
         let loopback_http = schemes.contains(&"https") && is_loopback_http(url);
         if ok || loopback_http {
             return Some(url.to_owned());
         }
-        let allowed = schemes.iter().map(|s| format!("`{s}://`")).collect::<Vec<_>>().join(" or ");
+        let allowed = schemes
+            .iter()
+            .map(|s| format!("`{s}://`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
         self.diags.push(
             Diagnostic::error(Code::InvalidUrl, format!("{what} must be a {allowed} URL"))
                 .with_label(self.span(at, value), "invalid URL"),
@@ -248,7 +335,12 @@ impl Lowerer<'_> {
         None
     }
 
-    fn secret(&mut self, at: DocOrigin, value: &Option<Sp<SecretRef>>, what: &str) -> Option<SecretSource> {
+    fn secret(
+        &mut self,
+        at: DocOrigin,
+        value: &Option<Sp<SecretRef>>,
+        what: &str,
+    ) -> Option<SecretSource> {
         let value = value.as_ref()?;
         match &value.value {
             SecretRef::Env(name) => Some(SecretSource::Env(name.clone())),
@@ -282,7 +374,11 @@ impl Lowerer<'_> {
     }
 
     fn names(&mut self, at: DocOrigin, values: &[Sp<String>]) -> Vec<String> {
-        values.iter().filter_map(|v| self.name(at, v)).map(|n| n.to_string()).collect()
+        values
+            .iter()
+            .filter_map(|v| self.name(at, v))
+            .map(|n| n.to_string())
+            .collect()
     }
 
     /// Inserts a resource, reporting a duplicate key.
@@ -291,10 +387,15 @@ impl Lowerer<'_> {
             if cx.from_template {
                 return false;
             }
-            let d = Diagnostic::error(Code::DuplicateObject, format!("`{}` is declared twice", resource.key))
-                .with_label(resource.span, "declared again here")
-                .with_label(existing.span, "first declared here")
-                .with_hint("names are unique per kind within an org (or within a project for project objects)");
+            let d = Diagnostic::error(
+                Code::DuplicateObject,
+                format!("`{}` is declared twice", resource.key),
+            )
+            .with_label(resource.span, "declared again here")
+            .with_label(existing.span, "first declared here")
+            .with_hint(
+                "names are unique per kind within an org (or within a project for project objects)",
+            );
             self.diags.push(d);
             return false;
         }
@@ -317,8 +418,11 @@ impl Lowerer<'_> {
         for (prev, raw) in previous.iter().zip(previous_names) {
             if *prev == key.name {
                 self.diags.push(
-                    Diagnostic::error(Code::RenameConflict, format!("`{}` lists its own name in `previous_names`", key))
-                        .with_label(self.span(cx.at, raw), "same as the current name"),
+                    Diagnostic::error(
+                        Code::RenameConflict,
+                        format!("`{}` lists its own name in `previous_names`", key),
+                    )
+                    .with_label(self.span(cx.at, raw), "same as the current name"),
                 );
             }
         }
@@ -335,25 +439,64 @@ impl Lowerer<'_> {
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
-    fn reference(&mut self, from: &ResourceKey, target: ResourceKey, span: Span, what: &'static str) {
-        self.refs.push(PendingRef { from: from.clone(), target, span, what, hint: None });
+    fn reference(
+        &mut self,
+        from: &ResourceKey,
+        target: ResourceKey,
+        span: Span,
+        what: &'static str,
+    ) {
+        self.refs.push(PendingRef {
+            from: from.clone(),
+            target,
+            span,
+            what,
+            hint: None,
+        });
     }
 
-    fn reference_with_hint(&mut self, from: &ResourceKey, target: ResourceKey, span: Span, what: &'static str, hint: &'static str) {
-        self.refs.push(PendingRef { from: from.clone(), target, span, what, hint: Some(hint) });
+    fn reference_with_hint(
+        &mut self,
+        from: &ResourceKey,
+        target: ResourceKey,
+        span: Span,
+        what: &'static str,
+        hint: &'static str,
+    ) {
+        self.refs.push(PendingRef {
+            from: from.clone(),
+            target,
+            span,
+            what,
+            hint: Some(hint),
+        });
     }
 
     // ---- orgs ------------------------------------------------------------------------------
 
     fn lower_org(&mut self, raw: &RawOrg, at: DocOrigin, org: &OrgName) {
-        let cx = Cx { at, org, project: None, from_template: false };
+        let cx = Cx {
+            at,
+            org,
+            project: None,
+            from_template: false,
+        };
         let org_span = self.span(at, &raw.org);
-        let api_url = raw.api_url.as_ref().and_then(|u| self.url(at, u, "`api_url`", &["https"]));
+        let api_url = raw
+            .api_url
+            .as_ref()
+            .and_then(|u| self.url(at, u, "`api_url`", &["https"]));
         let api_key_env = raw.api_key_env.as_ref().map(|e| e.value.clone());
         let api_key_policy = raw.api_key_policy.as_ref().map(|p| ApiKeyPolicy {
             max_age_days: p.max_age_days.as_ref().map(|d| d.value),
-            allowed_users: p.allowed_users.as_ref().map(|users| users.iter().filter_map(|u| self.email(at, u)).collect()),
-            on_violation: p.on_violation.as_ref().map_or(PolicyAction::Report, |a| a.value),
+            allowed_users: p
+                .allowed_users
+                .as_ref()
+                .map(|users| users.iter().filter_map(|u| self.email(at, u)).collect()),
+            on_violation: p
+                .on_violation
+                .as_ref()
+                .map_or(PolicyAction::Report, |a| a.value),
         });
         self.state.orgs.insert(
             org.clone(),
@@ -368,37 +511,100 @@ impl Lowerer<'_> {
             },
         );
 
-        let settings = raw.settings.as_ref().map_or_else(OrgSettings::default, |s| OrgSettings {
-            api_url: s.api_url.as_ref().and_then(|u| self.url(at, u, "`settings.api_url`", &["https"])),
-            proxy_url: s.proxy_url.as_ref().and_then(|u| self.url(at, u, "`proxy_url`", &["https"])),
-            realtime_url: s.realtime_url.as_ref().and_then(|u| self.url(at, u, "`realtime_url`", &["https", "wss"])),
-            is_universal_api: s.is_universal_api.as_ref().map(|v| v.value),
-            is_dataplane_private: s.is_dataplane_private.as_ref().map(|v| v.value),
-            image_rendering_mode: s.image_rendering_mode.as_ref().map(|v| v.value),
-        });
-        self.add(cx, ResourceKey::org(org), Spec::Org(settings), org_span, &None, true, &[]);
+        let settings = raw
+            .settings
+            .as_ref()
+            .map_or_else(OrgSettings::default, |s| OrgSettings {
+                api_url: s
+                    .api_url
+                    .as_ref()
+                    .and_then(|u| self.url(at, u, "`settings.api_url`", &["https"])),
+                proxy_url: s
+                    .proxy_url
+                    .as_ref()
+                    .and_then(|u| self.url(at, u, "`proxy_url`", &["https"])),
+                realtime_url: s
+                    .realtime_url
+                    .as_ref()
+                    .and_then(|u| self.url(at, u, "`realtime_url`", &["https", "wss"])),
+                is_universal_api: s.is_universal_api.as_ref().map(|v| v.value),
+                is_dataplane_private: s.is_dataplane_private.as_ref().map(|v| v.value),
+                image_rendering_mode: s.image_rendering_mode.as_ref().map(|v| v.value),
+            });
+        self.add(
+            cx,
+            ResourceKey::org(org),
+            Spec::Org(settings),
+            org_span,
+            &None,
+            true,
+            &[],
+        );
 
         let mut members = HashSet::new();
         for m in &raw.members {
-            let Some(email) = self.email(at, m) else { continue };
+            let Some(email) = self.email(at, m) else {
+                continue;
+            };
             members.insert(email.clone());
             let key = ResourceKey::in_org(org, Kind::Member, email.as_str());
-            self.add(cx, key, Spec::Member(email), self.span(at, m), &None, false, &[]);
+            self.add(
+                cx,
+                key,
+                Spec::Member(email),
+                self.span(at, m),
+                &None,
+                false,
+                &[],
+            );
         }
 
         for sa in &raw.service_accounts {
-            let Some(name) = self.name(at, &sa.name) else { continue };
+            let Some(name) = self.name(at, &sa.name) else {
+                continue;
+            };
             let key = ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str());
-            let Some(key) = self.add(cx, key, Spec::ServiceAccount, self.span(at, &sa.name), &sa.state, false, &[]) else {
+            let Some(key) = self.add(
+                cx,
+                key,
+                Spec::ServiceAccount,
+                self.span(at, &sa.name),
+                &sa.state,
+                false,
+                &[],
+            ) else {
                 continue;
             };
             for token in &sa.tokens {
-                let Some(token_name) = self.name(at, &token.name) else { continue };
-                let write_key_to = token.write_key_to.as_ref().and_then(|p| self.relative_path(at, p));
-                let tkey = ResourceKey::in_org(org, Kind::ServiceToken, format!("{name}/{token_name}"));
-                let spec = Spec::ServiceToken(ServiceTokenSpec { account: name.clone(), name: token_name, write_key_to });
-                if let Some(tkey) = self.add(cx, tkey, spec, self.span(at, &token.name), &token.state, false, &[]) {
-                    self.reference(&tkey, key.clone(), self.span(at, &token.name), "service account");
+                let Some(token_name) = self.name(at, &token.name) else {
+                    continue;
+                };
+                let write_key_to = token
+                    .write_key_to
+                    .as_ref()
+                    .and_then(|p| self.relative_path(at, p));
+                let tkey =
+                    ResourceKey::in_org(org, Kind::ServiceToken, format!("{name}/{token_name}"));
+                let spec = Spec::ServiceToken(ServiceTokenSpec {
+                    account: name.clone(),
+                    name: token_name,
+                    write_key_to,
+                });
+                if let Some(tkey) = self.add(
+                    cx,
+                    tkey,
+                    spec,
+                    self.span(at, &token.name),
+                    &token.state,
+                    false,
+                    &[],
+                ) {
+                    self.reference(
+                        &tkey,
+                        key.clone(),
+                        self.span(at, &token.name),
+                        "service account",
+                    );
                 }
             }
         }
@@ -425,12 +631,20 @@ impl Lowerer<'_> {
 
     fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
         let p = value.value.as_str();
-        let bad = p.is_empty() || p.starts_with('/') || p.contains('\\') || p.split('/').any(|c| c == "..");
+        let bad = p.is_empty()
+            || p.starts_with('/')
+            || p.contains('\\')
+            || p.split('/').any(|c| c == "..");
         if bad {
             self.diags.push(
-                Diagnostic::error(Code::InvalidName, format!("`{p}` must be a relative path inside the manifest tree"))
-                    .with_label(self.span(at, value), "invalid path")
-                    .with_hint("write a path like `.secrets/ci.token`; keep it out of git with .gitignore"),
+                Diagnostic::error(
+                    Code::InvalidName,
+                    format!("`{p}` must be a relative path inside the manifest tree"),
+                )
+                .with_label(self.span(at, value), "invalid path")
+                .with_hint(
+                    "write a path like `.secrets/ci.token`; keep it out of git with .gitignore",
+                ),
             );
             return None;
         }
@@ -439,21 +653,29 @@ impl Lowerer<'_> {
 
     fn lower_group(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGroup>, check_members: bool) {
         let at = cx.at;
-        let Some(name) = self.name(at, &g.name) else { return };
+        let Some(name) = self.name(at, &g.name) else {
+            return;
+        };
         let builtin = BUILTIN_GROUPS.contains(&name.as_str());
         let span = self.span(at, &g.name);
         if builtin {
             if let Some(state) = g.state.as_ref().filter(|s| s.value == State::Absent) {
                 self.diags.push(
-                    Diagnostic::error(Code::BuiltinObject, format!("the built-in group `{name}` cannot be deleted"))
-                        .with_label(self.span(at, state), "built-in groups exist in every org")
-                        .with_hint("remove `state: absent`; to empty the group, list no members"),
+                    Diagnostic::error(
+                        Code::BuiltinObject,
+                        format!("the built-in group `{name}` cannot be deleted"),
+                    )
+                    .with_label(self.span(at, state), "built-in groups exist in every org")
+                    .with_hint("remove `state: absent`; to empty the group, list no members"),
                 );
             }
             if let Some(prev) = g.previous_names.first() {
                 self.diags.push(
-                    Diagnostic::error(Code::BuiltinObject, format!("the built-in group `{name}` cannot be renamed"))
-                        .with_label(self.span(at, prev), "built-in groups keep their names"),
+                    Diagnostic::error(
+                        Code::BuiltinObject,
+                        format!("the built-in group `{name}` cannot be renamed"),
+                    )
+                    .with_label(self.span(at, prev), "built-in groups keep their names"),
                 );
             }
         }
@@ -465,7 +687,11 @@ impl Lowerer<'_> {
                 members.insert(email);
             }
         }
-        let service_accounts: BTreeSet<Name> = g.service_accounts.iter().filter_map(|s| self.name(at, s)).collect();
+        let service_accounts: BTreeSet<Name> = g
+            .service_accounts
+            .iter()
+            .filter_map(|s| self.name(at, s))
+            .collect();
         let inherits: BTreeSet<Name> = g.inherits.iter().filter_map(|s| self.name(at, s)).collect();
         let spec = GroupSpec {
             description: g.description.as_ref().map(|d| d.value.clone()),
@@ -475,11 +701,27 @@ impl Lowerer<'_> {
             builtin,
         };
         let key = ResourceKey::in_org(cx.org, Kind::Group, name.as_str());
-        let Some(key) = self.add(cx, key, Spec::Group(spec), span, &g.state, false, &g.previous_names) else { return };
+        let Some(key) = self.add(
+            cx,
+            key,
+            Spec::Group(spec),
+            span,
+            &g.state,
+            false,
+            &g.previous_names,
+        ) else {
+            return;
+        };
         if check_members {
             for (email, span) in member_spans {
                 let target = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
-                self.reference_with_hint(&key, target, span, "member", "add the email to the org's `members` list");
+                self.reference_with_hint(
+                    &key,
+                    target,
+                    span,
+                    "member",
+                    "add the email to the org's `members` list",
+                );
             }
         }
         for s in &g.service_accounts {
@@ -494,12 +736,30 @@ impl Lowerer<'_> {
 
     fn lower_role(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRole>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &r.name) else { return };
-        let permissions = r.permissions.iter().map(|p| (p.permission, p.restrict_object_type)).collect();
+        let Some(name) = self.name(at, &r.name) else {
+            return;
+        };
+        let permissions = r
+            .permissions
+            .iter()
+            .map(|p| (p.permission, p.restrict_object_type))
+            .collect();
         let inherits: BTreeSet<Name> = r.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = RoleSpec { description: r.description.as_ref().map(|d| d.value.clone()), permissions, inherits };
+        let spec = RoleSpec {
+            description: r.description.as_ref().map(|d| d.value.clone()),
+            permissions,
+            inherits,
+        };
         let key = ResourceKey::in_org(cx.org, Kind::Role, name.as_str());
-        let Some(key) = self.add(cx, key, Spec::Role(spec), self.span(at, &r.name), &r.state, false, &r.previous_names) else {
+        let Some(key) = self.add(
+            cx,
+            key,
+            Spec::Role(spec),
+            self.span(at, &r.name),
+            &r.state,
+            false,
+            &r.previous_names,
+        ) else {
             return;
         };
         for i in &r.inherits {
@@ -510,16 +770,23 @@ impl Lowerer<'_> {
 
     fn lower_environment(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvironment>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else { return };
+        let Some(name) = self.name(at, &e.name) else {
+            return;
+        };
         let slug = match &e.slug {
             Some(s) => {
                 let ok = !s.value.is_empty()
-                    && s.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+                    && s.value.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    });
                 if !ok {
                     self.diags.push(
-                        Diagnostic::error(Code::InvalidName, format!("`{}` is not a valid environment slug", s.value))
-                            .with_label(self.span(at, s), "invalid slug")
-                            .with_hint("use lowercase letters, digits, `-` and `_`"),
+                        Diagnostic::error(
+                            Code::InvalidName,
+                            format!("`{}` is not a valid environment slug", s.value),
+                        )
+                        .with_label(self.span(at, s), "invalid slug")
+                        .with_hint("use lowercase letters, digits, `-` and `_`"),
                     );
                     return;
                 }
@@ -527,14 +794,27 @@ impl Lowerer<'_> {
             }
             None => slugify(name.as_str()),
         };
-        let spec = EnvironmentSpec { slug: slug.clone(), description: e.description.as_ref().map(|d| d.value.clone()) };
+        let spec = EnvironmentSpec {
+            slug: slug.clone(),
+            description: e.description.as_ref().map(|d| d.value.clone()),
+        };
         let key = ResourceKey::in_org(cx.org, Kind::Environment, slug);
-        self.add(cx, key, Spec::Environment(spec), self.span(at, &e.name), &e.state, false, &[]);
+        self.add(
+            cx,
+            key,
+            Spec::Environment(spec),
+            self.span(at, &e.name),
+            &e.state,
+            false,
+            &[],
+        );
     }
 
     fn lower_ai_secret(&mut self, cx: Cx<'_>, s: &Sp<raw::RawAiSecret>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else { return };
+        let Some(name) = self.name(at, &s.name) else {
+            return;
+        };
         let secret = self.secret(at, &s.secret, &format!("the secret of AI secret `{name}`"));
         let spec = AiSecretSpec {
             provider: s.provider.as_ref().map(|p| p.value.clone()),
@@ -543,13 +823,27 @@ impl Lowerer<'_> {
         };
         let protect = s.protect.as_ref().is_none_or(|p| p.value);
         let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
-        self.add(cx, key, Spec::AiSecret(spec), self.span(at, &s.name), &s.state, protect, &s.previous_names);
+        self.add(
+            cx,
+            key,
+            Spec::AiSecret(spec),
+            self.span(at, &s.name),
+            &s.state,
+            protect,
+            &s.previous_names,
+        );
     }
 
     fn lower_env_var(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvVar>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else { return };
-        let value = self.secret(at, &e.value, &format!("the value of env var `{name}`"));
+        let Some(name) = self.name(at, &e.name) else {
+            return;
+        };
+        let value = self.secret(
+            at,
+            &e.value.value,
+            &format!("the value of env var `{name}`"),
+        );
         let (scope, key_name) = match (cx.project, &e.function) {
             (None, None) => (EnvVarScope::Org, name.to_string()),
             (None, Some(f)) => {
@@ -562,9 +856,13 @@ impl Lowerer<'_> {
                 return;
             }
             (Some(p), None) => (EnvVarScope::Project(p.clone()), name.to_string()),
-            (Some(p), Some(f)) => {
-                (EnvVarScope::Function { project: p.clone(), slug: f.value.clone() }, format!("function:{}/{name}", f.value))
-            }
+            (Some(p), Some(f)) => (
+                EnvVarScope::Function {
+                    project: p.clone(),
+                    slug: f.value.clone(),
+                },
+                format!("function:{}/{name}", f.value),
+            ),
         };
         let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
         let key = match cx.project {
@@ -585,14 +883,21 @@ impl Lowerer<'_> {
     fn lower_grant(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGrant>, check_members: bool) {
         let at = cx.at;
         let span = self.span(at, g);
-        let subjects: Vec<(&Sp<String>, &str)> = [(&g.user, "user"), (&g.group, "group"), (&g.service_account, "service_account")]
-            .into_iter()
-            .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-            .collect();
+        let subjects: Vec<(&Sp<String>, &str)> = [
+            (&g.user, "user"),
+            (&g.group, "group"),
+            (&g.service_account, "service_account"),
+        ]
+        .into_iter()
+        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
+        .collect();
         if subjects.len() != 1 {
             let mut d = Diagnostic::error(
                 Code::AclSubject,
-                format!("a grant needs exactly one of `user`, `group` or `service_account`, found {}", subjects.len()),
+                format!(
+                    "a grant needs exactly one of `user`, `group` or `service_account`, found {}",
+                    subjects.len()
+                ),
             )
             .with_hint("split it into one grant per subject");
             d = match subjects.first() {
@@ -606,12 +911,17 @@ impl Lowerer<'_> {
             return;
         }
         if g.role.is_some() == g.permission.is_some() {
-            let mut d = Diagnostic::error(Code::AclPrivilege, "a grant needs exactly one of `role` or `permission`")
-                .with_hint("a grant gives either a role or a single permission; write two grants for both");
+            let mut d = Diagnostic::error(
+                Code::AclPrivilege,
+                "a grant needs exactly one of `role` or `permission`",
+            )
+            .with_hint(
+                "a grant gives either a role or a single permission; write two grants for both",
+            );
             d = match (&g.role, &g.permission) {
-                (Some(r), Some(p)) => {
-                    d.with_label(self.span(at, r), "a role").with_label(self.span(at, p), "and a permission")
-                }
+                (Some(r), Some(p)) => d
+                    .with_label(self.span(at, r), "a role")
+                    .with_label(self.span(at, p), "and a permission"),
                 _ => d.with_label(span, "grant without a role or permission"),
             };
             self.diags.push(d);
@@ -646,18 +956,27 @@ impl Lowerer<'_> {
                 Some(n) => Privilege::Role(n),
                 None => return,
             },
-            (None, Some(p)) => {
-                Privilege::Permission { permission: p.value, restrict_object_type: g.restrict_object_type.as_ref().map(|r| r.value) }
-            }
+            (None, Some(p)) => Privilege::Permission {
+                permission: p.value,
+                restrict_object_type: g.restrict_object_type.as_ref().map(|r| r.value),
+            },
             (None, None) => return,
         };
-        let Some((target, target_ref)) = self.grant_target(cx, g) else { return };
-        let spec = GrantSpec { subject: subject.clone(), privilege: privilege.clone(), target };
+        let Some((target, target_ref)) = self.grant_target(cx, g) else {
+            return;
+        };
+        let spec = GrantSpec {
+            subject: subject.clone(),
+            privilege: privilege.clone(),
+            target,
+        };
         let key = match cx.project {
             Some(p) => ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name()),
             None => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
         };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, false, &[]) else { return };
+        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, false, &[]) else {
+            return;
+        };
         let subject_span = self.span(at, subject_value);
         match &subject {
             Subject::User(email) if check_members => self.reference_with_hint(
@@ -669,7 +988,12 @@ impl Lowerer<'_> {
             ),
             Subject::User(_) => {}
             Subject::Group(name) => {
-                self.reference(&key, ResourceKey::in_org(cx.org, Kind::Group, name.as_str()), subject_span, "group");
+                self.reference(
+                    &key,
+                    ResourceKey::in_org(cx.org, Kind::Group, name.as_str()),
+                    subject_span,
+                    "group",
+                );
             }
             Subject::ServiceAccount(name) => self.reference(
                 &key,
@@ -679,7 +1003,12 @@ impl Lowerer<'_> {
             ),
         }
         if let (Privilege::Role(name), Some(r)) = (&privilege, &g.role) {
-            self.reference(&key, ResourceKey::in_org(cx.org, Kind::Role, name.as_str()), self.span(at, r), "role");
+            self.reference(
+                &key,
+                ResourceKey::in_org(cx.org, Kind::Role, name.as_str()),
+                self.span(at, r),
+                "role",
+            );
         }
         if let Some((target_key, span, what)) = target_ref {
             self.reference(&key, target_key, span, what);
@@ -696,7 +1025,10 @@ impl Lowerer<'_> {
         let at = cx.at;
         let Some(on) = &g.on else {
             return Some(match cx.project {
-                Some(p) => (GrantTarget::Project(p.clone()), Some((ResourceKey::project(cx.org, p), self.span(at, g), "project"))),
+                Some(p) => (
+                    GrantTarget::Project(p.clone()),
+                    Some((ResourceKey::project(cx.org, p), self.span(at, g), "project")),
+                ),
                 None => (GrantTarget::Org, None),
             });
         };
@@ -713,15 +1045,22 @@ impl Lowerer<'_> {
         .collect();
         let [(value, field)] = fields[..] else {
             self.diags.push(
-                Diagnostic::error(Code::AclSubject, format!("`on` needs exactly one object, found {}", fields.len()))
-                    .with_label(self.span(at, on), "grant target")
-                    .with_hint("write `on: { project: NAME }`, `on: { dataset: NAME }`..."),
+                Diagnostic::error(
+                    Code::AclSubject,
+                    format!("`on` needs exactly one object, found {}", fields.len()),
+                )
+                .with_label(self.span(at, on), "grant target")
+                .with_hint("write `on: { project: NAME }`, `on: { dataset: NAME }`..."),
             );
             return None;
         };
         let span = self.span(at, value);
         let object = |t: AclObjectType| -> Option<GrantTarget> {
-            cx.project.map(|p| GrantTarget::Object { project: p.clone(), object_type: t, name: value.value.clone() })
+            cx.project.map(|p| GrantTarget::Object {
+                project: p.clone(),
+                object_type: t,
+                name: value.value.clone(),
+            })
         };
         let target = match field {
             "project" if cx.project.is_none() => {
@@ -767,7 +1106,10 @@ impl Lowerer<'_> {
         let fields: [(&str, Option<Span>); 4] = [
             ("org", tpl.org.as_ref().map(|v| self.span(at, v))),
             ("template", tpl.template.as_ref().map(|v| self.span(at, v))),
-            ("previous_names", tpl.previous_names.first().map(|v| self.span(at, v))),
+            (
+                "previous_names",
+                tpl.previous_names.first().map(|v| self.span(at, v)),
+            ),
             ("state", tpl.state.as_ref().map(|v| self.span(at, v))),
         ];
         for (field, span) in fields {
@@ -781,14 +1123,20 @@ impl Lowerer<'_> {
         }
     }
 
-    fn project_org(&mut self, project: &RawProject, at: DocOrigin, orgs: &[&OrgName]) -> Option<OrgName> {
+    fn project_org(
+        &mut self,
+        project: &RawProject,
+        at: DocOrigin,
+        orgs: &[&OrgName],
+    ) -> Option<OrgName> {
         match &project.org {
             Some(org) => {
                 if let Some(found) = orgs.iter().find(|o| o.as_str() == org.value) {
                     return Some((*found).clone());
                 }
-                let mut d = Diagnostic::error(Code::UnknownOrg, format!("unknown org `{}`", org.value))
-                    .with_label(self.span(at, org), "no org document declares this org");
+                let mut d =
+                    Diagnostic::error(Code::UnknownOrg, format!("unknown org `{}`", org.value))
+                        .with_label(self.span(at, org), "no org document declares this org");
                 d = match did_you_mean(&org.value, orgs.iter().map(|o| o.as_str())) {
                     Some(best) => d.with_hint(format!("did you mean `{best}`?")),
                     None => d.with_hint("declare the org in a document starting with `org: NAME`"),
@@ -799,31 +1147,60 @@ impl Lowerer<'_> {
             None => match orgs {
                 [only] => Some((*only).clone()),
                 _ => {
-                    let span = project.project.as_ref().map_or(Span::new(at.file, at.base, 1), |p| self.span(at, p));
+                    let span = project
+                        .project
+                        .as_ref()
+                        .map_or(Span::new(at.file, at.base, 1), |p| self.span(at, p));
                     let (code, msg, hint) = if orgs.is_empty() {
-                        (Code::UnknownOrg, "the project has no org, and no org is declared", "declare the org in a document starting with `org: NAME`".to_owned())
+                        (
+                            Code::UnknownOrg,
+                            "the project has no org, and no org is declared",
+                            "declare the org in a document starting with `org: NAME`".to_owned(),
+                        )
                     } else {
                         (
                             Code::AmbiguousOrg,
                             "the project does not say which org it belongs to",
                             format!(
                                 "add `org: NAME`; the manifests declare {}",
-                                orgs.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
+                                orgs.iter()
+                                    .map(|o| format!("`{o}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         )
                     };
-                    self.diags.push(Diagnostic::error(code, msg).with_label(span, "in this project").with_hint(hint));
+                    self.diags.push(
+                        Diagnostic::error(code, msg)
+                            .with_label(span, "in this project")
+                            .with_hint(hint),
+                    );
                     None
                 }
             },
         }
     }
 
-    fn lower_project(&mut self, raw: &RawProject, at: DocOrigin, org: &OrgName, template: Option<(&RawProject, DocOrigin)>) {
-        let Some(name_value) = &raw.project else { return };
-        let Some(name) = self.project_name(at, name_value) else { return };
+    fn lower_project(
+        &mut self,
+        raw: &RawProject,
+        at: DocOrigin,
+        org: &OrgName,
+        template: Option<(&RawProject, DocOrigin)>,
+    ) {
+        let Some(name_value) = &raw.project else {
+            return;
+        };
+        let Some(name) = self.project_name(at, name_value) else {
+            return;
+        };
         let span = self.span(at, name_value);
-        let cx = Cx { at, org, project: Some(&name), from_template: false };
+        let cx = Cx {
+            at,
+            org,
+            project: Some(&name),
+            from_template: false,
+        };
 
         let (settings_src, settings_at) = match (&raw.settings, template) {
             (Some(s), _) => (Some(s), at),
@@ -842,21 +1219,44 @@ impl Lowerer<'_> {
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
             .is_none_or(|p| p.value);
         let key = ResourceKey::project(org, &name);
-        let spec = Spec::Project(ProjectSpec { description, settings });
-        if self.add(cx, key, spec, span, &raw.state, protect, &raw.previous_names).is_none() {
+        let spec = Spec::Project(ProjectSpec {
+            description,
+            settings,
+        });
+        if self
+            .add(
+                cx,
+                key,
+                spec,
+                span,
+                &raw.state,
+                protect,
+                &raw.previous_names,
+            )
+            .is_none()
+        {
             return;
         }
-        let mut authoritative: BTreeSet<ProjectCollection> = raw.authoritative.iter().map(|a| a.value).collect();
+        let mut authoritative: BTreeSet<ProjectCollection> =
+            raw.authoritative.iter().map(|a| a.value).collect();
         if let Some((t, _)) = template {
             authoritative.extend(t.authoritative.iter().map(|a| a.value));
         }
         if let Some(cfg) = self.state.orgs.get_mut(org) {
-            cfg.project_authoritative.insert(name.clone(), authoritative);
+            cfg.project_authoritative
+                .insert(name.clone(), authoritative);
         }
 
         self.lower_project_body(cx, raw);
         if let Some((t, t_at)) = template {
-            self.lower_project_body(Cx { at: t_at, from_template: true, ..cx }, t);
+            self.lower_project_body(
+                Cx {
+                    at: t_at,
+                    from_template: true,
+                    ..cx
+                },
+                t,
+            );
         }
     }
 
@@ -882,7 +1282,11 @@ impl Lowerer<'_> {
         for e in &raw.exports {
             self.lower_export(cx, e);
         }
-        let check_members = self.state.resources.keys().any(|k| k.org == *cx.org && k.kind == Kind::Member);
+        let check_members = self
+            .state
+            .resources
+            .keys()
+            .any(|k| k.org == *cx.org && k.kind == Kind::Member);
         for g in &raw.grants {
             self.lower_grant(cx, g, check_members);
         }
@@ -891,7 +1295,12 @@ impl Lowerer<'_> {
         }
     }
 
-    fn project_settings(&mut self, at: DocOrigin, project: &ProjectName, s: &raw::RawProjectSettings) -> ProjectSettings {
+    fn project_settings(
+        &mut self,
+        at: DocOrigin,
+        project: &ProjectName,
+        s: &raw::RawProjectSettings,
+    ) -> ProjectSettings {
         ProjectSettings {
             comparison_key: s.comparison_key.as_ref().map(|v| v.value.clone()),
             baseline_experiment: s.baseline_experiment.as_ref().map(|v| v.value.clone()),
@@ -911,7 +1320,12 @@ impl Lowerer<'_> {
                     .iter()
                     .filter_map(|r| {
                         Some(RemoteEvalSource {
-                            url: self.url(at, &r.url, "a remote eval source", &["https", "http"])?,
+                            url: self.url(
+                                at,
+                                &r.url,
+                                "a remote eval source",
+                                &["https", "http"],
+                            )?,
                             name: r.name.as_ref().map(|v| v.value.clone()),
                             description: r.description.as_ref().map(|v| v.value.clone()),
                         })
@@ -919,29 +1333,53 @@ impl Lowerer<'_> {
                     .collect()
             }),
             disable_realtime_queries: s.disable_realtime_queries.as_ref().map(|v| v.value),
-            default_preprocessor: s.default_preprocessor.as_ref().and_then(|f| self.function_ref(at, project, f)),
+            default_preprocessor: s
+                .default_preprocessor
+                .as_ref()
+                .and_then(|f| self.function_ref(at, project, f)),
         }
     }
 
-    fn function_ref(&mut self, at: DocOrigin, project: &ProjectName, f: &Sp<raw::RawFunctionRef>) -> Option<FunctionRef> {
+    fn function_ref(
+        &mut self,
+        at: DocOrigin,
+        project: &ProjectName,
+        f: &Sp<raw::RawFunctionRef>,
+    ) -> Option<FunctionRef> {
         match (&f.global, &f.function) {
             (Some(global), None) => {
                 if let Some(p) = &f.project {
-                    self.not_allowed(at, p, "`project` only applies to `function` references".into(), "built-in functions belong to no project");
+                    self.not_allowed(
+                        at,
+                        p,
+                        "`project` only applies to `function` references".into(),
+                        "built-in functions belong to no project",
+                    );
                     return None;
                 }
-                Some(FunctionRef::Global { name: global.value.clone(), function_type: f.function_type.as_ref().map(|t| t.value) })
+                Some(FunctionRef::Global {
+                    name: global.value.clone(),
+                    function_type: f.function_type.as_ref().map(|t| t.value),
+                })
             }
             (None, Some(slug)) => {
                 if let Some(t) = &f.function_type {
-                    self.not_allowed(at, t, "`function_type` only applies to `global` references".into(), "a project function already has a type");
+                    self.not_allowed(
+                        at,
+                        t,
+                        "`function_type` only applies to `global` references".into(),
+                        "a project function already has a type",
+                    );
                     return None;
                 }
                 let project = match &f.project {
                     Some(p) => self.project_name(at, p)?,
                     None => project.clone(),
                 };
-                Some(FunctionRef::Project { project, slug: slug.value.clone() })
+                Some(FunctionRef::Project {
+                    project,
+                    slug: slug.value.clone(),
+                })
             }
             _ => {
                 self.diags.push(
@@ -955,12 +1393,15 @@ impl Lowerer<'_> {
     }
 
     fn project_key(cx: Cx<'_>, kind: Kind, name: impl Into<String>) -> Option<ResourceKey> {
-        cx.project.map(|p| ResourceKey::in_project(cx.org, p, kind, name))
+        cx.project
+            .map(|p| ResourceKey::in_project(cx.org, p, kind, name))
     }
 
     fn lower_tag(&mut self, cx: Cx<'_>, t: &Sp<raw::RawTag>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &t.name) else { return };
+        let Some(name) = self.name(at, &t.name) else {
+            return;
+        };
         let color = t.color.as_ref().and_then(|c| {
             if is_hex_color(&c.value) {
                 Some(c.value.to_lowercase())
@@ -973,8 +1414,13 @@ impl Lowerer<'_> {
                 None
             }
         });
-        let spec = Spec::Tag(TagSpec { color, description: t.description.as_ref().map(|d| d.value.clone()) });
-        let Some(key) = Self::project_key(cx, Kind::Tag, name.as_str()) else { return };
+        let spec = Spec::Tag(TagSpec {
+            color,
+            description: t.description.as_ref().map(|d| d.value.clone()),
+        });
+        let Some(key) = Self::project_key(cx, Kind::Tag, name.as_str()) else {
+            return;
+        };
         let span = self.span(at, &t.name);
         if let Some(key) = self.add(cx, key, spec, span, &t.state, false, &t.previous_names) {
             self.depend_on_project(cx, &key, span);
@@ -984,7 +1430,9 @@ impl Lowerer<'_> {
     fn lower_score(&mut self, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
         use raw::ScoreType as T;
         let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else { return };
+        let Some(name) = self.name(at, &s.name) else {
+            return;
+        };
         let ty = s.score_type.value;
         let type_name = match ty {
             T::Slider => "slider",
@@ -999,56 +1447,69 @@ impl Lowerer<'_> {
             if let Some(span) = present {
                 ok = false;
                 lw.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, format!("`{field}` does not apply to a {type_name} score"))
-                        .with_label(span, "not allowed here")
-                        .with_hint(format!("`{field}` is only for {allowed} scores")),
+                    Diagnostic::error(
+                        Code::FieldNotAllowed,
+                        format!("`{field}` does not apply to a {type_name} score"),
+                    )
+                    .with_label(span, "not allowed here")
+                    .with_hint(format!("`{field}` is only for {allowed} scores")),
                 );
             }
         };
-        let categories_span = s.categories.as_ref().map(|c| c.first().map_or(self.span(at, &s.score_type), |c| self.span(at, c)));
+        let categories_span = s.categories.as_ref().map(|c| {
+            c.first()
+                .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
+        });
         if ty != T::Categorical {
             disallow(self, categories_span, "categories", "categorical");
-            disallow(self, s.multi_select.as_ref().map(|v| self.span(at, v)), "multi_select", "categorical");
+            disallow(
+                self,
+                s.multi_select.as_ref().map(|v| self.span(at, v)),
+                "multi_select",
+                "categorical",
+            );
         }
         if ty != T::Weighted {
-            disallow(self, s.weights.as_ref().map(|v| self.span(at, v)), "weights", "weighted");
+            disallow(
+                self,
+                s.weights.as_ref().map(|v| self.span(at, v)),
+                "weights",
+                "weighted",
+            );
         }
         if !matches!(ty, T::Minimum | T::Maximum) {
-            let span = s.scores.as_ref().map(|v| v.first().map_or(self.span(at, &s.score_type), |c| self.span(at, c)));
+            let span = s.scores.as_ref().map(|v| {
+                v.first()
+                    .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
+            });
             disallow(self, span, "scores", "minimum and maximum");
         }
-        let mut missing = |lw: &mut Self, field: &str| {
-            ok = false;
-            lw.diags.push(
-                Diagnostic::error(Code::MissingField, format!("a {type_name} score needs `{field}`"))
-                    .with_label(lw.span(at, &s.score_type), format!("{type_name} score"))
-                    .with_hint(match field {
-                        "categories" => "add `categories: [{ name: good, value: 1 }, { name: bad, value: 0 }]`",
-                        "weights" => "add `weights: { score-a: 0.5, score-b: 0.5 }`",
-                        _ => "add `scores: [score-a, score-b]`",
-                    }),
-            );
-        };
         let mut refs: Vec<(String, Span)> = Vec::new();
         let kind = match ty {
             T::Slider => ScoreKind::Slider,
             T::FreeForm => ScoreKind::FreeForm,
             T::Categorical => match &s.categories {
                 None => {
-                    missing(self, "categories");
+                    ok = false;
+                    self.score_missing(at, s, type_name, "categories");
                     ScoreKind::Slider
                 }
                 Some(cats) => {
                     let mut seen = HashMap::new();
                     let mut categories = Vec::new();
                     for c in cats {
-                        let value = self.range(at, &c.value, 0.0, 1.0, "a category value");
-                        if let Some(first) = seen.insert(c.name.value.clone(), self.span(at, &c.name)) {
+                        let value = self.range(at, &c.value.value, 0.0, 1.0, "a category value");
+                        if let Some(first) =
+                            seen.insert(c.name.value.clone(), self.span(at, &c.name))
+                        {
                             ok = false;
                             self.diags.push(
-                                Diagnostic::error(Code::DuplicateObject, format!("category `{}` is listed twice", c.name.value))
-                                    .with_label(self.span(at, &c.name), "listed again here")
-                                    .with_label(first, "first listed here"),
+                                Diagnostic::error(
+                                    Code::DuplicateObject,
+                                    format!("category `{}` is listed twice", c.name.value),
+                                )
+                                .with_label(self.span(at, &c.name), "listed again here")
+                                .with_label(first, "first listed here"),
                             );
                         }
                         match value {
@@ -1057,14 +1518,19 @@ impl Lowerer<'_> {
                         }
                     }
                     if cats.is_empty() {
-                        missing(self, "categories");
+                        ok = false;
+                        self.score_missing(at, s, type_name, "categories");
                     }
-                    ScoreKind::Categorical { categories, multi_select: s.multi_select.as_ref().map(|m| m.value) }
+                    ScoreKind::Categorical {
+                        categories,
+                        multi_select: s.multi_select.as_ref().map(|m| m.value),
+                    }
                 }
             },
             T::Weighted => match &s.weights {
                 None => {
-                    missing(self, "weights");
+                    ok = false;
+                    self.score_missing(at, s, type_name, "weights");
                     ScoreKind::Slider
                 }
                 Some(weights) => {
@@ -1078,11 +1544,15 @@ impl Lowerer<'_> {
                         refs.push((score.clone(), self.span(at, w)));
                     }
                     if out.is_empty() {
-                        missing(self, "weights");
+                        ok = false;
+                        self.score_missing(at, s, type_name, "weights");
                     } else if out.values().all(|w| *w == 0.0) {
                         self.diags.push(
-                            Diagnostic::warning(Code::Suspicious, "every weight is 0, so this score is always 0")
-                                .with_label(self.span(at, weights), "weights"),
+                            Diagnostic::warning(
+                                Code::Suspicious,
+                                "every weight is 0, so this score is always 0",
+                            )
+                            .with_label(self.span(at, weights), "weights"),
                         );
                     }
                     ScoreKind::Weighted(out)
@@ -1090,18 +1560,24 @@ impl Lowerer<'_> {
             },
             T::Minimum | T::Maximum => match &s.scores {
                 None => {
-                    missing(self, "scores");
+                    ok = false;
+                    self.score_missing(at, s, type_name, "scores");
                     ScoreKind::Slider
                 }
                 Some(scores) => {
                     if scores.is_empty() {
-                        missing(self, "scores");
+                        ok = false;
+                        self.score_missing(at, s, type_name, "scores");
                     }
                     for sc in scores {
                         refs.push((sc.value.clone(), self.span(at, sc)));
                     }
                     let set = scores.iter().map(|s| s.value.clone()).collect();
-                    if ty == T::Minimum { ScoreKind::Minimum(set) } else { ScoreKind::Maximum(set) }
+                    if ty == T::Minimum {
+                        ScoreKind::Minimum(set)
+                    } else {
+                        ScoreKind::Maximum(set)
+                    }
                 }
             },
         };
@@ -1111,11 +1587,18 @@ impl Lowerer<'_> {
         let spec = Spec::Score(ScoreSpec {
             description: s.description.as_ref().map(|d| d.value.clone()),
             kind,
-            object_types: s.object_types.as_ref().map(|o| o.iter().map(|t| t.value).collect()),
+            object_types: s
+                .object_types
+                .as_ref()
+                .map(|o| o.iter().map(|t| t.value).collect()),
         });
-        let Some(key) = Self::project_key(cx, Kind::Score, name.as_str()) else { return };
+        let Some(key) = Self::project_key(cx, Kind::Score, name.as_str()) else {
+            return;
+        };
         let span = self.span(at, &s.name);
-        let Some(key) = self.add(cx, key, spec, span, &s.state, false, &s.previous_names) else { return };
+        let Some(key) = self.add(cx, key, spec, span, &s.state, false, &s.previous_names) else {
+            return;
+        };
         self.depend_on_project(cx, &key, span);
         for (score, span) in refs {
             if let Some(target) = Self::project_key(cx, Kind::Score, score) {
@@ -1124,17 +1607,49 @@ impl Lowerer<'_> {
         }
     }
 
+    fn score_missing(
+        &mut self,
+        at: DocOrigin,
+        s: &Sp<raw::RawScore>,
+        type_name: &str,
+        field: &str,
+    ) {
+        self.diags.push(
+            Diagnostic::error(
+                Code::MissingField,
+                format!("a {type_name} score needs `{field}`"),
+            )
+            .with_label(self.span(at, &s.score_type), format!("{type_name} score"))
+            .with_hint(match field {
+                "categories" => {
+                    "add `categories: [{ name: good, value: 1 }, { name: bad, value: 0 }]`"
+                }
+                "weights" => "add `weights: { score-a: 0.5, score-b: 0.5 }`",
+                _ => "add `scores: [score-a, score-b]`",
+            }),
+        );
+    }
+
     fn lower_online_scoring(&mut self, cx: Cx<'_>, o: &Sp<raw::RawOnlineScoring>) {
         let at = cx.at;
         let Some(project) = cx.project else { return };
-        let Some(name) = self.name(at, &o.name) else { return };
+        let Some(name) = self.name(at, &o.name) else {
+            return;
+        };
         let sampling_rate = self.range(at, &o.sampling_rate, 0.0, 1.0, "`sampling_rate`");
-        let scorers: Vec<FunctionRef> = o.scorers.iter().filter_map(|f| self.function_ref(at, project, f)).collect();
+        let scorers: Vec<FunctionRef> = o
+            .scorers
+            .iter()
+            .filter_map(|f| self.function_ref(at, project, f))
+            .collect();
         if o.scorers.is_empty() {
             self.diags.push(
-                Diagnostic::error(Code::MissingField, "an online-scoring rule needs at least one scorer")
-                    .with_label(self.span(at, &o.name), "rule without scorers")
-                    .with_hint("add `scorers: [{ global: Factuality }]`"),
+                Diagnostic::error(
+                    Code::MissingField,
+                    "an online-scoring rule needs at least one scorer",
+                )
+                .with_label(self.span(at, &o.name), "rule without scorers")
+                .with_hint("add `scorers: [{ global: Factuality }]`"),
             );
             return;
         }
@@ -1145,22 +1660,36 @@ impl Lowerer<'_> {
         if let Some(scope) = &scope {
             if !matches!(scope, Scope::Span) {
                 let span_only = [
-                    ("apply_to_root_span", o.apply_to_root_span.as_ref().map(|v| self.span(at, v))),
-                    ("apply_to_span_names", o.apply_to_span_names.as_ref().and_then(|v| v.first()).map(|v| self.span(at, v))),
+                    (
+                        "apply_to_root_span",
+                        o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
+                    ),
+                    (
+                        "apply_to_span_names",
+                        o.apply_to_span_names
+                            .as_ref()
+                            .and_then(|v| v.first())
+                            .map(|v| self.span(at, v)),
+                    ),
                 ];
                 for (field, span) in span_only {
                     if let Some(span) = span {
                         self.diags.push(
-                            Diagnostic::error(Code::FieldNotAllowed, format!("`{field}` only applies to the span scope"))
-                                .with_label(span, "not allowed with this scope")
-                                .with_hint("remove it, or use `scope: { type: span }`"),
+                            Diagnostic::error(
+                                Code::FieldNotAllowed,
+                                format!("`{field}` only applies to the span scope"),
+                            )
+                            .with_label(span, "not allowed with this scope")
+                            .with_hint("remove it, or use `scope: { type: span }`"),
                         );
                         return;
                     }
                 }
             }
         }
-        let (Some(sampling_rate), Some(scope)) = (sampling_rate, scope) else { return };
+        let (Some(sampling_rate), Some(scope)) = (sampling_rate, scope) else {
+            return;
+        };
         if scorers.len() != o.scorers.len() {
             return;
         }
@@ -1171,11 +1700,16 @@ impl Lowerer<'_> {
             filter: o.filter.as_ref().map(|f| f.value.clone()),
             scope,
             apply_to_root_span: o.apply_to_root_span.as_ref().map(|v| v.value),
-            apply_to_span_names: o.apply_to_span_names.as_ref().map(|v| v.iter().map(|s| s.value.clone()).collect()),
+            apply_to_span_names: o
+                .apply_to_span_names
+                .as_ref()
+                .map(|v| v.iter().map(|s| s.value.clone()).collect()),
             skip_logging: o.skip_logging.as_ref().map(|v| v.value),
         });
         // Online-scoring rules are project scores on the wire, so they share the score namespace.
-        let Some(key) = Self::project_key(cx, Kind::OnlineScoring, name.as_str()) else { return };
+        let Some(key) = Self::project_key(cx, Kind::OnlineScoring, name.as_str()) else {
+            return;
+        };
         let score_key = Self::project_key(cx, Kind::Score, name.as_str());
         let span = self.span(at, &o.name);
         if let Some(existing) = score_key.and_then(|k| self.state.resources.get(&k)) {
@@ -1197,17 +1731,39 @@ impl Lowerer<'_> {
     }
 
     fn scope(&mut self, at: DocOrigin, scope: &Sp<raw::RawScope>) -> Option<Scope> {
-        let idle = scope.idle_seconds.as_ref().and_then(|v| self.range(at, v, 0.0, f64::INFINITY, "`idle_seconds`"));
+        let idle = scope
+            .idle_seconds
+            .as_ref()
+            .and_then(|v| self.range(at, v, 0.0, f64::INFINITY, "`idle_seconds`"));
         let group_fields = [
-            ("group_by", scope.group_by.as_ref().map(|v| self.span(at, v))),
-            ("placement", scope.placement.as_ref().map(|v| self.span(at, v))),
-            ("interval_seconds", scope.interval_seconds.as_ref().map(|v| self.span(at, v))),
-            ("max_traces", scope.max_traces.as_ref().map(|v| self.span(at, v))),
+            (
+                "group_by",
+                scope.group_by.as_ref().map(|v| self.span(at, v)),
+            ),
+            (
+                "placement",
+                scope.placement.as_ref().map(|v| self.span(at, v)),
+            ),
+            (
+                "interval_seconds",
+                scope.interval_seconds.as_ref().map(|v| self.span(at, v)),
+            ),
+            (
+                "max_traces",
+                scope.max_traces.as_ref().map(|v| self.span(at, v)),
+            ),
         ];
         match scope.scope_type.value {
             raw::ScopeType::Span | raw::ScopeType::Trace => {
-                let type_name = if scope.scope_type.value == raw::ScopeType::Span { "span" } else { "trace" };
-                let mut extra: Vec<(&str, Span)> = group_fields.iter().filter_map(|(f, s)| s.map(|s| (*f, s))).collect();
+                let type_name = if scope.scope_type.value == raw::ScopeType::Span {
+                    "span"
+                } else {
+                    "trace"
+                };
+                let mut extra: Vec<(&str, Span)> = group_fields
+                    .iter()
+                    .filter_map(|(f, s)| s.map(|s| (*f, s)))
+                    .collect();
                 if type_name == "span" {
                     if let Some(v) = &scope.idle_seconds {
                         extra.push(("idle_seconds", self.span(at, v)));
@@ -1221,7 +1777,11 @@ impl Lowerer<'_> {
                     );
                     return None;
                 }
-                Some(if type_name == "span" { Scope::Span } else { Scope::Trace { idle_seconds: idle } })
+                Some(if type_name == "span" {
+                    Scope::Span
+                } else {
+                    Scope::Trace { idle_seconds: idle }
+                })
             }
             raw::ScopeType::Group => {
                 let (Some(group_by), Some(placement)) = (&scope.group_by, &scope.placement) else {
@@ -1232,9 +1792,14 @@ impl Lowerer<'_> {
                     );
                     return None;
                 };
-                let interval_seconds =
-                    scope.interval_seconds.as_ref().and_then(|v| self.range(at, v, 1.0, f64::INFINITY, "`interval_seconds`"));
-                let max_traces = scope.max_traces.as_ref().and_then(|v| self.int_range(at, v, 1, 64, "`max_traces`"));
+                let interval_seconds = scope
+                    .interval_seconds
+                    .as_ref()
+                    .and_then(|v| self.range(at, v, 1.0, f64::INFINITY, "`interval_seconds`"));
+                let max_traces = scope
+                    .max_traces
+                    .as_ref()
+                    .and_then(|v| self.int_range(at, v, 1, 64, "`max_traces`"));
                 if scope.interval_seconds.is_some() && interval_seconds.is_none()
                     || scope.max_traces.is_some() && max_traces.is_none()
                 {
@@ -1253,14 +1818,20 @@ impl Lowerer<'_> {
 
     fn lower_span_iframe(&mut self, cx: Cx<'_>, i: &Sp<raw::RawSpanIframe>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &i.name) else { return };
-        let Some(url) = self.url(at, &i.url, "a span iframe URL", &["https"]) else { return };
+        let Some(name) = self.name(at, &i.name) else {
+            return;
+        };
+        let Some(url) = self.url(at, &i.url, "a span iframe URL", &["https"]) else {
+            return;
+        };
         let spec = Spec::SpanIframe(SpanIframeSpec {
             url,
             description: i.description.as_ref().map(|d| d.value.clone()),
             post_message: i.post_message.as_ref().map(|v| v.value),
         });
-        let Some(key) = Self::project_key(cx, Kind::SpanIframe, name.as_str()) else { return };
+        let Some(key) = Self::project_key(cx, Kind::SpanIframe, name.as_str()) else {
+            return;
+        };
         let span = self.span(at, &i.name);
         if let Some(key) = self.add(cx, key, spec, span, &i.state, false, &i.previous_names) {
             self.depend_on_project(cx, &key, span);
@@ -1268,23 +1839,43 @@ impl Lowerer<'_> {
     }
 
     /// Automations (alerts, retention rules, exports) share one namespace per project.
-    fn add_automation(&mut self, cx: Cx<'_>, kind: Kind, name: &Name, spec: Spec, span: Span, state: &Option<Sp<State>>, previous: &[Sp<String>]) {
-        let others = [Kind::Alert, Kind::Retention, Kind::Export].into_iter().filter(|k| *k != kind);
+    fn add_automation(
+        &mut self,
+        cx: Cx<'_>,
+        kind: Kind,
+        name: &Name,
+        spec: Spec,
+        span: Span,
+        state: &Option<Sp<State>>,
+        previous: &[Sp<String>],
+    ) {
+        let others = [Kind::Alert, Kind::Retention, Kind::Export]
+            .into_iter()
+            .filter(|k| *k != kind);
         for other in others {
-            let Some(other_key) = Self::project_key(cx, other, name.as_str()) else { return };
+            let Some(other_key) = Self::project_key(cx, other, name.as_str()) else {
+                return;
+            };
             if let Some(existing) = self.state.resources.get(&other_key) {
                 if !cx.from_template {
                     self.diags.push(
-                        Diagnostic::error(Code::DuplicateObject, format!("automation `{name}` is declared twice"))
-                            .with_label(span, format!("{kind} declared here"))
-                            .with_label(existing.span, format!("{other} with the same name"))
-                            .with_hint("alerts, retention rules and exports share one namespace per project"),
+                        Diagnostic::error(
+                            Code::DuplicateObject,
+                            format!("automation `{name}` is declared twice"),
+                        )
+                        .with_label(span, format!("{kind} declared here"))
+                        .with_label(existing.span, format!("{other} with the same name"))
+                        .with_hint(
+                            "alerts, retention rules and exports share one namespace per project",
+                        ),
                     );
                 }
                 return;
             }
         }
-        let Some(key) = Self::project_key(cx, kind, name.as_str()) else { return };
+        let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
+            return;
+        };
         if let Some(key) = self.add(cx, key, spec, span, state, false, previous) {
             self.depend_on_project(cx, &key, span);
         }
@@ -1292,10 +1883,14 @@ impl Lowerer<'_> {
 
     fn lower_alert(&mut self, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &a.name) else { return };
+        let Some(name) = self.name(at, &a.name) else {
+            return;
+        };
         let interval = self.interval(at, &a.interval, "`interval`");
         let notify = match (&a.notify.webhook, &a.notify.slack) {
-            (Some(url), None) => self.url(at, url, "a webhook", &["https"]).map(|url| Notify::Webhook { url }),
+            (Some(url), None) => self
+                .url(at, url, "a webhook", &["https"])
+                .map(|url| Notify::Webhook { url }),
             (None, Some(slack)) => Some(Notify::Slack {
                 workspace_id: slack.workspace_id.value.clone(),
                 channel: slack.channel.value.clone(),
@@ -1310,14 +1905,24 @@ impl Lowerer<'_> {
                 None
             }
         };
-        let (Some(interval_seconds), Some(notify)) = (interval, notify) else { return };
+        let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
+            return;
+        };
         let spec = Spec::Alert(AlertSpec {
             description: a.description.as_ref().map(|d| d.value.clone()),
             filter: a.filter.value.clone(),
             interval_seconds,
             notify,
         });
-        self.add_automation(cx, Kind::Alert, &name, spec, self.span(at, &a.name), &a.state, &a.previous_names);
+        self.add_automation(
+            cx,
+            Kind::Alert,
+            &name,
+            spec,
+            self.span(at, &a.name),
+            &a.state,
+            &a.previous_names,
+        );
     }
 
     fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
@@ -1332,22 +1937,35 @@ impl Lowerer<'_> {
             None => Name::new(&format!("retention-{object}")).ok(),
         };
         let Some(name) = name else { return };
-        let Some(days) = self.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else { return };
+        let Some(days) = self.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else {
+            return;
+        };
         if days == 0.0 {
             self.diags.push(
-                Diagnostic::warning(Code::Suspicious, format!("`days: 0` deletes all {object} data as soon as it is written"))
-                    .with_label(self.span(at, &r.days), "zero days")
-                    .with_hint("retention permanently deletes data; check this is intended"),
+                Diagnostic::warning(
+                    Code::Suspicious,
+                    format!("`days: 0` deletes all {object} data as soon as it is written"),
+                )
+                .with_label(self.span(at, &r.days), "zero days")
+                .with_hint("retention permanently deletes data; check this is intended"),
             );
         }
-        let spec = Spec::Retention(RetentionSpec { object_type: r.object_type.value, days });
-        let span = r.name.as_ref().map_or_else(|| self.span(at, &r.object_type), |n| self.span(at, n));
+        let spec = Spec::Retention(RetentionSpec {
+            object_type: r.object_type.value,
+            days,
+        });
+        let span = r
+            .name
+            .as_ref()
+            .map_or_else(|| self.span(at, &r.object_type), |n| self.span(at, n));
         self.add_automation(cx, Kind::Retention, &name, spec, span, &r.state, &[]);
     }
 
     fn lower_export(&mut self, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
         let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else { return };
+        let Some(name) = self.name(at, &e.name) else {
+            return;
+        };
         let interval = self.interval(at, &e.interval, "`interval`");
         let path = self.url(at, &e.path, "an export path", &["s3", "gs"]);
         let data = match (e.data.value, &e.query) {
@@ -1361,7 +1979,12 @@ impl Lowerer<'_> {
                 None
             }
             (_, Some(q)) => {
-                self.not_allowed(at, q, "`query` only applies to `data: btql_query`".into(), "remove `query`, or set `data: btql_query`");
+                self.not_allowed(
+                    at,
+                    q,
+                    "`query` only applies to `data: btql_query`".into(),
+                    "remove `query`, or set `data: btql_query`",
+                );
                 None
             }
             (raw::ExportData::LogTraces, None) => Some(ExportData::LogTraces),
@@ -1371,28 +1994,47 @@ impl Lowerer<'_> {
         let credentials = match (&c.aws_role_arn, &c.gcp_service_account) {
             (Some(arn), None) => {
                 if arn.value.starts_with("arn:") {
-                    Some(ExportCredentials::Aws { role_arn: arn.value.clone(), external_id: c.external_id.as_ref().map(|x| x.value.clone()) })
+                    Some(ExportCredentials::Aws {
+                        role_arn: arn.value.clone(),
+                        external_id: c.external_id.as_ref().map(|x| x.value.clone()),
+                    })
                 } else {
                     self.diags.push(
-                        Diagnostic::error(Code::InvalidName, format!("`{}` is not an AWS role ARN", arn.value))
-                            .with_label(self.span(at, arn), "expected `arn:aws:iam::ACCOUNT:role/NAME`"),
+                        Diagnostic::error(
+                            Code::InvalidName,
+                            format!("`{}` is not an AWS role ARN", arn.value),
+                        )
+                        .with_label(
+                            self.span(at, arn),
+                            "expected `arn:aws:iam::ACCOUNT:role/NAME`",
+                        ),
                     );
                     None
                 }
             }
             (None, Some(sa)) => {
                 if let Some(x) = &c.external_id {
-                    self.not_allowed(at, x, "`external_id` only applies to AWS credentials".into(), "remove `external_id`");
+                    self.not_allowed(
+                        at,
+                        x,
+                        "`external_id` only applies to AWS credentials".into(),
+                        "remove `external_id`",
+                    );
                     None
                 } else {
                     Email::new(&sa.value)
                         .map_err(|err| {
                             self.diags.push(
-                                Diagnostic::error(Code::InvalidEmail, err.0).with_label(self.span(at, sa), "expected a service account email"),
+                                Diagnostic::error(Code::InvalidEmail, err.0).with_label(
+                                    self.span(at, sa),
+                                    "expected a service account email",
+                                ),
                             );
                         })
                         .ok()
-                        .map(|_| ExportCredentials::Gcp { service_account: sa.value.clone() })
+                        .map(|_| ExportCredentials::Gcp {
+                            service_account: sa.value.clone(),
+                        })
                 }
             }
             _ => {
@@ -1410,19 +2052,27 @@ impl Lowerer<'_> {
             };
             if mismatch {
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidUrl, "the export path does not match the credentials")
-                        .with_label(self.span(at, &e.path), "path")
-                        .with_label(self.span(at, c), "credentials")
-                        .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
+                    Diagnostic::error(
+                        Code::InvalidUrl,
+                        "the export path does not match the credentials",
+                    )
+                    .with_label(self.span(at, &e.path), "path")
+                    .with_label(self.span(at, c), "credentials")
+                    .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
                 );
                 return;
             }
         }
-        let batch_size = e.batch_size.as_ref().and_then(|b| self.int_range(at, b, 1, 100_000, "`batch_size`"));
+        let batch_size = e
+            .batch_size
+            .as_ref()
+            .and_then(|b| self.int_range(at, b, 1, 100_000, "`batch_size`"));
         if e.batch_size.is_some() && batch_size.is_none() {
             return;
         }
-        let (Some(interval_seconds), Some(path), Some(data), Some(credentials)) = (interval, path, data, credentials) else {
+        let (Some(interval_seconds), Some(path), Some(data), Some(credentials)) =
+            (interval, path, data, credentials)
+        else {
             return;
         };
         let spec = Spec::Export(ExportSpec {
@@ -1435,7 +2085,15 @@ impl Lowerer<'_> {
             status: e.status.as_ref().map(|s| s.value),
             batch_size,
         });
-        self.add_automation(cx, Kind::Export, &name, spec, self.span(at, &e.name), &e.state, &e.previous_names);
+        self.add_automation(
+            cx,
+            Kind::Export,
+            &name,
+            spec,
+            self.span(at, &e.name),
+            &e.state,
+            &e.previous_names,
+        );
     }
 
     // ---- references ------------------------------------------------------------------------
@@ -1443,21 +2101,35 @@ impl Lowerer<'_> {
     fn resolve_refs(&mut self) {
         let refs = std::mem::take(&mut self.refs);
         for r in refs {
-            let builtin_group = r.target.kind == Kind::Group && BUILTIN_GROUPS.contains(&r.target.name.as_str());
+            let builtin_group =
+                r.target.kind == Kind::Group && BUILTIN_GROUPS.contains(&r.target.name.as_str());
             match self.state.resources.get(&r.target) {
                 Some(target) if target.presence == Presence::Absent => {
-                    let from_present = self.state.resources.get(&r.from).is_some_and(|f| f.presence == Presence::Present);
+                    let from_present = self
+                        .state
+                        .resources
+                        .get(&r.from)
+                        .is_some_and(|f| f.presence == Presence::Present);
                     if from_present {
                         self.diags.push(
-                            Diagnostic::error(Code::UnresolvedReference, format!("`{}` refers to `{}`, which is marked `state: absent`", r.from, r.target))
-                                .with_label(r.span, format!("{} to be deleted", r.what))
-                                .with_label(target.span, "marked absent here")
-                                .with_hint("remove the reference, or keep the object"),
+                            Diagnostic::error(
+                                Code::UnresolvedReference,
+                                format!(
+                                    "`{}` refers to `{}`, which is marked `state: absent`",
+                                    r.from, r.target
+                                ),
+                            )
+                            .with_label(r.span, format!("{} to be deleted", r.what))
+                            .with_label(target.span, "marked absent here")
+                            .with_hint("remove the reference, or keep the object"),
                         );
                     }
                 }
                 Some(_) => {
-                    let dep = Dependency { target: r.target.clone(), span: r.span };
+                    let dep = Dependency {
+                        target: r.target.clone(),
+                        span: r.span,
+                    };
                     if let Some(from) = self.state.resources.get_mut(&r.from) {
                         if !from.depends_on.contains(&dep) {
                             from.depends_on.push(dep);
@@ -1470,9 +2142,17 @@ impl Lowerer<'_> {
                         .state
                         .resources
                         .keys()
-                        .filter(|k| k.kind == r.target.kind && k.org == r.target.org && k.project == r.target.project)
+                        .filter(|k| {
+                            k.kind == r.target.kind
+                                && k.org == r.target.org
+                                && k.project == r.target.project
+                        })
                         .map(|k| k.name.as_str())
-                        .chain(if r.target.kind == Kind::Group { BUILTIN_GROUPS.to_vec() } else { Vec::new() })
+                        .chain(if r.target.kind == Kind::Group {
+                            BUILTIN_GROUPS.to_vec()
+                        } else {
+                            Vec::new()
+                        })
                         .collect();
                     let scope = match &r.target.project {
                         Some(p) => format!("project `{p}`"),
@@ -1483,10 +2163,15 @@ impl Lowerer<'_> {
                         format!("unknown {} `{}` in {scope}", r.what, r.target.name),
                     )
                     .with_label(r.span, format!("no {} with this name is declared", r.what));
-                    d = match (did_you_mean(&r.target.name, candidates.iter().copied()), r.hint) {
+                    d = match (
+                        did_you_mean(&r.target.name, candidates.iter().copied()),
+                        r.hint,
+                    ) {
                         (Some(best), _) => d.with_hint(format!("did you mean `{best}`?")),
                         (None, Some(hint)) => d.with_hint(hint),
-                        (None, None) => d.with_hint(format!("declare the {} in the manifests", r.what)),
+                        (None, None) => {
+                            d.with_hint(format!("declare the {} in the manifests", r.what))
+                        }
                     };
                     self.diags.push(d);
                 }
@@ -1496,22 +2181,36 @@ impl Lowerer<'_> {
 }
 
 fn is_hex_color(value: &str) -> bool {
-    value
-        .strip_prefix('#')
-        .is_some_and(|hex| (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+    value.strip_prefix('#').is_some_and(|hex| {
+        (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
     let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
 fn slugify(name: &str) -> String {
     name.to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

@@ -16,9 +16,9 @@ pub use ids::{Email, InvalidId, Name, OrgName, ProjectName};
 pub use lower::lower;
 
 pub use crate::manifest::raw::{
-    AclObjectType, AutomationStatus, ExportFormat, FunctionType, GroupPlacement, ImageRenderingMode,
-    OrgCollection, Permission, PolicyAction, ProjectCollection, RetentionObjectType, ScoreObjectType,
-    SpanFieldLayout,
+    AclObjectType, AutomationStatus, ExportFormat, FunctionType, GroupPlacement,
+    ImageRenderingMode, OrgCollection, Permission, PolicyAction, ProjectCollection,
+    RetentionObjectType, ScoreObjectType, SpanFieldLayout,
 };
 use crate::source::Span;
 
@@ -95,12 +95,22 @@ pub struct ResourceKey {
 impl ResourceKey {
     #[must_use]
     pub fn org(org: &OrgName) -> ResourceKey {
-        ResourceKey { org: org.clone(), project: None, kind: Kind::Org, name: org.to_string() }
+        ResourceKey {
+            org: org.clone(),
+            project: None,
+            kind: Kind::Org,
+            name: org.to_string(),
+        }
     }
 
     #[must_use]
     pub fn in_org(org: &OrgName, kind: Kind, name: impl Into<String>) -> ResourceKey {
-        ResourceKey { org: org.clone(), project: None, kind, name: name.into() }
+        ResourceKey {
+            org: org.clone(),
+            project: None,
+            kind,
+            name: name.into(),
+        }
     }
 
     #[must_use]
@@ -109,14 +119,26 @@ impl ResourceKey {
     }
 
     #[must_use]
-    pub fn in_project(org: &OrgName, project: &ProjectName, kind: Kind, name: impl Into<String>) -> ResourceKey {
-        ResourceKey { org: org.clone(), project: Some(project.clone()), kind, name: name.into() }
+    pub fn in_project(
+        org: &OrgName,
+        project: &ProjectName,
+        kind: Kind,
+        name: impl Into<String>,
+    ) -> ResourceKey {
+        ResourceKey {
+            org: org.clone(),
+            project: Some(project.clone()),
+            kind,
+            name: name.into(),
+        }
     }
 
     /// The key of the project this object lives in, if any.
     #[must_use]
     pub fn parent_project(&self) -> Option<ResourceKey> {
-        self.project.as_ref().map(|p| ResourceKey::project(&self.org, p))
+        self.project
+            .as_ref()
+            .map(|p| ResourceKey::project(&self.org, p))
     }
 }
 
@@ -124,7 +146,9 @@ impl fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.project, self.kind) {
             (_, Kind::Org) => write!(f, "org:{}", self.org),
-            (Some(project), kind) => write!(f, "project:{}/{}/{}:{}", self.org, project, kind, self.name),
+            (Some(project), kind) => {
+                write!(f, "project:{}/{}/{}:{}", self.org, project, kind, self.name)
+            }
             (None, kind) => write!(f, "{}:{}/{}", kind, self.org, self.name),
         }
     }
@@ -302,8 +326,14 @@ pub struct RemoteEvalSource {
 /// an id at plan time).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FunctionRef {
-    Global { name: String, function_type: Option<FunctionType> },
-    Project { project: ProjectName, slug: String },
+    Global {
+        name: String,
+        function_type: Option<FunctionType>,
+    },
+    Project {
+        project: ProjectName,
+        slug: String,
+    },
 }
 
 /// Where an environment variable applies.
@@ -338,7 +368,10 @@ pub struct ScoreSpec {
 pub enum ScoreKind {
     Slider,
     FreeForm,
-    Categorical { categories: Vec<(String, f64)>, multi_select: Option<bool> },
+    Categorical {
+        categories: Vec<(String, f64)>,
+        multi_select: Option<bool>,
+    },
     Weighted(BTreeMap<String, f64>),
     Minimum(BTreeSet<String>),
     Maximum(BTreeSet<String>),
@@ -359,7 +392,9 @@ pub struct OnlineScoringSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scope {
     Span,
-    Trace { idle_seconds: Option<f64> },
+    Trace {
+        idle_seconds: Option<f64>,
+    },
     Group {
         group_by: String,
         placement: GroupPlacement,
@@ -386,8 +421,14 @@ pub struct AlertSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notify {
-    Webhook { url: String },
-    Slack { workspace_id: String, channel: String, message_template: Option<String> },
+    Webhook {
+        url: String,
+    },
+    Slack {
+        workspace_id: String,
+        channel: String,
+        message_template: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -417,8 +458,13 @@ pub enum ExportData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExportCredentials {
-    Aws { role_arn: String, external_id: Option<String> },
-    Gcp { service_account: String },
+    Aws {
+        role_arn: String,
+        external_id: Option<String>,
+    },
+    Gcp {
+        service_account: String,
+    },
 }
 
 /// An ACL: a subject gets a privilege on a target.
@@ -439,7 +485,10 @@ pub enum Subject {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Privilege {
     Role(Name),
-    Permission { permission: Permission, restrict_object_type: Option<AclObjectType> },
+    Permission {
+        permission: Permission,
+        restrict_object_type: Option<AclObjectType>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -449,7 +498,11 @@ pub enum GrantTarget {
     Group(Name),
     Role(Name),
     /// An experiment, dataset or prompt of a project, by name; resolved at plan time.
-    Object { project: ProjectName, object_type: AclObjectType, name: String },
+    Object {
+        project: ProjectName,
+        object_type: AclObjectType,
+        name: String,
+    },
 }
 
 impl fmt::Display for Subject {
@@ -466,11 +519,22 @@ impl fmt::Display for Privilege {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Privilege::Role(name) => write!(f, "role:{name}"),
-            Privilege::Permission { permission, restrict_object_type: None } => {
+            Privilege::Permission {
+                permission,
+                restrict_object_type: None,
+            } => {
                 write!(f, "permission:{}", permission_str(*permission))
             }
-            Privilege::Permission { permission, restrict_object_type: Some(t) } => {
-                write!(f, "permission:{}[{}]", permission_str(*permission), object_type_str(*t))
+            Privilege::Permission {
+                permission,
+                restrict_object_type: Some(t),
+            } => {
+                write!(
+                    f,
+                    "permission:{}[{}]",
+                    permission_str(*permission),
+                    object_type_str(*t)
+                )
             }
         }
     }
@@ -483,7 +547,9 @@ impl fmt::Display for GrantTarget {
             GrantTarget::Project(name) => write!(f, "project:{name}"),
             GrantTarget::Group(name) => write!(f, "group:{name}"),
             GrantTarget::Role(name) => write!(f, "role:{name}"),
-            GrantTarget::Object { object_type, name, .. } => write!(f, "{}:{name}", object_type_str(*object_type)),
+            GrantTarget::Object {
+                object_type, name, ..
+            } => write!(f, "{}:{name}", object_type_str(*object_type)),
         }
     }
 }
