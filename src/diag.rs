@@ -296,22 +296,62 @@ fn redact(text: &str, file: crate::source::FileId, redactions: &[Span]) -> Strin
     }
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        if let Some(pos) = line.find("secret:") {
-            let value_start = pos + "secret:".len();
-            let rest = &line[value_start..];
-            let trimmed = rest.trim_start();
-            if !trimmed.is_empty() && !trimmed.starts_with('{') && !trimmed.starts_with('#') {
-                let lead = rest.len() - trimmed.len();
-                let len = trimmed.find([',', '}', '#', '\n']).unwrap_or(trimmed.len());
-                let from = offset + value_start + lead;
-                mask(from, from + len);
-            }
+        for (from, len) in literal_secret_values(line) {
+            mask(offset + from, offset + from + len);
         }
         offset += line.len();
     }
     // Masking replaced whole bytes of multi-byte characters with ASCII, which keeps UTF-8 valid
     // only if every byte of such a character was masked; fall back to lossy decoding otherwise.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Byte ranges, within one line, of scalar values written after a `secret:` or `value:` key:
+/// the two places a literal secret can appear (`ai_secrets[].secret`, `env_vars[].value`).
+/// Masked whenever a line is shown, even when the document failed to parse and no
+/// [`Code::LiteralSecret`] diagnostic could be produced. Numbers and booleans after `value:` (as
+/// in score categories) are left visible.
+fn literal_secret_values(line: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    for key in ["secret:", "value:"] {
+        for (pos, _) in line.match_indices(key) {
+            let before = line[..pos].chars().next_back();
+            if !before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',') {
+                continue;
+            }
+            let value_start = pos + key.len();
+            let rest = &line[value_start..];
+            let trimmed = rest.trim_start();
+            let lead = rest.len() - trimmed.len();
+            if lead == 0 && !trimmed.trim_end().is_empty() {
+                continue;
+            }
+            if trimmed.is_empty() || trimmed.starts_with(['{', '[', '#', '&', '*', '|', '>', '\n', '\r'])
+            {
+                continue;
+            }
+            let in_flow = line[..pos].contains('{');
+            let len = if let Some(quote) = trimmed.chars().next().filter(|c| *c == '"' || *c == '\'') {
+                trimmed[1..]
+                    .find(quote)
+                    .map_or(trimmed.trim_end().len(), |end| end + 2)
+            } else {
+                let mut end = trimmed.find(" #").unwrap_or(trimmed.len());
+                if in_flow {
+                    end = end.min(trimmed.find([',', '}']).unwrap_or(trimmed.len()));
+                }
+                trimmed[..end].trim_end().len()
+            };
+            let value = &trimmed[..len];
+            let harmless = key == "value:"
+                && (value.parse::<f64>().is_ok()
+                    || matches!(value, "true" | "false" | "null" | "~"));
+            if len > 0 && !harmless {
+                found.push((value_start + lead, len));
+            }
+        }
+    }
+    found
 }
 
 /// Adapter that lets miette render our diagnostic without our type depending on miette's traits
@@ -329,8 +369,11 @@ impl fmt::Debug for MietteView<'_> {
 }
 
 impl fmt::Display for MietteView<'_> {
+    /// miette prints this as the first line of its report, which [`render`] drops because our
+    /// header already carries the message. Only the code is written: a long message would wrap
+    /// onto continuation lines that would not be dropped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.message)
+        f.write_str(self.diag.code.as_str())
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod raw;
 pub mod schema;
 pub mod spanned;
+pub mod text;
 pub mod values;
 
 use serde::Deserialize;
@@ -45,7 +46,15 @@ impl DocOrigin {
                 .offset_of(self.line_offset + pos.line, pos.col),
             None => self.base,
         };
-        Span::new(self.file, start, pos.len.max(1))
+        // Containers come without a length (or with the length of their opening bracket):
+        // cover the whole `{...}`, `[...]` or line.
+        let text = &sources.get(self.file).text;
+        let bracket = text[start.min(text.len())..].starts_with(['{', '[']);
+        let len = match pos.len {
+            0 | 1 if pos.len == 0 || bracket => text::value_extent(text, start).unwrap_or(1),
+            len => len,
+        };
+        Span::new(self.file, start, len)
     }
 
     /// The file span of a spanned value of this document.
@@ -74,7 +83,35 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
             }
         }
     }
+    if docs.is_empty() && diags.is_empty() {
+        if let Some((file, source)) = sources.iter().next() {
+            diags.push(no_documents(file, source, sources.len()));
+        }
+    }
     (docs, diags)
+}
+
+/// Files were found but none holds a document: blank, or only comments.
+fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
+    let text = source.text.as_str();
+    let first = text
+        .split_inclusive('\n')
+        .scan(0, |offset, line| {
+            let at = *offset;
+            *offset += line.len();
+            Some((at, line.trim_end()))
+        })
+        .find(|(_, line)| !line.trim().is_empty());
+    let message = if files == 1 {
+        format!("`{}` holds no manifest document", source.path)
+    } else {
+        format!("none of the {files} manifest files holds a document")
+    };
+    let mut d = Diagnostic::error(Code::NoManifests, message);
+    if let Some((at, line)) = first {
+        d = d.with_label(Span::new(file, at, line.len().max(1)), "only comments in this file");
+    }
+    d.with_hint("a manifest document starts with `org: NAME`, `project: NAME` or `project_template: NAME`")
 }
 
 /// The text of one YAML document, cut out of its file.
@@ -165,9 +202,7 @@ fn parse_document(
             let diag = convert_error(&err, at, sources);
             // A document that is valid YAML but not a mapping is not a manifest document.
             return Err(if diag.code == Code::WrongType {
-                Diagnostic::error(Code::UnknownDocument, "a manifest document must be a mapping")
-                    .with_label(diag.labels[0].span, "this document")
-                    .with_hint("start the document with `org: NAME`, `project: NAME` or `project_template: NAME`")
+                not_a_mapping(text, at, &diag)
             } else {
                 diag
             });
@@ -179,30 +214,103 @@ fn parse_document(
         return Ok(Some(RawDocument::Project(Box::new(doc))));
     }
     if probe.org.is_some() {
-        let doc: RawOrg = serde_saphyr::from_str_with_options(text, options())
-            .map_err(|err| convert_error(&err, at, sources))?;
+        let doc: RawOrg = serde_saphyr::from_str_with_options(text, options()).map_err(|err| {
+            let diag = convert_error(&err, at, sources);
+            match &err.without_snippet() {
+                serde_saphyr::Error::SerdeUnknownField { field, .. }
+                    if PROJECT_ONLY_FIELDS.contains(&field.as_str()) =>
+                {
+                    diag.with_hint(format!(
+                        "`{field}` belongs in a project document; this one is read as an org document because it has `org:` and no `project:`. Start a project document with `project: NAME`"
+                    ))
+                }
+                _ => diag,
+            }
+        })?;
         return Ok(Some(RawDocument::Org(Box::new(doc))));
     }
-    let first_content = text
-        .char_indices()
-        .find(|&(i, c)| !c.is_whitespace() && !text[i..].starts_with('#'))
-        .map_or(0, |(i, _)| i);
-    let line_end = text[first_content..]
-        .find('\n')
-        .map_or(text.len(), |e| first_content + e);
-    Err(Diagnostic::error(
+    Err(unknown_document(text, at))
+}
+
+/// Fields of project documents that an org document does not have: seeing one in a document
+/// read as an org usually means its `project:` key is missing.
+const PROJECT_ONLY_FIELDS: &[&str] = &[
+    "name",
+    "template",
+    "description",
+    "previous_names",
+    "protect",
+    "state",
+    "tags",
+    "scores",
+    "online_scoring",
+    "span_iframes",
+    "alerts",
+    "retention",
+    "exports",
+];
+
+/// The first line of a document that is not blank or a comment, as a span.
+fn first_content_line(text: &str, at: DocOrigin) -> Span {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            let lead = line.len() - line.trim_start().len();
+            return Span::new(at.file, at.base + offset + lead, trimmed.len());
+        }
+        offset += line.len();
+    }
+    Span::new(at.file, at.base, 1)
+}
+
+/// A document that is a list or a scalar instead of a mapping.
+fn not_a_mapping(text: &str, at: DocOrigin, diag: &Diagnostic) -> Diagnostic {
+    let span = first_content_line(text, at);
+    let found = if diag.message.contains("found a list") {
+        "a list"
+    } else {
+        "a single value"
+    };
+    let hint = if found == "a list" {
+        "write one document per object, separated by `---` lines, each starting with `org: NAME`, `project: NAME` or `project_template: NAME`"
+    } else {
+        "start the document with `org: NAME`, `project: NAME` or `project_template: NAME`"
+    };
+    Diagnostic::error(
+        Code::UnknownDocument,
+        format!("a manifest document must be a mapping, not {found}"),
+    )
+    .with_label(span, format!("this document is {found}"))
+    .with_hint(hint)
+}
+
+/// A mapping without `org:`, `project:` or `project_template:`.
+fn unknown_document(text: &str, at: DocOrigin) -> Diagnostic {
+    let d = Diagnostic::error(
         Code::UnknownDocument,
         "document is neither an org, a project nor a project template",
-    )
-    .with_label(
-        Span::new(
-            at.file,
-            at.base + first_content,
-            (line_end - first_content).max(1),
-        ),
-        "no `org:`, `project:` or `project_template:` key in this document",
-    )
-    .with_hint("start the document with `org: NAME`, `project: NAME` or `project_template: NAME`"))
+    );
+    let kinds = ["org", "project", "project_template"];
+    let typo = text::top_level_keys(text)
+        .into_iter()
+        .find_map(|(offset, key)| did_you_mean(key, kinds).map(|best| (offset, key, best)));
+    match typo {
+        Some((offset, key, best)) => d
+            .with_label(
+                Span::new(at.file, at.base + offset, key.len()),
+                "no `org:`, `project:` or `project_template:` key in this document",
+            )
+            .with_hint(format!("did you mean `{best}:`?")),
+        None => d
+            .with_label(
+                first_content_line(text, at),
+                "no `org:`, `project:` or `project_template:` key in this document",
+            )
+            .with_hint(
+                "start the document with `org: NAME`, `project: NAME` or `project_template: NAME`",
+            ),
+    }
 }
 
 /// Turns a YAML or serde error into a coded diagnostic pointing at the offending text.
@@ -226,7 +334,7 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
                 sources,
             )
         });
-    let diag = match err {
+    let diag = match original(err) {
         E::SerdeUnknownField {
             field, expected, ..
         } => {
@@ -253,30 +361,61 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
             unexpected,
             expected,
             ..
-        } => Diagnostic::error(
-            Code::WrongType,
-            format!("wrong type: expected {expected}, found {unexpected}"),
-        )
-        .with_label(span, format!("expected {expected}")),
+        } => wrong_type(&plain_type(expected), &plain_found(unexpected), span),
+        E::Unexpected { expected, .. } => {
+            let expected = match *expected {
+                "sequence start" => "a list".to_owned(),
+                "mapping start" => "a mapping".to_owned(),
+                "string scalar" => "a string".to_owned(),
+                other => plain_type(other),
+            };
+            wrong_type(&expected, &found_at(sources, span), span)
+        }
+        E::InvalidScalar { ty, .. } => wrong_type(&plain_type(ty), &found_at(sources, span), span),
         E::SerdeInvalidValue {
             unexpected,
             expected,
             ..
         } => Diagnostic::error(
             Code::WrongType,
-            format!("invalid value: expected {expected}, found {unexpected}"),
+            format!(
+                "invalid value: expected {}, found {}",
+                plain_type(expected),
+                plain_found(unexpected)
+            ),
         )
-        .with_label(span, format!("expected {expected}")),
+        .with_label(span, format!("expected {}", plain_type(expected))),
         E::SerdeInvalidLength { expected, .. } => Diagnostic::error(
             Code::WrongType,
             format!("wrong number of items: expected {expected}"),
         )
         .with_label(span, "here"),
-        E::SerdeMissingField { field, .. } => Diagnostic::error(
-            Code::MissingField,
-            format!("missing required field `{field}`"),
-        )
-        .with_label(span, format!("`{field}` is required in this mapping")),
+        E::SerdeMissingField { field, .. } => {
+            // The parser points at the mapping's last key; the field belongs to the mapping.
+            let file = &sources.get(span.file).text;
+            let span = text::block_mapping_start(file, span.start)
+                .map_or(span, |(start, len)| Span::new(span.file, start, len));
+            Diagnostic::error(
+                Code::MissingField,
+                format!("missing required field `{field}`"),
+            )
+            .with_label(span, format!("`{field}` is required in this mapping"))
+            .with_hint(format!("add `{field}: ...` to this mapping"))
+        }
+        E::Budget { breach, .. } => {
+            use serde_saphyr::budget::BudgetBreach as B;
+            let what = match breach {
+                B::Nodes { .. } | B::Events { .. } => {
+                    "the document expands to too many values (YAML aliases repeated inside aliases?)"
+                }
+                B::Aliases { .. } | B::Anchors { .. } => "the document uses too many YAML aliases or anchors",
+                B::Depth { .. } => "the document is nested too deeply",
+                _ => "the document is too large",
+            };
+            Diagnostic::error(Code::ResourceLimit, format!("YAML exceeds the parser's safety budget: {what}"))
+                .with_label(span, "parsing stopped here")
+                .with_hint("write the repeated content out, or share it with a `project_template`")
+        }
         E::DuplicateMappingKey { key, .. } => {
             let key = key
                 .as_deref()
@@ -309,7 +448,121 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
             }
         }
     };
+    if diag.code == Code::YamlSyntax {
+        return explain_syntax_error(diag, at, sources);
+    }
     diag
+}
+
+/// The error an alias replay or a snippet wraps.
+fn original(mut err: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    use serde_saphyr::Error as E;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = err {
+        err = error;
+    }
+    err
+}
+
+/// Adds what the YAML scanner cannot say: an unclosed quote earlier in the document makes it fail
+/// lines later with an unrelated-looking message.
+fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap) -> Diagnostic {
+    let Some(primary) = diag.primary_span() else {
+        return diag;
+    };
+    let file = &sources.get(at.file).text;
+    let Some(doc) = file.get(at.base..) else {
+        return diag;
+    };
+    if let Some((offset, len)) = text::unclosed_quote(doc, primary.start.saturating_sub(at.base)) {
+        let quote = Span::new(at.file, at.base + offset, len);
+        if quote.start != primary.start {
+            diag = diag.with_label(quote, "this quote is not closed on its line");
+        }
+        return diag.with_hint(
+            "close the quote on the same line: a quoted value runs until the next matching quote, even across lines",
+        );
+    }
+    if diag.message.contains("anchor") {
+        return diag.with_hint(
+            "an alias `*name` must refer to an anchor `&name` defined earlier in the same document (anchors do not cross `---`)",
+        );
+    }
+    if diag.message.contains("tab") {
+        return diag.with_hint("indent with spaces; YAML does not allow tabs for indentation");
+    }
+    diag.with_hint("check the indentation and punctuation on this line and the line above")
+}
+
+/// What a wrong-typed value is, read from the source: `a list`, `a mapping` or the value.
+fn found_at(sources: &SourceMap, span: Span) -> String {
+    let text = sources.get(span.file).text.get(span.start..).unwrap_or("");
+    let line = text.split('\n').next().unwrap_or("").trim_end();
+    if line.starts_with('[') || line == "-" || line.starts_with("- ") {
+        return "a list".into();
+    }
+    if line.starts_with('{') || line.contains(": ") || line.ends_with(':') {
+        return "a mapping".into();
+    }
+    let value = span.len.min(line.len());
+    let value = line.get(..value).filter(|v| !v.is_empty()).unwrap_or(line);
+    // Never echo what could be a secret.
+    if value.chars().count() > 40 || line.contains("secret") {
+        return "a value".into();
+    }
+    format!("`{value}`")
+}
+
+/// Rust and serde type names as a manifest author would say them.
+fn plain_type(expected: &str) -> String {
+    let e = expected.trim();
+    let numeric = |t: &str| {
+        matches!(
+            t,
+            "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" | "isize"
+        )
+    };
+    if e == "f64" || e == "f32" || e == "floating point" || e.contains("a float") {
+        "a number".into()
+    } else if numeric(e) || e.contains("integer") {
+        "a whole number".into()
+    } else if e == "boolean" || e == "bool" || e == "a boolean" {
+        "`true` or `false`".into()
+    } else if e == "a sequence" || e == "sequence" {
+        "a list".into()
+    } else if e == "a map" || e.starts_with("struct ") || e == "map" {
+        "a mapping".into()
+    } else {
+        e.to_owned()
+    }
+}
+
+/// serde's description of a found value (`string "x"`, `sequence`...) in manifest terms.
+fn plain_found(unexpected: &str) -> String {
+    let u = unexpected.trim();
+    if let Some(rest) = u.strip_prefix("string ") {
+        return if rest.chars().count() > 42 { "a string".into() } else { format!("the string {rest}") };
+    }
+    match u {
+        "sequence" => "a list".into(),
+        "map" => "a mapping".into(),
+        "unit value" | "null" => "nothing (null)".into(),
+        other => other.replace("floating point", "the number").replace("integer", "the number").replace("boolean", "the boolean"),
+    }
+}
+
+/// A wrong-type diagnostic with a hint on how to write the expected type.
+fn wrong_type(expected: &str, found: &str, span: Span) -> Diagnostic {
+    let hint = match expected {
+        "a list" => "write a list: `[a, b]`, or one `- item` per line",
+        "a mapping" => "write `key: value` pairs, indented under this key, or `{ key: value }`",
+        "a string" => "write a single value; quote it if it starts with `[`, `{`, `*` or `&`",
+        "a number" | "a whole number" => "write a number without quotes, like `0.5` or `30`",
+        "`true` or `false`" => "write `true` or `false` (without quotes)",
+        _ => "see `bt-gitops schema` for the expected shape",
+    };
+    Diagnostic::error(Code::WrongType, format!("wrong type: expected {expected}, found {found}"))
+        .with_label(span, format!("expected {expected}"))
+        .with_hint(hint)
 }
 
 /// Custom messages come from our own visitors (secrets) and from the YAML scanner.

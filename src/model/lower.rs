@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
@@ -26,6 +27,7 @@ pub fn lower(docs: &[ParsedDocument], sources: &SourceMap) -> (DesiredState, Vec
         diags: Vec::new(),
         state: DesiredState::default(),
         refs: Vec::new(),
+        renames: Vec::new(),
     };
     lw.run(docs);
     let Lowerer {
@@ -50,6 +52,8 @@ struct Lowerer<'a> {
     diags: Vec<Diagnostic>,
     state: DesiredState,
     refs: Vec<PendingRef>,
+    /// Every `previous_names` entry of an inserted object, checked once all objects are known.
+    renames: Vec<(ResourceKey, String, Span)>,
 }
 
 /// Where an object is being declared.
@@ -183,6 +187,7 @@ impl Lowerer<'_> {
                 }
             }
         }
+        self.check_renames();
         self.resolve_refs();
     }
 
@@ -211,8 +216,19 @@ impl Lowerer<'_> {
     }
 
     fn invalid_name(&mut self, at: DocOrigin, value: &Sp<String>, err: InvalidId) {
+        let v = value.value.as_str();
+        let hint = if v.is_empty() {
+            "give it a name; names identify objects across runs".to_owned()
+        } else if v.trim() != v && !v.trim().is_empty() {
+            format!("did you mean `{}`?", v.trim())
+        } else if v.chars().any(char::is_control) {
+            "remove the tab, newline or other control character from the name".to_owned()
+        } else {
+            format!("use a shorter name (at most {MAX_NAME_LEN} characters)")
+        };
         let d = Diagnostic::error(Code::InvalidName, err.0)
-            .with_label(self.span(at, value), "invalid name");
+            .with_label(self.span(at, value), "invalid name")
+            .with_hint(hint);
         self.diags.push(d);
     }
 
@@ -246,13 +262,15 @@ impl Lowerer<'_> {
         } else {
             format!("between {lo} and {hi}")
         };
-        self.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!("{what} must be {bound}, found {v}"),
-            )
-            .with_label(self.span(at, value), format!("{what} out of range")),
-        );
+        let mut d = Diagnostic::error(
+            Code::OutOfRange,
+            format!("{what} must be {bound}, found {v}"),
+        )
+        .with_label(self.span(at, value), format!("must be {bound}"));
+        if let Some(hint) = range_hint(what) {
+            d = d.with_hint(hint);
+        }
+        self.diags.push(d);
         None
     }
 
@@ -267,25 +285,31 @@ impl Lowerer<'_> {
         if (lo..=hi).contains(&value.value) {
             return Some(value.value);
         }
-        self.diags.push(
-            Diagnostic::error(
-                Code::OutOfRange,
-                format!(
-                    "{what} must be between {lo} and {hi}, found {}",
-                    value.value
-                ),
-            )
-            .with_label(self.span(at, value), format!("{what} out of range")),
-        );
+        let mut d = Diagnostic::error(
+            Code::OutOfRange,
+            format!(
+                "{what} must be between {lo} and {hi}, found {}",
+                value.value
+            ),
+        )
+        .with_label(self.span(at, value), format!("must be between {lo} and {hi}"));
+        if let Some(hint) = range_hint(what) {
+            d = d.with_hint(hint);
+        }
+        self.diags.push(d);
         None
     }
 
     fn interval(&mut self, at: DocOrigin, value: &Sp<Duration>, what: &str) -> Option<u64> {
         let Some(seconds) = value.seconds() else {
+            let why = match &value.value {
+                Duration::Text(text) => duration_problem(text),
+                Duration::Seconds(_) => "it is not a number of seconds".to_owned(),
+            };
             self.diags.push(
-                Diagnostic::error(Code::InvalidDuration, format!("{what} is not a duration"))
+                Diagnostic::error(Code::InvalidDuration, format!("{what} is not a duration: {why}"))
                     .with_label(self.span(at, value), "expected a duration")
-                    .with_hint("write a number of seconds, or a number with a unit: `90s`, `15m`, `1h`, `7d`"),
+                    .with_hint("write a number of seconds, or numbers with units: `90s`, `15m`, `1h`, `7d`, `2w`, `1h30m`"),
             );
             return None;
         };
@@ -293,9 +317,17 @@ impl Lowerer<'_> {
             self.diags.push(
                 Diagnostic::error(
                     Code::OutOfRange,
-                    format!("{what} must be between 1 second and 30 days, found {seconds} seconds"),
+                    format!(
+                        "{what} must be between 1 second and 30 days, found {}",
+                        human_duration(seconds)
+                    ),
                 )
-                .with_label(self.span(at, value), format!("{what} out of range")),
+                .with_label(self.span(at, value), "must be between `1s` and `30d`")
+                .with_hint(if seconds == 0 {
+                    "an interval of 0 would run continuously; use at least `1s`"
+                } else {
+                    "Braintrust runs automations at least once every 30 days; use `30d` or less"
+                }),
             );
             return None;
         }
@@ -328,9 +360,20 @@ impl Lowerer<'_> {
             .map(|s| format!("`{s}://`"))
             .collect::<Vec<_>>()
             .join(" or ");
+        let hint = if schemes.contains(&"s3") {
+            "write `s3://bucket/prefix` for AWS or `gs://bucket/prefix` for GCS".to_owned()
+        } else if url.starts_with("http://") && schemes.contains(&"https") {
+            "plain `http://` is only accepted for `localhost`; use `https://`".to_owned()
+        } else {
+            format!(
+                "write a full URL such as `{}://host.example.com/path`",
+                schemes.first().copied().unwrap_or("https")
+            )
+        };
         self.diags.push(
             Diagnostic::error(Code::InvalidUrl, format!("{what} must be a {allowed} URL"))
-                .with_label(self.span(at, value), "invalid URL"),
+                .with_label(self.span(at, value), "invalid URL")
+                .with_hint(hint),
         );
         None
     }
@@ -389,7 +432,7 @@ impl Lowerer<'_> {
             }
             let d = Diagnostic::error(
                 Code::DuplicateObject,
-                format!("`{}` is declared twice", resource.key),
+                format!("{} is declared twice", describe(&resource.key)),
             )
             .with_label(resource.span, "declared again here")
             .with_label(existing.span, "first declared here")
@@ -420,12 +463,18 @@ impl Lowerer<'_> {
                 self.diags.push(
                     Diagnostic::error(
                         Code::RenameConflict,
-                        format!("`{}` lists its own name in `previous_names`", key),
+                        format!("{} lists its own name in `previous_names`", describe(&key)),
                     )
-                    .with_label(self.span(cx.at, raw), "same as the current name"),
+                    .with_label(self.span(cx.at, raw), "same as the current name")
+                    .with_hint("`previous_names` lists the names the object had before a rename; remove this entry"),
                 );
             }
         }
+        let spans: Vec<(String, Span)> = previous_names
+            .iter()
+            .filter(|raw| previous.contains(&raw.value))
+            .map(|raw| (raw.value.clone(), self.span(cx.at, raw)))
+            .collect();
         let resource = Resource {
             key: key.clone(),
             spec,
@@ -435,7 +484,61 @@ impl Lowerer<'_> {
             depends_on: Vec::new(),
             span,
         };
-        self.insert(cx, resource).then_some(key)
+        if !self.insert(cx, resource) {
+            return None;
+        }
+        for (prev, span) in spans {
+            if prev != key.name {
+                self.renames.push((key.clone(), prev, span));
+            }
+        }
+        Some(key)
+    }
+
+    /// A previous name must not be a declared object of the same kind and scope (the rename
+    /// would take its name), nor be claimed by two objects.
+    fn check_renames(&mut self) {
+        let renames = std::mem::take(&mut self.renames);
+        let mut claimed: HashMap<ResourceKey, (&ResourceKey, Span)> = HashMap::new();
+        for (key, prev, span) in &renames {
+            let old = ResourceKey {
+                name: prev.clone(),
+                ..key.clone()
+            };
+            if let Some(existing) = self.state.resources.get(&old) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::RenameConflict,
+                        format!(
+                            "{} is renamed from `{prev}`, but `{prev}` is also declared",
+                            describe(key)
+                        ),
+                    )
+                    .with_label(*span, "previous name")
+                    .with_label(existing.span, "declared here under that name")
+                    .with_hint(format!(
+                        "a rename moves the live `{prev}` to the new name; remove `{prev}` from `previous_names`, or remove the declaration of `{prev}`"
+                    )),
+                );
+                continue;
+            }
+            if let Some((first, first_span)) = claimed.get(&old) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::RenameConflict,
+                        format!(
+                            "`{prev}` is a previous name of both `{}` and `{}`",
+                            first.name, key.name
+                        ),
+                    )
+                    .with_label(*span, "claimed again here")
+                    .with_label(*first_span, "first claimed here")
+                    .with_hint("one live object can only be renamed to one new name"),
+                );
+                continue;
+            }
+            claimed.insert(old, (key, *span));
+        }
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
@@ -675,7 +778,8 @@ impl Lowerer<'_> {
                         Code::BuiltinObject,
                         format!("the built-in group `{name}` cannot be renamed"),
                     )
-                    .with_label(self.span(at, prev), "built-in groups keep their names"),
+                    .with_label(self.span(at, prev), "built-in groups keep their names")
+                    .with_hint("remove `previous_names`; to use another name, declare a new group and move the members"),
                 );
             }
         }
@@ -899,7 +1003,11 @@ impl Lowerer<'_> {
                     subjects.len()
                 ),
             )
-            .with_hint("split it into one grant per subject");
+            .with_hint(if subjects.is_empty() {
+                "say who gets access: add `user: EMAIL`, `group: NAME` or `service_account: NAME`"
+            } else {
+                "split it into one grant per subject"
+            });
             d = match subjects.first() {
                 Some((v, _)) => d.with_label(self.span(at, v), "subject"),
                 None => d.with_label(span, "grant without a subject"),
@@ -915,9 +1023,11 @@ impl Lowerer<'_> {
                 Code::AclPrivilege,
                 "a grant needs exactly one of `role` or `permission`",
             )
-            .with_hint(
-                "a grant gives either a role or a single permission; write two grants for both",
-            );
+            .with_hint(if g.role.is_some() {
+                "a grant gives either a role or a single permission; write two grants for both"
+            } else {
+                "say what access is given: add `role: NAME` or `permission: read` (or another permission)"
+            });
             d = match (&g.role, &g.permission) {
                 (Some(r), Some(p)) => d
                     .with_label(self.span(at, r), "a role")
@@ -1161,13 +1271,12 @@ impl Lowerer<'_> {
                         (
                             Code::AmbiguousOrg,
                             "the project does not say which org it belongs to",
-                            format!(
-                                "add `org: NAME`; the manifests declare {}",
-                                orgs.iter()
-                                    .map(|o| format!("`{o}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
+                            format!("add `org: NAME`; the manifests declare {}", {
+                                let mut names: Vec<String> =
+                                    orgs.iter().map(|o| format!("`{o}`")).collect();
+                                names.sort();
+                                names.join(", ")
+                            }),
                         )
                     };
                     self.diags.push(
@@ -1900,7 +2009,7 @@ impl Lowerer<'_> {
                 self.diags.push(
                     Diagnostic::error(Code::FieldNotAllowed, "`notify` needs exactly one of `webhook` or `slack`")
                         .with_label(self.span(at, &a.notify), "notification target")
-                        .with_hint("write `notify: { webhook: https://... }` or `notify: { slack: { workspace_id, channel } }`; use two alerts for both"),
+                        .with_hint("keep `webhook` or `slack`; to notify both, declare two alerts"),
                 );
                 None
             }
@@ -2115,8 +2224,9 @@ impl Lowerer<'_> {
                             Diagnostic::error(
                                 Code::UnresolvedReference,
                                 format!(
-                                    "`{}` refers to `{}`, which is marked `state: absent`",
-                                    r.from, r.target
+                                    "{} refers to {}, which is marked `state: absent`",
+                                    describe_short(&r.from),
+                                    describe(&r.target)
                                 ),
                             )
                             .with_label(r.span, format!("{} to be deleted", r.what))
@@ -2169,6 +2279,20 @@ impl Lowerer<'_> {
                     ) {
                         (Some(best), _) => d.with_hint(format!("did you mean `{best}`?")),
                         (None, Some(hint)) => d.with_hint(hint),
+                        (None, None) if !candidates.is_empty() && candidates.len() <= 8 => {
+                            let mut names = candidates.clone();
+                            names.sort_unstable();
+                            names.dedup();
+                            d.with_hint(format!(
+                                "declared {}s: {}",
+                                r.what,
+                                names
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        }
                         (None, None) => {
                             d.with_hint(format!("declare the {} in the manifests", r.what))
                         }
@@ -2219,4 +2343,91 @@ fn slugify(name: &str) -> String {
 fn dedupe(diags: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
     diags.retain(|d| seen.insert((d.code, d.primary_span(), d.message.clone())));
+}
+
+/// An object as people name it: ``group `ml-engineers` in org `acme` ``.
+fn describe(key: &ResourceKey) -> String {
+    match (&key.project, key.kind) {
+        (_, Kind::Org) => format!("org `{}`", key.org),
+        (Some(p), _) => format!("{} in project `{p}`", describe_short(key)),
+        (None, _) => format!("{} in org `{}`", describe_short(key), key.org),
+    }
+}
+
+/// An object's kind and name, without its scope: ``score `overall` ``.
+fn describe_short(key: &ResourceKey) -> String {
+    let kind = match key.kind {
+        Kind::Org => "org",
+        Kind::Member => "member",
+        Kind::ServiceAccount => "service account",
+        Kind::ServiceToken => "service token",
+        Kind::Group => "group",
+        Kind::Role => "role",
+        Kind::Environment => "environment",
+        Kind::AiSecret => "AI secret",
+        Kind::Project => "project",
+        Kind::EnvVar => "env var",
+        Kind::Tag => "tag",
+        Kind::Score => "score",
+        Kind::OnlineScoring => "online-scoring rule",
+        Kind::SpanIframe => "span iframe",
+        Kind::Alert => "alert",
+        Kind::Retention => "retention rule",
+        Kind::Export => "export",
+        Kind::Grant => "grant",
+    };
+    format!("{kind} `{}`", key.name)
+}
+
+/// What a range-checked value means, for out-of-range hints.
+fn range_hint(what: &str) -> Option<&'static str> {
+    Some(match what {
+        "`sampling_rate`" => "a fraction of logs: `0.1` scores 10 %, `1` scores every log",
+        "a category value" => "category values go from 0 (worst) to 1 (best)",
+        "a weight" => "weights are relative importances, such as `0.7` and `0.3`",
+        "`days`" => "the number of days data is kept before it is deleted",
+        "`max_traces`" => "a group scope scores at most 64 traces at a time",
+        "`batch_size`" => "leave `batch_size` out to use Braintrust's default",
+        "`interval_seconds`" => "the time to wait between scoring runs of a group, in seconds",
+        _ => return None,
+    })
+}
+
+/// Why a duration text does not parse.
+fn duration_problem(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() {
+        return "it is empty".to_owned();
+    }
+    let mut digits = 0;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits += 1;
+        } else if "smhdw".contains(c) {
+            if digits == 0 {
+                return format!("`{c}` needs a number before it, like `1{c}`");
+            }
+            digits = 0;
+        } else {
+            return format!("`{c}` is not a unit (use `s`, `m`, `h`, `d` or `w`)");
+        }
+    }
+    if digits > 0 {
+        return "the last number has no unit".to_owned();
+    }
+    "it is too large".to_owned()
+}
+
+/// `2678400` as `31 days`, for messages.
+fn human_duration(seconds: u64) -> String {
+    let (n, unit) = if seconds % 86_400 == 0 {
+        (seconds / 86_400, "day")
+    } else if seconds % 3_600 == 0 {
+        (seconds / 3_600, "hour")
+    } else if seconds % 60 == 0 {
+        (seconds / 60, "minute")
+    } else {
+        (seconds, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
