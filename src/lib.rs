@@ -13,6 +13,7 @@
 //!
 //! Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
+pub mod api;
 pub mod cli;
 pub mod diag;
 pub mod env;

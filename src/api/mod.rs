@@ -1,0 +1,6 @@
+//! The Braintrust API: wire types (shared with the emulator), errors and retries.
+//!
+//! This is the only module that knows HTTP.
+
+pub mod error;
+pub mod retry;
