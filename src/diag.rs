@@ -296,7 +296,7 @@ fn redact(text: &str, file: crate::source::FileId, redactions: &[Span]) -> Strin
     }
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        for (from, len) in literal_secret_values(line) {
+        for (from, len, _) in literal_secret_values(line) {
             mask(offset + from, offset + from + len);
         }
         offset += line.len();
@@ -311,7 +311,8 @@ fn redact(text: &str, file: crate::source::FileId, redactions: &[Span]) -> Strin
 /// Masked whenever a line is shown, even when the document failed to parse and no
 /// [`Code::LiteralSecret`] diagnostic could be produced. Numbers and booleans after `value:` (as
 /// in score categories) are left visible.
-fn literal_secret_values(line: &str) -> Vec<(usize, usize)> {
+#[must_use]
+pub fn literal_secret_values(line: &str) -> Vec<(usize, usize, &'static str)> {
     let mut found = Vec::new();
     for key in ["secret:", "value:"] {
         for (pos, _) in line.match_indices(key) {
@@ -326,28 +327,30 @@ fn literal_secret_values(line: &str) -> Vec<(usize, usize)> {
             if lead == 0 && !trimmed.trim_end().is_empty() {
                 continue;
             }
-            if trimmed.is_empty() || trimmed.starts_with(['{', '[', '#', '&', '*', '|', '>', '\n', '\r'])
+            if trimmed.is_empty()
+                || trimmed.starts_with(['{', '[', '#', '&', '*', '|', '>', '\n', '\r'])
             {
                 continue;
             }
             let in_flow = line[..pos].contains('{');
-            let len = if let Some(quote) = trimmed.chars().next().filter(|c| *c == '"' || *c == '\'') {
-                trimmed[1..]
-                    .find(quote)
-                    .map_or(trimmed.trim_end().len(), |end| end + 2)
-            } else {
-                let mut end = trimmed.find(" #").unwrap_or(trimmed.len());
-                if in_flow {
-                    end = end.min(trimmed.find([',', '}']).unwrap_or(trimmed.len()));
-                }
-                trimmed[..end].trim_end().len()
-            };
+            let len =
+                if let Some(quote) = trimmed.chars().next().filter(|c| *c == '"' || *c == '\'') {
+                    trimmed[1..]
+                        .find(quote)
+                        .map_or(trimmed.trim_end().len(), |end| end + 2)
+                } else {
+                    let mut end = trimmed.find(" #").unwrap_or(trimmed.len());
+                    if in_flow {
+                        end = end.min(trimmed.find([',', '}']).unwrap_or(trimmed.len()));
+                    }
+                    trimmed[..end].trim_end().len()
+                };
             let value = &trimmed[..len];
             let harmless = key == "value:"
                 && (value.parse::<f64>().is_ok()
                     || matches!(value, "true" | "false" | "null" | "~"));
             if len > 0 && !harmless {
-                found.push((value_start + lead, len));
+                found.push((value_start + lead, len, key));
             }
         }
     }
@@ -444,4 +447,33 @@ pub fn did_you_mean<'a>(
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_secret_values;
+
+    fn values(line: &str) -> Vec<&str> {
+        literal_secret_values(line)
+            .into_iter()
+            .map(|(start, len, _)| &line[start..start + len])
+            .collect()
+    }
+
+    #[test]
+    fn finds_literal_secret_values() {
+        assert_eq!(values("    secret: sk-abc # old key\n"), ["sk-abc"]);
+        assert_eq!(
+            values("  - { name: A, value: \"x, y\", function: f }"),
+            ["\"x, y\""]
+        );
+        assert_eq!(
+            values("  - { name: A, secret: sk-1, protect: true }"),
+            ["sk-1"]
+        );
+        assert!(values("    secret: { env: OPENAI }").is_empty());
+        assert!(values("    secret:\n").is_empty());
+        assert!(values("      - { name: good, value: 0.5 }").is_empty());
+        assert!(values("description: no secret:here").is_empty());
+    }
 }

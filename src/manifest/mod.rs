@@ -36,9 +36,27 @@ pub struct DocOrigin {
 }
 
 impl DocOrigin {
-    /// The file span of a value of this document.
+    /// The file span of a value of this document. A container (`{...}`, `[...]`, a block
+    /// mapping) is covered whole.
     #[must_use]
     pub fn span(&self, pos: DocPos, sources: &SourceMap) -> Span {
+        let exact = self.exact_span(pos, sources);
+        // Containers come without a length (or with the length of their opening bracket).
+        let text = &sources.get(self.file).text;
+        let bracket = text[exact.start.min(text.len())..].starts_with(['{', '[']);
+        if pos.len == 0 || pos.len == 1 && bracket {
+            return Span::new(
+                self.file,
+                exact.start,
+                text::value_extent(text, exact.start).unwrap_or(1),
+            );
+        }
+        exact
+    }
+
+    /// The file span of a position, without widening containers (for parser errors).
+    #[must_use]
+    pub fn exact_span(&self, pos: DocPos, sources: &SourceMap) -> Span {
         let start = match pos.offset {
             Some(offset) => self.base + offset,
             None if pos.line > 0 => sources
@@ -46,15 +64,7 @@ impl DocOrigin {
                 .offset_of(self.line_offset + pos.line, pos.col),
             None => self.base,
         };
-        // Containers come without a length (or with the length of their opening bracket):
-        // cover the whole `{...}`, `[...]` or line.
-        let text = &sources.get(self.file).text;
-        let bracket = text[start.min(text.len())..].starts_with(['{', '[']);
-        let len = match pos.len {
-            0 | 1 if pos.len == 0 || bracket => text::value_extent(text, start).unwrap_or(1),
-            len => len,
-        };
-        Span::new(self.file, start, len)
+        Span::new(self.file, start, pos.len.max(1))
     }
 
     /// The file span of a spanned value of this document.
@@ -79,7 +89,10 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
             match parse_document(&chunk.text, at, sources) {
                 Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
                 Ok(None) => {}
-                Err(diag) => diags.push(diag),
+                Err(diag) => {
+                    diags.push(diag);
+                    diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
+                }
             }
         }
     }
@@ -89,6 +102,28 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
         }
     }
     (docs, diags)
+}
+
+/// A document that failed to parse is never lowered, so its literal secrets would go unreported:
+/// find `secret: VALUE` lines in its text. (`value:` is also masked on display, but it is too
+/// common a key to report on text alone.)
+fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let comment = line.trim_start().starts_with('#');
+        for (from, len, key) in crate::diag::literal_secret_values(line) {
+            if key == "secret:" && !comment {
+                found.push(
+                    Diagnostic::error(Code::LiteralSecret, "a secret is written literally in the manifest")
+                        .with_label(Span::new(at.file, at.base + offset + from, len), "secret value here (not shown)")
+                        .with_hint("secrets never live in git: write `{ env: NAME }` or `{ file: PATH }`, and rotate this one since it was committed"),
+                );
+            }
+        }
+        offset += line.len();
+    }
+    found
 }
 
 /// Files were found but none holds a document: blank, or only comments.
@@ -109,9 +144,14 @@ fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
     };
     let mut d = Diagnostic::error(Code::NoManifests, message);
     if let Some((at, line)) = first {
-        d = d.with_label(Span::new(file, at, line.len().max(1)), "only comments in this file");
+        d = d.with_label(
+            Span::new(file, at, line.len().max(1)),
+            "only comments in this file",
+        );
     }
-    d.with_hint("a manifest document starts with `org: NAME`, `project: NAME` or `project_template: NAME`")
+    d.with_hint(
+        "a manifest document starts with `org: NAME`, `project: NAME` or `project_template: NAME`",
+    )
 }
 
 /// The text of one YAML document, cut out of its file.
@@ -321,7 +361,7 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
         .location()
         .map_or(Span::new(at.file, at.base, 1), |loc| {
             let s = loc.span();
-            at.span(
+            at.exact_span(
                 DocPos {
                     offset: s.byte_offset().and_then(|o| usize::try_from(o).ok()),
                     len: s
@@ -408,13 +448,18 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
                 B::Nodes { .. } | B::Events { .. } => {
                     "the document expands to too many values (YAML aliases repeated inside aliases?)"
                 }
-                B::Aliases { .. } | B::Anchors { .. } => "the document uses too many YAML aliases or anchors",
-                B::Depth { .. } => "the document is nested too deeply",
+                B::Aliases { .. } | B::Anchors { .. } => {
+                    "the document uses too many YAML aliases or anchors"
+                }
+                B::Depth { .. } => return nesting_limit(span),
                 _ => "the document is too large",
             };
-            Diagnostic::error(Code::ResourceLimit, format!("YAML exceeds the parser's safety budget: {what}"))
-                .with_label(span, "parsing stopped here")
-                .with_hint("write the repeated content out, or share it with a `project_template`")
+            Diagnostic::error(
+                Code::ResourceLimit,
+                format!("YAML exceeds the parser's safety budget: {what}"),
+            )
+            .with_label(span, "parsing stopped here")
+            .with_hint("write the repeated content out, or share it with a `project_template`")
         }
         E::DuplicateMappingKey { key, .. } => {
             let key = key
@@ -436,7 +481,9 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
         other => {
             let text = other.to_string();
             let text = strip_location(&text);
-            if text.contains("budget") {
+            if text.contains("recursion limit") {
+                nesting_limit(span)
+            } else if text.contains("budget") {
                 Diagnostic::error(
                     Code::ResourceLimit,
                     format!("YAML exceeds the parser's safety budget: {text}"),
@@ -450,6 +497,16 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
     };
     if diag.code == Code::YamlSyntax {
         return explain_syntax_error(diag, at, sources);
+    }
+    if diag.code == Code::WrongType {
+        // Point at the whole wrong value, not just its first character.
+        let mut diag = diag;
+        if let Some(label) = diag.labels.first_mut().filter(|l| l.span.len <= 1) {
+            if let Some(len) = text::value_extent(&sources.get(at.file).text, label.span.start) {
+                label.span.len = len;
+            }
+        }
+        return diag;
     }
     diag
 }
@@ -475,7 +532,9 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
     };
     if let Some((offset, len)) = text::unclosed_quote(doc, primary.start.saturating_sub(at.base)) {
         let quote = Span::new(at.file, at.base + offset, len);
-        if quote.start != primary.start {
+        if quote.start == primary.start {
+            diag.labels[0].message = "this quote is never closed".to_owned();
+        } else {
             diag = diag.with_label(quote, "this quote is not closed on its line");
         }
         return diag.with_hint(
@@ -540,13 +599,20 @@ fn plain_type(expected: &str) -> String {
 fn plain_found(unexpected: &str) -> String {
     let u = unexpected.trim();
     if let Some(rest) = u.strip_prefix("string ") {
-        return if rest.chars().count() > 42 { "a string".into() } else { format!("the string {rest}") };
+        return if rest.chars().count() > 42 {
+            "a string".into()
+        } else {
+            format!("the string {rest}")
+        };
     }
     match u {
         "sequence" => "a list".into(),
         "map" => "a mapping".into(),
         "unit value" | "null" => "nothing (null)".into(),
-        other => other.replace("floating point", "the number").replace("integer", "the number").replace("boolean", "the boolean"),
+        other => other
+            .replace("floating point", "the number")
+            .replace("integer", "the number")
+            .replace("boolean", "the boolean"),
     }
 }
 
@@ -560,9 +626,12 @@ fn wrong_type(expected: &str, found: &str, span: Span) -> Diagnostic {
         "`true` or `false`" => "write `true` or `false` (without quotes)",
         _ => "see `bt-gitops schema` for the expected shape",
     };
-    Diagnostic::error(Code::WrongType, format!("wrong type: expected {expected}, found {found}"))
-        .with_label(span, format!("expected {expected}"))
-        .with_hint(hint)
+    Diagnostic::error(
+        Code::WrongType,
+        format!("wrong type: expected {expected}, found {found}"),
+    )
+    .with_label(span, format!("expected {expected}"))
+    .with_hint(hint)
 }
 
 /// Custom messages come from our own visitors (secrets) and from the YAML scanner.
@@ -573,6 +642,9 @@ fn classify_message(msg: &str, span: Span) -> Diagnostic {
             .with_label(span, "secret reference")
             .with_hint("write `{ env: NAME }` or `{ file: PATH }`");
     }
+    if msg.contains("recursion limit") {
+        return nesting_limit(span);
+    }
     if msg.contains("budget") {
         return Diagnostic::error(
             Code::ResourceLimit,
@@ -581,6 +653,17 @@ fn classify_message(msg: &str, span: Span) -> Diagnostic {
         .with_label(span, "here");
     }
     Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {msg}")).with_label(span, "here")
+}
+
+/// Lists or mappings nested deeper than the parser allows (no manifest needs more than a few
+/// levels).
+fn nesting_limit(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::ResourceLimit,
+        "YAML exceeds the parser's safety budget: the document is nested too deeply",
+    )
+    .with_label(span, "parsing stopped here")
+    .with_hint("manifests need only a few levels of nesting; check for unbalanced `[` or `{`")
 }
 
 /// Drops a trailing ` at line N column M` that the YAML library appends, since diagnostics carry

@@ -139,7 +139,8 @@ pub fn unclosed_quote(text: &str, limit: usize) -> Option<(usize, usize)> {
                     Some((q, _)) if c == q => quote = None,
                     Some(_) => {}
                     None if (c == '"' || c == '\'')
-                        && (prev.is_whitespace() || matches!(prev, ':' | '{' | '[' | ',' | '-')) =>
+                        && (prev.is_whitespace()
+                            || matches!(prev, ':' | '{' | '[' | ',' | '-')) =>
                     {
                         quote = Some((c, i));
                     }
@@ -187,9 +188,15 @@ mod tests {
     fn mapping_start() {
         let t = "scores:\n  - name: x\n    type: slider\n  - name: y\n    description: d\n";
         let off = t.find("description").unwrap();
-        assert_eq!(block_mapping_start(t, off), Some((t.find("name: y").unwrap(), 4)));
+        assert_eq!(
+            block_mapping_start(t, off),
+            Some((t.find("name: y").unwrap(), 4))
+        );
         let t = "project: p\norg: acme\nalerts: []\n";
-        assert_eq!(block_mapping_start(t, t.find("alerts").unwrap()), Some((0, 7)));
+        assert_eq!(
+            block_mapping_start(t, t.find("alerts").unwrap()),
+            Some((0, 7))
+        );
         assert_eq!(block_mapping_start("a: { b: 1 }", 5), None);
     }
 

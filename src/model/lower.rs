@@ -106,7 +106,8 @@ impl Lowerer<'_> {
                             .with_label(
                                 parsed.at.of(tpl, self.sources),
                                 "remove `project_template` or `project`",
-                            ),
+                            )
+                            .with_hint("`project: NAME` declares a project; `project_template: NAME` declares a template that projects include with `template: NAME`"),
                         ),
                         (None, Some(tpl)) => {
                             self.check_template_fields(project, parsed.at);
@@ -292,7 +293,10 @@ impl Lowerer<'_> {
                 value.value
             ),
         )
-        .with_label(self.span(at, value), format!("must be between {lo} and {hi}"));
+        .with_label(
+            self.span(at, value),
+            format!("must be between {lo} and {hi}"),
+        );
         if let Some(hint) = range_hint(what) {
             d = d.with_hint(hint);
         }
@@ -1042,7 +1046,7 @@ impl Lowerer<'_> {
                 Diagnostic::error(Code::RestrictWithRole, "`restrict_object_type` cannot be combined with `role`")
                     .with_label(self.span(at, restrict), "restriction")
                     .with_label(self.span(at, role), "role grant")
-                    .with_hint("restrict the permissions inside the role instead: `{ permission: read, restrict_object_type: experiment }`"),
+                    .with_hint("restrict inside the role: `{ permission: create, restrict_object_type: experiment }`"),
             );
             return;
         }
@@ -1272,10 +1276,14 @@ impl Lowerer<'_> {
                             Code::AmbiguousOrg,
                             "the project does not say which org it belongs to",
                             format!("add `org: NAME`; the manifests declare {}", {
-                                let mut names: Vec<String> =
-                                    orgs.iter().map(|o| format!("`{o}`")).collect();
-                                names.sort();
-                                names.join(", ")
+                                let mut names: Vec<&str> =
+                                    orgs.iter().map(|o| o.as_str()).collect();
+                                names.sort_unstable();
+                                names
+                                    .iter()
+                                    .map(|o| format!("`{o}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             }),
                         )
                     };
@@ -1948,6 +1956,7 @@ impl Lowerer<'_> {
     }
 
     /// Automations (alerts, retention rules, exports) share one namespace per project.
+    #[allow(clippy::too_many_arguments)]
     fn add_automation(
         &mut self,
         cx: Cx<'_>,
@@ -2007,9 +2016,12 @@ impl Lowerer<'_> {
             }),
             _ => {
                 self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "`notify` needs exactly one of `webhook` or `slack`")
-                        .with_label(self.span(at, &a.notify), "notification target")
-                        .with_hint("keep `webhook` or `slack`; to notify both, declare two alerts"),
+                    Diagnostic::error(
+                        Code::FieldNotAllowed,
+                        "`notify` needs exactly one of `webhook` or `slack`",
+                    )
+                    .with_label(self.span(at, &a.notify), "notification target")
+                    .with_hint("keep `webhook` or `slack`; to notify both, declare two alerts"),
                 );
                 None
             }
@@ -2420,7 +2432,9 @@ fn duration_problem(text: &str) -> String {
 
 /// `2678400` as `31 days`, for messages.
 fn human_duration(seconds: u64) -> String {
-    let (n, unit) = if seconds % 86_400 == 0 {
+    let (n, unit) = if seconds == 0 {
+        (0, "second")
+    } else if seconds % 86_400 == 0 {
         (seconds / 86_400, "day")
     } else if seconds % 3_600 == 0 {
         (seconds / 3_600, "hour")
