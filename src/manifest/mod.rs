@@ -488,10 +488,10 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
                     Code::ResourceLimit,
                     format!("YAML exceeds the parser's safety budget: {text}"),
                 )
-                .with_label(span, "here")
+                .with_label(span, "parsing stopped here")
             } else {
                 Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {text}"))
-                    .with_label(span, "here")
+                    .with_label(span, "the YAML parser stopped here")
             }
         }
     };
@@ -650,9 +650,10 @@ fn classify_message(msg: &str, span: Span) -> Diagnostic {
             Code::ResourceLimit,
             format!("YAML exceeds the parser's safety budget: {msg}"),
         )
-        .with_label(span, "here");
+        .with_label(span, "parsing stopped here");
     }
-    Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {msg}")).with_label(span, "here")
+    Diagnostic::error(Code::YamlSyntax, format!("invalid YAML: {msg}"))
+        .with_label(span, "the YAML parser stopped here")
 }
 
 /// Lists or mappings nested deeper than the parser allows (no manifest needs more than a few

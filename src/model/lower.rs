@@ -1160,7 +1160,7 @@ impl Lowerer<'_> {
         let [(value, field)] = fields[..] else {
             self.diags.push(
                 Diagnostic::error(
-                    Code::AclSubject,
+                    Code::FieldNotAllowed,
                     format!("`on` needs exactly one object, found {}", fields.len()),
                 )
                 .with_label(self.span(at, on), "grant target")
@@ -2280,11 +2280,22 @@ impl Lowerer<'_> {
                         Some(p) => format!("project `{p}`"),
                         None => format!("org `{}`", r.target.org),
                     };
-                    let mut d = Diagnostic::error(
-                        Code::UnresolvedReference,
-                        format!("unknown {} `{}` in {scope}", r.what, r.target.name),
-                    )
-                    .with_label(r.span, format!("no {} with this name is declared", r.what));
+                    let mut d = if r.target.kind == Kind::Member {
+                        Diagnostic::error(
+                            Code::UnresolvedReference,
+                            format!(
+                                "`{}` is not a member of org `{}`",
+                                r.target.name, r.target.org
+                            ),
+                        )
+                        .with_label(r.span, "not in the org's `members` list")
+                    } else {
+                        Diagnostic::error(
+                            Code::UnresolvedReference,
+                            format!("unknown {} `{}` in {scope}", r.what, r.target.name),
+                        )
+                        .with_label(r.span, format!("no {} with this name is declared", r.what))
+                    };
                     d = match (
                         did_you_mean(&r.target.name, candidates.iter().copied()),
                         r.hint,
