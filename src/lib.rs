@@ -16,9 +16,13 @@
 pub mod api;
 pub mod cli;
 pub mod diag;
+pub mod diff;
 pub mod env;
 pub mod graph;
+pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod plan;
+pub mod render;
 pub mod source;

@@ -1,0 +1,301 @@
+//! The diff: desired state against live state, object by object and field by field.
+//!
+//! Only managed fields are compared (fields the manifest sets), after normalisation. Live
+//! objects the manifests do not manage are left alone unless they sit in an authoritative
+//! collection, or a tombstone (`state: absent`) names them. Renames are found through
+//! `previous_names`. Write-only secrets are compared through digests, never values.
+
+pub mod fields;
+pub mod normalize;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::live::{LiveObject, LiveState};
+use crate::model::*;
+
+/// What happens to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DiffKind {
+    Create,
+    Update,
+    Delete,
+    /// Delete then create: a field changed that the API cannot change in place.
+    Replace,
+}
+
+/// A changed field. `None` is "not set".
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Why a live object is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteReason {
+    /// The manifest marks it `state: absent`.
+    Tombstone,
+    /// It is not declared, in a collection the manifests own (`authoritative:`).
+    NotDeclared,
+}
+
+/// One object's difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceDiff {
+    pub key: ResourceKey,
+    pub kind: DiffKind,
+    pub fields: Vec<FieldChange>,
+    /// The live object's id and fingerprint, when there is one.
+    pub live: Option<(String, String)>,
+    /// The live name this object had, when the change renames it.
+    pub renamed_from: Option<String>,
+    pub secret: Option<SecretChange>,
+    pub delete_reason: Option<DeleteReason>,
+    /// A delete of this object is refused (`protect: true`).
+    pub protected: bool,
+}
+
+/// What happens to a write-only secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretChange {
+    /// Where the value comes from, e.g. `env ACME_OPENAI_KEY`; never the value.
+    pub source: String,
+    pub status: SecretStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SecretStatus {
+    /// The object is new, so is its secret.
+    New,
+    /// The value in the environment differs from the one bt-gitops last wrote.
+    ChangedInGit,
+    /// Someone changed the secret outside bt-gitops; the declared value will be written back.
+    RotatedOutside,
+    /// The live secret was not written by bt-gitops, so it cannot be compared; it will be written.
+    Unverified,
+    /// The declared source (env var or file) is not available; the secret is left as it is.
+    Unavailable,
+}
+
+/// The digest of each declared secret's current value, computed by the caller (who can read
+/// environment variables and files). `Err` holds why the value could not be read.
+pub type SecretDigests = BTreeMap<ResourceKey, Result<String, String>>;
+
+/// Compares desired and live state.
+#[must_use]
+pub fn diff(desired: &DesiredState, live: &LiveState, secrets: &SecretDigests) -> Vec<ResourceDiff> {
+    let mut out = Vec::new();
+    let mut claimed: BTreeSet<&ResourceKey> = BTreeSet::new();
+    for (key, resource) in &desired.resources {
+        let (live_key, live_obj) = match find_live(key, resource, live) {
+            Some((k, o)) => (Some(k), Some(o)),
+            None => (None, None),
+        };
+        if let Some(k) = live_key {
+            claimed.insert(k);
+        }
+        match (resource.presence, live_obj) {
+            (Presence::Absent, Some(obj)) => out.push(ResourceDiff {
+                key: key.clone(),
+                kind: DiffKind::Delete,
+                fields: Vec::new(),
+                live: Some((obj.id.clone(), obj.fingerprint.clone())),
+                renamed_from: None,
+                secret: None,
+                delete_reason: Some(DeleteReason::Tombstone),
+                protected: resource.protect,
+            }),
+            (Presence::Absent, None) => {}
+            (Presence::Present, None) => out.push(create(key, resource, secrets)),
+            (Presence::Present, Some(obj)) => {
+                let renamed_from = live_key.filter(|k| *k != key).map(|k| k.name.clone());
+                if let Some(d) = update(key, resource, obj, renamed_from, secrets) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    for (key, obj) in &live.objects {
+        if claimed.contains(key) || desired.resources.contains_key(key) {
+            continue;
+        }
+        if is_authoritative(desired, key) {
+            out.push(ResourceDiff {
+                key: key.clone(),
+                kind: DiffKind::Delete,
+                fields: Vec::new(),
+                live: Some((obj.id.clone(), obj.fingerprint.clone())),
+                renamed_from: None,
+                secret: None,
+                delete_reason: Some(DeleteReason::NotDeclared),
+                protected: matches!(key.kind, Kind::Project | Kind::AiSecret),
+            });
+        }
+    }
+    out
+}
+
+/// The live object for a desired one: same key, or one of its previous names.
+fn find_live<'a>(key: &ResourceKey, resource: &Resource, live: &'a LiveState) -> Option<(&'a ResourceKey, &'a LiveObject)> {
+    if let Some((k, o)) = live.objects.get_key_value(key) {
+        return Some((k, o));
+    }
+    resource.previous_names.iter().find_map(|prev| {
+        let old = ResourceKey { name: prev.clone(), ..key.clone() };
+        live.objects.get_key_value(&old)
+    })
+}
+
+fn create(key: &ResourceKey, resource: &Resource, secrets: &SecretDigests) -> ResourceDiff {
+    let fields = fields::fields(&resource.spec)
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| FieldChange { field: name.to_owned(), before: None, after: Some(v) }))
+        .filter(|f| !f.after.as_ref().is_some_and(is_empty_collection))
+        .collect();
+    let secret = secret_source(&resource.spec).map(|source| SecretChange {
+        status: match secrets.get(key) {
+            Some(Err(_)) => SecretStatus::Unavailable,
+            _ => SecretStatus::New,
+        },
+        source,
+    });
+    ResourceDiff {
+        key: key.clone(),
+        kind: DiffKind::Create,
+        fields,
+        live: None,
+        renamed_from: None,
+        secret,
+        delete_reason: None,
+        protected: resource.protect,
+    }
+}
+
+fn update(
+    key: &ResourceKey,
+    resource: &Resource,
+    obj: &LiveObject,
+    renamed_from: Option<String>,
+    secrets: &SecretDigests,
+) -> Option<ResourceDiff> {
+    let live_fields: BTreeMap<&str, Option<Value>> = fields::fields(&obj.spec).into_iter().collect();
+    let mut changes = Vec::new();
+    if let Some(old) = &renamed_from {
+        changes.push(FieldChange { field: "name".into(), before: Some(Value::String(old.clone())), after: Some(Value::String(key.name.clone())) });
+    }
+    for (name, desired) in fields::fields(&resource.spec) {
+        let Some(desired) = desired else { continue };
+        let live = live_fields.get(name).and_then(Option::as_ref);
+        if !normalize::equivalent(&desired, live) {
+            changes.push(FieldChange { field: name.to_owned(), before: live.cloned(), after: Some(desired) });
+        }
+    }
+    let secret = secret_source(&resource.spec).and_then(|source| {
+        let status = secret_status(secrets.get(key), obj)?;
+        Some(SecretChange { source, status })
+    });
+    if changes.is_empty() && secret.as_ref().is_none_or(|s| s.status == SecretStatus::Unavailable) {
+        return None;
+    }
+    let replace = changes.iter().any(|c| fields::is_immutable(key.kind, &c.field));
+    Some(ResourceDiff {
+        key: key.clone(),
+        kind: if replace { DiffKind::Replace } else { DiffKind::Update },
+        fields: changes,
+        live: Some((obj.id.clone(), obj.fingerprint.clone())),
+        renamed_from,
+        secret,
+        delete_reason: None,
+        protected: resource.protect,
+    })
+}
+
+/// How a declared secret compares with the live one; `None` when nothing needs writing.
+fn secret_status(digest: Option<&Result<String, String>>, obj: &LiveObject) -> Option<SecretStatus> {
+    let digest = match digest {
+        Some(Ok(d)) => d,
+        Some(Err(_)) => return Some(SecretStatus::Unavailable),
+        None => return None,
+    };
+    let Some(live) = &obj.secret else { return Some(SecretStatus::Unverified) };
+    let Some(recorded) = &live.recorded_digest else { return Some(SecretStatus::Unverified) };
+    let rotated = match (&live.updated_at, &live.recorded_at) {
+        (Some(updated), Some(recorded_at)) => updated.as_str() > recorded_at.as_str(),
+        _ => false,
+    };
+    if rotated {
+        Some(SecretStatus::RotatedOutside)
+    } else if recorded != digest {
+        Some(SecretStatus::ChangedInGit)
+    } else {
+        None
+    }
+}
+
+/// Where a spec's secret comes from, for display.
+#[must_use]
+pub fn secret_source(spec: &Spec) -> Option<String> {
+    let source = match spec {
+        Spec::AiSecret(s) => s.secret.as_ref()?,
+        Spec::EnvVar(e) => e.value.as_ref()?,
+        _ => return None,
+    };
+    Some(match source {
+        SecretSource::Env(name) => format!("env {name}"),
+        SecretSource::File(path) => format!("file {path}"),
+    })
+}
+
+fn is_empty_collection(v: &Value) -> bool {
+    v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(serde_json::Map::is_empty)
+}
+
+/// Whether a live object that no manifest declares should be deleted: it lives in a
+/// collection that a declared, present scope claims with `authoritative:`. Built-in groups and
+/// the org itself are never deleted.
+#[must_use]
+pub fn is_authoritative(desired: &DesiredState, key: &ResourceKey) -> bool {
+    let Some(org) = desired.orgs.get(&key.org) else { return false };
+    if key.kind == Kind::Org || key.kind == Kind::Group && BUILTIN_GROUPS.contains(&key.name.as_str()) {
+        return false;
+    }
+    match &key.project {
+        None => {
+            let collection = match key.kind {
+                Kind::Member => OrgCollection::Members,
+                Kind::Group => OrgCollection::Groups,
+                Kind::Role => OrgCollection::Roles,
+                Kind::Grant => OrgCollection::Grants,
+                Kind::AiSecret => OrgCollection::AiSecrets,
+                Kind::EnvVar => OrgCollection::EnvVars,
+                Kind::ServiceAccount | Kind::ServiceToken => OrgCollection::ServiceAccounts,
+                Kind::Environment => OrgCollection::Environments,
+                Kind::Project => OrgCollection::Projects,
+                _ => return false,
+            };
+            org.authoritative.contains(&collection)
+        }
+        Some(project) => {
+            let declared = desired
+                .resources
+                .get(&ResourceKey::project(&key.org, project))
+                .is_some_and(|r| r.presence == Presence::Present);
+            let collection = match key.kind {
+                Kind::Tag => ProjectCollection::Tags,
+                Kind::Score => ProjectCollection::Scores,
+                Kind::OnlineScoring => ProjectCollection::OnlineScoring,
+                Kind::SpanIframe => ProjectCollection::SpanIframes,
+                Kind::Alert => ProjectCollection::Alerts,
+                Kind::Retention => ProjectCollection::Retention,
+                Kind::Export => ProjectCollection::Exports,
+                Kind::Grant => ProjectCollection::Grants,
+                Kind::EnvVar => ProjectCollection::EnvVars,
+                _ => return false,
+            };
+            declared && org.project_authoritative.get(project).is_some_and(|c| c.contains(&collection))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Normalisation rules: when a desired value and a live value mean the same thing.
+//!
+//! Each rule is a named function with its own test, so "why is this not a change?" has one
+//! place to look (kube-rs's absent / null / default lesson).
+
+use serde_json::Value;
+
+/// Tolerance for numbers that went through a float on one side (rates, weights, days).
+const EPSILON: f64 = 1e-9;
+
+/// Whether the live value satisfies the desired one. The desired value is always set: unset
+/// desired fields are unmanaged and never compared.
+#[must_use]
+pub fn equivalent(desired: &Value, live: Option<&Value>) -> bool {
+    let live = live.unwrap_or(&Value::Null);
+    if blank_text_is_absent(desired, live) || numbers_compare_by_value(desired, live) {
+        return true;
+    }
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => null_members_are_absent(d, l),
+        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(d, l)| equivalent(d, Some(l))),
+        _ => desired == live,
+    }
+}
+
+/// An empty string and a missing value are the same: the API cannot clear text fields, and the
+/// UI stores "no description" either way.
+#[must_use]
+pub fn blank_text_is_absent(desired: &Value, live: &Value) -> bool {
+    let blank = |v: &Value| v.is_null() || v.as_str().is_some_and(str::is_empty);
+    blank(desired) && blank(live)
+}
+
+/// `1` and `1.0` are the same number.
+#[must_use]
+pub fn numbers_compare_by_value(desired: &Value, live: &Value) -> bool {
+    match (desired.as_f64(), live.as_f64()) {
+        (Some(d), Some(l)) => (d - l).abs() <= EPSILON * d.abs().max(1.0),
+        _ => false,
+    }
+}
+
+/// In objects, a member set to `null` and a missing member are the same; members are compared
+/// with the same rules recursively.
+#[must_use]
+pub fn null_members_are_absent(desired: &serde_json::Map<String, Value>, live: &serde_json::Map<String, Value>) -> bool {
+    let keys = desired.keys().chain(live.keys());
+    for key in keys {
+        let d = desired.get(key).unwrap_or(&Value::Null);
+        let l = live.get(key);
+        if d.is_null() {
+            if l.is_some_and(|l| !l.is_null()) {
+                return false;
+            }
+            continue;
+        }
+        if !equivalent(d, l) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn blank_text() {
+        assert!(equivalent(&json!(""), None));
+        assert!(equivalent(&json!(""), Some(&json!(null))));
+        assert!(!equivalent(&json!("x"), Some(&json!(""))));
+    }
+
+    #[test]
+    fn numbers() {
+        assert!(equivalent(&json!(1), Some(&json!(1.0))));
+        assert!(equivalent(&json!(0.1), Some(&json!(0.1000000000001))));
+        assert!(!equivalent(&json!(0.1), Some(&json!(0.2))));
+    }
+
+    #[test]
+    fn null_members() {
+        assert!(equivalent(&json!({ "a": 1, "b": null }), Some(&json!({ "a": 1.0 }))));
+        assert!(!equivalent(&json!({ "a": 1 }), Some(&json!({ "a": 1, "b": 2 }))));
+        assert!(!equivalent(&json!({ "a": 1, "b": null }), Some(&json!({ "a": 1, "b": 2 }))));
+    }
+
+    #[test]
+    fn arrays_keep_order() {
+        assert!(equivalent(&json!(["a", "b"]), Some(&json!(["a", "b"]))));
+        assert!(!equivalent(&json!(["a", "b"]), Some(&json!(["b", "a"]))));
+    }
+}

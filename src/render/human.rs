@@ -1,0 +1,127 @@
+//! The human rendering: one line per change with its symbol, field changes beneath, a summary
+//! line. Colour only when asked for (the CLI decides, honouring `NO_COLOR`).
+
+use std::fmt::Write as _;
+
+use super::{FieldView, field_view};
+use crate::diag::Style;
+use crate::plan::{Action, Change, Plan, SecretState};
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+struct Paint(Style);
+
+impl Paint {
+    fn paint(&self, color: &str, text: &str) -> String {
+        match self.0 {
+            Style::Fancy => format!("{color}{text}{RESET}"),
+            Style::Plain => text.to_owned(),
+        }
+    }
+
+    fn action(&self, action: Action) -> String {
+        let color = match action {
+            Action::Create => GREEN,
+            Action::Update => YELLOW,
+            Action::Delete | Action::Replace => RED,
+        };
+        self.paint(color, action.symbol())
+    }
+}
+
+/// Renders the plan for a terminal or a CI log.
+#[must_use]
+pub fn render(plan: &Plan, style: Style) -> String {
+    let p = Paint(style);
+    let mut out = String::new();
+    let orgs: Vec<String> = plan.orgs.iter().map(|o| format!("{} ({})", o.name, o.api_url)).collect();
+    let _ = writeln!(out, "{}", p.paint(BOLD, &format!("bt-gitops plan for {}", orgs.join(", "))));
+    if let Some(commit) = &plan.commit {
+        let _ = writeln!(out, "manifests at commit {commit}");
+    }
+    out.push('\n');
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "No changes. The live org matches the manifests.");
+    }
+    for change in &plan.changes {
+        change_lines(&mut out, change, &p);
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "{} {note}", p.paint(YELLOW, "note:"));
+    }
+    if !plan.notes.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", p.paint(BOLD, &format!("Plan: {}.", plan.summary().line())));
+    out
+}
+
+fn change_lines(out: &mut String, c: &Change, p: &Paint) {
+    let mut line = format!("  {} {}", p.action(c.action), c.address);
+    if let Some(old) = &c.renamed_from {
+        line.push_str(&format!(" (renamed from `{old}`)"));
+    }
+    if let Some(reason) = &c.reason {
+        line.push_str(&p.paint(DIM, &format!("  ({reason})")));
+    }
+    for risk in &c.risks {
+        line.push_str(&format!(" {}", p.paint(RED, &format!("[{}]", risk.label()))));
+    }
+    if c.protected {
+        line.push_str(&format!(" {}", p.paint(RED, "[protected: apply will refuse]")));
+    }
+    let _ = writeln!(out, "{line}");
+    for f in &c.fields {
+        if f.field == "name" && c.renamed_from.is_some() {
+            continue;
+        }
+        match field_view(f) {
+            FieldView::Scalar { before: None, after: Some(after) } => {
+                let _ = writeln!(out, "      {}: {after}", f.field);
+            }
+            FieldView::Scalar { before, after } => {
+                let before = before.unwrap_or_else(|| "(none)".into());
+                let after = after.unwrap_or_else(|| "(none)".into());
+                let _ = writeln!(out, "      {}: {} -> {}", f.field, p.paint(RED, &before), p.paint(GREEN, &after));
+            }
+            FieldView::Set { added, removed } => {
+                let mut parts: Vec<String> = added.iter().map(|a| p.paint(GREEN, &format!("+ {a}"))).collect();
+                parts.extend(removed.iter().map(|r| p.paint(RED, &format!("- {r}"))));
+                if parts.is_empty() {
+                    parts.push("(reordered)".into());
+                }
+                let _ = writeln!(out, "      {}: {}", f.field, parts.join(", "));
+            }
+            FieldView::Lines(lines) => {
+                let _ = writeln!(out, "      {}:", f.field);
+                for (sign, text) in lines {
+                    let line = format!("{sign} {text}");
+                    let painted = match sign {
+                        '+' => p.paint(GREEN, &line),
+                        '-' => p.paint(RED, &line),
+                        _ => line,
+                    };
+                    let _ = writeln!(out, "        {painted}");
+                }
+            }
+        }
+    }
+    if let Some(secret) = &c.secret {
+        let what = match secret.status {
+            SecretState::New => "set from",
+            SecretState::ChangedInGit => "changed in git, written from",
+            SecretState::RotatedOutside => "rotated outside git; the declared value will be written back from",
+            SecretState::Unverified => "not written by bt-gitops before; will be written from",
+            SecretState::Unavailable => "left as is: the value is not available from",
+        };
+        let _ = writeln!(out, "      secret: (hidden) {what} {}", secret.source);
+    }
+    if !c.depends_on.is_empty() {
+        let _ = writeln!(out, "      {}", p.paint(DIM, &format!("after: {}", c.depends_on.join(", "))));
+    }
+}

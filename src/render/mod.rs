@@ -1,0 +1,74 @@
+//! Renderings of a plan: for humans, for machines (JSON) and for pull-request comments
+//! (Markdown). Each reads only the [`Plan`](crate::plan::Plan) value, so no rendering can show
+//! something the others do not contain.
+
+pub mod human;
+pub mod markdown;
+
+use serde_json::Value;
+
+use crate::plan::{FieldDiff, Plan};
+
+/// The plan as pretty JSON with a trailing newline: the `--format json` output and the
+/// `--out plan.json` file.
+#[must_use]
+pub fn json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A JSON value as it appears in a plan line: strings quoted, everything else compact.
+#[must_use]
+pub fn value_text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(none)".to_owned(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// How one field's change reads, independent of colour.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldView {
+    /// `before -> after` (or just the value for a new object).
+    Scalar { before: Option<String>, after: Option<String> },
+    /// Set-like lists: entries added and removed.
+    Set { added: Vec<String>, removed: Vec<String> },
+    /// Multi-line text: a line diff (`' '`, `'+'`, `'-'` prefixed lines).
+    Lines(Vec<(char, String)>),
+}
+
+/// Classifies a field change for display.
+#[must_use]
+pub fn field_view(f: &FieldDiff) -> FieldView {
+    let strings = |v: Option<&Value>| -> Option<Vec<String>> {
+        v.and_then(Value::as_array)?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+    };
+    if let (Some(before), Some(after)) = (strings(f.before.as_ref()), strings(f.after.as_ref())) {
+        let added = after.iter().filter(|a| !before.contains(a)).cloned().collect();
+        let removed = before.iter().filter(|b| !after.contains(b)).cloned().collect();
+        return FieldView::Set { added, removed };
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    if let (Some(before), Some(after)) = (text(f.before.as_ref()), text(f.after.as_ref())) {
+        if before.contains('\n') || after.contains('\n') {
+            let diff = similar::TextDiff::from_lines(&before, &after);
+            let lines = diff
+                .iter_all_changes()
+                .map(|c| {
+                    let sign = match c.tag() {
+                        similar::ChangeTag::Equal => ' ',
+                        similar::ChangeTag::Insert => '+',
+                        similar::ChangeTag::Delete => '-',
+                    };
+                    (sign, c.value().trim_end_matches('\n').to_owned())
+                })
+                .collect();
+            return FieldView::Lines(lines);
+        }
+    }
+    FieldView::Scalar {
+        before: f.before.as_ref().map(|v| value_text(Some(v))),
+        after: f.after.as_ref().map(|v| value_text(Some(v))),
+    }
+}
