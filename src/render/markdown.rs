@@ -58,7 +58,7 @@ pub fn render(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(head, "> [!CAUTION]\n> {protected} protected object(s) would be deleted; apply will refuse them.\n");
     }
     for note in &plan.notes {
-        let _ = writeln!(head, "- {}", escape(note));
+        let _ = writeln!(head, "- {}", escape_html(note));
     }
     if !plan.notes.is_empty() {
         head.push('\n');
@@ -176,9 +176,14 @@ fn change_block(c: &crate::plan::Change) -> String {
     s
 }
 
-/// Keeps user text from closing the code block or the HTML around it.
+/// Keeps user text inside a code block from closing it.
 fn escape(text: &str) -> String {
-    text.replace("```", "'''").replace('<', "&lt;")
+    text.replace("```", "'''")
+}
+
+/// Keeps user text outside code blocks from opening HTML tags.
+fn escape_html(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Hard stop at `limit` characters, on a character boundary, should the estimate be off.
