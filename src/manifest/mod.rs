@@ -43,7 +43,9 @@ impl DocOrigin {
         let exact = self.exact_span(pos, sources);
         // Containers come without a length (or with the length of their opening bracket).
         let text = &sources.get(self.file).text;
-        let bracket = text[exact.start.min(text.len())..].starts_with(['{', '[']);
+        let bracket = text
+            .get(exact.start..)
+            .is_some_and(|t| t.starts_with(['{', '[']));
         if pos.len == 0 || pos.len == 1 && bracket {
             return Span::new(
                 self.file,

@@ -2221,6 +2221,9 @@ impl Lowerer<'_> {
 
     fn resolve_refs(&mut self) {
         let refs = std::mem::take(&mut self.refs);
+        // A reference written in a template is resolved once per project using the template:
+        // report it once, naming every project.
+        let mut unresolved: Vec<(Span, ResourceKey, &str, Vec<String>, Diagnostic)> = Vec::new();
         for r in refs {
             let builtin_group =
                 r.target.kind == Kind::Group && BUILTIN_GROUPS.contains(&r.target.name.as_str());
@@ -2320,9 +2323,32 @@ impl Lowerer<'_> {
                             d.with_hint(format!("declare the {} in the manifests", r.what))
                         }
                     };
-                    self.diags.push(d);
+                    let same = unresolved.iter_mut().find(|(span, target, _, _, _)| {
+                        *span == r.span
+                            && target.kind == r.target.kind
+                            && target.name == r.target.name
+                    });
+                    match same {
+                        Some((_, _, _, scopes, _)) => scopes.push(scope),
+                        None => unresolved.push((r.span, r.target.clone(), r.what, vec![scope], d)),
+                    }
                 }
             }
+        }
+        for (_, target, what, mut scopes, mut d) in unresolved {
+            scopes.dedup();
+            if scopes.len() > 1 {
+                let projects: Vec<&str> = scopes
+                    .iter()
+                    .map(|s| s.strip_prefix("project ").unwrap_or(s))
+                    .collect();
+                d.message = format!(
+                    "unknown {what} `{}` in projects {}",
+                    target.name,
+                    projects.join(" and ")
+                );
+            }
+            self.diags.push(d);
         }
     }
 }
