@@ -8,6 +8,9 @@
 pub const BRAINTRUST_API_KEY: &str = "BRAINTRUST_API_KEY";
 /// Default API base URL; `https://api.braintrust.dev` when unset.
 pub const BRAINTRUST_API_URL: &str = "BRAINTRUST_API_URL";
+/// Key of the HMAC that fingerprints secret values (see `diff::secrets`). Optional but
+/// recommended: without it, a fixed per-org key is used.
+pub const BT_GITOPS_SECRET_KEY: &str = "BT_GITOPS_SECRET_KEY";
 /// Any value disables colour in all output.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
@@ -23,6 +26,7 @@ pub const ALL: &[(&str, &str)] = &[
         BRAINTRUST_API_URL,
         "default API base URL (`https://api.braintrust.dev`)",
     ),
+    (BT_GITOPS_SECRET_KEY, "key of the HMAC that detects secret changes without storing them"),
     (NO_COLOR, "disable colour in all output"),
     (
         BT_GITOPS_LOG,

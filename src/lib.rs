@@ -24,5 +24,6 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod reconcile;
 pub mod render;
 pub mod source;

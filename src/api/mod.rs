@@ -2,5 +2,8 @@
 //!
 //! This is the only module that knows HTTP.
 
+pub mod client;
 pub mod error;
+pub mod live;
 pub mod retry;
+pub mod wire;

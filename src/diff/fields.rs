@@ -149,7 +149,7 @@ fn project_settings(s: &ProjectSettings) -> Value {
         }
     };
     put("comparison_key", s.comparison_key.as_ref().map(|v| json!(v)));
-    put("baseline_experiment", s.baseline_experiment.as_ref().map(|v| json!(v)));
+    // `baseline_experiment` is not compared until experiment names are resolved to ids.
     put(
         "span_field_order",
         s.span_field_order.as_ref().map(|f| {

@@ -1,0 +1,317 @@
+//! The HTTP client: one base URL and key per org, bounded concurrency, retries, pagination, and
+//! a count of the requests made.
+//!
+//! The key is sent only as a bearer token and never appears in errors or logs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::error::{ApiError, redact};
+use super::retry::{RetryPolicy, parse_retry_after, retry};
+
+/// Largest page requested from list endpoints.
+pub const PAGE_SIZE: usize = 1000;
+
+/// How to reach one org's API.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL without a trailing slash, e.g. `https://api.braintrust.dev`.
+    pub base_url: String,
+    pub api_key: String,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    #[must_use]
+    pub fn new(base_url: &str, api_key: &str) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.to_owned(),
+            concurrency: 16,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[must_use]
+    pub fn with_concurrency(mut self, concurrency: usize) -> ClientConfig {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> ClientConfig {
+        self.retry = retry;
+        self
+    }
+}
+
+/// Why a base URL is refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UrlError {
+    #[error("`{0}` is not an http(s) URL")]
+    NotHttp(String),
+    #[error("`{0}` uses plain http; bt-gitops sends API keys only over https (or to a loopback address)")]
+    Insecure(String),
+}
+
+/// Checks a base URL: https, or http to a loopback host (the emulator).
+///
+/// # Errors
+/// When the URL is not http(s), or is plain http to a non-loopback host.
+pub fn check_base_url(url: &str) -> Result<(), UrlError> {
+    if url.starts_with("https://") && url.len() > "https://".len() {
+        return Ok(());
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return Err(UrlError::NotHttp(url.to_owned())) };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = if authority.starts_with('[') {
+        authority.split(']').next().map_or("", |h| h.trim_start_matches('['))
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    let loopback = host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback { Ok(()) } else { Err(UrlError::Insecure(url.to_owned())) }
+}
+
+/// A client for one org. Cheap to clone; clones share the concurrency limit and counters.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+    limit: Arc<Semaphore>,
+    stats: Arc<Stats>,
+}
+
+/// Counters of one client.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub failures: AtomicU64,
+}
+
+impl Client {
+    /// Builds a client.
+    ///
+    /// # Errors
+    /// When the base URL is refused or the TLS stack cannot start.
+    pub fn new(config: ClientConfig) -> Result<Client, anyhow::Error> {
+        check_base_url(&config.base_url)?;
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("bt-gitops/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client { http, limit: Arc::new(Semaphore::new(config.concurrency)), config: Arc::new(config), stats: Arc::default() })
+    }
+
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// `GET path?query`, decoded as `T`.
+    ///
+    /// # Errors
+    /// The last error after retries; see [`ApiError`].
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ApiError> {
+        self.request::<(), T>(Method::GET, path, query, None).await
+    }
+
+    /// A request with a JSON body, decoded as `T`.
+    ///
+    /// # Errors
+    /// The last error after retries; see [`ApiError`].
+    pub async fn send<B: Serialize + Sync, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T, ApiError> {
+        self.request(method, path, &[], Some(body)).await
+    }
+
+    /// Every object of a list endpoint (`{"objects": [...]}`), following `starting_after` cursors
+    /// until a short page.
+    ///
+    /// # Errors
+    /// The first page that failed after retries; the caller records the read as incomplete.
+    pub async fn list_all<T: DeserializeOwned + HasId>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, ApiError> {
+        let mut all: Vec<T> = Vec::new();
+        loop {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("limit", PAGE_SIZE.to_string()));
+            if let Some(last) = all.last() {
+                q.push(("starting_after", last.id().to_owned()));
+            }
+            let page: super::wire::ListResponse<T> = self.get(path, &q).await?;
+            let n = page.objects.len();
+            all.extend(page.objects);
+            if is_last_page(n) {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Like [`Client::list_all`], for endpoints that return a bare JSON array
+    /// (`GET /v1/acl/list_org`).
+    ///
+    /// # Errors
+    /// The first page that failed after retries.
+    pub async fn list_all_bare<T: DeserializeOwned + HasId>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, ApiError> {
+        let mut all: Vec<T> = Vec::new();
+        loop {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("limit", PAGE_SIZE.to_string()));
+            if let Some(last) = all.last() {
+                q.push(("starting_after", last.id().to_owned()));
+            }
+            let page: Vec<T> = self.get(path, &q).await?;
+            let n = page.len();
+            all.extend(page);
+            if is_last_page(n) {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn request<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{}", self.config.base_url, path);
+        let shown_url = if query.is_empty() {
+            url.clone()
+        } else {
+            let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{url}?{}", q.join("&"))
+        };
+        retry(&self.config.retry, |attempt| {
+            let method = method.clone();
+            let url = &url;
+            let shown_url = &shown_url;
+            async move {
+                if attempt > 1 {
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                let _permit = self.limit.acquire().await.map_err(|e| ApiError::Transport {
+                    method: method.to_string(),
+                    url: shown_url.clone(),
+                    message: e.to_string(),
+                })?;
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let mut req = self.http.request(method.clone(), url).bearer_auth(&self.config.api_key).query(query);
+                if let Some(body) = body {
+                    req = req.json(body);
+                }
+                let result = self.finish::<T>(req, &method, shown_url).await;
+                if result.is_err() {
+                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                }
+                result
+            }
+        })
+        .await
+    }
+
+    async fn finish<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, method: &Method, url: &str) -> Result<T, ApiError> {
+        let transport = |e: reqwest::Error| ApiError::Transport {
+            method: method.to_string(),
+            url: url.to_owned(),
+            message: redact(&error_chain(&e)),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                method: method.to_string(),
+                url: url.to_owned(),
+                status: status.as_u16(),
+                body: redact(&String::from_utf8_lossy(&bytes)),
+                retry_after,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode { method: method.to_string(), url: url.to_owned(), message: e.to_string() })
+    }
+}
+
+/// Whether a page of `n` objects (asked for [`PAGE_SIZE`]) ends the list. The API documents no
+/// maximum page size, so a server that caps pages lower than we ask would return short pages
+/// before the end; a round page (a multiple of 50) is therefore followed up, and only an empty
+/// page or a short, non-round one ends the walk. Truncating a list silently would turn into
+/// wrong deletes.
+#[must_use]
+pub fn is_last_page(n: usize) -> bool {
+    n == 0 || n < PAGE_SIZE && n % 50 != 0
+}
+
+/// The error and its causes on one line (reqwest hides the useful part in `source`).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Objects that lists page through by id.
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ident),+) => {$(
+        impl HasId for super::wire::$t {
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+        }
+    )+};
+}
+
+has_id!(Organization, User, Group, Role, Acl, Project, ProjectTag, ProjectScore, ProjectAutomation, SpanIFrame, AiSecret, EnvVar, ServiceToken, ApiKey, Environment);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_pages() {
+        assert!(is_last_page(0));
+        assert!(is_last_page(37));
+        assert!(!is_last_page(100));
+        assert!(!is_last_page(PAGE_SIZE));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://api.braintrust.dev").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_base_url("http://localhost:1").is_ok());
+        assert!(check_base_url("http://[::1]:1").is_ok());
+        assert!(matches!(check_base_url("http://api.example.com"), Err(UrlError::Insecure(_))));
+        assert!(matches!(check_base_url("ftp://x"), Err(UrlError::NotHttp(_))));
+        assert!(matches!(check_base_url("http://127.0.0.1.evil.com"), Err(UrlError::Insecure(_))));
+    }
+}

@@ -1,0 +1,163 @@
+//! `bt-gitops plan`: read live state, diff, print the ordered plan.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use super::{ExitStatus, PathArg, Printer, load, validate};
+use crate::diff::{SecretDigests, secrets};
+use crate::model::{DesiredState, SecretSource, Spec};
+use crate::pipeline::{self, Analysis};
+use crate::plan::Plan;
+use crate::reconcile::{self, OrgTarget, PlanInput};
+use crate::render;
+
+/// Default API base URL.
+pub const DEFAULT_API_URL: &str = "https://api.braintrust.dev";
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+    /// How to print the plan on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+    /// Also save the plan as JSON, for `apply --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan against a local emulator (state in `.bt-gitops/emulator.json`) instead of Braintrust.
+    #[arg(long)]
+    pub emulator: bool,
+    /// Requests in flight at once, per org.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
+    let Some((analysis, root)) = checked_manifests(&args.path.path, printer) else {
+        return Ok(ExitStatus::Failure);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let plan = runtime.block_on(async {
+        let targets = if args.emulator {
+            super::emulated::targets(&analysis.state, &root).await?
+        } else {
+            targets(&analysis.state)?
+        };
+        let input = PlanInput {
+            desired: &analysis.state,
+            graph: &analysis.graph,
+            secrets: secret_digests(&analysis.state, &root),
+            targets,
+            concurrency: usize::from(args.concurrency),
+        };
+        let outcome = reconcile::plan(input).await?;
+        anyhow::Ok(outcome.plan)
+    })?;
+    print_plan(&plan, args, printer)?;
+    Ok(if args.detailed_exitcode && !plan.is_empty() { ExitStatus::Changes } else { ExitStatus::Success })
+}
+
+fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
+    let text = match args.format {
+        PlanFormat::Human => render::human::render(plan, printer.style),
+        PlanFormat::Json => render::json(plan),
+        PlanFormat::Markdown => render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT),
+    };
+    printer.out(&text);
+    if let Some(out) = &args.out {
+        fs_err::write(out, render::json(plan)).with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
+        printer.err(&format!("plan saved to {}\n", out.display()));
+    }
+    Ok(())
+}
+
+/// Loads and checks the manifests; prints diagnostics. `None` when there are errors, so no
+/// command touches the network with broken manifests.
+pub fn checked_manifests(path: &Path, printer: Printer) -> Option<(Analysis, PathBuf)> {
+    let (sources, mut diags) = load::load(path);
+    let analysis = pipeline::analyze(&sources);
+    diags.extend(analysis.diagnostics.iter().cloned());
+    if !diags.is_empty() {
+        printer.err(&validate::render_all(&diags, &sources, validate::DiagFormat::Human, printer));
+    }
+    if diags.iter().any(|d| d.is_error()) {
+        let errors = diags.iter().filter(|d| d.is_error()).count();
+        printer.err(&format!("{errors} error(s) in the manifests; nothing was sent to the API\n"));
+        return None;
+    }
+    let root = if path.is_file() { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.to_path_buf() };
+    Some((analysis, root))
+}
+
+/// The URL and key of every org, from the manifest and the environment.
+///
+/// # Errors
+/// When a key is missing or a URL is refused, with what to set.
+pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
+    let mut out = Vec::new();
+    for (name, cfg) in &desired.orgs {
+        let base_url = cfg
+            .api_url
+            .clone()
+            .or_else(|| std::env::var(crate::env::BRAINTRUST_API_URL).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        if let Err(err) = crate::api::client::check_base_url(&base_url) {
+            bail!("org `{name}`: {err}");
+        }
+        let key_var = cfg.api_key_env.as_deref().unwrap_or(crate::env::BRAINTRUST_API_KEY);
+        let api_key = match std::env::var(key_var) {
+            Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            _ => bail!(
+                "no API key for org `{name}`: set {key_var}{}, or try `--emulator` to plan against a local emulator",
+                if cfg.api_key_env.is_some() { " (named by the org's `api_key_env`)" } else { "" }
+            ),
+        };
+        out.push(OrgTarget { org: name.clone(), base_url, api_key });
+    }
+    Ok(out)
+}
+
+/// HMAC digests of every declared secret's current value. Values are read here and dropped at
+/// once; a value that cannot be read is recorded as unavailable, never as an error message that
+/// could contain it.
+pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
+    let user_key = std::env::var(crate::env::BT_GITOPS_SECRET_KEY).ok().filter(|k| !k.is_empty());
+    let mut out = SecretDigests::new();
+    for (key, resource) in &desired.resources {
+        let source = match &resource.spec {
+            Spec::AiSecret(s) => s.secret.as_ref(),
+            Spec::EnvVar(e) => e.value.as_ref(),
+            _ => None,
+        };
+        let Some(source) = source else { continue };
+        let hmac_key = user_key.as_ref().map_or_else(|| secrets::default_key(key.org.as_str()), |k| k.as_bytes().to_vec());
+        let value = read_secret(source, root);
+        out.insert(key.clone(), value.map(|v| secrets::digest(&hmac_key, v.as_bytes())));
+    }
+    out
+}
+
+/// Reads a secret's value. Errors name the source, never the value.
+pub fn read_secret(source: &SecretSource, root: &Path) -> Result<String, String> {
+    match source {
+        SecretSource::Env(name) => match std::env::var(name) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            _ => Err(format!("environment variable {name} is not set")),
+        },
+        SecretSource::File(path) => fs_err::read_to_string(root.join(path))
+            .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|_| format!("file {path} cannot be read")),
+    }
+}

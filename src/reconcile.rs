@@ -1,0 +1,149 @@
+//! Reconciliation: read live state for every org of the manifests, diff, and build the plan.
+//!
+//! This is the async middle of `plan` (and later `apply` and `watch`). It talks to the API
+//! through [`api`](crate::api) and does no other IO: API keys and secret digests are resolved by
+//! the caller and passed in, and nothing is printed.
+
+use std::collections::BTreeSet;
+
+use crate::api::client::{Client, ClientConfig};
+use crate::api::live::{FetchError, fetch_org};
+use crate::diff::{self, SecretDigests};
+use crate::graph::DepGraph;
+use crate::live::LiveState;
+use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, Spec};
+use crate::plan::{self, Plan, PlanOrg};
+
+/// Where and how to reach one org.
+#[derive(Debug, Clone)]
+pub struct OrgTarget {
+    pub org: OrgName,
+    pub base_url: String,
+    pub api_key: String,
+}
+
+/// Everything a plan needs besides the network.
+pub struct PlanInput<'a> {
+    pub desired: &'a DesiredState,
+    pub graph: &'a DepGraph,
+    pub targets: Vec<OrgTarget>,
+    pub secrets: SecretDigests,
+    pub concurrency: usize,
+}
+
+/// The plan and what it was made from.
+#[derive(Debug)]
+pub struct PlanOutcome {
+    pub plan: Plan,
+    pub live: LiveState,
+    /// Requests made, over all orgs.
+    pub requests: u64,
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("cannot read org `{org}` at {url}")]
+    Fetch {
+        org: String,
+        url: String,
+        #[source]
+        source: FetchError,
+    },
+    #[error("cannot set up the API client for org `{org}`")]
+    Client {
+        org: String,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+/// Reads every org concurrently, diffs and plans.
+///
+/// # Errors
+/// When an org cannot be read at all (unknown org, rejected key, unreachable URL). A list that
+/// fails inside an org does not fail the plan: it is recorded, blocks deletes in its scope, and
+/// is named in the plan's notes.
+pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
+    let mut reads = tokio::task::JoinSet::new();
+    let mut clients = Vec::new();
+    for target in &input.targets {
+        let config = ClientConfig::new(&target.base_url, &target.api_key).with_concurrency(input.concurrency);
+        let client = Client::new(config).map_err(|source| ReconcileError::Client { org: target.org.to_string(), source })?;
+        clients.push(client.clone());
+        let env_projects = projects_with_env_vars(input.desired, &target.org);
+        let org = target.org.clone();
+        let url = target.base_url.clone();
+        reads.spawn(async move {
+            let result = fetch_org(&client, &org, &env_projects).await;
+            (org, url, result)
+        });
+    }
+    let mut live = LiveState::default();
+    let mut failure = None;
+    while let Some(joined) = reads.join_next().await {
+        let Ok((org, url, result)) = joined else { continue };
+        match result {
+            Ok(state) => {
+                live.objects.extend(state.objects);
+                live.incomplete.extend(state.incomplete);
+                live.api_keys.extend(state.api_keys);
+            }
+            Err(source) => {
+                failure.get_or_insert(ReconcileError::Fetch { org: org.to_string(), url, source });
+            }
+        }
+    }
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let requests = clients.iter().map(|c| c.stats().requests.load(std::sync::atomic::Ordering::Relaxed)).sum();
+
+    let mut diffs = diff::diff(input.desired, &live, &input.secrets);
+    // A failed list hides objects: never delete in a scope that was not read completely.
+    let mut notes: Vec<String> = live.incomplete.iter().map(|s| format!("the list of {s} failed; deletes there are held back")).collect();
+    diffs.retain(|d| d.kind != diff::DiffKind::Delete || live.is_complete_for(&d.key));
+    notes.extend(limitation_notes(input.desired));
+    let orgs = input.targets.iter().map(|t| PlanOrg { name: t.org.to_string(), api_url: t.base_url.clone() }).collect();
+    let plan = plan::build(diffs, input.graph, orgs, notes);
+    Ok(PlanOutcome { plan, live, requests })
+}
+
+/// Declared projects whose env vars must be read.
+fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectName> {
+    let mut out: BTreeSet<ProjectName> = desired
+        .of_kind(Kind::EnvVar)
+        .filter(|r| r.key.org == *org)
+        .filter_map(|r| r.key.project.clone())
+        .collect();
+    // Authoritative env var collections need a read even when nothing is declared.
+    if let Some(cfg) = desired.orgs.get(org) {
+        for (project, collections) in &cfg.project_authoritative {
+            if collections.contains(&crate::model::ProjectCollection::EnvVars) {
+                out.insert(project.clone());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// What the manifests ask for that this version cannot yet read back, said in the plan instead
+/// of silently showing a change on every run.
+fn limitation_notes(desired: &DesiredState) -> Vec<String> {
+    let mut notes = BTreeSet::new();
+    for r in desired.resources.values().filter(|r| r.presence == Presence::Present) {
+        match &r.spec {
+            Spec::Grant(g) if matches!(g.target, crate::model::GrantTarget::Object { .. }) => {
+                notes.insert(format!("`{}`: grants on experiments, datasets and prompts are not read back yet, so they show as creates", r.key));
+            }
+            Spec::Project(p) if p.settings.as_ref().is_some_and(|s| s.baseline_experiment.is_some()) => {
+                notes.insert(format!("`{}`: `baseline_experiment` is not resolved to an experiment id yet and is not compared", r.key));
+            }
+            Spec::OnlineScoring(o) if o.scorers.iter().any(|s| matches!(s, crate::model::FunctionRef::Project { .. })) => {
+                notes.insert(format!("`{}`: scorers given by function slug are not resolved to ids yet", r.key));
+            }
+            _ => {}
+        }
+    }
+    notes.into_iter().collect()
+}
