@@ -1,1 +1,5 @@
 fn main(){}
+
+mod emulator;
+mod emulator_faults;
+mod emulator_schema;

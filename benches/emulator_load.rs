@@ -1,0 +1,2 @@
+//! Load bench for the emulator (placeholder; filled in below).
+fn main() {}

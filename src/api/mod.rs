@@ -1,0 +1,3 @@
+//! The Braintrust API: wire types (shared with the emulator) and, later, the HTTP client.
+
+pub mod wire;
