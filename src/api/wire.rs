@@ -15,9 +15,9 @@
 
 use std::fmt;
 
-use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// A JSON object with arbitrary values (`additionalProperties: {nullable: true}` in the spec).
 pub type JsonMap = serde_json::Map<String, Value>;
@@ -1290,7 +1290,9 @@ impl<'de> Deserialize<'de> for TimeRange {
             value @ Value::Object(_) => from_value(value)
                 .map(TimeRange::Bounds)
                 .map_err(serde::de::Error::custom),
-            _ => Err(serde::de::Error::custom("expected a string or `{from, to}`")),
+            _ => Err(serde::de::Error::custom(
+                "expected a string or `{from, to}`",
+            )),
         }
     }
 }

@@ -97,7 +97,9 @@ pub fn create_service_account(store: &mut Store, name: &str, id: Option<String>)
 
 /// Adds a user to an org (idempotent); returns whether it was newly added.
 pub fn add_member(store: &mut Store, org_id: &str, user_id: &str) -> bool {
-    store.members.insert((org_id.to_owned(), user_id.to_owned()))
+    store
+        .members
+        .insert((org_id.to_owned(), user_id.to_owned()))
 }
 
 /// Removes a user from an org and from the org's groups; returns whether it was a member.
@@ -224,7 +226,12 @@ pub fn rotate_service_token(store: &mut Store, token: &Record) -> (JsonMap, Stri
     let mut object = token.object.clone();
     object.insert("preview_name".into(), Value::String(preview(&raw)));
     store.delete_credential(token);
-    store.update(Kind::ServiceToken, token.id(), object.clone(), Some(raw.clone()));
+    store.update(
+        Kind::ServiceToken,
+        token.id(),
+        object.clone(),
+        Some(raw.clone()),
+    );
     store.add_credential(Kind::ServiceToken, token.id(), &raw);
     (object, raw)
 }

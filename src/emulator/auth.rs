@@ -57,9 +57,9 @@ impl Caller {
 /// # Errors
 /// 401 when the header is missing or malformed or the credential is unknown.
 pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let header = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <api key>` header"))?;
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("missing `Authorization: Bearer <api key>` header")
+    })?;
     let text = header
         .to_str()
         .map_err(|_| ApiError::unauthorized("malformed `Authorization` header"))?;

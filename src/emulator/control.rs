@@ -46,7 +46,10 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 fn bad(e: serde_json::Error) -> Response {
-    json_error(StatusCode::BAD_REQUEST, &format!("invalid control body: {e}"))
+    json_error(
+        StatusCode::BAD_REQUEST,
+        &format!("invalid control body: {e}"),
+    )
 }
 
 async fn requests(State(st): State<AppState>) -> Response {

@@ -343,7 +343,10 @@ fn preflight(state: &AppState, path: &str) -> Response {
             return json_error(StatusCode::BAD_REQUEST, &format!("`{id}` is not a UUID"));
         };
         if state.store().get(kind, id.as_str()).is_none() {
-            return json_error(StatusCode::NOT_FOUND, &format!("{collection} `{id}` not found"));
+            return json_error(
+                StatusCode::NOT_FOUND,
+                &format!("{collection} `{id}` not found"),
+            );
         }
     }
     cors()
@@ -419,8 +422,13 @@ mod tests {
                 .every_nth(2)
                 .times(2),
         );
-        let fired: Vec<bool> = (0..8).map(|_| c.decide("POST", "/v1/x").is_some()).collect();
-        assert_eq!(fired, [false, true, false, true, false, false, false, false]);
+        let fired: Vec<bool> = (0..8)
+            .map(|_| c.decide("POST", "/v1/x").is_some())
+            .collect();
+        assert_eq!(
+            fired,
+            [false, true, false, true, false, false, false, false]
+        );
         assert!(c.decide("GET", "/v1/x").is_none());
     }
 

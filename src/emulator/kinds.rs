@@ -12,8 +12,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::query::Params;
 use super::resource::{
-    Draft, Patched, Server, Spec, fields, in_range, merge, no_cascade, no_filters, non_empty,
-    normalize, object_org, parse, project,
+    Constraints, Draft, Patched, Server, Spec, fields, in_range, merge, no_cascade, no_filters,
+    non_empty, normalize, object_org, parse, project,
 };
 use super::store::{Kind, Record, Store};
 use crate::api::wire::{self, Id};
@@ -68,7 +68,12 @@ fn project_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, Api
     Ok(draft(caller.org_id.clone(), fields(&req, &["org_name"])))
 }
 
-fn project_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn project_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchProject = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
@@ -192,12 +197,21 @@ fn group_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, A
     Ok(draft(caller.org_id.clone(), object))
 }
 
-fn group_patch(store: &Store, caller: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn group_patch(
+    store: &Store,
+    caller: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchGroup = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
     }
-    check_users(store, caller, req.add_member_users.as_deref().unwrap_or_default())?;
+    check_users(
+        store,
+        caller,
+        req.add_member_users.as_deref().unwrap_or_default(),
+    )?;
     let add_groups = req.add_member_groups.as_deref().unwrap_or_default();
     check_in_org(store, caller, Kind::Group, add_groups)?;
     if add_groups.iter().any(|g| g.as_str() == record.id()) {
@@ -277,7 +291,12 @@ fn role_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, Ap
     Ok(draft(caller.org_id.clone(), object))
 }
 
-fn role_patch(store: &Store, caller: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn role_patch(
+    store: &Store,
+    caller: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchRole = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
@@ -315,7 +334,12 @@ pub static PROJECT_TAG: Spec = Spec {
     put: true,
     name_param: "project_tag_name",
     project_scoped: true,
-    server: &[Server::Id, Server::Created, Server::UserId, Server::Position],
+    server: &[
+        Server::Id,
+        Server::Created,
+        Server::UserId,
+        Server::Position,
+    ],
     create: tag_create,
     patch: tag_patch,
     normalize: normalize::<wire::ProjectTag>,
@@ -340,7 +364,12 @@ pub static PROJECT_SCORE: Spec = Spec {
     put: true,
     name_param: "project_score_name",
     project_scoped: true,
-    server: &[Server::Id, Server::Created, Server::UserId, Server::Position],
+    server: &[
+        Server::Id,
+        Server::Created,
+        Server::UserId,
+        Server::Position,
+    ],
     create: score_create,
     patch: score_patch,
     normalize: normalize::<wire::ProjectScore>,
@@ -371,7 +400,12 @@ fn check_scope(scope: Option<&wire::Scope>) -> Result<(), ApiError> {
 
 fn check_score_config(config: Option<&wire::ProjectScoreConfig>) -> Result<(), ApiError> {
     if let Some(online) = config.and_then(|c| c.online.as_ref()) {
-        in_range("config.online.sampling_rate", online.sampling_rate, 0.0, 1.0)?;
+        in_range(
+            "config.online.sampling_rate",
+            online.sampling_rate,
+            0.0,
+            1.0,
+        )?;
         check_scope(online.scope.as_ref())?;
     }
     Ok(())
@@ -400,7 +434,7 @@ fn score_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<P
     Ok(patched(object))
 }
 
-fn score_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn score_filters(params: &Params) -> Result<Constraints, ApiError> {
     let types = params.enum_values::<wire::ProjectScoreType>("score_type")?;
     Ok(if types.is_empty() {
         Vec::new()
@@ -428,18 +462,31 @@ const MAX_INTERVAL: f64 = 2_592_000.0;
 fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
     use wire::AutomationConfig as C;
     match config {
-        C::Logs(logs) => in_range("config.interval_seconds", logs.interval_seconds, 1.0, MAX_INTERVAL),
+        C::Logs(logs) => in_range(
+            "config.interval_seconds",
+            logs.interval_seconds,
+            1.0,
+            MAX_INTERVAL,
+        ),
         C::BtqlExport(export) => {
-            in_range("config.interval_seconds", export.interval_seconds, 1.0, MAX_INTERVAL)?;
+            in_range(
+                "config.interval_seconds",
+                export.interval_seconds,
+                1.0,
+                MAX_INTERVAL,
+            )?;
             check_scope(export.scope.as_ref())
         }
         C::AsyncQuery(query) => match query.batch_size {
             Some(size) => in_range("config.batch_size", size as f64, 1.0, 100_000.0),
             None => Ok(()),
         },
-        C::Retention(retention) => {
-            in_range("config.retention_days", retention.retention_days, 0.0, f64::MAX)
-        }
+        C::Retention(retention) => in_range(
+            "config.retention_days",
+            retention.retention_days,
+            0.0,
+            f64::MAX,
+        ),
         C::EnvironmentUpdate(_) => Ok(()),
         C::Topic(topic) => {
             in_range("config.sampling_rate", topic.sampling_rate, 0.0, 1.0)?;
@@ -461,7 +508,11 @@ fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
             if let Some(window) = digest.window_seconds {
                 in_range("config.window_seconds", window as f64, 3600.0, MAX_INTERVAL)?;
             }
-            if digest.topic_map_function_ids.as_ref().is_some_and(|ids| ids.len() > 10) {
+            if digest
+                .topic_map_function_ids
+                .as_ref()
+                .is_some_and(|ids| ids.len() > 10)
+            {
                 return Err(ApiError::bad_request(
                     "`config.topic_map_function_ids` may hold at most 10 ids",
                 ));
@@ -478,7 +529,12 @@ fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Dra
     Ok(draft(project.org_id, fields(&req, &[])))
 }
 
-fn automation_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn automation_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchProjectAutomation = parse(body)?;
     let mut object = merged(record, &req, &["config"]);
     if let Some(config) = &req.config {
@@ -600,7 +656,12 @@ fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, Ap
     if let Some(deleted_at) = &req.deleted_at {
         check_timestamp("deleted_at", deleted_at)?;
     }
-    let org_id = object_org(store, caller, &enum_text(&req.object_type), req.object_id.as_str())?;
+    let org_id = object_org(
+        store,
+        caller,
+        &enum_text(&req.object_type),
+        req.object_id.as_str(),
+    )?;
     Ok(draft(org_id, fields(&req, &["deleted_at"])))
 }
 
@@ -608,8 +669,13 @@ fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, Ap
 ///
 /// # Errors
 /// 404 when the view is not attached to that object.
-pub fn check_view_locator(record: &Record, object_type: &str, object_id: &str) -> Result<(), ApiError> {
-    if record.str_field("object_type") == object_type && record.str_field("object_id") == object_id {
+pub fn check_view_locator(
+    record: &Record,
+    object_type: &str,
+    object_id: &str,
+) -> Result<(), ApiError> {
+    if record.str_field("object_type") == object_type && record.str_field("object_id") == object_id
+    {
         Ok(())
     } else {
         Err(ApiError::not_found(format!(
@@ -625,14 +691,17 @@ fn view_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Pa
     Ok(patched(merged(record, &req, &["object_type", "object_id"])))
 }
 
-fn view_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn view_filters(params: &Params) -> Result<Constraints, ApiError> {
     let object_type = params
         .enum_value::<wire::AclObjectType>("object_type")?
         .ok_or_else(|| ApiError::bad_request("query parameter `object_type` is required"))?;
     let object_id = params
         .uuid("object_id")?
         .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
-    let mut constraints = vec![("object_type", vec![object_type]), ("object_id", vec![object_id])];
+    let mut constraints = vec![
+        ("object_type", vec![object_type]),
+        ("object_id", vec![object_id]),
+    ];
     if let Some(view_type) = params.enum_value::<wire::ViewType>("view_type")? {
         constraints.push(("view_type", vec![view_type]));
     }
@@ -673,7 +742,12 @@ fn ai_secret_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, A
     })
 }
 
-fn ai_secret_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn ai_secret_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchAiSecret = parse(body)?;
     Ok(Patched {
         object: merged(record, &req, &["secret"]),
@@ -681,7 +755,7 @@ fn ai_secret_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Resu
     })
 }
 
-fn ai_secret_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn ai_secret_filters(params: &Params) -> Result<Constraints, ApiError> {
     let types: Vec<String> = params
         .all("ai_secret_type")
         .into_iter()
@@ -715,7 +789,12 @@ pub static ENV_VAR: Spec = Spec {
 
 fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
     let req: wire::CreateEnvVar = parse(body)?;
-    let org_id = object_org(store, caller, &enum_text(&req.object_type), req.object_id.as_str())?;
+    let org_id = object_org(
+        store,
+        caller,
+        &enum_text(&req.object_type),
+        req.object_id.as_str(),
+    )?;
     Ok(Draft {
         org_id,
         fields: fields(&req, &["value"]),
@@ -723,7 +802,12 @@ fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft,
     })
 }
 
-fn env_var_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn env_var_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchEnvVar = parse(body)?;
     Ok(Patched {
         object: merged(record, &req, &["value"]),
@@ -731,7 +815,7 @@ fn env_var_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result
     })
 }
 
-fn env_var_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn env_var_filters(params: &Params) -> Result<Constraints, ApiError> {
     let mut constraints = Vec::new();
     if let Some(object_type) = params.enum_value::<wire::EnvVarObjectType>("object_type")? {
         constraints.push(("object_type", vec![object_type]));
@@ -762,7 +846,12 @@ fn environment_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft,
     Ok(draft(caller.org_id.clone(), fields(&req, &["org_name"])))
 }
 
-fn environment_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn environment_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
     let req: wire::PatchEnvironment = parse(body)?;
     Ok(patched(merged(record, &req, &[])))
 }

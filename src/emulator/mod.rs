@@ -236,10 +236,12 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmuHandle, EmulatorError> {
             port: config.port,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
-        port: config.port,
-        source,
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            port: config.port,
+            source,
+        })?;
     let (api_key, service_token) = {
         let store = state.store();
         let first = |kind: Kind| {
@@ -249,7 +251,10 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmuHandle, EmulatorError> {
                 .last()
                 .and_then(|r| r.secret.clone())
         };
-        (first(Kind::ApiKey).unwrap_or_default(), first(Kind::ServiceToken))
+        (
+            first(Kind::ApiKey).unwrap_or_default(),
+            first(Kind::ServiceToken),
+        )
     };
     let (tx, rx) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -311,7 +316,12 @@ impl EmuHandle {
 
     /// The number of logged write requests (POST, PUT, PATCH, DELETE).
     pub fn write_count(&self) -> usize {
-        self.state.controls().log().iter().filter(|r| r.is_write()).count()
+        self.state
+            .controls()
+            .log()
+            .iter()
+            .filter(|r| r.is_write())
+            .count()
     }
 
     /// Empties the request log.

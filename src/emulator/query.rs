@@ -131,7 +131,9 @@ impl Params {
 fn check_enum<T: DeserializeOwned>(key: &str, value: &str) -> Result<(), ApiError> {
     serde_json::from_value::<T>(serde_json::Value::String(value.to_owned()))
         .map(|_| ())
-        .map_err(|_| ApiError::bad_request(format!("query parameter `{key}`: invalid value `{value}`")))
+        .map_err(|_| {
+            ApiError::bad_request(format!("query parameter `{key}`: invalid value `{value}`"))
+        })
 }
 
 /// A requested page of a list.
@@ -150,7 +152,11 @@ impl Page {
             let Some(at) = table.get_any(cursor).map(|r| r.seq) else {
                 return Vec::new();
             };
-            items.into_iter().filter(|r| r.seq < at).take(limit).collect()
+            items
+                .into_iter()
+                .filter(|r| r.seq < at)
+                .take(limit)
+                .collect()
         } else if let Some(cursor) = &self.ending_before {
             let Some(at) = table.get_any(cursor).map(|r| r.seq) else {
                 return Vec::new();

@@ -35,10 +35,13 @@ pub struct Spec {
     /// Round-trips an object through the wire response type.
     pub normalize: fn(JsonMap) -> Result<JsonMap, ApiError>,
     /// Extra list filters, as `(field, accepted values)` equality constraints.
-    pub filters: fn(&Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError>,
+    pub filters: fn(&Params) -> Result<Constraints, ApiError>,
     /// Extra work after a delete (cascades).
     pub on_delete: fn(&mut Store, &Record),
 }
+
+/// List filters: `(field, accepted values)` pairs that must all hold.
+pub type Constraints = Vec<(&'static str, Vec<String>)>;
 
 /// A server-assigned field group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +113,9 @@ pub enum Mode {
 /// 400 when the body is not an object or does not match the type.
 pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     if !body.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     crate::api::wire::from_value(body.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
@@ -183,7 +188,9 @@ fn strip_nulls(value: Value) -> Value {
 /// 400 when it is empty.
 pub fn non_empty(field: &str, value: &str) -> Result<(), ApiError> {
     if value.is_empty() {
-        Err(ApiError::bad_request(format!("`{field}` must not be empty")))
+        Err(ApiError::bad_request(format!(
+            "`{field}` must not be empty"
+        )))
     } else {
         Ok(())
     }
@@ -365,13 +372,16 @@ pub fn create(
     }
 }
 
-fn stamp_secret(store: &mut Store, caller: &Caller, spec: &Spec, object: &mut JsonMap, secret: &str) {
+fn stamp_secret(
+    store: &mut Store,
+    caller: &Caller,
+    spec: &Spec,
+    object: &mut JsonMap,
+    secret: &str,
+) {
     if spec.server.contains(&Server::Secret) {
         object.insert("preview_secret".into(), Value::String(preview(secret)));
-        object.insert(
-            "secret_updated_at".into(),
-            Value::String(store.clock.now()),
-        );
+        object.insert("secret_updated_at".into(), Value::String(store.clock.now()));
         object.insert(
             "secret_updated_by_user_id".into(),
             Value::String(caller.user_id.clone()),
@@ -490,7 +500,12 @@ pub fn patch(
 ///
 /// # Errors
 /// See [`visible`].
-pub fn delete(store: &mut Store, caller: &Caller, spec: &Spec, id: &str) -> Result<JsonMap, ApiError> {
+pub fn delete(
+    store: &mut Store,
+    caller: &Caller,
+    spec: &Spec,
+    id: &str,
+) -> Result<JsonMap, ApiError> {
     let record = visible(store, caller, spec.kind, id)?.clone();
     if record.id() == caller.credential_id {
         // An emulator choice: a client cannot lock itself out by deleting its own credential.
@@ -506,7 +521,7 @@ pub fn delete(store: &mut Store, caller: &Caller, spec: &Spec, id: &str) -> Resu
 }
 
 /// No extra list filters.
-pub fn no_filters(_: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+pub fn no_filters(_: &Params) -> Result<Constraints, ApiError> {
     Ok(Vec::new())
 }
 

@@ -214,7 +214,10 @@ impl SeedDoc {
             let mut first_user: Option<String> = None;
             let join = |store: &mut Store, user_id: &str, owner: bool, groups: &[String]| {
                 accounts::add_member(store, &org_id, user_id);
-                let names = owner.then_some("Owners").into_iter().chain(groups.iter().map(String::as_str));
+                let names = owner
+                    .then_some("Owners")
+                    .into_iter()
+                    .chain(groups.iter().map(String::as_str));
                 for name in names {
                     let group = accounts::group_by_name(store, &org_id, name)
                         .ok_or_else(|| invalid(format!("unknown group `{name}`")))?;

@@ -237,7 +237,11 @@ impl Clock {
         } else {
             let hi = self.next_random();
             let lo = self.next_random();
-            let bytes: Vec<u8> = hi.to_be_bytes().into_iter().chain(lo.to_be_bytes()).collect();
+            let bytes: Vec<u8> = hi
+                .to_be_bytes()
+                .into_iter()
+                .chain(lo.to_be_bytes())
+                .collect();
             let mut b = [0u8; 16];
             b.copy_from_slice(&bytes);
             b[6] = (b[6] & 0x0f) | 0x40;
@@ -259,7 +263,8 @@ impl Clock {
         if self.deterministic {
             format!("{prefix}emulator-{:016x}", self.next_counter())
         } else {
-            const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
             let text: String = (0..40)
                 .map(|_| ALPHABET[(self.next_random() % ALPHABET.len() as u64) as usize] as char)
                 .collect();
@@ -318,7 +323,7 @@ pub fn format_timestamp(unix_ms: i64) -> String {
 pub fn preview(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() <= 6 {
-        return "…".repeat(1);
+        return "…".to_owned();
     }
     let head: String = chars[..2].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
@@ -450,7 +455,9 @@ impl Store {
         let key = natural_key(kind, record);
         record.deleted = true;
         if kind.has_deleted_at() {
-            record.object.insert("deleted_at".into(), Value::String(now));
+            record
+                .object
+                .insert("deleted_at".into(), Value::String(now));
         }
         let object = record.object.clone();
         if let Some(secret) = record.secret.clone() {
@@ -526,12 +533,11 @@ impl Store {
             for record in records {
                 let seq = record.seq;
                 let id = record.id().to_owned();
-                if !record.deleted {
-                    if let Some(secret) = &record.secret
-                        && matches!(kind, Kind::ApiKey | Kind::ServiceToken)
-                    {
-                        store.credentials.insert(secret.clone(), (kind, id.clone()));
-                    }
+                if !record.deleted
+                    && let Some(secret) = &record.secret
+                    && matches!(kind, Kind::ApiKey | Kind::ServiceToken)
+                {
+                    store.credentials.insert(secret.clone(), (kind, id.clone()));
                 }
                 let key = if record.deleted {
                     None

@@ -5,7 +5,6 @@
 use bt_gitops::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
 use serde_json::{Value, json};
 
-
 use crate::emulator_schema::{Client, schema_checks_enabled};
 
 /// A second org, `other-org`, with its own owner key `sk-other-owner`.
@@ -47,7 +46,9 @@ async fn project(api: &Client, name: &str) -> String {
 #[tokio::test]
 async fn hello_needs_no_auth_and_everything_else_does() {
     let (emu, api) = start().await;
-    let hello = reqwest::get(format!("{}/v1", emu.url())).await.expect("hello");
+    let hello = reqwest::get(format!("{}/v1", emu.url()))
+        .await
+        .expect("hello");
     assert_eq!(hello.status(), 200);
     assert_eq!(hello.text().await.expect("text"), "Hello, World!");
     assert_eq!(api.with_key("").get("/v1/project").await.status, 401);
@@ -79,13 +80,23 @@ async fn organization_list_get_patch_and_other_orgs() {
     assert_eq!(orgs.body["objects"].as_array().map(Vec::len), Some(1));
     let org_id = id(&orgs.body["objects"][0]);
     assert_eq!(orgs.body["objects"][0]["name"], "emulated-org");
-    assert_eq!(api.get(&format!("/v1/organization/{org_id}")).await.status, 200);
+    assert_eq!(
+        api.get(&format!("/v1/organization/{org_id}")).await.status,
+        200
+    );
 
     let other = api.with_key("sk-other-owner");
     let other_id = id(&other.get("/v1/organization").await.body["objects"][0]);
-    assert_eq!(api.get(&format!("/v1/organization/{other_id}")).await.status, 403);
     assert_eq!(
-        api.get("/v1/organization/00000000-0000-4000-8000-00000000ffff").await.status,
+        api.get(&format!("/v1/organization/{other_id}"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        api.get("/v1/organization/00000000-0000-4000-8000-00000000ffff")
+            .await
+            .status,
         404
     );
     assert_eq!(api.get("/v1/organization/not-a-uuid").await.status, 400);
@@ -100,14 +111,25 @@ async fn organization_list_get_patch_and_other_orgs() {
     assert_eq!(patched.body["name"], "emulated-org", "null is ignored");
     assert_eq!(patched.body["api_url"], "https://api.example");
     let bad = api
-        .patch(&format!("/v1/organization/{org_id}"), json!({"image_rendering_mode": "sometimes"}))
+        .patch(
+            &format!("/v1/organization/{org_id}"),
+            json!({"image_rendering_mode": "sometimes"}),
+        )
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(
-        api.patch(&format!("/v1/organization/{other_id}"), json!({"name": "x"})).await.status,
+        api.patch(
+            &format!("/v1/organization/{other_id}"),
+            json!({"name": "x"})
+        )
+        .await
+        .status,
         403
     );
-    assert_eq!(api.get("/v1/organization?org_name=other-org").await.status, 403);
+    assert_eq!(
+        api.get("/v1/organization?org_name=other-org").await.status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -121,7 +143,10 @@ async fn project_post_returns_existing_patch_replaces_settings_delete_is_final()
     let again = api
         .post("/v1/project", json!({"name": "web", "description": "two"}))
         .await;
-    assert_eq!(again.body, first.body, "POST returns the existing project unmodified");
+    assert_eq!(
+        again.body, first.body,
+        "POST returns the existing project unmodified"
+    );
     let pid = id(&first.body);
 
     let patched = api
@@ -145,16 +170,30 @@ async fn project_post_returns_existing_patch_replaces_settings_delete_is_final()
         "settings are replaced wholesale: {}",
         replaced.body
     );
-    assert_eq!(replaced.body["settings"]["spanFieldOrder"][0]["layout"], "full");
+    assert_eq!(
+        replaced.body["settings"]["spanFieldOrder"][0]["layout"],
+        "full"
+    );
 
-    assert_eq!(api.post("/v1/project", json!({"name": ""})).await.status, 400);
-    assert_eq!(api.post("/v1/project", json!({"name": 7})).await.status, 400);
+    assert_eq!(
+        api.post("/v1/project", json!({"name": ""})).await.status,
+        400
+    );
+    assert_eq!(
+        api.post("/v1/project", json!({"name": 7})).await.status,
+        400
+    );
     assert_eq!(api.post("/v1/project", json!(["web"])).await.status, 400);
     assert_eq!(
-        api.post("/v1/project", json!({"name": "x", "org_name": "other-org"})).await.status,
+        api.post("/v1/project", json!({"name": "x", "org_name": "other-org"}))
+            .await
+            .status,
         403
     );
-    assert_eq!(api.put("/v1/project", json!({"name": "web"})).await.status, 405);
+    assert_eq!(
+        api.put("/v1/project", json!({"name": "web"})).await.status,
+        405
+    );
 
     let deleted = api.delete(&format!("/v1/project/{pid}")).await;
     assert_eq!(deleted.status, 200);
@@ -204,7 +243,9 @@ async fn lists_are_newest_first_with_cursors_ids_and_name_filters() {
     assert_eq!(page, newest_first[4..6].to_vec());
 
     let both = api
-        .get(&format!("/v1/project?starting_after={oldest}&ending_before={oldest}"))
+        .get(&format!(
+            "/v1/project?starting_after={oldest}&ending_before={oldest}"
+        ))
         .await;
     assert_eq!(both.status, 400);
     assert_eq!(api.get("/v1/project?limit=-1").await.status, 400);
@@ -214,10 +255,16 @@ async fn lists_are_newest_first_with_cursors_ids_and_name_filters() {
     assert_eq!(api.ids("/v1/project?limit=0").await.len(), 0);
 
     let two = api
-        .ids(&format!("/v1/project?ids={}&ids={}", created[1], created[4]))
+        .ids(&format!(
+            "/v1/project?ids={}&ids={}",
+            created[1], created[4]
+        ))
         .await;
     assert_eq!(two, vec![created[4].clone(), created[1].clone()]);
-    assert_eq!(api.ids("/v1/project?project_name=p3").await, vec![created[3].clone()]);
+    assert_eq!(
+        api.ids("/v1/project?project_name=p3").await,
+        vec![created[3].clone()]
+    );
     assert!(api.ids("/v1/project?project_name=nope").await.is_empty());
     let theirs = api.with_key("sk-other-owner").ids("/v1/project").await;
     assert!(
@@ -244,12 +291,18 @@ async fn groups_and_roles_replace_with_put_and_apply_deltas_with_patch() {
     let inner = id(&api.post("/v1/group", json!({"name": "inner"})).await.body);
 
     let put = api
-        .put("/v1/group", json!({"name": "devs", "member_groups": [inner]}))
+        .put(
+            "/v1/group",
+            json!({"name": "devs", "member_groups": [inner]}),
+        )
         .await;
     assert_eq!(id(&put.body), gid, "PUT keeps the id");
     assert_eq!(put.body["member_users"], json!([]));
     assert_eq!(put.body["member_groups"], json!([inner]));
-    assert!(put.body.get("description").is_none(), "PUT replaces all fields");
+    assert!(
+        put.body.get("description").is_none(),
+        "PUT replaces all fields"
+    );
 
     let patched = api
         .patch(
@@ -262,12 +315,18 @@ async fn groups_and_roles_replace_with_put_and_apply_deltas_with_patch() {
     assert_eq!(patched.body["name"], "devs");
     let stranger = "00000000-0000-4000-8000-00000000abcd";
     assert_eq!(
-        api.patch(&format!("/v1/group/{gid}"), json!({"add_member_users": [stranger]}))
-            .await
-            .status,
+        api.patch(
+            &format!("/v1/group/{gid}"),
+            json!({"add_member_users": [stranger]})
+        )
+        .await
+        .status,
         400
     );
-    assert_eq!(api.ids("/v1/group?group_name=devs").await, vec![gid.clone()]);
+    assert_eq!(
+        api.ids("/v1/group?group_name=devs").await,
+        vec![gid.clone()]
+    );
     assert_eq!(api.ids("/v1/group").await.len(), 5, "3 built-in + 2");
 
     let role = api
@@ -292,9 +351,12 @@ async fn groups_and_roles_replace_with_put_and_apply_deltas_with_patch() {
         json!([{"permission": "update", "restrict_object_type": "project"}, {"permission": "delete"}])
     );
     assert_eq!(
-        api.post("/v1/role", json!({"name": "bad", "member_permissions": [{"permission": "fly"}]}))
-            .await
-            .status,
+        api.post(
+            "/v1/role",
+            json!({"name": "bad", "member_permissions": [{"permission": "fly"}]})
+        )
+        .await
+        .status,
         400
     );
     let put = api.put("/v1/role", json!({"name": "reader"})).await;
@@ -332,16 +394,22 @@ async fn acls_validate_exclusivity_and_are_idempotent() {
         assert_eq!(reply.status, 400, "{bad} -> {}", reply.text);
     }
 
-    assert_eq!(api.get("/v1/acl").await.status, 400, "object_type and object_id are required");
+    assert_eq!(
+        api.get("/v1/acl").await.status,
+        400,
+        "object_type and object_id are required"
+    );
     assert_eq!(api.get("/v1/acl?object_type=project").await.status, 400);
     let listed = api
         .ids(&format!("/v1/acl?object_type=project&object_id={pid}"))
         .await;
     assert_eq!(listed, vec![id(&acl.body)]);
     assert!(
-        api.ids(&format!("/v1/acl?object_type=project&object_id={pid}&permission=update"))
-            .await
-            .is_empty()
+        api.ids(&format!(
+            "/v1/acl?object_type=project&object_id={pid}&permission=update"
+        ))
+        .await
+        .is_empty()
     );
 
     let batch = json!({
@@ -353,13 +421,25 @@ async fn acls_validate_exclusivity_and_are_idempotent() {
     assert_eq!(first.body["added_acls"].as_array().map(Vec::len), Some(1));
     assert_eq!(first.body["removed_acls"], json!([]));
     let second = api.post("/v1/acl/batch_update", batch).await;
-    assert_eq!(second.body, json!({"added_acls": [], "removed_acls": []}), "idempotent");
+    assert_eq!(
+        second.body,
+        json!({"added_acls": [], "removed_acls": []}),
+        "idempotent"
+    );
 
     let org = api.get("/v1/acl/list_org").await;
-    assert!(org.body.is_array(), "list_org is a bare array: {}", org.body);
+    assert!(
+        org.body.is_array(),
+        "list_org is a bare array: {}",
+        org.body
+    );
     assert_eq!(org.body.as_array().map(Vec::len), Some(2));
     assert_eq!(
-        api.get(&format!("/v1/acl/list_org?role_id={role}")).await.body.as_array().map(Vec::len),
+        api.get(&format!("/v1/acl/list_org?role_id={role}"))
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
         Some(1)
     );
 
@@ -378,25 +458,45 @@ async fn project_tags_and_scores() {
     let pid = project(&api, "p").await;
     let other = project(&api, "q").await;
     let tag = api
-        .post("/v1/project_tag", json!({"project_id": pid, "name": "prod", "color": "red"}))
+        .post(
+            "/v1/project_tag",
+            json!({"project_id": pid, "name": "prod", "color": "red"}),
+        )
         .await;
     assert_eq!(tag.status, 200, "{}", tag.text);
     assert!(tag.body["position"].is_string() && tag.body["user_id"].is_string());
     let tid = id(&tag.body);
     let put = api
-        .put("/v1/project_tag", json!({"project_id": pid, "name": "prod", "description": "d"}))
+        .put(
+            "/v1/project_tag",
+            json!({"project_id": pid, "name": "prod", "description": "d"}),
+        )
         .await;
     assert_eq!(id(&put.body), tid);
     assert!(put.body.get("color").is_none());
     assert_eq!(put.body["position"], tag.body["position"]);
-    api.post("/v1/project_tag", json!({"project_id": other, "name": "prod"})).await;
-    assert_eq!(api.ids(&format!("/v1/project_tag?project_id={pid}")).await, vec![tid.clone()]);
-    assert_eq!(api.ids("/v1/project_tag?project_name=p&project_tag_name=prod").await, vec![tid.clone()]);
+    api.post(
+        "/v1/project_tag",
+        json!({"project_id": other, "name": "prod"}),
+    )
+    .await;
+    assert_eq!(
+        api.ids(&format!("/v1/project_tag?project_id={pid}")).await,
+        vec![tid.clone()]
+    );
+    assert_eq!(
+        api.ids("/v1/project_tag?project_name=p&project_tag_name=prod")
+            .await,
+        vec![tid.clone()]
+    );
     assert_eq!(api.ids("/v1/project_tag").await.len(), 2);
     assert_eq!(
-        api.post("/v1/project_tag", json!({"project_id": "00000000-0000-4000-8000-00000000abcd", "name": "x"}))
-            .await
-            .status,
+        api.post(
+            "/v1/project_tag",
+            json!({"project_id": "00000000-0000-4000-8000-00000000abcd", "name": "x"})
+        )
+        .await
+        .status,
         400
     );
 
@@ -418,7 +518,10 @@ async fn project_tags_and_scores() {
         .await;
     assert_eq!(unchanged.body, score.body, "POST ignores the new config");
     let patched = api
-        .patch(&format!("/v1/project_score/{sid}"), json!({"config": {"multi_select": false}}))
+        .patch(
+            &format!("/v1/project_score/{sid}"),
+            json!({"config": {"multi_select": false}}),
+        )
         .await;
     assert_eq!(
         patched.body["config"],
@@ -443,19 +546,34 @@ async fn project_tags_and_scores() {
         json!({"project_id": pid, "name": "b", "score_type": "stars"}),
         json!({"project_id": pid, "score_type": "slider"}),
     ] {
-        assert_eq!(api.post("/v1/project_score", bad.clone()).await.status, 400, "{bad}");
+        assert_eq!(
+            api.post("/v1/project_score", bad.clone()).await.status,
+            400,
+            "{bad}"
+        );
     }
-    assert_eq!(api.ids("/v1/project_score?score_type=online").await, vec![id(&online.body)]);
     assert_eq!(
-        api.ids("/v1/project_score?score_type=online&score_type=categorical").await.len(),
+        api.ids("/v1/project_score?score_type=online").await,
+        vec![id(&online.body)]
+    );
+    assert_eq!(
+        api.ids("/v1/project_score?score_type=online&score_type=categorical")
+            .await
+            .len(),
         2
     );
-    assert_eq!(api.get("/v1/project_score?score_type=stars").await.status, 400);
+    assert_eq!(
+        api.get("/v1/project_score?score_type=stars").await.status,
+        400
+    );
 
     // Deleting the project takes its tags and scores with it.
     api.delete(&format!("/v1/project/{pid}")).await;
     assert_eq!(api.get(&format!("/v1/project_tag/{tid}")).await.status, 404);
-    assert_eq!(api.get(&format!("/v1/project_score/{sid}")).await.status, 404);
+    assert_eq!(
+        api.get(&format!("/v1/project_score/{sid}")).await.status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -503,7 +621,10 @@ async fn project_automations_of_every_event_type() {
         json!({"event_type": "topic", "sampling_rate": 1.5, "facet_functions": [], "topic_map_functions": []}),
     ] {
         let reply = api
-            .post("/v1/project_automation", json!({"project_id": pid, "name": "bad", "config": bad}))
+            .post(
+                "/v1/project_automation",
+                json!({"project_id": pid, "name": "bad", "config": bad}),
+            )
             .await;
         assert_eq!(reply.status, 400, "{bad}: {}", reply.text);
     }
@@ -524,10 +645,16 @@ async fn project_automations_of_every_event_type() {
     assert_eq!(id(&put.body), ids[3]);
     assert_eq!(api.ids("/v1/project_automation").await.len(), 7);
     assert_eq!(
-        api.ids("/v1/project_automation?project_automation_name=a1").await,
+        api.ids("/v1/project_automation?project_automation_name=a1")
+            .await,
         vec![ids[1].clone()]
     );
-    assert_eq!(api.ids(&format!("/v1/project_automation?project_id={pid}")).await.len(), 7);
+    assert_eq!(
+        api.ids(&format!("/v1/project_automation?project_id={pid}"))
+            .await
+            .len(),
+        7
+    );
 }
 
 #[tokio::test]
@@ -539,18 +666,37 @@ async fn span_iframes_mcp_servers_and_views() {
         .await;
     assert_eq!(iframe.status, 200, "{}", iframe.text);
     let patched = api
-        .patch(&format!("/v1/span_iframe/{}", id(&iframe.body)), json!({"url": "https://y.example"}))
+        .patch(
+            &format!("/v1/span_iframe/{}", id(&iframe.body)),
+            json!({"url": "https://y.example"}),
+        )
         .await;
     assert_eq!(patched.body["post_message"], true);
-    assert_eq!(api.post("/v1/span_iframe", json!({"project_id": pid, "name": "nourl"})).await.status, 400);
-    assert_eq!(api.ids("/v1/span_iframe?span_iframe_name=viewer").await.len(), 1);
+    assert_eq!(
+        api.post(
+            "/v1/span_iframe",
+            json!({"project_id": pid, "name": "nourl"})
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        api.ids("/v1/span_iframe?span_iframe_name=viewer")
+            .await
+            .len(),
+        1
+    );
 
     let mcp = api
-        .post("/v1/mcp_server", json!({"project_id": pid, "name": "tools", "url": "https://mcp.example"}))
+        .post(
+            "/v1/mcp_server",
+            json!({"project_id": pid, "name": "tools", "url": "https://mcp.example"}),
+        )
         .await;
     assert_eq!(mcp.status, 200, "{}", mcp.text);
     let mid = id(&mcp.body);
-    assert_eq!(api.delete(&format!("/v1/mcp_server/{mid}")).await.body["deleted_at"].is_string(), true);
+    assert!(api.delete(&format!("/v1/mcp_server/{mid}")).await.body["deleted_at"].is_string());
     assert_eq!(api.get(&format!("/v1/mcp_server/{mid}")).await.status, 404);
 
     let locator = format!("object_type=project&object_id={pid}");
@@ -574,38 +720,79 @@ async fn span_iframes_mcp_servers_and_views() {
     assert_eq!(monitor.status, 200, "{}", monitor.text);
     assert_eq!(monitor.body["options"]["viewType"], "monitor");
     assert_eq!(
-        api.post("/v1/view", json!({"object_type": "project", "object_id": pid, "name": "n", "view_type": null}))
-            .await
-            .status,
+        api.post(
+            "/v1/view",
+            json!({"object_type": "project", "object_id": pid, "name": "n", "view_type": null})
+        )
+        .await
+        .status,
         400,
         "the spec lists null among view types but does not make the field nullable"
     );
     assert_eq!(
-        api.post("/v1/view", json!({"object_type": "project", "object_id": pid, "name": "no view_type"}))
-            .await
-            .status,
+        api.post(
+            "/v1/view",
+            json!({"object_type": "project", "object_id": pid, "name": "no view_type"})
+        )
+        .await
+        .status,
         400,
         "view_type is required"
     );
     assert_eq!(api.get("/v1/view").await.status, 400);
     assert_eq!(api.get(&format!("/v1/view/{vid}")).await.status, 400);
-    assert_eq!(api.get(&format!("/v1/view?{locator}")).await.body["objects"].as_array().map(Vec::len), Some(2));
-    assert_eq!(api.ids(&format!("/v1/view?{locator}&view_type=logs")).await, vec![vid.clone()]);
-    assert_eq!(api.get(&format!("/v1/view/{vid}?{locator}")).await.status, 200);
-    let elsewhere = format!("object_type=project&object_id={}", "00000000-0000-4000-8000-00000000abcd");
-    assert_eq!(api.get(&format!("/v1/view/{vid}?{elsewhere}")).await.status, 404);
+    assert_eq!(
+        api.get(&format!("/v1/view?{locator}")).await.body["objects"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        api.ids(&format!("/v1/view?{locator}&view_type=logs")).await,
+        vec![vid.clone()]
+    );
+    assert_eq!(
+        api.get(&format!("/v1/view/{vid}?{locator}")).await.status,
+        200
+    );
+    let elsewhere = format!(
+        "object_type=project&object_id={}",
+        "00000000-0000-4000-8000-00000000abcd"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/view/{vid}?{elsewhere}")).await.status,
+        404
+    );
     let renamed = api
-        .patch(&format!("/v1/view/{vid}"), json!({"object_type": "project", "object_id": pid, "name": "errs"}))
+        .patch(
+            &format!("/v1/view/{vid}"),
+            json!({"object_type": "project", "object_id": pid, "name": "errs"}),
+        )
         .await;
     assert_eq!(renamed.body["name"], "errs");
     assert_eq!(renamed.body["options"]["rowHeight"], "tall");
-    assert_eq!(api.patch(&format!("/v1/view/{vid}"), json!({"name": "x"})).await.status, 400);
-    assert_eq!(api.delete(&format!("/v1/view/{vid}")).await.status, 400, "the locator body is required");
+    assert_eq!(
+        api.patch(&format!("/v1/view/{vid}"), json!({"name": "x"}))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        api.delete(&format!("/v1/view/{vid}")).await.status,
+        400,
+        "the locator body is required"
+    );
     let deleted = api
-        .delete_with(&format!("/v1/view/{vid}"), json!({"object_type": "project", "object_id": pid}))
+        .delete_with(
+            &format!("/v1/view/{vid}"),
+            json!({"object_type": "project", "object_id": pid}),
+        )
         .await;
     assert_eq!(deleted.status, 200);
-    assert_eq!(api.get(&format!("/v1/view/{vid}?{locator}")).await.status, 404);
+    assert_eq!(
+        api.get(&format!("/v1/view/{vid}?{locator}")).await.status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -621,23 +808,46 @@ async fn secrets_are_write_only() {
     assert!(created.body["secret_updated_at"].is_string());
     let sid = id(&created.body);
     let put = api
-        .put("/v1/ai_secret", json!({"name": "OPENAI_API_KEY", "type": "openai"}))
+        .put(
+            "/v1/ai_secret",
+            json!({"name": "OPENAI_API_KEY", "type": "openai"}),
+        )
         .await;
     assert_eq!(id(&put.body), sid);
-    assert_eq!(put.body["preview_secret"], "sk…cdef", "a PUT without secret keeps it");
+    assert_eq!(
+        put.body["preview_secret"], "sk…cdef",
+        "a PUT without secret keeps it"
+    );
     let rotated = api
-        .patch(&format!("/v1/ai_secret/{sid}"), json!({"secret": "new-secret-value-9999"}))
+        .patch(
+            &format!("/v1/ai_secret/{sid}"),
+            json!({"secret": "new-secret-value-9999"}),
+        )
         .await;
     assert_eq!(rotated.body["preview_secret"], "ne…9999");
     for path in ["/v1/ai_secret".to_owned(), format!("/v1/ai_secret/{sid}")] {
         let reply = api.get(&path).await;
         assert!(!reply.text.contains("new-secret-value-9999") && !reply.text.contains(secret));
     }
-    assert_eq!(api.ids("/v1/ai_secret?ai_secret_type=openai").await, vec![sid.clone()]);
-    assert!(api.ids("/v1/ai_secret?ai_secret_type=anthropic").await.is_empty());
-    let deleted = api.delete_with("/v1/ai_secret", json!({"name": "OPENAI_API_KEY"})).await;
+    assert_eq!(
+        api.ids("/v1/ai_secret?ai_secret_type=openai").await,
+        vec![sid.clone()]
+    );
+    assert!(
+        api.ids("/v1/ai_secret?ai_secret_type=anthropic")
+            .await
+            .is_empty()
+    );
+    let deleted = api
+        .delete_with("/v1/ai_secret", json!({"name": "OPENAI_API_KEY"}))
+        .await;
     assert_eq!(id(&deleted.body), sid);
-    assert_eq!(api.delete_with("/v1/ai_secret", json!({"name": "OPENAI_API_KEY"})).await.status, 404);
+    assert_eq!(
+        api.delete_with("/v1/ai_secret", json!({"name": "OPENAI_API_KEY"}))
+            .await
+            .status,
+        404
+    );
 
     let pid = project(&api, "p").await;
     let env = api
@@ -647,12 +857,25 @@ async fn secrets_are_write_only() {
     assert!(!env.text.contains("hunter2-secret"));
     assert_eq!(env.body["secret_category"], "env_var");
     let eid = id(&env.body);
-    assert_eq!(api.patch(&format!("/v1/env_var/{eid}"), json!({"value": "x"})).await.status, 400, "name is required");
+    assert_eq!(
+        api.patch(&format!("/v1/env_var/{eid}"), json!({"value": "x"}))
+            .await
+            .status,
+        400,
+        "name is required"
+    );
     let patched = api
-        .patch(&format!("/v1/env_var/{eid}"), json!({"name": "TOKEN", "value": "rotated-value-1234"}))
+        .patch(
+            &format!("/v1/env_var/{eid}"),
+            json!({"name": "TOKEN", "value": "rotated-value-1234"}),
+        )
         .await;
     assert_eq!(patched.body["preview_secret"], "ro…1234");
-    assert_eq!(api.ids(&format!("/v1/env_var?object_type=project&object_id={pid}")).await, vec![eid.clone()]);
+    assert_eq!(
+        api.ids(&format!("/v1/env_var?object_type=project&object_id={pid}"))
+            .await,
+        vec![eid.clone()]
+    );
     assert!(api.ids("/v1/env_var?object_type=function").await.is_empty());
     assert_eq!(api.get("/v1/env_var?object_type=planet").await.status, 400);
 }
@@ -660,13 +883,28 @@ async fn secrets_are_write_only() {
 #[tokio::test]
 async fn environments_live_without_v1() {
     let (_emu, api) = start().await;
-    let created = api.post("/environment", json!({"name": "Production", "slug": "prod"})).await;
+    let created = api
+        .post(
+            "/environment",
+            json!({"name": "Production", "slug": "prod"}),
+        )
+        .await;
     assert_eq!(created.status, 200, "{}", created.text);
     let eid = id(&created.body);
-    let again = api.post("/environment", json!({"name": "Other", "slug": "prod"})).await;
+    let again = api
+        .post("/environment", json!({"name": "Other", "slug": "prod"}))
+        .await;
     assert_eq!(again.body, created.body, "the slug is the natural key");
-    assert_eq!(api.ids("/environment?name=Production").await, vec![eid.clone()]);
-    let patched = api.patch(&format!("/environment/{eid}"), json!({"description": "live"})).await;
+    assert_eq!(
+        api.ids("/environment?name=Production").await,
+        vec![eid.clone()]
+    );
+    let patched = api
+        .patch(
+            &format!("/environment/{eid}"),
+            json!({"description": "live"}),
+        )
+        .await;
     assert_eq!(patched.body["description"], "live");
     assert_eq!(api.delete(&format!("/environment/{eid}")).await.status, 200);
     assert!(api.ids("/environment").await.is_empty());
@@ -683,76 +921,144 @@ async fn members_users_service_accounts_and_tokens() {
         .await;
     assert_eq!(invited.status, 200, "{}", invited.text);
     assert_eq!(invited.body["status"], "success");
-    assert_eq!(invited.body["added_users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        invited.body["added_users"].as_array().map(Vec::len),
+        Some(2)
+    );
     let ada = id(&invited.body["added_users"][0]);
     let engineers = api.get("/v1/group?group_name=Engineers").await;
-    assert_eq!(engineers.body["objects"][0]["member_users"].as_array().map(Vec::len), Some(2));
-    assert_eq!(api.ids("/v1/user?email=ada@example.com").await, vec![ada.clone()]);
-    assert_eq!(api.ids("/v1/user?email=ada@example.com&email=bob@example.com").await.len(), 2);
+    assert_eq!(
+        engineers.body["objects"][0]["member_users"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        api.ids("/v1/user?email=ada@example.com").await,
+        vec![ada.clone()]
+    );
+    assert_eq!(
+        api.ids("/v1/user?email=ada@example.com&email=bob@example.com")
+            .await
+            .len(),
+        2
+    );
     assert_eq!(api.ids("/v1/user?given_name=Emulator").await.len(), 1);
     assert_eq!(api.get(&format!("/v1/user/{ada}")).await.status, 200);
     let again = api
-        .patch("/v1/organization/members", json!({"invite_users": {"emails": ["ada@example.com"]}}))
+        .patch(
+            "/v1/organization/members",
+            json!({"invite_users": {"emails": ["ada@example.com"]}}),
+        )
         .await;
     assert_eq!(again.body["added_users"], json!([]), "already a member");
     let removed = api
-        .patch("/v1/organization/members", json!({"remove_users": {"emails": ["ada@example.com"]}}))
+        .patch(
+            "/v1/organization/members",
+            json!({"remove_users": {"emails": ["ada@example.com"]}}),
+        )
         .await;
     assert_eq!(removed.status, 200);
     assert_eq!(api.get(&format!("/v1/user/{ada}")).await.status, 403);
     assert!(api.ids("/v1/user?email=ada@example.com").await.is_empty());
     assert_eq!(
-        api.patch("/v1/organization/members", json!({"invite_users": {"group_names": ["Nope"], "emails": ["c@example.com"]}}))
-            .await
-            .status,
+        api.patch(
+            "/v1/organization/members",
+            json!({"invite_users": {"group_names": ["Nope"], "emails": ["c@example.com"]}})
+        )
+        .await
+        .status,
         400
     );
 
     // Service accounts: a token needs an org-owner service token as the caller.
-    let with_token = json!({"invite_users": {"service_accounts": [{"name": "deployer", "token_name": "ci"}]}});
-    assert_eq!(api.patch("/v1/organization/members", with_token.clone()).await.status, 403);
+    let with_token =
+        json!({"invite_users": {"service_accounts": [{"name": "deployer", "token_name": "ci"}]}});
+    assert_eq!(
+        api.patch("/v1/organization/members", with_token.clone())
+            .await
+            .status,
+        403
+    );
     let bot = api.with_key(emu.service_token().expect("a seeded service token"));
     let created = bot.patch("/v1/organization/members", with_token).await;
     assert_eq!(created.status, 200, "{}", created.text);
     let added = &created.body["added_users"][0];
-    let fresh_key = added["api_key"].as_str().expect("the one-time key").to_owned();
+    let fresh_key = added["api_key"]
+        .as_str()
+        .expect("the one-time key")
+        .to_owned();
     assert!(fresh_key.starts_with("bt-st-"));
     assert_eq!(added["token_name"], "ci");
-    assert_eq!(api.with_key(&fresh_key).get("/v1/project").await.status, 200);
+    assert_eq!(
+        api.with_key(&fresh_key).get("/v1/project").await.status,
+        200
+    );
     let account = id(added);
 
     // Service tokens.
     let body = json!({"name": "second", "service_account_id": account});
-    assert_eq!(api.post("/v1/service_token", body.clone()).await.status, 403, "user keys are rejected");
+    assert_eq!(
+        api.post("/v1/service_token", body.clone()).await.status,
+        403,
+        "user keys are rejected"
+    );
     let token = bot.post("/v1/service_token", body.clone()).await;
     assert_eq!(token.status, 200, "{}", token.text);
     let key = token.body["key"].as_str().expect("key").to_owned();
     let duplicate = bot.post("/v1/service_token", body.clone()).await;
-    assert_ne!(id(&duplicate.body), id(&token.body), "names need not be unique");
+    assert_ne!(
+        id(&duplicate.body),
+        id(&token.body),
+        "names need not be unique"
+    );
     let listed = api.get("/v1/service_token?service_token_name=second").await;
     assert_eq!(listed.body["objects"].as_array().map(Vec::len), Some(2));
     assert!(!listed.text.contains(&key), "the raw key is shown once");
     assert_eq!(
-        bot.post("/v1/service_token", json!({"name": "x", "service_account_id": ada})).await.status,
+        bot.post(
+            "/v1/service_token",
+            json!({"name": "x", "service_account_id": ada})
+        )
+        .await
+        .status,
         400,
         "not a service account"
     );
     let tid = id(&token.body);
     assert_eq!(api.with_key(&key).get("/v1/organization").await.status, 200);
-    assert_eq!(api.delete_with("/v1/service_token", json!({"id": tid})).await.status, 200);
+    assert_eq!(
+        api.delete_with("/v1/service_token", json!({"id": tid}))
+            .await
+            .status,
+        200
+    );
     assert_eq!(api.with_key(&key).get("/v1/organization").await.status, 401);
-    assert_eq!(api.get(&format!("/v1/service_token/{tid}")).await.status, 404);
+    assert_eq!(
+        api.get(&format!("/v1/service_token/{tid}")).await.status,
+        404
+    );
 
     // API keys: list, get, delete.
     let keys = api.get("/v1/api_key").await;
     assert_eq!(keys.body["objects"].as_array().map(Vec::len), Some(1));
     assert!(!keys.text.contains(emu.api_key()));
     let kid = id(&keys.body["objects"][0]);
-    assert_eq!(keys.body["objects"][0]["user_email"], "owner@emulated-org.example");
+    assert_eq!(
+        keys.body["objects"][0]["user_email"],
+        "owner@emulated-org.example"
+    );
     assert_eq!(api.get(&format!("/v1/api_key/{kid}")).await.status, 200);
-    assert_eq!(api.post("/v1/api_key", json!({"name": "x"})).await.status, 405);
+    assert_eq!(
+        api.post("/v1/api_key", json!({"name": "x"})).await.status,
+        405
+    );
     assert_eq!(bot.delete(&format!("/v1/api_key/{kid}")).await.status, 200);
-    assert_eq!(api.get("/v1/project").await.status, 401, "a deleted key no longer works");
+    assert_eq!(
+        api.get("/v1/project").await.status,
+        401,
+        "a deleted key no longer works"
+    );
 }
 
 #[tokio::test]
@@ -763,12 +1069,30 @@ async fn other_orgs_are_invisible_or_forbidden() {
     assert_eq!(theirs.len(), 1);
     let mine = project(&api, "mine").await;
     assert!(!api.ids("/v1/project").await.contains(&theirs[0]));
-    assert_eq!(api.get(&format!("/v1/project/{}", theirs[0])).await.status, 403);
-    assert_eq!(api.patch(&format!("/v1/project/{}", theirs[0]), json!({"name": "x"})).await.status, 403);
-    assert_eq!(api.delete(&format!("/v1/project/{}", theirs[0])).await.status, 403);
+    assert_eq!(
+        api.get(&format!("/v1/project/{}", theirs[0])).await.status,
+        403
+    );
+    assert_eq!(
+        api.patch(&format!("/v1/project/{}", theirs[0]), json!({"name": "x"}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        api.delete(&format!("/v1/project/{}", theirs[0]))
+            .await
+            .status,
+        403
+    );
     assert_eq!(other.get(&format!("/v1/project/{mine}")).await.status, 403);
     assert_eq!(
-        api.post("/v1/project_tag", json!({"project_id": theirs[0], "name": "t"})).await.status,
+        api.post(
+            "/v1/project_tag",
+            json!({"project_id": theirs[0], "name": "t"})
+        )
+        .await
+        .status,
         403
     );
     let their_user = id(&other.get("/v1/user").await.body["objects"][0]);
@@ -784,14 +1108,24 @@ async fn unknown_paths_and_preflight() {
     assert_eq!(api.get("/v1/nothing").await.status, 404);
     let http = reqwest::Client::new();
     let preflight = http
-        .request(reqwest::Method::OPTIONS, format!("{}/v1/project", emu.url()))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/project", emu.url()),
+        )
         .send()
         .await
         .expect("send");
     assert_eq!(preflight.status(), 200);
-    assert!(preflight.headers().contains_key("access-control-allow-methods"));
+    assert!(
+        preflight
+            .headers()
+            .contains_key("access-control-allow-methods")
+    );
     let bad = http
-        .request(reqwest::Method::OPTIONS, format!("{}/v1/project/nope", emu.url()))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/project/nope", emu.url()),
+        )
         .send()
         .await
         .expect("send");
@@ -803,12 +1137,18 @@ async fn deterministic_mode_gives_stable_objects() {
     let (_emu, api) = start().await;
     let pid = project(&api, "snap").await;
     let tag = api
-        .post("/v1/project_tag", json!({"project_id": pid, "name": "t", "color": "blue"}))
+        .post(
+            "/v1/project_tag",
+            json!({"project_id": pid, "name": "t", "color": "blue"}),
+        )
         .await;
     let groups = api.get("/v1/group").await;
-    insta::assert_json_snapshot!("emulator_deterministic_objects", json!({
-        "project": api.get(&format!("/v1/project/{pid}")).await.body,
-        "tag": tag.body,
-        "groups": groups.body,
-    }));
+    insta::assert_json_snapshot!(
+        "emulator_deterministic_objects",
+        json!({
+            "project": api.get(&format!("/v1/project/{pid}")).await.body,
+            "tag": tag.body,
+            "groups": groups.body,
+        })
+    );
 }

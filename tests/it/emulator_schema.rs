@@ -22,9 +22,7 @@ fn spec() -> Option<&'static Value> {
     static SPEC: OnceLock<Option<Value>> = OnceLock::new();
     SPEC.get_or_init(|| {
         let Ok(text) = fs_err::read_to_string(SPEC_PATH) else {
-            eprintln!(
-                "NOTE: schema validation SKIPPED: the official spec `{SPEC_PATH}` is absent"
-            );
+            eprintln!("NOTE: schema validation SKIPPED: the official spec `{SPEC_PATH}` is absent");
             return None;
         };
         let mut spec: Value = serde_json::from_str(&text).expect("the spec is JSON");
@@ -65,7 +63,10 @@ fn convert(value: &mut Value) {
             } else if map.get("nullable") == Some(&Value::Bool(false)) {
                 map.remove("nullable");
             }
-            for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (flag, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 match map.get(flag) {
                     Some(Value::Bool(true)) => {
                         let limit = map.remove(bound).unwrap_or(json!(0));
@@ -156,8 +157,8 @@ pub fn check_response(method: &Method, path: &str, status: u16, body: &Value) {
     let Some(spec) = spec() else {
         return;
     };
-    let template = template(spec, path)
-        .unwrap_or_else(|| panic!("{method} {path}: no such path in the spec"));
+    let template =
+        template(spec, path).unwrap_or_else(|| panic!("{method} {path}: no such path in the spec"));
     let op = method.as_str().to_ascii_lowercase();
     let content = &spec["paths"][&template][&op]["responses"]["200"]["content"];
     assert!(
@@ -240,8 +241,9 @@ impl Client {
         let body: Value = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{method} {path_and_query}: body is not JSON ({e}): {text}"))
+            serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!("{method} {path_and_query}: body is not JSON ({e}): {text}")
+            })
         };
         let path = path_and_query.split('?').next().unwrap_or("");
         check_response(&method, path, status, &body);
@@ -306,5 +308,8 @@ fn conversion_turns_nullable_into_unions() {
         schema["properties"]["b"],
         json!({"anyOf": [{"$ref": "#/x"}, {"type": "null"}]})
     );
-    assert_eq!(schema["properties"]["c"], json!({"type": "integer", "exclusiveMinimum": 0}));
+    assert_eq!(
+        schema["properties"]["c"],
+        json!({"type": "integer", "exclusiveMinimum": 0})
+    );
 }

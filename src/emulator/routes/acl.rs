@@ -17,8 +17,8 @@ use crate::emulator::auth::Caller;
 use crate::emulator::error::ApiError;
 use crate::emulator::query::Params;
 use crate::emulator::resource::{
-    self, Draft, Mode, Patched, Server, Spec, fields, no_cascade, normalize, object_org, parse,
-    parse_json,
+    self, Constraints, Draft, Mode, Patched, Server, Spec, fields, no_cascade, normalize,
+    object_org, parse, parse_json,
 };
 use crate::emulator::store::{Kind, Record, Store, natural_key};
 
@@ -74,7 +74,12 @@ fn validate(store: &Store, caller: &Caller, item: &wire::AclItem) -> Result<Draf
             "`restrict_object_type` cannot be set alongside a `role_id`",
         ));
     }
-    let org_id = object_org(store, caller, &text(&item.object_type), item.object_id.as_str())?;
+    let org_id = object_org(
+        store,
+        caller,
+        &text(&item.object_type),
+        item.object_id.as_str(),
+    )?;
     if let Some(user) = &item.user_id
         && !store.is_member(&org_id, user.as_str())
     {
@@ -112,7 +117,7 @@ fn acl_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, Ap
     Err(ApiError::bad_request("ACLs are immutable"))
 }
 
-fn acl_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn acl_filters(params: &Params) -> Result<Constraints, ApiError> {
     let mut constraints = Vec::new();
     if let Some(v) = params.enum_value::<wire::AclObjectType>("object_type")? {
         constraints.push(("object_type", vec![v]));
@@ -131,7 +136,7 @@ fn acl_filters(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiE
     Ok(constraints)
 }
 
-fn acl_filters_required(params: &Params) -> Result<Vec<(&'static str, Vec<String>)>, ApiError> {
+fn acl_filters_required(params: &Params) -> Result<Constraints, ApiError> {
     for required in ["object_type", "object_id"] {
         if params.one(required)?.is_none() {
             return Err(ApiError::bad_request(format!(

@@ -95,17 +95,37 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(standard(&kinds::PROJECT, "/v1/project", "/v1/project/{id}"))
         .merge(standard(&kinds::GROUP, "/v1/group", "/v1/group/{id}"))
         .merge(standard(&kinds::ROLE, "/v1/role", "/v1/role/{id}"))
-        .merge(standard(&kinds::PROJECT_TAG, "/v1/project_tag", "/v1/project_tag/{id}"))
-        .merge(standard(&kinds::PROJECT_SCORE, "/v1/project_score", "/v1/project_score/{id}"))
+        .merge(standard(
+            &kinds::PROJECT_TAG,
+            "/v1/project_tag",
+            "/v1/project_tag/{id}",
+        ))
+        .merge(standard(
+            &kinds::PROJECT_SCORE,
+            "/v1/project_score",
+            "/v1/project_score/{id}",
+        ))
         .merge(standard(
             &kinds::PROJECT_AUTOMATION,
             "/v1/project_automation",
             "/v1/project_automation/{id}",
         ))
-        .merge(standard(&kinds::SPAN_IFRAME, "/v1/span_iframe", "/v1/span_iframe/{id}"))
-        .merge(standard(&kinds::MCP_SERVER, "/v1/mcp_server", "/v1/mcp_server/{id}"))
+        .merge(standard(
+            &kinds::SPAN_IFRAME,
+            "/v1/span_iframe",
+            "/v1/span_iframe/{id}",
+        ))
+        .merge(standard(
+            &kinds::MCP_SERVER,
+            "/v1/mcp_server",
+            "/v1/mcp_server/{id}",
+        ))
         .merge(standard(&kinds::ENV_VAR, "/v1/env_var", "/v1/env_var/{id}"))
-        .merge(standard(&kinds::ENVIRONMENT, "/environment", "/environment/{id}"))
+        .merge(standard(
+            &kinds::ENVIRONMENT,
+            "/environment",
+            "/environment/{id}",
+        ))
         .route(
             "/v1/ai_secret",
             list(&kinds::AI_SECRET)

@@ -34,7 +34,9 @@ fn own_org<'a>(store: &'a Store, caller: &Caller, id: &str) -> Result<&'a Record
         Some(_) => Err(ApiError::forbidden(format!(
             "the credential does not belong to organization `{id}`"
         ))),
-        None => Err(ApiError::not_found(format!("organization `{id}` not found"))),
+        None => Err(ApiError::not_found(format!(
+            "organization `{id}` not found"
+        ))),
     }
 }
 
@@ -203,11 +205,19 @@ fn patch_members(
         }
     }
     let mut groups: Vec<String> = Vec::new();
-    let group_ids = invite.group_ids.unwrap_or_default().into_iter().chain(invite.group_id);
+    let group_ids = invite
+        .group_ids
+        .unwrap_or_default()
+        .into_iter()
+        .chain(invite.group_id);
     for id in group_ids {
         match store.get(Kind::Group, id.as_str()) {
             Some(g) if g.org_id == org_id => groups.push(id.as_str().to_owned()),
-            _ => return Err(ApiError::bad_request(format!("group `{id}` does not exist"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "group `{id}` does not exist"
+                )));
+            }
         }
     }
     let group_names = invite

@@ -21,7 +21,9 @@ use crate::emulator::resource::{
 use crate::emulator::store::{Kind, Record, Store};
 
 fn no_create(_: &Store, _: &Caller, _: &Value) -> Result<Draft, ApiError> {
-    Err(ApiError::bad_request("this kind cannot be created this way"))
+    Err(ApiError::bad_request(
+        "this kind cannot be created this way",
+    ))
 }
 
 fn no_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, ApiError> {
@@ -68,7 +70,10 @@ pub(super) fn routes() -> Router<AppState> {
             get_one(&SERVICE_TOKEN).merge(delete_one(&SERVICE_TOKEN)),
         )
         .route("/v1/api_key", list(&API_KEY))
-        .route("/v1/api_key/{id}", get_one(&API_KEY).merge(delete_one(&API_KEY)))
+        .route(
+            "/v1/api_key/{id}",
+            get_one(&API_KEY).merge(delete_one(&API_KEY)),
+        )
 }
 
 /// `POST` (always a new token) or `PUT` (rotates the token of the same account with the same name).
@@ -112,7 +117,9 @@ async fn create(
             .flatten();
         let (object, key) = match existing {
             Some(token) => accounts::rotate_service_token(store, &token),
-            None => accounts::create_service_token(store, &caller.org_id, &account, &req.name, None),
+            None => {
+                accounts::create_service_token(store, &caller.org_id, &account, &req.name, None)
+            }
         };
         let token: wire::ServiceToken = serde_json::from_value(Value::Object(object))
             .map_err(|e| ApiError::internal(e.to_string()))?;
