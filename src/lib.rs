@@ -17,6 +17,7 @@ pub mod api;
 pub mod cli;
 pub mod diag;
 pub mod diff;
+pub mod emulator;
 pub mod env;
 pub mod graph;
 pub mod live;

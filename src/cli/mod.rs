@@ -4,7 +4,10 @@
 //! Each subcommand is one file with a `run` function returning an [`ExitStatus`]; `main` maps
 //! it to the process exit code and prints any error chain as `error: ...` / `Caused by: ...`.
 
+mod emulated;
+pub mod emulator;
 mod load;
+mod plan;
 mod schema;
 mod validate;
 
@@ -38,8 +41,12 @@ enum ColorChoice {
 enum Command {
     /// Parse and check manifests without touching the network.
     Validate(validate::ValidateArgs),
+    /// Read live state, compare it with the manifests and print the ordered plan.
+    Plan(plan::PlanArgs),
     /// Print the JSON Schema of manifest documents.
     Schema,
+    /// Serve a Braintrust-compatible admin API on 127.0.0.1 (for trying bt-gitops and for tests).
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// How a command ended, before it becomes a process exit code.
@@ -118,7 +125,19 @@ pub fn main() -> ExitCode {
 fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Validate(args) => validate::run(&args, printer),
+        Command::Plan(args) => plan::run(&args, printer),
         Command::Schema => schema::run(printer),
+        Command::Emulator(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let code = runtime.block_on(emulator::run(&args))?;
+            Ok(if code == ExitCode::SUCCESS {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Failure
+            })
+        }
     }
 }
 

@@ -48,12 +48,20 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let Some((analysis, root)) = checked_manifests(&args.path.path, printer) else {
         return Ok(ExitStatus::Failure);
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let plan = runtime.block_on(async {
-        let targets = if args.emulator {
-            super::emulated::targets(&analysis.state, &root).await?
+        // The emulator, when used, must outlive the reads.
+        let emulated = if args.emulator {
+            Some(super::emulated::start(&analysis.state).await?)
         } else {
-            targets(&analysis.state)?
+            None
+        };
+        let targets = match &emulated {
+            Some(e) => e.targets.clone(),
+            None => targets(&analysis.state)?,
         };
         let input = PlanInput {
             desired: &analysis.state,
@@ -66,18 +74,25 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         anyhow::Ok(outcome.plan)
     })?;
     print_plan(&plan, args, printer)?;
-    Ok(if args.detailed_exitcode && !plan.is_empty() { ExitStatus::Changes } else { ExitStatus::Success })
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
     let text = match args.format {
         PlanFormat::Human => render::human::render(plan, printer.style),
         PlanFormat::Json => render::json(plan),
-        PlanFormat::Markdown => render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT),
+        PlanFormat::Markdown => {
+            render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT)
+        }
     };
     printer.out(&text);
     if let Some(out) = &args.out {
-        fs_err::write(out, render::json(plan)).with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
+        fs_err::write(out, render::json(plan))
+            .with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
         printer.err(&format!("plan saved to {}\n", out.display()));
     }
     Ok(())
@@ -90,14 +105,25 @@ pub fn checked_manifests(path: &Path, printer: Printer) -> Option<(Analysis, Pat
     let analysis = pipeline::analyze(&sources);
     diags.extend(analysis.diagnostics.iter().cloned());
     if !diags.is_empty() {
-        printer.err(&validate::render_all(&diags, &sources, validate::DiagFormat::Human, printer));
+        printer.err(&validate::render_all(
+            &diags,
+            &sources,
+            validate::DiagFormat::Human,
+            printer,
+        ));
     }
     if diags.iter().any(|d| d.is_error()) {
         let errors = diags.iter().filter(|d| d.is_error()).count();
-        printer.err(&format!("{errors} error(s) in the manifests; nothing was sent to the API\n"));
+        printer.err(&format!(
+            "{errors} error(s) in the manifests; nothing was sent to the API\n"
+        ));
         return None;
     }
-    let root = if path.is_file() { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.to_path_buf() };
+    let root = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
     Some((analysis, root))
 }
 
@@ -111,20 +137,35 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
         let base_url = cfg
             .api_url
             .clone()
-            .or_else(|| std::env::var(crate::env::BRAINTRUST_API_URL).ok().filter(|v| !v.is_empty()))
+            .or_else(|| {
+                std::env::var(crate::env::BRAINTRUST_API_URL)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         if let Err(err) = crate::api::client::check_base_url(&base_url) {
             bail!("org `{name}`: {err}");
         }
-        let key_var = cfg.api_key_env.as_deref().unwrap_or(crate::env::BRAINTRUST_API_KEY);
+        let key_var = cfg
+            .api_key_env
+            .as_deref()
+            .unwrap_or(crate::env::BRAINTRUST_API_KEY);
         let api_key = match std::env::var(key_var) {
             Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
             _ => bail!(
                 "no API key for org `{name}`: set {key_var}{}, or try `--emulator` to plan against a local emulator",
-                if cfg.api_key_env.is_some() { " (named by the org's `api_key_env`)" } else { "" }
+                if cfg.api_key_env.is_some() {
+                    " (named by the org's `api_key_env`)"
+                } else {
+                    ""
+                }
             ),
         };
-        out.push(OrgTarget { org: name.clone(), base_url, api_key });
+        out.push(OrgTarget {
+            org: name.clone(),
+            base_url,
+            api_key,
+        });
     }
     Ok(out)
 }
@@ -133,7 +174,9 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
 /// once; a value that cannot be read is recorded as unavailable, never as an error message that
 /// could contain it.
 pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
-    let user_key = std::env::var(crate::env::BT_GITOPS_SECRET_KEY).ok().filter(|k| !k.is_empty());
+    let user_key = std::env::var(crate::env::BT_GITOPS_SECRET_KEY)
+        .ok()
+        .filter(|k| !k.is_empty());
     let mut out = SecretDigests::new();
     for (key, resource) in &desired.resources {
         let source = match &resource.spec {
@@ -142,9 +185,15 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
             _ => None,
         };
         let Some(source) = source else { continue };
-        let hmac_key = user_key.as_ref().map_or_else(|| secrets::default_key(key.org.as_str()), |k| k.as_bytes().to_vec());
+        let hmac_key = user_key.as_ref().map_or_else(
+            || secrets::default_key(key.org.as_str()),
+            |k| k.as_bytes().to_vec(),
+        );
         let value = read_secret(source, root);
-        out.insert(key.clone(), value.map(|v| secrets::digest(&hmac_key, v.as_bytes())));
+        out.insert(
+            key.clone(),
+            value.map(|v| secrets::digest(&hmac_key, v.as_bytes())),
+        );
     }
     out
 }

@@ -21,25 +21,67 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ("proxy_url", s.proxy_url.as_ref().map(|v| json!(v))),
             ("realtime_url", s.realtime_url.as_ref().map(|v| json!(v))),
             ("is_universal_api", s.is_universal_api.map(|v| json!(v))),
-            ("is_dataplane_private", s.is_dataplane_private.map(|v| json!(v))),
-            ("image_rendering_mode", s.image_rendering_mode.map(|v| json!(image_mode(v)))),
+            (
+                "is_dataplane_private",
+                s.is_dataplane_private.map(|v| json!(v)),
+            ),
+            (
+                "image_rendering_mode",
+                s.image_rendering_mode.map(|v| json!(image_mode(v))),
+            ),
         ],
-        Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => Vec::new(),
+        Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => {
+            Vec::new()
+        }
         Spec::Group(g) => vec![
             ("description", g.description.as_ref().map(|v| json!(v))),
-            ("members", Some(json!(g.members.iter().map(Email::as_str).collect::<Vec<_>>()))),
-            ("service_accounts", Some(json!(g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>()))),
-            ("inherits", Some(json!(g.inherits.iter().map(Name::as_str).collect::<Vec<_>>()))),
+            (
+                "members",
+                Some(json!(
+                    g.members.iter().map(Email::as_str).collect::<Vec<_>>()
+                )),
+            ),
+            (
+                "service_accounts",
+                Some(json!(
+                    g.service_accounts
+                        .iter()
+                        .map(Name::as_str)
+                        .collect::<Vec<_>>()
+                )),
+            ),
+            (
+                "inherits",
+                Some(json!(
+                    g.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
+                )),
+            ),
         ],
         Spec::Role(r) => vec![
             ("description", r.description.as_ref().map(|v| json!(v))),
-            ("permissions", Some(json!(r.permissions.iter().map(|(p, t)| permission_label(*p, *t)).collect::<Vec<_>>()))),
-            ("inherits", Some(json!(r.inherits.iter().map(Name::as_str).collect::<Vec<_>>()))),
+            (
+                "permissions",
+                Some(json!(
+                    r.permissions
+                        .iter()
+                        .map(|(p, t)| permission_label(*p, *t))
+                        .collect::<Vec<_>>()
+                )),
+            ),
+            (
+                "inherits",
+                Some(json!(
+                    r.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
+                )),
+            ),
         ],
         Spec::Environment(e) => vec![("description", e.description.as_ref().map(|v| json!(v)))],
         Spec::AiSecret(s) => vec![
             ("type", s.provider.as_ref().map(|v| json!(v))),
-            ("metadata", (!s.metadata.is_empty()).then(|| json!(s.metadata))),
+            (
+                "metadata",
+                (!s.metadata.is_empty()).then(|| json!(s.metadata)),
+            ),
         ],
         Spec::Project(p) => {
             let mut out = vec![("description", p.description.as_ref().map(|v| json!(v)))];
@@ -54,16 +96,28 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ("description", t.description.as_ref().map(|v| json!(v))),
         ],
         Spec::Score(s) => {
-            let (ty, body): (&str, Option<Value>) = match &s.kind {
-                ScoreKind::Slider => ("slider", None),
-                ScoreKind::FreeForm => ("free-form", None),
+            let (ty, categories, weights, scores): (
+                &str,
+                Option<Value>,
+                Option<Value>,
+                Option<Value>,
+            ) = match &s.kind {
+                ScoreKind::Slider => ("slider", None, None, None),
+                ScoreKind::FreeForm => ("free-form", None, None, None),
                 ScoreKind::Categorical { categories, .. } => (
                     "categorical",
-                    Some(json!(categories.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect::<Vec<_>>())),
+                    Some(json!(
+                        categories
+                            .iter()
+                            .map(|(n, v)| json!({ "name": n, "value": v }))
+                            .collect::<Vec<_>>()
+                    )),
+                    None,
+                    None,
                 ),
-                ScoreKind::Weighted(w) => ("weighted", Some(json!(w))),
-                ScoreKind::Minimum(s) => ("minimum", Some(json!(s))),
-                ScoreKind::Maximum(s) => ("maximum", Some(json!(s))),
+                ScoreKind::Weighted(w) => ("weighted", None, Some(json!(w)), None),
+                ScoreKind::Minimum(s) => ("minimum", None, None, Some(json!(s))),
+                ScoreKind::Maximum(s) => ("maximum", None, None, Some(json!(s))),
             };
             let multi_select = match &s.kind {
                 ScoreKind::Categorical { multi_select, .. } => multi_select.map(|v| json!(v)),
@@ -72,19 +126,34 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             vec![
                 ("type", Some(json!(ty))),
                 ("description", s.description.as_ref().map(|v| json!(v))),
-                ("categories", body),
+                ("categories", categories),
+                ("weights", weights),
+                ("scores", scores),
                 ("multi_select", multi_select),
-                ("object_types", s.object_types.as_ref().map(|t| json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>()))),
+                (
+                    "object_types",
+                    s.object_types.as_ref().map(|t| {
+                        json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>())
+                    }),
+                ),
             ]
         }
         Spec::OnlineScoring(o) => vec![
             ("description", o.description.as_ref().map(|v| json!(v))),
             ("sampling_rate", Some(json!(o.sampling_rate))),
-            ("scorers", Some(json!(o.scorers.iter().map(function_label).collect::<Vec<_>>()))),
+            (
+                "scorers",
+                Some(json!(
+                    o.scorers.iter().map(function_label).collect::<Vec<_>>()
+                )),
+            ),
             ("filter", o.filter.as_ref().map(|v| json!(v))),
             ("scope", Some(scope(&o.scope))),
             ("apply_to_root_span", o.apply_to_root_span.map(|v| json!(v))),
-            ("apply_to_span_names", o.apply_to_span_names.as_ref().map(|v| json!(v))),
+            (
+                "apply_to_span_names",
+                o.apply_to_span_names.as_ref().map(|v| json!(v)),
+            ),
             ("skip_logging", o.skip_logging.map(|v| json!(v))),
         ],
         Spec::SpanIframe(i) => vec![
@@ -99,17 +168,23 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ("notify", Some(notify(&a.notify))),
         ],
         Spec::Retention(r) => vec![
-            ("object_type", Some(json!(retention_object_type(r.object_type)))),
+            (
+                "object_type",
+                Some(json!(retention_object_type(r.object_type))),
+            ),
             ("days", Some(json!(r.days))),
         ],
         Spec::Export(e) => vec![
             ("description", e.description.as_ref().map(|v| json!(v))),
             ("data", Some(export_data(&e.data))),
             ("path", Some(json!(e.path))),
-            ("format", Some(json!(match e.format {
-                ExportFormat::Jsonl => "jsonl",
-                ExportFormat::Parquet => "parquet",
-            }))),
+            (
+                "format",
+                Some(json!(match e.format {
+                    ExportFormat::Jsonl => "jsonl",
+                    ExportFormat::Parquet => "parquet",
+                })),
+            ),
             ("interval_seconds", Some(json!(e.interval_seconds))),
             ("credentials", Some(export_credentials(&e.credentials))),
             ("status", e.status.map(|s| json!(automation_status(s)))),
@@ -121,7 +196,10 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
 /// Fields that the API cannot change in place: a change means delete and create.
 #[must_use]
 pub fn is_immutable(kind: Kind, field: &str) -> bool {
-    matches!((kind, field), (Kind::Export, "path") | (Kind::Retention, "object_type"))
+    matches!(
+        (kind, field),
+        (Kind::Export, "path") | (Kind::Retention, "object_type")
+    )
 }
 
 #[must_use]
@@ -135,8 +213,14 @@ pub fn permission_label(p: Permission, t: Option<AclObjectType>) -> String {
 #[must_use]
 pub fn function_label(f: &FunctionRef) -> String {
     match f {
-        FunctionRef::Global { name, function_type: None } => format!("global:{name}"),
-        FunctionRef::Global { name, function_type: Some(t) } => format!("global:{name} ({})", function_type(*t)),
+        FunctionRef::Global {
+            name,
+            function_type: None,
+        } => format!("global:{name}"),
+        FunctionRef::Global {
+            name,
+            function_type: Some(t),
+        } => format!("global:{name} ({})", function_type(*t)),
         FunctionRef::Project { project, slug } => format!("function:{project}/{slug}"),
     }
 }
@@ -148,7 +232,10 @@ fn project_settings(s: &ProjectSettings) -> Value {
             map.insert(k.to_owned(), v);
         }
     };
-    put("comparison_key", s.comparison_key.as_ref().map(|v| json!(v)));
+    put(
+        "comparison_key",
+        s.comparison_key.as_ref().map(|v| json!(v)),
+    );
     // `baseline_experiment` is not compared until experiment names are resolved to ids.
     put(
         "span_field_order",
@@ -165,11 +252,23 @@ fn project_settings(s: &ProjectSettings) -> Value {
     put(
         "remote_eval_sources",
         s.remote_eval_sources.as_ref().map(|r| {
-            json!(r.iter().map(|r| json!({ "url": r.url, "name": r.name, "description": r.description })).collect::<Vec<_>>())
+            json!(
+                r.iter()
+                    .map(|r| json!({ "url": r.url, "name": r.name, "description": r.description }))
+                    .collect::<Vec<_>>()
+            )
         }),
     );
-    put("disable_realtime_queries", s.disable_realtime_queries.map(|v| json!(v)));
-    put("default_preprocessor", s.default_preprocessor.as_ref().map(|f| json!(function_label(f))));
+    put(
+        "disable_realtime_queries",
+        s.disable_realtime_queries.map(|v| json!(v)),
+    );
+    put(
+        "default_preprocessor",
+        s.default_preprocessor
+            .as_ref()
+            .map(|f| json!(function_label(f))),
+    );
     Value::Object(map)
 }
 
@@ -177,7 +276,13 @@ fn scope(s: &Scope) -> Value {
     match s {
         Scope::Span => json!({ "type": "span" }),
         Scope::Trace { idle_seconds } => json!({ "type": "trace", "idle_seconds": idle_seconds }),
-        Scope::Group { group_by, placement, interval_seconds, max_traces, idle_seconds } => json!({
+        Scope::Group {
+            group_by,
+            placement,
+            interval_seconds,
+            max_traces,
+            idle_seconds,
+        } => json!({
             "type": "group", "group_by": group_by,
             "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
             "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
@@ -188,7 +293,11 @@ fn scope(s: &Scope) -> Value {
 fn notify(n: &Notify) -> Value {
     match n {
         Notify::Webhook { url } => json!({ "webhook": url }),
-        Notify::Slack { workspace_id, channel, message_template } => {
+        Notify::Slack {
+            workspace_id,
+            channel,
+            message_template,
+        } => {
             json!({ "slack": { "workspace_id": workspace_id, "channel": channel, "message_template": message_template } })
         }
     }
@@ -204,8 +313,13 @@ fn export_data(d: &ExportData) -> Value {
 
 fn export_credentials(c: &ExportCredentials) -> Value {
     match c {
-        ExportCredentials::Aws { role_arn, external_id } => json!({ "aws_role_arn": role_arn, "external_id": external_id }),
-        ExportCredentials::Gcp { service_account } => json!({ "gcp_service_account": service_account }),
+        ExportCredentials::Aws {
+            role_arn,
+            external_id,
+        } => json!({ "aws_role_arn": role_arn, "external_id": external_id }),
+        ExportCredentials::Gcp { service_account } => {
+            json!({ "gcp_service_account": service_account })
+        }
     }
 }
 

@@ -87,7 +87,13 @@ pub type SecretDigests = BTreeMap<ResourceKey, Result<String, String>>;
 
 /// Compares desired and live state.
 #[must_use]
-pub fn diff(desired: &DesiredState, live: &LiveState, secrets: &SecretDigests) -> Vec<ResourceDiff> {
+pub fn diff(
+    desired: &DesiredState,
+    live: &LiveState,
+    secrets: &SecretDigests,
+) -> Vec<ResourceDiff> {
+    let renamed = follow_project_renames(desired, live);
+    let live = renamed.as_ref().unwrap_or(live);
     let mut out = Vec::new();
     let mut claimed: BTreeSet<&ResourceKey> = BTreeSet::new();
     for (key, resource) in &desired.resources {
@@ -139,13 +145,67 @@ pub fn diff(desired: &DesiredState, live: &LiveState, secrets: &SecretDigests) -
     out
 }
 
+/// When a declared project is found live under one of its `previous_names`, its live children
+/// are filed under the new name, so that a rename keeps its tags, scores and automations instead
+/// of recreating them. Returns `None` when no project is renamed.
+fn follow_project_renames(desired: &DesiredState, live: &LiveState) -> Option<LiveState> {
+    let mut renames: BTreeMap<(OrgName, ProjectName), ProjectName> = BTreeMap::new();
+    for r in desired.of_kind(Kind::Project) {
+        if live.objects.contains_key(&r.key) {
+            continue;
+        }
+        let Ok(new) = ProjectName::new(&r.key.name) else {
+            continue;
+        };
+        for prev in &r.previous_names {
+            let Ok(old) = ProjectName::new(prev) else {
+                continue;
+            };
+            if live
+                .objects
+                .contains_key(&ResourceKey::project(&r.key.org, &old))
+            {
+                renames.insert((r.key.org.clone(), old), new.clone());
+                break;
+            }
+        }
+    }
+    if renames.is_empty() {
+        return None;
+    }
+    let mut out = live.clone();
+    out.objects = live
+        .objects
+        .iter()
+        .map(|(key, obj)| {
+            let moved = key
+                .project
+                .as_ref()
+                .and_then(|p| renames.get(&(key.org.clone(), p.clone())))
+                .map(|new| ResourceKey {
+                    project: Some(new.clone()),
+                    ..key.clone()
+                });
+            (moved.unwrap_or_else(|| key.clone()), obj.clone())
+        })
+        .collect();
+    Some(out)
+}
+
 /// The live object for a desired one: same key, or one of its previous names.
-fn find_live<'a>(key: &ResourceKey, resource: &Resource, live: &'a LiveState) -> Option<(&'a ResourceKey, &'a LiveObject)> {
+fn find_live<'a>(
+    key: &ResourceKey,
+    resource: &Resource,
+    live: &'a LiveState,
+) -> Option<(&'a ResourceKey, &'a LiveObject)> {
     if let Some((k, o)) = live.objects.get_key_value(key) {
         return Some((k, o));
     }
     resource.previous_names.iter().find_map(|prev| {
-        let old = ResourceKey { name: prev.clone(), ..key.clone() };
+        let old = ResourceKey {
+            name: prev.clone(),
+            ..key.clone()
+        };
         live.objects.get_key_value(&old)
     })
 }
@@ -153,7 +213,13 @@ fn find_live<'a>(key: &ResourceKey, resource: &Resource, live: &'a LiveState) ->
 fn create(key: &ResourceKey, resource: &Resource, secrets: &SecretDigests) -> ResourceDiff {
     let fields = fields::fields(&resource.spec)
         .into_iter()
-        .filter_map(|(name, value)| value.map(|v| FieldChange { field: name.to_owned(), before: None, after: Some(v) }))
+        .filter_map(|(name, value)| {
+            value.map(|v| FieldChange {
+                field: name.to_owned(),
+                before: None,
+                after: Some(v),
+            })
+        })
         .filter(|f| !f.after.as_ref().is_some_and(is_empty_collection))
         .collect();
     let secret = secret_source(&resource.spec).map(|source| SecretChange {
@@ -182,29 +248,48 @@ fn update(
     renamed_from: Option<String>,
     secrets: &SecretDigests,
 ) -> Option<ResourceDiff> {
-    let live_fields: BTreeMap<&str, Option<Value>> = fields::fields(&obj.spec).into_iter().collect();
+    let live_fields: BTreeMap<&str, Option<Value>> =
+        fields::fields(&obj.spec).into_iter().collect();
     let mut changes = Vec::new();
     if let Some(old) = &renamed_from {
-        changes.push(FieldChange { field: "name".into(), before: Some(Value::String(old.clone())), after: Some(Value::String(key.name.clone())) });
+        changes.push(FieldChange {
+            field: "name".into(),
+            before: Some(Value::String(old.clone())),
+            after: Some(Value::String(key.name.clone())),
+        });
     }
     for (name, desired) in fields::fields(&resource.spec) {
         let Some(desired) = desired else { continue };
         let live = live_fields.get(name).and_then(Option::as_ref);
         if !normalize::equivalent(&desired, live) {
-            changes.push(FieldChange { field: name.to_owned(), before: live.cloned(), after: Some(desired) });
+            changes.push(FieldChange {
+                field: name.to_owned(),
+                before: live.cloned(),
+                after: Some(desired),
+            });
         }
     }
     let secret = secret_source(&resource.spec).and_then(|source| {
         let status = secret_status(secrets.get(key), obj)?;
         Some(SecretChange { source, status })
     });
-    if changes.is_empty() && secret.as_ref().is_none_or(|s| s.status == SecretStatus::Unavailable) {
+    if changes.is_empty()
+        && secret
+            .as_ref()
+            .is_none_or(|s| s.status == SecretStatus::Unavailable)
+    {
         return None;
     }
-    let replace = changes.iter().any(|c| fields::is_immutable(key.kind, &c.field));
+    let replace = changes
+        .iter()
+        .any(|c| fields::is_immutable(key.kind, &c.field));
     Some(ResourceDiff {
         key: key.clone(),
-        kind: if replace { DiffKind::Replace } else { DiffKind::Update },
+        kind: if replace {
+            DiffKind::Replace
+        } else {
+            DiffKind::Update
+        },
         fields: changes,
         live: Some((obj.id.clone(), obj.fingerprint.clone())),
         renamed_from,
@@ -215,14 +300,21 @@ fn update(
 }
 
 /// How a declared secret compares with the live one; `None` when nothing needs writing.
-fn secret_status(digest: Option<&Result<String, String>>, obj: &LiveObject) -> Option<SecretStatus> {
+fn secret_status(
+    digest: Option<&Result<String, String>>,
+    obj: &LiveObject,
+) -> Option<SecretStatus> {
     let digest = match digest {
         Some(Ok(d)) => d,
         Some(Err(_)) => return Some(SecretStatus::Unavailable),
         None => return None,
     };
-    let Some(live) = &obj.secret else { return Some(SecretStatus::Unverified) };
-    let Some(recorded) = &live.recorded_digest else { return Some(SecretStatus::Unverified) };
+    let Some(live) = &obj.secret else {
+        return Some(SecretStatus::Unverified);
+    };
+    let Some(recorded) = &live.recorded_digest else {
+        return Some(SecretStatus::Unverified);
+    };
     let rotated = match (&live.updated_at, &live.recorded_at) {
         (Some(updated), Some(recorded_at)) => updated.as_str() > recorded_at.as_str(),
         _ => false,
@@ -259,8 +351,12 @@ fn is_empty_collection(v: &Value) -> bool {
 /// the org itself are never deleted.
 #[must_use]
 pub fn is_authoritative(desired: &DesiredState, key: &ResourceKey) -> bool {
-    let Some(org) = desired.orgs.get(&key.org) else { return false };
-    if key.kind == Kind::Org || key.kind == Kind::Group && BUILTIN_GROUPS.contains(&key.name.as_str()) {
+    let Some(org) = desired.orgs.get(&key.org) else {
+        return false;
+    };
+    if key.kind == Kind::Org
+        || key.kind == Kind::Group && BUILTIN_GROUPS.contains(&key.name.as_str())
+    {
         return false;
     }
     match &key.project {
@@ -296,7 +392,11 @@ pub fn is_authoritative(desired: &DesiredState, key: &ResourceKey) -> bool {
                 Kind::EnvVar => ProjectCollection::EnvVars,
                 _ => return false,
             };
-            declared && org.project_authoritative.get(project).is_some_and(|c| c.contains(&collection))
+            declared
+                && org
+                    .project_authoritative
+                    .get(project)
+                    .is_some_and(|c| c.contains(&collection))
         }
     }
 }

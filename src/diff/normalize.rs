@@ -18,7 +18,9 @@ pub fn equivalent(desired: &Value, live: Option<&Value>) -> bool {
     }
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => null_members_are_absent(d, l),
-        (Value::Array(d), Value::Array(l)) => d.len() == l.len() && d.iter().zip(l).all(|(d, l)| equivalent(d, Some(l))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(d, l)| equivalent(d, Some(l)))
+        }
         _ => desired == live,
     }
 }
@@ -43,7 +45,10 @@ pub fn numbers_compare_by_value(desired: &Value, live: &Value) -> bool {
 /// In objects, a member set to `null` and a missing member are the same; members are compared
 /// with the same rules recursively.
 #[must_use]
-pub fn null_members_are_absent(desired: &serde_json::Map<String, Value>, live: &serde_json::Map<String, Value>) -> bool {
+pub fn null_members_are_absent(
+    desired: &serde_json::Map<String, Value>,
+    live: &serde_json::Map<String, Value>,
+) -> bool {
     let keys = desired.keys().chain(live.keys());
     for key in keys {
         let d = desired.get(key).unwrap_or(&Value::Null);
@@ -82,9 +87,18 @@ mod tests {
 
     #[test]
     fn null_members() {
-        assert!(equivalent(&json!({ "a": 1, "b": null }), Some(&json!({ "a": 1.0 }))));
-        assert!(!equivalent(&json!({ "a": 1 }), Some(&json!({ "a": 1, "b": 2 }))));
-        assert!(!equivalent(&json!({ "a": 1, "b": null }), Some(&json!({ "a": 1, "b": 2 }))));
+        assert!(equivalent(
+            &json!({ "a": 1, "b": null }),
+            Some(&json!({ "a": 1.0 }))
+        ));
+        assert!(!equivalent(
+            &json!({ "a": 1 }),
+            Some(&json!({ "a": 1, "b": 2 }))
+        ));
+        assert!(!equivalent(
+            &json!({ "a": 1, "b": null }),
+            Some(&json!({ "a": 1, "b": 2 }))
+        ));
     }
 
     #[test]

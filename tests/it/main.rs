@@ -1,6 +1,9 @@
 //! The single integration test binary: one module per area.
 
 mod diagnostics;
+mod emulator;
+mod emulator_faults;
+mod emulator_schema;
 mod examples;
 mod fuzz;
 mod schema;

@@ -1,0 +1,857 @@
+//! Per-kind [`Spec`]s for the kinds that follow the common CRUD pattern: what each validates on
+//! create and patch, which fields the server assigns, and which list filters it takes.
+//!
+//! Natural keys (in `store::natural_key`): org + `name` for project, group, role and ai_secret;
+//! org + `slug` for environment; project + `name` for project_tag, project_score,
+//! project_automation, span_iframe and mcp_server; `(object_type, object_id, view_type, name)` for
+//! view; `(object_type, object_id, name)` for env_var.
+
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::query::Params;
+use super::resource::{
+    Constraints, Draft, Patched, Server, Spec, fields, in_range, merge, no_cascade, no_filters,
+    non_empty, normalize, object_org, parse, project,
+};
+use super::store::{Kind, Record, Store};
+use crate::api::wire::{self, Id};
+
+const ORG_SERVER: &[Server] = &[Server::Id, Server::OrgId, Server::Created, Server::UserId];
+const PROJECT_SERVER: &[Server] = &[Server::Id, Server::Created, Server::UserId];
+
+fn draft(org_id: String, fields: wire::JsonMap) -> Draft {
+    Draft {
+        org_id,
+        fields,
+        secret: None,
+    }
+}
+
+fn patched(object: wire::JsonMap) -> Patched {
+    Patched {
+        object,
+        secret: None,
+    }
+}
+
+/// Applies a typed patch as a plain deep merge, leaving out the keys the kind handles itself.
+fn merged<T: serde::Serialize>(record: &Record, patch: &T, skip: &[&str]) -> wire::JsonMap {
+    let mut object = record.object.clone();
+    merge(&mut object, &fields(patch, skip));
+    object
+}
+
+// ---------------------------------------------------------------------------------------------
+// project
+// ---------------------------------------------------------------------------------------------
+
+/// `project`: no PUT; PATCH replaces `settings` wholesale.
+pub static PROJECT: Spec = Spec {
+    kind: Kind::Project,
+    put: false,
+    name_param: "project_name",
+    project_scoped: false,
+    server: ORG_SERVER,
+    create: project_create,
+    patch: project_patch,
+    normalize: normalize::<wire::Project>,
+    filters: no_filters,
+    on_delete: project_cascade,
+};
+
+fn project_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateProject = parse(body)?;
+    caller.check_org_name(req.org_name.as_deref())?;
+    non_empty("name", &req.name)?;
+    Ok(draft(caller.org_id.clone(), fields(&req, &["org_name"])))
+}
+
+fn project_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchProject = parse(body)?;
+    if let Some(name) = &req.name {
+        non_empty("name", name)?;
+    }
+    let mut object = merged(record, &req, &["settings"]);
+    if let Some(settings) = &req.settings {
+        object.insert("settings".into(), Value::Object(fields(settings, &[])));
+    }
+    Ok(patched(object))
+}
+
+/// Deleting a project deletes what lives in it and the ACLs, views and env vars attached to it.
+fn project_cascade(store: &mut Store, project: &Record) {
+    let id = project.id().to_owned();
+    for kind in [
+        Kind::ProjectTag,
+        Kind::ProjectScore,
+        Kind::ProjectAutomation,
+        Kind::SpanIframe,
+        Kind::McpServer,
+    ] {
+        delete_where(store, kind, |r| r.str_field("project_id") == id);
+    }
+    for kind in [Kind::Acl, Kind::View, Kind::EnvVar] {
+        delete_where(store, kind, |r| {
+            r.str_field("object_id") == id
+                && matches!(r.str_field("object_type"), "project" | "project_log")
+        });
+    }
+}
+
+/// Deletes every live record of a kind that matches.
+pub fn delete_where(store: &mut Store, kind: Kind, matches: impl Fn(&Record) -> bool) {
+    let ids: Vec<String> = store
+        .table(kind)
+        .live()
+        .filter(|r| matches(r))
+        .map(|r| r.id().to_owned())
+        .collect();
+    for id in ids {
+        store.delete(kind, &id);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// group and role
+// ---------------------------------------------------------------------------------------------
+
+/// `group`: PUT sets the full membership, PATCH applies add/remove lists.
+pub static GROUP: Spec = Spec {
+    kind: Kind::Group,
+    put: true,
+    name_param: "group_name",
+    project_scoped: false,
+    server: ORG_SERVER,
+    create: group_create,
+    patch: group_patch,
+    normalize: normalize::<wire::Group>,
+    filters: no_filters,
+    on_delete: principal_cascade,
+};
+
+fn check_users(store: &Store, caller: &Caller, ids: &[Id]) -> Result<(), ApiError> {
+    for id in ids {
+        if !store.is_member(&caller.org_id, id.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "user `{id}` is not a member of the organization"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_in_org(store: &Store, caller: &Caller, kind: Kind, ids: &[Id]) -> Result<(), ApiError> {
+    for id in ids {
+        match store.get(kind, id.as_str()) {
+            Some(r) if r.org_id == caller.org_id => {}
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "{} `{id}` does not exist",
+                    kind.api_name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn id_list(ids: &[Id]) -> Value {
+    let mut seen = Vec::<&str>::new();
+    for id in ids {
+        if !seen.contains(&id.as_str()) {
+            seen.push(id.as_str());
+        }
+    }
+    Value::Array(seen.into_iter().map(|s| Value::String(s.into())).collect())
+}
+
+/// Applies add/remove deltas to an id list field of an object.
+fn apply_delta(object: &mut wire::JsonMap, field: &str, add: Option<&[Id]>, remove: Option<&[Id]>) {
+    let mut current: Vec<Id> = object
+        .get(field)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    current.extend(add.unwrap_or_default().iter().cloned());
+    current.retain(|id| !remove.unwrap_or_default().contains(id));
+    object.insert(field.into(), id_list(&current));
+}
+
+fn group_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateGroup = parse(body)?;
+    caller.check_org_name(req.org_name.as_deref())?;
+    non_empty("name", &req.name)?;
+    let users = req.member_users.clone().unwrap_or_default();
+    let groups = req.member_groups.clone().unwrap_or_default();
+    check_users(store, caller, &users)?;
+    check_in_org(store, caller, Kind::Group, &groups)?;
+    let mut object = fields(&req, &["org_name"]);
+    object.insert("member_users".into(), id_list(&users));
+    object.insert("member_groups".into(), id_list(&groups));
+    Ok(draft(caller.org_id.clone(), object))
+}
+
+fn group_patch(
+    store: &Store,
+    caller: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchGroup = parse(body)?;
+    if let Some(name) = &req.name {
+        non_empty("name", name)?;
+    }
+    check_users(
+        store,
+        caller,
+        req.add_member_users.as_deref().unwrap_or_default(),
+    )?;
+    let add_groups = req.add_member_groups.as_deref().unwrap_or_default();
+    check_in_org(store, caller, Kind::Group, add_groups)?;
+    if add_groups.iter().any(|g| g.as_str() == record.id()) {
+        return Err(ApiError::bad_request("a group cannot inherit from itself"));
+    }
+    let mut object = merged(record, &req, &DELTAS);
+    apply_delta(
+        &mut object,
+        "member_users",
+        req.add_member_users.as_deref(),
+        req.remove_member_users.as_deref(),
+    );
+    apply_delta(
+        &mut object,
+        "member_groups",
+        req.add_member_groups.as_deref(),
+        req.remove_member_groups.as_deref(),
+    );
+    Ok(patched(object))
+}
+
+const DELTAS: [&str; 8] = [
+    "add_member_users",
+    "remove_member_users",
+    "add_member_groups",
+    "remove_member_groups",
+    "add_member_permissions",
+    "remove_member_permissions",
+    "add_member_roles",
+    "remove_member_roles",
+];
+
+/// Deleting a group or role removes the ACLs that grant through it and its inheritance edges.
+fn principal_cascade(store: &mut Store, record: &Record) {
+    let id = record.id().to_owned();
+    delete_where(store, Kind::Acl, |acl| {
+        acl.str_field("group_id") == id || acl.str_field("role_id") == id
+    });
+}
+
+/// `role`: PUT sets the full permissions, PATCH applies add/remove lists.
+pub static ROLE: Spec = Spec {
+    kind: Kind::Role,
+    put: true,
+    name_param: "role_name",
+    project_scoped: false,
+    server: ORG_SERVER,
+    create: role_create,
+    patch: role_patch,
+    normalize: normalize::<wire::Role>,
+    filters: no_filters,
+    on_delete: principal_cascade,
+};
+
+fn permission_list(perms: &[wire::MemberPermission]) -> Value {
+    let mut seen = Vec::<&wire::MemberPermission>::new();
+    for p in perms {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    serde_json::to_value(seen).unwrap_or(Value::Array(Vec::new()))
+}
+
+fn role_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateRole = parse(body)?;
+    caller.check_org_name(req.org_name.as_deref())?;
+    non_empty("name", &req.name)?;
+    let roles = req.member_roles.clone().unwrap_or_default();
+    check_in_org(store, caller, Kind::Role, &roles)?;
+    let mut object = fields(&req, &["org_name"]);
+    object.insert(
+        "member_permissions".into(),
+        permission_list(req.member_permissions.as_deref().unwrap_or_default()),
+    );
+    object.insert("member_roles".into(), id_list(&roles));
+    Ok(draft(caller.org_id.clone(), object))
+}
+
+fn role_patch(
+    store: &Store,
+    caller: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchRole = parse(body)?;
+    if let Some(name) = &req.name {
+        non_empty("name", name)?;
+    }
+    let add_roles = req.add_member_roles.as_deref().unwrap_or_default();
+    check_in_org(store, caller, Kind::Role, add_roles)?;
+    if add_roles.iter().any(|r| r.as_str() == record.id()) {
+        return Err(ApiError::bad_request("a role cannot inherit from itself"));
+    }
+    let mut object = merged(record, &req, &DELTAS);
+    let mut perms: Vec<wire::MemberPermission> = object
+        .get("member_permissions")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    perms.extend(req.add_member_permissions.clone().unwrap_or_default());
+    let remove = req.remove_member_permissions.clone().unwrap_or_default();
+    perms.retain(|p| !remove.contains(p));
+    object.insert("member_permissions".into(), permission_list(&perms));
+    apply_delta(
+        &mut object,
+        "member_roles",
+        req.add_member_roles.as_deref(),
+        req.remove_member_roles.as_deref(),
+    );
+    Ok(patched(object))
+}
+
+// ---------------------------------------------------------------------------------------------
+// project-scoped kinds
+// ---------------------------------------------------------------------------------------------
+
+/// `project_tag`.
+pub static PROJECT_TAG: Spec = Spec {
+    kind: Kind::ProjectTag,
+    put: true,
+    name_param: "project_tag_name",
+    project_scoped: true,
+    server: &[
+        Server::Id,
+        Server::Created,
+        Server::UserId,
+        Server::Position,
+    ],
+    create: tag_create,
+    patch: tag_patch,
+    normalize: normalize::<wire::ProjectTag>,
+    filters: no_filters,
+    on_delete: no_cascade,
+};
+
+fn tag_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateProjectTag = parse(body)?;
+    let project = project(store, caller, &req.project_id)?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+fn tag_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+    let req: wire::PatchProjectTag = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}
+
+/// `project_score`: human-review scores and online-scoring rules.
+pub static PROJECT_SCORE: Spec = Spec {
+    kind: Kind::ProjectScore,
+    put: true,
+    name_param: "project_score_name",
+    project_scoped: true,
+    server: &[
+        Server::Id,
+        Server::Created,
+        Server::UserId,
+        Server::Position,
+    ],
+    create: score_create,
+    patch: score_patch,
+    normalize: normalize::<wire::ProjectScore>,
+    filters: score_filters,
+    on_delete: no_cascade,
+};
+
+fn check_categories(categories: Option<&wire::ProjectScoreCategories>) -> Result<(), ApiError> {
+    if let Some(wire::ProjectScoreCategories::Categorical(items)) = categories {
+        for item in items {
+            in_range("categories[].value", item.value, 0.0, 1.0)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_scope(scope: Option<&wire::Scope>) -> Result<(), ApiError> {
+    if let Some(wire::Scope::Group(group)) = scope {
+        if let Some(seconds) = group.interval_seconds {
+            in_range("scope.interval_seconds", seconds, 1.0, f64::MAX)?;
+        }
+        if let Some(max) = group.max_traces {
+            in_range("scope.max_traces", max as f64, 1.0, 64.0)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_score_config(config: Option<&wire::ProjectScoreConfig>) -> Result<(), ApiError> {
+    if let Some(online) = config.and_then(|c| c.online.as_ref()) {
+        in_range(
+            "config.online.sampling_rate",
+            online.sampling_rate,
+            0.0,
+            1.0,
+        )?;
+        check_scope(online.scope.as_ref())?;
+    }
+    Ok(())
+}
+
+fn score_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateProjectScore = parse(body)?;
+    check_categories(req.categories.as_ref())?;
+    check_score_config(req.config.as_ref())?;
+    let project = project(store, caller, &req.project_id)?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+fn score_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+    let req: wire::PatchProjectScore = parse(body)?;
+    check_categories(req.categories.as_ref())?;
+    check_score_config(req.config.as_ref())?;
+    // Categories change shape with the score type, so they replace rather than merge.
+    let mut object = merged(record, &req, &["categories"]);
+    if let Some(categories) = &req.categories {
+        object.insert(
+            "categories".into(),
+            serde_json::to_value(categories).unwrap_or(Value::Null),
+        );
+    }
+    Ok(patched(object))
+}
+
+fn score_filters(params: &Params) -> Result<Constraints, ApiError> {
+    let types = params.enum_values::<wire::ProjectScoreType>("score_type")?;
+    Ok(if types.is_empty() {
+        Vec::new()
+    } else {
+        vec![("score_type", types)]
+    })
+}
+
+/// `project_automation`: every `event_type` variant.
+pub static PROJECT_AUTOMATION: Spec = Spec {
+    kind: Kind::ProjectAutomation,
+    put: true,
+    name_param: "project_automation_name",
+    project_scoped: true,
+    server: PROJECT_SERVER,
+    create: automation_create,
+    patch: automation_patch,
+    normalize: normalize::<wire::ProjectAutomation>,
+    filters: no_filters,
+    on_delete: no_cascade,
+};
+
+const MAX_INTERVAL: f64 = 2_592_000.0;
+
+fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
+    use wire::AutomationConfig as C;
+    match config {
+        C::Logs(logs) => in_range(
+            "config.interval_seconds",
+            logs.interval_seconds,
+            1.0,
+            MAX_INTERVAL,
+        ),
+        C::BtqlExport(export) => {
+            in_range(
+                "config.interval_seconds",
+                export.interval_seconds,
+                1.0,
+                MAX_INTERVAL,
+            )?;
+            check_scope(export.scope.as_ref())
+        }
+        C::AsyncQuery(query) => match query.batch_size {
+            Some(size) => in_range("config.batch_size", size as f64, 1.0, 100_000.0),
+            None => Ok(()),
+        },
+        C::Retention(retention) => in_range(
+            "config.retention_days",
+            retention.retention_days,
+            0.0,
+            f64::MAX,
+        ),
+        C::EnvironmentUpdate(_) => Ok(()),
+        C::Topic(topic) => {
+            in_range("config.sampling_rate", topic.sampling_rate, 0.0, 1.0)?;
+            if let Some(seconds) = topic.rerun_seconds {
+                in_range("config.rerun_seconds", seconds, 600.0, f64::MAX)?;
+            }
+            if let Some(seconds) = topic.relabel_overlap_seconds {
+                in_range("config.relabel_overlap_seconds", seconds, 60.0, f64::MAX)?;
+            }
+            check_scope(topic.scope.as_ref())
+        }
+        C::TopicDigest(digest) => {
+            in_range(
+                "config.scheduled_time_minutes_utc",
+                digest.scheduled_time_minutes_utc as f64,
+                0.0,
+                1439.0,
+            )?;
+            if let Some(window) = digest.window_seconds {
+                in_range("config.window_seconds", window as f64, 3600.0, MAX_INTERVAL)?;
+            }
+            if digest
+                .topic_map_function_ids
+                .as_ref()
+                .is_some_and(|ids| ids.len() > 10)
+            {
+                return Err(ApiError::bad_request(
+                    "`config.topic_map_function_ids` may hold at most 10 ids",
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateProjectAutomation = parse(body)?;
+    check_automation(&req.config)?;
+    let project = project(store, caller, &req.project_id)?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+fn automation_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchProjectAutomation = parse(body)?;
+    let mut object = merged(record, &req, &["config"]);
+    if let Some(config) = &req.config {
+        check_automation(config)?;
+        // A config of the same event type merges; another event type replaces it.
+        let same_type = object
+            .get("config")
+            .and_then(|c| c.get("event_type"))
+            .zip(body.get("config").and_then(|c| c.get("event_type")))
+            .is_some_and(|(a, b)| a == b);
+        let new = fields(config, &[]);
+        match object.get_mut("config") {
+            Some(Value::Object(current)) if same_type => merge(current, &new),
+            _ => {
+                object.insert("config".into(), Value::Object(new));
+            }
+        }
+    }
+    Ok(patched(object))
+}
+
+/// `span_iframe`.
+pub static SPAN_IFRAME: Spec = Spec {
+    kind: Kind::SpanIframe,
+    put: true,
+    name_param: "span_iframe_name",
+    project_scoped: true,
+    server: PROJECT_SERVER,
+    create: iframe_create,
+    patch: iframe_patch,
+    normalize: normalize::<wire::SpanIFrame>,
+    filters: no_filters,
+    on_delete: no_cascade,
+};
+
+fn iframe_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateSpanIFrame = parse(body)?;
+    let project = project(store, caller, &req.project_id)?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+fn iframe_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+    let req: wire::PatchSpanIFrame = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}
+
+/// `mcp_server`.
+pub static MCP_SERVER: Spec = Spec {
+    kind: Kind::McpServer,
+    put: true,
+    name_param: "mcp_server_name",
+    project_scoped: true,
+    server: PROJECT_SERVER,
+    create: mcp_create,
+    patch: mcp_patch,
+    normalize: normalize::<wire::McpServer>,
+    filters: no_filters,
+    on_delete: no_cascade,
+};
+
+fn mcp_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateMcpServer = parse(body)?;
+    let project = project(store, caller, &req.project_id)?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+fn mcp_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+    let req: wire::PatchMcpServer = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}
+
+// ---------------------------------------------------------------------------------------------
+// view
+// ---------------------------------------------------------------------------------------------
+
+/// `view`: located by `object_type` + `object_id`, which every read requires.
+pub static VIEW: Spec = Spec {
+    kind: Kind::View,
+    put: true,
+    name_param: "view_name",
+    project_scoped: false,
+    server: &[Server::Id, Server::Created, Server::UserId],
+    create: view_create,
+    patch: view_patch,
+    normalize: normalize::<wire::View>,
+    filters: view_filters,
+    on_delete: no_cascade,
+};
+
+fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn check_timestamp(field: &str, text: &str) -> Result<(), ApiError> {
+    let b = text.as_bytes();
+    let shaped = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|i| b[*i].is_ascii_digit());
+    if shaped {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`{field}` must be an ISO-8601 date-time, got `{text}`"
+        )))
+    }
+}
+
+fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateView = parse(body)?;
+    if let Some(deleted_at) = &req.deleted_at {
+        check_timestamp("deleted_at", deleted_at)?;
+    }
+    let org_id = object_org(
+        store,
+        caller,
+        &enum_text(&req.object_type),
+        req.object_id.as_str(),
+    )?;
+    Ok(draft(org_id, fields(&req, &["deleted_at"])))
+}
+
+/// Checks a view locator against a stored view.
+///
+/// # Errors
+/// 404 when the view is not attached to that object.
+pub fn check_view_locator(
+    record: &Record,
+    object_type: &str,
+    object_id: &str,
+) -> Result<(), ApiError> {
+    if record.str_field("object_type") == object_type && record.str_field("object_id") == object_id
+    {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "view `{}` not found on {object_type} `{object_id}`",
+            record.id()
+        )))
+    }
+}
+
+fn view_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+    let req: wire::PatchView = parse(body)?;
+    check_view_locator(record, &enum_text(&req.object_type), req.object_id.as_str())?;
+    Ok(patched(merged(record, &req, &["object_type", "object_id"])))
+}
+
+fn view_filters(params: &Params) -> Result<Constraints, ApiError> {
+    let object_type = params
+        .enum_value::<wire::AclObjectType>("object_type")?
+        .ok_or_else(|| ApiError::bad_request("query parameter `object_type` is required"))?;
+    let object_id = params
+        .uuid("object_id")?
+        .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
+    let mut constraints = vec![
+        ("object_type", vec![object_type]),
+        ("object_id", vec![object_id]),
+    ];
+    if let Some(view_type) = params.enum_value::<wire::ViewType>("view_type")? {
+        constraints.push(("view_type", vec![view_type]));
+    }
+    Ok(constraints)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ai_secret, env_var, environment
+// ---------------------------------------------------------------------------------------------
+
+/// `ai_secret`: the secret is write-only; a PUT without `secret` keeps it.
+pub static AI_SECRET: Spec = Spec {
+    kind: Kind::AiSecret,
+    put: true,
+    name_param: "ai_secret_name",
+    project_scoped: false,
+    server: &[
+        Server::Id,
+        Server::OrgId,
+        Server::Created,
+        Server::UpdatedAt,
+        Server::Secret,
+    ],
+    create: ai_secret_create,
+    patch: ai_secret_patch,
+    normalize: normalize::<wire::AiSecret>,
+    filters: ai_secret_filters,
+    on_delete: no_cascade,
+};
+
+fn ai_secret_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateAiSecret = parse(body)?;
+    caller.check_org_name(req.org_name.as_deref())?;
+    Ok(Draft {
+        org_id: caller.org_id.clone(),
+        fields: fields(&req, &["org_name", "secret"]),
+        secret: req.secret,
+    })
+}
+
+fn ai_secret_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchAiSecret = parse(body)?;
+    Ok(Patched {
+        object: merged(record, &req, &["secret"]),
+        secret: req.secret,
+    })
+}
+
+fn ai_secret_filters(params: &Params) -> Result<Constraints, ApiError> {
+    let types: Vec<String> = params
+        .all("ai_secret_type")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Ok(if types.is_empty() {
+        Vec::new()
+    } else {
+        vec![("type", types)]
+    })
+}
+
+/// `env_var`: attached to an org, project or function; the value is write-only.
+pub static ENV_VAR: Spec = Spec {
+    kind: Kind::EnvVar,
+    put: true,
+    name_param: "env_var_name",
+    project_scoped: false,
+    server: &[
+        Server::Id,
+        Server::Created,
+        Server::Secret,
+        Server::SecretCategory,
+    ],
+    create: env_var_create,
+    patch: env_var_patch,
+    normalize: normalize::<wire::EnvVar>,
+    filters: env_var_filters,
+    on_delete: no_cascade,
+};
+
+fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateEnvVar = parse(body)?;
+    let org_id = object_org(
+        store,
+        caller,
+        &enum_text(&req.object_type),
+        req.object_id.as_str(),
+    )?;
+    Ok(Draft {
+        org_id,
+        fields: fields(&req, &["value"]),
+        secret: req.value,
+    })
+}
+
+fn env_var_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchEnvVar = parse(body)?;
+    Ok(Patched {
+        object: merged(record, &req, &["value"]),
+        secret: req.value,
+    })
+}
+
+fn env_var_filters(params: &Params) -> Result<Constraints, ApiError> {
+    let mut constraints = Vec::new();
+    if let Some(object_type) = params.enum_value::<wire::EnvVarObjectType>("object_type")? {
+        constraints.push(("object_type", vec![object_type]));
+    }
+    if let Some(object_id) = params.uuid("object_id")? {
+        constraints.push(("object_id", vec![object_id]));
+    }
+    Ok(constraints)
+}
+
+/// `environment` (under `/environment`, no `/v1`, no PUT); the natural key is the slug.
+pub static ENVIRONMENT: Spec = Spec {
+    kind: Kind::Environment,
+    put: false,
+    name_param: "name",
+    project_scoped: false,
+    server: &[Server::Id, Server::OrgId, Server::Created],
+    create: environment_create,
+    patch: environment_patch,
+    normalize: normalize::<wire::Environment>,
+    filters: no_filters,
+    on_delete: no_cascade,
+};
+
+fn environment_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+    let req: wire::CreateEnvironment = parse(body)?;
+    caller.check_org_name(req.org_name.as_deref())?;
+    Ok(draft(caller.org_id.clone(), fields(&req, &["org_name"])))
+}
+
+fn environment_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ApiError> {
+    let req: wire::PatchEnvironment = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}

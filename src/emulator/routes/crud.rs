@@ -1,0 +1,213 @@
+//! Route builders for the common CRUD pattern, and the routes of every kind that uses it as is
+//! (project, group, role, project_tag, project_score, project_automation, span_iframe,
+//! mcp_server, env_var, environment) or with a twist (view: locator on reads and deletes;
+//! ai_secret: delete by name).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{MethodRouter, delete, get};
+
+use super::{Access, respond};
+use crate::api::wire::{self, ListResponse};
+use crate::emulator::AppState;
+use crate::emulator::error::ApiError;
+use crate::emulator::kinds;
+use crate::emulator::query::Params;
+use crate::emulator::resource::{self, Mode, Spec, parse, parse_json, visible};
+
+/// `GET <collection>`: the list.
+pub(crate) fn list(spec: &'static Spec) -> MethodRouter<AppState> {
+    get(
+        move |State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
+            respond(&st, &headers, Access::Read, |store, caller| {
+                let objects = resource::list(store, caller, spec, &Params::parse(q.as_deref()))?;
+                Ok(ListResponse { objects })
+            })
+        },
+    )
+}
+
+/// `POST` or `PUT <collection>`: create-or-return / create-or-replace.
+pub(crate) fn create(spec: &'static Spec, mode: Mode) -> MethodRouter<AppState> {
+    let handler = move |State(st): State<AppState>, headers: HeaderMap, body: Bytes| async move {
+        respond(&st, &headers, Access::Write, |store, caller| {
+            resource::create(store, caller, spec, &parse_json(&body)?, mode, None)
+        })
+    };
+    match mode {
+        Mode::Post => axum::routing::post(handler),
+        Mode::Put => axum::routing::put(handler),
+    }
+}
+
+/// `GET <collection>/{id}`.
+pub(crate) fn get_one(spec: &'static Spec) -> MethodRouter<AppState> {
+    get(
+        move |State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>| async move {
+            respond(&st, &headers, Access::Read, |store, caller| {
+                resource::get(store, caller, spec, &id)
+            })
+        },
+    )
+}
+
+/// `PATCH <collection>/{id}`.
+pub(crate) fn patch_one(spec: &'static Spec) -> MethodRouter<AppState> {
+    axum::routing::patch(
+        move |State(st): State<AppState>,
+              headers: HeaderMap,
+              Path(id): Path<String>,
+              body: Bytes| async move {
+            respond(&st, &headers, Access::Write, |store, caller| {
+                resource::patch(store, caller, spec, &id, &parse_json(&body)?)
+            })
+        },
+    )
+}
+
+/// `DELETE <collection>/{id}`.
+pub(crate) fn delete_one(spec: &'static Spec) -> MethodRouter<AppState> {
+    delete(
+        move |State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>| async move {
+            respond(&st, &headers, Access::Write, |store, caller| {
+                resource::delete(store, caller, spec, &id)
+            })
+        },
+    )
+}
+
+/// The standard routes of a kind: list, POST, PUT if it has one, GET, PATCH, DELETE.
+fn standard(spec: &'static Spec, collection: &str, item: &str) -> Router<AppState> {
+    let mut routes = list(spec).merge(create(spec, Mode::Post));
+    if spec.put {
+        routes = routes.merge(create(spec, Mode::Put));
+    }
+    Router::new().route(collection, routes).route(
+        item,
+        get_one(spec).merge(patch_one(spec)).merge(delete_one(spec)),
+    )
+}
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(standard(&kinds::PROJECT, "/v1/project", "/v1/project/{id}"))
+        .merge(standard(&kinds::GROUP, "/v1/group", "/v1/group/{id}"))
+        .merge(standard(&kinds::ROLE, "/v1/role", "/v1/role/{id}"))
+        .merge(standard(
+            &kinds::PROJECT_TAG,
+            "/v1/project_tag",
+            "/v1/project_tag/{id}",
+        ))
+        .merge(standard(
+            &kinds::PROJECT_SCORE,
+            "/v1/project_score",
+            "/v1/project_score/{id}",
+        ))
+        .merge(standard(
+            &kinds::PROJECT_AUTOMATION,
+            "/v1/project_automation",
+            "/v1/project_automation/{id}",
+        ))
+        .merge(standard(
+            &kinds::SPAN_IFRAME,
+            "/v1/span_iframe",
+            "/v1/span_iframe/{id}",
+        ))
+        .merge(standard(
+            &kinds::MCP_SERVER,
+            "/v1/mcp_server",
+            "/v1/mcp_server/{id}",
+        ))
+        .merge(standard(&kinds::ENV_VAR, "/v1/env_var", "/v1/env_var/{id}"))
+        .merge(standard(
+            &kinds::ENVIRONMENT,
+            "/environment",
+            "/environment/{id}",
+        ))
+        .route(
+            "/v1/ai_secret",
+            list(&kinds::AI_SECRET)
+                .merge(create(&kinds::AI_SECRET, Mode::Post))
+                .merge(create(&kinds::AI_SECRET, Mode::Put))
+                .merge(delete(ai_secret_delete_by_name)),
+        )
+        .route(
+            "/v1/ai_secret/{id}",
+            get_one(&kinds::AI_SECRET)
+                .merge(patch_one(&kinds::AI_SECRET))
+                .merge(delete_one(&kinds::AI_SECRET)),
+        )
+        .route(
+            "/v1/view",
+            list(&kinds::VIEW)
+                .merge(create(&kinds::VIEW, Mode::Post))
+                .merge(create(&kinds::VIEW, Mode::Put)),
+        )
+        .route(
+            "/v1/view/{id}",
+            get(view_get)
+                .merge(patch_one(&kinds::VIEW))
+                .merge(delete(view_delete)),
+        )
+}
+
+/// `DELETE /v1/ai_secret` with body `{name, org_name?}`.
+async fn ai_secret_delete_by_name(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    respond(&st, &headers, Access::Write, |store, caller| {
+        let req: wire::DeleteAiSecret = parse(&parse_json(&body)?)?;
+        caller.check_org_name(req.org_name.as_deref())?;
+        let id = store
+            .table(kinds::AI_SECRET.kind)
+            .live()
+            .find(|r| r.org_id == caller.org_id && r.str_field("name") == req.name)
+            .map(|r| r.id().to_owned())
+            .ok_or_else(|| ApiError::not_found(format!("ai_secret `{}` not found", req.name)))?;
+        resource::delete(store, caller, &kinds::AI_SECRET, &id)
+    })
+}
+
+/// `GET /v1/view/{id}?object_type=&object_id=` (both required).
+async fn view_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> axum::response::Response {
+    respond(&st, &headers, Access::Read, |store, caller| {
+        let params = Params::parse(q.as_deref());
+        let object_type = params
+            .enum_value::<wire::AclObjectType>("object_type")?
+            .ok_or_else(|| ApiError::bad_request("query parameter `object_type` is required"))?;
+        let object_id = params
+            .uuid("object_id")?
+            .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
+        let record = visible(store, caller, kinds::VIEW.kind, &id)?;
+        kinds::check_view_locator(record, &object_type, &object_id)?;
+        Ok(record.object.clone())
+    })
+}
+
+/// `DELETE /v1/view/{id}` with the locator body `{object_type, object_id}`.
+async fn view_delete(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> axum::response::Response {
+    respond(&st, &headers, Access::Write, |store, caller| {
+        let req: wire::DeleteView = parse(&parse_json(&body)?)?;
+        let record = visible(store, caller, kinds::VIEW.kind, &id)?;
+        let object_type = serde_json::to_value(req.object_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        kinds::check_view_locator(record, &object_type, req.object_id.as_str())?;
+        resource::delete(store, caller, &kinds::VIEW, &id)
+    })
+}
