@@ -26,7 +26,10 @@ pub const ALL: &[(&str, &str)] = &[
         BRAINTRUST_API_URL,
         "default API base URL (`https://api.braintrust.dev`)",
     ),
-    (BT_GITOPS_SECRET_KEY, "key of the HMAC that detects secret changes without storing them"),
+    (
+        BT_GITOPS_SECRET_KEY,
+        "key of the HMAC that detects secret changes without storing them",
+    ),
     (NO_COLOR, "disable colour in all output"),
     (
         BT_GITOPS_LOG,

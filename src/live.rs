@@ -74,8 +74,16 @@ impl LiveState {
     /// Whether the list covering `key` completed.
     #[must_use]
     pub fn is_complete_for(&self, key: &ResourceKey) -> bool {
-        let org_wide = ReadScope { org: key.org.clone(), project: None, kind: key.kind };
-        let scoped = ReadScope { org: key.org.clone(), project: key.project.clone(), kind: key.kind };
+        let org_wide = ReadScope {
+            org: key.org.clone(),
+            project: None,
+            kind: key.kind,
+        };
+        let scoped = ReadScope {
+            org: key.org.clone(),
+            project: key.project.clone(),
+            kind: key.kind,
+        };
         !self.incomplete.contains(&org_wide) && !self.incomplete.contains(&scoped)
     }
 }

@@ -68,8 +68,12 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let mut reads = tokio::task::JoinSet::new();
     let mut clients = Vec::new();
     for target in &input.targets {
-        let config = ClientConfig::new(&target.base_url, &target.api_key).with_concurrency(input.concurrency);
-        let client = Client::new(config).map_err(|source| ReconcileError::Client { org: target.org.to_string(), source })?;
+        let config = ClientConfig::new(&target.base_url, &target.api_key)
+            .with_concurrency(input.concurrency);
+        let client = Client::new(config).map_err(|source| ReconcileError::Client {
+            org: target.org.to_string(),
+            source,
+        })?;
         clients.push(client.clone());
         let env_projects = projects_with_env_vars(input.desired, &target.org);
         let org = target.org.clone();
@@ -82,7 +86,9 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let mut live = LiveState::default();
     let mut failure = None;
     while let Some(joined) = reads.join_next().await {
-        let Ok((org, url, result)) = joined else { continue };
+        let Ok((org, url, result)) = joined else {
+            continue;
+        };
         match result {
             Ok(state) => {
                 live.objects.extend(state.objects);
@@ -90,23 +96,49 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
                 live.api_keys.extend(state.api_keys);
             }
             Err(source) => {
-                failure.get_or_insert(ReconcileError::Fetch { org: org.to_string(), url, source });
+                failure.get_or_insert(ReconcileError::Fetch {
+                    org: org.to_string(),
+                    url,
+                    source,
+                });
             }
         }
     }
     if let Some(err) = failure {
         return Err(err);
     }
-    let requests = clients.iter().map(|c| c.stats().requests.load(std::sync::atomic::Ordering::Relaxed)).sum();
+    let requests = clients
+        .iter()
+        .map(|c| {
+            c.stats()
+                .requests
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .sum();
 
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: never delete in a scope that was not read completely.
-    let mut notes: Vec<String> = live.incomplete.iter().map(|s| format!("the list of {s} failed; deletes there are held back")).collect();
+    let mut notes: Vec<String> = live
+        .incomplete
+        .iter()
+        .map(|s| format!("the list of {s} failed; deletes there are held back"))
+        .collect();
     diffs.retain(|d| d.kind != diff::DiffKind::Delete || live.is_complete_for(&d.key));
     notes.extend(limitation_notes(input.desired));
-    let orgs = input.targets.iter().map(|t| PlanOrg { name: t.org.to_string(), api_url: t.base_url.clone() }).collect();
+    let orgs = input
+        .targets
+        .iter()
+        .map(|t| PlanOrg {
+            name: t.org.to_string(),
+            api_url: t.base_url.clone(),
+        })
+        .collect();
     let plan = plan::build(diffs, input.graph, orgs, notes);
-    Ok(PlanOutcome { plan, live, requests })
+    Ok(PlanOutcome {
+        plan,
+        live,
+        requests,
+    })
 }
 
 /// Declared projects whose env vars must be read.
@@ -131,16 +163,31 @@ fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectN
 /// of silently showing a change on every run.
 fn limitation_notes(desired: &DesiredState) -> Vec<String> {
     let mut notes = BTreeSet::new();
-    for r in desired.resources.values().filter(|r| r.presence == Presence::Present) {
+    for r in desired
+        .resources
+        .values()
+        .filter(|r| r.presence == Presence::Present)
+    {
         match &r.spec {
             Spec::Grant(g) if matches!(g.target, crate::model::GrantTarget::Object { .. }) => {
                 notes.insert(format!("`{}`: grants on experiments, datasets and prompts are not read back yet, so they show as creates", r.key));
             }
-            Spec::Project(p) if p.settings.as_ref().is_some_and(|s| s.baseline_experiment.is_some()) => {
+            Spec::Project(p)
+                if p.settings
+                    .as_ref()
+                    .is_some_and(|s| s.baseline_experiment.is_some()) =>
+            {
                 notes.insert(format!("`{}`: `baseline_experiment` is not resolved to an experiment id yet and is not compared", r.key));
             }
-            Spec::OnlineScoring(o) if o.scorers.iter().any(|s| matches!(s, crate::model::FunctionRef::Project { .. })) => {
-                notes.insert(format!("`{}`: scorers given by function slug are not resolved to ids yet", r.key));
+            Spec::OnlineScoring(o)
+                if o.scorers
+                    .iter()
+                    .any(|s| matches!(s, crate::model::FunctionRef::Project { .. })) =>
+            {
+                notes.insert(format!(
+                    "`{}`: scorers given by function slug are not resolved to ids yet",
+                    r.key
+                ));
             }
             _ => {}
         }

@@ -60,7 +60,9 @@ impl ClientConfig {
 pub enum UrlError {
     #[error("`{0}` is not an http(s) URL")]
     NotHttp(String),
-    #[error("`{0}` uses plain http; bt-gitops sends API keys only over https (or to a loopback address)")]
+    #[error(
+        "`{0}` uses plain http; bt-gitops sends API keys only over https (or to a loopback address)"
+    )]
     Insecure(String),
 }
 
@@ -72,15 +74,28 @@ pub fn check_base_url(url: &str) -> Result<(), UrlError> {
     if url.starts_with("https://") && url.len() > "https://".len() {
         return Ok(());
     }
-    let Some(rest) = url.strip_prefix("http://") else { return Err(UrlError::NotHttp(url.to_owned())) };
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(UrlError::NotHttp(url.to_owned()));
+    };
     let authority = rest.split('/').next().unwrap_or("");
     let host = if authority.starts_with('[') {
-        authority.split(']').next().map_or("", |h| h.trim_start_matches('['))
+        authority
+            .split(']')
+            .next()
+            .map_or("", |h| h.trim_start_matches('['))
     } else {
         authority.rsplit_once(':').map_or(authority, |(h, _)| h)
     };
-    let loopback = host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
-    if loopback { Ok(()) } else { Err(UrlError::Insecure(url.to_owned())) }
+    let loopback = host == "localhost"
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(UrlError::Insecure(url.to_owned()))
+    }
 }
 
 /// A client for one org. Cheap to clone; clones share the concurrency limit and counters.
@@ -111,7 +126,12 @@ impl Client {
             .timeout(config.timeout)
             .user_agent(concat!("bt-gitops/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Client { http, limit: Arc::new(Semaphore::new(config.concurrency)), config: Arc::new(config), stats: Arc::default() })
+        Ok(Client {
+            http,
+            limit: Arc::new(Semaphore::new(config.concurrency)),
+            config: Arc::new(config),
+            stats: Arc::default(),
+        })
     }
 
     #[must_use]
@@ -128,7 +148,11 @@ impl Client {
     ///
     /// # Errors
     /// The last error after retries; see [`ApiError`].
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ApiError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
         self.request::<(), T>(Method::GET, path, query, None).await
     }
 
@@ -136,7 +160,12 @@ impl Client {
     ///
     /// # Errors
     /// The last error after retries; see [`ApiError`].
-    pub async fn send<B: Serialize + Sync, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> Result<T, ApiError> {
+    pub async fn send<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
         self.request(method, path, &[], Some(body)).await
     }
 
@@ -145,7 +174,11 @@ impl Client {
     ///
     /// # Errors
     /// The first page that failed after retries; the caller records the read as incomplete.
-    pub async fn list_all<T: DeserializeOwned + HasId>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, ApiError> {
+    pub async fn list_all<T: DeserializeOwned + HasId>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ApiError> {
         let mut all: Vec<T> = Vec::new();
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -167,7 +200,11 @@ impl Client {
     ///
     /// # Errors
     /// The first page that failed after retries.
-    pub async fn list_all_bare<T: DeserializeOwned + HasId>(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<T>, ApiError> {
+    pub async fn list_all_bare<T: DeserializeOwned + HasId>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ApiError> {
         let mut all: Vec<T> = Vec::new();
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -206,13 +243,21 @@ impl Client {
                 if attempt > 1 {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 }
-                let _permit = self.limit.acquire().await.map_err(|e| ApiError::Transport {
-                    method: method.to_string(),
-                    url: shown_url.clone(),
-                    message: e.to_string(),
-                })?;
+                let _permit = self
+                    .limit
+                    .acquire()
+                    .await
+                    .map_err(|e| ApiError::Transport {
+                        method: method.to_string(),
+                        url: shown_url.clone(),
+                        message: e.to_string(),
+                    })?;
                 self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let mut req = self.http.request(method.clone(), url).bearer_auth(&self.config.api_key).query(query);
+                let mut req = self
+                    .http
+                    .request(method.clone(), url)
+                    .bearer_auth(&self.config.api_key)
+                    .query(query);
                 if let Some(body) = body {
                     req = req.json(body);
                 }
@@ -226,7 +271,12 @@ impl Client {
         .await
     }
 
-    async fn finish<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, method: &Method, url: &str) -> Result<T, ApiError> {
+    async fn finish<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &Method,
+        url: &str,
+    ) -> Result<T, ApiError> {
         let transport = |e: reqwest::Error| ApiError::Transport {
             method: method.to_string(),
             url: url.to_owned(),
@@ -249,7 +299,11 @@ impl Client {
                 retry_after,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode { method: method.to_string(), url: url.to_owned(), message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+            method: method.to_string(),
+            url: url.to_owned(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -290,7 +344,23 @@ macro_rules! has_id {
     )+};
 }
 
-has_id!(Organization, User, Group, Role, Acl, Project, ProjectTag, ProjectScore, ProjectAutomation, SpanIFrame, AiSecret, EnvVar, ServiceToken, ApiKey, Environment);
+has_id!(
+    Organization,
+    User,
+    Group,
+    Role,
+    Acl,
+    Project,
+    ProjectTag,
+    ProjectScore,
+    ProjectAutomation,
+    SpanIFrame,
+    AiSecret,
+    EnvVar,
+    ServiceToken,
+    ApiKey,
+    Environment
+);
 
 #[cfg(test)]
 mod tests {
@@ -310,8 +380,17 @@ mod tests {
         assert!(check_base_url("http://127.0.0.1:8080").is_ok());
         assert!(check_base_url("http://localhost:1").is_ok());
         assert!(check_base_url("http://[::1]:1").is_ok());
-        assert!(matches!(check_base_url("http://api.example.com"), Err(UrlError::Insecure(_))));
-        assert!(matches!(check_base_url("ftp://x"), Err(UrlError::NotHttp(_))));
-        assert!(matches!(check_base_url("http://127.0.0.1.evil.com"), Err(UrlError::Insecure(_))));
+        assert!(matches!(
+            check_base_url("http://api.example.com"),
+            Err(UrlError::Insecure(_))
+        ));
+        assert!(matches!(
+            check_base_url("ftp://x"),
+            Err(UrlError::NotHttp(_))
+        ));
+        assert!(matches!(
+            check_base_url("http://127.0.0.1.evil.com"),
+            Err(UrlError::Insecure(_))
+        ));
     }
 }

@@ -35,17 +35,50 @@ pub enum FetchError {
 /// # Errors
 /// When the org itself cannot be found or listed. Failures of individual lists do not fail the
 /// read: they are recorded in [`LiveState::incomplete`].
-pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &[ProjectName]) -> Result<LiveState, FetchError> {
+pub async fn fetch_org(
+    client: &Client,
+    org: &OrgName,
+    projects_with_env_vars: &[ProjectName],
+) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
     let orgs: Vec<wire::Organization> = client.list_all("/v1/organization", &org_q).await?;
     let Some(organization) = orgs.into_iter().find(|o| o.name == org.as_str()) else {
-        let all: Vec<wire::Organization> = client.list_all("/v1/organization", &[]).await.unwrap_or_default();
-        let visible = all.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ");
-        return Err(FetchError::OrgNotFound { org: org.to_string(), visible: if visible.is_empty() { "no orgs".into() } else { visible } });
+        let all: Vec<wire::Organization> = client
+            .list_all("/v1/organization", &[])
+            .await
+            .unwrap_or_default();
+        let visible = all
+            .iter()
+            .map(|o| format!("`{}`", o.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(FetchError::OrgNotFound {
+            org: org.to_string(),
+            visible: if visible.is_empty() {
+                "no orgs".into()
+            } else {
+                visible
+            },
+        });
     };
     let org_id = organization.id.to_string();
 
-    let (users, groups, roles, acls, projects, tags, scores, automations, iframes, secrets, tokens, keys, environments, org_env) = tokio::join!(
+    let (
+        users,
+        groups,
+        roles,
+        acls,
+        projects,
+        tags,
+        scores,
+        automations,
+        iframes,
+        secrets,
+        tokens,
+        keys,
+        environments,
+        org_env,
+    ) = tokio::join!(
         client.list_all::<wire::User>("/v1/user", &org_q),
         client.list_all::<wire::Group>("/v1/group", &org_q),
         client.list_all::<wire::Role>("/v1/role", &org_q),
@@ -62,8 +95,17 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
         env_vars(client, "organization", &org_id),
     );
 
-    let mut b = Builder { org: org.clone(), state: LiveState::default() };
-    b.insert(ResourceKey::org(org), organization.id.as_str(), org_spec(&organization), &organization, None);
+    let mut b = Builder {
+        org: org.clone(),
+        state: LiveState::default(),
+    };
+    b.insert(
+        ResourceKey::org(org),
+        organization.id.as_str(),
+        org_spec(&organization),
+        &organization,
+        None,
+    );
 
     // Users first: every other kind refers to them by id.
     let mut emails: HashMap<String, Email> = HashMap::new();
@@ -73,14 +115,31 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
             for u in users {
                 match &u.email {
                     Some(email) => {
-                        let Ok(email) = Email::new(email) else { continue };
+                        let Ok(email) = Email::new(email) else {
+                            continue;
+                        };
                         emails.insert(u.id.to_string(), email.clone());
-                        b.insert(ResourceKey::in_org(org, Kind::Member, email.as_str()), u.id.as_str(), Spec::Member(email), &u, None);
+                        b.insert(
+                            ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                            u.id.as_str(),
+                            Spec::Member(email),
+                            &u,
+                            None,
+                        );
                     }
                     None => {
-                        let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok()) else { continue };
+                        let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok())
+                        else {
+                            continue;
+                        };
                         accounts.insert(u.id.to_string(), name.clone());
-                        b.insert(ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()), u.id.as_str(), Spec::ServiceAccount, &u, None);
+                        b.insert(
+                            ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                            u.id.as_str(),
+                            Spec::ServiceAccount,
+                            &u,
+                            None,
+                        );
                     }
                 }
             }
@@ -89,19 +148,46 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
     }
 
     let groups = b.complete(groups, &[Kind::Group]).unwrap_or_default();
-    let group_names: HashMap<String, Name> =
-        groups.iter().filter(|g| g.deleted_at.is_none()).filter_map(|g| Some((g.id.to_string(), Name::new(&g.name).ok()?))).collect();
+    let group_names: HashMap<String, Name> = groups
+        .iter()
+        .filter(|g| g.deleted_at.is_none())
+        .filter_map(|g| Some((g.id.to_string(), Name::new(&g.name).ok()?)))
+        .collect();
     for g in groups.iter().filter(|g| g.deleted_at.is_none()) {
-        let Some(name) = group_names.get(g.id.as_str()) else { continue };
-        let ids: Vec<String> = g.member_users.iter().flatten().map(ToString::to_string).collect();
+        let Some(name) = group_names.get(g.id.as_str()) else {
+            continue;
+        };
+        let ids: Vec<String> = g
+            .member_users
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
         let spec = GroupSpec {
             description: g.description.clone(),
-            members: ids.iter().filter_map(|id| emails.get(id).cloned()).collect(),
-            service_accounts: ids.iter().filter_map(|id| accounts.get(id).cloned()).collect(),
-            inherits: g.member_groups.iter().flatten().filter_map(|id| group_names.get(id.as_str()).cloned()).collect(),
+            members: ids
+                .iter()
+                .filter_map(|id| emails.get(id).cloned())
+                .collect(),
+            service_accounts: ids
+                .iter()
+                .filter_map(|id| accounts.get(id).cloned())
+                .collect(),
+            inherits: g
+                .member_groups
+                .iter()
+                .flatten()
+                .filter_map(|id| group_names.get(id.as_str()).cloned())
+                .collect(),
             builtin: BUILTIN_GROUPS.contains(&name.as_str()),
         };
-        b.insert(ResourceKey::in_org(org, Kind::Group, name.as_str()), g.id.as_str(), Spec::Group(spec), g, None);
+        b.insert(
+            ResourceKey::in_org(org, Kind::Group, name.as_str()),
+            g.id.as_str(),
+            Spec::Group(spec),
+            g,
+            None,
+        );
     }
 
     let roles = b.complete(roles, &[Kind::Role]).unwrap_or_default();
@@ -111,19 +197,40 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
         .filter(|r| r.deleted_at.is_none())
         .filter_map(|r| Some((r.id.to_string(), Name::new(&r.name).ok()?)))
         .collect();
-    for r in roles.iter().filter(|r| r.deleted_at.is_none() && r.org_id.is_some()) {
-        let Some(name) = role_names.get(r.id.as_str()) else { continue };
+    for r in roles
+        .iter()
+        .filter(|r| r.deleted_at.is_none() && r.org_id.is_some())
+    {
+        let Some(name) = role_names.get(r.id.as_str()) else {
+            continue;
+        };
         let spec = RoleSpec {
             description: r.description.clone(),
             permissions: r
                 .member_permissions
                 .iter()
                 .flatten()
-                .filter_map(|p| Some((convert(&p.permission)?, p.restrict_object_type.as_ref().and_then(convert))))
+                .filter_map(|p| {
+                    Some((
+                        convert(&p.permission)?,
+                        p.restrict_object_type.as_ref().and_then(convert),
+                    ))
+                })
                 .collect(),
-            inherits: r.member_roles.iter().flatten().filter_map(|id| role_names.get(id.as_str()).cloned()).collect(),
+            inherits: r
+                .member_roles
+                .iter()
+                .flatten()
+                .filter_map(|id| role_names.get(id.as_str()).cloned())
+                .collect(),
         };
-        b.insert(ResourceKey::in_org(org, Kind::Role, name.as_str()), r.id.as_str(), Spec::Role(spec), r, None);
+        b.insert(
+            ResourceKey::in_org(org, Kind::Role, name.as_str()),
+            r.id.as_str(),
+            Spec::Role(spec),
+            r,
+            None,
+        );
     }
 
     let projects = b.complete(projects, &[Kind::Project]).unwrap_or_default();
@@ -133,37 +240,79 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
         .filter_map(|p| Some((p.id.to_string(), ProjectName::new(&p.name).ok()?)))
         .collect();
     for p in projects.iter().filter(|p| p.deleted_at.is_none()) {
-        let Some(name) = project_names.get(p.id.as_str()) else { continue };
-        let spec = ProjectSpec { description: p.description.clone(), settings: Some(project_settings(p.settings.as_ref(), name)) };
-        b.insert(ResourceKey::project(org, name), p.id.as_str(), Spec::Project(spec), p, None);
+        let Some(name) = project_names.get(p.id.as_str()) else {
+            continue;
+        };
+        let spec = ProjectSpec {
+            description: p.description.clone(),
+            settings: Some(project_settings(p.settings.as_ref(), name)),
+        };
+        b.insert(
+            ResourceKey::project(org, name),
+            p.id.as_str(),
+            Spec::Project(spec),
+            p,
+            None,
+        );
     }
     let in_project = |project_id: &wire::Id, kind: Kind, name: &str| -> Option<ResourceKey> {
-        project_names.get(project_id.as_str()).map(|p| ResourceKey::in_project(org, p, kind, name))
+        project_names
+            .get(project_id.as_str())
+            .map(|p| ResourceKey::in_project(org, p, kind, name))
     };
 
     if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
         for acl in &acls {
-            let Some((key, spec)) = grant(org, acl, &emails, &accounts, &group_names, &role_names, &project_names) else { continue };
+            let Some((key, spec)) = grant(
+                org,
+                acl,
+                &emails,
+                &accounts,
+                &group_names,
+                &role_names,
+                &project_names,
+            ) else {
+                continue;
+            };
             b.insert(key, acl.id.as_str(), Spec::Grant(spec), acl, None);
         }
     }
 
     for t in b.complete(tags, &[Kind::Tag]).unwrap_or_default() {
-        let Some(key) = in_project(&t.project_id, Kind::Tag, &t.name) else { continue };
-        let spec = TagSpec { color: t.color.as_ref().map(|c| c.to_lowercase()), description: t.description.clone() };
+        let Some(key) = in_project(&t.project_id, Kind::Tag, &t.name) else {
+            continue;
+        };
+        let spec = TagSpec {
+            color: t.color.as_ref().map(|c| c.to_lowercase()),
+            description: t.description.clone(),
+        };
         b.insert(key, t.id.as_str(), Spec::Tag(spec), &t, None);
     }
 
-    for s in b.complete(scores, &[Kind::Score, Kind::OnlineScoring]).unwrap_or_default() {
-        let Some(project) = project_names.get(s.project_id.as_str()) else { continue };
-        let Some((kind, spec)) = score(&s, project) else { continue };
+    for s in b
+        .complete(scores, &[Kind::Score, Kind::OnlineScoring])
+        .unwrap_or_default()
+    {
+        let Some(project) = project_names.get(s.project_id.as_str()) else {
+            continue;
+        };
+        let Some((kind, spec)) = score(&s, project) else {
+            continue;
+        };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
         b.insert(key, s.id.as_str(), spec, &s, None);
     }
 
-    for a in b.complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export]).unwrap_or_default() {
-        let Some((kind, spec)) = automation(&a) else { continue };
-        let Some(key) = in_project(&a.project_id, kind, &a.name) else { continue };
+    for a in b
+        .complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export])
+        .unwrap_or_default()
+    {
+        let Some((kind, spec)) = automation(&a) else {
+            continue;
+        };
+        let Some(key) = in_project(&a.project_id, kind, &a.name) else {
+            continue;
+        };
         b.insert(key, a.id.as_str(), spec, &a, None);
     }
 
@@ -171,27 +320,60 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
         if i.deleted_at.is_some() {
             continue;
         }
-        let Some(key) = in_project(&i.project_id, Kind::SpanIframe, &i.name) else { continue };
-        let spec = SpanIframeSpec { url: i.url.clone(), description: i.description.clone(), post_message: i.post_message };
+        let Some(key) = in_project(&i.project_id, Kind::SpanIframe, &i.name) else {
+            continue;
+        };
+        let spec = SpanIframeSpec {
+            url: i.url.clone(),
+            description: i.description.clone(),
+            post_message: i.post_message,
+        };
         b.insert(key, i.id.as_str(), Spec::SpanIframe(spec), &i, None);
     }
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
-        let spec = AiSecretSpec { provider: s.r#type.clone(), secret: None, metadata };
-        let secret = LiveSecret { recorded_digest: recorded.0, recorded_at: recorded.1, updated_at: s.secret_updated_at.clone() };
-        b.insert(ResourceKey::in_org(org, Kind::AiSecret, &s.name), s.id.as_str(), Spec::AiSecret(spec), &s, Some(secret));
+        let spec = AiSecretSpec {
+            provider: s.r#type.clone(),
+            secret: None,
+            metadata,
+        };
+        let secret = LiveSecret {
+            recorded_digest: recorded.0,
+            recorded_at: recorded.1,
+            updated_at: s.secret_updated_at.clone(),
+        };
+        b.insert(
+            ResourceKey::in_org(org, Kind::AiSecret, &s.name),
+            s.id.as_str(),
+            Spec::AiSecret(spec),
+            &s,
+            Some(secret),
+        );
     }
 
-    for t in b.complete(tokens, &[Kind::ServiceToken]).unwrap_or_default() {
+    for t in b
+        .complete(tokens, &[Kind::ServiceToken])
+        .unwrap_or_default()
+    {
         let account = t
             .service_account_id
             .as_ref()
             .and_then(|id| accounts.get(id.as_str()).cloned())
-            .or_else(|| t.service_account_name.as_deref().and_then(|n| Name::new(n).ok()));
-        let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else { continue };
+            .or_else(|| {
+                t.service_account_name
+                    .as_deref()
+                    .and_then(|n| Name::new(n).ok())
+            });
+        let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
+            continue;
+        };
         let key = ResourceKey::in_org(org, Kind::ServiceToken, format!("{account}/{name}"));
-        let spec = ServiceTokenSpec { account, name, write_key_to: None };
+        let spec = ServiceTokenSpec {
+            account,
+            name,
+            write_key_to: None,
+        };
         b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
     }
 
@@ -200,23 +382,43 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
             org: org.clone(),
             id: k.id.to_string(),
             name: k.name.clone(),
-            owner_email: k.user_email.clone().or_else(|| k.user_id.as_ref().and_then(|id| emails.get(id.as_str()).map(ToString::to_string))),
+            owner_email: k.user_email.clone().or_else(|| {
+                k.user_id
+                    .as_ref()
+                    .and_then(|id| emails.get(id.as_str()).map(ToString::to_string))
+            }),
             created: k.created.clone(),
         });
     }
 
-    for e in b.complete(environments, &[Kind::Environment]).unwrap_or_default() {
+    for e in b
+        .complete(environments, &[Kind::Environment])
+        .unwrap_or_default()
+    {
         if e.deleted_at.is_some() {
             continue;
         }
-        let spec = EnvironmentSpec { slug: e.slug.clone(), description: e.description.clone() };
-        b.insert(ResourceKey::in_org(org, Kind::Environment, &e.slug), e.id.as_str(), Spec::Environment(spec), &e, None);
+        let spec = EnvironmentSpec {
+            slug: e.slug.clone(),
+            description: e.description.clone(),
+        };
+        b.insert(
+            ResourceKey::in_org(org, Kind::Environment, &e.slug),
+            e.id.as_str(),
+            Spec::Environment(spec),
+            &e,
+            None,
+        );
     }
 
     match org_env {
         Ok(vars) => {
             for v in vars {
-                b.env_var(ResourceKey::in_org(org, Kind::EnvVar, &v.name), EnvVarScope::Org, &v);
+                b.env_var(
+                    ResourceKey::in_org(org, Kind::EnvVar, &v.name),
+                    EnvVarScope::Org,
+                    &v,
+                );
             }
         }
         Err(err) => b.incomplete(None, Kind::EnvVar, &err),
@@ -232,7 +434,8 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
         let (client, id) = (client.clone(), id.clone());
         tasks.spawn(async move { (i, env_vars(&client, "project", &id).await) });
     }
-    let mut results: Vec<Option<Result<Vec<wire::EnvVar>, ApiError>>> = (0..reads.len()).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Vec<wire::EnvVar>, ApiError>>> =
+        (0..reads.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((i, result)) = joined {
             results[i] = Some(result);
@@ -240,7 +443,11 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
     }
     for ((project, _), result) in reads.into_iter().zip(results) {
         let result = result.unwrap_or_else(|| {
-            Err(ApiError::Transport { method: "GET".into(), url: "/v1/env_var".into(), message: "the read task stopped".into() })
+            Err(ApiError::Transport {
+                method: "GET".into(),
+                url: "/v1/env_var".into(),
+                message: "the read task stopped".into(),
+            })
         });
         match result {
             Ok(vars) => {
@@ -256,8 +463,15 @@ pub async fn fetch_org(client: &Client, org: &OrgName, projects_with_env_vars: &
 }
 
 /// The env vars of one object. This list has no cursor parameters, so it is one request.
-async fn env_vars(client: &Client, object_type: &str, object_id: &str) -> Result<Vec<wire::EnvVar>, ApiError> {
-    let q = [("object_type", object_type.to_owned()), ("object_id", object_id.to_owned())];
+async fn env_vars(
+    client: &Client,
+    object_type: &str,
+    object_id: &str,
+) -> Result<Vec<wire::EnvVar>, ApiError> {
+    let q = [
+        ("object_type", object_type.to_owned()),
+        ("object_id", object_id.to_owned()),
+    ];
     let list: wire::ListResponse<wire::EnvVar> = client.get("/v1/env_var", &q).await?;
     Ok(list.objects)
 }
@@ -283,19 +497,43 @@ impl Builder {
 
     fn incomplete(&mut self, project: Option<ProjectName>, kind: Kind, err: &ApiError) {
         tracing::warn!(org = %self.org, kind = %kind, error = %err, "list failed; deletes in this scope are blocked");
-        self.state.incomplete.insert(ReadScope { org: self.org.clone(), project, kind });
+        self.state.incomplete.insert(ReadScope {
+            org: self.org.clone(),
+            project,
+            kind,
+        });
     }
 
-    fn insert<W: Serialize>(&mut self, key: ResourceKey, id: &str, spec: Spec, wire: &W, secret: Option<LiveSecret>) {
-        let object = LiveObject { id: id.to_owned(), spec, fingerprint: fingerprint(wire), secret };
+    fn insert<W: Serialize>(
+        &mut self,
+        key: ResourceKey,
+        id: &str,
+        spec: Spec,
+        wire: &W,
+        secret: Option<LiveSecret>,
+    ) {
+        let object = LiveObject {
+            id: id.to_owned(),
+            spec,
+            fingerprint: fingerprint(wire),
+            secret,
+        };
         self.state.objects.insert(key, object);
     }
 
     fn env_var(&mut self, key: ResourceKey, scope: EnvVarScope, v: &wire::EnvVar) {
         let Ok(name) = Name::new(&v.name) else { return };
         let (_, recorded) = split_metadata(v.metadata.as_ref());
-        let secret = LiveSecret { recorded_digest: recorded.0, recorded_at: recorded.1, updated_at: v.secret_updated_at.clone() };
-        let spec = Spec::EnvVar(EnvVarSpec { name, scope, value: None });
+        let secret = LiveSecret {
+            recorded_digest: recorded.0,
+            recorded_at: recorded.1,
+            updated_at: v.secret_updated_at.clone(),
+        };
+        let spec = Spec::EnvVar(EnvVarSpec {
+            name,
+            scope,
+            value: None,
+        });
         self.insert(key, v.id.as_str(), spec, v, Some(secret));
     }
 }
@@ -314,14 +552,21 @@ fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
 }
 
 /// Metadata without bt-gitops's own key, and the `(digest, written_at)` recorded under it.
-fn split_metadata(metadata: Option<&wire::JsonMap>) -> (BTreeMap<String, serde_json::Value>, (Option<String>, Option<String>)) {
+fn split_metadata(
+    metadata: Option<&wire::JsonMap>,
+) -> (
+    BTreeMap<String, serde_json::Value>,
+    (Option<String>, Option<String>),
+) {
     let mut out = BTreeMap::new();
     let mut recorded = (None, None);
     for (k, v) in metadata.into_iter().flatten() {
         if k == SECRET_METADATA_KEY {
             recorded = (
                 v.get("digest").and_then(|d| d.as_str()).map(str::to_owned),
-                v.get("written_at").and_then(|d| d.as_str()).map(str::to_owned),
+                v.get("written_at")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_owned),
             );
         } else {
             out.insert(k.clone(), v.clone());
@@ -342,7 +587,9 @@ fn org_spec(o: &wire::Organization) -> Spec {
 }
 
 fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
-    let Some(s) = s else { return ProjectSettings::default() };
+    let Some(s) = s else {
+        return ProjectSettings::default();
+    };
     ProjectSettings {
         comparison_key: s.comparison_key.clone(),
         baseline_experiment: s.baseline_experiment_id.as_ref().map(ToString::to_string),
@@ -357,10 +604,19 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
                 .collect()
         }),
         remote_eval_sources: s.remote_eval_sources.as_ref().map(|r| {
-            r.iter().map(|r| RemoteEvalSource { url: r.url.clone(), name: r.name.clone(), description: r.description.clone() }).collect()
+            r.iter()
+                .map(|r| RemoteEvalSource {
+                    url: r.url.clone(),
+                    name: r.name.clone(),
+                    description: r.description.clone(),
+                })
+                .collect()
         }),
         disable_realtime_queries: s.disable_realtime_queries,
-        default_preprocessor: s.default_preprocessor.as_ref().map(|f| function_ref(f, project)),
+        default_preprocessor: s
+            .default_preprocessor
+            .as_ref()
+            .map(|f| function_ref(f, project)),
     }
 }
 
@@ -368,25 +624,39 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
 /// not yet resolve function slugs, so such references read as `id:<uuid>` in their project).
 fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef {
     match f {
-        wire::SavedFunctionId::Global(g) => FunctionRef::Global { name: g.name.clone(), function_type: g.function_type.as_ref().and_then(convert) },
-        wire::SavedFunctionId::Function(f) => FunctionRef::Project { project: project.clone(), slug: format!("id:{}", f.id) },
+        wire::SavedFunctionId::Global(g) => FunctionRef::Global {
+            name: g.name.clone(),
+            function_type: g.function_type.as_ref().and_then(convert),
+        },
+        wire::SavedFunctionId::Function(f) => FunctionRef::Project {
+            project: project.clone(),
+            slug: format!("id:{}", f.id),
+        },
     }
 }
 
 fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> {
     let config = s.config.as_ref();
-    let object_types = config.and_then(|c| c.object_types.as_ref()).map(|t| t.iter().filter_map(convert).collect());
+    let object_types = config
+        .and_then(|c| c.object_types.as_ref())
+        .map(|t| t.iter().filter_map(convert).collect());
     let kind = match (&s.score_type, &s.categories) {
         (wire::ProjectScoreType::Online, _) => {
             let online = config.and_then(|c| c.online.as_ref())?;
             let spec = OnlineScoringSpec {
                 description: s.description.clone(),
                 sampling_rate: online.sampling_rate,
-                scorers: online.scorers.iter().map(|f| function_ref(f, project)).collect(),
+                scorers: online
+                    .scorers
+                    .iter()
+                    .map(|f| function_ref(f, project))
+                    .collect(),
                 filter: online.btql_filter.clone(),
                 scope: match &online.scope {
                     None | Some(wire::Scope::Span) => Scope::Span,
-                    Some(wire::Scope::Trace(t)) => Scope::Trace { idle_seconds: t.idle_seconds },
+                    Some(wire::Scope::Trace(t)) => Scope::Trace {
+                        idle_seconds: t.idle_seconds,
+                    },
                     Some(wire::Scope::Group(g)) => Scope::Group {
                         group_by: g.group_by.clone(),
                         placement: convert(&g.placement)?,
@@ -403,11 +673,17 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
         }
         (wire::ProjectScoreType::Slider, _) => ScoreKind::Slider,
         (wire::ProjectScoreType::FreeForm, _) => ScoreKind::FreeForm,
-        (wire::ProjectScoreType::Categorical, Some(wire::ProjectScoreCategories::Categorical(c))) => ScoreKind::Categorical {
+        (
+            wire::ProjectScoreType::Categorical,
+            Some(wire::ProjectScoreCategories::Categorical(c)),
+        ) => ScoreKind::Categorical {
             categories: c.iter().map(|c| (c.name.clone(), c.value)).collect(),
             multi_select: config.and_then(|c| c.multi_select),
         },
-        (wire::ProjectScoreType::Categorical, _) => ScoreKind::Categorical { categories: Vec::new(), multi_select: None },
+        (wire::ProjectScoreType::Categorical, _) => ScoreKind::Categorical {
+            categories: Vec::new(),
+            multi_select: None,
+        },
         (wire::ProjectScoreType::Weighted, Some(wire::ProjectScoreCategories::Weighted(w))) => {
             ScoreKind::Weighted(w.iter().map(|(k, v)| (k.clone(), *v)).collect())
         }
@@ -415,7 +691,14 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
         (wire::ProjectScoreType::Minimum, c) => ScoreKind::Minimum(names(c.as_ref())),
         (wire::ProjectScoreType::Maximum, c) => ScoreKind::Maximum(names(c.as_ref())),
     };
-    Some((Kind::Score, Spec::Score(ScoreSpec { description: s.description.clone(), kind, object_types })))
+    Some((
+        Kind::Score,
+        Spec::Score(ScoreSpec {
+            description: s.description.clone(),
+            kind,
+            object_types,
+        }),
+    ))
 }
 
 fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
@@ -426,7 +709,13 @@ fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
 }
 
 fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
-    let seconds = |s: f64| if s.is_finite() && s >= 0.0 { s.round() as u64 } else { 0 };
+    let seconds = |s: f64| {
+        if s.is_finite() && s >= 0.0 {
+            s.round() as u64
+        } else {
+            0
+        }
+    };
     match &a.config {
         wire::AutomationConfig::Logs(l) => Some((
             Kind::Alert,
@@ -446,7 +735,10 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
         )),
         wire::AutomationConfig::Retention(r) => Some((
             Kind::Retention,
-            Spec::Retention(RetentionSpec { object_type: convert(&r.object_type)?, days: r.retention_days }),
+            Spec::Retention(RetentionSpec {
+                object_type: convert(&r.object_type)?,
+                days: r.retention_days,
+            }),
         )),
         wire::AutomationConfig::BtqlExport(e) => Some((
             Kind::Export,
@@ -461,10 +753,13 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
                 format: convert(&e.format)?,
                 interval_seconds: seconds(e.interval_seconds),
                 credentials: match &e.credentials {
-                    wire::ExportCredentials::AwsIam(c) => {
-                        ExportCredentials::Aws { role_arn: c.role_arn.clone(), external_id: Some(c.external_id.clone()) }
-                    }
-                    wire::ExportCredentials::GcpServiceAccount(c) => ExportCredentials::Gcp { service_account: c.service_account_email.clone() },
+                    wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
+                        role_arn: c.role_arn.clone(),
+                        external_id: Some(c.external_id.clone()),
+                    },
+                    wire::ExportCredentials::GcpServiceAccount(c) => ExportCredentials::Gcp {
+                        service_account: c.service_account_email.clone(),
+                    },
                 },
                 status: e.status.as_ref().and_then(convert),
                 batch_size: e.batch_size.map(|b| b.round() as i64),
@@ -495,7 +790,10 @@ fn grant(
     };
     let privilege = match (&acl.role_id, &acl.permission) {
         (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
-        (None, Some(p)) => Privilege::Permission { permission: convert(p)?, restrict_object_type: acl.restrict_object_type.as_ref().and_then(convert) },
+        (None, Some(p)) => Privilege::Permission {
+            permission: convert(p)?,
+            restrict_object_type: acl.restrict_object_type.as_ref().and_then(convert),
+        },
         _ => return None,
     };
     let object_type: AclObjectType = convert(&acl.object_type)?;
@@ -508,7 +806,11 @@ fn grant(
         // Grants on experiments, datasets and other objects are not read yet.
         _ => return None,
     };
-    let spec = GrantSpec { subject, privilege, target };
+    let spec = GrantSpec {
+        subject,
+        privilege,
+        target,
+    };
     let key = match &spec.target {
         GrantTarget::Project(p) => ResourceKey::in_project(org, p, Kind::Grant, spec.key_name()),
         _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),

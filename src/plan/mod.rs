@@ -190,7 +190,10 @@ impl Summary {
     /// `3 to create, 1 to update, 0 to delete` (and replacements when there are any).
     #[must_use]
     pub fn line(&self) -> String {
-        let mut line = format!("{} to create, {} to update, {} to delete", self.create, self.update, self.delete);
+        let mut line = format!(
+            "{} to create, {} to update, {} to delete",
+            self.create, self.update, self.delete
+        );
         if self.replace > 0 {
             line.push_str(&format!(", {} to replace", self.replace));
         }
@@ -200,16 +203,41 @@ impl Summary {
 
 /// Builds the plan: orders the diffs and classifies their risks.
 #[must_use]
-pub fn build(diffs: Vec<ResourceDiff>, graph: &DepGraph, orgs: Vec<PlanOrg>, notes: Vec<String>) -> Plan {
-    let position: HashMap<ResourceKey, usize> = graph.topo_order().into_iter().enumerate().map(|(i, k)| (k, i)).collect();
-    let created: BTreeSet<ResourceKey> = diffs.iter().filter(|d| d.kind == DiffKind::Create).map(|d| d.key.clone()).collect();
+pub fn build(
+    diffs: Vec<ResourceDiff>,
+    graph: &DepGraph,
+    orgs: Vec<PlanOrg>,
+    notes: Vec<String>,
+) -> Plan {
+    let position: HashMap<ResourceKey, usize> = graph
+        .topo_order()
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (k, i))
+        .collect();
+    let created: BTreeSet<ResourceKey> = diffs
+        .iter()
+        .filter(|d| d.kind == DiffKind::Create)
+        .map(|d| d.key.clone())
+        .collect();
 
-    let (mut deletes, mut writes): (Vec<ResourceDiff>, Vec<ResourceDiff>) = diffs.into_iter().partition(|d| d.kind == DiffKind::Delete);
-    writes.sort_by_key(|d| (position.get(&d.key).copied().unwrap_or(usize::MAX), d.key.clone()));
+    let (mut deletes, mut writes): (Vec<ResourceDiff>, Vec<ResourceDiff>) =
+        diffs.into_iter().partition(|d| d.kind == DiffKind::Delete);
+    writes.sort_by_key(|d| {
+        (
+            position.get(&d.key).copied().unwrap_or(usize::MAX),
+            d.key.clone(),
+        )
+    });
     // Deletes go dependants first: reverse graph order for declared objects, and reverse kind
     // order (grants, project objects, projects, roles, groups, members) for the rest.
     deletes.sort_by(|a, b| {
-        let rank = |d: &ResourceDiff| (std::cmp::Reverse(d.key.kind), std::cmp::Reverse(position.get(&d.key).copied()));
+        let rank = |d: &ResourceDiff| {
+            (
+                std::cmp::Reverse(d.key.kind),
+                std::cmp::Reverse(position.get(&d.key).copied()),
+            )
+        };
         rank(a).cmp(&rank(b)).then_with(|| a.key.cmp(&b.key))
     });
 
@@ -225,7 +253,13 @@ pub fn build(diffs: Vec<ResourceDiff>, graph: &DepGraph, orgs: Vec<PlanOrg>, not
             change(d, depends_on)
         })
         .collect();
-    Plan { format_version: FORMAT_VERSION, orgs, changes, notes, commit: None }
+    Plan {
+        format_version: FORMAT_VERSION,
+        orgs,
+        changes,
+        notes,
+        commit: None,
+    }
 }
 
 fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
@@ -245,7 +279,15 @@ fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
         action,
         id: d.live.as_ref().map(|(id, _)| id.clone()),
         fingerprint: d.live.as_ref().map(|(_, f)| f.clone()),
-        fields: d.fields.into_iter().map(|f| FieldDiff { field: f.field, before: f.before, after: f.after }).collect(),
+        fields: d
+            .fields
+            .into_iter()
+            .map(|f| FieldDiff {
+                field: f.field,
+                before: f.before,
+                after: f.after,
+            })
+            .collect(),
         renamed_from: d.renamed_from,
         secret: d.secret.map(|s| SecretNote {
             source: s.source,
@@ -282,16 +324,24 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         (DiffKind::Delete, Kind::Project) => {
             risks.insert(Risk::DataDestroying);
         }
-        (DiffKind::Delete, Kind::Grant | Kind::Member | Kind::Group | Kind::Role | Kind::ServiceToken) => {
+        (
+            DiffKind::Delete,
+            Kind::Grant | Kind::Member | Kind::Group | Kind::Role | Kind::ServiceToken,
+        ) => {
             risks.insert(Risk::AccessReducing);
         }
         (DiffKind::Create | DiffKind::Replace, Kind::Retention) => {
             risks.insert(Risk::DataDestroying);
         }
         (DiffKind::Update, Kind::Retention) => {
-            let shorter = field("days").is_some_and(|f| match (f.before.as_ref().and_then(Value::as_f64), f.after.as_ref().and_then(Value::as_f64)) {
-                (Some(b), Some(a)) => a < b,
-                _ => true,
+            let shorter = field("days").is_some_and(|f| {
+                match (
+                    f.before.as_ref().and_then(Value::as_f64),
+                    f.after.as_ref().and_then(Value::as_f64),
+                ) {
+                    (Some(b), Some(a)) => a < b,
+                    _ => true,
+                }
             });
             if shorter {
                 risks.insert(Risk::DataDestroying);
@@ -300,26 +350,45 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         (DiffKind::Create | DiffKind::Replace, Kind::Export) => {
             risks.insert(Risk::Exfiltration);
         }
-        (DiffKind::Update, Kind::Export) if field("path").is_some() || field("credentials").is_some() || field("data").is_some() => {
-            risks.insert(Risk::Exfiltration);
-        }
-        (DiffKind::Create | DiffKind::Replace | DiffKind::Update, Kind::Alert | Kind::SpanIframe)
-            if field("notify").is_some_and(|f| f.after.as_ref().is_some_and(|v| v.get("webhook").is_some())) || field("url").is_some() =>
+        (DiffKind::Update, Kind::Export)
+            if field("path").is_some()
+                || field("credentials").is_some()
+                || field("data").is_some() =>
         {
             risks.insert(Risk::Exfiltration);
         }
-        (DiffKind::Update, Kind::Group) if removed_from("members") || removed_from("inherits") || removed_from("service_accounts") => {
+        (
+            DiffKind::Create | DiffKind::Replace | DiffKind::Update,
+            Kind::Alert | Kind::SpanIframe,
+        ) if field("notify")
+            .is_some_and(|f| f.after.as_ref().is_some_and(|v| v.get("webhook").is_some()))
+            || field("url").is_some() =>
+        {
+            risks.insert(Risk::Exfiltration);
+        }
+        (DiffKind::Update, Kind::Group)
+            if removed_from("members")
+                || removed_from("inherits")
+                || removed_from("service_accounts") =>
+        {
             risks.insert(Risk::AccessReducing);
             if BUILTIN_GROUPS[0] == d.key.name && removed_from("members") {
                 risks.insert(Risk::Lockout);
             }
         }
-        (DiffKind::Update, Kind::Role) if removed_from("permissions") || removed_from("inherits") => {
+        (DiffKind::Update, Kind::Role)
+            if removed_from("permissions") || removed_from("inherits") =>
+        {
             risks.insert(Risk::AccessReducing);
         }
         _ => {}
     }
-    if d.secret.as_ref().is_some_and(|s| matches!(s.status, SecretStatus::ChangedInGit | SecretStatus::RotatedOutside | SecretStatus::Unverified)) {
+    if d.secret.as_ref().is_some_and(|s| {
+        matches!(
+            s.status,
+            SecretStatus::ChangedInGit | SecretStatus::RotatedOutside | SecretStatus::Unverified
+        )
+    }) {
         risks.insert(Risk::SecretRotation);
     }
     risks.into_iter().collect()
@@ -327,7 +396,11 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
 
 fn string_set(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -342,5 +415,8 @@ pub fn by_kind(plan: &Plan) -> Vec<(&str, Vec<&Change>)> {
         }
         groups.entry(&c.kind).or_default().push(c);
     }
-    order.into_iter().map(|k| (k, groups.remove(k).unwrap_or_default())).collect()
+    order
+        .into_iter()
+        .map(|k| (k, groups.remove(k).unwrap_or_default()))
+        .collect()
 }

@@ -39,8 +39,16 @@ impl Paint {
 pub fn render(plan: &Plan, style: Style) -> String {
     let p = Paint(style);
     let mut out = String::new();
-    let orgs: Vec<String> = plan.orgs.iter().map(|o| format!("{} ({})", o.name, o.api_url)).collect();
-    let _ = writeln!(out, "{}", p.paint(BOLD, &format!("bt-gitops plan for {}", orgs.join(", "))));
+    let orgs: Vec<String> = plan
+        .orgs
+        .iter()
+        .map(|o| format!("{} ({})", o.name, o.api_url))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}",
+        p.paint(BOLD, &format!("bt-gitops plan for {}", orgs.join(", ")))
+    );
     if let Some(commit) = &plan.commit {
         let _ = writeln!(out, "manifests at commit {commit}");
     }
@@ -57,7 +65,11 @@ pub fn render(plan: &Plan, style: Style) -> String {
     if !plan.notes.is_empty() {
         out.push('\n');
     }
-    let _ = writeln!(out, "{}", p.paint(BOLD, &format!("Plan: {}.", plan.summary().line())));
+    let _ = writeln!(
+        out,
+        "{}",
+        p.paint(BOLD, &format!("Plan: {}.", plan.summary().line()))
+    );
     out
 }
 
@@ -70,10 +82,16 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
         line.push_str(&p.paint(DIM, &format!("  ({reason})")));
     }
     for risk in &c.risks {
-        line.push_str(&format!(" {}", p.paint(RED, &format!("[{}]", risk.label()))));
+        line.push_str(&format!(
+            " {}",
+            p.paint(RED, &format!("[{}]", risk.label()))
+        ));
     }
     if c.protected {
-        line.push_str(&format!(" {}", p.paint(RED, "[protected: apply will refuse]")));
+        line.push_str(&format!(
+            " {}",
+            p.paint(RED, "[protected: apply will refuse]")
+        ));
     }
     let _ = writeln!(out, "{line}");
     for f in &c.fields {
@@ -81,16 +99,28 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
             continue;
         }
         match field_view(f) {
-            FieldView::Scalar { before: None, after: Some(after) } => {
+            FieldView::Scalar {
+                before: None,
+                after: Some(after),
+            } => {
                 let _ = writeln!(out, "      {}: {after}", f.field);
             }
             FieldView::Scalar { before, after } => {
                 let before = before.unwrap_or_else(|| "(none)".into());
                 let after = after.unwrap_or_else(|| "(none)".into());
-                let _ = writeln!(out, "      {}: {} -> {}", f.field, p.paint(RED, &before), p.paint(GREEN, &after));
+                let _ = writeln!(
+                    out,
+                    "      {}: {} -> {}",
+                    f.field,
+                    p.paint(RED, &before),
+                    p.paint(GREEN, &after)
+                );
             }
             FieldView::Set { added, removed } => {
-                let mut parts: Vec<String> = added.iter().map(|a| p.paint(GREEN, &format!("+ {a}"))).collect();
+                let mut parts: Vec<String> = added
+                    .iter()
+                    .map(|a| p.paint(GREEN, &format!("+ {a}")))
+                    .collect();
                 parts.extend(removed.iter().map(|r| p.paint(RED, &format!("- {r}"))));
                 if parts.is_empty() {
                     parts.push("(reordered)".into());
@@ -115,13 +145,19 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
         let what = match secret.status {
             SecretState::New => "set from",
             SecretState::ChangedInGit => "changed in git, written from",
-            SecretState::RotatedOutside => "rotated outside git; the declared value will be written back from",
+            SecretState::RotatedOutside => {
+                "rotated outside git; the declared value will be written back from"
+            }
             SecretState::Unverified => "not written by bt-gitops before; will be written from",
             SecretState::Unavailable => "left as is: the value is not available from",
         };
         let _ = writeln!(out, "      secret: (hidden) {what} {}", secret.source);
     }
     if !c.depends_on.is_empty() {
-        let _ = writeln!(out, "      {}", p.paint(DIM, &format!("after: {}", c.depends_on.join(", "))));
+        let _ = writeln!(
+            out,
+            "      {}",
+            p.paint(DIM, &format!("after: {}", c.depends_on.join(", ")))
+        );
     }
 }

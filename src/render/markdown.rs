@@ -50,12 +50,22 @@ pub fn render(plan: &Plan, limit: usize) -> String {
     }
     risky.sort();
     if !risky.is_empty() {
-        let list: Vec<String> = risky.iter().map(|(r, n)| format!("{n} {}", r.label())).collect();
-        let _ = writeln!(head, "> [!WARNING]\n> Needs careful review: {}.\n", list.join(", "));
+        let list: Vec<String> = risky
+            .iter()
+            .map(|(r, n)| format!("{n} {}", r.label()))
+            .collect();
+        let _ = writeln!(
+            head,
+            "> [!WARNING]\n> Needs careful review: {}.\n",
+            list.join(", ")
+        );
     }
     let protected = plan.changes.iter().filter(|c| c.protected).count();
     if protected > 0 {
-        let _ = writeln!(head, "> [!CAUTION]\n> {protected} protected object(s) would be deleted; apply will refuse them.\n");
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> {protected} protected object(s) would be deleted; apply will refuse them.\n"
+        );
     }
     for note in &plan.notes {
         let _ = writeln!(head, "- {}", escape_html(note));
@@ -78,7 +88,8 @@ pub fn render(plan: &Plan, limit: usize) -> String {
         let section = section(kind, changes);
         if body.len() + section.len() + reserve > limit {
             // Try the section's header and as many changes as fit.
-            let partial = partial_section(kind, changes, limit.saturating_sub(body.len() + reserve));
+            let partial =
+                partial_section(kind, changes, limit.saturating_sub(body.len() + reserve));
             if let Some((text, n)) = partial {
                 body.push_str(&text);
                 shown += n;
@@ -93,7 +104,10 @@ pub fn render(plan: &Plan, limit: usize) -> String {
 }
 
 fn section(kind: &str, changes: &[&crate::plan::Change]) -> String {
-    let mut s = format!("<details><summary><b>{kind}</b> ({})</summary>\n\n```diff\n", changes.len());
+    let mut s = format!(
+        "<details><summary><b>{kind}</b> ({})</summary>\n\n```diff\n",
+        changes.len()
+    );
     for c in changes {
         s.push_str(&change_block(c));
     }
@@ -102,8 +116,15 @@ fn section(kind: &str, changes: &[&crate::plan::Change]) -> String {
 }
 
 /// As many changes of a section as fit in `budget` characters, with the count shown.
-fn partial_section(kind: &str, changes: &[&crate::plan::Change], budget: usize) -> Option<(String, usize)> {
-    let open = format!("<details><summary><b>{kind}</b> ({})</summary>\n\n```diff\n", changes.len());
+fn partial_section(
+    kind: &str,
+    changes: &[&crate::plan::Change],
+    budget: usize,
+) -> Option<(String, usize)> {
+    let open = format!(
+        "<details><summary><b>{kind}</b> ({})</summary>\n\n```diff\n",
+        changes.len()
+    );
     let close = "```\n\n</details>\n\n";
     let mut s = open;
     let mut n = 0;
@@ -142,8 +163,16 @@ fn change_block(c: &crate::plan::Change) -> String {
             continue;
         }
         match field_view(f) {
-            FieldView::Scalar { before: None, after } => {
-                let _ = writeln!(s, "      {}: {}", f.field, escape(&after.unwrap_or_default()));
+            FieldView::Scalar {
+                before: None,
+                after,
+            } => {
+                let _ = writeln!(
+                    s,
+                    "      {}: {}",
+                    f.field,
+                    escape(&after.unwrap_or_default())
+                );
             }
             FieldView::Scalar { before, after } => {
                 let _ = writeln!(

@@ -31,9 +31,15 @@ pub fn value_text(v: Option<&Value>) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldView {
     /// `before -> after` (or just the value for a new object).
-    Scalar { before: Option<String>, after: Option<String> },
+    Scalar {
+        before: Option<String>,
+        after: Option<String>,
+    },
     /// Set-like lists: entries added and removed.
-    Set { added: Vec<String>, removed: Vec<String> },
+    Set {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
     /// Multi-line text: a line diff (`' '`, `'+'`, `'-'` prefixed lines).
     Lines(Vec<(char, String)>),
 }
@@ -42,11 +48,22 @@ pub enum FieldView {
 #[must_use]
 pub fn field_view(f: &FieldDiff) -> FieldView {
     let strings = |v: Option<&Value>| -> Option<Vec<String>> {
-        v.and_then(Value::as_array)?.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+        v.and_then(Value::as_array)?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect()
     };
     if let (Some(before), Some(after)) = (strings(f.before.as_ref()), strings(f.after.as_ref())) {
-        let added = after.iter().filter(|a| !before.contains(a)).cloned().collect();
-        let removed = before.iter().filter(|b| !after.contains(b)).cloned().collect();
+        let added = after
+            .iter()
+            .filter(|a| !before.contains(a))
+            .cloned()
+            .collect();
+        let removed = before
+            .iter()
+            .filter(|b| !after.contains(b))
+            .cloned()
+            .collect();
         return FieldView::Set { added, removed };
     }
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
