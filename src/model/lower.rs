@@ -1084,9 +1084,13 @@ impl Lowerer<'_> {
             privilege: privilege.clone(),
             target,
         };
-        let key = match cx.project {
-            Some(p) => ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name()),
-            None => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
+        // A grant lives where its object lives: grants on a project (or on one of its objects)
+        // are keyed in the project whichever document declares them, as live ACLs are.
+        let key = match &spec.target {
+            GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
+                ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name())
+            }
+            _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
         };
         let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, false, &[]) else {
             return;
