@@ -532,7 +532,32 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
     let Some(doc) = file.get(at.base..) else {
         return diag;
     };
-    if let Some((offset, len)) = text::unclosed_quote(doc, primary.start.saturating_sub(at.base)) {
+    // Cover the word the parser stopped at (`description`, `*reviewers`), not one character.
+    if primary.len <= 1 {
+        if let Some(rest) = file.get(primary.start..) {
+            let word = rest
+                .char_indices()
+                .find(|&(i, c)| {
+                    !(c.is_alphanumeric()
+                        || matches!(c, '_' | '-' | '.')
+                        || i == 0 && matches!(c, '*' | '&'))
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            if word > 1 {
+                diag.labels[0].span.len = word;
+            }
+        }
+    }
+    let error_at = primary.start.saturating_sub(at.base).min(doc.len());
+    let error_line = doc
+        .get(..error_at)
+        .and_then(|d| d.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let unclosed = text::unclosed_quote(doc, error_at).filter(|(offset, _)| {
+        // A legal multi-line quoted value that ends before the error's line is not the cause.
+        text::quote_end(doc, *offset).is_none_or(|end| end >= error_line)
+    });
+    if let Some((offset, len)) = unclosed {
         let quote = Span::new(at.file, at.base + offset, len);
         if quote.start == primary.start {
             diag.labels[0].message = "this quote is never closed".to_owned();
@@ -546,6 +571,11 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
     if diag.message.contains("anchor") {
         return diag.with_hint(
             "an alias `*name` must refer to an anchor `&name` defined earlier in the same document (anchors do not cross `---`)",
+        );
+    }
+    if diag.message.contains("mapping values are not allowed") {
+        return diag.with_hint(
+            "this line is indented differently from the keys around it, or a value contains `: ` and needs quotes",
         );
     }
     if diag.message.contains("tab") {

@@ -158,6 +158,25 @@ pub fn unclosed_quote(text: &str, limit: usize) -> Option<(usize, usize)> {
     None
 }
 
+/// The offset of the quote closing the quoted scalar opened at `open` (a `"` or `'`), if any.
+#[must_use]
+pub fn quote_end(text: &str, open: usize) -> Option<usize> {
+    let quote = text.get(open..)?.chars().next()?;
+    let mut chars = text[open + 1..].char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                chars.next();
+            } else {
+                return Some(open + 1 + i);
+            }
+        }
+    }
+    None
+}
+
 /// The top-level keys of a block mapping document, with their byte offsets: lines starting at
 /// column 0 with `key:`.
 #[must_use]
@@ -205,6 +224,10 @@ mod tests {
         let t = "a: \"x\"\nb: \"open\nc: 'ok'\n";
         assert_eq!(unclosed_quote(t, t.len()), Some((10, 5)));
         assert_eq!(unclosed_quote("a: it's fine\nb: \"a \\\" b\"\n", 100), None);
+        let t = "a: \"x \\\" y\nz\" w\nb: 'it''s\n'";
+        assert_eq!(quote_end(t, 3), Some(t.find("z\"").unwrap() + 1));
+        assert_eq!(quote_end(t, t.find('\'').unwrap()), Some(t.len() - 1));
+        assert_eq!(quote_end("a: \"open", 3), None);
     }
 
     #[test]
