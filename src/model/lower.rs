@@ -440,9 +440,11 @@ impl Lowerer<'_> {
             )
             .with_label(resource.span, "declared again here")
             .with_label(existing.span, "first declared here")
-            .with_hint(
-                "names are unique per kind within an org (or within a project for project objects)",
-            );
+            .with_hint(if resource.key.kind == Kind::Retention {
+                "an unnamed retention rule is named `retention-<object_type>`; keep one rule per object type, or give each a `name:`"
+            } else {
+                "names are unique per kind within an org (or within a project for project objects)"
+            });
             self.diags.push(d);
             return false;
         }
@@ -2025,7 +2027,11 @@ impl Lowerer<'_> {
                         "`notify` needs exactly one of `webhook` or `slack`",
                     )
                     .with_label(self.span(at, &a.notify), "notification target")
-                    .with_hint("keep `webhook` or `slack`; to notify both, declare two alerts"),
+                    .with_hint(if a.notify.webhook.is_none() {
+                        "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
+                    } else {
+                        "keep `webhook` or `slack`; to notify both, declare two alerts"
+                    }),
                 );
                 None
             }
@@ -2132,7 +2138,8 @@ impl Lowerer<'_> {
                         .with_label(
                             self.span(at, arn),
                             "expected `arn:aws:iam::ACCOUNT:role/NAME`",
-                        ),
+                        )
+                        .with_hint("copy the role's ARN from the IAM console; it starts with `arn:aws:iam::`"),
                     );
                     None
                 }
