@@ -294,16 +294,94 @@ fn redact(text: &str, file: crate::source::FileId, redactions: &[Span]) -> Strin
     for span in redactions.iter().filter(|s| s.file == file) {
         mask(span.start, span.end());
     }
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        for (from, len, _) in literal_secret_values(line) {
-            mask(offset + from, offset + from + len);
-        }
-        offset += line.len();
+    for secret in literal_secret_spans(text) {
+        mask(secret.start, secret.start + secret.len);
     }
     // Masking replaced whole bytes of multi-byte characters with ASCII, which keeps UTF-8 valid
     // only if every byte of such a character was masked; fall back to lossy decoding otherwise.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// One line's worth of a literal secret value found in YAML text (see [`literal_secret_spans`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretText {
+    /// Byte offset in the text.
+    pub start: usize,
+    pub len: usize,
+    /// `secret:` or `value:`.
+    pub key: &'static str,
+    /// Lines of one multi-line value share a group.
+    pub group: usize,
+}
+
+/// Every literal value after a `secret:` or `value:` key in `text`, including values continued on
+/// the following, more indented lines (`secret: |`, `secret: >-`, or the value on the next line),
+/// one entry per line. Comment lines are skipped.
+#[must_use]
+pub fn literal_secret_spans(text: &str) -> Vec<SecretText> {
+    let mut found = Vec::new();
+    let mut offset = 0;
+    let mut group = 0;
+    // The column of a key whose value continues on the next lines, and whether it is a block
+    // scalar (`|`, `>`: every more indented line is value) or a plain value on the next line.
+    let mut pending: Option<(usize, &'static str, bool)> = None;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let body = content.trim_start();
+        let indent = content.len() - body.len();
+        if let Some((column, key, block)) = pending {
+            if body.is_empty() {
+                offset += line.len();
+                continue;
+            }
+            let nested_key = body.split_once(':').is_some_and(|(k, rest)| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    && (rest.is_empty() || rest.starts_with(' '))
+            });
+            if indent > column && (block || !nested_key && !body.starts_with('#')) {
+                found.push(SecretText {
+                    start: offset + indent,
+                    len: body.len(),
+                    key,
+                    group,
+                });
+                offset += line.len();
+                continue;
+            }
+            pending = None;
+        }
+        if body.starts_with('#') {
+            offset += line.len();
+            continue;
+        }
+        for (from, len, key) in literal_secret_values(line) {
+            group += 1;
+            found.push(SecretText {
+                start: offset + from,
+                len,
+                key,
+                group,
+            });
+        }
+        for key in ["secret:", "value:"] {
+            if let Some(pos) = content.find(key) {
+                let before = content[..pos].chars().next_back();
+                if !before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',') {
+                    continue;
+                }
+                let rest = content[pos + key.len()..].trim();
+                let rest = rest.split(" #").next().unwrap_or("").trim();
+                if rest.is_empty() || rest.starts_with(['|', '>']) {
+                    group += 1;
+                    pending = Some((pos, key, !rest.is_empty()));
+                }
+            }
+        }
+        offset += line.len();
+    }
+    found
 }
 
 /// Byte ranges, within one line, of scalar values written after a `secret:` or `value:` key:
@@ -475,5 +553,15 @@ mod tests {
         assert!(values("    secret:\n").is_empty());
         assert!(values("      - { name: good, value: 0.5 }").is_empty());
         assert!(values("description: no secret:here").is_empty());
+    }
+
+    #[test]
+    fn finds_multi_line_secrets() {
+        let text = "  - name: A\n    secret: |\n      sk-one\n      sk-two\n  - name: B\n    secret:\n      sk-three\n    secret:\n      env: OPENAI\n";
+        let shown: Vec<&str> = super::literal_secret_spans(text)
+            .iter()
+            .map(|s| &text[s.start..s.start + s.len])
+            .collect();
+        assert_eq!(shown, ["sk-one", "sk-two", "sk-three"]);
     }
 }

@@ -110,22 +110,24 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
 /// find `secret: VALUE` lines in its text. (`value:` is also masked on display, but it is too
 /// common a key to report on text alone.)
 fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnostic> {
-    let mut found = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let comment = line.trim_start().starts_with('#');
-        for (from, len, key) in crate::diag::literal_secret_values(line) {
-            if key == "secret:" && !comment {
-                found.push(
-                    Diagnostic::error(Code::LiteralSecret, "a secret is written literally in the manifest")
-                        .with_label(Span::new(at.file, at.base + offset + from, len), "secret value here (not shown)")
-                        .with_hint("secrets never live in git: write `{ env: NAME }` or `{ file: PATH }`, and rotate this one since it was committed"),
-                );
-            }
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+    for secret in crate::diag::literal_secret_spans(text) {
+        if secret.key != "secret:" {
+            continue;
         }
-        offset += line.len();
+        match groups.last_mut() {
+            Some((group, _, end)) if *group == secret.group => *end = secret.start + secret.len,
+            _ => groups.push((secret.group, secret.start, secret.start + secret.len)),
+        }
     }
-    found
+    groups
+        .into_iter()
+        .map(|(_, start, end)| {
+            Diagnostic::error(Code::LiteralSecret, "a secret is written literally in the manifest")
+                .with_label(Span::new(at.file, at.base + start, end - start), "secret value here (not shown)")
+                .with_hint("secrets never live in git: write `{ env: NAME }` or `{ file: PATH }`, and rotate this one since it was committed")
+        })
+        .collect()
 }
 
 /// Files were found but none holds a document: blank, or only comments.

@@ -395,7 +395,7 @@ impl Lowerer<'_> {
             SecretRef::Literal => {
                 self.diags.push(
                     Diagnostic::error(Code::LiteralSecret, format!("{what} is written literally in the manifest"))
-                        .with_label(self.span(at, value), "secret value here (not shown)")
+                        .with_label(self.trimmed(self.span(at, value)), "secret value here (not shown)")
                         .with_hint(
                             "secrets never live in git: write `{ env: NAME }` or `{ file: PATH }`, and rotate this one since it was committed",
                         ),
@@ -403,6 +403,15 @@ impl Lowerer<'_> {
                 None
             }
         }
+    }
+
+    /// A span without the trailing whitespace and newlines a block scalar's span includes.
+    fn trimmed(&self, span: Span) -> Span {
+        let text = &self.sources.get(span.file).text;
+        let len = text
+            .get(span.start..span.end().min(text.len()))
+            .map_or(span.len, |t| t.trim_end().len().max(1));
+        Span::new(span.file, span.start, len)
     }
 
     fn not_allowed<T>(&mut self, at: DocOrigin, value: &Sp<T>, message: String, hint: &str) {
