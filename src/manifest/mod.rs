@@ -94,6 +94,9 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
                 Err(diag) => {
                     diags.push(diag);
                     diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
+                    if let Some(doc) = unparsed_names(&chunk.text) {
+                        docs.push(ParsedDocument { doc, at });
+                    }
                 }
             }
         }
@@ -229,6 +232,104 @@ struct Probe {
     org: Option<serde::de::IgnoredAny>,
     project: Option<serde::de::IgnoredAny>,
     project_template: Option<serde::de::IgnoredAny>,
+}
+
+/// The names of a document that failed to parse, when it is at least a mapping whose `org`,
+/// `project` or `project_template` values are plain strings.
+fn unparsed_names(text: &str) -> Option<RawDocument> {
+    #[derive(Deserialize)]
+    struct Names {
+        org: Option<LooseName>,
+        project: Option<LooseName>,
+        project_template: Option<LooseName>,
+    }
+    let doc = match serde_saphyr::from_str_with_options::<Names>(text, options()) {
+        Ok(names) => {
+            let get = |n: Option<LooseName>| n.and_then(|n| n.0);
+            raw::UnparsedDocument {
+                org: get(names.org),
+                project: get(names.project),
+                project_template: get(names.project_template),
+            }
+        }
+        // Not even YAML: read `key: name` lines at the top level.
+        Err(_) => {
+            let mut doc = raw::UnparsedDocument::default();
+            for line in text.lines() {
+                let Some((key, value)) = line.split_once(": ") else {
+                    continue;
+                };
+                let value = value.split(" #").next().unwrap_or("").trim();
+                let value = value.trim_matches(|c| c == '"' || c == '\'');
+                if value.is_empty() || value.contains(['{', '[', '"', '\'', '&', '*']) {
+                    continue;
+                }
+                let slot = match key {
+                    "org" => &mut doc.org,
+                    "project" => &mut doc.project,
+                    "project_template" => &mut doc.project_template,
+                    _ => continue,
+                };
+                slot.get_or_insert_with(|| value.to_owned());
+            }
+            doc
+        }
+    };
+    (doc != raw::UnparsedDocument::default()).then_some(RawDocument::Unparsed(doc))
+}
+
+/// A string, or `None` for any other value.
+struct LooseName(Option<String>);
+
+impl<'de> Deserialize<'de> for LooseName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = LooseName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LooseName, E> {
+                Ok(LooseName(Some(v.to_owned())))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<LooseName, E> {
+                Ok(LooseName(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LooseName, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(LooseName(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LooseName, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(LooseName(None))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 fn options() -> serde_saphyr::Options {
@@ -616,6 +717,8 @@ fn plain_type(expected: &str) -> String {
     };
     if e == "f64" || e == "f32" || e == "floating point" || e.contains("a float") {
         "a number".into()
+    } else if e.starts_with('u') && numeric(e) {
+        "a whole number (0 or more)".into()
     } else if numeric(e) || e.contains("integer") {
         "a whole number".into()
     } else if e == "boolean" || e == "bool" || e == "a boolean" {
@@ -657,6 +760,7 @@ fn wrong_type(expected: &str, found: &str, span: Span) -> Diagnostic {
         "a mapping" => "write `key: value` pairs, indented under this key, or `{ key: value }`",
         "a string" => "write a single value; quote it if it starts with `[`, `{`, `*` or `&`",
         "a number" | "a whole number" => "write a number without quotes, like `0.5` or `30`",
+        "a whole number (0 or more)" => "write a whole number without sign or decimals, like `30`",
         "`true` or `false`" => "write `true` or `false` (without quotes)",
         _ => "see `bt-gitops schema` for the expected shape",
     };

@@ -18,6 +18,18 @@ use super::values::{Duration, PermissionSpec, SecretRef};
 pub enum RawDocument {
     Org(Box<RawOrg>),
     Project(Box<RawProject>),
+    /// A document that failed to parse (its error is already reported), with whatever names
+    /// could still be read from it, so that lowering does not pile "unknown org" or "unknown
+    /// template" errors on top of the real one.
+    Unparsed(UnparsedDocument),
+}
+
+/// The names of a document that failed to parse, read leniently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnparsedDocument {
+    pub org: Option<String>,
+    pub project: Option<String>,
+    pub project_template: Option<String>,
 }
 
 /// An org document: settings, people, access control and org-wide credentials of one

@@ -159,10 +159,15 @@ impl<'de> Deserialize<'de> for Duration {
                 Ok(Duration::Seconds(value))
             }
 
+            // Negative and fractional numbers are kept as text, so that lowering reports them
+            // as invalid durations at the value's position.
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<Duration, E> {
-                u64::try_from(value)
-                    .map(Duration::Seconds)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
+                Ok(u64::try_from(value)
+                    .map_or_else(|_| Duration::Text(value.to_string()), Duration::Seconds))
+            }
+
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Duration, E> {
+                Ok(Duration::Text(value.to_string()))
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<Duration, E> {

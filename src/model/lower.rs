@@ -28,6 +28,7 @@ pub fn lower(docs: &[ParsedDocument], sources: &SourceMap) -> (DesiredState, Vec
         state: DesiredState::default(),
         refs: Vec::new(),
         renames: Vec::new(),
+        unparsed: Unparsed::default(),
     };
     lw.run(docs);
     let Lowerer {
@@ -54,6 +55,18 @@ struct Lowerer<'a> {
     refs: Vec<PendingRef>,
     /// Every `previous_names` entry of an inserted object, checked once all objects are known.
     renames: Vec<(ResourceKey, String, Span)>,
+    /// Names declared by documents that failed to parse.
+    unparsed: Unparsed,
+}
+
+/// What documents that failed to parse declared, so that references to them are not reported a
+/// second time as unknown.
+#[derive(Default)]
+struct Unparsed {
+    orgs: BTreeSet<String>,
+    templates: BTreeSet<String>,
+    /// `(org, project)`; the org is `None` when the document did not say.
+    projects: Vec<(Option<String>, String)>,
 }
 
 /// Where an object is being declared.
@@ -74,6 +87,16 @@ impl Lowerer<'_> {
 
         for parsed in docs {
             match &parsed.doc {
+                RawDocument::Unparsed(u) => match (&u.project, &u.project_template, &u.org) {
+                    (Some(p), _, org) => self.unparsed.projects.push((org.clone(), p.clone())),
+                    (None, Some(t), _) => {
+                        self.unparsed.templates.insert(t.clone());
+                    }
+                    (None, None, Some(o)) => {
+                        self.unparsed.orgs.insert(o.clone());
+                    }
+                    (None, None, None) => {}
+                },
                 RawDocument::Org(org) => {
                     let Some(name) = self.org_name(parsed.at, &org.org) else {
                         continue;
@@ -152,6 +175,7 @@ impl Lowerer<'_> {
                             used_templates.insert(name.value.clone());
                             Some(*t)
                         }
+                        None if self.unparsed.templates.contains(&name.value) => None,
                         None => {
                             let mut d = Diagnostic::error(
                                 Code::UnknownTemplate,
@@ -1263,6 +1287,11 @@ impl Lowerer<'_> {
                 if let Some(found) = orgs.iter().find(|o| o.as_str() == org.value) {
                     return Some((*found).clone());
                 }
+                if self.unparsed.orgs.contains(&org.value) {
+                    // The org's document failed to parse (that error is reported): still check
+                    // the project, without reporting references into the org.
+                    return OrgName::new(&org.value).ok();
+                }
                 let mut d =
                     Diagnostic::error(Code::UnknownOrg, format!("unknown org `{}`", org.value))
                         .with_label(self.span(at, org), "no org document declares this org");
@@ -1274,13 +1303,18 @@ impl Lowerer<'_> {
                 None
             }
             None => match orgs {
-                [only] => Some((*only).clone()),
+                [only] if self.unparsed.orgs.is_empty() => Some((*only).clone()),
+                [] if self.unparsed.orgs.len() == 1 => self
+                    .unparsed
+                    .orgs
+                    .first()
+                    .and_then(|o| OrgName::new(o).ok()),
                 _ => {
                     let span = project
                         .project
                         .as_ref()
                         .map_or(Span::new(at.file, at.base, 1), |p| self.span(at, p));
-                    let (code, msg, hint) = if orgs.is_empty() {
+                    let (code, msg, hint) = if orgs.is_empty() && self.unparsed.orgs.is_empty() {
                         (
                             Code::UnknownOrg,
                             "the project has no org, and no org is declared",
@@ -1291,8 +1325,11 @@ impl Lowerer<'_> {
                             Code::AmbiguousOrg,
                             "the project does not say which org it belongs to",
                             format!("add `org: NAME`; the manifests declare {}", {
-                                let mut names: Vec<&str> =
-                                    orgs.iter().map(|o| o.as_str()).collect();
+                                let mut names: Vec<&str> = orgs
+                                    .iter()
+                                    .map(|o| o.as_str())
+                                    .chain(self.unparsed.orgs.iter().map(String::as_str))
+                                    .collect();
                                 names.sort_unstable();
                                 names
                                     .iter()
@@ -2282,6 +2319,14 @@ impl Lowerer<'_> {
                     }
                 }
                 None if builtin_group => {}
+                // Objects of an org whose document failed to parse are unknown, not missing.
+                None if r.target.project.is_none()
+                    && self.unparsed.orgs.contains(r.target.org.as_str()) => {}
+                None if r.target.kind == Kind::Project
+                    && self.unparsed.projects.iter().any(|(org, p)| {
+                        *p == r.target.name
+                            && org.as_deref().is_none_or(|o| o == r.target.org.as_str())
+                    }) => {}
                 None => {
                     let candidates: Vec<&str> = self
                         .state
@@ -2467,6 +2512,12 @@ fn duration_problem(text: &str) -> String {
     let t = text.trim();
     if t.is_empty() {
         return "it is empty".to_owned();
+    }
+    if t.starts_with('-') {
+        return "it is negative".to_owned();
+    }
+    if t.contains('.') {
+        return "fractions are not supported; write `90s` rather than `1.5m`".to_owned();
     }
     let mut digits = 0;
     for c in t.chars() {
