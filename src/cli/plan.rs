@@ -6,11 +6,13 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 
 use super::{ExitStatus, PathArg, Printer, load, validate};
+use crate::api::error::{ApiError, KeyPreview};
+use crate::api::live::FetchError;
 use crate::diff::{SecretDigests, secrets};
 use crate::model::{DesiredState, SecretSource, Spec};
 use crate::pipeline::{self, Analysis};
 use crate::plan::Plan;
-use crate::reconcile::{self, OrgTarget, PlanInput};
+use crate::reconcile::{self, OrgTarget, PlanInput, ReconcileError};
 use crate::render;
 
 /// Default API base URL.
@@ -70,7 +72,15 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             targets,
             concurrency: usize::from(args.concurrency),
         };
-        let outcome = reconcile::plan(input).await?;
+        let key_sources = key_sources(&analysis.state, args.emulator);
+        let previews: Vec<(String, String)> = input
+            .targets
+            .iter()
+            .map(|t| (t.org.to_string(), KeyPreview(&t.api_key).to_string()))
+            .collect();
+        let outcome = reconcile::plan(input)
+            .await
+            .map_err(|err| explain(err, &previews, &key_sources))?;
         anyhow::Ok(outcome.plan)
     })?;
     print_plan(&plan, args, printer)?;
@@ -96,6 +106,53 @@ fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<
         printer.err(&format!("plan saved to {}\n", out.display()));
     }
     Ok(())
+}
+
+/// Where each org's key came from, for error messages.
+fn key_sources(desired: &DesiredState, emulator: bool) -> Vec<(String, String)> {
+    desired
+        .orgs
+        .iter()
+        .map(|(name, cfg)| {
+            let source = if emulator {
+                "the emulator".to_owned()
+            } else {
+                cfg.api_key_env
+                    .clone()
+                    .unwrap_or_else(|| crate::env::BRAINTRUST_API_KEY.to_owned())
+            };
+            (name.to_string(), source)
+        })
+        .collect()
+}
+
+/// Turns a failed read into a message that says what to do.
+fn explain(
+    err: ReconcileError,
+    previews: &[(String, String)],
+    sources: &[(String, String)],
+) -> anyhow::Error {
+    let ReconcileError::Fetch { org, url, source } = &err else {
+        return err.into();
+    };
+    let lookup = |list: &[(String, String)]| {
+        list.iter()
+            .find(|(o, _)| o == org)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (preview, key_source) = (lookup(previews), lookup(sources));
+    match source {
+        FetchError::Api(api) if matches!(api.status(), Some(401 | 403)) => anyhow::anyhow!(
+            "the API key for org `{org}` ({preview}, from {key_source}) was rejected by {url} with status {}\n\nhint: check that the key is valid and belongs to a member of `{org}` who may read its settings",
+            api.status().unwrap_or_default()
+        ),
+        FetchError::Api(api @ ApiError::Transport { .. }) => anyhow::anyhow!(
+            "cannot reach {url} for org `{org}`: {api}\n\nhint: check {} or the org's `api_url`, or try `--emulator`",
+            crate::env::BRAINTRUST_API_URL
+        ),
+        _ => err.into(),
+    }
 }
 
 /// Loads and checks the manifests; prints diagnostics. `None` when there are errors, so no
