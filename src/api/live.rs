@@ -110,41 +110,37 @@ pub async fn fetch_org(
     // Users first: every other kind refers to them by id.
     let mut emails: HashMap<String, Email> = HashMap::new();
     let mut accounts: HashMap<String, Name> = HashMap::new();
-    match b.complete(users, &[Kind::Member, Kind::ServiceAccount]) {
-        Some(users) => {
-            for u in users {
-                match &u.email {
-                    Some(email) => {
-                        let Ok(email) = Email::new(email) else {
-                            continue;
-                        };
-                        emails.insert(u.id.to_string(), email.clone());
-                        b.insert(
-                            ResourceKey::in_org(org, Kind::Member, email.as_str()),
-                            u.id.as_str(),
-                            Spec::Member(email),
-                            &u,
-                            None,
-                        );
-                    }
-                    None => {
-                        let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok())
-                        else {
-                            continue;
-                        };
-                        accounts.insert(u.id.to_string(), name.clone());
-                        b.insert(
-                            ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
-                            u.id.as_str(),
-                            Spec::ServiceAccount,
-                            &u,
-                            None,
-                        );
-                    }
+    if let Some(users) = b.complete(users, &[Kind::Member, Kind::ServiceAccount]) {
+        for u in users {
+            match &u.email {
+                Some(email) => {
+                    let Ok(email) = Email::new(email) else {
+                        continue;
+                    };
+                    emails.insert(u.id.to_string(), email.clone());
+                    b.insert(
+                        ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                        u.id.as_str(),
+                        Spec::Member(email),
+                        &u,
+                        None,
+                    );
+                }
+                None => {
+                    let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok()) else {
+                        continue;
+                    };
+                    accounts.insert(u.id.to_string(), name.clone());
+                    b.insert(
+                        ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                        u.id.as_str(),
+                        Spec::ServiceAccount,
+                        &u,
+                        None,
+                    );
                 }
             }
         }
-        None => {}
     }
 
     let groups = b.complete(groups, &[Kind::Group]).unwrap_or_default();
