@@ -32,23 +32,44 @@ fn main() {
         let (graph, graph_diags) = DepGraph::build(&state);
         let order = graph.topo_order();
         let t3 = Instant::now();
-        assert!(parse_diags.is_empty() && lower_diags.iter().all(|d| !d.is_error()) && graph_diags.is_empty(), "generated tree must be valid");
+        assert!(
+            parse_diags.is_empty()
+                && lower_diags.iter().all(|d| !d.is_error())
+                && graph_diags.is_empty(),
+            "generated tree must be valid"
+        );
         assert_eq!(order.len(), state.len());
         objects = state.len();
         let total = (t3 - t0).as_secs_f64();
         if total < best {
             best = total;
-            timings = ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), (t3 - t2).as_secs_f64());
+            timings = (
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64(),
+                (t3 - t2).as_secs_f64(),
+            );
         }
     }
     let rss_after = peak_rss_mib();
-    println!("manifest tree: {} files, {:.1} MiB of YAML, {objects} objects", sources.len(), bytes as f64 / 1_048_576.0);
+    println!(
+        "manifest tree: {} files, {:.1} MiB of YAML, {objects} objects",
+        sources.len(),
+        bytes as f64 / 1_048_576.0
+    );
     println!("parse  {:>8.1} ms", timings.0 * 1e3);
     println!("lower  {:>8.1} ms", timings.1 * 1e3);
-    println!("graph  {:>8.1} ms (build + topological order)", timings.2 * 1e3);
-    println!("total  {:>8.1} ms (best of 3; target < 1000 ms)", best * 1e3);
+    println!(
+        "graph  {:>8.1} ms (build + topological order)",
+        timings.2 * 1e3
+    );
+    println!(
+        "total  {:>8.1} ms (best of 3; target < 1000 ms)",
+        best * 1e3
+    );
     match (rss_before, rss_after) {
-        (Some(b), Some(a)) => println!("peak RSS {a:.0} MiB (after generating the text: {b:.0} MiB; target < 300 MiB)"),
+        (Some(b), Some(a)) => println!(
+            "peak RSS {a:.0} MiB (after generating the text: {b:.0} MiB; target < 300 MiB)"
+        ),
         _ => println!("peak RSS: unavailable on this platform"),
     }
 }
@@ -67,21 +88,33 @@ fn generate() -> SourceMap {
             "  - {{ name: group-{g}, members: [user{}@bench.example.com, user{}@bench.example.com], inherits: [{}] }}",
             g * 7 % MEMBERS,
             g * 13 % MEMBERS,
-            if g == 0 { "Viewers".to_owned() } else { format!("group-{}", g - 1) }
+            if g == 0 {
+                "Viewers".to_owned()
+            } else {
+                format!("group-{}", g - 1)
+            }
         );
     }
     org.push_str("roles:\n");
     for r in 0..ROLES {
-        let _ = writeln!(org, "  - {{ name: role-{r}, permissions: [read, update, {{ permission: create, restrict_object_type: experiment }}] }}");
+        let _ = writeln!(
+            org,
+            "  - {{ name: role-{r}, permissions: [read, update, {{ permission: create, restrict_object_type: experiment }}] }}"
+        );
     }
     org.push_str("ai_secrets:\n");
     for s in 0..20 {
-        let _ = writeln!(org, "  - {{ name: KEY_{s}, type: openai, secret: {{ env: BENCH_KEY_{s} }} }}");
+        let _ = writeln!(
+            org,
+            "  - {{ name: KEY_{s}, type: openai, secret: {{ env: BENCH_KEY_{s} }} }}"
+        );
     }
     sources.add("org.yaml", org);
 
     for p in 0..PROJECTS {
-        let mut doc = format!("project: project-{p}\norg: bench\ndescription: Generated project {p}\nsettings: {{ comparison_key: input }}\ntags:\n");
+        let mut doc = format!(
+            "project: project-{p}\norg: bench\ndescription: Generated project {p}\nsettings: {{ comparison_key: input }}\ntags:\n"
+        );
         for t in 0..30 {
             let _ = writeln!(doc, "  - {{ name: tag-{t}, color: \"#a{:05x}\" }}", t);
         }
@@ -90,18 +123,31 @@ fn generate() -> SourceMap {
             let _ = writeln!(doc, "  - {{ name: score-{s}, type: slider }}");
         }
         doc.push_str("  - { name: tone, type: categorical, categories: [{ name: good, value: 1 }, { name: bad, value: 0 }] }\n");
-        doc.push_str("  - { name: overall, type: weighted, weights: { score-0: 0.5, tone: 0.5 } }\n");
+        doc.push_str(
+            "  - { name: overall, type: weighted, weights: { score-0: 0.5, tone: 0.5 } }\n",
+        );
         doc.push_str("online_scoring:\n");
         for o in 0..10 {
-            let _ = writeln!(doc, "  - {{ name: online-{o}, sampling_rate: 0.1, scorers: [{{ global: Factuality }}], filter: \"metadata.n = {o}\" }}");
+            let _ = writeln!(
+                doc,
+                "  - {{ name: online-{o}, sampling_rate: 0.1, scorers: [{{ global: Factuality }}], filter: \"metadata.n = {o}\" }}"
+            );
         }
         doc.push_str("alerts:\n");
         for a in 0..10 {
-            let _ = writeln!(doc, "  - {{ name: alert-{a}, filter: \"error IS NOT NULL\", interval: 1h, notify: {{ webhook: \"https://hooks.example.com/{a}\" }} }}");
+            let _ = writeln!(
+                doc,
+                "  - {{ name: alert-{a}, filter: \"error IS NOT NULL\", interval: 1h, notify: {{ webhook: \"https://hooks.example.com/{a}\" }} }}"
+            );
         }
         doc.push_str("retention:\n  - { object_type: project_logs, days: 90 }\ngrants:\n");
         for g in 0..20 {
-            let _ = writeln!(doc, "  - {{ group: group-{}, role: role-{} }}", (p + g) % GROUPS, g % ROLES);
+            let _ = writeln!(
+                doc,
+                "  - {{ group: group-{}, role: role-{} }}",
+                (p + g) % GROUPS,
+                g % ROLES
+            );
         }
         sources.add(format!("projects/project-{p}.yaml"), doc);
     }

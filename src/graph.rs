@@ -25,7 +25,11 @@ impl DepGraph {
     #[must_use]
     pub fn build(state: &DesiredState) -> (DepGraph, Vec<Diagnostic>) {
         let keys: Vec<ResourceKey> = state.resources.keys().cloned().collect();
-        let index: HashMap<ResourceKey, u32> = keys.iter().enumerate().map(|(i, k)| (k.clone(), i as u32)).collect();
+        let index: HashMap<ResourceKey, u32> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as u32))
+            .collect();
         let mut spans: HashMap<(u32, u32), Span> = HashMap::new();
         let deps: Vec<Vec<u32>> = state
             .resources
@@ -87,8 +91,14 @@ impl DepGraph {
     }
 
     /// What `key` needs to exist first.
-    pub fn dependencies<'a>(&'a self, key: &ResourceKey) -> impl Iterator<Item = &'a ResourceKey> + 'a {
-        let deps = self.index.get(key).map_or(&[][..], |i| &self.deps[*i as usize][..]);
+    pub fn dependencies<'a>(
+        &'a self,
+        key: &ResourceKey,
+    ) -> impl Iterator<Item = &'a ResourceKey> + 'a {
+        let deps = self
+            .index
+            .get(key)
+            .map_or(&[][..], |i| &self.deps[*i as usize][..]);
         deps.iter().map(|j| &self.keys[*j as usize])
     }
 
@@ -104,7 +114,10 @@ impl DepGraph {
                 dependants[*d as usize].push(i as u32);
             }
         }
-        let mut ready: BinaryHeap<Reverse<u32>> = (0..n as u32).filter(|i| remaining[*i as usize] == 0).map(Reverse).collect();
+        let mut ready: BinaryHeap<Reverse<u32>> = (0..n as u32)
+            .filter(|i| remaining[*i as usize] == 0)
+            .map(Reverse)
+            .collect();
         let mut placed = vec![false; n];
         let mut order = Vec::with_capacity(n);
         while let Some(Reverse(i)) = ready.pop() {
@@ -151,7 +164,12 @@ impl DepGraph {
                         VISITING => {
                             if let Some(at) = path.iter().position(|k| *k == next) {
                                 let mut cycle = path[at..].to_vec();
-                                if let Some(min) = cycle.iter().enumerate().min_by_key(|(_, k)| **k).map(|(i, _)| i) {
+                                if let Some(min) = cycle
+                                    .iter()
+                                    .enumerate()
+                                    .min_by_key(|(_, k)| **k)
+                                    .map(|(i, _)| i)
+                                {
                                     cycle.rotate_left(min);
                                 }
                                 found.insert(cycle);

@@ -75,6 +75,36 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Every kind, in plan order.
+    pub const ALL: [Kind; 18] = [
+        Kind::Org,
+        Kind::Member,
+        Kind::ServiceAccount,
+        Kind::ServiceToken,
+        Kind::Group,
+        Kind::Role,
+        Kind::Environment,
+        Kind::AiSecret,
+        Kind::Project,
+        Kind::EnvVar,
+        Kind::Tag,
+        Kind::Score,
+        Kind::OnlineScoring,
+        Kind::SpanIframe,
+        Kind::Alert,
+        Kind::Retention,
+        Kind::Export,
+        Kind::Grant,
+    ];
+
+    /// The kind named by [`Kind::as_str`].
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

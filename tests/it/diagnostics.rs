@@ -14,27 +14,48 @@ fn every_bad_manifest_is_reported() {
         .expect("tests/data/diagnostics exists")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots") || p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| {
+            p.is_dir() && p.file_name().is_some_and(|n| n != "snapshots")
+                || p.extension().is_some_and(|e| e == "yaml")
+        })
         .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "expected at least 40 diagnostic cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 diagnostic cases, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
         if let Err(why) = check_case(&dir, case) {
             failures.push(format!("{}: {why}", case.display()));
         }
     }
-    assert!(failures.is_empty(), "failing cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn check_case(dir: &Path, case: &Path) -> Result<(), String> {
-    let name = case.file_stem().and_then(|n| n.to_str()).unwrap_or("case").to_owned();
+    let name = case
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or("case")
+        .to_owned();
     let rel = case.strip_prefix(dir).map_err(|e| e.to_string())?;
     let run = run_in(dir, &["validate", &rel.to_string_lossy()]);
     if run.code != Some(1) {
-        return Err(format!("exit code {:?}, expected 1\nstderr:\n{}", run.code, run.stderr));
+        return Err(format!(
+            "exit code {:?}, expected 1\nstderr:\n{}",
+            run.code, run.stderr
+        ));
     }
-    let has_location = run.stderr.lines().any(|l| l.contains(".yaml:") && l.contains(",-["));
+    let has_location = run
+        .stderr
+        .lines()
+        .any(|l| l.contains(".yaml:") && l.contains(",-["));
     if !has_location {
         return Err(format!("no file:line:col in output:\n{}", run.stderr));
     }

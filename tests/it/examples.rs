@@ -9,15 +9,38 @@ fn examples_validate() {
         .expect("examples/ exists")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && fs_err::read_dir(p).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml") || e.path().is_dir()))))
+        .filter(|p| {
+            p.is_dir()
+                && fs_err::read_dir(p).is_ok_and(|mut d| {
+                    d.any(|e| {
+                        e.is_ok_and(|e| {
+                            e.path().extension().is_some_and(|x| x == "yaml") || e.path().is_dir()
+                        })
+                    })
+                })
+        })
         .filter(|p| p.file_name().is_some_and(|n| n != "github"))
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 2, "expected examples/minimal and examples/acme");
+    assert!(
+        dirs.len() >= 2,
+        "expected examples/minimal and examples/acme"
+    );
     for dir in dirs {
         let run = run_in(&root(), &["validate", &dir.to_string_lossy()]);
-        assert_eq!(run.code, Some(0), "{} does not validate:\n{}", dir.display(), run.stderr);
-        assert!(run.stderr.is_empty(), "{} has warnings:\n{}", dir.display(), run.stderr);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{} does not validate:\n{}",
+            dir.display(),
+            run.stderr
+        );
+        assert!(
+            run.stderr.is_empty(),
+            "{} has warnings:\n{}",
+            dir.display(),
+            run.stderr
+        );
         assert!(run.stdout.starts_with("ok: "), "{}", run.stdout);
     }
 }

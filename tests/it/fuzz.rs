@@ -22,25 +22,93 @@ fn check(text: &str) {
 }
 
 const KEYS: &[&str] = &[
-    "org", "project", "project_template", "template", "name", "members", "groups", "roles", "grants", "group", "role",
-    "user", "permission", "permissions", "restrict_object_type", "inherits", "on", "tags", "color", "scores", "type",
-    "categories", "value", "weights", "online_scoring", "sampling_rate", "scorers", "global", "function", "scope",
-    "alerts", "interval", "notify", "webhook", "slack", "retention", "days", "object_type", "exports", "path",
-    "credentials", "ai_secrets", "secret", "env", "env_vars", "state", "previous_names", "settings", "protect",
+    "org",
+    "project",
+    "project_template",
+    "template",
+    "name",
+    "members",
+    "groups",
+    "roles",
+    "grants",
+    "group",
+    "role",
+    "user",
+    "permission",
+    "permissions",
+    "restrict_object_type",
+    "inherits",
+    "on",
+    "tags",
+    "color",
+    "scores",
+    "type",
+    "categories",
+    "value",
+    "weights",
+    "online_scoring",
+    "sampling_rate",
+    "scorers",
+    "global",
+    "function",
+    "scope",
+    "alerts",
+    "interval",
+    "notify",
+    "webhook",
+    "slack",
+    "retention",
+    "days",
+    "object_type",
+    "exports",
+    "path",
+    "credentials",
+    "ai_secrets",
+    "secret",
+    "env",
+    "env_vars",
+    "state",
+    "previous_names",
+    "settings",
+    "protect",
 ];
 
 const SCALARS: &[&str] = &[
-    "acme", "p", "x", "slider", "weighted", "categorical", "read", "Owners", "a@b.com", "1h", "0.5", "2", "-1", "absent",
-    "true", "\"#fff\"", "https://h.example.com", "s3://b/p", "~", "''", "experiment", "project_logs",
+    "acme",
+    "p",
+    "x",
+    "slider",
+    "weighted",
+    "categorical",
+    "read",
+    "Owners",
+    "a@b.com",
+    "1h",
+    "0.5",
+    "2",
+    "-1",
+    "absent",
+    "true",
+    "\"#fff\"",
+    "https://h.example.com",
+    "s3://b/p",
+    "~",
+    "''",
+    "experiment",
+    "project_logs",
 ];
 
 fn yaml_value() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(SCALARS).prop_map(str::to_owned);
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!("[{}]", items.join(", "))),
+            prop::collection::vec(inner.clone(), 0..4)
+                .prop_map(|items| format!("[{}]", items.join(", "))),
             prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|pairs| {
-                let body: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                let body: Vec<String> = pairs
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
                 format!("{{{}}}", body.join(", "))
             }),
         ]
@@ -79,9 +147,19 @@ proptest! {
 #[test]
 fn pathological_inputs_do_not_panic() {
     for text in [
-        "", "---", "...", "--- ---", "\u{feff}org: a", "org: [", "org: &a [*a]", "? org\n: a", "org: !!binary aGk=",
-        "org: a\n---\n%YAML 1.2\n---\nproject: p", "project: p\nscores: [{name: s, type: weighted, weights: {s: 1}}]",
-        &"- ".repeat(2000), &format!("org: {}", "[".repeat(500)),
+        "",
+        "---",
+        "...",
+        "--- ---",
+        "\u{feff}org: a",
+        "org: [",
+        "org: &a [*a]",
+        "? org\n: a",
+        "org: !!binary aGk=",
+        "org: a\n---\n%YAML 1.2\n---\nproject: p",
+        "project: p\nscores: [{name: s, type: weighted, weights: {s: 1}}]",
+        &"- ".repeat(2000),
+        &format!("org: {}", "[".repeat(500)),
     ] {
         check(text);
     }

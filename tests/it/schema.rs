@@ -20,10 +20,15 @@ fn committed_schema_is_current() {
 
 #[test]
 fn schema_describes_both_document_kinds() {
-    let schema: serde_json::Value = serde_json::from_str(&bt_gitops::manifest::schema::manifest_schema_json()).expect("valid JSON");
+    let schema: serde_json::Value =
+        serde_json::from_str(&bt_gitops::manifest::schema::manifest_schema_json())
+            .expect("valid JSON");
     let defs = &schema["$defs"];
     assert_eq!(defs["RawOrg"]["required"], serde_json::json!(["org"]));
-    assert_eq!(defs["RawOrg"]["additionalProperties"], serde_json::json!(false));
+    assert_eq!(
+        defs["RawOrg"]["additionalProperties"],
+        serde_json::json!(false)
+    );
     assert!(defs["RawProject"]["properties"]["online_scoring"].is_object());
     assert!(defs["RawTag"]["properties"]["color"]["description"].is_string());
 }

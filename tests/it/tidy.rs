@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use crate::support::root;
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs_err::read_dir(dir).expect("readable dir").filter_map(Result::ok) {
+    for entry in fs_err::read_dir(dir)
+        .expect("readable dir")
+        .filter_map(Result::ok)
+    {
         let path = entry.path();
         if path.is_dir() {
             rust_files(&path, out);
@@ -23,7 +26,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(root()).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root())
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
             (rel, fs_err::read_to_string(&p).expect("readable source"))
         })
         .collect()
@@ -31,8 +38,15 @@ fn sources() -> Vec<(String, String)> {
 
 #[test]
 fn every_source_file_starts_with_a_module_doc() {
-    let missing: Vec<String> = sources().into_iter().filter(|(_, text)| !text.starts_with("//!")).map(|(p, _)| p).collect();
-    assert!(missing.is_empty(), "files without a leading `//!` comment: {missing:?}");
+    let missing: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| !text.starts_with("//!"))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` comment: {missing:?}"
+    );
 }
 
 #[test]
@@ -51,13 +65,35 @@ fn no_disabled_or_panicking_tests() {
 }
 
 /// Modules of the pure core: no IO, no async, no knowledge of the edges.
-const CORE: &[&str] = &["src/manifest/", "src/model/", "src/graph.rs", "src/diag.rs", "src/source.rs", "src/pipeline.rs"];
+const CORE: &[&str] = &[
+    "src/manifest/",
+    "src/model/",
+    "src/graph.rs",
+    "src/diag.rs",
+    "src/source.rs",
+    "src/pipeline.rs",
+];
 
 #[test]
 fn the_core_does_no_io() {
     let forbidden = [
-        "std::fs", "fs_err", "tokio", "reqwest", "axum", "git2", "notify::", "std::process", "std::net", "println!",
-        "eprintln!", "async fn", ".await", "crate::api", "crate::cli", "crate::emulator", "std::env::var",
+        "std::fs",
+        "fs_err",
+        "tokio",
+        "reqwest",
+        "axum",
+        "git2",
+        "notify::",
+        "std::process",
+        "std::net",
+        "println!",
+        "eprintln!",
+        "async fn",
+        ".await",
+        "crate::api",
+        "crate::cli",
+        "crate::emulator",
+        "std::env::var",
     ];
     for (path, text) in sources() {
         if !CORE.iter().any(|c| path.starts_with(c)) {
@@ -65,7 +101,10 @@ fn the_core_does_no_io() {
         }
         let code = code_only(&text);
         for f in forbidden {
-            assert!(!code.contains(f), "{path} uses `{f}`, but the core does no IO (see ARCHITECTURE.md)");
+            assert!(
+                !code.contains(f),
+                "{path} uses `{f}`, but the core does no IO (see ARCHITECTURE.md)"
+            );
         }
     }
 }
@@ -85,7 +124,9 @@ fn edges_stay_in_their_modules() {
         let text = code_only(&text);
         for (needle, allowed) in owners {
             if text.contains(needle) && !allowed.iter().any(|a| path.starts_with(a)) {
-                panic!("{path} uses `{needle}`, which only {allowed:?} may use (see ARCHITECTURE.md)");
+                panic!(
+                    "{path} uses `{needle}`, which only {allowed:?} may use (see ARCHITECTURE.md)"
+                );
             }
         }
     }
@@ -95,11 +136,17 @@ fn edges_stay_in_their_modules() {
 fn readme_lists_every_env_var() {
     let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
     for (name, _) in bt_gitops::env::ALL {
-        assert!(readme.contains(&format!("`{name}`")), "README.md does not document `{name}`");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README.md does not document `{name}`"
+        );
     }
 }
 
 /// The text without comment lines, so docs may name what the code must not use.
 fn code_only(text: &str) -> String {
-    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
