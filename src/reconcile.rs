@@ -11,7 +11,7 @@ use crate::api::live::{FetchError, fetch_org};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
-use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, Spec};
+use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
 use crate::plan::{self, Plan, PlanOrg};
 
 /// Where and how to reach one org.
@@ -124,6 +124,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         .map(|s| format!("the list of {s} failed; deletes there are held back"))
         .collect();
     diffs.retain(|d| d.kind != diff::DiffKind::Delete || live.is_complete_for(&d.key));
+    notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(limitation_notes(input.desired));
     let orgs = input
         .targets
@@ -156,7 +157,35 @@ fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectN
             }
         }
     }
+    // A renamed project is still live under an earlier name: read that one too.
+    let previous: Vec<ProjectName> = out
+        .iter()
+        .filter_map(|p| desired.resources.get(&ResourceKey::project(org, p)))
+        .flat_map(|r| &r.previous_names)
+        .filter_map(|n| ProjectName::new(n).ok())
+        .collect();
+    out.extend(previous);
     out.into_iter().collect()
+}
+
+/// Declared secrets whose value cannot be read: they are left as they are, which the plan says
+/// even when the object has no other change. The reason names the source, never a value.
+fn unavailable_secret_notes(desired: &DesiredState, secrets: &SecretDigests) -> Vec<String> {
+    secrets
+        .iter()
+        .filter(|(key, _)| {
+            desired
+                .resources
+                .get(*key)
+                .is_some_and(|r| r.presence == Presence::Present)
+        })
+        .filter_map(|(key, digest)| {
+            let why = digest.as_ref().err()?;
+            Some(format!(
+                "`{key}`: {why}, so its secret is not written and stays as it is"
+            ))
+        })
+        .collect()
 }
 
 /// What the manifests ask for that this version cannot yet read back, said in the plan instead

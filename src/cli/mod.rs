@@ -108,6 +108,7 @@ impl Printer {
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let printer = Printer::new(cli.color);
     match run(cli.command, printer) {
         Ok(status) => status.into(),
@@ -120,6 +121,24 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Logs to stderr when `BT_GITOPS_LOG` holds a filter (`debug`, `bt_gitops=debug`); silent
+/// otherwise. An invalid filter falls back to warnings.
+fn init_logging() {
+    let Some(filter) = std::env::var(crate::env::BT_GITOPS_LOG)
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {

@@ -178,15 +178,29 @@ fn follow_project_renames(desired: &DesiredState, live: &LiveState) -> Option<Li
         .objects
         .iter()
         .map(|(key, obj)| {
-            let moved = key
+            let Some(new) = key
                 .project
                 .as_ref()
                 .and_then(|p| renames.get(&(key.org.clone(), p.clone())))
-                .map(|new| ResourceKey {
-                    project: Some(new.clone()),
-                    ..key.clone()
-                });
-            (moved.unwrap_or_else(|| key.clone()), obj.clone())
+            else {
+                return (key.clone(), obj.clone());
+            };
+            let mut key = ResourceKey {
+                project: Some(new.clone()),
+                ..key.clone()
+            };
+            let mut obj = obj.clone();
+            // A grant's natural key names the project it is on: rename it there too.
+            if let Spec::Grant(grant) = &mut obj.spec {
+                match &mut grant.target {
+                    GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
+                        *p = new.clone();
+                    }
+                    _ => {}
+                }
+                key.name = grant.key_name();
+            }
+            (key, obj)
         })
         .collect();
     Some(out)

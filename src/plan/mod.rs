@@ -326,7 +326,12 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         }
         (
             DiffKind::Delete,
-            Kind::Grant | Kind::Member | Kind::Group | Kind::Role | Kind::ServiceToken,
+            Kind::Grant
+            | Kind::Member
+            | Kind::Group
+            | Kind::Role
+            | Kind::ServiceAccount
+            | Kind::ServiceToken,
         ) => {
             risks.insert(Risk::AccessReducing);
         }

@@ -102,7 +102,7 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
             FieldView::Scalar {
                 before: None,
                 after: Some(after),
-            } => {
+            } if c.action == Action::Create => {
                 let _ = writeln!(out, "      {}: {after}", f.field);
             }
             FieldView::Scalar { before, after } => {

@@ -166,7 +166,7 @@ fn change_block(c: &crate::plan::Change) -> String {
             FieldView::Scalar {
                 before: None,
                 after,
-            } => {
+            } if c.action == Action::Create => {
                 let _ = writeln!(
                     s,
                     "      {}: {}",

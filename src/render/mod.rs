@@ -69,6 +69,14 @@ pub fn field_view(f: &FieldDiff) -> FieldView {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     if let (Some(before), Some(after)) = (text(f.before.as_ref()), text(f.after.as_ref())) {
         if before.contains('\n') || after.contains('\n') {
+            // A last line without a newline must still equal the same line with one.
+            let terminated = |mut s: String| {
+                if !s.ends_with('\n') {
+                    s.push('\n');
+                }
+                s
+            };
+            let (before, after) = (terminated(before), terminated(after));
             let diff = similar::TextDiff::from_lines(&before, &after);
             let lines = diff
                 .iter_all_changes()

@@ -6,6 +6,7 @@ mod emulator_faults;
 mod emulator_schema;
 mod examples;
 mod fuzz;
+mod plans;
 mod schema;
 mod support;
 mod tidy;

@@ -15,17 +15,31 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// Variables bt-gitops reads that a test must not inherit from the developer's shell.
+const CLEARED: &[&str] = &[
+    "BRAINTRUST_API_KEY",
+    "BRAINTRUST_API_URL",
+    "BT_GITOPS_SECRET_KEY",
+    "BT_GITOPS_LOG",
+];
+
 /// Runs `bt-gitops ARGS` from `cwd` with colour off and a clean environment for the variables
 /// bt-gitops reads.
 pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env_remove("BRAINTRUST_API_KEY")
-        .env_remove("BRAINTRUST_API_URL")
-        .output()
-        .expect("the bt-gitops binary runs");
+    run_with_env(cwd, args, &[])
+}
+
+/// Like [`run_in`], then sets `env` (which may set the variables `run_in` clears).
+pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bt-gitops"));
+    command.args(args).current_dir(cwd).env("NO_COLOR", "1");
+    for name in CLEARED {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output: Output = command.output().expect("the bt-gitops binary runs");
     Run {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
