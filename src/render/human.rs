@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{FieldView, field_view};
 use crate::diag::Style;
-use crate::plan::{Action, Change, Plan, SecretState};
+use crate::plan::{Action, Change, Plan};
 
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
@@ -142,15 +142,7 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
         }
     }
     if let Some(secret) = &c.secret {
-        let what = match secret.status {
-            SecretState::New => "set from",
-            SecretState::ChangedInGit => "changed in git, written from",
-            SecretState::RotatedOutside => {
-                "rotated outside git; the declared value will be written back from"
-            }
-            SecretState::Unverified => "not written by bt-gitops before; will be written from",
-            SecretState::Unavailable => "left as is: the value is not available from",
-        };
+        let what = super::secret_status_text(secret.status);
         let _ = writeln!(out, "      secret: (hidden) {what} {}", secret.source);
     }
     if !c.depends_on.is_empty() {

@@ -151,6 +151,9 @@ fn change_block(c: &crate::plan::Change) -> String {
     if let Some(old) = &c.renamed_from {
         s.push_str(&format!(" (renamed from {})", escape(old)));
     }
+    if let Some(reason) = &c.reason {
+        s.push_str(&format!(" ({})", escape(reason)));
+    }
     for r in &c.risks {
         s.push_str(&format!(" [{}]", r.label()));
     }
@@ -200,7 +203,12 @@ fn change_block(c: &crate::plan::Change) -> String {
         }
     }
     if let Some(secret) = &c.secret {
-        let _ = writeln!(s, "      secret: (hidden, from {})", escape(&secret.source));
+        let _ = writeln!(
+            s,
+            "      secret: (hidden) {} {}",
+            super::secret_status_text(secret.status),
+            escape(&secret.source)
+        );
     }
     s
 }

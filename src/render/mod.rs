@@ -7,7 +7,7 @@ pub mod markdown;
 
 use serde_json::Value;
 
-use crate::plan::{FieldDiff, Plan};
+use crate::plan::{FieldDiff, Plan, SecretState};
 
 /// The plan as pretty JSON with a trailing newline: the `--format json` output and the
 /// `--out plan.json` file.
@@ -24,6 +24,20 @@ pub fn value_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "(none)".to_owned(),
         Some(v) => v.to_string(),
+    }
+}
+
+/// What happens to a secret, as a phrase ending in "from" (its source follows).
+#[must_use]
+pub fn secret_status_text(status: SecretState) -> &'static str {
+    match status {
+        SecretState::New => "set from",
+        SecretState::ChangedInGit => "changed in git, written from",
+        SecretState::RotatedOutside => {
+            "rotated outside git; the declared value will be written back from"
+        }
+        SecretState::Unverified => "not written by bt-gitops before; will be written from",
+        SecretState::Unavailable => "left as is: the value is not available from",
     }
 }
 
