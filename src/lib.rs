@@ -14,6 +14,7 @@
 //! Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
 pub mod diag;
 pub mod diff;

@@ -17,7 +17,7 @@ pub fn equivalent(desired: &Value, live: Option<&Value>) -> bool {
         return true;
     }
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => null_members_are_absent(d, l),
+        (Value::Object(d), Value::Object(l)) => unset_members_are_unmanaged(d, l),
         (Value::Array(d), Value::Array(l)) => {
             d.len() == l.len() && d.iter().zip(l).all(|(d, l)| equivalent(d, Some(l)))
         }
@@ -42,28 +42,19 @@ pub fn numbers_compare_by_value(desired: &Value, live: &Value) -> bool {
     }
 }
 
-/// In objects, a member set to `null` and a missing member are the same; members are compared
-/// with the same rules recursively.
+/// In objects, only the members the manifest sets are compared: a member the desired value
+/// leaves out (or sets to `null`, meaning "not set") is unmanaged, whatever the live object has
+/// there (server defaults such as a generated export `external_id`). Members are compared with
+/// the same rules recursively.
 #[must_use]
-pub fn null_members_are_absent(
+pub fn unset_members_are_unmanaged(
     desired: &serde_json::Map<String, Value>,
     live: &serde_json::Map<String, Value>,
 ) -> bool {
-    let keys = desired.keys().chain(live.keys());
-    for key in keys {
-        let d = desired.get(key).unwrap_or(&Value::Null);
-        let l = live.get(key);
-        if d.is_null() {
-            if l.is_some_and(|l| !l.is_null()) {
-                return false;
-            }
-            continue;
-        }
-        if !equivalent(d, l) {
-            return false;
-        }
-    }
-    true
+    desired
+        .iter()
+        .filter(|(_, d)| !d.is_null())
+        .all(|(key, d)| equivalent(d, live.get(key)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The single integration test binary: one module per area.
 
+mod apply;
 mod diagnostics;
 mod emulator;
 mod emulator_faults;

@@ -1,0 +1,263 @@
+//! Executing a plan: every change of a [`Plan`] becomes API calls, in dependency order.
+//!
+//! This module is the execution engine only. It is not yet exposed as a command: `apply` also
+//! needs its guards (ownership, mass-delete ratio, lockout, lease, fingerprint re-check) and its
+//! journal before it may touch a real org, and those come with the `apply` issue. Tests use it to
+//! check that a plan, once applied, converges.
+//!
+//! # Guarantees
+//! - Writes and creates start only after every change they depend on succeeded; the dependants of
+//!   a failed change are skipped and name the failure. Independent work always runs to the end.
+//! - Deletes run after all writes, one at a time, in plan order (dependants first).
+//! - Protected deletes are refused, never executed.
+//! - Secret values are sent only in request bodies and never appear in the report.
+
+mod ops;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::api::client::Client;
+use crate::api::error::ApiError;
+use crate::live::LiveState;
+use crate::model::{DesiredState, Kind, OrgName, ProjectName, ResourceKey};
+use crate::plan::{Action, Change, Plan};
+
+/// What an apply needs besides the plan.
+pub struct ApplyInput<'a> {
+    pub plan: &'a Plan,
+    pub desired: &'a DesiredState,
+    /// The live state the plan was made from (for ids).
+    pub live: &'a LiveState,
+    /// A client per org.
+    pub clients: BTreeMap<OrgName, Client>,
+    /// Secret values by object, read by the caller; with their digests for the metadata.
+    pub secrets: BTreeMap<ResourceKey, SecretValue>,
+    /// Changes run at once.
+    pub concurrency: usize,
+    /// The manifest root: `write_key_to` paths are relative to it.
+    pub root: std::path::PathBuf,
+}
+
+/// A secret value to write and the digest recorded next to it.
+#[derive(Clone)]
+pub struct SecretValue {
+    pub value: String,
+    pub digest: String,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValue(hidden)")
+    }
+}
+
+/// The outcome of an apply, change by change.
+#[derive(Debug, Default, Clone)]
+pub struct ApplyReport {
+    pub succeeded: Vec<Applied>,
+    pub failed: Vec<(String, String)>,
+    /// `(address, the failed change it depended on)`.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// A change that went through.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub address: String,
+    pub action: Action,
+    /// The id of the object created, when the change created one.
+    pub created_id: Option<String>,
+}
+
+impl ApplyReport {
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.succeeded.len() + self.failed.len() + self.skipped.len()
+    }
+}
+
+/// Why one change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Unresolved(String),
+    #[error(
+        "refused: `{0}` is protected (`protect: true`); remove the protection in the manifest to delete it"
+    )]
+    Protected(String),
+}
+
+/// Ids known so far: live ones, then the ones created by this apply.
+#[derive(Clone, Default)]
+struct Ids(Arc<Mutex<HashMap<ResourceKey, String>>>);
+
+impl Ids {
+    fn get(&self, key: &ResourceKey) -> Option<String> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn set(&self, key: ResourceKey, id: String) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(key, id);
+        }
+    }
+}
+
+/// Runs the plan.
+///
+/// # Errors
+/// None at this level: every failure is recorded per change in the report.
+pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
+    let ids = Ids::default();
+    for (key, obj) in &input.live.objects {
+        ids.set(key.clone(), obj.id.clone());
+    }
+    // A renamed object keeps its id under its new address.
+    for change in &input.plan.changes {
+        if let (Some(id), Ok(key)) = (&change.id, key_of(change)) {
+            ids.set(key, id.clone());
+        }
+    }
+    let mut report = ApplyReport::default();
+    let mut failed_or_skipped: HashMap<String, String> = HashMap::new();
+    let (deletes, writes): (Vec<&Change>, Vec<&Change>) = input
+        .plan
+        .changes
+        .iter()
+        .partition(|c| c.action == Action::Delete);
+
+    // Writes, in waves: a change starts once everything it depends on has finished.
+    let mut done: HashMap<&str, bool> = HashMap::new();
+    let mut pending: Vec<&Change> = writes;
+    while !pending.is_empty() {
+        let mut wave = Vec::new();
+        let mut rest = Vec::new();
+        for change in pending {
+            let blocked_by = change
+                .depends_on
+                .iter()
+                .find(|d| failed_or_skipped.contains_key(d.as_str()));
+            if let Some(upstream) = blocked_by {
+                let root = failed_or_skipped
+                    .get(upstream.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| upstream.clone());
+                failed_or_skipped.insert(change.address.clone(), root.clone());
+                report.skipped.push((change.address.clone(), root));
+                done.insert(&change.address, false);
+                continue;
+            }
+            let ready = change.depends_on.iter().all(|d| {
+                done.contains_key(d.as_str()) || !input.plan.changes.iter().any(|c| c.address == *d)
+            });
+            if ready {
+                wave.push(change)
+            } else {
+                rest.push(change)
+            }
+        }
+        if wave.is_empty() && !rest.is_empty() {
+            // Only possible with a dependency that is not in the plan's write set: run in order.
+            wave.push(rest.remove(0));
+        }
+        for chunk in wave.chunks(input.concurrency.max(1)) {
+            let results = run_chunk(&input, &ids, chunk).await;
+            for (change, result) in chunk.iter().zip(results) {
+                record(&mut report, &mut failed_or_skipped, change, result);
+                done.insert(&change.address, true);
+            }
+        }
+        pending = rest;
+    }
+
+    // Deletes: one at a time, dependants first (the plan's order).
+    for change in deletes {
+        let result = if change.protected {
+            Err(ChangeError::Protected(change.address.clone()))
+        } else {
+            ops::run(&input, &ids, change).await
+        };
+        record(&mut report, &mut failed_or_skipped, change, result);
+    }
+    report
+}
+
+async fn run_chunk(
+    input: &ApplyInput<'_>,
+    ids: &Ids,
+    chunk: &[&Change],
+) -> Vec<Result<Option<String>, ChangeError>> {
+    let futures = chunk.iter().map(|change| ops::run(input, ids, change));
+    join_all(futures).await
+}
+
+/// Polls futures together and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+fn record(
+    report: &mut ApplyReport,
+    failed: &mut HashMap<String, String>,
+    change: &Change,
+    result: Result<Option<String>, ChangeError>,
+) {
+    match result {
+        Ok(created_id) => report.succeeded.push(Applied {
+            address: change.address.clone(),
+            action: change.action,
+            created_id,
+        }),
+        Err(err) => {
+            tracing::warn!(address = %change.address, error = %err, "change failed");
+            failed.insert(change.address.clone(), change.address.clone());
+            report
+                .failed
+                .push((change.address.clone(), err.to_string()));
+        }
+    }
+}
+
+/// The resource key a change is about.
+fn key_of(change: &Change) -> Result<ResourceKey, ChangeError> {
+    let bad = || {
+        ChangeError::Unresolved(format!(
+            "`{}` is not a valid address in this plan",
+            change.address
+        ))
+    };
+    let org = OrgName::new(&change.org).map_err(|_| bad())?;
+    let kind = Kind::parse(&change.kind).ok_or_else(bad)?;
+    let project = match &change.project {
+        Some(p) => Some(ProjectName::new(p).map_err(|_| bad())?),
+        None => None,
+    };
+    Ok(ResourceKey {
+        org,
+        project,
+        kind,
+        name: change.name.clone(),
+    })
+}

@@ -1,0 +1,167 @@
+//! Apply engine against the emulator: an applied plan converges (the next plan is empty) and a
+//! second apply makes no write.
+
+use std::collections::BTreeMap;
+
+use bt_gitops::api::client::{Client, ClientConfig};
+use bt_gitops::apply::{self, ApplyInput, ApplyReport, SecretValue};
+use bt_gitops::diff::{SecretDigests, secrets};
+use bt_gitops::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
+use bt_gitops::model::{OrgName, Spec};
+use bt_gitops::pipeline::{self, Analysis};
+use bt_gitops::plan::Plan;
+use bt_gitops::reconcile::{self, OrgTarget, PlanInput, PlanOutcome};
+use bt_gitops::source::SourceMap;
+
+use crate::support::root;
+
+const KEYS: [(&str, &str); 2] = [
+    ("acme", "sk-emulator-acme-0000000000000001"),
+    ("acme-labs", "sk-emulator-acme-labs-000000000001"),
+];
+
+fn manifests(dir: &str) -> Analysis {
+    let mut sources = SourceMap::new();
+    let mut files: Vec<_> = fs_err::read_dir(root().join(dir))
+        .expect("fixture dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        sources.add(
+            f.display().to_string(),
+            fs_err::read_to_string(&f).expect("readable"),
+        );
+    }
+    let analysis = pipeline::analyze(&sources);
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    analysis
+}
+
+/// Fixed secret values for every declared secret, with their digests.
+fn secret_values(analysis: &Analysis) -> BTreeMap<bt_gitops::model::ResourceKey, SecretValue> {
+    analysis
+        .state
+        .resources
+        .iter()
+        .filter(|(_, r)| {
+            matches!(&r.spec, Spec::AiSecret(s) if s.secret.is_some())
+                || matches!(&r.spec, Spec::EnvVar(e) if e.value.is_some())
+        })
+        .map(|(k, _)| {
+            let value = format!("value-of-{}", k.name);
+            let digest = secrets::digest(&secrets::default_key(k.org.as_str()), value.as_bytes());
+            (k.clone(), SecretValue { value, digest })
+        })
+        .collect()
+}
+
+fn targets(emu: &EmuHandle) -> Vec<OrgTarget> {
+    KEYS.iter()
+        .map(|(org, key)| OrgTarget {
+            org: OrgName::new(org).expect("valid"),
+            base_url: emu.url().to_owned(),
+            api_key: (*key).to_owned(),
+        })
+        .collect()
+}
+
+async fn plan(
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+) -> PlanOutcome {
+    let digests: SecretDigests = values
+        .iter()
+        .map(|(k, v)| (k.clone(), Ok(v.digest.clone())))
+        .collect();
+    reconcile::plan(PlanInput {
+        desired: &analysis.state,
+        graph: &analysis.graph,
+        targets: targets(emu),
+        secrets: digests,
+        concurrency: 8,
+    })
+    .await
+    .expect("plan succeeds")
+}
+
+async fn execute(
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    outcome: &PlanOutcome,
+    values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+) -> ApplyReport {
+    let clients = targets(emu)
+        .into_iter()
+        .map(|t| {
+            (
+                t.org.clone(),
+                Client::new(ClientConfig::new(&t.base_url, &t.api_key)).expect("client"),
+            )
+        })
+        .collect();
+    apply::execute(ApplyInput {
+        plan: &outcome.plan,
+        desired: &analysis.state,
+        live: &outcome.live,
+        clients,
+        secrets: values.clone(),
+        concurrency: 8,
+        root: std::env::temp_dir(),
+    })
+    .await
+}
+
+fn addresses(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
+        .collect()
+}
+
+#[test]
+fn applied_plan_converges_and_reapplies_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(
+            EmulatorConfig::default()
+                .with_seed(seed)
+                .with_deterministic(true),
+        )
+        .await
+        .expect("emulator");
+        let analysis = manifests("tests/data/apply/converge");
+        let values = secret_values(&analysis);
+
+        let first = plan(&analysis, &emu, &values).await;
+        let summary = first.plan.summary();
+        assert!(
+            summary.create > 0 && summary.update > 0 && summary.delete > 0,
+            "{summary:?}"
+        );
+        let report = execute(&analysis, &emu, &first, &values).await;
+        assert!(report.failed.is_empty(), "failed: {:#?}", report.failed);
+        assert!(report.skipped.is_empty(), "skipped: {:#?}", report.skipped);
+        assert_eq!(report.total(), first.plan.changes.len());
+
+        let second = plan(&analysis, &emu, &values).await;
+        assert!(
+            second.plan.is_empty(),
+            "the plan after apply is not empty:\n{:#?}",
+            addresses(&second.plan)
+        );
+
+        emu.clear_requests();
+        let again = execute(&analysis, &emu, &second, &values).await;
+        assert_eq!(again.total(), 0);
+        assert_eq!(emu.write_count(), 0, "a second apply wrote");
+        emu.shutdown().await;
+    });
+}
