@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::Method;
+use crate::api::client::Method;
 use serde_json::{Map, Value, json};
 
 use super::{ApplyInput, ChangeError, Ids, key_of};
