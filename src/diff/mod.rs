@@ -92,7 +92,7 @@ pub fn diff(
     live: &LiveState,
     secrets: &SecretDigests,
 ) -> Vec<ResourceDiff> {
-    let renamed = follow_project_renames(desired, live);
+    let renamed = follow_renames(desired, live);
     let live = renamed.as_ref().unwrap_or(live);
     let mut out = Vec::new();
     let mut claimed: BTreeSet<&ResourceKey> = BTreeSet::new();
@@ -145,31 +145,135 @@ pub fn diff(
     out
 }
 
-/// When a declared project is found live under one of its `previous_names`, its live children
-/// are filed under the new name, so that a rename keeps its tags, scores and automations instead
-/// of recreating them. Returns `None` when no project is renamed.
-fn follow_project_renames(desired: &DesiredState, live: &LiveState) -> Option<LiveState> {
-    let mut renames: BTreeMap<(OrgName, ProjectName), ProjectName> = BTreeMap::new();
-    for r in desired.of_kind(Kind::Project) {
-        if live.objects.contains_key(&r.key) {
-            continue;
-        }
-        let Ok(new) = ProjectName::new(&r.key.name) else {
-            continue;
-        };
-        for prev in &r.previous_names {
-            let Ok(old) = ProjectName::new(prev) else {
-                continue;
-            };
-            if live
-                .objects
-                .contains_key(&ResourceKey::project(&r.key.org, &old))
-            {
-                renames.insert((r.key.org.clone(), old), new.clone());
-                break;
+/// Renames found through `previous_names`: `(org, old name) -> new name`, per kind.
+#[derive(Default)]
+struct Renames {
+    projects: BTreeMap<(OrgName, ProjectName), ProjectName>,
+    groups: BTreeMap<(OrgName, String), Name>,
+    roles: BTreeMap<(OrgName, String), Name>,
+}
+
+impl Renames {
+    fn find(desired: &DesiredState, live: &LiveState) -> Renames {
+        let mut out = Renames::default();
+        for kind in [Kind::Project, Kind::Group, Kind::Role] {
+            for r in desired.of_kind(kind) {
+                if live.objects.contains_key(&r.key) {
+                    continue;
+                }
+                let Some(old) = r.previous_names.iter().find(|prev| {
+                    live.objects.contains_key(&ResourceKey {
+                        name: (*prev).clone(),
+                        ..r.key.clone()
+                    })
+                }) else {
+                    continue;
+                };
+                let org = r.key.org.clone();
+                match kind {
+                    Kind::Project => {
+                        if let (Ok(old), Ok(new)) =
+                            (ProjectName::new(old), ProjectName::new(&r.key.name))
+                        {
+                            out.projects.insert((org, old), new);
+                        }
+                    }
+                    Kind::Group => {
+                        if let Ok(new) = Name::new(&r.key.name) {
+                            out.groups.insert((org, old.clone()), new);
+                        }
+                    }
+                    _ => {
+                        if let Ok(new) = Name::new(&r.key.name) {
+                            out.roles.insert((org, old.clone()), new);
+                        }
+                    }
+                }
             }
         }
+        out
     }
+
+    fn is_empty(&self) -> bool {
+        self.projects.is_empty() && self.groups.is_empty() && self.roles.is_empty()
+    }
+
+    fn project(&self, org: &OrgName, name: &ProjectName) -> Option<&ProjectName> {
+        self.projects.get(&(org.clone(), name.clone()))
+    }
+
+    fn group(&self, org: &OrgName, name: &mut Name) {
+        if let Some(new) = self.groups.get(&(org.clone(), name.to_string())) {
+            *name = new.clone();
+        }
+    }
+
+    fn role(&self, org: &OrgName, name: &mut Name) {
+        if let Some(new) = self.roles.get(&(org.clone(), name.to_string())) {
+            *name = new.clone();
+        }
+    }
+
+    /// The names a live grant or membership would have after the renames. The renamed objects
+    /// themselves keep their old keys (the diff finds them through `previous_names`).
+    fn apply(&self, key: &ResourceKey, obj: &LiveObject) -> (ResourceKey, LiveObject) {
+        let org = &key.org;
+        let mut key = key.clone();
+        let mut obj = obj.clone();
+        if let Some(new) = key.project.as_ref().and_then(|p| self.project(org, p)) {
+            key.project = Some(new.clone());
+        }
+        match &mut obj.spec {
+            Spec::Group(g) => {
+                g.inherits = std::mem::take(&mut g.inherits)
+                    .into_iter()
+                    .map(|mut n| {
+                        self.group(org, &mut n);
+                        n
+                    })
+                    .collect();
+            }
+            Spec::Role(r) => {
+                r.inherits = std::mem::take(&mut r.inherits)
+                    .into_iter()
+                    .map(|mut n| {
+                        self.role(org, &mut n);
+                        n
+                    })
+                    .collect();
+            }
+            // A grant's natural key names its subject, role and target: rename them there too.
+            Spec::Grant(grant) => {
+                if let Subject::Group(g) = &mut grant.subject {
+                    self.group(org, g);
+                }
+                if let Privilege::Role(r) = &mut grant.privilege {
+                    self.role(org, r);
+                }
+                match &mut grant.target {
+                    GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
+                        if let Some(new) = self.project(org, p) {
+                            *p = new.clone();
+                        }
+                    }
+                    GrantTarget::Group(g) => self.group(org, g),
+                    GrantTarget::Role(r) => self.role(org, r),
+                    GrantTarget::Org => {}
+                }
+                key.name = grant.key_name();
+            }
+            _ => {}
+        }
+        (key, obj)
+    }
+}
+
+/// Live state as it reads once the renames the manifests declare are followed: the children of
+/// a renamed project are filed under its new name, and grants and inheritance that name a
+/// renamed project, group or role use the new name. So a rename keeps everything attached to
+/// the object instead of deleting and recreating it. Returns `None` when nothing is renamed.
+fn follow_renames(desired: &DesiredState, live: &LiveState) -> Option<LiveState> {
+    let renames = Renames::find(desired, live);
     if renames.is_empty() {
         return None;
     }
@@ -177,31 +281,7 @@ fn follow_project_renames(desired: &DesiredState, live: &LiveState) -> Option<Li
     out.objects = live
         .objects
         .iter()
-        .map(|(key, obj)| {
-            let Some(new) = key
-                .project
-                .as_ref()
-                .and_then(|p| renames.get(&(key.org.clone(), p.clone())))
-            else {
-                return (key.clone(), obj.clone());
-            };
-            let mut key = ResourceKey {
-                project: Some(new.clone()),
-                ..key.clone()
-            };
-            let mut obj = obj.clone();
-            // A grant's natural key names the project it is on: rename it there too.
-            if let Spec::Grant(grant) = &mut obj.spec {
-                match &mut grant.target {
-                    GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
-                        *p = new.clone();
-                    }
-                    _ => {}
-                }
-                key.name = grant.key_name();
-            }
-            (key, obj)
-        })
+        .map(|(key, obj)| renames.apply(key, obj))
         .collect();
     Some(out)
 }

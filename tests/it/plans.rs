@@ -465,7 +465,13 @@ mod expectations {
     }
 
     pub fn rename_tag(plan: &Value) {
-        assert_eq!(actions(plan).len(), 3);
+        // Four renames; the grants and inheritance naming the renamed group and role follow
+        // them (no grant deleted and recreated, no `inherits` change).
+        assert_eq!(actions(plan).len(), 4);
+        assert_eq!(
+            change(plan, "role:acme/annotator")["renamed_from"],
+            "labeler"
+        );
         assert!(all(plan, "update"));
         let tag = change(plan, "project:acme/chatbot/tag:regression");
         assert_eq!(tag["renamed_from"], "regresion");
@@ -661,6 +667,15 @@ mod expectations {
             ["exfiltration"]
         );
         assert!(risks(plan, "project:acme/chatbot/export:hourly").is_empty());
+        // Only the fields that differ are listed; the external id the manifest leaves to the
+        // API is not one of them.
+        let fields: Vec<&str> = change(plan, "project:acme/chatbot/export:hourly")["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["field"].as_str())
+            .collect();
+        assert_eq!(fields, ["interval_seconds", "status"]);
     }
 
     pub fn multiline_filter_diff(plan: &Value) {
