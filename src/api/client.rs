@@ -170,7 +170,7 @@ impl Client {
     }
 
     /// Every object of a list endpoint (`{"objects": [...]}`), following `starting_after` cursors
-    /// until a short page.
+    /// to the end (see [`is_last_page`]).
     ///
     /// # Errors
     /// The first page that failed after retries; the caller records the read as incomplete.
@@ -179,20 +179,7 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, ApiError> {
-        let mut all: Vec<T> = Vec::new();
-        loop {
-            let mut q: Vec<(&str, String)> = query.to_vec();
-            q.push(("limit", PAGE_SIZE.to_string()));
-            if let Some(last) = all.last() {
-                q.push(("starting_after", last.id().to_owned()));
-            }
-            let page: super::wire::ListResponse<T> = self.get(path, &q).await?;
-            let n = page.objects.len();
-            all.extend(page.objects);
-            if is_last_page(n) {
-                return Ok(all);
-            }
-        }
+        self.walk(path, query, Envelope::Objects).await
     }
 
     /// Like [`Client::list_all`], for endpoints that return a bare JSON array
@@ -205,6 +192,15 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, ApiError> {
+        self.walk(path, query, Envelope::Bare).await
+    }
+
+    async fn walk<T: DeserializeOwned + HasId>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        envelope: Envelope,
+    ) -> Result<Vec<T>, ApiError> {
         let mut all: Vec<T> = Vec::new();
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -212,7 +208,14 @@ impl Client {
             if let Some(last) = all.last() {
                 q.push(("starting_after", last.id().to_owned()));
             }
-            let page: Vec<T> = self.get(path, &q).await?;
+            let page: Vec<T> = match envelope {
+                Envelope::Objects => {
+                    self.get::<super::wire::ListResponse<T>>(path, &q)
+                        .await?
+                        .objects
+                }
+                Envelope::Bare => self.get(path, &q).await?,
+            };
             let n = page.len();
             all.extend(page);
             if is_last_page(n) {
@@ -327,6 +330,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// How a list endpoint wraps its page.
+#[derive(Debug, Clone, Copy)]
+enum Envelope {
+    /// `{"objects": [...]}`, nearly every list.
+    Objects,
+    /// A bare array (`acl/list_org`).
+    Bare,
 }
 
 /// Objects that lists page through by id.

@@ -7,7 +7,7 @@
 //! over), group and role membership changes are add/remove deltas, and ACLs go through
 //! `acl/batch_update`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::client::Method;
 use serde_json::{Map, Value, json};
@@ -49,6 +49,18 @@ pub(super) async fn run(
             cx.create().await
         }
     }
+}
+
+/// How an object kind carries its write-only secret.
+struct SecretWrite<'a> {
+    /// Collection path, for the follow-up PATCH by id.
+    collection: &'static str,
+    /// Body field holding the value: `secret` or `value`.
+    field: &'static str,
+    /// Metadata declared in the manifest.
+    declared: &'a BTreeMap<String, Value>,
+    /// `PATCH /v1/env_var/{id}` requires the name.
+    name: Option<&'a str>,
 }
 
 struct Cx<'a> {
@@ -194,46 +206,32 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::AiSecret(s) => {
-                let secret = self.input.secrets.get(self.key);
-                let mut body = json!({ "name": self.key.name, "type": s.provider, "metadata": self.metadata(&s.metadata, secret.map(|v| v.digest.as_str())), "org_name": self.org_name() });
-                if let Some(v) = secret {
-                    body["secret"] = json!(v.value);
-                }
-                let out = self.send(Method::PUT, "/v1/ai_secret", body).await?;
-                let id = self.created(&out);
-                if let (Some(v), Some(id)) = (secret, &id) {
-                    self.stamp_secret(
-                        &format!("/v1/ai_secret/{id}"),
-                        &out,
-                        &s.metadata,
-                        &v.digest,
-                        None,
-                    )
+                let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
+                let write = SecretWrite {
+                    collection: "/v1/ai_secret",
+                    field: "secret",
+                    declared: &s.metadata,
+                    name: None,
+                };
+                let out = self
+                    .send_with_secret(Method::PUT, "/v1/ai_secret", body, &write, true)
                     .await?;
-                }
-                Ok(id)
+                Ok(self.created(&out))
             }
             Spec::EnvVar(e) => {
                 let (object_type, object_id) = self.env_var_object(&e.scope)?;
-                let secret = self.input.secrets.get(self.key);
-                let mut body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str(),
-                                       "metadata": self.metadata(&Default::default(), secret.map(|v| v.digest.as_str())) });
-                if let Some(v) = secret {
-                    body["value"] = json!(v.value);
-                }
-                let out = self.send(Method::PUT, "/v1/env_var", body).await?;
-                let id = self.created(&out);
-                if let (Some(v), Some(id)) = (secret, &id) {
-                    self.stamp_secret(
-                        &format!("/v1/env_var/{id}"),
-                        &out,
-                        &Default::default(),
-                        &v.digest,
-                        Some(e.name.as_str()),
-                    )
+                let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
+                let none = BTreeMap::new();
+                let write = SecretWrite {
+                    collection: "/v1/env_var",
+                    field: "value",
+                    declared: &none,
+                    name: Some(e.name.as_str()),
+                };
+                let out = self
+                    .send_with_secret(Method::PUT, "/v1/env_var", body, &write, true)
                     .await?;
-                }
-                Ok(id)
+                Ok(self.created(&out))
             }
             Spec::Project(p) => {
                 let body = json!({ "name": self.key.name, "description": p.description, "org_name": self.org_name() });
@@ -389,56 +387,41 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::AiSecret(s), _) => {
-                let secret = self
-                    .input
-                    .secrets
-                    .get(self.key)
-                    .filter(|_| self.change.secret.is_some());
-                let mut body = json!({ "name": self.rename(), "type": s.provider, "metadata": self.metadata(&s.metadata, secret.map(|v| v.digest.as_str())) });
-                if let Some(v) = secret {
-                    body["secret"] = json!(v.value);
-                }
-                let out = self
-                    .send(
-                        Method::PATCH,
-                        &format!("/v1/ai_secret/{id}"),
-                        without_nulls(body),
-                    )
-                    .await?;
-                if let Some(v) = secret {
-                    self.stamp_secret(
-                        &format!("/v1/ai_secret/{id}"),
-                        &out,
-                        &s.metadata,
-                        &v.digest,
-                        None,
-                    )
-                    .await?;
-                }
+                let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
+                let write = SecretWrite {
+                    collection: "/v1/ai_secret",
+                    field: "secret",
+                    declared: &s.metadata,
+                    name: None,
+                };
+                let path = format!("/v1/ai_secret/{id}");
+                self.send_with_secret(
+                    Method::PATCH,
+                    &path,
+                    body,
+                    &write,
+                    self.change.secret.is_some(),
+                )
+                .await?;
             }
             (Spec::EnvVar(e), _) => {
-                let secret = self
-                    .input
-                    .secrets
-                    .get(self.key)
-                    .filter(|_| self.change.secret.is_some());
-                let mut body = json!({ "name": e.name.as_str(), "metadata": self.metadata(&Default::default(), secret.map(|v| v.digest.as_str())) });
-                if let Some(v) = secret {
-                    body["value"] = json!(v.value);
-                }
-                let out = self
-                    .send(Method::PATCH, &format!("/v1/env_var/{id}"), body)
-                    .await?;
-                if let Some(v) = secret {
-                    self.stamp_secret(
-                        &format!("/v1/env_var/{id}"),
-                        &out,
-                        &Default::default(),
-                        &v.digest,
-                        Some(e.name.as_str()),
-                    )
-                    .await?;
-                }
+                let body = json!({ "name": e.name.as_str() });
+                let none = BTreeMap::new();
+                let write = SecretWrite {
+                    collection: "/v1/env_var",
+                    field: "value",
+                    declared: &none,
+                    name: Some(e.name.as_str()),
+                };
+                let path = format!("/v1/env_var/{id}");
+                self.send_with_secret(
+                    Method::PATCH,
+                    &path,
+                    body,
+                    &write,
+                    self.change.secret.is_some(),
+                )
+                .await?;
             }
             (Spec::Project(p), live) => {
                 let old = match live {
@@ -642,34 +625,43 @@ impl Cx<'_> {
         Value::Object(map)
     }
 
-    /// Records when the server says the secret changed, so a later change outside bt-gitops
-    /// shows as a rotation.
-    async fn stamp_secret(
+    /// Sends the body of an object holding a write-only secret. When `write_value` is set and a
+    /// value is available, the value goes in `write.field` and its digest in the metadata; once
+    /// written, the server's time of the change is recorded next to the digest, so that a later
+    /// change outside bt-gitops shows as a rotation. Otherwise the last record is kept.
+    async fn send_with_secret(
         &self,
+        method: Method,
         path: &str,
-        written: &Value,
-        declared: &std::collections::BTreeMap<String, Value>,
-        digest: &str,
-        name: Option<&str>,
-    ) -> Result<(), ChangeError> {
-        let at = written
-            .get("secret_updated_at")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let mut map: Map<String, Value> = declared
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        map.insert(
-            SECRET_METADATA_KEY.into(),
-            json!({ "digest": digest, "written_at": at }),
-        );
-        let mut body = json!({ "metadata": map });
-        if let Some(name) = name {
-            body["name"] = json!(name);
+        mut body: Value,
+        write: &SecretWrite<'_>,
+        write_value: bool,
+    ) -> Result<Value, ChangeError> {
+        let secret = self.input.secrets.get(self.key).filter(|_| write_value);
+        body["metadata"] = self.metadata(write.declared, secret.map(|v| v.digest.as_str()));
+        if let Some(v) = secret {
+            body[write.field] = json!(v.value);
         }
-        self.send(Method::PATCH, path, body).await?;
-        Ok(())
+        let out = self.send(method, path, body).await?;
+        if let (Some(v), Some(id)) = (secret, out.get("id").and_then(Value::as_str)) {
+            let at = out.get("secret_updated_at").cloned().unwrap_or(Value::Null);
+            let mut map: Map<String, Value> = write
+                .declared
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            map.insert(
+                SECRET_METADATA_KEY.into(),
+                json!({ "digest": v.digest, "written_at": at }),
+            );
+            let mut stamp = json!({ "metadata": map });
+            if let Some(name) = write.name {
+                stamp["name"] = json!(name);
+            }
+            self.send(Method::PATCH, &format!("{}/{id}", write.collection), stamp)
+                .await?;
+        }
+        Ok(out)
     }
 
     fn acl_item(&self, g: &GrantSpec) -> Result<Value, ChangeError> {
