@@ -20,7 +20,7 @@
 //! # async fn demo() -> Result<(), bt_gitops::emulator::EmulatorError> {
 //! use bt_gitops::emulator::{EmulatorConfig, spawn};
 //! let emu = spawn(EmulatorConfig::default().with_deterministic(true)).await?;
-//! let (url, key) = (emu.url(), emu.api_key());
+//! let (url, key) = (emu.url().to_owned(), emu.api_key().to_owned());
 //! // ... drive `url` with `Authorization: Bearer {key}`, then count writes:
 //! let writes = emu.requests().iter().filter(|r| r.is_write()).count();
 //! emu.shutdown().await;
