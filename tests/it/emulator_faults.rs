@@ -337,3 +337,40 @@ async fn seeds_create_orgs_principals_and_objects() {
             .is_err()
     );
 }
+
+#[test]
+fn the_subcommand_arguments_parse() {
+    use bt_gitops::cli::emulator::EmulatorArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "emulator",
+        "--port",
+        "8080",
+        "--seed",
+        "seed.json",
+        "--state",
+        ".bt-gitops/emulator.json",
+        "--latency-ms",
+        "25",
+        "--deterministic",
+        "--faults",
+        "faults.json",
+    ])
+    .expect("valid arguments");
+    assert_eq!(cli.args.port, 8080);
+    assert_eq!(cli.args.latency_ms, 25);
+    assert!(cli.args.deterministic);
+    assert_eq!(
+        cli.args.state.as_deref(),
+        Some(std::path::Path::new(".bt-gitops/emulator.json"))
+    );
+    let defaults = Cli::try_parse_from(["emulator"]).expect("no arguments");
+    assert_eq!(defaults.args.port, 0, "any free port by default");
+    assert!(Cli::try_parse_from(["emulator", "--port", "x"]).is_err());
+}
