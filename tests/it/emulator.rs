@@ -761,7 +761,8 @@ async fn span_iframes_mcp_servers_and_views() {
     );
     assert_eq!(
         api.get(&format!("/v1/view/{vid}?{elsewhere}")).await.status,
-        404
+        400,
+        "the locator must name an existing object"
     );
     let renamed = api
         .patch(
