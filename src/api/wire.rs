@@ -2066,3 +2066,79 @@ macro_rules! tagged_deserialize {
     }};
 }
 use tagged_deserialize;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_and_lowercased() {
+        let id = Id::parse("0000000A-0000-4000-8000-00000000000B").expect("a uuid");
+        assert_eq!(id.as_str(), "0000000a-0000-4000-8000-00000000000b");
+        for bad in [
+            "",
+            "x",
+            "0000000a-0000-4000-8000-00000000000",
+            "0000000a_0000-4000-8000-00000000000b",
+        ] {
+            assert!(Id::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strict_parsing_refuses_serde_coercions() {
+        let array_as_struct =
+            from_value::<PatchOrganizationMembers>(json!({"remove_users": [null]}));
+        assert!(array_as_struct.is_err());
+        let index_as_tag = from_value::<TopicDataScope>(json!({"type": 0}));
+        assert!(index_as_tag.is_err());
+        let unknown_tag = from_value::<AutomationConfig>(json!({"event_type": "sms"}));
+        assert!(unknown_tag.is_err());
+        let null_function_type = from_value::<SavedFunctionId>(
+            json!({"type": "global", "name": "x", "function_type": null}),
+        );
+        assert!(null_function_type.is_err(), "not nullable in the spec");
+        let nested = from_value::<CreateProjectScore>(json!({
+            "project_id": "00000000-0000-4000-8000-000000000001", "name": "s", "score_type": "online",
+            "config": {"condition": {"when": [null]}}}));
+        assert!(nested.is_err(), "nested structs are strict too");
+        let number_as_string = from_value::<CreateProject>(json!({"name": 7}));
+        assert!(number_as_string.is_err());
+    }
+
+    #[test]
+    fn tagged_and_untagged_shapes_round_trip() {
+        for value in [
+            json!({"event_type": "logs", "btql_filter": "f", "interval_seconds": 60.0,
+                   "action": {"type": "slack", "workspace_id": "W", "channel": "c"}}),
+            json!({"event_type": "btql_export", "export_definition": {"type": "btql_query", "btql_query": "q"},
+                   "scope": {"type": "span"}, "export_path": "s3://b", "format": "jsonl", "interval_seconds": 1.0,
+                   "credentials": {"type": "gcp_service_account", "service_account_email": "a@b"}}),
+            json!({"event_type": "topic", "sampling_rate": 0.5, "facet_functions": [],
+                   "topic_map_functions": [], "data_scope": {"type": "experiment", "experiment_id": "e"},
+                   "backfill_time_range": {"from": "a", "to": "b"}}),
+            json!({"event_type": "topic_digest", "scheduled_time_minutes_utc": 0,
+                   "action": {"type": "slack", "workspace_id": "W", "channel": "c"}}),
+        ] {
+            let typed: AutomationConfig = from_value(value.clone()).expect("valid config");
+            assert_eq!(serde_json::to_value(&typed).expect("serializes"), value);
+        }
+        for value in [
+            json!([{"name": "good", "value": 1.0}]),
+            json!({"a": 0.5}),
+            json!(["a", "b"]),
+        ] {
+            let typed: ProjectScoreCategories =
+                from_value(value.clone()).expect("valid categories");
+            assert_eq!(serde_json::to_value(&typed).expect("serializes"), value);
+        }
+        let monitor: ViewOptions =
+            from_value(json!({"viewType": "monitor", "options": {"spanType": "frame"}}))
+                .expect("monitor");
+        assert!(matches!(monitor, ViewOptions::Monitor(_)));
+        let table: ViewOptions = from_value(json!({"columnOrder": ["a"]})).expect("table");
+        assert!(matches!(table, ViewOptions::Table(_)));
+    }
+}

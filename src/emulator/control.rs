@@ -10,6 +10,7 @@
 //! | `DELETE /_emulator/faults` | remove all rules |
 //! | `GET`, `POST /_emulator/latency` | read or set `{"ms": N}` injected before every API request |
 //! | `GET /_emulator/state` | the whole state, as the `--state` file holds it (secrets included) |
+//! | `POST /_emulator/reset` | put the state back as it was right after seeding (or loading) |
 
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/_emulator/latency", get(latency).post(set_latency))
         .route("/_emulator/state", get(state))
+        .route("/_emulator/reset", axum::routing::post(reset))
 }
 
 fn bad(e: serde_json::Error) -> Response {
@@ -108,4 +110,11 @@ async fn set_latency(State(st): State<AppState>, body: Bytes) -> Response {
 async fn state(State(st): State<AppState>) -> Response {
     let snapshot = st.store().snapshot();
     axum::Json(snapshot).into_response()
+}
+
+async fn reset(State(st): State<AppState>) -> Response {
+    match st.reset() {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }

@@ -1,5 +1,5 @@
 //! Test controls applied around every API request: injected latency, fault rules (an error
-//! status, 429 with `Retry-After`, or a dropped connection; on every Nth matching request, on a
+//! status, 429 with `Retry-After`, a dropped connection, or a delay; on every Nth matching request, on a
 //! seeded random fraction, or always, optionally limited to a method, a path pattern and a number
 //! of times), the request log, and CORS preflight answers.
 
@@ -32,6 +32,8 @@ pub enum FaultAction {
     },
     /// Close the connection without a complete response.
     Drop,
+    /// Wait this long, then answer normally (for client timeouts).
+    Delay { ms: u64 },
 }
 
 fn one() -> u64 {
@@ -154,7 +156,8 @@ pub struct LoggedRequest {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// The status answered; 0 when the connection was dropped.
+    /// The status answered; 0 when no response was delivered (a dropped connection, or a
+    /// client that gave up first).
     pub status: u16,
     /// The injected fault, if one fired (`status`, `rate_limit` or `drop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,8 +284,9 @@ impl HttpBody for Dropped {
     }
 }
 
-fn fault_response(action: &FaultAction) -> Response {
-    match action {
+/// The response a fault answers with instead of the API's, or `None` when the API still answers.
+fn injected(action: &FaultAction) -> Option<Response> {
+    Some(match action {
         FaultAction::Status { status } => json_error(
             StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "injected fault",
@@ -295,7 +299,8 @@ fn fault_response(action: &FaultAction) -> Response {
             response
         }
         FaultAction::Drop => Response::new(Body::new(Dropped)),
-    }
+        FaultAction::Delay { .. } => return None,
+    })
 }
 
 fn fault_name(action: &FaultAction) -> &'static str {
@@ -303,6 +308,7 @@ fn fault_name(action: &FaultAction) -> &'static str {
         FaultAction::Status { .. } => "status",
         FaultAction::RateLimit { .. } => "rate_limit",
         FaultAction::Drop => "drop",
+        FaultAction::Delay { .. } => "delay",
     }
 }
 
@@ -364,39 +370,60 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         return preflight(&state, &path);
     }
     let query = request.uri().query().map(str::to_owned);
-    let started = Instant::now();
     let (latency, fault) = {
-        let mut controls = state.0.controls.lock().unwrap_or_else(|p| p.into_inner());
+        let mut controls = state.controls();
         let fault = controls.decide(method.as_str(), &path);
         (controls.latency, fault)
+    };
+    // The guard logs the request even when the client goes away before the answer (status 0).
+    let mut guard = LogGuard {
+        state: state.clone(),
+        started: Instant::now(),
+        entry: Some(LoggedRequest {
+            seq: 0,
+            method: method.to_string(),
+            path,
+            query,
+            status: 0,
+            fault: fault.as_ref().map(|f| fault_name(f).to_owned()),
+            duration_ms: 0.0,
+        }),
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let response = match &fault {
-        Some(action) => fault_response(action),
-        None => next.run(request).await,
+    let response = match fault.as_ref().and_then(injected) {
+        Some(response) => response,
+        None => {
+            if let Some(FaultAction::Delay { ms }) = &fault {
+                tokio::time::sleep(Duration::from_millis(*ms)).await;
+            }
+            next.run(request).await
+        }
     };
-    let status = match fault {
-        Some(FaultAction::Drop) => 0,
-        _ => response.status().as_u16(),
-    };
-    let entry = LoggedRequest {
-        seq: 0,
-        method: method.to_string(),
-        path,
-        query,
-        status,
-        fault: fault.as_ref().map(|f| fault_name(f).to_owned()),
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-    };
-    state
-        .0
-        .controls
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .record(entry);
+    if !matches!(fault, Some(FaultAction::Drop))
+        && let Some(entry) = guard.entry.as_mut()
+    {
+        entry.status = response.status().as_u16();
+    }
+    drop(guard);
     response
+}
+
+/// Records its entry in the request log when dropped.
+struct LogGuard {
+    state: AppState,
+    started: Instant,
+    entry: Option<LoggedRequest>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+            self.state.controls().record(entry);
+        }
+    }
 }
 
 #[cfg(test)]

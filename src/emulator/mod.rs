@@ -20,7 +20,7 @@
 //! # async fn demo() -> Result<(), bt_gitops::emulator::EmulatorError> {
 //! use bt_gitops::emulator::{EmulatorConfig, spawn};
 //! let emu = spawn(EmulatorConfig::default().with_deterministic(true)).await?;
-//! let (url, key) = (emu.url(), emu.api_key());
+//! let (url, key) = (emu.url().to_owned(), emu.api_key().to_owned());
 //! // ... drive `url` with `Authorization: Bearer {key}`, then count writes:
 //! let writes = emu.requests().iter().filter(|r| r.is_write()).count();
 //! emu.shutdown().await;
@@ -132,6 +132,8 @@ pub enum EmulatorError {
 #[derive(Debug)]
 pub struct Shared {
     store: Mutex<Store>,
+    /// The state right after seeding or loading, for [`AppState::reset`].
+    initial: Store,
     state_file: Option<PathBuf>,
     controls: Mutex<faults::Controls>,
 }
@@ -144,6 +146,7 @@ impl AppState {
     /// Wraps a store; `state_file` is where writes are persisted.
     pub fn new(store: Store, state_file: Option<PathBuf>) -> AppState {
         AppState(Arc::new(Shared {
+            initial: store.clone(),
             store: Mutex::new(store),
             state_file,
             controls: Mutex::new(faults::Controls::default()),
@@ -153,6 +156,20 @@ impl AppState {
     /// Locks the store.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.0.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts the store back to its state right after seeding (or loading the state file), and
+    /// persists that when there is a state file. Controls and the request log are kept.
+    ///
+    /// # Errors
+    /// When the state file cannot be written.
+    pub fn reset(&self) -> Result<(), store::PersistError> {
+        let mut store = self.store();
+        *store = self.0.initial.clone();
+        match &self.0.state_file {
+            Some(path) => store.save(path),
+            None => Ok(()),
+        }
     }
 
     /// Locks the controls (latency, faults, request log).
@@ -347,6 +364,14 @@ impl EmuHandle {
     /// Sets the latency injected before every API request.
     pub fn set_latency(&self, latency: Duration) {
         self.state.controls().set_latency(latency);
+    }
+
+    /// Puts the store back to its state right after seeding (see [`AppState::reset`]).
+    ///
+    /// # Errors
+    /// When the state file cannot be written.
+    pub fn reset(&self) -> Result<(), store::PersistError> {
+        self.state.reset()
     }
 
     /// The whole state, as the state file would hold it.

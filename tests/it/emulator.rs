@@ -761,7 +761,8 @@ async fn span_iframes_mcp_servers_and_views() {
     );
     assert_eq!(
         api.get(&format!("/v1/view/{vid}?{elsewhere}")).await.status,
-        404
+        400,
+        "the locator must name an existing object"
     );
     let renamed = api
         .patch(
@@ -1150,5 +1151,221 @@ async fn deterministic_mode_gives_stable_objects() {
             "tag": tag.body,
             "groups": groups.body,
         })
+    );
+}
+
+/// One kind for [`every_crud_endpoint_round_trips`].
+struct Case {
+    collection: &'static str,
+    create: Value,
+    patch: Value,
+    /// A field the patch sets, and its expected value.
+    patched: (&'static str, Value),
+    put: bool,
+    /// Views need `object_type` + `object_id` on reads (query) and deletes (body).
+    locator: Option<Value>,
+}
+
+#[tokio::test]
+async fn every_crud_endpoint_round_trips() {
+    let (_emu, api) = start().await;
+    let pid = project(&api, "p").await;
+    let locator = json!({"object_type": "project", "object_id": pid});
+    let cases = [
+        Case {
+            collection: "/v1/group",
+            create: json!({"name": "g"}),
+            patch: json!({"description": "d"}),
+            patched: ("description", json!("d")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/role",
+            create: json!({"name": "r"}),
+            patch: json!({"name": "r2"}),
+            patched: ("name", json!("r2")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/project_tag",
+            create: json!({"project_id": pid, "name": "t"}),
+            patch: json!({"color": "green"}),
+            patched: ("color", json!("green")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/project_score",
+            create: json!({"project_id": pid, "name": "s", "score_type": "slider"}),
+            patch: json!({"score_type": "free-form"}),
+            patched: ("score_type", json!("free-form")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/project_automation",
+            create: json!({"project_id": pid, "name": "a", "config": {
+                "event_type": "retention", "object_type": "dataset", "retention_days": 7}}),
+            patch: json!({"description": "keep a week"}),
+            patched: ("description", json!("keep a week")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/span_iframe",
+            create: json!({"project_id": pid, "name": "i", "url": "https://i.example"}),
+            patch: json!({"post_message": true}),
+            patched: ("post_message", json!(true)),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/mcp_server",
+            create: json!({"project_id": pid, "name": "m", "url": "https://m.example"}),
+            patch: json!({"url": "https://n.example"}),
+            patched: ("url", json!("https://n.example")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/ai_secret",
+            create: json!({"name": "K", "secret": "abcdefgh1234"}),
+            patch: json!({"type": "anthropic"}),
+            patched: ("type", json!("anthropic")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/env_var",
+            create: json!({"object_type": "project", "object_id": pid, "name": "E", "value": "v-123456"}),
+            patch: json!({"name": "E2"}),
+            patched: ("name", json!("E2")),
+            put: true,
+            locator: None,
+        },
+        Case {
+            collection: "/environment",
+            create: json!({"name": "Staging", "slug": "staging"}),
+            patch: json!({"name": "Stage"}),
+            patched: ("name", json!("Stage")),
+            put: false,
+            locator: None,
+        },
+        Case {
+            collection: "/v1/view",
+            create: json!({"object_type": "project", "object_id": pid, "view_type": "experiments", "name": "v"}),
+            patch: json!({"object_type": "project", "object_id": pid, "view_data": {"custom_charts": {"a": 1}}}),
+            patched: ("view_data", json!({"custom_charts": {"a": 1}})),
+            put: true,
+            locator: Some(locator.clone()),
+        },
+    ];
+    for case in cases {
+        let collection = case.collection;
+        let query = match &case.locator {
+            Some(_) => format!("?object_type=project&object_id={pid}"),
+            None => String::new(),
+        };
+        let created = api.post(collection, case.create.clone()).await;
+        assert_eq!(created.status, 200, "POST {collection}: {}", created.text);
+        let oid = id(&created.body);
+        let item = format!("{collection}/{oid}");
+        let read = api.get(&format!("{item}{query}")).await;
+        assert_eq!(read.body, created.body, "GET {item}");
+        if case.put {
+            let put = api.put(collection, case.create.clone()).await;
+            assert_eq!(put.status, 200, "PUT {collection}: {}", put.text);
+            assert_eq!(id(&put.body), oid, "PUT {collection} keeps the id");
+        } else {
+            assert_eq!(api.put(collection, case.create.clone()).await.status, 405);
+        }
+        let patched = api.patch(&item, case.patch.clone()).await;
+        assert_eq!(patched.status, 200, "PATCH {item}: {}", patched.text);
+        assert_eq!(patched.body[case.patched.0], case.patched.1, "PATCH {item}");
+        assert!(
+            api.ids(&format!("{collection}{query}"))
+                .await
+                .contains(&oid)
+        );
+        let deleted = match &case.locator {
+            Some(locator) => api.delete_with(&item, locator.clone()).await,
+            None => api.delete(&item).await,
+        };
+        assert_eq!(deleted.status, 200, "DELETE {item}: {}", deleted.text);
+        assert_eq!(
+            api.get(&format!("{item}{query}")).await.status,
+            404,
+            "GET {item} after DELETE"
+        );
+        assert_eq!(api.patch(&item, case.patch.clone()).await.status, 404);
+        assert!(
+            !api.ids(&format!("{collection}{query}"))
+                .await
+                .contains(&oid)
+        );
+    }
+}
+
+#[tokio::test]
+async fn acls_and_service_tokens_read_and_delete_by_id() {
+    let (emu, api) = start().await;
+    let pid = project(&api, "p").await;
+    let owner = id(&api.get("/v1/user").await.body["objects"][0]);
+    let acl = api
+        .post(
+            "/v1/acl",
+            json!({"object_type": "project", "object_id": pid, "user_id": owner, "permission": "read"}),
+        )
+        .await;
+    let aid = id(&acl.body);
+    assert_eq!(api.get(&format!("/v1/acl/{aid}")).await.body, acl.body);
+
+    let bot = api.with_key(emu.service_token().expect("a seeded service token"));
+    let tokens = api.get("/v1/service_token").await;
+    let account = tokens.body["objects"][0]["service_account_id"]
+        .as_str()
+        .expect("the seeded token's account")
+        .to_owned();
+    let own = id(&tokens.body["objects"][0]);
+    assert_eq!(
+        bot.delete(&format!("/v1/service_token/{own}")).await.status,
+        400,
+        "a client cannot delete the credential it is using"
+    );
+    let token = bot
+        .put(
+            "/v1/service_token",
+            json!({"name": "rotating", "service_account_id": account}),
+        )
+        .await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    let rotated = bot
+        .put(
+            "/v1/service_token",
+            json!({"name": "rotating", "service_account_id": account}),
+        )
+        .await;
+    assert_eq!(
+        id(&rotated.body),
+        id(&token.body),
+        "PUT replaces the token with the same name"
+    );
+    assert_ne!(rotated.body["key"], token.body["key"]);
+    let old_key = token.body["key"].as_str().expect("key");
+    assert_eq!(api.with_key(old_key).get("/v1/project").await.status, 401);
+    let tid = id(&token.body);
+    assert_eq!(
+        api.get(&format!("/v1/service_token/{tid}")).await.status,
+        200
+    );
+    assert_eq!(
+        api.delete(&format!("/v1/service_token/{tid}")).await.status,
+        200
+    );
+    assert_eq!(
+        api.get(&format!("/v1/service_token/{tid}")).await.status,
+        404
     );
 }

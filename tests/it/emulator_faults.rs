@@ -337,3 +337,78 @@ async fn seeds_create_orgs_principals_and_objects() {
             .is_err()
     );
 }
+
+#[test]
+fn the_subcommand_arguments_parse() {
+    use bt_gitops::cli::emulator::EmulatorArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "emulator",
+        "--port",
+        "8080",
+        "--seed",
+        "seed.json",
+        "--state",
+        ".bt-gitops/emulator.json",
+        "--latency-ms",
+        "25",
+        "--deterministic",
+        "--faults",
+        "faults.json",
+    ])
+    .expect("valid arguments");
+    assert_eq!(cli.args.port, 8080);
+    assert_eq!(cli.args.latency_ms, 25);
+    assert!(cli.args.deterministic);
+    assert_eq!(
+        cli.args.state.as_deref(),
+        Some(std::path::Path::new(".bt-gitops/emulator.json"))
+    );
+    let defaults = Cli::try_parse_from(["emulator"]).expect("no arguments");
+    assert_eq!(defaults.args.port, 0, "any free port by default");
+    assert!(Cli::try_parse_from(["emulator", "--port", "x"]).is_err());
+}
+
+#[tokio::test]
+async fn delays_trip_client_timeouts_and_reset_restores_the_seed() {
+    let (emu, api) = start().await;
+    emu.add_fault(FaultRule::new(FaultAction::Delay { ms: 400 }).times(1));
+    let slow = api
+        .http
+        .get(format!("{}/v1/project", emu.url()))
+        .bearer_auth(emu.api_key())
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(slow.is_err_and(|e| e.is_timeout()));
+    assert_eq!(api.get("/v1/project").await.status, 200);
+    // The delayed request is logged too, once the server notices the client left (or answers).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !emu
+        .requests()
+        .iter()
+        .any(|r| r.fault.as_deref() == Some("delay"))
+    {
+        assert!(Instant::now() < deadline, "the delayed request is logged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let seeded = api.ids("/v1/project").await;
+    api.post("/v1/project", json!({"name": "temporary"})).await;
+    let reset = reqwest::Client::new()
+        .post(format!("{}/_emulator/reset", emu.url()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(reset.status(), 204);
+    assert_eq!(api.ids("/v1/project").await, seeded);
+    api.post("/v1/project", json!({"name": "again"})).await;
+    emu.reset().expect("reset");
+    assert_eq!(api.ids("/v1/project").await, seeded);
+}

@@ -200,10 +200,9 @@ async fn batch_update(
         let adds = req.add_acls.unwrap_or_default();
         let removes = req.remove_acls.unwrap_or_default();
         // Validate everything before changing anything.
-        let add_drafts = adds
-            .iter()
-            .map(|item| validate(store, caller, item))
-            .collect::<Result<Vec<_>, _>>()?;
+        for item in &adds {
+            validate(store, caller, item)?;
+        }
         let remove_drafts = removes
             .iter()
             .map(|item| validate(store, caller, item))
@@ -217,7 +216,6 @@ async fn batch_update(
                 added_acls.push(acl);
             }
         }
-        drop(add_drafts);
         let mut removed_acls: Vec<JsonMap> = Vec::new();
         for draft in &remove_drafts {
             if let Some(existing) = find(store, draft)

@@ -187,9 +187,10 @@ async fn view_get(
         let object_id = params
             .uuid("object_id")?
             .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
-        let record = visible(store, caller, kinds::VIEW.kind, &id)?;
-        kinds::check_view_locator(record, &object_type, &object_id)?;
-        Ok(record.object.clone())
+        kinds::check_view_locator(store, caller, &object_type, &object_id)?;
+        Ok(visible(store, caller, kinds::VIEW.kind, &id)?
+            .object
+            .clone())
     })
 }
 
@@ -202,12 +203,11 @@ async fn view_delete(
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Write, |store, caller| {
         let req: wire::DeleteView = parse(&parse_json(&body)?)?;
-        let record = visible(store, caller, kinds::VIEW.kind, &id)?;
         let object_type = serde_json::to_value(req.object_type)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        kinds::check_view_locator(record, &object_type, req.object_id.as_str())?;
+        kinds::check_view_locator(store, caller, &object_type, req.object_id.as_str())?;
         resource::delete(store, caller, &kinds::VIEW, &id)
     })
 }

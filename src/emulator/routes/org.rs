@@ -1,5 +1,9 @@
 //! `organization` (list, get, patch), `organization/members` (invite, remove, service accounts)
 //! and `user` (list, get). A credential sees only its own org: other orgs are 403.
+//!
+//! Users are global and join orgs through memberships; inviting an unknown email creates the
+//! user. Service accounts are users without an email whose `given_name` is the account name, so
+//! they are listed by `GET /v1/user` and can be put in groups and ACLs like any user.
 
 use axum::Router;
 use axum::body::Bytes;
