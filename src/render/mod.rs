@@ -80,8 +80,21 @@ pub fn field_view(f: &FieldDiff) -> FieldView {
             .collect();
         return FieldView::Set { added, removed };
     }
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    if let (Some(before), Some(after)) = (text(f.before.as_ref()), text(f.after.as_ref())) {
+    // Text, or text wrapped in a one-member object such as an export's `{"btql_query": ...}`.
+    let text = |v: Option<&Value>| match v {
+        Some(Value::Object(map)) if map.len() == 1 => {
+            map.values().next()?.as_str().map(str::to_owned)
+        }
+        v => v.and_then(Value::as_str).map(str::to_owned),
+    };
+    let same_shape = match (&f.before, &f.after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => b.keys().eq(a.keys()),
+        (Some(Value::Object(_)), _) | (_, Some(Value::Object(_))) => false,
+        _ => true,
+    };
+    if let (Some(before), Some(after), true) =
+        (text(f.before.as_ref()), text(f.after.as_ref()), same_shape)
+    {
         if before.contains('\n') || after.contains('\n') {
             // A last line without a newline must still equal the same line with one.
             let terminated = |mut s: String| {

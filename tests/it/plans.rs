@@ -300,6 +300,16 @@ macro_rules! scenarios {
             let mut tested: Vec<String> = known.iter().map(|s| (*s).to_owned()).collect();
             tested.sort();
             assert_eq!(folders, tested);
+            // And no snapshot is left over from a scenario that is gone.
+            for entry in fs_err::read_dir(plans_dir().join("snapshots")).expect("snapshots") {
+                let name = entry.expect("an entry").file_name().to_string_lossy().into_owned();
+                let scenario = name.split('.').next().unwrap_or_default();
+                assert!(
+                    known.contains(&scenario) || scenario == "markdown-truncation",
+                    "snapshot `{name}` belongs to no scenario"
+                );
+                assert!(name.ends_with(".snap"), "`{name}`: review and rename or delete it");
+            }
         }
     };
 }
