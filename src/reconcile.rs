@@ -117,13 +117,14 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         .sum();
 
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
-    // A failed list hides objects: never delete in a scope that was not read completely.
+    // A failed list hides objects: nothing is planned in a scope that was not read completely.
+    // Deletes there could remove what merely went unseen, and creates could overwrite it.
     let mut notes: Vec<String> = live
         .incomplete
         .iter()
-        .map(|s| format!("the list of {s} failed; deletes there are held back"))
+        .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
         .collect();
-    diffs.retain(|d| d.kind != diff::DiffKind::Delete || live.is_complete_for(&d.key));
+    diffs.retain(|d| live.is_complete_for(&d.key));
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(limitation_notes(input.desired));
     let orgs = input
