@@ -73,20 +73,27 @@ impl From<ExitStatus> for ExitCode {
 /// Output settings shared by every command.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
-    /// Style of diagnostics and plans on stderr.
+    /// Style of what goes to stderr (diagnostics, messages).
     pub style: Style,
+    /// Style of what goes to stdout (the human plan); decided separately, since one of the two
+    /// streams is often piped.
+    pub out_style: Style,
 }
 
 impl Printer {
     fn new(choice: ColorChoice) -> Printer {
         let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
-        let fancy = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color && std::io::stderr().is_terminal(),
+        let style = |is_terminal: bool| {
+            let fancy = match choice {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => !no_color && is_terminal,
+            };
+            if fancy { Style::Fancy } else { Style::Plain }
         };
         Printer {
-            style: if fancy { Style::Fancy } else { Style::Plain },
+            style: style(std::io::stderr().is_terminal()),
+            out_style: style(std::io::stdout().is_terminal()),
         }
     }
 

@@ -93,7 +93,7 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
 
 fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
     let text = match args.format {
-        PlanFormat::Human => render::human::render(plan, printer.style),
+        PlanFormat::Human => render::human::render(plan, printer.out_style),
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => {
             render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT)
