@@ -59,6 +59,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for change in &plan.changes {
         change_lines(&mut out, change, &p);
     }
+    if !plan.changes.is_empty() {
+        out.push('\n');
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "{} {note}", p.paint(YELLOW, "note:"));
     }
