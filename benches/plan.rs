@@ -13,6 +13,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bt_gitops::api::client::{Client, ClientConfig};
+use bt_gitops::apply::{self, ApplyInput};
 use bt_gitops::diff::SecretDigests;
 use bt_gitops::emulator::{EmulatorConfig, SeedDoc, spawn};
 use bt_gitops::model::OrgName;
@@ -149,6 +151,73 @@ async fn run() {
     println!(
         "speed-up            {:>8.1}x (target >= 20x)",
         naive.as_secs_f64() / wall.as_secs_f64()
+    );
+    emu.shutdown().await;
+
+    apply_from_empty(&analysis).await;
+}
+
+/// Applies the large org to an org that holds only its owner, and compares the wall time with
+/// `writes / concurrency x latency`.
+async fn apply_from_empty(analysis: &pipeline::Analysis) {
+    let seed = json!({ "orgs": [{ "name": "bench", "users": [{ "email": "user0@bench.example.com", "id": uuid(1, 0), "owner": true,
+        "api_keys": [{ "name": "bench", "key": KEY }] }] }] });
+    let seed: SeedDoc = serde_json::from_value(seed).expect("valid seed");
+    let emu = spawn(
+        EmulatorConfig::default()
+            .with_seed(seed)
+            .with_deterministic(true),
+    )
+    .await
+    .expect("emulator starts");
+    emu.set_latency(LATENCY);
+    let target = OrgTarget {
+        org: OrgName::new("bench").expect("valid"),
+        base_url: emu.url().to_owned(),
+        api_key: KEY.to_owned(),
+    };
+    let outcome = reconcile::plan(PlanInput {
+        desired: &analysis.state,
+        graph: &analysis.graph,
+        targets: vec![target.clone()],
+        secrets: SecretDigests::new(),
+        concurrency: CONCURRENCY,
+    })
+    .await
+    .expect("plan succeeds");
+    emu.clear_requests();
+    let client = Client::new(
+        ClientConfig::new(&target.base_url, &target.api_key).with_concurrency(CONCURRENCY),
+    )
+    .expect("client");
+    let started = Instant::now();
+    let report = apply::execute(ApplyInput {
+        plan: &outcome.plan,
+        desired: &analysis.state,
+        live: &outcome.live,
+        clients: [(target.org.clone(), client)].into_iter().collect(),
+        secrets: BTreeMap::new(),
+        concurrency: CONCURRENCY,
+        root: std::env::temp_dir(),
+    })
+    .await;
+    let wall = started.elapsed();
+    let writes = emu.write_count();
+    assert!(
+        report.failed.is_empty() && report.skipped.is_empty(),
+        "apply failed: {:?}",
+        report.failed.first()
+    );
+    let ideal = LATENCY * u32::try_from(writes.div_ceil(CONCURRENCY)).unwrap_or(u32::MAX);
+    println!(
+        "apply from empty    {:>8.0} ms, {} changes, {writes} writes",
+        wall.as_secs_f64() * 1e3,
+        outcome.plan.changes.len()
+    );
+    println!("writes/conc x lat   {:>8.0} ms", ideal.as_secs_f64() * 1e3);
+    println!(
+        "apply / ideal       {:>8.2}x (target <= 1.5x)",
+        wall.as_secs_f64() / ideal.as_secs_f64()
     );
     emu.shutdown().await;
 }

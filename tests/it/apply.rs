@@ -171,17 +171,35 @@ fn applied_plan_converges_and_reapplies_nothing() {
 #[test]
 fn plan_reads_retry_through_transient_faults() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
-        let seed: SeedDoc = serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(EmulatorConfig::default().with_seed(seed).with_deterministic(true)).await.expect("emulator");
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(
+            EmulatorConfig::default()
+                .with_seed(seed)
+                .with_deterministic(true),
+        )
+        .await
+        .expect("emulator");
         let analysis = manifests("tests/data/apply/converge");
         let values = secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;
         emu.set_faults(vec![
-            FaultRule::new(FaultAction::Status { status: 500 }).with_method("GET").with_fraction(0.1, 7),
-            FaultRule::new(FaultAction::RateLimit { retry_after_secs: 0 }).with_method("GET").with_fraction(0.05, 8),
-            FaultRule::new(FaultAction::Drop).with_method("GET").with_fraction(0.05, 9),
+            FaultRule::new(FaultAction::Status { status: 500 })
+                .with_method("GET")
+                .with_fraction(0.1, 7),
+            FaultRule::new(FaultAction::RateLimit {
+                retry_after_secs: 0,
+            })
+            .with_method("GET")
+            .with_fraction(0.05, 8),
+            FaultRule::new(FaultAction::Drop)
+                .with_method("GET")
+                .with_fraction(0.05, 9),
         ]);
         emu.clear_requests();
         let faulty = plan(&analysis, &emu, &values).await;
@@ -198,20 +216,58 @@ fn plan_reads_retry_through_transient_faults() {
 #[test]
 fn failed_list_blocks_deletes_in_its_scope() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
-        let seed: SeedDoc = serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(EmulatorConfig::default().with_seed(seed).with_deterministic(true)).await.expect("emulator");
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(
+            EmulatorConfig::default()
+                .with_seed(seed)
+                .with_deterministic(true),
+        )
+        .await
+        .expect("emulator");
         let analysis = manifests("tests/data/apply/converge");
         let values = secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;
-        let group_deletes = |p: &Plan| p.changes.iter().filter(|c| c.kind == "group" && c.action == bt_gitops::plan::Action::Delete).count();
-        assert!(group_deletes(&clean.plan) > 0, "the fixture must delete a group");
-        emu.set_faults(vec![FaultRule::new(FaultAction::Status { status: 503 }).with_method("GET").with_path("/v1/group")]);
+        let group_deletes = |p: &Plan| {
+            p.changes
+                .iter()
+                .filter(|c| c.kind == "group" && c.action == bt_gitops::plan::Action::Delete)
+                .count()
+        };
+        assert!(
+            group_deletes(&clean.plan) > 0,
+            "the fixture must delete a group"
+        );
+        emu.set_faults(vec![
+            FaultRule::new(FaultAction::Status { status: 503 })
+                .with_method("GET")
+                .with_path("/v1/group"),
+        ]);
         let blocked = plan(&analysis, &emu, &values).await;
-        assert_eq!(group_deletes(&blocked.plan), 0, "{:#?}", addresses(&blocked.plan));
-        assert!(blocked.plan.notes.iter().any(|n| n.contains("group") && n.contains("held back")), "{:?}", blocked.plan.notes);
-        assert!(blocked.plan.changes.iter().any(|c| c.kind == "tag"), "unrelated work still planned");
+        assert_eq!(
+            group_deletes(&blocked.plan),
+            0,
+            "{:#?}",
+            addresses(&blocked.plan)
+        );
+        assert!(
+            blocked
+                .plan
+                .notes
+                .iter()
+                .any(|n| n.contains("group") && n.contains("held back")),
+            "{:?}",
+            blocked.plan.notes
+        );
+        assert!(
+            blocked.plan.changes.iter().any(|c| c.kind == "tag"),
+            "unrelated work still planned"
+        );
         emu.shutdown().await;
     });
 }
