@@ -199,6 +199,7 @@ async fn apply_from_empty(analysis: &pipeline::Analysis) {
         secrets: BTreeMap::new(),
         concurrency: CONCURRENCY,
         root: std::env::temp_dir(),
+        observer: None,
     })
     .await;
     let wall = started.elapsed();

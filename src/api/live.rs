@@ -17,6 +17,10 @@ use super::wire;
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, ReadScope};
 use crate::model::*;
 
+/// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
+/// bookkeeping, never read as a managed object.
+pub const LEASE_NAME: &str = "BT_GITOPS_APPLY_LEASE";
+
 /// The metadata key under which bt-gitops records the digest of the secret it wrote.
 pub const SECRET_METADATA_KEY: &str = "bt_gitops";
 
@@ -518,6 +522,10 @@ impl Builder {
     }
 
     fn env_var(&mut self, key: ResourceKey, scope: EnvVarScope, v: &wire::EnvVar) {
+        // The apply lease is bt-gitops's own bookkeeping, never a managed object.
+        if v.name == LEASE_NAME {
+            return;
+        }
         let Ok(name) = Name::new(&v.name) else { return };
         let (_, recorded) = split_metadata(v.metadata.as_ref());
         let secret = LiveSecret {

@@ -12,6 +12,9 @@
 //! - Protected deletes are refused, never executed.
 //! - Secret values are sent only in request bodies and never appear in the report.
 
+pub mod guard;
+pub mod journal;
+pub mod lease;
 mod ops;
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +40,22 @@ pub struct ApplyInput<'a> {
     pub concurrency: usize,
     /// The manifest root: `write_key_to` paths are relative to it.
     pub root: std::path::PathBuf,
+    /// Called as each change finishes (journal, progress bar).
+    pub observer: Option<&'a (dyn Fn(Outcome<'_>) + Sync)>,
+}
+
+/// How one change ended, as told to the observer.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    Succeeded(&'a Applied),
+    Failed {
+        address: &'a str,
+        error: &'a str,
+    },
+    Skipped {
+        address: &'a str,
+        because_of: &'a str,
+    },
 }
 
 /// A secret value to write and the digest recorded next to it.
@@ -146,6 +165,12 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
                     .cloned()
                     .unwrap_or_else(|| upstream.clone());
                 failed_or_skipped.insert(change.address.clone(), root.clone());
+                if let Some(observe) = input.observer {
+                    observe(Outcome::Skipped {
+                        address: &change.address,
+                        because_of: &root,
+                    });
+                }
                 report.skipped.push((change.address.clone(), root));
                 done.insert(&change.address, false);
                 continue;
@@ -166,7 +191,7 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
         for chunk in wave.chunks(input.concurrency.max(1)) {
             let results = run_chunk(&input, &ids, chunk).await;
             for (change, result) in chunk.iter().zip(results) {
-                record(&mut report, &mut failed_or_skipped, change, result);
+                record(&input, &mut report, &mut failed_or_skipped, change, result);
                 done.insert(&change.address, true);
             }
         }
@@ -180,7 +205,7 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
         } else {
             ops::run(&input, &ids, change).await
         };
-        record(&mut report, &mut failed_or_skipped, change, result);
+        record(&input, &mut report, &mut failed_or_skipped, change, result);
     }
     report
 }
@@ -219,25 +244,83 @@ async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> V
 }
 
 fn record(
+    input: &ApplyInput<'_>,
     report: &mut ApplyReport,
     failed: &mut HashMap<String, String>,
     change: &Change,
     result: Result<Option<String>, ChangeError>,
 ) {
     match result {
-        Ok(created_id) => report.succeeded.push(Applied {
-            address: change.address.clone(),
-            action: change.action,
-            created_id,
-        }),
+        Ok(created_id) => {
+            let applied = Applied {
+                address: change.address.clone(),
+                action: change.action,
+                created_id,
+            };
+            if let Some(observe) = input.observer {
+                observe(Outcome::Succeeded(&applied));
+            }
+            report.succeeded.push(applied);
+        }
         Err(err) => {
             tracing::warn!(address = %change.address, error = %err, "change failed");
+            let error = err.to_string();
+            if let Some(observe) = input.observer {
+                observe(Outcome::Failed {
+                    address: &change.address,
+                    error: &error,
+                });
+            }
             failed.insert(change.address.clone(), change.address.clone());
-            report
-                .failed
-                .push((change.address.clone(), err.to_string()));
+            report.failed.push((change.address.clone(), error));
         }
     }
+}
+
+/// The reviewed changes of a saved plan that still hold against a fresh plan: each saved change must still be planned with the same
+/// action against the same live object (fingerprint). Others are refused, with their dependants;
+/// changes that are no longer needed drop out; new changes are not run.
+pub fn reviewed(saved: &Plan, fresh: &Plan) -> (Plan, Vec<String>) {
+    let mut refused: Vec<String> = Vec::new();
+    let mut refused_addresses: Vec<&str> = Vec::new();
+    let mut changes = Vec::new();
+    for s in &saved.changes {
+        let Some(f) = fresh.changes.iter().find(|f| f.address == s.address) else {
+            continue;
+        };
+        if f.action != s.action || f.fingerprint != s.fingerprint {
+            refused.push(format!(
+                "`{}` changed since the plan was made (was {} with fingerprint {}, now {} with {}); run `plan` again and review it",
+                s.address,
+                s.action.symbol(),
+                s.fingerprint.as_deref().unwrap_or("none"),
+                f.action.symbol(),
+                f.fingerprint.as_deref().unwrap_or("none")
+            ));
+            refused_addresses.push(&s.address);
+            continue;
+        }
+        if let Some(dep) = f
+            .depends_on
+            .iter()
+            .find(|d| refused_addresses.contains(&d.as_str()))
+        {
+            refused.push(format!(
+                "`{}` depends on `{dep}`, which was refused",
+                s.address
+            ));
+            refused_addresses.push(&s.address);
+            continue;
+        }
+        changes.push(f.clone());
+    }
+    (
+        Plan {
+            changes,
+            ..fresh.clone()
+        },
+        refused,
+    )
 }
 
 /// The resource key a change is about.
@@ -261,3 +344,6 @@ fn key_of(change: &Change) -> Result<ResourceKey, ChangeError> {
         name: change.name.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! Each subcommand is one file with a `run` function returning an [`ExitStatus`]; `main` maps
 //! it to the process exit code and prints any error chain as `error: ...` / `Caused by: ...`.
 
+mod apply;
 mod emulated;
 pub mod emulator;
 mod load;
@@ -43,6 +44,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Read live state, compare it with the manifests and print the ordered plan.
     Plan(plan::PlanArgs),
+    /// Re-plan, refuse what is unsafe or changed since review, execute, and report.
+    Apply(apply::ApplyArgs),
     /// Print the JSON Schema of manifest documents.
     Schema,
     /// Serve a Braintrust-compatible admin API on 127.0.0.1 (for trying bt-gitops and for tests).
@@ -152,6 +155,7 @@ fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Validate(args) => validate::run(&args, printer),
         Command::Plan(args) => plan::run(&args, printer),
+        Command::Apply(args) => apply::run(&args, printer),
         Command::Schema => schema::run(printer),
         Command::Emulator(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

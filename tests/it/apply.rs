@@ -110,6 +110,7 @@ async fn execute(
         secrets: values.clone(),
         concurrency: 8,
         root: std::env::temp_dir(),
+        observer: None,
     })
     .await
 }

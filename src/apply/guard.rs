@@ -1,0 +1,200 @@
+//! Guards: what `apply` refuses to do, decided from the plan and the live state alone.
+//!
+//! Each refusal names its guard, gives the numbers, and says which flag overrides it (when one
+//! does). Guards run before any write; a refused plan applies nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::live::LiveState;
+use crate::model::{BUILTIN_GROUPS, Kind, Spec};
+use crate::plan::{Action, Plan};
+
+/// Thresholds of the mass-delete guard.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardConfig {
+    /// Largest share of a kind's live objects (in one org or project) a plan may delete.
+    pub max_delete_ratio: f64,
+    /// Deletes below this count never trip the ratio guard (small collections).
+    pub delete_floor: usize,
+    /// `--allow-mass-delete`.
+    pub allow_mass_delete: bool,
+}
+
+impl Default for GuardConfig {
+    fn default() -> GuardConfig {
+        GuardConfig {
+            max_delete_ratio: 0.3,
+            delete_floor: 5,
+            allow_mass_delete: false,
+        }
+    }
+}
+
+/// One refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub guard: &'static str,
+    pub message: String,
+    /// The flag that overrides it, when one does.
+    pub flag: Option<&'static str>,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused by the `{}` guard: {}", self.guard, self.message)?;
+        if let Some(flag) = self.flag {
+            write!(f, " (override with `{flag}`)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a plan against every guard. Empty when the plan may run.
+#[must_use]
+pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    out.extend(protected(plan));
+    if !config.allow_mass_delete {
+        out.extend(mass_delete(plan, live, config));
+    }
+    out.extend(lockout(plan, live));
+    out
+}
+
+/// Deletes of protected objects. The executor would refuse them one by one; refusing the plan
+/// up front keeps the rest of it from running half-way.
+fn protected(plan: &Plan) -> Vec<Refusal> {
+    plan.changes
+        .iter()
+        .filter(|c| c.protected && c.action == Action::Delete)
+        .map(|c| Refusal {
+            guard: "protect",
+            message: format!(
+                "`{}` is protected and would be deleted; set `protect: false` on it in the manifest (and keep its block until the delete is applied) to allow it",
+                c.address
+            ),
+            flag: None,
+        })
+        .collect()
+}
+
+/// Deletes that remove a large share of a kind in one org or project.
+fn mass_delete(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal> {
+    // (org, project, kind) -> deletes planned
+    let mut deletes: BTreeMap<(String, Option<String>, String), usize> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
+        *deletes
+            .entry((c.org.clone(), c.project.clone(), c.kind.clone()))
+            .or_default() += 1;
+    }
+    let mut out = Vec::new();
+    for ((org, project, kind), n) in deletes {
+        let total = live
+            .objects
+            .keys()
+            .filter(|k| {
+                k.org.as_str() == org
+                    && k.project.as_ref().map(|p| p.to_string()) == project
+                    && k.kind.as_str() == kind
+            })
+            .count();
+        let ratio = if total == 0 {
+            1.0
+        } else {
+            n as f64 / total as f64
+        };
+        if n >= config.delete_floor && ratio > config.max_delete_ratio {
+            let scope = match &project {
+                Some(p) => format!("project `{org}/{p}`"),
+                None => format!("org `{org}`"),
+            };
+            out.push(Refusal {
+                guard: "mass-delete",
+                message: format!(
+                    "the plan deletes {n} of {total} {kind} objects in {scope} ({:.0} %, limit {:.0} % once {} or more are deleted)",
+                    ratio * 100.0,
+                    config.max_delete_ratio * 100.0,
+                    config.delete_floor
+                ),
+                flag: Some("--allow-mass-delete"),
+            });
+        }
+    }
+    out
+}
+
+/// Changes that would leave an org without owners.
+fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
+    let mut out = Vec::new();
+    for c in &plan.changes {
+        if c.kind != Kind::Group.as_str() || c.name != BUILTIN_GROUPS[0] || c.project.is_some() {
+            continue;
+        }
+        let owners_after = c
+            .fields
+            .iter()
+            .find(|f| f.field == "members")
+            .and_then(|f| f.after.as_ref())
+            .and_then(|v| v.as_array())
+            .map(Vec::len);
+        let accounts_after = live
+            .objects
+            .iter()
+            .find(|(k, _)| k.org.as_str() == c.org && k.kind == Kind::Group && k.name == c.name)
+            .and_then(|(_, o)| match &o.spec {
+                Spec::Group(g) => Some(g.service_accounts.len()),
+                _ => None,
+            })
+            .unwrap_or(0);
+        if owners_after == Some(0) && accounts_after == 0 {
+            out.push(Refusal {
+                guard: "lockout",
+                message: format!(
+                    "`{}` would be left with no members: nobody could administer org `{}`",
+                    c.address, c.org
+                ),
+                flag: None,
+            });
+        }
+    }
+    // Removing every member of Owners from the org itself.
+    for (org, owners) in owners_by_org(live) {
+        let removed = plan
+            .changes
+            .iter()
+            .filter(|c| {
+                c.org == org
+                    && c.kind == Kind::Member.as_str()
+                    && c.action == Action::Delete
+                    && owners.contains(&c.name)
+            })
+            .count();
+        if !owners.is_empty() && removed == owners.len() {
+            out.push(Refusal {
+                guard: "lockout",
+                message: format!(
+                    "the plan removes all {removed} owners of org `{org}` from the org"
+                ),
+                flag: None,
+            });
+        }
+    }
+    out
+}
+
+fn owners_by_org(live: &LiveState) -> BTreeMap<String, Vec<String>> {
+    live.objects
+        .iter()
+        .filter(|(k, _)| {
+            k.kind == Kind::Group && k.name == BUILTIN_GROUPS[0] && k.project.is_none()
+        })
+        .filter_map(|(k, o)| match &o.spec {
+            Spec::Group(g) => Some((
+                k.org.to_string(),
+                g.members.iter().map(ToString::to_string).collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! Unit tests of the pure parts of apply: guards and the saved-plan check.
+
+use super::guard::{GuardConfig, check};
+use super::reviewed;
+use crate::live::{LiveObject, LiveState};
+use crate::model::*;
+use crate::plan::{Action, Change, FORMAT_VERSION, FieldDiff, Plan};
+
+fn change(address: &str, kind: &str, name: &str, action: Action) -> Change {
+    Change {
+        address: address.into(),
+        org: "acme".into(),
+        project: None,
+        kind: kind.into(),
+        name: name.into(),
+        action,
+        id: Some("id".into()),
+        fingerprint: Some("f1".into()),
+        fields: Vec::new(),
+        renamed_from: None,
+        secret: None,
+        risks: Vec::new(),
+        reason: None,
+        protected: false,
+        depends_on: Vec::new(),
+    }
+}
+
+fn plan(changes: Vec<Change>) -> Plan {
+    Plan {
+        format_version: FORMAT_VERSION,
+        orgs: Vec::new(),
+        changes,
+        notes: Vec::new(),
+        commit: None,
+    }
+}
+
+fn live_groups(n: usize) -> LiveState {
+    let org = OrgName::new("acme").unwrap();
+    let mut live = LiveState::default();
+    for i in 0..n {
+        let spec = Spec::Group(GroupSpec {
+            description: None,
+            members: Default::default(),
+            service_accounts: Default::default(),
+            inherits: Default::default(),
+            builtin: false,
+        });
+        live.objects.insert(
+            ResourceKey::in_org(&org, Kind::Group, format!("g{i}")),
+            LiveObject {
+                id: format!("id{i}"),
+                spec,
+                fingerprint: "f".into(),
+                secret: None,
+            },
+        );
+    }
+    live
+}
+
+#[test]
+fn mass_delete_needs_the_flag() {
+    let deletes: Vec<Change> = (0..6)
+        .map(|i| {
+            change(
+                &format!("group:acme/g{i}"),
+                "group",
+                &format!("g{i}"),
+                Action::Delete,
+            )
+        })
+        .collect();
+    let refusals = check(
+        &plan(deletes.clone()),
+        &live_groups(10),
+        &GuardConfig::default(),
+    );
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].guard, "mass-delete");
+    assert!(
+        refusals[0].message.contains("6 of 10"),
+        "{}",
+        refusals[0].message
+    );
+    assert_eq!(refusals[0].flag, Some("--allow-mass-delete"));
+    let allowed = GuardConfig {
+        allow_mass_delete: true,
+        ..GuardConfig::default()
+    };
+    assert!(check(&plan(deletes), &live_groups(10), &allowed).is_empty());
+}
+
+#[test]
+fn small_deletes_stay_under_the_floor() {
+    let deletes: Vec<Change> = (0..4)
+        .map(|i| {
+            change(
+                &format!("group:acme/g{i}"),
+                "group",
+                &format!("g{i}"),
+                Action::Delete,
+            )
+        })
+        .collect();
+    assert!(check(&plan(deletes), &live_groups(4), &GuardConfig::default()).is_empty());
+}
+
+#[test]
+fn protected_deletes_are_refused() {
+    let mut c = change("project:acme/p", "project", "p", Action::Delete);
+    c.protected = true;
+    let refusals = check(
+        &plan(vec![c]),
+        &LiveState::default(),
+        &GuardConfig::default(),
+    );
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].guard, "protect");
+}
+
+#[test]
+fn emptying_owners_is_a_lockout() {
+    let mut c = change("group:acme/Owners", "group", "Owners", Action::Update);
+    c.fields.push(FieldDiff {
+        field: "members".into(),
+        before: Some(serde_json::json!(["a@acme.com"])),
+        after: Some(serde_json::json!([])),
+    });
+    let refusals = check(
+        &plan(vec![c]),
+        &LiveState::default(),
+        &GuardConfig::default(),
+    );
+    assert_eq!(refusals.len(), 1);
+    assert_eq!(refusals[0].guard, "lockout");
+}
+
+#[test]
+fn stale_changes_of_a_saved_plan_are_refused_with_their_dependants() {
+    let group = change("group:acme/g", "group", "g", Action::Create);
+    let mut grant = change("grant:acme/x", "grant", "x", Action::Create);
+    grant.depends_on = vec!["group:acme/g".into()];
+    let tag = change("project:acme/p/tag:t", "tag", "t", Action::Update);
+    let saved = plan(vec![group.clone(), grant.clone(), tag.clone()]);
+    let mut moved = group.clone();
+    moved.fingerprint = Some("f2".into());
+    let fresh = plan(vec![moved, grant, tag]);
+    let (run, refused) = reviewed(&saved, &fresh);
+    assert_eq!(
+        run.changes
+            .iter()
+            .map(|c| c.address.as_str())
+            .collect::<Vec<_>>(),
+        ["project:acme/p/tag:t"]
+    );
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].contains("changed since the plan was made"));
+    assert!(refused[1].contains("depends on `group:acme/g`"));
+}
+
+#[test]
+fn new_changes_are_not_run_from_a_saved_plan() {
+    let saved = plan(vec![change("group:acme/g", "group", "g", Action::Update)]);
+    let fresh = plan(vec![
+        change("group:acme/g", "group", "g", Action::Update),
+        change("group:acme/h", "group", "h", Action::Create),
+    ]);
+    let (run, refused) = reviewed(&saved, &fresh);
+    assert_eq!(run.changes.len(), 1);
+    assert!(refused.is_empty());
+}

@@ -1,0 +1,183 @@
+//! `bt-gitops apply` end to end: the real binary against its `--emulator`, in a scratch
+//! directory, plus the apply lease taken through the API.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bt_gitops::api::client::{Client, ClientConfig};
+use bt_gitops::apply::lease::{self, LeaseError};
+use bt_gitops::emulator::{EmulatorConfig, SeedDoc, spawn};
+
+use crate::support::{root, run_in};
+
+/// A scratch directory holding a copy of the convergence fixture.
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("manifests");
+    fs_err::create_dir_all(&target).expect("mkdir");
+    for entry in fs_err::read_dir(root().join("tests/data/apply/converge"))
+        .expect("fixture")
+        .filter_map(Result::ok)
+    {
+        fs_err::copy(entry.path(), target.join(entry.file_name())).expect("copy");
+    }
+    dir
+}
+
+#[test]
+fn apply_refuses_without_a_terminal_or_approval() {
+    let dir = scratch();
+    let run = run_in(dir.path(), &["apply", "--emulator", "manifests"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("--auto-approve"), "{}", run.stderr);
+    // Nothing was applied: the plan still shows every change.
+    let again = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--detailed-exitcode", "manifests"],
+    );
+    assert_eq!(again.code, Some(2), "{}", again.stderr);
+}
+
+#[test]
+fn apply_converges_and_journals() {
+    let dir = scratch();
+    let run = run_in(
+        dir.path(),
+        &["apply", "--emulator", "--auto-approve", "manifests"],
+    );
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(run.stdout.contains("0 failed, 0 skipped"), "{}", run.stdout);
+    let plan = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--detailed-exitcode", "manifests"],
+    );
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "the plan after apply is not empty:\n{}",
+        plan.stdout
+    );
+    let journals: Vec<_> = fs_err::read_dir(dir.path().join(".bt-gitops/journal"))
+        .expect("journal dir")
+        .collect();
+    assert_eq!(journals.len(), 1);
+    let again = run_in(
+        dir.path(),
+        &[
+            "apply",
+            "--emulator",
+            "--auto-approve",
+            "--format",
+            "json",
+            "manifests",
+        ],
+    );
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+}
+
+#[test]
+fn a_saved_plan_runs_only_its_changes() {
+    let dir = scratch();
+    let plan = run_in(
+        dir.path(),
+        &[
+            "plan",
+            "--emulator",
+            "--out",
+            "plan.json",
+            "--format",
+            "json",
+            "manifests",
+        ],
+    );
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    // The manifests change after review: the new tag is not in the reviewed plan.
+    let prod = dir.path().join("manifests/chatbot-prod.yaml");
+    let mut text = fs_err::read_to_string(&prod).expect("read");
+    text.push_str("tags:\n  - { name: added-after-review }\n");
+    fs_err::write(&prod, text).expect("write");
+    let run = run_in(
+        dir.path(),
+        &["apply", "--emulator", "--plan", "plan.json", "manifests"],
+    );
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stdout.contains("added-after-review"), "{}", run.stdout);
+    let after = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--format", "json", "manifests"],
+    );
+    let value: serde_json::Value = serde_json::from_str(&after.stdout).expect("json plan");
+    let addresses: Vec<&str> = value["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    assert!(
+        addresses
+            .iter()
+            .any(|a| a.ends_with("tag:added-after-review")),
+        "{addresses:?}"
+    );
+}
+
+#[test]
+fn the_lease_admits_one_apply_and_names_the_holder() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(EmulatorConfig::default().with_seed(seed))
+            .await
+            .expect("emulator");
+        let client = Client::new(ClientConfig::new(
+            emu.url(),
+            "sk-emulator-acme-0000000000000001",
+        ))
+        .expect("client");
+        let first = lease::acquire(&client, "acme", "first apply", Duration::from_secs(60))
+            .await
+            .expect("first takes it");
+        match lease::acquire(&client, "acme", "second apply", Duration::from_secs(60)).await {
+            Err(LeaseError::Held { holder, .. }) => assert_eq!(holder, "first apply"),
+            other => panic!("the second apply must be refused, got {other:?}"),
+        }
+        first.release().await.expect("released");
+        let second = lease::acquire(&client, "acme", "second apply", Duration::from_secs(60))
+            .await
+            .expect("free again");
+        second.release().await.expect("released");
+        // An expired lease is taken over.
+        let stale = lease::acquire(&client, "acme", "crashed apply", Duration::from_secs(0))
+            .await
+            .expect("taken");
+        std::mem::forget(stale);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let taken = lease::acquire(&client, "acme", "new apply", Duration::from_secs(60))
+            .await
+            .expect("expired lease taken over");
+        taken.release().await.expect("released");
+        emu.shutdown().await;
+    });
+}
+
+#[allow(dead_code)]
+fn exists(p: &Path) -> bool {
+    p.exists()
+}
