@@ -1,6 +1,7 @@
 //! The single integration test binary: one module per area.
 
 mod apply;
+mod apply_cli;
 mod diagnostics;
 mod emulator;
 mod emulator_faults;
