@@ -113,6 +113,10 @@ pub struct Stats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub failures: AtomicU64,
+    /// Permits withheld from the concurrency limit after rate limiting (see `Client::slow_down`).
+    pub withheld: AtomicU64,
+    /// Successes since the last change of the limit.
+    pub streak: AtomicU64,
 }
 
 impl Client {
@@ -142,6 +146,46 @@ impl Client {
     #[must_use]
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Adaptive slow-down: a 429 takes one permit out of the concurrency limit (down to one
+    /// request at a time), so a rate-limited client sends fewer requests at once instead of
+    /// retrying at full width.
+    fn slow_down(&self) {
+        let withheld = self.stats.withheld.load(Ordering::Relaxed);
+        if (withheld as usize) + 1 < self.config.concurrency && self.limit.forget_permits(1) == 1 {
+            self.stats.withheld.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                in_flight = self.config.concurrency - withheld as usize - 1,
+                "rate limited: sending fewer requests at once"
+            );
+        }
+        self.stats.streak.store(0, Ordering::Relaxed);
+    }
+
+    /// After a run of successes, gives one withheld permit back.
+    fn speed_up(&self) {
+        const STREAK: u64 = 20;
+        if self.stats.withheld.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if self.stats.streak.fetch_add(1, Ordering::Relaxed) + 1 >= STREAK {
+            self.stats.streak.store(0, Ordering::Relaxed);
+            if self
+                .stats
+                .withheld
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| w.checked_sub(1))
+                .is_ok()
+            {
+                self.limit.add_permits(1);
+            }
+        }
+    }
+
+    /// Requests that may be in flight right now (the limit less what rate limiting withheld).
+    #[must_use]
+    pub fn current_concurrency(&self) -> usize {
+        self.config.concurrency - self.stats.withheld.load(Ordering::Relaxed) as usize
     }
 
     /// `GET path?query`, decoded as `T`.
@@ -265,6 +309,12 @@ impl Client {
                     req = req.json(body);
                 }
                 let result = self.finish::<T>(req, &method, shown_url).await;
+                drop(_permit);
+                match &result {
+                    Err(err) if err.status() == Some(429) => self.slow_down(),
+                    Err(_) => {}
+                    Ok(_) => self.speed_up(),
+                }
                 if result.is_err() {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 }

@@ -1,7 +1,6 @@
 //! `bt-gitops apply` end to end: the real binary against its `--emulator`, in a scratch
 //! directory, plus the apply lease taken through the API.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bt_gitops::api::client::{Client, ClientConfig};
@@ -177,7 +176,42 @@ fn the_lease_admits_one_apply_and_names_the_holder() {
     });
 }
 
-#[allow(dead_code)]
-fn exists(p: &Path) -> bool {
-    p.exists()
+/// Rate limiting narrows the client: each 429 takes one request out of its concurrency, and a run
+/// of successes gives them back one at a time.
+#[test]
+fn rate_limits_slow_the_client_down() {
+    use bt_gitops::emulator::{FaultAction, FaultRule};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(EmulatorConfig::default().with_seed(seed))
+            .await
+            .expect("emulator");
+        let client = Client::new(
+            ClientConfig::new(emu.url(), "sk-emulator-acme-0000000000000001").with_concurrency(8),
+        )
+        .expect("client");
+        emu.set_faults(vec![
+            FaultRule::new(FaultAction::RateLimit {
+                retry_after_secs: 0,
+            })
+            .times(3),
+        ]);
+        let projects: Vec<bt_gitops::api::wire::Project> = client
+            .list_all("/v1/project", &[])
+            .await
+            .expect("retried through");
+        assert_eq!(projects.len(), 2);
+        assert_eq!(client.current_concurrency(), 5);
+        for _ in 0..60 {
+            let _: Vec<bt_gitops::api::wire::Project> =
+                client.list_all("/v1/project", &[]).await.expect("list");
+        }
+        assert_eq!(client.current_concurrency(), 8);
+        emu.shutdown().await;
+    });
 }
