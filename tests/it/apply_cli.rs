@@ -215,3 +215,74 @@ fn rate_limits_slow_the_client_down() {
         emu.shutdown().await;
     });
 }
+
+/// Two applies of the same org at once, through the real binary against one emulator: exactly
+/// one proceeds, the other is refused naming the holder, and nothing is applied twice.
+#[test]
+fn concurrent_applies_admit_exactly_one() {
+    use crate::support::run_with_env;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let seed: SeedDoc =
+        serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    // Slow requests keep the first apply inside its lease while the second one starts.
+    emu.set_latency(Duration::from_millis(100));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tags: String = (0..15)
+        .map(|i| format!("  - {{ name: concurrent-{i} }}\n"))
+        .collect();
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        format!("org: acme\n---\nproject: research\ntags:\n{tags}"),
+    )
+    .expect("write manifest");
+    let url = emu.url().to_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", "sk-emulator-acme-0000000000000001"),
+    ];
+    let (a, b) = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            run_with_env(
+                dir.path(),
+                &["apply", "--auto-approve", "--concurrency", "2", "org.yaml"],
+                &env,
+            )
+        });
+        std::thread::sleep(Duration::from_millis(800));
+        let second =
+            s.spawn(|| run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env));
+        (
+            first.join().expect("first run"),
+            second.join().expect("second run"),
+        )
+    });
+    let runs = [&a, &b];
+    let winners = runs.iter().filter(|r| r.code == Some(0)).count();
+    assert_eq!(
+        winners, 1,
+        "first: {:?} {}\nsecond: {:?} {}",
+        a.code, a.stderr, b.code, b.stderr
+    );
+    let loser = runs
+        .iter()
+        .find(|r| r.code != Some(0))
+        .expect("one refused");
+    assert!(
+        loser.stderr.contains("holds the lease") && loser.stderr.contains("bt-gitops apply by"),
+        "{}",
+        loser.stderr
+    );
+    let tag_writes = emu
+        .requests()
+        .iter()
+        .filter(|r| r.is_write() && r.path == "/v1/project_tag" && r.status == 200)
+        .count();
+    assert_eq!(tag_writes, 15, "each tag is created exactly once");
+    runtime.block_on(emu.shutdown());
+}
