@@ -286,3 +286,68 @@ fn concurrent_applies_admit_exactly_one() {
     assert_eq!(tag_writes, 15, "each tag is created exactly once");
     runtime.block_on(emu.shutdown());
 }
+
+/// A new service token's key goes to its `write_key_to` file, readable by its owner only, and
+/// nowhere else.
+#[test]
+fn service_token_keys_go_only_to_their_file() {
+    use crate::support::run_with_env;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let seed: SeedDoc = serde_json::from_value(serde_json::json!({ "orgs": [{
+        "name": "acme",
+        "users": [{ "email": "alice@acme.com", "owner": true }],
+        "service_accounts": [{ "name": "deployer", "owner": true, "tokens": [{ "name": "bootstrap", "key": "bt-st-bootstrap-0000000000000001" }] }]
+    }] }))
+    .expect("seed");
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\nservice_accounts:\n  - name: deployer\n  - name: ci-bot\n    tokens: [{ name: github, write_key_to: .secrets/ci-bot.token }]\n",
+    )
+    .expect("write manifest");
+    let url = emu.url().to_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", "bt-st-bootstrap-0000000000000001"),
+    ];
+    let run = run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let path = dir.path().join(".secrets/ci-bot.token");
+    let key = fs_err::read_to_string(&path).expect("key file written");
+    assert!(key.starts_with("bt-st-"), "{key}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs_err::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert!(
+        !run.stdout.contains(&key) && !run.stderr.contains(&key),
+        "the key was printed"
+    );
+    let journal_dir = dir.path().join(".bt-gitops/journal");
+    for entry in fs_err::read_dir(journal_dir)
+        .expect("journal")
+        .filter_map(Result::ok)
+    {
+        let text = fs_err::read_to_string(entry.path()).expect("journal text");
+        assert!(!text.contains(&key), "the key is in the journal");
+    }
+    runtime.block_on(emu.shutdown());
+}
