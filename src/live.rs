@@ -16,6 +16,15 @@ pub struct LiveState {
     pub incomplete: BTreeSet<ReadScope>,
     /// Live API keys, for the API-key policy (observe and delete only).
     pub api_keys: Vec<LiveApiKey>,
+    /// Who bt-gitops itself is in each org, when its key could be matched to a principal.
+    pub own_principal: BTreeMap<OrgName, Principal>,
+}
+
+/// A user (by email) or a service account (by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(String),
+    ServiceAccount(String),
 }
 
 /// One live object.

@@ -94,6 +94,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
                 live.objects.extend(state.objects);
                 live.incomplete.extend(state.incomplete);
                 live.api_keys.extend(state.api_keys);
+                live.own_principal.extend(state.own_principal);
             }
             Err(source) => {
                 failure.get_or_insert(ReconcileError::Fetch {

@@ -182,6 +182,21 @@ impl Client {
         }
     }
 
+    /// Whether a key preview the API shows (`sk…ijkl`: a few leading and trailing characters
+    /// around an ellipsis) could be this client's key. Lets the caller find its own principal
+    /// without the key leaving the client.
+    #[must_use]
+    pub fn key_matches_preview(&self, preview: &str) -> bool {
+        let key = &self.config.api_key;
+        let Some((head, tail)) = preview.split_once('…') else {
+            return false;
+        };
+        !tail.is_empty()
+            && key.starts_with(head)
+            && key.ends_with(tail)
+            && key.len() > head.len() + tail.len()
+    }
+
     /// Requests that may be in flight right now (the limit less what rate limiting withheld).
     #[must_use]
     pub fn current_concurrency(&self) -> usize {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, ReadScope};
+use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
@@ -377,7 +377,17 @@ pub async fn fetch_org(
         b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
     }
 
-    for k in b.complete(keys, &[]).unwrap_or_default() {
+    let keys = b.complete(keys, &[]).unwrap_or_default();
+    if let Some(email) = keys
+        .iter()
+        .filter(|k| client.key_matches_preview(&k.preview_name))
+        .find_map(|k| k.user_id.as_ref().and_then(|id| emails.get(id.as_str())))
+    {
+        b.state
+            .own_principal
+            .insert(org.clone(), Principal::User(email.to_string()));
+    }
+    for k in keys {
         b.state.api_keys.push(LiveApiKey {
             org: org.clone(),
             id: k.id.to_string(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::live::LiveState;
+use crate::live::{LiveState, Principal};
 use crate::model::{BUILTIN_GROUPS, Kind, Spec};
 use crate::plan::{Action, Plan};
 
@@ -154,6 +154,50 @@ fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
                     "`{}` would be left with no members: nobody could administer org `{}`",
                     c.address, c.org
                 ),
+                flag: None,
+            });
+        }
+    }
+    // bt-gitops removing its own access.
+    for (org, me) in &live.own_principal {
+        let (kind, name, field) = match me {
+            Principal::User(email) => (Kind::Member, email.as_str(), "members"),
+            Principal::ServiceAccount(name) => {
+                (Kind::ServiceAccount, name.as_str(), "service_accounts")
+            }
+        };
+        let removed_from_org = plan.changes.iter().any(|c| {
+            c.org == org.as_str()
+                && c.kind == kind.as_str()
+                && c.name == name
+                && c.action == Action::Delete
+        });
+        let removed_from_owners = plan.changes.iter().any(|c| {
+            c.org == org.as_str()
+                && c.kind == Kind::Group.as_str()
+                && c.name == BUILTIN_GROUPS[0]
+                && c.fields.iter().any(|f| {
+                    f.field == field
+                        && f.before
+                            .as_ref()
+                            .and_then(|v| v.as_array())
+                            .is_some_and(|b| b.iter().any(|v| v == name))
+                        && !f
+                            .after
+                            .as_ref()
+                            .and_then(|v| v.as_array())
+                            .is_some_and(|a| a.iter().any(|v| v == name))
+                })
+        });
+        if removed_from_org || removed_from_owners {
+            let what = if removed_from_org {
+                format!("removes `{name}` from org `{org}`")
+            } else {
+                format!("removes `{name}` from the Owners of org `{org}`")
+            };
+            out.push(Refusal {
+                guard: "lockout",
+                message: format!("the plan {what}, and `{name}` is who bt-gitops's API key belongs to: the apply would lock itself out; apply this change with another key"),
                 flag: None,
             });
         }

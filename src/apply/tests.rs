@@ -171,3 +171,39 @@ fn new_changes_are_not_run_from_a_saved_plan() {
     assert_eq!(run.changes.len(), 1);
     assert!(refused.is_empty());
 }
+
+#[test]
+fn the_tool_does_not_lock_itself_out() {
+    let mut live = LiveState::default();
+    live.own_principal.insert(
+        OrgName::new("acme").unwrap(),
+        crate::live::Principal::User("alice@acme.com".into()),
+    );
+    let remove = change(
+        "member:acme/alice@acme.com",
+        "member",
+        "alice@acme.com",
+        Action::Delete,
+    );
+    let refusals = check(&plan(vec![remove]), &live, &GuardConfig::default());
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].message.contains("lock itself out"));
+
+    let mut owners = change("group:acme/Owners", "group", "Owners", Action::Update);
+    owners.fields.push(FieldDiff {
+        field: "members".into(),
+        before: Some(serde_json::json!(["alice@acme.com", "bob@acme.com"])),
+        after: Some(serde_json::json!(["bob@acme.com"])),
+    });
+    let refusals = check(&plan(vec![owners]), &live, &GuardConfig::default());
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(refusals[0].message.contains("from the Owners"));
+
+    let other = change(
+        "member:acme/zed@acme.com",
+        "member",
+        "zed@acme.com",
+        Action::Delete,
+    );
+    assert!(check(&plan(vec![other]), &live, &GuardConfig::default()).is_empty());
+}

@@ -351,3 +351,34 @@ fn service_token_keys_go_only_to_their_file() {
     }
     runtime.block_on(emu.shutdown());
 }
+
+/// bt-gitops finds who its key belongs to, so the lockout guard can protect it.
+#[test]
+fn the_live_read_knows_its_own_principal() {
+    use bt_gitops::live::Principal;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let seed: SeedDoc =
+            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+        let emu = spawn(EmulatorConfig::default().with_seed(seed))
+            .await
+            .expect("emulator");
+        let client = Client::new(ClientConfig::new(
+            emu.url(),
+            "sk-emulator-acme-0000000000000001",
+        ))
+        .expect("client");
+        let org = bt_gitops::model::OrgName::new("acme").expect("name");
+        let live = bt_gitops::api::live::fetch_org(&client, &org, &[])
+            .await
+            .expect("read");
+        assert_eq!(
+            live.own_principal.get(&org),
+            Some(&Principal::User("alice@acme.com".into()))
+        );
+        emu.shutdown().await;
+    });
+}
