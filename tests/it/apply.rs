@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::apply::{self, ApplyInput, ApplyReport, SecretValue};
 use bt_gitops::diff::{SecretDigests, secrets};
-use bt_gitops::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
+use bt_gitops::emulator::EmuHandle;
 use bt_gitops::model::{OrgName, Spec};
 use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::plan::Plan;
@@ -124,20 +124,9 @@ fn addresses(plan: &Plan) -> Vec<String> {
 
 #[test]
 fn applied_plan_converges_and_reapplies_nothing() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(
-            EmulatorConfig::default()
-                .with_seed(seed)
-                .with_deterministic(true),
-        )
-        .await
-        .expect("emulator");
+        let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
         let values = secret_values(&analysis);
 
@@ -172,20 +161,9 @@ fn applied_plan_converges_and_reapplies_nothing() {
 #[test]
 fn plan_reads_retry_through_transient_faults() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(
-            EmulatorConfig::default()
-                .with_seed(seed)
-                .with_deterministic(true),
-        )
-        .await
-        .expect("emulator");
+        let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
         let values = secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;
@@ -217,20 +195,9 @@ fn plan_reads_retry_through_transient_faults() {
 #[test]
 fn failed_list_blocks_deletes_in_its_scope() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(
-            EmulatorConfig::default()
-                .with_seed(seed)
-                .with_deterministic(true),
-        )
-        .await
-        .expect("emulator");
+        let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
         let values = secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;

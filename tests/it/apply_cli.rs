@@ -135,16 +135,9 @@ fn a_saved_plan_runs_only_its_changes() {
 
 #[test]
 fn the_lease_admits_one_apply_and_names_the_holder() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(EmulatorConfig::default().with_seed(seed))
-            .await
-            .expect("emulator");
+        let emu = crate::support::acme_emulator(false).await;
         let client = Client::new(ClientConfig::new(
             emu.url(),
             "sk-emulator-acme-0000000000000001",
@@ -181,16 +174,9 @@ fn the_lease_admits_one_apply_and_names_the_holder() {
 #[test]
 fn rate_limits_slow_the_client_down() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(EmulatorConfig::default().with_seed(seed))
-            .await
-            .expect("emulator");
+        let emu = crate::support::acme_emulator(false).await;
         let client = Client::new(
             ClientConfig::new(emu.url(), "sk-emulator-acme-0000000000000001").with_concurrency(8),
         )
@@ -221,15 +207,8 @@ fn rate_limits_slow_the_client_down() {
 #[test]
 fn concurrent_applies_admit_exactly_one() {
     use crate::support::run_with_env;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let seed: SeedDoc =
-        serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-    let emu = runtime
-        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
-        .expect("emulator");
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
     // Slow requests keep the first apply inside its lease while the second one starts.
     emu.set_latency(Duration::from_millis(100));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -292,10 +271,7 @@ fn concurrent_applies_admit_exactly_one() {
 #[test]
 fn service_token_keys_go_only_to_their_file() {
     use crate::support::run_with_env;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     let seed: SeedDoc = serde_json::from_value(serde_json::json!({ "orgs": [{
         "name": "acme",
         "users": [{ "email": "alice@acme.com", "owner": true }],
@@ -356,16 +332,9 @@ fn service_token_keys_go_only_to_their_file() {
 #[test]
 fn the_live_read_knows_its_own_principal() {
     use bt_gitops::live::Principal;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let seed: SeedDoc =
-            serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
-        let emu = spawn(EmulatorConfig::default().with_seed(seed))
-            .await
-            .expect("emulator");
+        let emu = crate::support::acme_emulator(false).await;
         let client = Client::new(ClientConfig::new(
             emu.url(),
             "sk-emulator-acme-0000000000000001",

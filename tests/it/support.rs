@@ -46,3 +46,24 @@ pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A multi-threaded tokio runtime for tests that drive the emulator in process.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// The emulator seeded with `examples/emulator/seed.json` (the live `acme` and `acme-labs`).
+pub async fn acme_emulator(deterministic: bool) -> bt_gitops::emulator::EmuHandle {
+    let seed: bt_gitops::emulator::SeedDoc =
+        serde_json::from_str(include_str!("../../examples/emulator/seed.json")).expect("seed");
+    bt_gitops::emulator::spawn(
+        bt_gitops::emulator::EmulatorConfig::default()
+            .with_seed(seed)
+            .with_deterministic(deterministic),
+    )
+    .await
+    .expect("emulator starts")
+}
