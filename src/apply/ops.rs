@@ -469,8 +469,27 @@ impl Cx<'_> {
                 )
                 .await?;
             }
-            (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), _) => {
-                let (description, config) = automation_body(&spec);
+            (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
+                let (description, mut config) = automation_body(&spec);
+                // The config is sent whole and the API requires an AWS external id: keep the
+                // live one when the manifest leaves it to Braintrust.
+                if let Some(creds) = config
+                    .get_mut("credentials")
+                    .filter(|c| c["type"] == "aws_iam" && c.get("external_id").is_none())
+                {
+                    let kept = match live {
+                        Some(Spec::Export(ExportSpec {
+                            credentials:
+                                ExportCredentials::Aws {
+                                    external_id: Some(id),
+                                    ..
+                                },
+                            ..
+                        })) => id.clone(),
+                        _ => external_id(self.key),
+                    };
+                    creds["external_id"] = json!(kept);
+                }
                 let body =
                     json!({ "name": self.rename(), "description": description, "config": config });
                 self.send(

@@ -96,6 +96,7 @@ pub fn diff(
     let live = renamed.as_ref().unwrap_or(live);
     let mut out = Vec::new();
     let mut claimed: BTreeSet<&ResourceKey> = BTreeSet::new();
+    let retyped = retyped(desired, live);
     for (key, resource) in &desired.resources {
         let (live_key, live_obj) = match find_live(key, resource, live) {
             Some((k, o)) => (Some(k), Some(o)),
@@ -104,7 +105,26 @@ pub fn diff(
         if let Some(k) = live_key {
             claimed.insert(k);
         }
+        if let Some((old, obj)) = retyped.get(key) {
+            // The live object of another kind holds the name: replace it (delete, then create),
+            // since a create would overwrite it in place and a later delete would remove both.
+            claimed.insert(old);
+            let mut d = create(key, resource, secrets);
+            d.kind = DiffKind::Replace;
+            d.live = Some((obj.id.clone(), obj.fingerprint.clone()));
+            d.fields.insert(
+                0,
+                FieldChange {
+                    field: "kind".into(),
+                    before: Some(Value::String(old.kind.as_str().into())),
+                    after: Some(Value::String(key.kind.as_str().into())),
+                },
+            );
+            out.push(d);
+            continue;
+        }
         match (resource.presence, live_obj) {
+            (Presence::Absent, Some(_)) if retyped.values().any(|(old, _)| *old == key) => {}
             (Presence::Absent, Some(obj)) => out.push(ResourceDiff {
                 key: key.clone(),
                 kind: DiffKind::Delete,
@@ -140,6 +160,50 @@ pub fn diff(
                 delete_reason: Some(DeleteReason::NotDeclared),
                 protected: matches!(key.kind, Kind::Project | Kind::AiSecret),
             });
+        }
+    }
+    out
+}
+
+/// Kinds stored in the same API collection, where names are unique across kinds: a score and
+/// an online-scoring rule are both project scores; alerts, retention rules and exports are all
+/// project automations.
+fn same_collection(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::Score => &[Kind::OnlineScoring],
+        Kind::OnlineScoring => &[Kind::Score],
+        Kind::Alert => &[Kind::Retention, Kind::Export],
+        Kind::Retention => &[Kind::Alert, Kind::Export],
+        Kind::Export => &[Kind::Alert, Kind::Retention],
+        _ => &[],
+    }
+}
+
+/// Declared objects with no live object of their own kind whose name is held by a live object
+/// of another kind in the same API collection (which no manifest declares present): the
+/// desired key, with the live key and object it replaces.
+fn retyped<'a>(
+    desired: &DesiredState,
+    live: &'a LiveState,
+) -> BTreeMap<ResourceKey, (&'a ResourceKey, &'a LiveObject)> {
+    let mut out = BTreeMap::new();
+    for (key, resource) in &desired.resources {
+        if resource.presence != Presence::Present || find_live(key, resource, live).is_some() {
+            continue;
+        }
+        for kind in same_collection(key.kind) {
+            let other = ResourceKey {
+                kind: *kind,
+                ..key.clone()
+            };
+            let declared = desired
+                .resources
+                .get(&other)
+                .is_some_and(|r| r.presence == Presence::Present);
+            if let (false, Some((k, o))) = (declared, live.objects.get_key_value(&other)) {
+                out.insert(key.clone(), (k, o));
+                break;
+            }
         }
     }
     out
