@@ -21,6 +21,7 @@ pub mod diff;
 pub mod emulator;
 pub mod env;
 pub mod graph;
+pub mod import;
 pub mod live;
 pub mod manifest;
 pub mod model;

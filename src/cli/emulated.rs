@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
-use crate::model::DesiredState;
+use crate::model::{DesiredState, OrgName};
 use crate::reconcile::OrgTarget;
 
 /// The seed used on first use.
@@ -33,11 +33,20 @@ pub struct Emulated {
 /// # Errors
 /// When the state file is invalid or an org of the manifests is missing from an existing state.
 pub async fn start(desired: &DesiredState) -> anyhow::Result<Emulated> {
+    let orgs: Vec<OrgName> = desired.orgs.keys().cloned().collect();
+    start_for(&orgs).await
+}
+
+/// Like [`start`], for a list of org names.
+///
+/// # Errors
+/// When the state file is invalid or cannot be written.
+pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     let state = PathBuf::from(STATE_FILE);
     if let Some(dir) = state.parent() {
         fs_err::create_dir_all(dir)?;
     }
-    let seed = seed_for(desired)?;
+    let seed = seed_for(orgs)?;
     let fresh = !state.exists();
     let handle = spawn(
         EmulatorConfig::default()
@@ -47,7 +56,7 @@ pub async fn start(desired: &DesiredState) -> anyhow::Result<Emulated> {
     .await
     .with_context(|| format!("cannot start the emulator with state `{}`", state.display()))?;
     let mut targets = Vec::new();
-    for org in desired.orgs.keys() {
+    for org in orgs {
         let seeded = seed.orgs.iter().find(|o| o.name == org.as_str());
         let key = seeded
             .and_then(|o| {
@@ -70,10 +79,10 @@ pub async fn start(desired: &DesiredState) -> anyhow::Result<Emulated> {
 }
 
 /// The built-in seed, plus a bare org (one owner with a fixed key) for each other org.
-fn seed_for(desired: &DesiredState) -> anyhow::Result<SeedDoc> {
+fn seed_for(orgs: &[OrgName]) -> anyhow::Result<SeedDoc> {
     let mut seed: SeedDoc =
         serde_json::from_str(SEED).context("the built-in emulator seed is invalid")?;
-    for org in desired.orgs.keys() {
+    for org in orgs {
         if seed.orgs.iter().any(|o| o.name == org.as_str()) {
             continue;
         }

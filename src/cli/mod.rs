@@ -7,6 +7,7 @@
 mod apply;
 mod emulated;
 pub mod emulator;
+mod import;
 mod load;
 mod plan;
 mod schema;
@@ -46,6 +47,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Re-plan, refuse what is unsafe or changed since review, execute, and report.
     Apply(apply::ApplyArgs),
+    /// Write manifests for a live org (secrets as `{ env: ... }` stubs).
+    Import(import::ImportArgs),
     /// Print the JSON Schema of manifest documents.
     Schema,
     /// Serve a Braintrust-compatible admin API on 127.0.0.1 (for trying bt-gitops and for tests).
@@ -156,6 +159,7 @@ fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => validate::run(&args, printer),
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
+        Command::Import(args) => import::run(&args, printer),
         Command::Schema => schema::run(printer),
         Command::Emulator(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

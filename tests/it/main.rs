@@ -2,13 +2,13 @@
 
 mod apply;
 mod apply_cli;
-mod convergence;
 mod diagnostics;
 mod emulator;
 mod emulator_faults;
 mod emulator_schema;
 mod examples;
 mod fuzz;
+mod import;
 mod plans;
 mod schema;
 mod support;

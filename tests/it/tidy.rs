@@ -76,6 +76,7 @@ const CORE: &[&str] = &[
     "src/diff/",
     "src/plan/",
     "src/render/",
+    "src/import.rs",
 ];
 
 #[test]

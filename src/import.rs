@@ -1,0 +1,540 @@
+//! Import: manifests written from live state, so an existing org can be put under bt-gitops.
+//!
+//! Pure: it turns a [`LiveState`] into `(relative path, YAML text)` pairs; the CLI writes them.
+//! The org document holds people, access control and credentials; each project gets its own
+//! file. Values are written in YAML flow style (`{ name: x, color: "#fff" }`), which reads like
+//! the hand-written examples. Secrets become `{ env: NAME }` stubs, listed in a header comment,
+//! because their values cannot be read. Objects the manifest language cannot express yet
+//! (scorers or preprocessors given by function id) are left out and named in a comment, so that
+//! `plan` right after an import shows no changes besides secrets awaiting values.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::diff::fields::{
+    automation_status, function_type, image_mode, retention_object_type, score_object_type,
+};
+use crate::live::LiveState;
+use crate::model::*;
+
+/// One file to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedFile {
+    /// Relative to the output directory, with `/` separators.
+    pub path: String,
+    pub text: String,
+}
+
+/// Manifests for every managed kind of `org` in `live`.
+#[must_use]
+pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
+    let objects: Vec<(&ResourceKey, &Spec)> = live
+        .objects
+        .iter()
+        .filter(|(k, _)| k.org == *org)
+        .map(|(k, o)| (k, &o.spec))
+        .collect();
+    let mut secrets_needed: Vec<String> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let env_name = |name: &str| format!("{}_{}", slug(org.as_str()), slug(name));
+
+    let mut doc = String::new();
+    let _ = writeln!(doc, "org: {}", scalar(org.as_str()));
+    if let Some((_, Spec::Org(s))) = objects.iter().find(|(k, _)| k.kind == Kind::Org) {
+        let settings = without_nulls(json!({
+            "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
+            "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
+            "image_rendering_mode": s.image_rendering_mode.map(image_mode),
+        }));
+        if settings.as_object().is_some_and(|m| !m.is_empty()) {
+            let _ = writeln!(doc, "settings: {}", flow(&settings));
+        }
+    }
+    let members: Vec<&str> = objects
+        .iter()
+        .filter(|(k, _)| k.kind == Kind::Member)
+        .map(|(k, _)| k.name.as_str())
+        .collect();
+    list(&mut doc, "members", members.iter().map(|m| scalar(m)));
+    list(
+        &mut doc,
+        "groups",
+        objects.iter().filter_map(|(k, s)| match s {
+            Spec::Group(g) => Some(flow(&without_empty(json!({
+                "name": k.name, "description": g.description,
+                "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
+                "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
+                "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
+            })))),
+            _ => None,
+        }),
+    );
+    list(
+        &mut doc,
+        "roles",
+        objects.iter().filter_map(|(k, s)| match s {
+            Spec::Role(r) => Some(flow(&without_empty(json!({
+                "name": k.name, "description": r.description,
+                "permissions": r.permissions.iter().map(|(p, t)| match t {
+                    Some(t) => json!({ "permission": permission_str(*p), "restrict_object_type": object_type_str(*t) }),
+                    None => json!(permission_str(*p)),
+                }).collect::<Vec<_>>(),
+                "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
+            })))),
+            _ => None,
+        }),
+    );
+    list(
+        &mut doc,
+        "grants",
+        objects
+            .iter()
+            .filter(|(k, _)| k.project.is_none())
+            .filter_map(|(_, s)| match s {
+                Spec::Grant(g) => Some(flow(&grant(g, None))),
+                _ => None,
+            }),
+    );
+    list(
+        &mut doc,
+        "ai_secrets",
+        objects.iter().filter_map(|(k, s)| match s {
+            Spec::AiSecret(a) => {
+                let env = env_name(&k.name);
+                secrets_needed.push(format!("{env} (AI secret {})", k.name));
+                Some(flow(&without_empty(json!({ "name": k.name, "type": a.provider, "secret": { "env": env }, "metadata": a.metadata }))))
+            }
+            _ => None,
+        }),
+    );
+    list(
+        &mut doc,
+        "env_vars",
+        objects
+            .iter()
+            .filter(|(k, _)| k.project.is_none())
+            .filter_map(|(k, s)| match s {
+                Spec::EnvVar(_) => {
+                    let env = env_name(&k.name);
+                    secrets_needed.push(format!("{env} (env var {})", k.name));
+                    Some(flow(&json!({ "name": k.name, "value": { "env": env } })))
+                }
+                _ => None,
+            }),
+    );
+    let mut accounts: BTreeMap<&str, Vec<Value>> = objects
+        .iter()
+        .filter(|(k, _)| k.kind == Kind::ServiceAccount)
+        .map(|(k, _)| (k.name.as_str(), Vec::new()))
+        .collect();
+    for (_, s) in &objects {
+        if let Spec::ServiceToken(t) = s {
+            accounts
+                .entry(t.account.as_str())
+                .or_default()
+                .push(json!({ "name": t.name.as_str() }));
+        }
+    }
+    list(
+        &mut doc,
+        "service_accounts",
+        accounts
+            .iter()
+            .map(|(name, tokens)| flow(&without_empty(json!({ "name": name, "tokens": tokens })))),
+    );
+    list(
+        &mut doc,
+        "environments",
+        objects.iter().filter_map(|(k, s)| match s {
+            Spec::Environment(e) => Some(flow(&without_nulls(
+                json!({ "name": k.name, "slug": e.slug, "description": e.description }),
+            ))),
+            _ => None,
+        }),
+    );
+
+    let mut files = Vec::new();
+    let projects: Vec<(&ResourceKey, &ProjectSpec)> = objects
+        .iter()
+        .filter_map(|(k, s)| match s {
+            Spec::Project(p) => Some((*k, p)),
+            _ => None,
+        })
+        .collect();
+    for (key, spec) in projects {
+        let name = &key.name;
+        let inside: Vec<(&ResourceKey, &Spec)> = objects
+            .iter()
+            .filter(|(k, _)| k.project.as_ref().map(ProjectName::as_str) == Some(name.as_str()))
+            .copied()
+            .collect();
+        let mut p = String::new();
+        let _ = writeln!(p, "project: {}", scalar(name));
+        let _ = writeln!(p, "org: {}", scalar(org.as_str()));
+        if let Some(d) = spec.description.as_ref().filter(|d| !d.is_empty()) {
+            let _ = writeln!(p, "description: {}", scalar(d));
+        }
+        if let Some(settings) = &spec.settings {
+            let value = without_empty(json!({
+                "comparison_key": settings.comparison_key,
+                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(json!({
+                    "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
+                    "layout": f.layout.map(|l| match l { SpanFieldLayout::Full => "full", SpanFieldLayout::TwoColumn => "two_column" }),
+                }))).collect::<Vec<_>>()),
+                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(json!({
+                    "url": r.url, "name": r.name, "description": r.description,
+                }))).collect::<Vec<_>>()),
+                "disable_realtime_queries": settings.disable_realtime_queries,
+                "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function),
+            }));
+            if value.as_object().is_some_and(|m| !m.is_empty()) {
+                let _ = writeln!(p, "settings: {}", flow(&value));
+            }
+        }
+        let each = |kind: Kind| inside.iter().filter(move |(k, _)| k.kind == kind);
+        list(
+            &mut p,
+            "tags",
+            each(Kind::Tag).filter_map(|(k, s)| match s {
+                Spec::Tag(t) => Some(flow(&without_nulls(
+                    json!({ "name": k.name, "color": t.color, "description": t.description }),
+                ))),
+                _ => None,
+            }),
+        );
+        list(
+            &mut p,
+            "scores",
+            each(Kind::Score).filter_map(|(k, s)| match s {
+                Spec::Score(sc) => Some(flow(&score(&k.name, sc))),
+                _ => None,
+            }),
+        );
+        let mut online = Vec::new();
+        for (k, s) in each(Kind::OnlineScoring) {
+            if let Spec::OnlineScoring(o) = s {
+                let scorers: Option<Vec<Value>> = o.scorers.iter().map(function).collect();
+                match scorers {
+                    Some(scorers) => online.push(flow(&online_rule(&k.name, o, scorers))),
+                    None => skipped.push(format!("{}: its scorers are functions given by id", k)),
+                }
+            }
+        }
+        list(&mut p, "online_scoring", online.into_iter());
+        list(&mut p, "span_iframes", each(Kind::SpanIframe).filter_map(|(k, s)| match s {
+            Spec::SpanIframe(i) => Some(flow(&without_nulls(json!({ "name": k.name, "url": i.url, "description": i.description, "post_message": i.post_message })))),
+            _ => None,
+        }));
+        list(&mut p, "alerts", each(Kind::Alert).filter_map(|(k, s)| match s {
+            Spec::Alert(a) => Some(flow(&without_nulls(json!({
+                "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
+                "notify": match &a.notify {
+                    Notify::Webhook { url } => json!({ "webhook": url }),
+                    Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": without_nulls(json!({
+                        "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
+                    })) }),
+                },
+            })))),
+            _ => None,
+        }));
+        list(&mut p, "retention", each(Kind::Retention).filter_map(|(k, s)| match s {
+            Spec::Retention(r) => Some(flow(&json!({ "name": k.name, "object_type": retention_object_type(r.object_type), "days": r.days }))),
+            _ => None,
+        }));
+        list(
+            &mut p,
+            "exports",
+            each(Kind::Export).filter_map(|(k, s)| match s {
+                Spec::Export(e) => Some(flow(&export(&k.name, e))),
+                _ => None,
+            }),
+        );
+        list(
+            &mut p,
+            "grants",
+            each(Kind::Grant).filter_map(|(_, s)| match s {
+                Spec::Grant(g) => Some(flow(&grant(g, Some(name)))),
+                _ => None,
+            }),
+        );
+        list(
+            &mut p,
+            "env_vars",
+            each(Kind::EnvVar).map(|(k, _)| {
+                let env = env_name(&format!("{name}_{}", k.name));
+                secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
+                flow(&json!({ "name": k.name, "value": { "env": env } }))
+            }),
+        );
+        files.push(ImportedFile {
+            path: format!("projects/{}.yaml", file_name(name)),
+            text: p,
+        });
+    }
+
+    let mut header = format!("# Imported from org `{org}` by `bt-gitops import`.\n");
+    if !secrets_needed.is_empty() {
+        header
+            .push_str("# Secret values cannot be read back. Set these variables before `apply`:\n");
+        for s in &secrets_needed {
+            let _ = writeln!(header, "#   {s}");
+        }
+    }
+    if !skipped.is_empty() {
+        header.push_str("# Left out (not expressible in manifests yet):\n");
+        for s in &skipped {
+            let _ = writeln!(header, "#   {s}");
+        }
+    }
+    files.insert(
+        0,
+        ImportedFile {
+            path: "org.yaml".into(),
+            text: header + &doc,
+        },
+    );
+    files
+}
+
+/// `key:` followed by one flow item per line; nothing for an empty list.
+fn list(out: &mut String, key: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{key}:");
+    for item in items {
+        let _ = writeln!(out, "  - {item}");
+    }
+}
+
+/// A value in YAML flow style. JSON is valid YAML flow syntax; keys are written bare when they
+/// are plain words, and strings are quoted only when they must be.
+fn flow(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", scalar(k), flow(v)))
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(flow).collect::<Vec<_>>().join(", ")
+        ),
+        Value::String(s) => scalar(s),
+        other => other.to_string(),
+    }
+}
+
+/// A string as a YAML scalar: bare when that reads back as the same string, quoted otherwise.
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '/'))
+        && !s.starts_with(['-', '.', '/'])
+        && s.parse::<f64>().is_err()
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | "~"
+        );
+    if plain {
+        s.to_owned()
+    } else {
+        Value::String(s.to_owned()).to_string()
+    }
+}
+
+fn without_nulls(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| !v.is_null());
+    }
+    v
+}
+
+/// Drops nulls, empty lists and empty objects.
+fn without_empty(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| {
+            !(v.is_null()
+                || v.as_array().is_some_and(Vec::is_empty)
+                || v.as_object().is_some_and(serde_json::Map::is_empty))
+        });
+    }
+    v
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn file_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn function(f: &FunctionRef) -> Option<Value> {
+    match f {
+        FunctionRef::Global {
+            name,
+            function_type: None,
+        } => Some(json!({ "global": name })),
+        FunctionRef::Global {
+            name,
+            function_type: Some(t),
+        } => Some(json!({ "global": name, "function_type": function_type(*t) })),
+        FunctionRef::Project { .. } => None,
+    }
+}
+
+fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
+    let mut v = serde_json::Map::new();
+    match &g.subject {
+        Subject::User(e) => v.insert("user".into(), json!(e.as_str())),
+        Subject::Group(n) => v.insert("group".into(), json!(n.as_str())),
+        Subject::ServiceAccount(n) => v.insert("service_account".into(), json!(n.as_str())),
+    };
+    match &g.privilege {
+        Privilege::Role(n) => {
+            v.insert("role".into(), json!(n.as_str()));
+        }
+        Privilege::Permission {
+            permission,
+            restrict_object_type,
+        } => {
+            v.insert("permission".into(), json!(permission_str(*permission)));
+            if let Some(t) = restrict_object_type {
+                v.insert("restrict_object_type".into(), json!(object_type_str(*t)));
+            }
+        }
+    }
+    match (&g.target, project) {
+        (GrantTarget::Project(p), Some(here)) if p.as_str() == here => {}
+        (GrantTarget::Project(p), _) => {
+            v.insert("on".into(), json!({ "project": p.as_str() }));
+        }
+        (GrantTarget::Group(n), _) => {
+            v.insert("on".into(), json!({ "group": n.as_str() }));
+        }
+        (GrantTarget::Role(n), _) => {
+            v.insert("on".into(), json!({ "role": n.as_str() }));
+        }
+        (
+            GrantTarget::Object {
+                object_type, name, ..
+            },
+            _,
+        ) => {
+            v.insert("on".into(), json!({ object_type_str(*object_type): name }));
+        }
+        (GrantTarget::Org, _) => {}
+    }
+    Value::Object(v)
+}
+
+fn score(name: &str, s: &ScoreSpec) -> Value {
+    let mut v = json!({ "name": name });
+    let (ty, extra): (&str, Option<(&str, Value)>) = match &s.kind {
+        ScoreKind::Slider => ("slider", None),
+        ScoreKind::FreeForm => ("free-form", None),
+        ScoreKind::Categorical { categories, .. } => (
+            "categorical",
+            Some((
+                "categories",
+                json!(
+                    categories
+                        .iter()
+                        .map(|(n, v)| json!({ "name": n, "value": v }))
+                        .collect::<Vec<_>>()
+                ),
+            )),
+        ),
+        ScoreKind::Weighted(w) => ("weighted", Some(("weights", json!(w)))),
+        ScoreKind::Minimum(n) => ("minimum", Some(("scores", json!(n)))),
+        ScoreKind::Maximum(n) => ("maximum", Some(("scores", json!(n)))),
+    };
+    v["type"] = json!(ty);
+    if let Some(d) = &s.description {
+        v["description"] = json!(d);
+    }
+    if let Some((k, value)) = extra {
+        v[k] = value;
+    }
+    if let ScoreKind::Categorical {
+        multi_select: Some(m),
+        ..
+    } = &s.kind
+    {
+        v["multi_select"] = json!(m);
+    }
+    if let Some(t) = &s.object_types {
+        v["object_types"] = json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>());
+    }
+    v
+}
+
+fn online_rule(name: &str, o: &OnlineScoringSpec, scorers: Vec<Value>) -> Value {
+    let scope = match &o.scope {
+        Scope::Span => Value::Null,
+        Scope::Trace { idle_seconds } => {
+            without_nulls(json!({ "type": "trace", "idle_seconds": idle_seconds }))
+        }
+        Scope::Group {
+            group_by,
+            placement,
+            interval_seconds,
+            max_traces,
+            idle_seconds,
+        } => without_nulls(json!({
+            "type": "group", "group_by": group_by,
+            "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
+            "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
+        })),
+    };
+    without_nulls(json!({
+        "name": name, "description": o.description, "sampling_rate": o.sampling_rate, "scorers": scorers,
+        "filter": o.filter, "scope": scope, "apply_to_root_span": o.apply_to_root_span,
+        "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
+    }))
+}
+
+fn export(name: &str, e: &ExportSpec) -> Value {
+    let (data, query) = match &e.data {
+        ExportData::LogTraces => ("log_traces", None),
+        ExportData::LogSpans => ("log_spans", None),
+        ExportData::Query(q) => ("btql_query", Some(q)),
+    };
+    let credentials = match &e.credentials {
+        ExportCredentials::Aws {
+            role_arn,
+            external_id,
+        } => without_nulls(json!({ "aws_role_arn": role_arn, "external_id": external_id })),
+        ExportCredentials::Gcp { service_account } => {
+            json!({ "gcp_service_account": service_account })
+        }
+    };
+    without_nulls(json!({
+        "name": name, "description": e.description, "data": data, "query": query, "path": e.path,
+        "format": match e.format { ExportFormat::Jsonl => "jsonl", ExportFormat::Parquet => "parquet" },
+        "interval": e.interval_seconds, "credentials": credentials,
+        "status": e.status.map(automation_status), "batch_size": e.batch_size,
+    }))
+}
