@@ -14,3 +14,4 @@ mod plans;
 mod schema;
 mod support;
 mod tidy;
+mod workflows;
