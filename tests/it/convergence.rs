@@ -224,12 +224,22 @@ fn live_seed(s: &mut Src<'_>) -> Value {
     ] {
         if s.chance(40) {
             let provider = if s.chance(20) { "mistral" } else { provider };
-            objects.push(json!({ "kind": "ai_secret", "body": { "name": name, "type": provider, "secret": "sk-set-in-the-ui" } }));
+            let mut body =
+                json!({ "name": name, "type": provider, "secret": format!("value-of-{name}") });
+            if let Some(m) = recorded(s, name) {
+                body["metadata"] = m;
+            }
+            objects.push(json!({ "kind": "ai_secret", "body": body }));
         }
     }
     for name in ["SLACK_URL", "TOKEN", "OLD_VAR"] {
         if s.chance(40) {
-            objects.push(json!({ "kind": "env_var", "body": { "object_type": "organization", "object_id": ORG_ID, "name": name, "value": "v" } }));
+            let mut body = json!({ "object_type": "organization", "object_id": ORG_ID, "name": name,
+                "value": format!("value-of-{name}") });
+            if let Some(m) = recorded(s, name) {
+                body["metadata"] = m;
+            }
+            objects.push(json!({ "kind": "env_var", "body": body }));
         }
     }
     for name in ["production", "staging", "qa"] {
@@ -252,7 +262,34 @@ fn live_seed(s: &mut Src<'_>) -> Value {
         objects.push(json!({ "kind": "project", "id": project_id(i), "body": body }));
         live_project_children(s, project, &project_id(i), &groups, &mut objects);
     }
-    json!({ "orgs": [{ "name": ORG, "id": ORG_ID, "users": users, "objects": objects }] })
+    let mut accounts = Vec::new();
+    for (i, name) in ["ci-bot", "old-bot"].iter().enumerate() {
+        if s.chance(35) {
+            accounts.push(json!({ "name": name, "id": format!("a0000000-0000-4000-8000-00000000020{}", i + 1) }));
+        }
+    }
+    json!({ "orgs": [{ "name": ORG, "id": ORG_ID, "users": users, "service_accounts": accounts, "objects": objects }] })
+}
+
+/// The metadata bt-gitops would have recorded after writing a secret, sometimes: the digest of
+/// the value the tests declare (or of another), written after the emulator's clock (unchanged
+/// since) or before it (rotated outside bt-gitops since).
+fn recorded(s: &mut Src<'_>, name: &str) -> Option<Value> {
+    if !s.chance(50) {
+        return None;
+    }
+    let value = if s.chance(70) {
+        format!("value-of-{name}")
+    } else {
+        "an older value".to_owned()
+    };
+    let digest = secrets::digest(&secrets::default_key(ORG), value.as_bytes());
+    let written_at = if s.chance(70) {
+        "2030-01-01T00:00:00Z"
+    } else {
+        "2025-01-01T00:00:00Z"
+    };
+    Some(json!({ "bt_gitops": { "digest": digest, "written_at": written_at } }))
 }
 
 fn live_project_children(
@@ -356,6 +393,7 @@ fn desired(s: &mut Src<'_>) -> String {
             "env_vars",
             "environments",
             "projects",
+            "service_accounts",
         ],
         30,
     );
@@ -370,6 +408,15 @@ fn desired(s: &mut Src<'_>) -> String {
     members.extend(s.subset(&[USERS[1].0, USERS[2].0, USERS[3].0, USERS[4].0], 50));
     members.extend(s.subset(&NEW_MEMBERS, 30));
     org["members"] = json!(members);
+    let accounts: Vec<&str> = s.subset(&["ci-bot", "etl-bot"], 40);
+    if !accounts.is_empty() {
+        org["service_accounts"] = json!(
+            accounts
+                .iter()
+                .map(|a| json!({ "name": a }))
+                .collect::<Vec<_>>()
+        );
+    }
 
     // Projects first: grants may name them.
     let mut projects: Vec<&str> = s.subset(&PROJECTS, 50);
@@ -390,6 +437,10 @@ fn desired(s: &mut Src<'_>) -> String {
         let m: Vec<&str> = members.iter().copied().filter(|_| s.chance(35)).collect();
         if !m.is_empty() {
             g["members"] = json!(m);
+        }
+        let a: Vec<&str> = accounts.iter().copied().filter(|_| s.chance(35)).collect();
+        if !a.is_empty() {
+            g["service_accounts"] = json!(a);
         }
         let mut inherits: Vec<&str> = groups.iter().copied().filter(|_| s.chance(30)).collect();
         if s.chance(20) {
@@ -455,7 +506,7 @@ fn desired(s: &mut Src<'_>) -> String {
     let mut grants = BTreeMap::new();
     let mut on_projects = BTreeSet::new();
     for _ in 0..s.pick(4) {
-        let (subject_key, subject) = grant_subject(s, &members, &groups);
+        let (subject_key, subject) = grant_subject(s, &members, &groups, &accounts);
         let privilege = grant_privilege(s, &roles);
         let mut g = json!({ subject_key: subject });
         for (k, v) in privilege {
@@ -536,6 +587,7 @@ fn desired(s: &mut Src<'_>) -> String {
             &members,
             &groups,
             &roles,
+            &accounts,
             &on_projects,
         ));
     }
@@ -558,10 +610,12 @@ fn grant_subject<'a>(
     s: &mut Src<'_>,
     members: &[&'a str],
     groups: &[&'a str],
+    accounts: &[&'a str],
 ) -> (&'static str, &'a str) {
-    match s.pick(3) {
+    match s.pick(4) {
         1 => ("user", members[s.pick(members.len())]),
         2 if !groups.is_empty() => ("group", groups[s.pick(groups.len())]),
+        3 if !accounts.is_empty() => ("service_account", accounts[s.pick(accounts.len())]),
         _ => ("group", "Engineers"),
     }
 }
@@ -586,6 +640,7 @@ fn project_doc(
     members: &[&str],
     groups: &[&str],
     roles: &[&str],
+    accounts: &[&str],
     org_grants: &BTreeSet<(&str, String)>,
 ) -> Value {
     let mut p = json!({ "project": project, "org": ORG });
@@ -795,7 +850,7 @@ fn project_doc(
 
     let mut grants = BTreeMap::new();
     for _ in 0..s.pick(3) {
-        let (subject_key, subject) = grant_subject(s, members, groups);
+        let (subject_key, subject) = grant_subject(s, members, groups, accounts);
         let mut g = json!({ subject_key: subject });
         for (k, v) in grant_privilege(s, roles) {
             g[k] = v;
@@ -1033,7 +1088,7 @@ fn check_disappeared(
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .filter_map(|c| {
             let id = c.id.clone()?;
-            Some(if c.kind == "member" {
+            Some(if c.kind == "member" || c.kind == "service_account" {
                 format!("member:{id}")
             } else {
                 id
@@ -1174,7 +1229,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 96,
+        cases: 64,
         failure_persistence: None,
         max_shrink_iters: 200,
         .. ProptestConfig::default()
