@@ -120,13 +120,20 @@ fn role_id(i: usize) -> String {
 struct World {
     manifests: String,
     seed: Value,
+    /// Changes the apply runs at once.
+    concurrency: usize,
 }
 
 fn world(bytes: &[u8]) -> World {
     let mut s = Src { bytes, pos: 0 };
     let seed = live_seed(&mut s);
     let manifests = desired(&mut s);
-    World { manifests, seed }
+    let concurrency = [4, 1, 2, 8][s.pick(4)];
+    World {
+        manifests,
+        seed,
+        concurrency,
+    }
 }
 
 /// The initial live state: users, groups, roles, ACLs, secrets, env vars, environments and
@@ -938,6 +945,7 @@ async fn execute(
     outcome: &PlanOutcome,
     values: &BTreeMap<ResourceKey, SecretValue>,
     retry: Option<RetryPolicy>,
+    concurrency: usize,
 ) -> ApplyReport {
     let t = target(emu);
     let mut config = ClientConfig::new(&t.base_url, &t.api_key);
@@ -953,7 +961,7 @@ async fn execute(
         live: &outcome.live,
         clients,
         secrets: values.clone(),
-        concurrency: 4,
+        concurrency,
         root: std::env::temp_dir(),
         observer: None,
     })
@@ -989,7 +997,7 @@ fn expected_protected(analysis: &Analysis, key: &ResourceKey) -> bool {
 
 /// (e): writes after the creates they depend on; deletes after every write; a child of a
 /// project created in the same plan depends on it.
-fn check_order(plan: &Plan) -> Result<(), String> {
+fn check_order(analysis: &Analysis, plan: &Plan) -> Result<(), String> {
     let mut seen = BTreeSet::new();
     let mut in_deletes = false;
     let creates: BTreeSet<&str> = plan
@@ -1020,8 +1028,37 @@ fn check_order(plan: &Plan) -> Result<(), String> {
             {
                 return Err(format!("{} does not depend on its new project", c.address));
             }
+            // Every reference the manifests make to an object this plan creates is a dependency.
+            if let Some(r) = analysis.state.resources.get(&key_of(c)) {
+                for dep in &r.depends_on {
+                    let target = dep.target.to_string();
+                    if creates.contains(target.as_str()) && !c.depends_on.contains(&target) {
+                        return Err(format!(
+                            "{} references {target}, created in the same plan, without depending on it",
+                            c.address
+                        ));
+                    }
+                }
+            }
         }
         seen.insert(c.address.as_str());
+    }
+    // Deletes go dependants first: a project's children before the project.
+    let position: BTreeMap<&str, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == Action::Delete)
+        .map(|(i, c)| (c.address.as_str(), i))
+        .collect();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if c.action == Action::Delete
+            && let Some(parent) = key_of(c).parent_project()
+            && let Some(p) = position.get(parent.to_string().as_str())
+            && *p < i
+        {
+            return Err(format!("{} is deleted after its project", c.address));
+        }
     }
     Ok(())
 }
@@ -1137,10 +1174,10 @@ async fn converge(world: &World) -> Result<(), String> {
     let values = secret_values(&analysis);
 
     let first = plan(&analysis, &emu, &values).await;
-    check_order(&first.plan)?;
+    check_order(&analysis, &first.plan)?;
     check_deletes_planned(&analysis, &first.plan)?;
     let before = live_ids(&emu);
-    let report = execute(&analysis, &emu, &first, &values, None).await;
+    let report = execute(&analysis, &emu, &first, &values, None, world.concurrency).await;
     let after = live_ids(&emu);
     if report.total() != first.plan.changes.len() {
         return Err(format!(
@@ -1199,7 +1236,7 @@ async fn converge(world: &World) -> Result<(), String> {
     }
     // (b): the second apply writes nothing.
     emu.clear_requests();
-    let again = execute(&analysis, &emu, &second, &values, None).await;
+    let again = execute(&analysis, &emu, &second, &values, None, world.concurrency).await;
     if emu.write_count() != 0 {
         let writes: Vec<String> = emu
             .requests()
@@ -1308,7 +1345,15 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
     let before = live_ids(&emu);
     emu.clear_requests();
     emu.set_faults(ten_percent_faults(seed));
-    let report = execute(&analysis, &emu, &first, &values, Some(retry)).await;
+    let report = execute(
+        &analysis,
+        &emu,
+        &first,
+        &values,
+        Some(retry),
+        world.concurrency,
+    )
+    .await;
     let injected = emu.requests().iter().filter(|r| r.fault.is_some()).count();
     emu.clear_faults();
     if injected == 0 {
@@ -1392,7 +1437,7 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
             return Err(format!("no convergence after the re-run: {open:#?}"));
         }
         let before = live_ids(&emu);
-        let again = execute(&analysis, &emu, &next, &values, None).await;
+        let again = execute(&analysis, &emu, &next, &values, None, world.concurrency).await;
         check_disappeared(&before, &live_ids(&emu), &next.plan)?;
         if again
             .failed
@@ -1491,7 +1536,7 @@ tags:
             "{:#?}",
             addresses(&first.plan)
         );
-        let report = execute(&analysis, &emu, &first, &values, None).await;
+        let report = execute(&analysis, &emu, &first, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         assert!(plan(&analysis, &emu, &values).await.plan.is_empty());
 
@@ -1541,7 +1586,7 @@ tags:
             second.plan.notes
         );
         emu.clear_requests();
-        let report = execute(&analysis, &emu, &second, &values, None).await;
+        let report = execute(&analysis, &emu, &second, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let group_deletes = emu
             .requests()
@@ -1566,7 +1611,7 @@ tags:
             addresses(&third.plan),
             vec!["- group:acme/intruder".to_owned()]
         );
-        let report = execute(&analysis, &emu, &third, &values, None).await;
+        let report = execute(&analysis, &emu, &third, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         assert!(plan(&analysis, &emu, &values).await.plan.is_empty());
         emu.shutdown().await;
@@ -1641,7 +1686,7 @@ online_scoring:
                 "~ project:acme/chatbot/export:hourly",
             ]
         );
-        let report = execute(&analysis, &emu, &first, &values, None).await;
+        let report = execute(&analysis, &emu, &first, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let second = plan(&analysis, &emu, &values).await;
         assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
