@@ -126,6 +126,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
         .collect();
     diffs.retain(|d| live.is_complete_for(&d.key));
+    notes.extend(diff::name_conflicts(input.desired, &live));
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(limitation_notes(input.desired));
     let orgs = input

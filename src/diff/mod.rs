@@ -106,9 +106,15 @@ pub fn diff(
             claimed.insert(k);
         }
         if let Some((old, obj)) = retyped.get(key) {
-            // The live object of another kind holds the name: replace it (delete, then create),
-            // since a create would overwrite it in place and a later delete would remove both.
+            // The live object of another kind holds the name. When the manifests own it (a
+            // tombstone or an authoritative collection), replace it: a create would overwrite
+            // it in place and its later delete would remove both. Otherwise leave both alone
+            // ([`name_conflicts`] says why in the plan): creating would destroy an object the
+            // manifests do not manage.
             claimed.insert(old);
+            if !owned(desired, old) {
+                continue;
+            }
             let mut d = create(key, resource, secrets);
             d.kind = DiffKind::Replace;
             d.live = Some((obj.id.clone(), obj.fingerprint.clone()));
@@ -125,6 +131,7 @@ pub fn diff(
         }
         match (resource.presence, live_obj) {
             (Presence::Absent, Some(_)) if retyped.values().any(|(old, _)| *old == key) => {}
+            (Presence::Present, None) if retyped.contains_key(key) => {}
             (Presence::Absent, Some(obj)) => out.push(ResourceDiff {
                 key: key.clone(),
                 kind: DiffKind::Delete,
@@ -177,6 +184,33 @@ fn same_collection(kind: Kind) -> &'static [Kind] {
         Kind::Export => &[Kind::Alert, Kind::Retention],
         _ => &[],
     }
+}
+
+/// Whether the manifests own a live object: a tombstone names it, or it sits in an
+/// authoritative collection.
+fn owned(desired: &DesiredState, key: &ResourceKey) -> bool {
+    desired
+        .resources
+        .get(key)
+        .is_some_and(|r| r.presence == Presence::Absent)
+        || is_authoritative(desired, key)
+}
+
+/// Declared objects that are not created because a live object of another kind, which the
+/// manifests do not manage, holds their name in the same API collection; one plan note each.
+#[must_use]
+pub fn name_conflicts(desired: &DesiredState, live: &LiveState) -> Vec<String> {
+    let renamed = follow_renames(desired, live);
+    let live = renamed.as_ref().unwrap_or(live);
+    retyped(desired, live)
+        .into_iter()
+        .filter(|(_, (old, _))| !owned(desired, old))
+        .map(|(key, (old, _))| {
+            format!(
+                "`{key}` is not created: its name is taken by `{old}`, which the manifests do not manage (delete it, declare it `state: absent`, or make its collection authoritative)"
+            )
+        })
+        .collect()
 }
 
 /// Declared objects with no live object of their own kind whose name is held by a live object

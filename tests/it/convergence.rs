@@ -1066,14 +1066,36 @@ fn check_order(analysis: &Analysis, plan: &Plan) -> Result<(), String> {
 /// (c), planning half: every planned delete is a tombstone or in an authoritative collection
 /// of a declared scope; (d), planning half: protection as the manifests say.
 fn check_deletes_planned(analysis: &Analysis, plan: &Plan) -> Result<(), String> {
-    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
-        let key = key_of(c);
-        let tombstone = analysis
+    let owned = |key: &ResourceKey| {
+        analysis
             .state
             .resources
-            .get(&key)
-            .is_some_and(|r| r.presence == Presence::Absent);
-        if !tombstone && !diff::is_authoritative(&analysis.state, &key) {
+            .get(key)
+            .is_some_and(|r| r.presence == Presence::Absent)
+            || diff::is_authoritative(&analysis.state, key)
+    };
+    for c in &plan.changes {
+        let key = key_of(c);
+        // A replace across kinds (one API collection) deletes the live object of the other kind.
+        if c.action == Action::Replace
+            && let Some(kind) = c
+                .fields
+                .iter()
+                .find(|f| f.field == "kind")
+                .and_then(|f| f.before.as_ref()?.as_str())
+        {
+            let old = ResourceKey {
+                kind: Kind::parse(kind).expect("kind"),
+                ..key.clone()
+            };
+            if !owned(&old) {
+                return Err(format!("{} replaces the unmanaged {old}", c.address));
+            }
+        }
+        if c.action != Action::Delete {
+            continue;
+        }
+        if !owned(&key) {
             return Err(format!("{} is deleted but not managed", c.address));
         }
         if c.protected != expected_protected(analysis, &key) {
@@ -1620,9 +1642,10 @@ tags:
 
 /// Two bugs the properties found, pinned: (1) a declared export whose name a live alert holds
 /// (one API collection, names unique across kinds) was created over the alert in place, then
-/// the alert's delete removed it: now one replace; (2) updating an export whose manifest leaves
-/// the AWS external id to Braintrust sent a config without it, which the API rejects: the live
-/// one is kept.
+/// the alert's delete removed it: now one replace when the manifests own the alert, and no
+/// create at all (with a plan note) when they do not, since it would destroy the unmanaged
+/// object; (2) updating an export whose manifest leaves the AWS external id to Braintrust sent
+/// a config without it, which the API rejects: the live one is kept.
 #[test]
 fn kind_change_in_one_collection_and_export_update_keep_converging() {
     let manifests = r#"
@@ -1645,6 +1668,12 @@ exports:
     format: jsonl
     interval: 2h
     credentials: { aws_role_arn: "arn:aws:iam::1:role/x" }
+  - name: archive
+    data: log_traces
+    path: s3://acme/archive
+    format: jsonl
+    interval: 1d
+    credentials: { aws_role_arn: "arn:aws:iam::1:role/x" }
 online_scoring:
   - { name: factuality, sampling_rate: 0.5, scorers: [{ global: Factuality }] }
 "#;
@@ -1662,6 +1691,8 @@ online_scoring:
                 "event_type": "logs", "btql_filter": "error IS NOT NULL", "interval_seconds": 600,
                 "action": { "type": "webhook", "url": "https://hooks.acme.com/x" } } } },
             export("hourly", "s3://acme/hourly"),
+            { "kind": "project_automation", "body": { "project_name": "chatbot", "name": "archive", "config": {
+                "event_type": "retention", "object_type": "project_logs", "retention_days": 30 } } },
             { "kind": "project_score", "body": { "project_name": "chatbot", "name": "factuality", "score_type": "slider" } }
         ] }] });
     runtime().block_on(async {
@@ -1686,10 +1717,23 @@ online_scoring:
                 "~ project:acme/chatbot/export:hourly",
             ]
         );
+        // The unmanaged retention rule holding `archive` is left alone, and the plan says so.
+        assert!(
+            first.plan.notes.iter().any(|n| n.contains("export:archive")
+                && n.contains("retention:archive")
+                && n.contains("not created")),
+            "{:?}",
+            first.plan.notes
+        );
         let report = execute(&analysis, &emu, &first, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let second = plan(&analysis, &emu, &values).await;
         assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
+        let archive = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
+            .iter()
+            .find(|r| !r.deleted && r.str_field("name") == "archive")
+            .map(|r| r.object["config"]["event_type"].clone());
+        assert_eq!(archive, Some(json!("retention")));
         let hourly = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "hourly")
