@@ -20,6 +20,7 @@ pub mod diag;
 pub mod diff;
 pub mod emulator;
 pub mod env;
+pub mod git;
 pub mod graph;
 pub mod import;
 pub mod live;

@@ -23,6 +23,7 @@ fn change(address: &str, kind: &str, name: &str, action: Action) -> Change {
         reason: None,
         protected: false,
         depends_on: Vec::new(),
+        touched: false,
     }
 }
 
@@ -33,6 +34,9 @@ fn plan(changes: Vec<Change>) -> Plan {
         changes,
         notes: Vec::new(),
         commit: None,
+        author: None,
+        dirty: false,
+        base: None,
     }
 }
 

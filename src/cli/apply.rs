@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::plan::{checked_manifests, read_secret, secret_digests, targets};
+use super::plan::{checked_manifests, read_secret, secret_digests, stamp_git, targets};
 use super::{ExitStatus, PathArg, Printer};
 use crate::api::client::{Client, ClientConfig};
 use crate::apply::guard::{self, GuardConfig};
@@ -59,7 +59,7 @@ pub enum ReportFormat {
 }
 
 pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let Some((analysis, root)) = checked_manifests(&args.path.path, printer) else {
+    let Some((analysis, root)) = checked_manifests(&args.path, printer) else {
         return Ok(ExitStatus::Failure);
     };
     let saved = match &args.plan {
@@ -151,6 +151,8 @@ async fn apply_locked(
         }
         None => outcome.plan.clone(),
     };
+    let mut plan = plan;
+    stamp_git(&mut plan, &args.path);
     if plan.is_empty() {
         printer.out("No changes. The live org matches the manifests.\n");
         return Ok(ExitStatus::Success);

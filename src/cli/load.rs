@@ -8,6 +8,30 @@ use crate::source::SourceMap;
 /// Directories never searched for manifests.
 const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
 
+/// Loads the manifests a command names: from git at `--git-ref`, or from the work tree.
+pub fn load_arg(arg: &super::PathArg) -> (SourceMap, Vec<Diagnostic>) {
+    match &arg.git_ref {
+        Some(reference) => match crate::git::sources_at(&arg.path, reference) {
+            Ok(sources) if sources.is_empty() => (
+                sources,
+                vec![Diagnostic::error(
+                    Code::NoManifests,
+                    format!(
+                        "no `.yaml` or `.yml` files under `{}` at `{reference}`",
+                        arg.path.display()
+                    ),
+                )],
+            ),
+            Ok(sources) => (sources, Vec::new()),
+            Err(err) => (
+                SourceMap::new(),
+                vec![Diagnostic::error(Code::NoManifests, err.to_string())],
+            ),
+        },
+        None => load(&arg.path),
+    }
+}
+
 /// Loads every manifest under `root` (or `root` itself when it is a file), in path order so
 /// output is stable. Unreadable files become diagnostics.
 pub fn load(root: &Path) -> (SourceMap, Vec<Diagnostic>) {

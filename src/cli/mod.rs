@@ -182,4 +182,8 @@ pub struct PathArg {
     /// Manifest directory or file.
     #[arg(default_value = ".")]
     pub path: PathBuf,
+    /// Read the manifests as they are at this git ref (branch, tag or commit) instead of from the
+    /// work tree, without checking it out.
+    #[arg(long, value_name = "REF")]
+    pub git_ref: Option<String>,
 }

@@ -34,6 +34,10 @@ pub struct PlanArgs {
     /// Plan against a local emulator (state in `.bt-gitops/emulator.json`) instead of Braintrust.
     #[arg(long)]
     pub emulator: bool,
+    /// Mark the manifest objects changed since this git ref (for pull requests: the target
+    /// branch) in every rendering.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     /// Requests in flight at once, per org.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -47,7 +51,7 @@ pub enum PlanFormat {
 }
 
 pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let Some((analysis, root)) = checked_manifests(&args.path.path, printer) else {
+    let Some((analysis, root)) = checked_manifests(&args.path, printer) else {
         return Ok(ExitStatus::Failure);
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,6 +87,11 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             .map_err(|err| explain(err, &previews, &key_sources))?;
         anyhow::Ok(outcome.plan)
     })?;
+    let mut plan = plan;
+    stamp_git(&mut plan, &args.path);
+    if let Some(base) = &args.base {
+        mark_touched(&mut plan, &analysis, &args.path.path, base)?;
+    }
     print_plan(&plan, args, printer)?;
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         ExitStatus::Changes
@@ -157,8 +166,9 @@ fn explain(
 
 /// Loads and checks the manifests; prints diagnostics. `None` when there are errors, so no
 /// command touches the network with broken manifests.
-pub fn checked_manifests(path: &Path, printer: Printer) -> Option<(Analysis, PathBuf)> {
-    let (sources, mut diags) = load::load(path);
+pub fn checked_manifests(arg: &PathArg, printer: Printer) -> Option<(Analysis, PathBuf)> {
+    let path = arg.path.as_path();
+    let (sources, mut diags) = load::load_arg(arg);
     let analysis = pipeline::analyze(&sources);
     diags.extend(analysis.diagnostics.iter().cloned());
     if !diags.is_empty() {
@@ -266,4 +276,50 @@ pub fn read_secret(source: &SecretSource, root: &Path) -> Result<String, String>
             .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
             .map_err(|_| format!("file {path} cannot be read")),
     }
+}
+
+/// Records the commit the manifests come from (and whether the work tree was dirty).
+pub fn stamp_git(plan: &mut Plan, arg: &PathArg) {
+    let info = match &arg.git_ref {
+        Some(reference) => crate::git::commit_at(&arg.path, reference),
+        None => crate::git::head(&arg.path),
+    };
+    if let Some(info) = info {
+        plan.commit = Some(info.id);
+        plan.author = Some(info.author);
+        plan.dirty = info.dirty;
+    }
+}
+
+/// Marks the changes of objects whose manifest differs between `base` and the manifests
+/// planned, and says how many changed objects have no change to make.
+fn mark_touched(
+    plan: &mut Plan,
+    analysis: &Analysis,
+    path: &Path,
+    base: &str,
+) -> anyhow::Result<()> {
+    let sources = crate::git::sources_at(path, base)
+        .with_context(|| format!("cannot read the manifests at `{base}`"))?;
+    let before = pipeline::analyze(&sources).state;
+    let touched: std::collections::BTreeSet<String> =
+        crate::model::changed_between(&before, &analysis.state)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    let mut marked = 0;
+    for change in &mut plan.changes {
+        if touched.contains(&change.address) {
+            change.touched = true;
+            marked += 1;
+        }
+    }
+    plan.base = Some(base.to_owned());
+    let quiet = touched.len().saturating_sub(marked);
+    if quiet > 0 {
+        plan.notes.push(format!(
+            "{quiet} manifest object(s) changed since `{base}` already match the live org"
+        ));
+    }
+    Ok(())
 }

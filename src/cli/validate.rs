@@ -25,7 +25,7 @@ pub enum DiagFormat {
 }
 
 pub fn run(args: &ValidateArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let (sources, mut diags) = load::load(&args.path.path);
+    let (sources, mut diags) = load::load_arg(&args.path);
     let analysis = pipeline::analyze(&sources);
     diags.extend(analysis.diagnostics.iter().cloned());
     printer.err(&render_all(&diags, &sources, args.format, printer));

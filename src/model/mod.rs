@@ -627,6 +627,31 @@ pub fn object_type_str(t: AclObjectType) -> &'static str {
     }
 }
 
+/// Keys whose declaration differs between two desired states: added, removed, or changed in
+/// spec, presence or protection. Used to mark what a pull request touches.
+#[must_use]
+pub fn changed_between(before: &DesiredState, after: &DesiredState) -> Vec<ResourceKey> {
+    let same = |a: &Resource, b: &Resource| {
+        a.spec == b.spec && a.presence == b.presence && a.protect == b.protect
+    };
+    let mut out: Vec<ResourceKey> = after
+        .resources
+        .iter()
+        .filter(|(k, r)| before.resources.get(*k).is_none_or(|b| !same(b, r)))
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.extend(
+        before
+            .resources
+            .keys()
+            .filter(|k| !after.resources.contains_key(*k))
+            .cloned(),
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl DesiredState {
     /// Number of declared objects.
     #[must_use]

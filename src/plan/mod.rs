@@ -33,6 +33,15 @@ pub struct Plan {
     /// Git commit the manifests were read at, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// Author of that commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The manifests were read from a work tree with uncommitted changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dirty: bool,
+    /// With `plan --base REF`: the ref the change is compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +85,9 @@ pub struct Change {
     /// Addresses of objects this change needs that the same plan creates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// With `plan --base`: the manifest object was changed since the base ref.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub touched: bool,
 }
 
 /// What a change does. The symbol is how plans print it.
@@ -259,6 +271,9 @@ pub fn build(
         changes,
         notes,
         commit: None,
+        author: None,
+        dirty: false,
+        base: None,
     }
 }
 
@@ -306,6 +321,7 @@ fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
         }),
         protected: d.protected && action == Action::Delete,
         depends_on,
+        touched: false,
     }
 }
 

@@ -50,7 +50,23 @@ pub fn render(plan: &Plan, style: Style) -> String {
         p.paint(BOLD, &format!("bt-gitops plan for {}", orgs.join(", ")))
     );
     if let Some(commit) = &plan.commit {
-        let _ = writeln!(out, "manifests at commit {commit}");
+        let author = plan
+            .author
+            .as_deref()
+            .map(|a| format!(" by {a}"))
+            .unwrap_or_default();
+        let dirty = if plan.dirty {
+            ", plus uncommitted changes in the work tree"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "manifests at commit {commit}{author}{dirty}");
+    }
+    if let Some(base) = &plan.base {
+        let _ = writeln!(
+            out,
+            "changes marked [changed here] come from manifest edits since `{base}`"
+        );
     }
     out.push('\n');
     if plan.changes.is_empty() {
@@ -89,6 +105,9 @@ fn change_lines(out: &mut String, c: &Change, p: &Paint) {
             " {}",
             p.paint(RED, &format!("[{}]", risk.label()))
         ));
+    }
+    if c.touched {
+        line.push_str(&format!(" {}", p.paint(BOLD, "[changed here]")));
     }
     if c.protected {
         line.push_str(&format!(

@@ -20,6 +20,25 @@ pub fn render(plan: &Plan, limit: usize) -> String {
         let _ = writeln!(head, "Orgs: {}", orgs.join(", "));
         head.push('\n');
     }
+    if let Some(commit) = &plan.commit {
+        let short: String = commit.chars().take(12).collect();
+        let dirty = if plan.dirty {
+            " (plus uncommitted changes)"
+        } else {
+            ""
+        };
+        let _ = writeln!(head, "Manifests at `{short}`{dirty}.");
+        head.push('\n');
+    }
+    if let Some(base) = &plan.base {
+        let touched = plan.changes.iter().filter(|c| c.touched).count();
+        let _ = writeln!(
+            head,
+            "{touched} change(s) come from manifest edits since `{}` (marked `[changed here]`).",
+            escape_html(base)
+        );
+        head.push('\n');
+    }
     if plan.changes.is_empty() {
         head.push_str("**No changes.** The live org matches the manifests.\n");
         return fit(head, limit);
@@ -159,6 +178,9 @@ fn change_block(c: &crate::plan::Change) -> String {
     }
     if c.protected {
         s.push_str(" [protected]");
+    }
+    if c.touched {
+        s.push_str(" [changed here]");
     }
     s.push('\n');
     for f in &c.fields {

@@ -9,6 +9,7 @@ mod emulator_faults;
 mod emulator_schema;
 mod examples;
 mod fuzz;
+mod git;
 mod import;
 mod plans;
 mod schema;
