@@ -114,7 +114,19 @@ pub async fn fetch_org(
     // Users first: every other kind refers to them by id.
     let mut emails: HashMap<String, Email> = HashMap::new();
     let mut accounts: HashMap<String, Name> = HashMap::new();
-    if let Some(users) = b.complete(users, &[Kind::Member, Kind::ServiceAccount]) {
+    // A list that fails also leaves incomplete the kinds that name its objects: their live
+    // objects could not be resolved, so they would read as missing (planned creates) or as
+    // changed (members of a group, subjects of a grant).
+    if let Some(users) = b.complete(
+        users,
+        &[
+            Kind::Member,
+            Kind::ServiceAccount,
+            Kind::ServiceToken,
+            Kind::Group,
+            Kind::Grant,
+        ],
+    ) {
         for u in users {
             match &u.email {
                 Some(email) => {
@@ -147,7 +159,9 @@ pub async fn fetch_org(
         }
     }
 
-    let groups = b.complete(groups, &[Kind::Group]).unwrap_or_default();
+    let groups = b
+        .complete(groups, &[Kind::Group, Kind::Grant])
+        .unwrap_or_default();
     let group_names: HashMap<String, Name> = groups
         .iter()
         .filter(|g| g.deleted_at.is_none())
@@ -190,7 +204,9 @@ pub async fn fetch_org(
         );
     }
 
-    let roles = b.complete(roles, &[Kind::Role]).unwrap_or_default();
+    let roles = b
+        .complete(roles, &[Kind::Role, Kind::Grant])
+        .unwrap_or_default();
     // System roles (no org) are assignable but not ours to manage.
     let role_names: HashMap<String, Name> = roles
         .iter()
@@ -233,7 +249,37 @@ pub async fn fetch_org(
         );
     }
 
-    let projects = b.complete(projects, &[Kind::Project]).unwrap_or_default();
+    let projects_read = projects.is_ok();
+    let projects = b
+        .complete(
+            projects,
+            &[
+                Kind::Project,
+                Kind::Tag,
+                Kind::Score,
+                Kind::OnlineScoring,
+                Kind::SpanIframe,
+                Kind::Alert,
+                Kind::Retention,
+                Kind::Export,
+                Kind::Grant,
+            ],
+        )
+        .unwrap_or_default();
+    if !projects_read {
+        // Project env vars are read per project, by id.
+        for p in projects_with_env_vars {
+            b.incomplete(
+                Some(p.clone()),
+                Kind::EnvVar,
+                &ApiError::Transport {
+                    method: "GET".into(),
+                    url: "/v1/project".into(),
+                    message: "the project list failed".into(),
+                },
+            );
+        }
+    }
     let project_names: HashMap<String, ProjectName> = projects
         .iter()
         .filter(|p| p.deleted_at.is_none())

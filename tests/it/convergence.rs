@@ -122,17 +122,38 @@ struct World {
     seed: Value,
     /// Changes the apply runs at once.
     concurrency: usize,
+    /// A list that fails (403) during a first, partial plan and apply, with the kinds it reads.
+    failing_list: Option<(&'static str, &'static [Kind])>,
 }
+
+/// The org-wide lists of the live read and the kinds each one reads.
+const LISTS: [(&str, &[Kind]); 10] = [
+    ("/v1/user", &[Kind::Member, Kind::ServiceAccount]),
+    ("/v1/group", &[Kind::Group]),
+    ("/v1/role", &[Kind::Role]),
+    ("/v1/acl/list_org", &[Kind::Grant]),
+    ("/v1/project", &[Kind::Project]),
+    ("/v1/project_tag", &[Kind::Tag]),
+    ("/v1/project_score", &[Kind::Score, Kind::OnlineScoring]),
+    (
+        "/v1/project_automation",
+        &[Kind::Alert, Kind::Retention, Kind::Export],
+    ),
+    ("/v1/ai_secret", &[Kind::AiSecret]),
+    ("/environment", &[Kind::Environment]),
+];
 
 fn world(bytes: &[u8]) -> World {
     let mut s = Src { bytes, pos: 0 };
     let seed = live_seed(&mut s);
     let manifests = desired(&mut s);
     let concurrency = [4, 1, 2, 8][s.pick(4)];
+    let failing_list = s.chance(30).then(|| LISTS[s.pick(LISTS.len())]);
     World {
         manifests,
         seed,
         concurrency,
+        failing_list,
     }
 }
 
@@ -1176,6 +1197,58 @@ fn check_disappeared(
     Ok(())
 }
 
+/// A plan and apply while one list fails: nothing is planned in the kinds that list reads, what
+/// is planned applies (save refused protected deletes), the report accounts for every change,
+/// and nothing unplanned is deleted.
+async fn partial_apply(
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    values: &BTreeMap<ResourceKey, SecretValue>,
+    concurrency: usize,
+    path: &str,
+    kinds: &[Kind],
+) -> Result<(), String> {
+    emu.set_faults(vec![
+        FaultRule::new(FaultAction::Status { status: 403 })
+            .with_method("GET")
+            .with_path(path),
+    ]);
+    let partial = plan(analysis, emu, values).await;
+    emu.clear_faults();
+    if let Some(c) = partial
+        .plan
+        .changes
+        .iter()
+        .find(|c| kinds.contains(&key_of(c).kind))
+    {
+        return Err(format!("{} is planned although {path} failed", c.address));
+    }
+    check_order(analysis, &partial.plan)?;
+    check_deletes_planned(analysis, &partial.plan)?;
+    let before = live_ids(emu);
+    let report = execute(analysis, emu, &partial, values, None, concurrency).await;
+    if report.total() != partial.plan.changes.len() {
+        return Err(format!(
+            "partial apply: report total {} != plan {}",
+            report.total(),
+            partial.plan.changes.len()
+        ));
+    }
+    // What was planned could be resolved: only protected deletes fail (refused).
+    if let Some((address, error)) = report.failed.iter().find(|(a, e)| {
+        !e.contains("refused")
+            || !partial
+                .plan
+                .changes
+                .iter()
+                .any(|c| c.protected && c.address == *a)
+    }) {
+        return Err(format!("with {path} failing, {address} failed: {error}"));
+    }
+    check_disappeared(&before, &live_ids(emu), &partial.plan)
+        .map_err(|e| format!("with {path} failing: {e}"))
+}
+
 /// One whole case: plan, apply, re-plan, apply again; every property checked.
 async fn converge(world: &World) -> Result<(), String> {
     let analysis = analyze(&world.manifests);
@@ -1194,6 +1267,10 @@ async fn converge(world: &World) -> Result<(), String> {
     .await
     .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
     let values = secret_values(&analysis);
+
+    if let Some((path, kinds)) = world.failing_list {
+        partial_apply(&analysis, &emu, &values, world.concurrency, path, kinds).await?;
+    }
 
     let first = plan(&analysis, &emu, &values).await;
     check_order(&analysis, &first.plan)?;
