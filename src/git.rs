@@ -156,3 +156,38 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
 fn fs_canonical(p: &Path) -> PathBuf {
     fs_err::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
+
+/// The commit a branch points at, after fetching it from `remote` when one is named. Returns
+/// the commit id and the ref to read manifests from (`refs/remotes/REMOTE/BRANCH` or
+/// `refs/heads/BRANCH`).
+///
+/// # Errors
+/// When the repository, remote or branch cannot be found, or the fetch fails. Remotes reached
+/// over the network need git2's transport features; local paths and `file://` URLs always work.
+pub fn branch_head(
+    path: &Path,
+    remote: Option<&str>,
+    branch: &str,
+) -> Result<(String, String), GitError> {
+    let repo = open(path)?;
+    let reference = match remote {
+        Some(name) => {
+            let mut remote = repo.find_remote(name)?;
+            remote.fetch(
+                &[format!("refs/heads/{branch}:refs/remotes/{name}/{branch}")],
+                None,
+                None,
+            )?;
+            format!("refs/remotes/{name}/{branch}")
+        }
+        None => format!("refs/heads/{branch}"),
+    };
+    let commit = repo
+        .revparse_single(&reference)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|source| GitError::UnknownRef {
+            reference: reference.clone(),
+            source,
+        })?;
+    Ok((commit.id().to_string(), reference))
+}

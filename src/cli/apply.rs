@@ -71,43 +71,82 @@ pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let emulated = if args.emulator { Some(super::emulated::start(&analysis.state).await?) } else { None };
+        let emulated = if args.emulator {
+            Some(super::emulated::start(&analysis.state).await?)
+        } else {
+            None
+        };
         let targets = match &emulated {
             Some(e) => e.targets.clone(),
             None => targets(&analysis.state)?,
         };
-        let clients: Vec<(OrgTarget, Client)> = targets
-            .iter()
-            .map(|t| {
-                let config = ClientConfig::new(&t.base_url, &t.api_key).with_concurrency(usize::from(args.concurrency));
-                Client::new(config).map(|c| (t.clone(), c))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let clients = clients_for(&targets, args.concurrency)?;
+        apply_with_leases(
+            args,
+            printer,
+            &analysis,
+            &root,
+            saved.as_ref(),
+            &targets,
+            &clients,
+        )
+        .await
+    })
+}
 
-        // One apply per org: take every lease first, give them all back whatever happens.
-        let holder = lease::holder_name();
-        let ttl = Duration::from_secs(args.lease_ttl);
-        let mut leases: Vec<Lease> = Vec::new();
-        for (target, client) in &clients {
-            match lease::acquire(client, target.org.as_str(), &holder, ttl).await {
-                Ok(l) => leases.push(l),
-                Err(err) => {
-                    release(leases, printer).await;
-                    return Err(err.into());
-                }
+/// A client per target.
+pub fn clients_for(
+    targets: &[OrgTarget],
+    concurrency: u16,
+) -> anyhow::Result<Vec<(OrgTarget, Client)>> {
+    targets
+        .iter()
+        .map(|t| {
+            let config = ClientConfig::new(&t.base_url, &t.api_key)
+                .with_concurrency(usize::from(concurrency));
+            Client::new(config).map(|c| (t.clone(), c))
+        })
+        .collect()
+}
+
+/// Takes every org's lease, applies, and gives the leases back whatever happens (an error, a
+/// refusal, Ctrl-C).
+///
+/// # Errors
+/// When a lease is held by another apply, or the plan cannot be made.
+pub async fn apply_with_leases(
+    args: &ApplyArgs,
+    printer: Printer,
+    analysis: &crate::pipeline::Analysis,
+    root: &Path,
+    saved: Option<&Plan>,
+    targets: &[OrgTarget],
+    clients: &[(OrgTarget, Client)],
+) -> anyhow::Result<ExitStatus> {
+    let holder = lease::holder_name();
+    let ttl = Duration::from_secs(args.lease_ttl);
+    let mut leases: Vec<Lease> = Vec::new();
+    for (target, client) in clients {
+        match lease::acquire(client, target.org.as_str(), &holder, ttl).await {
+            Ok(l) => leases.push(l),
+            Err(err) => {
+                release(leases, printer).await;
+                return Err(err.into());
             }
         }
-        let work = apply_locked(args, printer, &analysis, &root, saved.as_ref(), &targets, &clients, &holder);
-        let result = tokio::select! {
-            r = work => r,
-            _ = tokio::signal::ctrl_c() => {
-                printer.err("interrupted: releasing the apply lease; re-run apply to finish (it re-plans from live state)\n");
-                Ok(ExitStatus::Failure)
-            }
-        };
-        release(leases, printer).await;
-        result
-    })
+    }
+    let work = apply_locked(
+        args, printer, analysis, root, saved, targets, clients, &holder,
+    );
+    let result = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => {
+            printer.err("interrupted: releasing the apply lease; re-run apply to finish (it re-plans from live state)\n");
+            Ok(ExitStatus::Failure)
+        }
+    };
+    release(leases, printer).await;
+    result
 }
 
 async fn release(leases: Vec<Lease>, printer: Printer) {

@@ -12,6 +12,7 @@ mod load;
 mod plan;
 mod schema;
 mod validate;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Re-plan, refuse what is unsafe or changed since review, execute, and report.
     Apply(apply::ApplyArgs),
+    /// Keep reconciling: on file changes, new commits and a timer; report drift, optionally apply.
+    Watch(watch::WatchArgs),
     /// Write manifests for a live org (secrets as `{ env: ... }` stubs).
     Import(import::ImportArgs),
     /// Print the JSON Schema of manifest documents.
@@ -160,6 +163,7 @@ fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
         Command::Import(args) => import::run(&args, printer),
+        Command::Watch(args) => watch::run(&args, printer),
         Command::Schema => schema::run(printer),
         Command::Emulator(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()

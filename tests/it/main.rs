@@ -15,4 +15,5 @@ mod plans;
 mod schema;
 mod support;
 mod tidy;
+mod watch;
 mod workflows;

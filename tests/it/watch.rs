@@ -1,0 +1,199 @@
+//! The `watch` controller against the emulator: a manifest edit is applied, a change made
+//! behind its back is reported as drift (and counted in `/metrics`), and SIGTERM stops it
+//! cleanly with the lease released.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::runtime;
+
+/// Waits for `check` to hold, polling; generous, since CI machines are shared.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+fn metric(addr: &str, name: &str) -> u64 {
+    http_get(addr, "/metrics")
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Stop(Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+#[test]
+fn watch_applies_edits_reports_drift_and_stops_on_sigterm() {
+    let rt = runtime();
+    let emu = rt
+        .block_on(bt_gitops::emulator::spawn(
+            bt_gitops::emulator::EmulatorConfig::default(),
+        ))
+        .expect("emulator");
+    let key = emu.api_key().to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("org.yaml");
+    fs_err::write(&manifest, "org: emulated-org\n---\nproject: watched\ntags:\n  - { name: first, color: \"#30a46c\" }\n").expect("write");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
+        .args([
+            "watch",
+            ".",
+            "--auto-apply",
+            "--interval",
+            "1",
+            "--metrics-addr",
+            &metrics,
+        ])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("BRAINTRUST_API_URL", emu.url())
+        .env("BRAINTRUST_API_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    let mut child = Stop(child);
+
+    let tags = |rt: &tokio::runtime::Runtime| -> Vec<(String, String)> {
+        let client = bt_gitops::api::client::Client::new(
+            bt_gitops::api::client::ClientConfig::new(emu.url(), &key),
+        )
+        .expect("client");
+        rt.block_on(client.list_all::<bt_gitops::api::wire::ProjectTag>("/v1/project_tag", &[]))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.name, t.id.to_string()))
+            .collect()
+    };
+    eventually("healthz answers", || {
+        http_get(&metrics, "/healthz").is_some_and(|r| r.contains("200 OK"))
+    });
+    eventually("the first tag is applied", || {
+        tags(&rt).iter().any(|(n, _)| n == "first")
+    });
+
+    // An edit of the manifest is applied.
+    let mut text = fs_err::read_to_string(&manifest).expect("read");
+    text.push_str("  - { name: second, color: \"#0090ff\" }\n");
+    fs_err::write(&manifest, text).expect("write");
+    eventually("the edit is applied", || {
+        tags(&rt).iter().any(|(n, _)| n == "second")
+    });
+    let drift_before = metric(&metrics, "bt_gitops_watch_drift_total");
+
+    // A change behind its back is drift: counted, and (with --auto-apply) undone.
+    let (_, id) = tags(&rt)
+        .into_iter()
+        .find(|(n, _)| n == "first")
+        .expect("first tag");
+    let client = bt_gitops::api::client::Client::new(bt_gitops::api::client::ClientConfig::new(
+        emu.url(),
+        &key,
+    ))
+    .expect("client");
+    rt.block_on(client.send::<serde_json::Value, serde_json::Value>(
+        bt_gitops::api::client::Method::DELETE,
+        &format!("/v1/project_tag/{id}"),
+        &serde_json::Value::Null,
+    ))
+    .expect("deleted behind its back");
+    eventually("drift is counted", || {
+        metric(&metrics, "bt_gitops_watch_drift_total") > drift_before
+    });
+    eventually("the drift is undone", || {
+        tags(&rt).iter().any(|(n, _)| n == "first")
+    });
+    eventually("rounds are counted", || {
+        metric(&metrics, "bt_gitops_watch_rounds_total") >= 3
+    });
+    eventually("API calls are counted", || {
+        metric(&metrics, "bt_gitops_api_requests_total") > 0
+    });
+
+    // SIGTERM: a clean exit 0, and no lease left behind.
+    let pid = child.0.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let mut exit = None;
+    eventually("watch exits", || {
+        exit = child.0.try_wait().ok().flatten();
+        exit.is_some()
+    });
+    let mut stderr = String::new();
+    if let Some(mut err) = child.0.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("\"event\":\"drift\""),
+        "drift is a structured event:\n{stderr}"
+    );
+    assert!(stderr.contains("\"event\":\"stopped\""), "{stderr}");
+    let leases: Vec<bt_gitops::api::wire::EnvVar> = rt
+        .block_on(async {
+            let org: Vec<bt_gitops::api::wire::Organization> = client
+                .list_all("/v1/organization", &[])
+                .await
+                .expect("orgs");
+            let q = [
+                ("object_type", "organization".to_owned()),
+                ("object_id", org[0].id.to_string()),
+            ];
+            client
+                .get::<bt_gitops::api::wire::ListResponse<bt_gitops::api::wire::EnvVar>>(
+                    "/v1/env_var",
+                    &q,
+                )
+                .await
+                .map(|l| l.objects)
+        })
+        .expect("env vars");
+    assert!(
+        leases
+            .iter()
+            .all(|v| v.name != bt_gitops::apply::lease::LEASE_NAME),
+        "the lease was released"
+    );
+    rt.block_on(emu.shutdown());
+}
