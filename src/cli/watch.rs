@@ -115,7 +115,10 @@ async fn controller(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitSt
     tokio::spawn(serve_metrics(listener, metrics.clone()));
 
     let (tx, mut rx) = mpsc::channel::<Trigger>(16);
-    let _ = tx.send(Trigger::Startup).await;
+    // Following a branch, the first round waits for its commit to be resolved.
+    if args.branch.is_none() {
+        let _ = tx.send(Trigger::Startup).await;
+    }
     let dir = if args.path.path.is_file() {
         args.path
             .path

@@ -197,3 +197,97 @@ fn watch_applies_edits_reports_drift_and_stops_on_sigterm() {
     );
     rt.block_on(emu.shutdown());
 }
+
+/// Following a branch: a new commit on it starts a round that applies the manifests of that
+/// commit, whatever the work tree holds.
+#[test]
+fn watch_follows_a_branch() {
+    let rt = runtime();
+    let emu = rt
+        .block_on(bt_gitops::emulator::spawn(
+            bt_gitops::emulator::EmulatorConfig::default(),
+        ))
+        .expect("emulator");
+    let key = emu.api_key().to_owned();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = git2::Repository::init(dir.path()).expect("init");
+    let commit = |text: &str, message: &str| {
+        fs_err::write(dir.path().join("org.yaml"), text).expect("write");
+        let mut index = repo.index().expect("index");
+        index
+            .add_path(std::path::Path::new("org.yaml"))
+            .expect("add");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = git2::Signature::now("Ada", "ada@acme.com").expect("sig");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .expect("commit");
+    };
+    commit(
+        "org: emulated-org\n---\nproject: followed\ntags:\n  - { name: v1 }\n",
+        "v1",
+    );
+    let branch = repo
+        .head()
+        .expect("head")
+        .shorthand()
+        .unwrap_or("master")
+        .to_owned();
+    // The work tree holds something else: only committed manifests count.
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: emulated-org\n---\nproject: followed\ntags:\n  - { name: uncommitted }\n",
+    )
+    .expect("write");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
+        .args([
+            "watch",
+            ".",
+            "--branch",
+            &branch,
+            "--poll",
+            "1",
+            "--interval",
+            "60",
+            "--auto-apply",
+            "--metrics-addr",
+            &metrics,
+        ])
+        .current_dir(dir.path())
+        .env("BRAINTRUST_API_URL", emu.url())
+        .env("BRAINTRUST_API_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let _child = Stop(child);
+    let client = bt_gitops::api::client::Client::new(bt_gitops::api::client::ClientConfig::new(
+        emu.url(),
+        &key,
+    ))
+    .expect("client");
+    let names = || -> Vec<String> {
+        rt.block_on(client.list_all::<bt_gitops::api::wire::ProjectTag>("/v1/project_tag", &[]))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.name)
+            .collect()
+    };
+    eventually("the committed manifests are applied", || {
+        names().contains(&"v1".to_owned())
+    });
+    assert!(!names().contains(&"uncommitted".to_owned()));
+    commit(
+        "org: emulated-org\n---\nproject: followed\ntags:\n  - { name: v1 }\n  - { name: v2 }\n",
+        "v2",
+    );
+    eventually("the new commit is applied", || {
+        names().contains(&"v2".to_owned())
+    });
+    rt.block_on(emu.shutdown());
+}
