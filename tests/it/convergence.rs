@@ -701,6 +701,17 @@ fn project_doc(
     if s.chance(25) {
         p["settings"] =
             json!({ "comparison_key": "input", "disable_realtime_queries": s.chance(50) });
+        if s.chance(40) {
+            p["settings"]["remote_eval_sources"] =
+                json!([{ "url": "https://evals.acme.com", "name": "remote" }]);
+        }
+        if s.chance(40) {
+            p["settings"]["span_field_order"] = json!([{ "object_type": "span", "column_id": "input",
+                "position": "0", "layout": s.one(&["full", "two_column"]) }]);
+        }
+        if s.chance(30) {
+            p["settings"]["default_preprocessor"] = json!({ "global": "thread" });
+        }
     }
 
     let mut tags = Vec::new();
@@ -1415,7 +1426,7 @@ fn ten_percent_faults(seed: u64) -> Vec<FaultRule> {
     ]
 }
 
-/// Plans, applies under faults, checks the report's accounting and that nothing unplanned was
+/// Plans through faults (the same plan as without), applies under faults, checks the report's accounting and that nothing unplanned was
 /// deleted, then re-runs with the faults off until the plan is empty. Returns how many changes
 /// failed or were skipped under faults.
 async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Result<usize, String> {
@@ -1433,7 +1444,19 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
     .await
     .map_err(|e| e.to_string())?;
     let values = secret_values(&analysis);
+    let clean = plan(&analysis, &emu, &values).await;
+    // The plan is read through the same faults (its reads retry), and comes out the same.
+    emu.clear_requests();
+    emu.set_faults(ten_percent_faults(seed + 100));
     let first = plan(&analysis, &emu, &values).await;
+    emu.clear_faults();
+    if addresses(&first.plan) != addresses(&clean.plan) || !first.live.incomplete.is_empty() {
+        return Err(format!(
+            "the plan read through faults differs: {:#?}\n{:#?}",
+            addresses(&first.plan),
+            first.live.incomplete
+        ));
+    }
     check_deletes_planned(&analysis, &first.plan)?;
     if first.plan.changes.len() < 10 {
         return Err(format!(
@@ -1459,12 +1482,6 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
         return Err("no fault fired; the test proves nothing".into());
     }
     let after = live_ids(&emu);
-    eprintln!(
-        "DEBUG seed {seed}: {} changes, {injected} faults, {:?} failed, {} skipped",
-        first.plan.changes.len(),
-        report.failed,
-        report.skipped.len()
-    );
 
     // Every change is accounted for exactly once.
     if report.total() != first.plan.changes.len() {
