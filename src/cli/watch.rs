@@ -268,6 +268,12 @@ async fn round(
     git_ref: Option<String>,
     converged_at: &mut Option<u64>,
 ) -> anyhow::Result<()> {
+    if args.branch.is_some() && git_ref.is_none() {
+        anyhow::bail!(
+            "the branch `{}` has not been read yet",
+            args.branch.as_deref().unwrap_or_default()
+        );
+    }
     let path_arg = PathArg {
         path: args.path.path.clone(),
         git_ref: git_ref.or_else(|| args.path.git_ref.clone()),
