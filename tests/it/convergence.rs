@@ -8,13 +8,19 @@
 //! - (a) after apply, the plan is empty (save the protected deletes apply refused);
 //! - (b) a second apply makes no write request;
 //! - (c) nothing outside the managed set is deleted: every object that disappeared from the
-//!   emulator was a planned delete (or went with a deleted parent), and every planned delete is
-//!   a tombstone or sits in an authoritative collection of a declared scope;
+//!   emulator was a planned delete or replace (or went with a deleted parent), and every planned
+//!   delete (or replace across kinds) is a tombstone or sits in an authoritative collection of a
+//!   declared scope;
 //! - (d) a protected object is never deleted: the report lists it as refused;
-//! - (e) order: a change comes after the creates it depends on, deletes after all writes.
+//! - (e) order: a change comes after the creates it references, deletes after all writes, a
+//!   project's children before the project.
+//!
+//! Some cases first plan and apply with one list failing: nothing is planned in what it reads,
+//! and what is planned applies. The apply's concurrency varies from 1 to 8.
 //!
 //! Generated manifests avoid what apply does not support yet: function scorers by slug, grants
-//! on experiments/datasets/prompts, service accounts and tokens, function-level env vars.
+//! on experiments/datasets/prompts, service tokens (they need a service-token caller),
+//! function-level env vars, and project settings in the seed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
