@@ -16,6 +16,11 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
 pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
+/// Who is applying, named in the apply lease and journal (`USERNAME` on Windows).
+pub const USER: &str = "USER";
+/// The machine applying, named in the apply lease and journal.
+pub const HOSTNAME: &str = "HOSTNAME";
+
 /// `(name, description)` of every variable above, for `--help` and the README check.
 pub const ALL: &[(&str, &str)] = &[
     (
@@ -35,4 +40,6 @@ pub const ALL: &[(&str, &str)] = &[
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
     ),
+    (USER, "who is applying, named in the apply lease and journal"),
+    (HOSTNAME, "the machine applying, named in the apply lease and journal"),
 ];

@@ -158,10 +158,10 @@ impl Lease {
 /// Who is applying, for the lease and the journal: user, host and process.
 #[must_use]
 pub fn holder_name() -> String {
-    let user = std::env::var("USER")
+    let user = std::env::var(crate::env::USER)
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let host = std::env::var(crate::env::HOSTNAME).unwrap_or_else(|_| "localhost".into());
     format!(
         "bt-gitops apply by {user}@{host} (pid {})",
         std::process::id()
