@@ -40,6 +40,12 @@ pub const ALL: &[(&str, &str)] = &[
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
     ),
-    (USER, "who is applying, named in the apply lease and journal"),
-    (HOSTNAME, "the machine applying, named in the apply lease and journal"),
+    (
+        USER,
+        "who is applying, named in the apply lease and journal",
+    ),
+    (
+        HOSTNAME,
+        "the machine applying, named in the apply lease and journal",
+    ),
 ];

@@ -104,7 +104,7 @@ pub enum ChangeError {
     #[error("{0}")]
     Unresolved(String),
     #[error(
-        "refused: `{0}` is protected (`protect: true`); remove the protection in the manifest to delete it"
+        "refused: `{0}` is protected (projects and AI secrets are by default, other objects with `protect: true`); set `protect: false` in the manifest to delete it"
     )]
     Protected(String),
 }

@@ -75,7 +75,12 @@ fn plan_workflow_runs_on_pull_requests_and_posts_the_markdown_plan() {
 
 #[test]
 fn the_sticky_comment_marker_is_what_the_renderer_writes() {
-    let plan = bt_gitops::plan::build(Vec::new(), &bt_gitops::graph::DepGraph::default(), Vec::new(), Vec::new());
+    let plan = bt_gitops::plan::build(
+        Vec::new(),
+        &bt_gitops::graph::DepGraph::default(),
+        Vec::new(),
+        Vec::new(),
+    );
     let md = bt_gitops::render::markdown::render(
         &plan,
         bt_gitops::render::markdown::GITHUB_COMMENT_LIMIT,
