@@ -63,6 +63,29 @@ struct SecretWrite<'a> {
     name: Option<&'a str>,
 }
 
+impl<'a> SecretWrite<'a> {
+    fn ai_secret(declared: &'a BTreeMap<String, Value>) -> SecretWrite<'a> {
+        SecretWrite {
+            collection: "/v1/ai_secret",
+            field: "secret",
+            declared,
+            name: None,
+        }
+    }
+
+    fn env_var(name: &'a str) -> SecretWrite<'a> {
+        SecretWrite {
+            collection: "/v1/env_var",
+            field: "value",
+            declared: &NO_METADATA,
+            name: Some(name),
+        }
+    }
+}
+
+/// Env vars declare no metadata of their own.
+static NO_METADATA: BTreeMap<String, Value> = BTreeMap::new();
+
 struct Cx<'a> {
     input: &'a ApplyInput<'a>,
     ids: &'a Ids,
@@ -207,12 +230,7 @@ impl Cx<'_> {
             }
             Spec::AiSecret(s) => {
                 let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
-                let write = SecretWrite {
-                    collection: "/v1/ai_secret",
-                    field: "secret",
-                    declared: &s.metadata,
-                    name: None,
-                };
+                let write = SecretWrite::ai_secret(&s.metadata);
                 let out = self
                     .send_with_secret(Method::PUT, "/v1/ai_secret", body, &write, true)
                     .await?;
@@ -221,13 +239,7 @@ impl Cx<'_> {
             Spec::EnvVar(e) => {
                 let (object_type, object_id) = self.env_var_object(&e.scope)?;
                 let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
-                let none = BTreeMap::new();
-                let write = SecretWrite {
-                    collection: "/v1/env_var",
-                    field: "value",
-                    declared: &none,
-                    name: Some(e.name.as_str()),
-                };
+                let write = SecretWrite::env_var(e.name.as_str());
                 let out = self
                     .send_with_secret(Method::PUT, "/v1/env_var", body, &write, true)
                     .await?;
@@ -388,12 +400,7 @@ impl Cx<'_> {
             }
             (Spec::AiSecret(s), _) => {
                 let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
-                let write = SecretWrite {
-                    collection: "/v1/ai_secret",
-                    field: "secret",
-                    declared: &s.metadata,
-                    name: None,
-                };
+                let write = SecretWrite::ai_secret(&s.metadata);
                 let path = format!("/v1/ai_secret/{id}");
                 self.send_with_secret(
                     Method::PATCH,
@@ -406,13 +413,7 @@ impl Cx<'_> {
             }
             (Spec::EnvVar(e), _) => {
                 let body = json!({ "name": e.name.as_str() });
-                let none = BTreeMap::new();
-                let write = SecretWrite {
-                    collection: "/v1/env_var",
-                    field: "value",
-                    declared: &none,
-                    name: Some(e.name.as_str()),
-                };
+                let write = SecretWrite::env_var(e.name.as_str());
                 let path = format!("/v1/env_var/{id}");
                 self.send_with_secret(
                     Method::PATCH,

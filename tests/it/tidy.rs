@@ -54,9 +54,14 @@ fn no_disabled_or_panicking_tests() {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
     rust_files(&root().join("tests"), &mut files);
-    let banned = ["#[ignore", "#[should_panic", "todo!(", "unimplemented!("];
-    let this_file = root().join("tests/it/tidy.rs");
-    for file in files.into_iter().filter(|f| *f != this_file) {
+    // Spelled in pieces so that this file does not match its own search.
+    let banned = [
+        concat!("#[", "ignore"),
+        concat!("#[", "should_panic"),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+    ];
+    for file in files.into_iter() {
         let text = fs_err::read_to_string(&file).expect("readable");
         for b in banned {
             assert!(!text.contains(b), "{} contains `{b}`", file.display());
