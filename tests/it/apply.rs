@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::apply::{self, ApplyInput, ApplyReport, SecretValue};
-use bt_gitops::diff::{SecretDigests, secrets};
+use bt_gitops::diff::SecretDigests;
 use bt_gitops::emulator::EmuHandle;
-use bt_gitops::model::{OrgName, Spec};
+use bt_gitops::model::OrgName;
 use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::plan::Plan;
 use bt_gitops::reconcile::{self, OrgTarget, PlanInput, PlanOutcome};
@@ -37,24 +37,6 @@ fn manifests(dir: &str) -> Analysis {
     let analysis = pipeline::analyze(&sources);
     assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
     analysis
-}
-
-/// Fixed secret values for every declared secret, with their digests.
-fn secret_values(analysis: &Analysis) -> BTreeMap<bt_gitops::model::ResourceKey, SecretValue> {
-    analysis
-        .state
-        .resources
-        .iter()
-        .filter(|(_, r)| {
-            matches!(&r.spec, Spec::AiSecret(s) if s.secret.is_some())
-                || matches!(&r.spec, Spec::EnvVar(e) if e.value.is_some())
-        })
-        .map(|(k, _)| {
-            let value = format!("value-of-{}", k.name);
-            let digest = secrets::digest(&secrets::default_key(k.org.as_str()), value.as_bytes());
-            (k.clone(), SecretValue { value, digest })
-        })
-        .collect()
 }
 
 fn targets(emu: &EmuHandle) -> Vec<OrgTarget> {
@@ -128,7 +110,7 @@ fn applied_plan_converges_and_reapplies_nothing() {
     runtime.block_on(async {
         let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
-        let values = secret_values(&analysis);
+        let values = crate::support::secret_values(&analysis);
 
         let first = plan(&analysis, &emu, &values).await;
         let summary = first.plan.summary();
@@ -165,7 +147,7 @@ fn plan_reads_retry_through_transient_faults() {
     runtime.block_on(async {
         let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
-        let values = secret_values(&analysis);
+        let values = crate::support::secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;
         emu.set_faults(vec![
             FaultRule::new(FaultAction::Status { status: 500 })
@@ -199,7 +181,7 @@ fn failed_list_blocks_deletes_in_its_scope() {
     runtime.block_on(async {
         let emu = crate::support::acme_emulator(true).await;
         let analysis = manifests("tests/data/apply/converge");
-        let values = secret_values(&analysis);
+        let values = crate::support::secret_values(&analysis);
         let clean = plan(&analysis, &emu, &values).await;
         let group_deletes = |p: &Plan| {
             p.changes

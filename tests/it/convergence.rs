@@ -30,7 +30,7 @@ use bt_gitops::api::retry::RetryPolicy;
 use bt_gitops::apply::{self, ApplyInput, ApplyReport, SecretValue};
 use bt_gitops::diff::{self, SecretDigests, secrets};
 use bt_gitops::emulator::{EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn};
-use bt_gitops::model::{Kind, OrgName, Presence, ResourceKey, Spec};
+use bt_gitops::model::{Kind, OrgName, Presence, ResourceKey};
 use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::plan::{Action, Plan};
 use bt_gitops::reconcile::{self, OrgTarget, PlanInput, PlanOutcome};
@@ -931,24 +931,6 @@ fn analyze(text: &str) -> Analysis {
     pipeline::analyze(&sources)
 }
 
-/// A fixed value for every declared secret, with its digest.
-fn secret_values(analysis: &Analysis) -> BTreeMap<ResourceKey, SecretValue> {
-    analysis
-        .state
-        .resources
-        .iter()
-        .filter(|(_, r)| {
-            matches!(&r.spec, Spec::AiSecret(s) if s.secret.is_some())
-                || matches!(&r.spec, Spec::EnvVar(e) if e.value.is_some())
-        })
-        .map(|(k, _)| {
-            let value = format!("value-of-{}", k.name);
-            let digest = secrets::digest(&secrets::default_key(k.org.as_str()), value.as_bytes());
-            (k.clone(), SecretValue { value, digest })
-        })
-        .collect()
-}
-
 fn target(emu: &EmuHandle) -> OrgTarget {
     OrgTarget {
         org: OrgName::new(ORG).expect("valid"),
@@ -1283,7 +1265,7 @@ async fn converge(world: &World) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
-    let values = secret_values(&analysis);
+    let values = crate::support::secret_values(&analysis);
 
     if let Some((path, kinds)) = world.failing_list {
         partial_apply(&analysis, &emu, &values, world.concurrency, path, kinds).await?;
@@ -1449,7 +1431,7 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
     )
     .await
     .map_err(|e| e.to_string())?;
-    let values = secret_values(&analysis);
+    let values = crate::support::secret_values(&analysis);
     let clean = plan(&analysis, &emu, &values).await;
     // The plan is read through the same faults (its reads retry), and comes out the same.
     emu.clear_requests();
@@ -1651,7 +1633,7 @@ tags:
         )
         .await
         .expect("emulator");
-        let values = secret_values(&analysis);
+        let values = crate::support::secret_values(&analysis);
         let first = plan(&analysis, &emu, &values).await;
         assert!(
             addresses(&first.plan).contains(&"- group:acme/legacy".to_owned()),
@@ -1805,7 +1787,7 @@ online_scoring:
         )
         .await
         .expect("emulator");
-        let values = secret_values(&analysis);
+        let values = crate::support::secret_values(&analysis);
         let first = plan(&analysis, &emu, &values).await;
         let mut changes = addresses(&first.plan);
         changes.sort();

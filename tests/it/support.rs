@@ -67,3 +67,26 @@ pub async fn acme_emulator(deterministic: bool) -> bt_gitops::emulator::EmuHandl
     .await
     .expect("emulator starts")
 }
+
+/// A fixed value for every declared secret (`value-of-NAME`), with its digest under the default
+/// HMAC key, as `plan` would compute it.
+pub fn secret_values(
+    analysis: &bt_gitops::pipeline::Analysis,
+) -> std::collections::BTreeMap<bt_gitops::model::ResourceKey, bt_gitops::apply::SecretValue> {
+    use bt_gitops::diff::secrets;
+    use bt_gitops::model::Spec;
+    analysis
+        .state
+        .resources
+        .iter()
+        .filter(|(_, r)| {
+            matches!(&r.spec, Spec::AiSecret(s) if s.secret.is_some())
+                || matches!(&r.spec, Spec::EnvVar(e) if e.value.is_some())
+        })
+        .map(|(k, _)| {
+            let value = format!("value-of-{}", k.name);
+            let digest = secrets::digest(&secrets::default_key(k.org.as_str()), value.as_bytes());
+            (k.clone(), bt_gitops::apply::SecretValue { value, digest })
+        })
+        .collect()
+}
