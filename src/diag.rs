@@ -59,6 +59,13 @@ macro_rules! codes {
             pub fn slug(self) -> &'static str {
                 match self { $(Code::$variant => $slug,)+ }
             }
+
+            /// The documentation of the code (its doc comment), one line per source line, for
+            /// `bt-gitops explain`.
+            #[must_use]
+            pub fn doc(self) -> &'static str {
+                match self { $(Code::$variant => concat!($($doc, "\n"),+),)+ }
+            }
         }
     };
 }

@@ -345,10 +345,17 @@ impl Client {
         method: &Method,
         url: &str,
     ) -> Result<T, ApiError> {
-        let transport = |e: reqwest::Error| ApiError::Transport {
-            method: method.to_string(),
-            url: url.to_owned(),
-            message: redact(&error_chain(&e)),
+        let transport = |e: reqwest::Error| match tls_failure(&e) {
+            Some(reason) => ApiError::Tls {
+                method: method.to_string(),
+                url: url.to_owned(),
+                reason,
+            },
+            None => ApiError::Transport {
+                method: method.to_string(),
+                url: url.to_owned(),
+                message: redact(&error_chain(&e)),
+            },
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
@@ -384,6 +391,42 @@ impl Client {
 pub fn is_last_page(n: usize) -> bool {
     n == 0 || n < PAGE_SIZE && n % 50 != 0
 }
+
+/// What went wrong in a TLS handshake, when that is why a request failed. rustls's error is
+/// wrapped in an `io::Error` somewhere in reqwest's chain (and `io::Error::source` skips it).
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let rustls_error = err.downcast_ref::<rustls::Error>().or_else(|| {
+            err.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = rustls_error {
+            return Some(match tls {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+                    UNKNOWN_ISSUER.to_owned()
+                }
+                rustls::Error::InvalidCertificate(cert) => {
+                    format!("the server's certificate is invalid ({cert:?})")
+                }
+                other => other.to_string(),
+            });
+        }
+        next = err.source();
+    }
+    // Some layers re-wrap the rustls error as text; its wording is stable within rustls 0.23.
+    let text = error_chain(e);
+    let (_, reason) = text.split_once("invalid peer certificate: ")?;
+    Some(match reason.trim() {
+        "UnknownIssuer" => UNKNOWN_ISSUER.to_owned(),
+        other => format!("the server's certificate is invalid ({other})"),
+    })
+}
+
+/// The reason given for a certificate signed by a CA outside the trust store.
+const UNKNOWN_ISSUER: &str =
+    "the server's certificate is signed by a CA that is not trusted (unknown issuer)";
 
 /// The error and its causes on one line (reqwest hides the useful part in `source`).
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -25,6 +25,17 @@ pub enum ApiError {
         url: String,
         message: String,
     },
+    /// The TLS handshake failed: the server's certificate is not trusted (a private or
+    /// TLS-inspecting CA missing from the trust store), expired, or for another name.
+    #[error(
+        "{method} {url} failed: TLS handshake refused: {reason}\n\nhint: bt-gitops trusts the platform's certificate store, the bundled Mozilla roots, and the CA bundle in `SSL_CERT_FILE` (or the directory `SSL_CERT_DIR`); for a private or proxy CA, set `SSL_CERT_FILE` to its PEM file"
+    )]
+    Tls {
+        method: String,
+        url: String,
+        /// What rustls said about the certificate, e.g. "the certificate is signed by an unknown CA".
+        reason: String,
+    },
     /// The response was not the JSON we expected.
     #[error("{method} {url} returned a body we cannot read: {message}")]
     Decode {
@@ -41,7 +52,7 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 409 | 429) || *status >= 500,
             ApiError::Transport { .. } => true,
-            ApiError::Decode { .. } => false,
+            ApiError::Decode { .. } | ApiError::Tls { .. } => false,
         }
     }
 

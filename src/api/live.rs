@@ -45,7 +45,21 @@ pub async fn fetch_org(
     projects_with_env_vars: &[ProjectName],
 ) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
-    let orgs: Vec<wire::Organization> = client.list_all("/v1/organization", &org_q).await?;
+    // A valid key asked about an org it does not belong to gets 401/403 (not an empty list):
+    // that is an unknown org when the same key can list the orgs it does see.
+    let orgs: Vec<wire::Organization> = match client.list_all("/v1/organization", &org_q).await {
+        Ok(orgs) => orgs,
+        Err(e) if matches!(e.status(), Some(401 | 403)) => {
+            match client
+                .list_all::<wire::Organization>("/v1/organization", &[])
+                .await
+            {
+                Ok(seen) if !seen.is_empty() => Vec::new(),
+                _ => return Err(e.into()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Some(organization) = orgs.into_iter().find(|o| o.name == org.as_str()) else {
         let all: Vec<wire::Organization> = client
             .list_all("/v1/organization", &[])

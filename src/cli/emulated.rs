@@ -4,13 +4,16 @@
 //! directory, so changes persist from one command to the next. On first use it is seeded with
 //! `examples/emulator/seed.json` (a live `acme` org that differs from `examples/acme`, so the
 //! first plan shows creates, updates and deletes) plus a bare org for every other org the
-//! manifests name. Each org gets a fixed emulator key.
+//! manifests name. An org named later, when the state already exists, is added to it on demand.
+//! Each made-up org has one owner, `owner@<org>.example`, with the fixed key
+//! `sk-emulator-<org>-key`; both are printed on stderr when the org is created.
+//! `bt-gitops emulator --reset` deletes the state, so the next command seeds a fresh one.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
+use crate::emulator::{EmuHandle, EmulatorConfig, SeedDoc, Store, spawn};
 use crate::model::{DesiredState, OrgName};
 use crate::reconcile::OrgTarget;
 
@@ -48,6 +51,34 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     }
     let seed = seed_for(orgs)?;
     let fresh = !state.exists();
+    let created = if fresh {
+        seed.orgs
+            .iter()
+            .filter(|o| orgs.iter().any(|n| n.as_str() == o.name))
+            .map(|o| o.name.clone())
+            .collect()
+    } else {
+        add_missing_orgs(&state, &seed, orgs)?
+    };
+    for org in &created {
+        if let Some(doc) = seed.orgs.iter().find(|o| &o.name == org) {
+            let owner = doc
+                .users
+                .iter()
+                .find(|u| u.owner)
+                .map_or("", |u| u.email.as_str());
+            let key = doc
+                .users
+                .iter()
+                .flat_map(|u| &u.api_keys)
+                .find_map(|k| k.key.clone())
+                .unwrap_or_default();
+            eprintln!(
+                "emulator: org `{org}` created in {} (owner {owner}, API key {key})",
+                state.display()
+            );
+        }
+    }
     let handle = spawn(
         EmulatorConfig::default()
             .with_seed(seed.clone())
@@ -76,6 +107,40 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
         tracing::info!(path = %state.display(), "seeded a new emulator state");
     }
     Ok(Emulated { handle, targets })
+}
+
+/// Adds to an existing state file every org of `orgs` it lacks, as `seed` describes them.
+/// Returns the names of the orgs added.
+fn add_missing_orgs(
+    state: &std::path::Path,
+    seed: &SeedDoc,
+    orgs: &[OrgName],
+) -> anyhow::Result<Vec<String>> {
+    let mut store = Store::load(state).with_context(|| {
+        format!(
+            "cannot read the emulator state `{}` (`bt-gitops emulator --reset` starts afresh)",
+            state.display()
+        )
+    })?;
+    let missing = SeedDoc {
+        orgs: seed
+            .orgs
+            .iter()
+            .filter(|o| orgs.iter().any(|n| n.as_str() == o.name))
+            .filter(|o| store.org_by_name(&o.name).is_none())
+            .cloned()
+            .collect(),
+    };
+    if missing.orgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    missing
+        .apply(&mut store)
+        .context("cannot add an org to the emulator state")?;
+    store
+        .save(state)
+        .with_context(|| format!("cannot write the emulator state `{}`", state.display()))?;
+    Ok(missing.orgs.into_iter().map(|o| o.name).collect())
 }
 
 /// The built-in seed, plus a bare org (one owner with a fixed key) for each other org.

@@ -1,7 +1,7 @@
 //! `bt-gitops emulator`: serve the Braintrust admin-API emulator on 127.0.0.1 until interrupted.
 //!
 //! It prints the URL, the API key (and service token) to use, and then a line `ready`, so that
-//! scripts can wait for that line before sending requests.
+//! scripts can wait for that line before sending requests. `--reset` deletes a state file instead.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +34,10 @@ pub struct EmulatorArgs {
     /// Fault rules to start with: a JSON array of rules, as accepted by `PUT /_emulator/faults`.
     #[arg(long, value_name = "FILE")]
     pub faults: Option<PathBuf>,
+    /// Delete the state file (the `--state` file, or else `.bt-gitops/emulator.json`, the state of
+    /// `--emulator` commands) and exit; the next run seeds a fresh state.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 /// Runs the emulator until Ctrl-C.
@@ -41,6 +45,21 @@ pub struct EmulatorArgs {
 /// # Errors
 /// When the seed, fault or state file is invalid, or the port cannot be bound.
 pub async fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
+    if args.reset {
+        let path = args
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(super::emulated::STATE_FILE));
+        let message = match fs_err::remove_file(&path) {
+            Ok(()) => format!("removed the emulator state `{}`", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("no emulator state at `{}`", path.display())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        println!("{message}; the next run seeds a fresh state");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut config = EmulatorConfig::default()
         .with_port(args.port)
         .with_latency(Duration::from_millis(args.latency_ms))

@@ -5,8 +5,10 @@
 //! it to the process exit code and prints any error chain as `error: ...` / `Caused by: ...`.
 
 mod apply;
+mod completions;
 mod emulated;
 pub mod emulator;
+mod explain;
 mod import;
 mod load;
 mod plan;
@@ -22,9 +24,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diag::Style;
 
+/// The version line: package version, commit and build date (stamped by `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BT_GITOPS_COMMIT"),
+    ", built ",
+    env!("BT_GITOPS_BUILD_DATE"),
+    ")"
+);
+
 /// Run a Braintrust organization as code.
 #[derive(Debug, Parser)]
-#[command(name = "bt-gitops", version, about, long_about = None, propagate_version = true)]
+#[command(name = "bt-gitops", version = VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// When to use colour in output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -56,6 +68,12 @@ enum Command {
     Schema,
     /// Serve a Braintrust-compatible admin API on 127.0.0.1 (for trying bt-gitops and for tests).
     Emulator(emulator::EmulatorArgs),
+    /// Print the documentation of a diagnostic code (`E0101`), or list every code.
+    Explain(explain::ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): `bt-gitops man > bt-gitops.1`.
+    Man,
 }
 
 /// How a command ended, before it becomes a process exit code.
@@ -165,6 +183,9 @@ fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
         Command::Import(args) => import::run(&args, printer),
         Command::Watch(args) => watch::run(&args, printer),
         Command::Schema => schema::run(printer),
+        Command::Explain(args) => Ok(explain::run(&args, printer)),
+        Command::Completions(args) => Ok(completions::run(&args, printer)),
+        Command::Man => completions::run_man(printer),
         Command::Emulator(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -156,6 +156,9 @@ fn explain(
             "the API key for org `{org}` ({preview}, from {key_source}) was rejected by {url} with status {}\n\nhint: check that the key is valid and belongs to a member of `{org}` who may read its settings",
             api.status().unwrap_or_default()
         ),
+        FetchError::Api(api @ ApiError::Tls { .. }) => {
+            anyhow::anyhow!("cannot reach {url} for org `{org}`: {api}")
+        }
         FetchError::Api(api @ ApiError::Transport { .. }) => anyhow::anyhow!(
             "cannot reach {url} for org `{org}`: {api}\n\nhint: check {} or the org's `api_url`, or try `--emulator`",
             crate::env::BRAINTRUST_API_URL

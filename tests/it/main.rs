@@ -15,5 +15,6 @@ mod plans;
 mod schema;
 mod support;
 mod tidy;
+mod tls;
 mod watch;
 mod workflows;

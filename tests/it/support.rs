@@ -21,6 +21,14 @@ const CLEARED: &[&str] = &[
     "BRAINTRUST_API_URL",
     "BT_GITOPS_SECRET_KEY",
     "BT_GITOPS_LOG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// Runs `bt-gitops ARGS` from `cwd` with colour off and a clean environment for the variables

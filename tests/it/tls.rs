@@ -1,0 +1,102 @@
+//! TLS with a private CA: the emulator behind a TLS terminator whose certificate is signed by a
+//! CA generated here. `plan` trusts it through `SSL_CERT_FILE`, and without it fails with a
+//! message that names the URL, the reason and the variable to set.
+
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+use crate::support::{acme_emulator, run_with_env, runtime};
+
+/// A CA, and a server certificate for 127.0.0.1 signed by it: `(ca_pem, server_config)`.
+fn private_ca() -> (String, rustls::ServerConfig) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bt-gitops test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params")
+        .signed_by(&leaf_key, &ca)
+        .expect("leaf");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone(), ca.der().clone()], key)
+    .expect("server config");
+    (ca.pem(), config)
+}
+
+/// Accepts TLS on a loopback port and forwards each connection to `backend` in plain TCP.
+async fn terminate_tls(config: rustls::ServerConfig, backend: std::net::SocketAddr) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn plans_over_tls_with_a_private_ca_from_ssl_cert_file_and_names_the_fix_without_it() {
+    let rt = runtime();
+    let emu = rt.block_on(acme_emulator(true));
+    let (ca_pem, config) = private_ca();
+    let port = rt.block_on(terminate_tls(config, emu.addr()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_file = dir.path().join("ca.pem");
+    fs_err::write(&ca_file, ca_pem).expect("write CA");
+    fs_err::write(dir.path().join("org.yaml"), "org: acme\n").expect("write manifest");
+    let url = format!("https://127.0.0.1:{port}");
+    let ca = ca_file.to_string_lossy().into_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", emu.api_key()),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+
+    let trusted = run_with_env(dir.path(), &["plan", "org.yaml"], &env);
+    assert_eq!(trusted.code, Some(0), "{}", trusted.stderr);
+    assert!(trusted.stdout.contains("Plan:"), "{}", trusted.stdout);
+
+    let untrusted = run_with_env(dir.path(), &["plan", "org.yaml"], &env[..2]);
+    assert_eq!(untrusted.code, Some(1), "{}", untrusted.stdout);
+    for part in [
+        url.as_str(),
+        "TLS handshake",
+        "unknown issuer",
+        "SSL_CERT_FILE",
+    ] {
+        assert!(
+            untrusted.stderr.contains(part),
+            "`{part}` missing from:\n{}",
+            untrusted.stderr
+        );
+    }
+    assert!(
+        !untrusted.stderr.contains(emu.api_key()),
+        "the key leaked:\n{}",
+        untrusted.stderr
+    );
+}
