@@ -21,6 +21,20 @@ pub const USER: &str = "USER";
 /// The machine applying, named in the apply lease and journal.
 pub const HOSTNAME: &str = "HOSTNAME";
 
+/// A PEM bundle of CA certificates trusted for HTTPS instead of the platform store (read by
+/// rustls-native-certs through reqwest, and by OpenSSL for libgit2's HTTPS fetch).
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Directories of PEM CA certificates, like [`SSL_CERT_FILE`].
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
+/// Proxy for https requests (read by reqwest; lower case too).
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+/// Proxy for plain http requests (read by reqwest; lower case too).
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+/// Proxy for all requests (read by reqwest; lower case too).
+pub const ALL_PROXY: &str = "ALL_PROXY";
+/// Hosts that bypass the proxy (read by reqwest; lower case too).
+pub const NO_PROXY: &str = "NO_PROXY";
+
 /// `(name, description)` of every variable above, for `--help` and the README check.
 pub const ALL: &[(&str, &str)] = &[
     (
@@ -48,4 +62,16 @@ pub const ALL: &[(&str, &str)] = &[
         HOSTNAME,
         "the machine applying, named in the apply lease and journal",
     ),
+    (
+        SSL_CERT_FILE,
+        "PEM CA bundle trusted for HTTPS instead of the platform store",
+    ),
+    (
+        SSL_CERT_DIR,
+        "directories of PEM CA certificates, like `SSL_CERT_FILE`",
+    ),
+    (HTTPS_PROXY, "proxy for https requests"),
+    (HTTP_PROXY, "proxy for plain http requests"),
+    (ALL_PROXY, "proxy for all requests"),
+    (NO_PROXY, "hosts that bypass the proxy"),
 ];

@@ -12,6 +12,7 @@ mod fuzz;
 mod git;
 mod import;
 mod plans;
+mod release;
 mod schema;
 mod support;
 mod tidy;

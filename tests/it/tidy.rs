@@ -144,14 +144,42 @@ fn edges_stay_in_their_modules() {
 }
 
 #[test]
-fn readme_lists_every_env_var() {
+fn readme_lists_every_env_var_in_one_unbroken_table() {
     let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("| Variable | Used for |")
+        .expect("README has the environment-variable table");
+    // A Markdown table ends at the first line that is not a row: a blank line would cut it.
+    let table: Vec<&str> = readme[start..]
+        .lines()
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    let rows = table[2..].join("\n");
     for (name, _) in bt_gitops::env::ALL {
         assert!(
-            readme.contains(&format!("`{name}`")),
-            "README.md does not document `{name}`"
+            rows.contains(&format!("`{name}`")),
+            "README.md's table does not document `{name}`:\n{rows}"
         );
     }
+    for row in &table[2..] {
+        let first = row.split('|').nth(1).unwrap_or("");
+        for name in first.split('`').skip(1).step_by(2) {
+            assert!(
+                bt_gitops::env::ALL.iter().any(|(n, _)| *n == name),
+                "README lists `{name}`, which src/env.rs does not"
+            );
+        }
+    }
+}
+
+#[test]
+fn readme_says_to_git_ignore_written_keys() {
+    let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
+    let line = readme
+        .lines()
+        .find(|l| l.contains(".gitignore") && l.contains("write_key_to"))
+        .unwrap_or_else(|| panic!("README never says to git-ignore `write_key_to` files"));
+    assert!(line.contains(".bt-gitops/"), "{line}");
 }
 
 /// The text without comment lines, so docs may name what the code must not use.
