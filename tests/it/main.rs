@@ -2,6 +2,7 @@
 
 mod apply;
 mod apply_cli;
+mod cli;
 mod convergence;
 mod diagnostics;
 mod emulator;

@@ -1,0 +1,160 @@
+//! The conventions of a command-line tool: `--version` with commit and date, `explain CODE`,
+//! shell completions and the man page (both from the clap definitions), and the `--emulator`
+//! state: orgs created on demand, `emulator --reset`, and an unknown org reported as unknown.
+
+use crate::support::{acme_emulator, root, run_in, run_with_env, runtime};
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let run = run_in(&root(), &["--version"]);
+    assert_eq!(run.code, Some(0));
+    let line = run.stdout.trim();
+    let rest = line
+        .strip_prefix(&format!("bt-gitops {} (commit ", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, date) = rest
+        .trim_end_matches(')')
+        .split_once(", built ")
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{line}"
+    );
+    assert!(
+        date == "unknown" || (date.len() == 10 && date.chars().filter(|c| *c == '-').count() == 2),
+        "{line}"
+    );
+}
+
+#[test]
+fn explain_prints_the_documentation_of_a_code_and_refuses_unknown_ones() {
+    let run = run_in(&root(), &["explain", "E0101"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "E0101 (unknown-field)\n\nA key that the manifest language does not know.\n"
+    );
+    let by_slug = run_in(&root(), &["explain", "unknown-field"]);
+    assert_eq!(by_slug.stdout, run.stdout);
+
+    let all = run_in(&root(), &["explain"]);
+    assert_eq!(all.code, Some(0));
+    assert_eq!(all.stdout.lines().count(), bt_gitops::diag::Code::ALL.len());
+
+    let unknown = run_in(&root(), &["explain", "unknwn-field"]);
+    assert_eq!(unknown.code, Some(1));
+    assert!(unknown.stdout.is_empty());
+    assert!(
+        unknown.stderr.contains("not a bt-gitops diagnostic code")
+            && unknown.stderr.contains("Did you mean `E0101`")
+            && unknown.stderr.contains("help:"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn every_code_has_documentation() {
+    for code in bt_gitops::diag::Code::ALL {
+        assert!(
+            code.doc().trim().len() > 10,
+            "{} has no documentation",
+            code.as_str()
+        );
+    }
+}
+
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let subcommands: Vec<String> = {
+        use clap::CommandFactory;
+        bt_gitops::cli::Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let run = run_in(&root(), &["completions", shell]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        for sub in &subcommands {
+            assert!(run.stdout.contains(sub.as_str()), "{shell} lacks `{sub}`");
+        }
+    }
+    let bad = run_in(&root(), &["completions", "cmd.exe"]);
+    assert_eq!(bad.code, Some(2), "clap refuses an unknown shell");
+
+    let man = run_in(&root(), &["man"]);
+    assert_eq!(man.code, Some(0), "{}", man.stderr);
+    assert!(man.stdout.starts_with(".ie") || man.stdout.contains(".TH bt-gitops 1"));
+    for sub in &subcommands {
+        assert!(man.stdout.contains(sub.as_str()), "man lacks `{sub}`");
+    }
+    for (name, _) in bt_gitops::env::ALL {
+        assert!(man.stdout.contains(name), "man lacks `{name}`");
+    }
+}
+
+#[test]
+fn the_emulator_creates_every_named_org_on_demand_and_resets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("acme.yaml"), "org: acme\n").expect("manifest");
+    let first = run_in(dir.path(), &["plan", "--emulator", "acme.yaml"]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(dir.path().join(".bt-gitops/emulator.json").exists());
+
+    // Another org, with the state of the first already there: created, not a 401.
+    fs_err::write(dir.path().join("other.yaml"), "org: Other Co\n").expect("manifest");
+    let other = run_in(dir.path(), &["plan", "--emulator", "other.yaml"]);
+    assert_eq!(other.code, Some(0), "{}", other.stderr);
+    assert!(
+        other.stderr.contains(
+            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example, API key sk-emulator-other-co-key)"
+        ),
+        "{}",
+        other.stderr
+    );
+    let again = run_in(dir.path(), &["plan", "--emulator", "other.yaml"]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(
+        !again.stderr.contains("created"),
+        "created once: {}",
+        again.stderr
+    );
+
+    let reset = run_in(dir.path(), &["emulator", "--reset"]);
+    assert_eq!(reset.code, Some(0), "{}", reset.stderr);
+    assert!(
+        reset
+            .stdout
+            .contains("removed the emulator state `.bt-gitops/emulator.json`"),
+        "{}",
+        reset.stdout
+    );
+    assert!(!dir.path().join(".bt-gitops/emulator.json").exists());
+    let none = run_in(dir.path(), &["emulator", "--reset"]);
+    assert!(none.stdout.contains("no emulator state"), "{}", none.stdout);
+}
+
+#[test]
+fn a_wrong_org_name_with_a_valid_key_is_an_unknown_org_not_a_bad_key() {
+    let rt = runtime();
+    let emu = rt.block_on(acme_emulator(true));
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("org.yaml"), "org: acme-typo\n").expect("manifest");
+    let run = run_with_env(
+        dir.path(),
+        &["plan", "org.yaml"],
+        &[
+            ("BRAINTRUST_API_URL", emu.url()),
+            ("BRAINTRUST_API_KEY", emu.api_key()),
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("org `acme-typo` is not visible to this API key (the key sees: `acme`)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("rejected"), "{}", run.stderr);
+}
