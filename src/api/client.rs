@@ -392,20 +392,24 @@ pub fn is_last_page(n: usize) -> bool {
     n == 0 || n < PAGE_SIZE && n % 50 != 0
 }
 
-/// What went wrong in a TLS handshake, when that is why a request failed. rustls's error is
-/// wrapped in an `io::Error` somewhere in reqwest's chain (and `io::Error::source` skips it).
+/// What went wrong in a TLS handshake, when that is why a request failed. reqwest's chain holds
+/// an `io::Error` that wraps another `io::Error` that wraps rustls's error (and
+/// `io::Error::source` skips the wrapped error), so each `io::Error` is unwrapped by hand.
 fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut next = Some(e);
     while let Some(err) = next {
-        let rustls_error = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = rustls_error {
+        let mut inner: &(dyn std::error::Error + 'static) = err;
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            inner = wrapped;
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return Some(match tls {
                 rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
-                    UNKNOWN_ISSUER.to_owned()
+                    "the server's certificate is signed by a CA that is not trusted (unknown issuer)"
+                        .to_owned()
                 }
                 rustls::Error::InvalidCertificate(cert) => {
                     format!("the server's certificate is invalid ({cert:?})")
@@ -415,18 +419,8 @@ fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         }
         next = err.source();
     }
-    // Some layers re-wrap the rustls error as text; its wording is stable within rustls 0.23.
-    let text = error_chain(e);
-    let (_, reason) = text.split_once("invalid peer certificate: ")?;
-    Some(match reason.trim() {
-        "UnknownIssuer" => UNKNOWN_ISSUER.to_owned(),
-        other => format!("the server's certificate is invalid ({other})"),
-    })
+    None
 }
-
-/// The reason given for a certificate signed by a CA outside the trust store.
-const UNKNOWN_ISSUER: &str =
-    "the server's certificate is signed by a CA that is not trusted (unknown issuer)";
 
 /// The error and its causes on one line (reqwest hides the useful part in `source`).
 fn error_chain(e: &dyn std::error::Error) -> String {
