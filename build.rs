@@ -1,7 +1,7 @@
 //! Build script: stamps the commit and build date into `--version`.
 //!
 //! Reproducible and offline: the date is `SOURCE_DATE_EPOCH` when set (release builds set it to
-//! the commit time), else the commit's date, else `unknown`; the commit comes from
+//! the commit time), else the commit's time, else unknown (the CLI formats it); the commit comes from
 //! `BT_GITOPS_COMMIT` when set, else from `git` when the source is a checkout, else `unknown`
 //! (a source tarball without git). Nothing here touches the network.
 
@@ -11,21 +11,6 @@ fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
     let text = String::from_utf8(out.stdout).ok()?.trim().to_owned();
     (out.status.success() && !text.is_empty()).then_some(text)
-}
-
-/// `YYYY-MM-DD` of a Unix time (UTC), by the civil-from-days algorithm.
-fn date_of(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn main() {
@@ -45,7 +30,7 @@ fn main() {
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
         .or_else(|| git(&["log", "-1", "--format=%ct"]).and_then(|s| s.parse().ok()));
-    let date = epoch.map_or_else(|| "unknown".to_owned(), date_of);
+    let epoch = epoch.map_or_else(String::new, |e| e.to_string());
     println!("cargo:rustc-env=BT_GITOPS_COMMIT={commit}");
-    println!("cargo:rustc-env=BT_GITOPS_BUILD_DATE={date}");
+    println!("cargo:rustc-env=BT_GITOPS_BUILD_EPOCH={epoch}");
 }

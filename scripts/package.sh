@@ -23,9 +23,9 @@ cp "$root/README.md" "$stage/$name/README.md"
 
 if tar --version 2>/dev/null | grep -q 'GNU tar'; then
     tar --sort=name --owner=0 --group=0 --numeric-owner \
-        --mtime="@${SOURCE_DATE_EPOCH:-0}" -C "$stage" -cf - "$name" | gzip -n -9 > "$out/$name.tar.gz"
+        --mtime="@${SOURCE_DATE_EPOCH:-0}" -C "$stage" -cf - "$name" | gzip -n > "$out/$name.tar.gz"
 else
-    tar -C "$stage" -cf - "$name" | gzip -n -9 > "$out/$name.tar.gz"
+    tar -C "$stage" -cf - "$name" | gzip -n > "$out/$name.tar.gz"
 fi
 
 cd "$out"

@@ -24,19 +24,27 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diag::Style;
 
-/// The version line: package version, commit and build date (stamped by `build.rs`).
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("BT_GITOPS_COMMIT"),
-    ", built ",
-    env!("BT_GITOPS_BUILD_DATE"),
-    ")"
-);
+/// The version line: package version, commit and build date (stamped by `build.rs`), e.g.
+/// `0.1.0 (commit 0123456789ab, built 2026-12-01)`.
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let date = env!("BT_GITOPS_BUILD_EPOCH")
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| {
+            let stamp = crate::emulator::store::format_timestamp(secs.saturating_mul(1000));
+            stamp.get(..10).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!(
+        "{} (commit {}, built {date})",
+        env!("CARGO_PKG_VERSION"),
+        env!("BT_GITOPS_COMMIT")
+    )
+});
 
 /// Run a Braintrust organization as code.
 #[derive(Debug, Parser)]
-#[command(name = "bt-gitops", version = VERSION, about, long_about = None, propagate_version = true)]
+#[command(name = "bt-gitops", version = VERSION.as_str(), about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// When to use colour in output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]

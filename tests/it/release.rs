@@ -50,15 +50,24 @@ fn sh(shell: &str, script: &str, cwd: &Path, env: &[(&str, &str)]) -> (i32, Stri
     )
 }
 
-/// Packs the test binary as the release archive of `target` into `dir` with the release script.
-fn package(target: &str, dir: &Path) {
+/// A scratch directory whose `release/` holds the test binary packed by the release script as
+/// the archive of this machine's target, and an empty `home/`; `None` where no release fits.
+fn packed_release() -> Option<(tempfile::TempDir, String)> {
+    let target = host_target()?;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Stripped like the `dist` profile's binaries (the debug build is ten times larger).
+    let binary = tmp.path().join("bt-gitops");
+    fs_err::copy(env!("CARGO_BIN_EXE_bt-gitops"), &binary).expect("copy the binary");
+    let _ = Command::new("strip").arg(&binary).status();
     let script = format!(
         "sh scripts/package.sh {target} '{}' '{}'",
-        env!("CARGO_BIN_EXE_bt-gitops"),
-        dir.display()
+        binary.display(),
+        tmp.path().join("release").display()
     );
     let (code, _, err) = sh("sh", &script, &root(), &[("SOURCE_DATE_EPOCH", "0")]);
     assert_eq!(code, 0, "package.sh failed:\n{err}");
+    fs_err::create_dir_all(tmp.path().join("home")).expect("home");
+    Some((tmp, target))
 }
 
 #[test]
@@ -159,12 +168,10 @@ fn the_workflow_the_installer_the_action_and_binstall_agree() {
 
 #[test]
 fn the_readme_install_command_installs_a_packed_release_and_refuses_a_bad_checksum() {
-    let Some(target) = host_target() else {
+    let Some((tmp, target)) = packed_release() else {
         return;
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
     let release = tmp.path().join("release");
-    package(&target, &release);
     let sum = fs_err::read_to_string(release.join(format!("bt-gitops-{target}.tar.gz.sha256")))
         .expect("a checksum file");
     assert!(
@@ -178,7 +185,6 @@ fn the_readme_install_command_installs_a_packed_release_and_refuses_a_bad_checks
         .find(|l| l.starts_with("sh scripts/install.sh"))
         .expect("README installs with scripts/install.sh");
     let home = tmp.path().join("home");
-    fs_err::create_dir_all(&home).expect("home");
     let home_s = home.to_string_lossy().into_owned();
     let base = release.to_string_lossy().into_owned();
     let env = [
@@ -236,14 +242,11 @@ fn action_step(id: &str) -> String {
 
 #[test]
 fn the_action_installs_the_release_without_compiling_and_runs_it() {
-    let Some(target) = host_target() else {
+    let Some((tmp, _)) = packed_release() else {
         return;
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
     let release = tmp.path().join("release");
-    package(&target, &release);
     let home = tmp.path().join("home");
-    fs_err::create_dir_all(&home).expect("home");
     let output = tmp.path().join("github-output");
     let (home_s, base, out_s, temp, root_s) = (
         home.to_string_lossy().into_owned(),

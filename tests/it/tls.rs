@@ -62,16 +62,43 @@ async fn terminate_tls(config: rustls::ServerConfig, backend: std::net::SocketAd
     port
 }
 
-#[test]
-fn plans_over_tls_with_a_private_ca_from_ssl_cert_file_and_names_the_fix_without_it() {
+/// The emulator behind TLS, in a runtime; a scratch directory with the CA's PEM file and a
+/// manifest for `acme`.
+struct Setup {
+    _rt: tokio::runtime::Runtime,
+    emu: bt_gitops::emulator::EmuHandle,
+    tls_port: u16,
+    dir: tempfile::TempDir,
+    ca_file: std::path::PathBuf,
+}
+
+fn setup() -> Setup {
     let rt = runtime();
     let emu = rt.block_on(acme_emulator(true));
     let (ca_pem, config) = private_ca();
-    let port = rt.block_on(terminate_tls(config, emu.addr()));
+    let tls_port = rt.block_on(terminate_tls(config, emu.addr()));
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
     fs_err::write(&ca_file, ca_pem).expect("write CA");
     fs_err::write(dir.path().join("org.yaml"), "org: acme\n").expect("write manifest");
+    Setup {
+        _rt: rt,
+        emu,
+        tls_port,
+        dir,
+        ca_file,
+    }
+}
+
+#[test]
+fn plans_over_tls_with_a_private_ca_from_ssl_cert_file_and_names_the_fix_without_it() {
+    let Setup {
+        _rt,
+        emu,
+        tls_port: port,
+        dir,
+        ca_file,
+    } = setup();
     let url = format!("https://127.0.0.1:{port}");
     let ca = ca_file.to_string_lossy().into_owned();
     let env = [
@@ -148,18 +175,17 @@ async fn connect_proxy(backend: std::net::SocketAddr) -> (u16, Arc<std::sync::Mu
 
 #[test]
 fn https_proxy_carries_the_api_requests() {
-    let rt = runtime();
-    let emu = rt.block_on(acme_emulator(true));
-    let (ca_pem, config) = private_ca();
-    let tls_port = rt.block_on(terminate_tls(config, emu.addr()));
+    let Setup {
+        _rt: rt,
+        emu,
+        tls_port,
+        dir,
+        ca_file,
+    } = setup();
     let (proxy_port, seen) = rt.block_on(connect_proxy(std::net::SocketAddr::from((
         [127, 0, 0, 1],
         tls_port,
     ))));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca_file = dir.path().join("ca.pem");
-    fs_err::write(&ca_file, ca_pem).expect("write CA");
-    fs_err::write(dir.path().join("org.yaml"), "org: acme\n").expect("write manifest");
     let proxy = format!("http://127.0.0.1:{proxy_port}");
     let url = format!("https://{PROXIED_HOST}");
     let run = run_with_env(
