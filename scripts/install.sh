@@ -55,6 +55,10 @@ detect_target() {
     esac
 }
 
+case "$version" in
+    ""|v*) ;;
+    *) version="v$version" ;;
+esac
 [ -n "$target" ] || target=$(detect_target)
 case " $TARGETS " in
     *" $target "*) ;;

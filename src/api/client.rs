@@ -408,18 +408,38 @@ fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return Some(match tls {
                 rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
-                    "the server's certificate is signed by a CA that is not trusted (unknown issuer)"
-                        .to_owned()
+                    format!(
+                        "the server's certificate is signed by a CA that is not trusted (unknown issuer; trusted: {})",
+                        trust_store()
+                    )
                 }
-                rustls::Error::InvalidCertificate(cert) => {
-                    format!("the server's certificate is invalid ({cert:?})")
-                }
+                rustls::Error::InvalidCertificate(cert) => format!(
+                    "the server's certificate is invalid ({cert:?}; trusted: {})",
+                    trust_store()
+                ),
                 other => other.to_string(),
             });
         }
         next = err.source();
     }
     None
+}
+
+/// Which CAs a failed handshake was checked against (as reqwest and rustls-native-certs load
+/// them), for the error message.
+fn trust_store() -> String {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let mut parts = Vec::new();
+    for name in [crate::env::SSL_CERT_FILE, crate::env::SSL_CERT_DIR] {
+        if let Some(value) = set(name) {
+            parts.push(format!("{name}={}", value.to_string_lossy()));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("the platform's certificate store".to_owned());
+    }
+    parts.push("the bundled Mozilla roots".to_owned());
+    parts.join(", ")
 }
 
 /// The error and its causes on one line (reqwest hides the useful part in `source`).

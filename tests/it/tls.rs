@@ -14,13 +14,13 @@ use crate::support::{acme_emulator, run_with_env, runtime};
 const PROXIED_HOST: &str = "api.bt-gitops.test";
 
 /// A CA, and a server certificate for 127.0.0.1 signed by it: `(ca_pem, server_config)`.
-fn private_ca() -> (String, rustls::ServerConfig) {
+fn private_ca(name: &str) -> (String, rustls::ServerConfig) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "bt-gitops test CA");
+        .push(rcgen::DnType::CommonName, name);
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
     let leaf_key = rcgen::KeyPair::generate().expect("key");
     let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), PROXIED_HOST.to_owned()])
@@ -75,7 +75,7 @@ struct Setup {
 fn setup() -> Setup {
     let rt = runtime();
     let emu = rt.block_on(acme_emulator(true));
-    let (ca_pem, config) = private_ca();
+    let (ca_pem, config) = private_ca("bt-gitops test CA");
     let tls_port = rt.block_on(terminate_tls(config, emu.addr()));
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
@@ -116,8 +116,8 @@ fn plans_over_tls_with_a_private_ca_from_ssl_cert_file_and_names_the_fix_without
     for part in [
         url.as_str(),
         "TLS handshake",
-        "unknown issuer",
-        "SSL_CERT_FILE",
+        "unknown issuer; trusted: the platform's certificate store",
+        "set `SSL_CERT_FILE`",
     ] {
         assert!(
             untrusted.stderr.contains(part),
@@ -129,6 +129,24 @@ fn plans_over_tls_with_a_private_ca_from_ssl_cert_file_and_names_the_fix_without
         !untrusted.stderr.contains(emu.api_key()),
         "the key leaked:\n{}",
         untrusted.stderr
+    );
+
+    // Another CA in SSL_CERT_FILE: the message names the file that was trusted instead.
+    let other = dir.path().join("other-ca.pem");
+    fs_err::write(&other, private_ca("another CA").0).expect("write the other CA");
+    let other_s = other.to_string_lossy().into_owned();
+    let wrong = run_with_env(
+        dir.path(),
+        &["plan", "org.yaml"],
+        &[env[0], env[1], ("SSL_CERT_FILE", other_s.as_str())],
+    );
+    assert_eq!(wrong.code, Some(1), "{}", wrong.stdout);
+    assert!(
+        wrong
+            .stderr
+            .contains(&format!("unknown issuer; trusted: SSL_CERT_FILE={other_s}")),
+        "{}",
+        wrong.stderr
     );
 }
 
