@@ -158,3 +158,16 @@ fn a_wrong_org_name_with_a_valid_key_is_an_unknown_org_not_a_bad_key() {
     );
     assert!(!run.stderr.contains("rejected"), "{}", run.stderr);
 }
+
+#[test]
+fn the_readme_says_what_the_emulator_makes_up_and_how_to_reset_it() {
+    let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
+    for needed in [
+        ".bt-gitops/emulator.json",
+        "`owner@<org>.example`",
+        "`sk-emulator-<org>-key`",
+        "`bt-gitops emulator --reset`",
+    ] {
+        assert!(readme.contains(needed), "README lacks {needed}");
+    }
+}
