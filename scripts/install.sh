@@ -93,7 +93,7 @@ fetch() {
     esac
 }
 
-say "downloading $archive from $base"
+say "release ${version:-latest} for $target: downloading $archive from $base"
 fetch "$archive" 2>/dev/null || no_fit "no release archive $base/$archive"
 fetch "$archive.sha256" 2>/dev/null || fail "the release has no checksum file $archive.sha256"
 

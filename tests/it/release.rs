@@ -268,8 +268,9 @@ fn the_action_installs_the_release_without_compiling_and_runs_it() {
     let outputs = fs_err::read_to_string(&output).expect("outputs");
     assert!(outputs.contains("compile=false"), "{outputs}");
     assert!(
-        err.contains(&base),
-        "installed from the release directory: {err}"
+        err.contains(&format!("release v{} for ", env!("CARGO_PKG_VERSION")))
+            && err.contains(&base),
+        "the action pins its own version (here from a local directory): {err}"
     );
 
     fs_err::write(&output, "").expect("reset outputs");
