@@ -119,7 +119,9 @@ impl Scenario {
     /// apply would refuse the plan (its guard findings are in the rendering).
     fn plan(&self, format: &str) -> String {
         let run = self.run(&["plan", "manifests", "--format", format]);
-        let guarded = run.stderr.starts_with("error: apply would refuse this plan")
+        let guarded = run
+            .stderr
+            .starts_with("error: apply would refuse this plan")
             && run.stderr.lines().count() == 1;
         assert!(
             run.code == Some(0) || (run.code == Some(1) && guarded),

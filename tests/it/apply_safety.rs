@@ -1,0 +1,421 @@
+//! Reviewed plans bind and every outcome is told: `apply --plan` runs the reviewed values or
+//! refuses them (stale-plan guard, in the report and the journal, exit 1), usage errors and
+//! incomplete plans exit 1, `show` renders a saved plan, and a bounded loop of `kill -9` and
+//! SIGTERM at varying points of an apply never blocks the next apply past the lease TTL nor
+//! loses a journal entry for a tag that reached the emulator. All through the real binary
+//! against the emulator on loopback.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use bt_gitops::api::client::{Client, ClientConfig};
+use bt_gitops::emulator::EmuHandle;
+use serde_json::Value;
+use tokio::runtime::Runtime;
+
+use crate::support::{Run, run_with_env};
+
+const KEY: &str = "sk-emulator-acme-0000000000000001";
+
+/// A manifest for org `acme` with the project `research` and these tags (`name` or
+/// `name:#color`).
+fn tags_manifest(tags: &[&str]) -> String {
+    let lines: String = tags
+        .iter()
+        .map(|t| match t.split_once(':') {
+            Some((name, color)) => format!("  - {{ name: {name}, color: \"{color}\" }}\n"),
+            None => format!("  - {{ name: {t} }}\n"),
+        })
+        .collect();
+    format!("org: acme\n---\nproject: research\ntags:\n{lines}")
+}
+
+fn run(emu: &EmuHandle, cwd: &Path, args: &[&str]) -> Run {
+    run_with_env(
+        cwd,
+        args,
+        &[
+            ("BRAINTRUST_API_URL", emu.url()),
+            ("BRAINTRUST_API_KEY", KEY),
+        ],
+    )
+}
+
+fn write_manifest(dir: &Path, tags: &[&str]) {
+    fs_err::write(dir.join("org.yaml"), tags_manifest(tags)).expect("write manifest");
+}
+
+/// The tags of project `research` on the emulator, by name, with their colors.
+fn live_tags(runtime: &Runtime, emu: &EmuHandle) -> Vec<(String, Option<String>)> {
+    runtime.block_on(async {
+        let client = Client::new(ClientConfig::new(emu.url(), KEY)).expect("client");
+        let tags: Vec<bt_gitops::api::wire::ProjectTag> = client
+            .list_all("/v1/project_tag", &[])
+            .await
+            .expect("list tags");
+        tags.into_iter().map(|t| (t.name, t.color)).collect()
+    })
+}
+
+fn color_of(runtime: &Runtime, emu: &EmuHandle, name: &str) -> Option<String> {
+    live_tags(runtime, emu)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, c)| c)
+}
+
+/// Every line of every journal under `cwd`, parsed, with the journals' paths.
+fn journal_lines(cwd: &Path) -> Vec<(std::path::PathBuf, Value)> {
+    let dir = cwd.join(".bt-gitops/journal");
+    let Ok(entries) = fs_err::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let text = fs_err::read_to_string(entry.path()).expect("journal text");
+        for line in text.lines() {
+            out.push((
+                entry.path(),
+                serde_json::from_str(line).expect("a journal line is JSON"),
+            ));
+        }
+    }
+    out
+}
+
+/// A plan saved, then the manifests edited (a reviewed update changed, a reviewed create
+/// removed, a tag added): `apply --plan` runs the reviewed values, reads no manifest, and does
+/// not run what was not reviewed.
+#[test]
+fn a_saved_plan_runs_the_reviewed_values() {
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_manifest(dir.path(), &["rv-color:#111111"]);
+    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(base.code, Some(0), "{}", base.stderr);
+
+    write_manifest(dir.path(), &["rv-color:#222222", "rv-new"]);
+    let plan = run(
+        &emu,
+        dir.path(),
+        &["plan", "org.yaml", "--out", "plan.json", "--format", "json"],
+    );
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    // A later commit: another color, the reviewed create gone, a tag nobody reviewed.
+    write_manifest(dir.path(), &["rv-color:#ff0000", "rv-unreviewed"]);
+    // `show` renders the saved plan in every format.
+    for format in ["human", "json", "markdown"] {
+        let shown = run(&emu, dir.path(), &["show", "plan.json", "--format", format]);
+        assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+        assert!(
+            shown.stdout.contains("rv-new"),
+            "{format}: {}",
+            shown.stdout
+        );
+    }
+    let applied = run(
+        &emu,
+        dir.path(),
+        &["apply", "--plan", "plan.json", "--format", "json"],
+    );
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    assert_eq!(
+        color_of(&runtime, &emu, "rv-color").as_deref(),
+        Some("#222222")
+    );
+    let names: BTreeSet<String> = live_tags(&runtime, &emu)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains("rv-new"),
+        "the reviewed create ran: {names:?}"
+    );
+    assert!(!names.contains("rv-unreviewed"), "{names:?}");
+    runtime.block_on(emu.shutdown());
+}
+
+/// The live object moved after review: that change is refused by the `stale-plan` guard, the
+/// rest runs, the exit code is 1, and the refusal is in the JSON report and the journal.
+#[test]
+fn a_partial_refusal_exits_1_and_is_reported_and_journaled() {
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_manifest(dir.path(), &["pr-color:#111111"]);
+    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(base.code, Some(0), "{}", base.stderr);
+    write_manifest(dir.path(), &["pr-color:#222222", "pr-new"]);
+    let plan = run(
+        &emu,
+        dir.path(),
+        &["plan", "org.yaml", "--out", "plan.json"],
+    );
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    // Someone else changes the tag before the reviewed plan is applied.
+    write_manifest(dir.path(), &["pr-color:#333333", "pr-new"]);
+    let other = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(other.code, Some(0), "{}", other.stderr);
+    // Only the create remains to do from the reviewed plan; make it fresh again.
+    runtime.block_on(async {
+        let client = Client::new(ClientConfig::new(emu.url(), KEY)).expect("client");
+        let tags: Vec<bt_gitops::api::wire::ProjectTag> =
+            client.list_all("/v1/project_tag", &[]).await.expect("list");
+        let id = tags
+            .iter()
+            .find(|t| t.name == "pr-new")
+            .map(|t| t.id.to_string())
+            .expect("pr-new exists");
+        client
+            .send::<Value, Value>(
+                bt_gitops::api::client::Method::DELETE,
+                &format!("/v1/project_tag/{id}"),
+                &Value::Null,
+            )
+            .await
+            .expect("delete");
+    });
+    let applied = run(
+        &emu,
+        dir.path(),
+        &["apply", "--plan", "plan.json", "--format", "json"],
+    );
+    assert_eq!(
+        applied.code,
+        Some(1),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let report: Value = serde_json::from_str(&applied.stdout).expect("JSON report");
+    let refused = report["refused"].as_array().expect("refused list");
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert_eq!(refused[0]["guard"], "stale-plan");
+    assert!(
+        refused[0]["address"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("tag:pr-color")),
+        "{report:#}"
+    );
+    assert!(
+        report["succeeded"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["address"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("tag:pr-new"))),
+        "{report:#}"
+    );
+    assert_eq!(
+        color_of(&runtime, &emu, "pr-color").as_deref(),
+        Some("#333333")
+    );
+    let journal = Path::new(report["journal"].as_str().expect("journal path"));
+    let lines: Vec<Value> = journal_lines(dir.path())
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(journal.file_name().expect("file name")))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "refused" && l["guard"] == "stale-plan"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "end" && l["refused"] == 1)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs_err::metadata(dir.path().join(journal))
+            .expect("journal metadata")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "journals are readable by their owner only");
+    }
+    runtime.block_on(emu.shutdown());
+}
+
+/// Usage errors exit 1 (2 means "changes present"), and a plan whose list read failed is
+/// incomplete: exit 1, also with `--detailed-exitcode`.
+#[test]
+fn usage_errors_and_incomplete_plans_exit_1() {
+    use bt_gitops::emulator::{FaultAction, FaultRule};
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_manifest(dir.path(), &["inc-a"]);
+    let typo = run(
+        &emu,
+        dir.path(),
+        &["plan", "--detailed-exitcod", "org.yaml"],
+    );
+    assert_eq!(typo.code, Some(1), "{}", typo.stderr);
+    emu.set_faults(vec![
+        FaultRule::new(FaultAction::Status { status: 403 })
+            .with_method("GET")
+            .with_path("/v1/group"),
+    ]);
+    let plan = run(
+        &emu,
+        dir.path(),
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--format",
+            "json",
+            "org.yaml",
+        ],
+    );
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    let value: Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    assert!(
+        value["incomplete"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.contains("group")))),
+        "{value:#}"
+    );
+    runtime.block_on(emu.shutdown());
+}
+
+/// Kills at varying points of an apply, alternately `kill -9` and SIGTERM (bounded: four
+/// rounds). After SIGTERM the next apply runs at once (the lease was released); after
+/// `kill -9` it runs once the lease TTL (2 s here) has passed. Every tag the emulator holds
+/// has an intent line in the killed apply's journal.
+#[cfg(unix)]
+#[test]
+fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
+    const TTL: u64 = 2;
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    emu.set_latency(Duration::from_millis(40));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ttl = TTL.to_string();
+    for round in 0..4u64 {
+        let names: Vec<String> = (0..10).map(|i| format!("kill{round}-{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let cwd = dir.path().join(format!("round-{round}"));
+        fs_err::create_dir_all(&cwd).expect("mkdir");
+        write_manifest(&cwd, &refs);
+        emu.clear_requests();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
+            .args([
+                "apply",
+                "--auto-approve",
+                "--concurrency",
+                "2",
+                "--lease-ttl",
+                &ttl,
+                "org.yaml",
+            ])
+            .current_dir(&cwd)
+            .env("NO_COLOR", "1")
+            .env("BRAINTRUST_API_URL", emu.url())
+            .env("BRAINTRUST_API_KEY", KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("apply starts");
+        // Different points of the apply: during the reads, right after the lease is taken,
+        // and after some of the tag writes reached the server (more may be in flight).
+        let (what, count) = match round {
+            0 => ("POST /v1/env_var", 1),
+            1 => ("PUT /v1/project_tag", 3),
+            2 => ("PUT /v1/project_tag", 6),
+            _ => ("GET ", 1),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let seen = emu
+                .requests()
+                .iter()
+                .filter(|r| format!("{} {}", r.method, r.path).starts_with(what))
+                .count();
+            if seen >= count {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let term = round % 2 == 1;
+        if term {
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+        } else {
+            child.kill().expect("kill -9");
+        }
+        let status = child.wait().expect("the apply ends");
+        eprintln!(
+            "DEBUG round {round}: {status:?} live {}",
+            live_tags(&runtime, &emu)
+                .iter()
+                .filter(|(n, _)| names.contains(n))
+                .count()
+        );
+        if term {
+            assert!(
+                matches!(status.code(), Some(130) | Some(0)),
+                "SIGTERM ends an apply with 130 (or 0 when it had finished): {status:?}"
+            );
+        }
+        // Every tag of this round on the server was journaled before it was written.
+        let intents: BTreeSet<String> = journal_lines(&cwd)
+            .into_iter()
+            .filter(|(_, l)| l["event"] == "intent")
+            .filter_map(|(_, l)| l["address"].as_str().map(str::to_owned))
+            .collect();
+        for (name, _) in live_tags(&runtime, &emu) {
+            if names.contains(&name) {
+                let address = format!("project:acme/research/tag:{name}");
+                assert!(
+                    intents.contains(&address),
+                    "round {round}: `{name}` reached the server but has no journal intent: {intents:?}"
+                );
+            }
+        }
+        if !term && round == 0 {
+            // The killed holder's lease is still there: the next apply is refused, naming the
+            // holder and the expiry as a local clock time.
+            let blocked = run(&emu, &cwd, &["apply", "--auto-approve", "org.yaml"]);
+            assert_eq!(blocked.code, Some(1), "{}", blocked.stderr);
+            assert!(
+                blocked.stderr.contains("holds the lease")
+                    && blocked.stderr.contains("bt-gitops apply by")
+                    && !blocked.stderr.contains("unix time"),
+                "{}",
+                blocked.stderr
+            );
+        }
+        if !term {
+            std::thread::sleep(Duration::from_secs(TTL + 1));
+        }
+        let next = run(
+            &emu,
+            &cwd,
+            &["apply", "--auto-approve", "--lease-ttl", &ttl, "org.yaml"],
+        );
+        assert_eq!(
+            next.code,
+            Some(0),
+            "round {round} ({}): the next apply was blocked:\n{}",
+            if term { "SIGTERM" } else { "kill -9" },
+            next.stderr
+        );
+    }
+    runtime.block_on(emu.shutdown());
+}
