@@ -360,13 +360,6 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
             child.kill().expect("kill -9");
         }
         let status = child.wait().expect("the apply ends");
-        eprintln!(
-            "DEBUG round {round}: {status:?} live {}",
-            live_tags(&runtime, &emu)
-                .iter()
-                .filter(|(n, _)| names.contains(n))
-                .count()
-        );
         if term {
             assert!(
                 matches!(status.code(), Some(130) | Some(0)),
@@ -379,6 +372,17 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
             .filter(|(_, l)| l["event"] == "intent")
             .filter_map(|(_, l)| l["address"].as_str().map(str::to_owned))
             .collect();
+        // The request log agrees: no more tag writes reached the emulator than were journaled.
+        let written = emu
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path == "/v1/project_tag")
+            .count();
+        assert!(
+            written <= intents.len(),
+            "round {round}: {written} tag writes reached the server, {} intents journaled",
+            intents.len()
+        );
         for (name, _) in live_tags(&runtime, &emu) {
             if names.contains(&name) {
                 let address = format!("project:acme/research/tag:{name}");
