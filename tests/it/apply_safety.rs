@@ -423,3 +423,144 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
     }
     runtime.block_on(emu.shutdown());
 }
+
+/// A service token whose key cannot be written is revoked again and the apply fails loudly, so
+/// the next plan creates it again instead of losing the key for good.
+#[test]
+fn a_token_whose_key_cannot_be_written_is_revoked() {
+    use bt_gitops::emulator::{EmulatorConfig, SeedDoc, spawn};
+    const TOKEN: &str = "bt-st-bootstrap-0000000000000001";
+    let runtime = crate::support::runtime();
+    let seed: SeedDoc = serde_json::from_value(serde_json::json!({ "orgs": [{
+        "name": "acme",
+        "users": [{ "email": "alice@acme.com", "owner": true }],
+        "service_accounts": [{ "name": "deployer", "owner": true, "tokens": [{ "name": "bootstrap", "key": TOKEN }] }]
+    }] }))
+    .expect("seed");
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // `blocker` is a file, so no key can be written under it.
+    fs_err::write(dir.path().join("blocker"), "").expect("write");
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\nservice_accounts:\n  - name: deployer\n  - name: ci-bot\n    tokens: [{ name: github, write_key_to: blocker/ci-bot.token }]\n",
+    )
+    .expect("write manifest");
+    let env = [
+        ("BRAINTRUST_API_URL", emu.url()),
+        ("BRAINTRUST_API_KEY", TOKEN),
+    ];
+    let run = run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("could not be written") && run.stdout.contains("revoked again"),
+        "{}",
+        run.stdout
+    );
+    let tokens: Vec<bt_gitops::api::wire::ServiceToken> = runtime.block_on(async {
+        let client = Client::new(ClientConfig::new(emu.url(), TOKEN)).expect("client");
+        client
+            .list_all("/v1/service_token", &[])
+            .await
+            .expect("list tokens")
+    });
+    assert!(
+        !tokens.iter().any(|t| t.name == "github"),
+        "the token without a key was not revoked"
+    );
+    let plan = run_with_env(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "org.yaml"],
+        &env,
+    );
+    assert_eq!(plan.code, Some(2), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("service_token:acme/ci-bot/github"));
+    runtime.block_on(emu.shutdown());
+}
+
+/// `unlock` names the holder of a lease left by a killed apply, refuses without a terminal or
+/// `--force`, and breaks it with `--force`.
+#[test]
+fn unlock_names_the_holder_and_breaks_the_lease() {
+    use bt_gitops::apply::lease;
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let held = runtime.block_on(async {
+        let client = Client::new(ClientConfig::new(emu.url(), KEY)).expect("client");
+        lease::acquire(&client, "acme", "a crashed apply", Duration::from_secs(600))
+            .await
+            .expect("lease taken")
+    });
+    std::mem::forget(held);
+    let asked = run(&emu, dir.path(), &["unlock", "--org", "acme"]);
+    assert_eq!(asked.code, Some(1), "{}", asked.stderr);
+    assert!(
+        asked.stderr.contains("a crashed apply") && asked.stderr.contains("--force"),
+        "{}",
+        asked.stderr
+    );
+    let forced = run(&emu, dir.path(), &["unlock", "--org", "acme", "--force"]);
+    assert_eq!(forced.code, Some(0), "{}", forced.stderr);
+    assert!(
+        forced.stdout.contains("broke the apply lease"),
+        "{}",
+        forced.stdout
+    );
+    write_manifest(dir.path(), &["after-unlock"]);
+    let next = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(next.code, Some(0), "{}", next.stderr);
+    runtime.block_on(emu.shutdown());
+}
+
+/// Under `--emulator` two applies at once share the lease through the state file: the changes
+/// are applied once, and the second apply is refused naming the first or finds nothing to do.
+#[test]
+fn concurrent_emulator_applies_apply_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tags: Vec<String> = (0..12).map(|i| format!("emu-{i}")).collect();
+    let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+    write_manifest(dir.path(), &refs);
+    let args = [
+        "apply",
+        "--emulator",
+        "--auto-approve",
+        "--format",
+        "json",
+        "org.yaml",
+    ];
+    let (a, b) = std::thread::scope(|s| {
+        let first = s.spawn(|| crate::support::run_in(dir.path(), &args));
+        let second = s.spawn(|| crate::support::run_in(dir.path(), &args));
+        (
+            first.join().expect("first run"),
+            second.join().expect("second run"),
+        )
+    });
+    let created = |r: &Run| -> usize {
+        serde_json::from_str::<Value>(&r.stdout)
+            .ok()
+            .and_then(|v| v["succeeded"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        created(&a) + created(&b),
+        12,
+        "first: {:?} {}\n{}\nsecond: {:?} {}\n{}",
+        a.code,
+        a.stdout,
+        a.stderr,
+        b.code,
+        b.stdout,
+        b.stderr
+    );
+    let other = if created(&a) == 12 { &b } else { &a };
+    assert!(
+        other.stderr.contains("holds the lease") || other.stdout.contains("No changes"),
+        "{}\n{}",
+        other.stdout,
+        other.stderr
+    );
+}
