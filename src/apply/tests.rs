@@ -250,3 +250,43 @@ fn the_tool_does_not_lock_itself_out() {
     );
     assert!(check(&plan(vec![other]), &live, &GuardConfig::default()).is_empty());
 }
+
+/// A key that is a service token is one of its account's tokens: deleting any of them may cut
+/// the apply off, and creating tokens needs such a key (a user's key is refused).
+#[test]
+fn service_tokens_are_guarded_both_ways() {
+    let org = OrgName::new("acme").unwrap();
+    let mut as_account = LiveState::default();
+    as_account.own_principal.insert(
+        org.clone(),
+        crate::live::Principal::ServiceAccount("deployer".into()),
+    );
+    let delete = change(
+        "service_token:acme/deployer/ci",
+        "service_token",
+        "deployer/ci",
+        Action::Delete,
+    );
+    let refusals = check(&plan(vec![delete]), &as_account, &GuardConfig::default());
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].guard, "lockout");
+
+    let mut as_user = LiveState::default();
+    as_user
+        .own_principal
+        .insert(org, crate::live::Principal::User("alice@acme.com".into()));
+    let create = change(
+        "service_token:acme/deployer/new",
+        "service_token",
+        "deployer/new",
+        Action::Create,
+    );
+    let refusals = check(
+        &plan(vec![create.clone()]),
+        &as_user,
+        &GuardConfig::default(),
+    );
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].guard, "service-token-key");
+    assert!(check(&plan(vec![create]), &as_account, &GuardConfig::default()).is_empty());
+}
