@@ -87,11 +87,7 @@ pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     // Under `--emulator`, each apply runs its own emulator on the shared state file: taking the
     // lease happens under a file lock, so a second apply loads the first one's lease and is
     // refused exactly as against Braintrust.
-    let state_lock = if args.emulator {
-        Some(super::emulated::lock_state()?)
-    } else {
-        None
-    };
+    let state_lock = super::emulated::lock_state_if(args.emulator)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -27,6 +27,14 @@ pub struct StateLock(#[allow(dead_code)] std::fs::File);
 /// Where [`StateLock`] lives, relative to the current directory.
 const LOCK_FILE: &str = ".bt-gitops/emulator.lock";
 
+/// [`lock_state`] with `--emulator`, nothing without.
+///
+/// # Errors
+/// As [`lock_state`].
+pub fn lock_state_if(emulator: bool) -> anyhow::Result<Option<StateLock>> {
+    emulator.then(lock_state).transpose()
+}
+
 /// Waits for and takes the emulator state lock. The operating system lets it go when the
 /// process ends, however it ends.
 ///

@@ -29,11 +29,7 @@ pub struct UnlockArgs {
 pub fn run(args: &UnlockArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let org = OrgName::new(&args.org)
         .map_err(|_| anyhow::anyhow!("`{}` is not an org name", args.org))?;
-    let _state = if args.emulator {
-        Some(super::emulated::lock_state()?)
-    } else {
-        None
-    };
+    let _state = super::emulated::lock_state_if(args.emulator)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -84,25 +84,32 @@ fn journal_lines(cwd: &Path) -> Vec<(std::path::PathBuf, Value)> {
     out
 }
 
+/// An emulator where tag `PREFIX-color` is `#111111`, and a directory holding `plan.json`,
+/// reviewed, which changes it to `#222222` and creates `PREFIX-new`.
+fn reviewed_plan(prefix: &str) -> (Runtime, EmuHandle, tempfile::TempDir) {
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (color, new) = (format!("{prefix}-color"), format!("{prefix}-new"));
+    write_manifest(dir.path(), &[&format!("{color}:#111111")]);
+    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(base.code, Some(0), "{}", base.stderr);
+    write_manifest(dir.path(), &[&format!("{color}:#222222"), &new]);
+    let plan = run(
+        &emu,
+        dir.path(),
+        &["plan", "org.yaml", "--out", "plan.json"],
+    );
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    (runtime, emu, dir)
+}
+
 /// A plan saved, then the manifests edited (a reviewed update changed, a reviewed create
 /// removed, a tag added): `apply --plan` runs the reviewed values, reads no manifest, and does
 /// not run what was not reviewed.
 #[test]
 fn a_saved_plan_runs_the_reviewed_values() {
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_manifest(dir.path(), &["rv-color:#111111"]);
-    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
-    assert_eq!(base.code, Some(0), "{}", base.stderr);
-
-    write_manifest(dir.path(), &["rv-color:#222222", "rv-new"]);
-    let plan = run(
-        &emu,
-        dir.path(),
-        &["plan", "org.yaml", "--out", "plan.json", "--format", "json"],
-    );
-    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    let (runtime, emu, dir) = reviewed_plan("rv");
     // A later commit: another color, the reviewed create gone, a tag nobody reviewed.
     write_manifest(dir.path(), &["rv-color:#ff0000", "rv-unreviewed"]);
     // `show` renders the saved plan in every format.
@@ -147,19 +154,7 @@ fn a_saved_plan_runs_the_reviewed_values() {
 /// rest runs, the exit code is 1, and the refusal is in the JSON report and the journal.
 #[test]
 fn a_partial_refusal_exits_1_and_is_reported_and_journaled() {
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
-    write_manifest(dir.path(), &["pr-color:#111111"]);
-    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
-    assert_eq!(base.code, Some(0), "{}", base.stderr);
-    write_manifest(dir.path(), &["pr-color:#222222", "pr-new"]);
-    let plan = run(
-        &emu,
-        dir.path(),
-        &["plan", "org.yaml", "--out", "plan.json"],
-    );
-    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    let (runtime, emu, dir) = reviewed_plan("pr");
     // Someone else changes the tag before the reviewed plan is applied.
     write_manifest(dir.path(), &["pr-color:#333333", "pr-new"]);
     let other = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
