@@ -1,5 +1,7 @@
-//! `bt-gitops apply`: re-read live state, re-plan, refuse what is unsafe or changed since review,
-//! execute, and report exactly what changed.
+//! `bt-gitops apply`: take the lease (kept alive by a heartbeat, released on every exit and on
+//! Ctrl-C, SIGTERM and SIGHUP), re-read live state, re-plan (from the reviewed manifests a saved
+//! plan carries, with `--plan`), refuse what is unsafe or not as reviewed, journal each change
+//! before and after it runs, and report exactly what changed and what was refused.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +68,9 @@ pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     // tree is not read at all.
     let (analysis, root, saved) = match &args.plan {
         Some(path) => {
+            if args.path.path != Path::new(".") || args.path.git_ref.is_some() {
+                printer.err("note: PATH and --git-ref are not read with --plan: the plan carries the manifests it was made from\n");
+            }
             let saved = load_plan(path)?;
             let Some(analysis) = reviewed_manifests(&saved, printer) else {
                 return Ok(ExitStatus::Failure);

@@ -18,12 +18,13 @@ use crate::support::{Run, run_with_env};
 
 const KEY: &str = "sk-emulator-acme-0000000000000001";
 
-/// A manifest for org `acme` with the project `research` and these tags (`name` or
-/// `name:#color`).
+/// A manifest for org `acme` with the project `research` and these tags (`name`,
+/// `name:#color`, or `name:absent` for a tombstone).
 fn tags_manifest(tags: &[&str]) -> String {
     let lines: String = tags
         .iter()
         .map(|t| match t.split_once(':') {
+            Some((name, "absent")) => format!("  - {{ name: {name}, state: absent }}\n"),
             Some((name, color)) => format!("  - {{ name: {name}, color: \"{color}\" }}\n"),
             None => format!("  - {{ name: {t} }}\n"),
         })
@@ -558,4 +559,149 @@ fn concurrent_emulator_applies_apply_once() {
         other.stdout,
         other.stderr
     );
+}
+
+/// Ctrl-C at the confirmation prompt ends the apply with 130 and releases the lease at once. The
+/// prompt needs a terminal: `script` (util-linux) runs the apply on a pseudo-terminal, and the
+/// Ctrl-C byte written to it becomes SIGINT.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_at_the_prompt_releases_the_lease() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_manifest(dir.path(), &["prompted"]);
+    let command = format!("{} apply org.yaml", env!("CARGO_BIN_EXE_bt-gitops"));
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("BRAINTRUST_API_URL", emu.url())
+        .env("BRAINTRUST_API_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let screen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = screen.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        })
+    };
+    let prompted = || {
+        screen
+            .lock()
+            .is_ok_and(|s| s.contains("Only `yes` is accepted"))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !prompted() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        prompted(),
+        "no prompt: {}",
+        screen.lock().map(|s| s.clone()).unwrap_or_default()
+    );
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"\x03").expect("Ctrl-C typed");
+    stdin.flush().expect("flush");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the apply ignored Ctrl-C at the prompt");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let _ = reader.join();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        screen.lock().map(|s| s.clone()).unwrap_or_default()
+    );
+    // The lease is free at once: the next apply runs.
+    let next = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(next.code, Some(0), "{}", next.stderr);
+    runtime.block_on(emu.shutdown());
+}
+
+/// The mass-delete guard is found at plan time and shown with its override in every rendering
+/// (the plan exits 1); applying the saved plan needs the override, and with it runs.
+#[test]
+fn plan_shows_the_guards_apply_will_run_with_their_override() {
+    let runtime = crate::support::runtime();
+    let emu = runtime.block_on(crate::support::acme_emulator(false));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let names: Vec<String> = (0..6).map(|i| format!("md-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    write_manifest(dir.path(), &refs);
+    let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
+    assert_eq!(base.code, Some(0), "{}", base.stderr);
+    let gone: Vec<String> = names.iter().map(|n| format!("{n}:absent")).collect();
+    let refs: Vec<&str> = gone.iter().map(String::as_str).collect();
+    write_manifest(dir.path(), &refs);
+    let flag = "--allow-mass-delete";
+    for format in ["human", "markdown", "json"] {
+        let plan = run(
+            &emu,
+            dir.path(),
+            &["plan", "org.yaml", "--format", format, "--out", "plan.json"],
+        );
+        assert_eq!(plan.code, Some(1), "{format}: {}", plan.stderr);
+        assert!(
+            plan.stderr.contains("apply would refuse"),
+            "{}",
+            plan.stderr
+        );
+        assert!(
+            plan.stdout.contains("mass-delete") && plan.stdout.contains(flag),
+            "{format}: {}",
+            plan.stdout
+        );
+    }
+    let saved: Value =
+        serde_json::from_str(&fs_err::read_to_string(dir.path().join("plan.json")).expect("plan"))
+            .expect("JSON plan");
+    assert_eq!(saved["guards"][0]["guard"], "mass-delete");
+    assert_eq!(saved["guards"][0]["override"], flag);
+    let refused = run(&emu, dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("`mass-delete` guard"),
+        "{}",
+        refused.stderr
+    );
+    let allowed = run(&emu, dir.path(), &["apply", "--plan", "plan.json", flag]);
+    assert_eq!(
+        allowed.code,
+        Some(0),
+        "{}\n{}",
+        allowed.stdout,
+        allowed.stderr
+    );
+    let left: Vec<String> = live_tags(&runtime, &emu)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("md-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    runtime.block_on(emu.shutdown());
 }
