@@ -67,16 +67,6 @@ pub struct GuardFinding {
     pub flag: Option<String>,
 }
 
-impl std::fmt::Display for GuardFinding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused by the `{}` guard: {}", self.guard, self.message)?;
-        if let Some(flag) = &self.flag {
-            write!(f, " (override with `{flag}`)")?;
-        }
-        Ok(())
-    }
-}
-
 /// The manifest files a plan was made from. They hold secret references only (a literal
 /// secret is an error, and no plan is made from manifests with errors).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,8 +81,18 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for scope in &plan.incomplete {
         let _ = writeln!(out, "{} {scope}", p.paint(RED, "incomplete:"));
     }
-    for finding in &plan.guards {
-        let _ = writeln!(out, "{} {finding}", p.paint(RED, "apply will refuse:"));
+    for g in &plan.guards {
+        let flag = g
+            .flag
+            .as_deref()
+            .map(|f| format!(" (override with `{f}`)"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{} {}{flag}",
+            p.paint(RED, &format!("apply will refuse (`{}` guard):", g.guard)),
+            g.message
+        );
     }
     if !plan.incomplete.is_empty() || !plan.guards.is_empty() {
         out.push('\n');
