@@ -208,3 +208,46 @@ impl Journal {
         Ok(self.path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two applies starting in the same second get a file each, readable by the owner only.
+    #[test]
+    fn journals_never_share_a_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plan = Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            orgs: Vec::new(),
+            changes: Vec::new(),
+            notes: Vec::new(),
+            commit: None,
+            author: Some("Ada <ada@example.com>".into()),
+            dirty: true,
+            base: None,
+            guards: Vec::new(),
+            incomplete: Vec::new(),
+            manifests: None,
+        };
+        let a = Journal::start(dir.path(), &plan, "a").expect("first");
+        let b = Journal::start(dir.path(), &plan, "b").expect("second");
+        assert_ne!(a.path, b.path);
+        let text = fs_err::read_to_string(&a.path).expect("read");
+        assert!(
+            text.contains("\"author\":\"Ada <ada@example.com>\""),
+            "{text}"
+        );
+        assert!(text.contains("\"dirty\":true"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs_err::metadata(&b.path)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+}

@@ -87,10 +87,9 @@ pub struct ApplyReport {
 }
 
 /// A refusal, with the guard that made it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
     /// The change refused; `None` when the guard refuses the whole plan.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     pub guard: String,
     pub reason: String,
@@ -343,8 +342,13 @@ pub fn reviewed(saved: &Plan, fresh: &Plan) -> Reviewed {
             refused.push(stale(
                 &s.address,
                 format!(
-                    "reviewed as `{}` but no longer planned: the live org changed since review; run `plan` again and review it",
-                    s.action.symbol()
+                    "reviewed as `{}` but no longer planned: the live org changed since review{}; run `plan` again and review it",
+                    s.action.symbol(),
+                    if fresh.incomplete.is_empty() {
+                        ""
+                    } else {
+                        ", or its list could not be read now (see `incomplete`)"
+                    }
                 ),
             ));
             continue;

@@ -599,7 +599,9 @@ fn report_json(report: &ApplyReport, extra: &ReportExtra<'_>) -> String {
         })).collect::<Vec<_>>(),
         "failed": report.failed.iter().map(|(a, e)| serde_json::json!({ "address": a, "error": e })).collect::<Vec<_>>(),
         "skipped": report.skipped.iter().map(|(a, u)| serde_json::json!({ "address": a, "because_of": u })).collect::<Vec<_>>(),
-        "refused": report.refused,
+        "refused": report.refused.iter().map(|r| serde_json::json!({
+            "address": r.address, "guard": r.guard, "reason": r.reason,
+        })).collect::<Vec<_>>(),
         "incomplete": extra.incomplete,
         "not_reviewed": extra.unreviewed,
         "journal": extra.journal.display().to_string(),
