@@ -244,11 +244,15 @@ async fn interrupted() -> &'static str {
     "Ctrl-C"
 }
 
+/// Gives the leases back, waiting at most a few seconds for each (a stopping process must not
+/// hang on an unreachable API; an unreleased lease expires within its TTL).
 async fn release(leases: Vec<Lease>, printer: Printer) {
     for l in leases {
         let org = l.org.clone();
-        if let Err(err) = l.release().await {
-            printer.err(&format!("warning: could not release the apply lease of org `{org}` ({err}); it expires on its own\n"));
+        match tokio::time::timeout(Duration::from_secs(5), l.release()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => printer.err(&format!("warning: could not release the apply lease of org `{org}` ({err}); it expires on its own\n")),
+            Err(_) => printer.err(&format!("warning: releasing the apply lease of org `{org}` timed out; it expires on its own\n")),
         }
     }
 }
