@@ -50,8 +50,11 @@ pub fn local_time(unix: u64) -> String {
         .to_string()
 }
 
-/// `until 07:12:03 (in 42 s)` style text for an expiry.
+/// `2026-12-01 07:12:03 CET (in 42 s)` style text for an expiry (0: not known).
 fn until(expires: &u64) -> String {
+    if *expires == 0 {
+        return "an unknown time".to_owned();
+    }
     let left = expires.saturating_sub(now());
     format!("{} (in {left} s)", local_time(*expires))
 }
