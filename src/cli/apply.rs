@@ -19,7 +19,7 @@ use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
 use crate::apply::{self, ApplyInput, ApplyReport, Outcome, Refused, SecretValue};
 use crate::model::{DesiredState, SecretSource, Spec};
-use crate::plan::{Action, FORMAT_VERSION, Plan, SecretState};
+use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
 use crate::reconcile::{self, OrgTarget, PlanInput};
 use crate::render;
 use crate::source::SourceMap;
@@ -302,13 +302,13 @@ async fn apply_locked(
     );
     if !guards.is_empty() {
         // A guard refuses the plan as a whole: nothing of it runs.
-        refused.extend(guards.iter().map(|g| Refused {
-            address: None,
-            guard: g.guard.to_owned(),
-            reason: match g.flag {
-                Some(flag) => format!("{} (override with `{flag}`)", g.message),
-                None => g.message.clone(),
-            },
+        refused.extend(guards.iter().map(|g| {
+            let finding = GuardFinding::from(g);
+            Refused {
+                address: None,
+                reason: format!("{}{}", finding.message, finding.override_note()),
+                guard: finding.guard,
+            }
         }));
         plan.changes.clear();
     }

@@ -67,6 +67,17 @@ pub struct GuardFinding {
     pub flag: Option<String>,
 }
 
+impl GuardFinding {
+    /// ` (override with `--flag`)` when a flag overrides the guard, empty otherwise.
+    #[must_use]
+    pub fn override_note(&self) -> String {
+        self.flag
+            .as_deref()
+            .map(|f| format!(" (override with `{f}`)"))
+            .unwrap_or_default()
+    }
+}
+
 /// The manifest files a plan was made from. They hold secret references only (a literal
 /// secret is an error, and no plan is made from manifests with errors).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -82,16 +82,12 @@ pub fn render(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "{} {scope}", p.paint(RED, "incomplete:"));
     }
     for g in &plan.guards {
-        let flag = g
-            .flag
-            .as_deref()
-            .map(|f| format!(" (override with `{f}`)"))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{} {}{flag}",
+            "{} {}{}",
             p.paint(RED, &format!("apply will refuse (`{}` guard):", g.guard)),
-            g.message
+            g.message,
+            g.override_note()
         );
     }
     if !plan.incomplete.is_empty() || !plan.guards.is_empty() {

@@ -99,16 +99,12 @@ pub fn render(plan: &Plan, limit: usize) -> String {
     if !plan.guards.is_empty() {
         let _ = writeln!(head, "> [!CAUTION]\n> **Apply will refuse this plan:**");
         for g in &plan.guards {
-            let flag = g
-                .flag
-                .as_deref()
-                .map(|f| format!(" (override: `{f}`)"))
-                .unwrap_or_default();
             let _ = writeln!(
                 head,
-                "> - `{}` guard: {}{flag}",
+                "> - `{}` guard: {}{}",
                 g.guard,
-                escape_html(&g.message)
+                escape_html(&g.message),
+                g.override_note()
             );
         }
         head.push('\n');

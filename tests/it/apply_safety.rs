@@ -85,12 +85,19 @@ fn journal_lines(cwd: &Path) -> Vec<(std::path::PathBuf, Value)> {
     out
 }
 
-/// An emulator where tag `PREFIX-color` is `#111111`, and a directory holding `plan.json`,
-/// reviewed, which changes it to `#222222` and creates `PREFIX-new`.
-fn reviewed_plan(prefix: &str) -> (Runtime, EmuHandle, tempfile::TempDir) {
+/// A runtime, the emulator seeded with the live `acme` org running on it, and a scratch
+/// directory.
+fn setup() -> (Runtime, EmuHandle, tempfile::TempDir) {
     let runtime = crate::support::runtime();
     let emu = runtime.block_on(crate::support::acme_emulator(false));
     let dir = tempfile::tempdir().expect("temp dir");
+    (runtime, emu, dir)
+}
+
+/// An emulator where tag `PREFIX-color` is `#111111`, and a directory holding `plan.json`,
+/// reviewed, which changes it to `#222222` and creates `PREFIX-new`.
+fn reviewed_plan(prefix: &str) -> (Runtime, EmuHandle, tempfile::TempDir) {
+    let (runtime, emu, dir) = setup();
     let (color, new) = (format!("{prefix}-color"), format!("{prefix}-new"));
     write_manifest(dir.path(), &[&format!("{color}:#111111")]);
     let base = run(&emu, dir.path(), &["apply", "--auto-approve", "org.yaml"]);
@@ -250,9 +257,7 @@ fn a_partial_refusal_exits_1_and_is_reported_and_journaled() {
 #[test]
 fn usage_errors_and_incomplete_plans_exit_1() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (runtime, emu, dir) = setup();
     write_manifest(dir.path(), &["inc-a"]);
     let typo = run(
         &emu,
@@ -481,9 +486,7 @@ fn a_token_whose_key_cannot_be_written_is_revoked() {
 #[test]
 fn unlock_names_the_holder_and_breaks_the_lease() {
     use bt_gitops::apply::lease;
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (runtime, emu, dir) = setup();
     let held = runtime.block_on(async {
         let client = Client::new(ClientConfig::new(emu.url(), KEY)).expect("client");
         lease::acquire(&client, "acme", "a crashed apply", Duration::from_secs(600))
@@ -569,9 +572,7 @@ fn concurrent_emulator_applies_apply_once() {
 fn ctrl_c_at_the_prompt_releases_the_lease() {
     use std::io::{Read, Write};
     use std::process::{Command, Stdio};
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (runtime, emu, dir) = setup();
     write_manifest(dir.path(), &["prompted"]);
     let command = format!("{} apply org.yaml", env!("CARGO_BIN_EXE_bt-gitops"));
     let mut child = Command::new("script")
@@ -647,9 +648,7 @@ fn ctrl_c_at_the_prompt_releases_the_lease() {
 /// (the plan exits 1); applying the saved plan needs the override, and with it runs.
 #[test]
 fn plan_shows_the_guards_apply_will_run_with_their_override() {
-    let runtime = crate::support::runtime();
-    let emu = runtime.block_on(crate::support::acme_emulator(false));
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (runtime, emu, dir) = setup();
     let names: Vec<String> = (0..6).map(|i| format!("md-{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     write_manifest(dir.path(), &refs);
