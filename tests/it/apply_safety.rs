@@ -112,6 +112,15 @@ fn reviewed_plan(prefix: &str) -> (Runtime, EmuHandle, tempfile::TempDir) {
     (runtime, emu, dir)
 }
 
+/// `apply --plan plan.json --format json` from `cwd`.
+fn apply_saved(emu: &EmuHandle, cwd: &Path) -> Run {
+    run(
+        emu,
+        cwd,
+        &["apply", "--plan", "plan.json", "--format", "json"],
+    )
+}
+
 /// A plan saved, then the manifests edited (a reviewed update changed, a reviewed create
 /// removed, a tag added): `apply --plan` runs the reviewed values, reads no manifest, and does
 /// not run what was not reviewed.
@@ -130,11 +139,7 @@ fn a_saved_plan_runs_the_reviewed_values() {
             shown.stdout
         );
     }
-    let applied = run(
-        &emu,
-        dir.path(),
-        &["apply", "--plan", "plan.json", "--format", "json"],
-    );
+    let applied = apply_saved(&emu, dir.path());
     assert_eq!(
         applied.code,
         Some(0),
@@ -186,11 +191,7 @@ fn a_partial_refusal_exits_1_and_is_reported_and_journaled() {
             .await
             .expect("delete");
     });
-    let applied = run(
-        &emu,
-        dir.path(),
-        &["apply", "--plan", "plan.json", "--format", "json"],
-    );
+    let applied = apply_saved(&emu, dir.path());
     assert_eq!(
         applied.code,
         Some(1),
