@@ -293,8 +293,8 @@ fn usage_errors_and_incomplete_plans_exit_1() {
     runtime.block_on(emu.shutdown());
 }
 
-/// Kills at varying points of an apply, alternately `kill -9` and SIGTERM (bounded: four
-/// rounds). After SIGTERM the next apply runs at once (the lease was released); after
+/// Kills at varying points of an apply, alternately `kill -9` and SIGTERM or SIGHUP (bounded:
+/// four rounds). After SIGTERM or SIGHUP the next apply runs at once (the lease was released); after
 /// `kill -9` it runs once the lease TTL (2 s here) has passed. Every tag the emulator holds
 /// has an intent line in the killed apply's journal.
 #[cfg(unix)]
@@ -353,8 +353,10 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
         }
         let term = round % 2 == 1;
         if term {
+            // SIGTERM (what CI cancellation and Kubernetes send), then SIGHUP (a closed terminal).
+            let signal = if round == 1 { "-TERM" } else { "-HUP" };
             let sent = std::process::Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
+                .args([signal, &child.id().to_string()])
                 .status()
                 .expect("kill runs");
             assert!(sent.success());
@@ -365,7 +367,7 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
         if term {
             assert!(
                 matches!(status.code(), Some(130) | Some(0)),
-                "SIGTERM ends an apply with 130 (or 0 when it had finished): {status:?}"
+                "SIGTERM and SIGHUP end an apply with 130 (or 0 when it had finished): {status:?}"
             );
         }
         // Every tag of this round on the server was journaled before it was written.
@@ -419,7 +421,7 @@ fn killed_applies_never_block_past_the_ttl_nor_lose_journal_entries() {
             next.code,
             Some(0),
             "round {round} ({}): the next apply was blocked:\n{}",
-            if term { "SIGTERM" } else { "kill -9" },
+            if term { "SIGTERM/SIGHUP" } else { "kill -9" },
             next.stderr
         );
     }
@@ -703,5 +705,55 @@ fn plan_shows_the_guards_apply_will_run_with_their_override() {
         .filter(|n| n.starts_with("md-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    runtime.block_on(emu.shutdown());
+}
+
+/// A secret whose value changed between review and apply is not written: the change is refused
+/// by the `stale-plan` guard. The plan file holds the reference and a digest, never the value.
+#[test]
+fn a_secret_changed_since_review_is_refused() {
+    let (runtime, emu, dir) = setup();
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\nenv_vars:\n  - { name: REVIEWED_SECRET, value: { env: REVIEWED_SECRET_VALUE } }\n",
+    )
+    .expect("write manifest");
+    let with_value = |value: &str, args: &[&str]| {
+        run_with_env(
+            dir.path(),
+            args,
+            &[
+                ("BRAINTRUST_API_URL", emu.url()),
+                ("BRAINTRUST_API_KEY", KEY),
+                ("REVIEWED_SECRET_VALUE", value),
+            ],
+        )
+    };
+    let plan = with_value(
+        "reviewed-value-0001",
+        &["plan", "org.yaml", "--out", "plan.json"],
+    );
+    assert_eq!(plan.code, Some(0), "{}", plan.stderr);
+    let text = fs_err::read_to_string(dir.path().join("plan.json")).expect("plan file");
+    assert!(
+        !text.contains("reviewed-value-0001"),
+        "the secret is in the plan file"
+    );
+    assert!(text.contains("REVIEWED_SECRET_VALUE") && text.contains("\"digest\""));
+    let other = with_value(
+        "another-value-0002",
+        &["apply", "--plan", "plan.json", "--format", "json"],
+    );
+    assert_eq!(other.code, Some(1), "{}\n{}", other.stdout, other.stderr);
+    let report: Value = serde_json::from_str(&other.stdout).expect("JSON report");
+    assert_eq!(report["refused"][0]["guard"], "stale-plan", "{report:#}");
+    assert!(
+        report["refused"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("secret")),
+        "{report:#}"
+    );
+    let same = with_value("reviewed-value-0001", &["apply", "--plan", "plan.json"]);
+    assert_eq!(same.code, Some(0), "{}\n{}", same.stdout, same.stderr);
     runtime.block_on(emu.shutdown());
 }
