@@ -300,6 +300,8 @@ async fn apply_locked(
             ..GuardConfig::default()
         },
     );
+    // What is shown before confirmation is judged with this apply's overrides.
+    plan.guards = guards.iter().map(GuardFinding::from).collect();
     if !guards.is_empty() {
         // A guard refuses the plan as a whole: nothing of it runs.
         refused.extend(guards.iter().map(|g| {
