@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 
 use crate::api::client::{Client, ClientConfig};
 use crate::api::live::{FetchError, fetch_org};
+use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
 use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
-use crate::plan::{self, Plan, PlanOrg};
+use crate::plan::{self, GuardFinding, Plan, PlanOrg};
 
 /// Where and how to reach one org.
 #[derive(Debug, Clone)]
@@ -62,8 +63,8 @@ pub enum ReconcileError {
 ///
 /// # Errors
 /// When an org cannot be read at all (unknown org, rejected key, unreachable URL). A list that
-/// fails inside an org does not fail the plan: it is recorded, blocks deletes in its scope, and
-/// is named in the plan's notes.
+/// fails inside an org is recorded in the plan's `incomplete` list, and nothing is planned in
+/// its scope; the caller treats such a plan as incomplete.
 pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let mut reads = tokio::task::JoinSet::new();
     let mut clients = Vec::new();
@@ -119,14 +120,15 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
 
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
-    // Deletes there could remove what merely went unseen, and creates could overwrite it.
-    let mut notes: Vec<String> = live
+    // Deletes there could remove what merely went unseen, and creates could overwrite it. The
+    // plan names the scopes, and a plan with any is incomplete (an error, not a plan to apply).
+    let incomplete: Vec<String> = live
         .incomplete
         .iter()
         .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
         .collect();
     diffs.retain(|d| live.is_complete_for(&d.key));
-    notes.extend(diff::name_conflicts(input.desired, &live));
+    let mut notes = diff::name_conflicts(input.desired, &live);
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(limitation_notes(input.desired));
     let orgs = input
@@ -137,12 +139,33 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
             api_url: t.base_url.clone(),
         })
         .collect();
-    let plan = plan::build(diffs, input.graph, orgs, notes);
+    let mut plan = plan::build(diffs, input.graph, orgs, notes);
+    plan.incomplete = incomplete;
+    record_secret_digests(&mut plan, &input.secrets);
+    // Every guard apply will run is run now too, so that review sees what apply would refuse.
+    plan.guards = guard::check(&plan, &live, &GuardConfig::default())
+        .iter()
+        .map(GuardFinding::from)
+        .collect();
     Ok(PlanOutcome {
         plan,
         live,
         requests,
     })
+}
+
+/// Records in each change the digest of the secret value it plans to write, so that
+/// `apply --plan` can tell the reviewed value from another one.
+fn record_secret_digests(plan: &mut Plan, secrets: &SecretDigests) {
+    for change in &mut plan.changes {
+        let Some(note) = change.secret.as_mut() else {
+            continue;
+        };
+        note.digest = secrets
+            .iter()
+            .find(|(k, _)| k.to_string() == change.address)
+            .and_then(|(_, d)| d.as_ref().ok().cloned());
+    }
 }
 
 /// Declared projects whose env vars must be read.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use crate::live::{LiveState, Principal};
 use crate::model::{BUILTIN_GROUPS, Kind, Spec};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, GuardFinding, Plan};
 
 /// Thresholds of the mass-delete guard.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +50,19 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Checks a plan against every guard. Empty when the plan may run.
+impl From<&Refusal> for GuardFinding {
+    fn from(r: &Refusal) -> GuardFinding {
+        GuardFinding {
+            guard: r.guard.to_owned(),
+            message: r.message.clone(),
+            flag: r.flag.map(str::to_owned),
+        }
+    }
+}
+
+/// Checks a plan against every guard. Empty when the plan may run. `plan` runs this with the
+/// default configuration, so a reviewer sees every refusal (and its override) that `apply`
+/// would make.
 #[must_use]
 pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal> {
     let mut out = Vec::new();
@@ -59,7 +71,38 @@ pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal
         out.extend(mass_delete(plan, live, config));
     }
     out.extend(lockout(plan, live));
+    out.extend(service_token_key(plan, live));
     out
+}
+
+/// Service tokens can only be created by a service token with org-owner rights: with a user's
+/// key (`sk-...`) the API rejects the create, so the plan is refused before anything runs.
+fn service_token_key(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
+    plan.changes
+        .iter()
+        .filter(|c| {
+            c.kind == Kind::ServiceToken.as_str()
+                && matches!(c.action, Action::Create | Action::Replace)
+        })
+        .filter_map(|c| {
+            let me = live
+                .own_principal
+                .iter()
+                .find(|(org, _)| org.as_str() == c.org)
+                .map(|(_, me)| me)?;
+            let Principal::User(email) = me else {
+                return None;
+            };
+            Some(Refusal {
+                guard: "service-token-key",
+                message: format!(
+                    "`{}` creates a service token, but bt-gitops's key for org `{}` belongs to the user `{email}`, and the API accepts service-token creation only from an org owner's service token (`bt-st-...`); apply this plan with such a token",
+                    c.address, c.org
+                ),
+                flag: None,
+            })
+        })
+        .collect()
 }
 
 /// Deletes of protected objects. The executor would refuse them one by one; refusing the plan
@@ -138,13 +181,26 @@ fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
             .and_then(|f| f.after.as_ref())
             .and_then(|v| v.as_array())
             .map(Vec::len);
-        let accounts_after = live
-            .objects
+        let accounts_after = c
+            .fields
             .iter()
-            .find(|(k, _)| k.org.as_str() == c.org && k.kind == Kind::Group && k.name == c.name)
-            .and_then(|(_, o)| match &o.spec {
-                Spec::Group(g) => Some(g.service_accounts.len()),
-                _ => None,
+            .find(|f| f.field == "service_accounts")
+            .map(|f| {
+                f.after
+                    .as_ref()
+                    .and_then(|v| v.as_array())
+                    .map_or(0, Vec::len)
+            })
+            .or_else(|| {
+                live.objects
+                    .iter()
+                    .find(|(k, _)| {
+                        k.org.as_str() == c.org && k.kind == Kind::Group && k.name == c.name
+                    })
+                    .and_then(|(_, o)| match &o.spec {
+                        Spec::Group(g) => Some(g.service_accounts.len()),
+                        _ => None,
+                    })
             })
             .unwrap_or(0);
         if owners_after == Some(0) && accounts_after == 0 {
@@ -189,6 +245,24 @@ fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
                             .is_some_and(|a| a.iter().any(|v| v == name))
                 })
         });
+        // The token bt-gitops authenticates with is one of its account's tokens; which one is
+        // not visible, so deleting any of them may cut the apply off half-way.
+        let token_deleted = matches!(me, Principal::ServiceAccount(_))
+            && plan.changes.iter().any(|c| {
+                c.org == org.as_str()
+                    && c.kind == Kind::ServiceToken.as_str()
+                    && matches!(c.action, Action::Delete | Action::Replace)
+                    && c.name
+                        .split_once('/')
+                        .is_some_and(|(account, _)| account == name)
+            });
+        if token_deleted {
+            out.push(Refusal {
+                guard: "lockout",
+                message: format!("the plan deletes a service token of `{name}` in org `{org}`, and bt-gitops's API key is one of `{name}`'s tokens: the apply could lock itself out; apply this change with another key"),
+                flag: None,
+            });
+        }
         if removed_from_org || removed_from_owners {
             let what = if removed_from_org {
                 format!("removes `{name}` from org `{org}`")

@@ -3,8 +3,10 @@
 //! The lease is an org-level env var named [`LEASE_NAME`] whose metadata holds the holder, a
 //! random token and an expiry. `POST /v1/env_var` creates it, or returns the existing one
 //! unmodified: getting our own token back is the compare-and-set that grants the lease. An
-//! expired lease is deleted and taken over. The live-state reader ignores the lease, so it never
-//! shows in a plan.
+//! expired lease is deleted and taken over. The TTL is short ([`DEFAULT_TTL`]); the holder renews
+//! it with [`Lease::renew`] (a heartbeat) while it works, so a holder that dies blocks others for
+//! at most one TTL. [`inspect`] and [`break_lease`] serve `bt-gitops unlock`. The live-state
+//! reader ignores the lease, so it never shows in a plan.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,19 +17,54 @@ use crate::api::error::ApiError;
 
 pub use crate::api::live::LEASE_NAME;
 
+/// How long a lease lasts without a heartbeat.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
 /// A held lease. Release it with [`Lease::release`]; an unreleased lease expires on its own.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Lease {
     client: Client,
     id: String,
+    token: String,
+    holder: String,
     pub org: String,
+}
+
+/// A lease as read back, for `unlock`.
+#[derive(Debug, Clone)]
+pub struct LeaseInfo {
+    pub id: String,
+    pub holder: String,
+    /// Unix time.
+    pub expires: u64,
+}
+
+/// A unix time as a local clock time with its zone, e.g. `2026-12-01 07:12:03 CET`.
+#[must_use]
+pub fn local_time(unix: u64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(i64::try_from(unix).unwrap_or(i64::MAX)) else {
+        return format!("{unix} (unix time)");
+    };
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// `2026-12-01 07:12:03 CET (in 42 s)` style text for an expiry (0: not known).
+fn until(expires: &u64) -> String {
+    if *expires == 0 {
+        return "an unknown time".to_owned();
+    }
+    let left = expires.saturating_sub(now());
+    format!("{} (in {left} s)", local_time(*expires))
 }
 
 /// Why the lease was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
     #[error(
-        "another apply holds the lease of org `{org}`: {holder}, until {expires} (unix time); wait for it, or delete the `{LEASE_NAME}` env var if that apply is gone"
+        "another apply holds the lease of org `{org}`: {holder}, until {}; wait for it, or run `bt-gitops unlock --org {org}` if that apply is gone",
+        until(expires)
     )]
     Held {
         org: String,
@@ -74,21 +111,7 @@ pub async fn acquire(
         org: org.to_owned(),
         source,
     };
-    let orgs: Vec<crate::api::wire::Organization> = client
-        .list_all("/v1/organization", &[("org_name", org.to_owned())])
-        .await
-        .map_err(api)?;
-    let Some(org_id) = orgs
-        .iter()
-        .find(|o| o.name == org)
-        .map(|o| o.id.to_string())
-    else {
-        return Err(LeaseError::Held {
-            org: org.to_owned(),
-            holder: "(org not visible to this key)".into(),
-            expires: 0,
-        });
-    };
+    let org_id = org_id(client, org).await?;
     let mine = token(holder);
     for _ in 0..2 {
         let expires = now() + ttl.as_secs();
@@ -110,6 +133,8 @@ pub async fn acquire(
             return Ok(Lease {
                 client: client.clone(),
                 id,
+                token: mine,
+                holder: holder.to_owned(),
                 org: org.to_owned(),
             });
         }
@@ -138,7 +163,86 @@ pub async fn acquire(
     })
 }
 
+/// The id of an org by name.
+async fn org_id(client: &Client, org: &str) -> Result<String, LeaseError> {
+    let orgs: Vec<crate::api::wire::Organization> = client
+        .list_all("/v1/organization", &[("org_name", org.to_owned())])
+        .await
+        .map_err(|source| LeaseError::Api {
+            org: org.to_owned(),
+            source,
+        })?;
+    orgs.iter()
+        .find(|o| o.name == org)
+        .map(|o| o.id.to_string())
+        .ok_or_else(|| LeaseError::Held {
+            org: org.to_owned(),
+            holder: "(org not visible to this key)".into(),
+            expires: 0,
+        })
+}
+
+/// The org's lease as it stands, if there is one (expired or not).
+///
+/// # Errors
+/// When the API cannot be read.
+pub async fn inspect(client: &Client, org: &str) -> Result<Option<LeaseInfo>, LeaseError> {
+    let org_id = org_id(client, org).await?;
+    let vars: Vec<crate::api::wire::EnvVar> = client
+        .list_all(
+            "/v1/env_var",
+            &[
+                ("object_type", "organization".to_owned()),
+                ("object_id", org_id),
+            ],
+        )
+        .await
+        .map_err(|source| LeaseError::Api {
+            org: org.to_owned(),
+            source,
+        })?;
+    Ok(vars.into_iter().find(|v| v.name == LEASE_NAME).map(|v| {
+        let meta = v.metadata.unwrap_or_default();
+        LeaseInfo {
+            id: v.id.to_string(),
+            holder: meta
+                .get("holder")
+                .and_then(Value::as_str)
+                .unwrap_or("an unknown holder")
+                .to_owned(),
+            expires: meta.get("expires_at").and_then(Value::as_u64).unwrap_or(0),
+        }
+    }))
+}
+
+/// Deletes a lease whatever its holder: `bt-gitops unlock`.
+///
+/// # Errors
+/// When the API refuses or cannot be reached.
+pub async fn break_lease(client: &Client, id: &str) -> Result<(), ApiError> {
+    client
+        .send::<Value, Value>(Method::DELETE, &format!("/v1/env_var/{id}"), &Value::Null)
+        .await
+        .map(|_| ())
+}
+
 impl Lease {
+    /// Pushes the expiry `ttl` into the future: the heartbeat of a running apply.
+    ///
+    /// # Errors
+    /// When the lease is gone (broken with `unlock`, or expired and taken over) or the API
+    /// cannot be reached.
+    pub async fn renew(&self, ttl: Duration) -> Result<(), ApiError> {
+        let body = json!({
+            "name": LEASE_NAME,
+            "metadata": { "holder": self.holder, "token": self.token, "expires_at": now() + ttl.as_secs() },
+        });
+        self.client
+            .send::<Value, Value>(Method::PATCH, &format!("/v1/env_var/{}", self.id), &body)
+            .await
+            .map(|_| ())
+    }
+
     /// Gives the lease back.
     ///
     /// # Errors

@@ -1,9 +1,8 @@
 //! Executing a plan: every change of a [`Plan`] becomes API calls, in dependency order.
 //!
-//! This module is the execution engine only. It is not yet exposed as a command: `apply` also
-//! needs its guards (ownership, mass-delete ratio, lockout, lease, fingerprint re-check) and its
-//! journal before it may touch a real org, and those come with the `apply` issue. Tests use it to
-//! check that a plan, once applied, converges.
+//! This module is the execution engine, driven by the `apply` command (which adds the lease, the
+//! guards and the journal) and by the convergence tests. [`reviewed`] decides which changes of a
+//! saved plan still hold against a fresh one.
 //!
 //! # Guarantees
 //! - Writes and creates start only after every change they depend on succeeded; the dependants of
@@ -44,9 +43,14 @@ pub struct ApplyInput<'a> {
     pub observer: Option<&'a (dyn Fn(Outcome<'_>) + Sync)>,
 }
 
-/// How one change ended, as told to the observer.
+/// How one change starts and ends, as told to the observer.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
+    /// Told before the change's first request is sent.
+    Started {
+        address: &'a str,
+        action: Action,
+    },
     Succeeded(&'a Applied),
     Failed {
         address: &'a str,
@@ -78,6 +82,17 @@ pub struct ApplyReport {
     pub failed: Vec<(String, String)>,
     /// `(address, the failed change it depended on)`.
     pub skipped: Vec<(String, String)>,
+    /// Changes (or, without an address, whole plans) a guard refused; none of them ran.
+    pub refused: Vec<Refused>,
+}
+
+/// A refusal, with the guard that made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// The change refused; `None` when the guard refuses the whole plan.
+    pub address: Option<String>,
+    pub guard: String,
+    pub reason: String,
 }
 
 /// A change that went through.
@@ -93,6 +108,12 @@ impl ApplyReport {
     #[must_use]
     pub fn total(&self) -> usize {
         self.succeeded.len() + self.failed.len() + self.skipped.len()
+    }
+
+    /// Everything ran and nothing was refused.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && self.refused.is_empty()
     }
 }
 
@@ -203,6 +224,7 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
         let result = if change.protected {
             Err(ChangeError::Protected(change.address.clone()))
         } else {
+            started(&input, change);
             ops::run(&input, &ids, change).await
         };
         record(&input, &mut report, &mut failed_or_skipped, change, result);
@@ -215,8 +237,21 @@ async fn run_chunk(
     ids: &Ids,
     chunk: &[&Change],
 ) -> Vec<Result<Option<String>, ChangeError>> {
+    for change in chunk {
+        started(input, change);
+    }
     let futures = chunk.iter().map(|change| ops::run(input, ids, change));
     join_all(futures).await
+}
+
+/// Tells the observer (the journal) that a change is about to send its first request.
+fn started(input: &ApplyInput<'_>, change: &Change) {
+    if let Some(observe) = input.observer {
+        observe(Outcome::Started {
+            address: &change.address,
+            action: change.action,
+        });
+    }
 }
 
 /// Polls futures together and returns their outputs in order.
@@ -277,50 +312,95 @@ fn record(
     }
 }
 
-/// The reviewed changes of a saved plan that still hold against a fresh plan: each saved change must still be planned with the same
-/// action against the same live object (fingerprint). Others are refused, with their dependants;
-/// changes that are no longer needed drop out; new changes are not run.
-pub fn reviewed(saved: &Plan, fresh: &Plan) -> (Plan, Vec<String>) {
-    let mut refused: Vec<String> = Vec::new();
-    let mut refused_addresses: Vec<&str> = Vec::new();
+/// What of a saved plan may run now.
+#[derive(Debug, Clone)]
+pub struct Reviewed {
+    /// The reviewed changes that still hold, as reviewed, in the saved plan's order.
+    pub plan: Plan,
+    /// Reviewed changes that may not run (`stale-plan` guard), with why.
+    pub refused: Vec<Refused>,
+    /// Changes a fresh plan has that the review did not see: they do not run.
+    pub unreviewed: Vec<String>,
+}
+
+/// The reviewed changes of a saved plan that still hold against a fresh plan made from the
+/// same manifests: each must still be planned with the same action against the same live
+/// object (fingerprint), with the same field values and the same secret digest. Every other
+/// reviewed change is refused by the `stale-plan` guard, with its dependants, including a
+/// reviewed change that a fresh plan no longer has; changes only the fresh plan has do not run.
+#[must_use]
+pub fn reviewed(saved: &Plan, fresh: &Plan) -> Reviewed {
+    let mut refused: Vec<Refused> = Vec::new();
     let mut changes = Vec::new();
+    let stale = |address: &str, reason: String| Refused {
+        address: Some(address.to_owned()),
+        guard: "stale-plan".to_owned(),
+        reason,
+    };
     for s in &saved.changes {
         let Some(f) = fresh.changes.iter().find(|f| f.address == s.address) else {
+            refused.push(stale(
+                &s.address,
+                format!(
+                    "reviewed as `{}` but no longer planned: the live org changed since review{}; run `plan` again and review it",
+                    s.action.symbol(),
+                    if fresh.incomplete.is_empty() {
+                        ""
+                    } else {
+                        ", or its list could not be read now (see `incomplete`)"
+                    }
+                ),
+            ));
             continue;
         };
-        if f.action != s.action || f.fingerprint != s.fingerprint {
-            refused.push(format!(
-                "`{}` changed since the plan was made (was {} with fingerprint {}, now {} with {}); run `plan` again and review it",
-                s.address,
+        let reason = if f.action != s.action || f.fingerprint != s.fingerprint {
+            Some(format!(
+                "the live object changed since review (was {} with fingerprint {}, now {} with {}); run `plan` again and review it",
                 s.action.symbol(),
                 s.fingerprint.as_deref().unwrap_or("none"),
                 f.action.symbol(),
                 f.fingerprint.as_deref().unwrap_or("none")
-            ));
-            refused_addresses.push(&s.address);
-            continue;
+            ))
+        } else if f.fields != s.fields || f.renamed_from != s.renamed_from {
+            Some("what would run now differs from the reviewed values; run `plan` again and review it".to_owned())
+        } else if f.secret != s.secret {
+            Some("the secret value to write is not the reviewed one (its digest or source differs); run `plan` again and review it".to_owned())
+        } else {
+            f.depends_on
+                .iter()
+                .find(|d| {
+                    refused
+                        .iter()
+                        .any(|r| r.address.as_deref() == Some(d.as_str()))
+                })
+                .map(|dep| format!("depends on `{dep}`, which was refused"))
+        };
+        match reason {
+            Some(reason) => refused.push(stale(&s.address, reason)),
+            None => changes.push(Change {
+                touched: s.touched,
+                ..f.clone()
+            }),
         }
-        if let Some(dep) = f
-            .depends_on
-            .iter()
-            .find(|d| refused_addresses.contains(&d.as_str()))
-        {
-            refused.push(format!(
-                "`{}` depends on `{dep}`, which was refused",
-                s.address
-            ));
-            refused_addresses.push(&s.address);
-            continue;
-        }
-        changes.push(f.clone());
     }
-    (
-        Plan {
+    let unreviewed = fresh
+        .changes
+        .iter()
+        .filter(|f| !saved.changes.iter().any(|s| s.address == f.address))
+        .map(|f| f.address.clone())
+        .collect();
+    Reviewed {
+        plan: Plan {
             changes,
+            commit: saved.commit.clone(),
+            author: saved.author.clone(),
+            dirty: saved.dirty,
+            manifests: saved.manifests.clone(),
             ..fresh.clone()
         },
         refused,
-    )
+        unreviewed,
+    }
 }
 
 /// The resource key a change is about.

@@ -199,9 +199,25 @@ impl Cx<'_> {
                 let out = self.send(Method::POST, "/v1/service_token", body).await?;
                 if let (Some(path), Some(key)) =
                     (&t.write_key_to, out.get("key").and_then(Value::as_str))
+                    && let Err(e) = write_key(&self.input_root().join(path), key)
                 {
-                    write_key(&self.input_root().join(path), key)
-                        .map_err(|e| ChangeError::Unresolved(format!("the token was created but its key could not be written to `{path}`: {e}")))?;
+                    // A key nobody holds is useless and the next plan would not recreate it:
+                    // revoke the token again and fail loudly.
+                    let id = out.get("id").and_then(Value::as_str).unwrap_or_default();
+                    let revoked = self
+                        .send(
+                            Method::DELETE,
+                            &format!("/v1/service_token/{id}"),
+                            Value::Null,
+                        )
+                        .await
+                        .map_or_else(
+                            |r| format!("revoking it failed too ({r}): delete it by hand"),
+                            |_| "it was revoked again".to_owned(),
+                        );
+                    return Err(ChangeError::Unresolved(format!(
+                        "the token was created but its key could not be written to `{path}` ({e}); {revoked}"
+                    )));
                 }
                 Ok(self.created(&out))
             }
@@ -760,11 +776,18 @@ fn external_id(key: &ResourceKey) -> String {
     )
 }
 
-/// Writes a service token's key to a file only its owner can read.
+/// Writes a service token's key to a file only its owner can read: a temporary file (mode
+/// 0600) beside it, synced, then renamed over the target, so the file is never half-written and
+/// an existing file ends with mode 0600 too.
 fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir)?;
-    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
     let mut options = fs_err::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -772,8 +795,21 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
         use fs_err::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    std::io::Write::write_all(&mut file, key.as_bytes())
+    let written = (|| {
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::io::Write::write_all(&mut file, key.as_bytes())?;
+        file.sync_all()?;
+        fs_err::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs_err::remove_file(&tmp);
+    }
+    written
 }
 
 fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value> {

@@ -1,7 +1,7 @@
 //! Unit tests of the pure parts of apply: guards and the saved-plan check.
 
 use super::guard::{GuardConfig, check};
-use super::reviewed;
+use super::{Reviewed, reviewed};
 use crate::live::{LiveObject, LiveState};
 use crate::model::*;
 use crate::plan::{Action, Change, FORMAT_VERSION, FieldDiff, Plan};
@@ -37,6 +37,9 @@ fn plan(changes: Vec<Change>) -> Plan {
         author: None,
         dirty: false,
         base: None,
+        guards: Vec::new(),
+        incomplete: Vec::new(),
+        manifests: None,
     }
 }
 
@@ -151,7 +154,9 @@ fn stale_changes_of_a_saved_plan_are_refused_with_their_dependants() {
     let mut moved = group.clone();
     moved.fingerprint = Some("f2".into());
     let fresh = plan(vec![moved, grant, tag]);
-    let (run, refused) = reviewed(&saved, &fresh);
+    let Reviewed {
+        plan: run, refused, ..
+    } = reviewed(&saved, &fresh);
     assert_eq!(
         run.changes
             .iter()
@@ -160,8 +165,41 @@ fn stale_changes_of_a_saved_plan_are_refused_with_their_dependants() {
         ["project:acme/p/tag:t"]
     );
     assert_eq!(refused.len(), 2, "{refused:?}");
-    assert!(refused[0].contains("changed since the plan was made"));
-    assert!(refused[1].contains("depends on `group:acme/g`"));
+    assert!(refused.iter().all(|r| r.guard == "stale-plan"));
+    assert!(refused[0].reason.contains("changed since review"));
+    assert!(refused[1].reason.contains("depends on `group:acme/g`"));
+}
+
+/// A tag reviewed as `#111111 -> #222222` that would now be written as `#ff0000` is refused,
+/// and a reviewed create that a fresh plan no longer has is refused too, never dropped.
+#[test]
+fn changed_values_and_vanished_changes_are_refused() {
+    let mut tag = change("project:acme/p/tag:t", "tag", "t", Action::Update);
+    tag.fields.push(FieldDiff {
+        field: "color".into(),
+        before: Some(serde_json::json!("#111111")),
+        after: Some(serde_json::json!("#222222")),
+    });
+    let created = change("project:acme/p/tag:new", "tag", "new", Action::Create);
+    let saved = plan(vec![tag.clone(), created]);
+    let mut now = tag;
+    now.fields[0].after = Some(serde_json::json!("#ff0000"));
+    let result = reviewed(&saved, &plan(vec![now]));
+    assert!(result.plan.changes.is_empty());
+    let refused: Vec<(&str, &str)> = result
+        .refused
+        .iter()
+        .map(|r| (r.address.as_deref().unwrap_or(""), r.guard.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("project:acme/p/tag:t", "stale-plan"),
+            ("project:acme/p/tag:new", "stale-plan")
+        ]
+    );
+    assert!(result.refused[0].reason.contains("reviewed values"));
+    assert!(result.refused[1].reason.contains("no longer planned"));
 }
 
 #[test]
@@ -171,9 +209,10 @@ fn new_changes_are_not_run_from_a_saved_plan() {
         change("group:acme/g", "group", "g", Action::Update),
         change("group:acme/h", "group", "h", Action::Create),
     ]);
-    let (run, refused) = reviewed(&saved, &fresh);
-    assert_eq!(run.changes.len(), 1);
-    assert!(refused.is_empty());
+    let result = reviewed(&saved, &fresh);
+    assert_eq!(result.plan.changes.len(), 1);
+    assert!(result.refused.is_empty());
+    assert_eq!(result.unreviewed, ["group:acme/h"]);
 }
 
 #[test]
@@ -210,4 +249,44 @@ fn the_tool_does_not_lock_itself_out() {
         Action::Delete,
     );
     assert!(check(&plan(vec![other]), &live, &GuardConfig::default()).is_empty());
+}
+
+/// A key that is a service token is one of its account's tokens: deleting any of them may cut
+/// the apply off, and creating tokens needs such a key (a user's key is refused).
+#[test]
+fn service_tokens_are_guarded_both_ways() {
+    let org = OrgName::new("acme").unwrap();
+    let mut as_account = LiveState::default();
+    as_account.own_principal.insert(
+        org.clone(),
+        crate::live::Principal::ServiceAccount("deployer".into()),
+    );
+    let delete = change(
+        "service_token:acme/deployer/ci",
+        "service_token",
+        "deployer/ci",
+        Action::Delete,
+    );
+    let refusals = check(&plan(vec![delete]), &as_account, &GuardConfig::default());
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].guard, "lockout");
+
+    let mut as_user = LiveState::default();
+    as_user
+        .own_principal
+        .insert(org, crate::live::Principal::User("alice@acme.com".into()));
+    let create = change(
+        "service_token:acme/deployer/new",
+        "service_token",
+        "deployer/new",
+        Action::Create,
+    );
+    let refusals = check(
+        &plan(vec![create.clone()]),
+        &as_user,
+        &GuardConfig::default(),
+    );
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].guard, "service-token-key");
+    assert!(check(&plan(vec![create]), &as_account, &GuardConfig::default()).is_empty());
 }

@@ -23,6 +23,43 @@ const SEED: &str = include_str!("../../examples/emulator/seed.json");
 /// Where the emulator keeps its state, relative to the current directory.
 pub const STATE_FILE: &str = ".bt-gitops/emulator.json";
 
+/// Serialises the emulator's state between processes: held by `apply --emulator` from before
+/// the state is loaded until its leases are taken.
+pub struct StateLock(#[allow(dead_code)] std::fs::File);
+
+/// Where [`StateLock`] lives, relative to the current directory.
+const LOCK_FILE: &str = ".bt-gitops/emulator.lock";
+
+/// [`lock_state`] with `--emulator`, nothing without.
+///
+/// # Errors
+/// As [`lock_state`].
+pub fn lock_state_if(emulator: bool) -> anyhow::Result<Option<StateLock>> {
+    emulator.then(lock_state).transpose()
+}
+
+/// Waits for and takes the emulator state lock. The operating system lets it go when the
+/// process ends, however it ends.
+///
+/// # Errors
+/// When the lock file cannot be created or locked.
+pub fn lock_state() -> anyhow::Result<StateLock> {
+    let path = PathBuf::from(LOCK_FILE);
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open `{}`", path.display()))?;
+    #[cfg(unix)]
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("cannot lock `{}`", path.display()))?;
+    Ok(StateLock(file))
+}
+
 /// A running in-process emulator and the targets that reach it. Keep it alive while planning:
 /// dropping it stops the server.
 pub struct Emulated {

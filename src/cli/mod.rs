@@ -13,6 +13,8 @@ mod import;
 mod load;
 mod plan;
 mod schema;
+mod show;
+mod unlock;
 mod validate;
 mod watch;
 
@@ -70,6 +72,10 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Keep reconciling: on file changes, new commits and a timer; report drift, optionally apply.
     Watch(watch::WatchArgs),
+    /// Render a saved plan (from `plan --out`) as human text, JSON or Markdown.
+    Show(show::ShowArgs),
+    /// Show who holds an org's apply lease, and break it (asks, or `--force`).
+    Unlock(unlock::UnlockArgs),
     /// Write manifests for a live org (secrets as `{ env: ... }` stubs).
     Import(import::ImportArgs),
     /// Print the JSON Schema of manifest documents.
@@ -93,6 +99,8 @@ pub enum ExitStatus {
     Failure,
     /// 2: changes present (`--detailed-exitcode` only).
     Changes,
+    /// 130: stopped by Ctrl-C, SIGTERM or SIGHUP.
+    Interrupted,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -101,6 +109,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Changes => ExitCode::from(2),
+            ExitStatus::Interrupted => ExitCode::from(130),
         }
     }
 }
@@ -149,7 +158,18 @@ impl Printer {
 /// Entry point of the binary.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, not clap's 2: 2 means "changes present" with `--detailed-exitcode`.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging();
     let printer = Printer::new(cli.color);
     match run(cli.command, printer) {
@@ -188,6 +208,8 @@ fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {
         Command::Validate(args) => validate::run(&args, printer),
         Command::Plan(args) => plan::run(&args, printer),
         Command::Apply(args) => apply::run(&args, printer),
+        Command::Show(args) => show::run(&args, printer),
+        Command::Unlock(args) => unlock::run(&args, printer),
         Command::Import(args) => import::run(&args, printer),
         Command::Watch(args) => watch::run(&args, printer),
         Command::Schema => schema::run(printer),

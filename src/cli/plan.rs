@@ -11,9 +11,10 @@ use crate::api::live::FetchError;
 use crate::diff::{SecretDigests, secrets};
 use crate::model::{DesiredState, SecretSource, Spec};
 use crate::pipeline::{self, Analysis};
-use crate::plan::Plan;
+use crate::plan::{ManifestFile, Manifests, Plan};
 use crate::reconcile::{self, OrgTarget, PlanInput, ReconcileError};
 use crate::render;
+use crate::source::SourceMap;
 
 /// Default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.braintrust.dev";
@@ -51,7 +52,7 @@ pub enum PlanFormat {
 }
 
 pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
-    let Some((analysis, root)) = checked_manifests(&args.path, printer) else {
+    let Some((sources, analysis, root)) = checked_sources(&args.path, printer) else {
         return Ok(ExitStatus::Failure);
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -89,10 +90,24 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     })?;
     let mut plan = plan;
     stamp_git(&mut plan, &args.path);
+    plan.manifests = Some(manifests_of(&sources, &root));
     if let Some(base) = &args.base {
         mark_touched(&mut plan, &analysis, &args.path.path, base)?;
     }
     print_plan(&plan, args, printer)?;
+    if !plan.incomplete.is_empty() {
+        printer.err(
+            "error: the plan is incomplete (a list read failed); it must not be applied as is\n",
+        );
+        return Ok(ExitStatus::Failure);
+    }
+    if !plan.guards.is_empty() {
+        printer.err(&format!(
+            "error: apply would refuse this plan ({} guard finding(s) above)\n",
+            plan.guards.len()
+        ));
+        return Ok(ExitStatus::Failure);
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         ExitStatus::Changes
     } else {
@@ -100,15 +115,19 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     })
 }
 
-fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
-    let text = match args.format {
+/// A plan in one of its renderings.
+pub fn render_plan(plan: &Plan, format: PlanFormat, printer: Printer) -> String {
+    match format {
         PlanFormat::Human => render::human::render(plan, printer.out_style),
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => {
             render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT)
         }
-    };
-    printer.out(&text);
+    }
+}
+
+fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
+    printer.out(&render_plan(plan, args.format, printer));
     if let Some(out) = &args.out {
         fs_err::write(out, render::json(plan))
             .with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
@@ -167,17 +186,49 @@ fn explain(
     }
 }
 
+/// The manifest files as a plan carries them.
+pub fn manifests_of(sources: &SourceMap, root: &Path) -> Manifests {
+    let files = sources
+        .iter()
+        .map(|(_, f)| ManifestFile {
+            path: f.path.clone(),
+            text: f.text.clone(),
+        })
+        .collect();
+    Manifests::new(root.display().to_string(), files)
+}
+
 /// Loads and checks the manifests; prints diagnostics. `None` when there are errors, so no
 /// command touches the network with broken manifests.
 pub fn checked_manifests(arg: &PathArg, printer: Printer) -> Option<(Analysis, PathBuf)> {
+    checked_sources(arg, printer).map(|(_, analysis, root)| (analysis, root))
+}
+
+/// Like [`checked_manifests`], also returning the files read.
+pub fn checked_sources(arg: &PathArg, printer: Printer) -> Option<(SourceMap, Analysis, PathBuf)> {
     let path = arg.path.as_path();
-    let (sources, mut diags) = load::load_arg(arg);
-    let analysis = pipeline::analyze(&sources);
+    let (sources, diags) = load::load_arg(arg);
+    let analysis = analyzed(&sources, diags, printer)?;
+    let root = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
+    Some((sources, analysis, root))
+}
+
+/// Analyses loaded manifests and prints their diagnostics; `None` when there are errors.
+pub fn analyzed(
+    sources: &SourceMap,
+    mut diags: Vec<crate::diag::Diagnostic>,
+    printer: Printer,
+) -> Option<Analysis> {
+    let analysis = pipeline::analyze(sources);
     diags.extend(analysis.diagnostics.iter().cloned());
     if !diags.is_empty() {
         printer.err(&validate::render_all(
             &diags,
-            &sources,
+            sources,
             validate::DiagFormat::Human,
             printer,
         ));
@@ -189,12 +240,7 @@ pub fn checked_manifests(arg: &PathArg, printer: Printer) -> Option<(Analysis, P
         ));
         return None;
     }
-    let root = if path.is_file() {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    } else {
-        path.to_path_buf()
-    };
-    Some((analysis, root))
+    Some(analysis)
 }
 
 /// The URL and key of every org, from the manifest and the environment.

@@ -351,7 +351,7 @@ async fn round(
         allow_mass_delete: args.allow_mass_delete,
         format: ReportFormat::Json,
         concurrency: args.concurrency,
-        lease_ttl: 900,
+        lease_ttl: crate::apply::lease::DEFAULT_TTL.as_secs(),
     };
     let clients = clients_for(&targets, args.concurrency)?;
     let status = apply_with_leases(
@@ -362,6 +362,7 @@ async fn round(
         None,
         &targets,
         &clients,
+        None,
     )
     .await?;
     if status != ExitStatus::Success {

@@ -15,8 +15,9 @@ use crate::diff::{DeleteReason, DiffKind, ResourceDiff, SecretStatus};
 use crate::graph::DepGraph;
 use crate::model::{BUILTIN_GROUPS, Kind, ResourceKey};
 
-/// Version of the plan's JSON form. Bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the plan's JSON form. Bumped on any incompatible change (2: the plan carries its
+/// manifests, the guards it trips, its incomplete reads and its secrets' digests).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A complete plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,86 @@ pub struct Plan {
     /// With `plan --base REF`: the ref the change is compared with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// What `apply` would refuse in this plan, guard by guard, found when the plan was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<GuardFinding>,
+    /// Scopes whose list read failed: the plan is incomplete there and nothing is planned in
+    /// them. A plan with any is an error (exit 1), never a plan to apply as is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    /// The manifests the plan was made from, so that `apply --plan` rebuilds exactly the
+    /// reviewed desired state without reading the work tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Manifests>,
+}
+
+/// A refusal `apply` would make, as shown to reviewers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardFinding {
+    /// `protect`, `mass-delete`, `lockout`, `service-token-key`, `stale-plan`.
+    pub guard: String,
+    pub message: String,
+    /// The flag that overrides it, when one does.
+    #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+}
+
+impl GuardFinding {
+    /// ` (override with `--flag`)` when a flag overrides the guard, empty otherwise.
+    #[must_use]
+    pub fn override_note(&self) -> String {
+        self.flag
+            .as_deref()
+            .map(|f| format!(" (override with `{f}`)"))
+            .unwrap_or_default()
+    }
+}
+
+/// The manifest files a plan was made from. They hold secret references only (a literal
+/// secret is an error, and no plan is made from manifests with errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifests {
+    /// The manifest directory as given to `plan`: `{ file: ... }` secrets and `write_key_to`
+    /// paths are relative to it.
+    pub root: String,
+    /// SHA-256 of the files (paths and texts), checked when the plan is read back.
+    pub hash: String,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub path: String,
+    pub text: String,
+}
+
+impl Manifests {
+    /// The manifests of `files` under `root`, with their hash.
+    #[must_use]
+    pub fn new(root: String, files: Vec<ManifestFile>) -> Manifests {
+        let hash = Manifests::hash_of(&files);
+        Manifests { root, hash, files }
+    }
+
+    /// SHA-256 over each file's path and text, length-prefixed.
+    #[must_use]
+    pub fn hash_of(files: &[ManifestFile]) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for f in files {
+            for part in [&f.path, &f.text] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the files still have the hash recorded with them.
+    #[must_use]
+    pub fn intact(&self) -> bool {
+        Manifests::hash_of(&self.files) == self.hash
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +208,10 @@ pub struct SecretNote {
     /// `env ACME_OPENAI_KEY` or `file .secrets/x`.
     pub source: String,
     pub status: SecretState,
+    /// HMAC digest of the value planned (never the value): `apply --plan` refuses to write a
+    /// value whose digest differs from the reviewed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +280,12 @@ impl Plan {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// The plan cannot be applied as reviewed: a guard refuses it or a read was incomplete.
+    #[must_use]
+    pub fn is_blocked(&self) -> bool {
+        !self.guards.is_empty() || !self.incomplete.is_empty()
     }
 }
 
@@ -274,6 +365,9 @@ pub fn build(
         author: None,
         dirty: false,
         base: None,
+        guards: Vec::new(),
+        incomplete: Vec::new(),
+        manifests: None,
     }
 }
 
@@ -313,6 +407,7 @@ fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
                 SecretStatus::Unverified => SecretState::Unverified,
                 SecretStatus::Unavailable => SecretState::Unavailable,
             },
+            digest: None,
         }),
         risks,
         reason: d.delete_reason.map(|r| match r {

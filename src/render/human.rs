@@ -78,6 +78,21 @@ pub fn render(plan: &Plan, style: Style) -> String {
     if !plan.changes.is_empty() {
         out.push('\n');
     }
+    for scope in &plan.incomplete {
+        let _ = writeln!(out, "{} {scope}", p.paint(RED, "incomplete:"));
+    }
+    for g in &plan.guards {
+        let _ = writeln!(
+            out,
+            "{} {}{}",
+            p.paint(RED, &format!("apply will refuse (`{}` guard):", g.guard)),
+            g.message,
+            g.override_note()
+        );
+    }
+    if !plan.incomplete.is_empty() || !plan.guards.is_empty() {
+        out.push('\n');
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "{} {note}", p.paint(YELLOW, "note:"));
     }

@@ -86,6 +86,29 @@ pub fn render(plan: &Plan, limit: usize) -> String {
             "> [!CAUTION]\n> {protected} protected object(s) would be deleted; apply will refuse them.\n"
         );
     }
+    if !plan.incomplete.is_empty() {
+        let _ = writeln!(
+            head,
+            "> [!CAUTION]\n> **Incomplete plan**: a list read failed, so nothing is planned in these scopes:"
+        );
+        for scope in &plan.incomplete {
+            let _ = writeln!(head, "> - {}", escape_html(scope));
+        }
+        head.push('\n');
+    }
+    if !plan.guards.is_empty() {
+        let _ = writeln!(head, "> [!CAUTION]\n> **Apply will refuse this plan:**");
+        for g in &plan.guards {
+            let _ = writeln!(
+                head,
+                "> - `{}` guard: {}{}",
+                g.guard,
+                escape_html(&g.message),
+                g.override_note()
+            );
+        }
+        head.push('\n');
+    }
     for note in &plan.notes {
         let _ = writeln!(head, "- {}", escape_html(note));
     }

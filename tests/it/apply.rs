@@ -208,11 +208,11 @@ fn failed_list_blocks_deletes_in_its_scope() {
         assert!(
             blocked
                 .plan
-                .notes
+                .incomplete
                 .iter()
                 .any(|n| n.contains("group") && n.contains("held back")),
             "{:?}",
-            blocked.plan.notes
+            blocked.plan.incomplete
         );
         assert!(
             blocked.plan.changes.iter().any(|c| c.kind == "tag"),

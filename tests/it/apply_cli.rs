@@ -266,8 +266,8 @@ fn concurrent_applies_admit_exactly_one() {
     runtime.block_on(emu.shutdown());
 }
 
-/// A new service token's key goes to its `write_key_to` file, readable by its owner only, and
-/// nowhere else.
+/// A new service token's key goes to its `write_key_to` file, readable by its owner only (an
+/// existing file's mode corrected), and nowhere else.
 #[test]
 fn service_token_keys_go_only_to_their_file() {
     use crate::support::run_with_env;
@@ -292,6 +292,15 @@ fn service_token_keys_go_only_to_their_file() {
         ("BRAINTRUST_API_URL", url.as_str()),
         ("BRAINTRUST_API_KEY", "bt-st-bootstrap-0000000000000001"),
     ];
+    // A key file left world-readable by something else ends with mode 0600.
+    let path = dir.path().join(".secrets/ci-bot.token");
+    fs_err::create_dir_all(dir.path().join(".secrets")).expect("mkdir");
+    fs_err::write(&path, "stale").expect("write stale key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
     let run = run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env);
     assert_eq!(
         run.code,
@@ -300,7 +309,6 @@ fn service_token_keys_go_only_to_their_file() {
         run.stdout,
         run.stderr
     );
-    let path = dir.path().join(".secrets/ci-bot.token");
     let key = fs_err::read_to_string(&path).expect("key file written");
     assert!(key.starts_with("bt-st-"), "{key}");
     #[cfg(unix)]

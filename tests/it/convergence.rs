@@ -1683,11 +1683,11 @@ tags:
         assert!(
             second
                 .plan
-                .notes
+                .incomplete
                 .iter()
                 .any(|n| n.contains("group") && n.contains("held back")),
             "{:?}",
-            second.plan.notes
+            second.plan.incomplete
         );
         emu.clear_requests();
         let report = execute(&analysis, &emu, &second, &values, None, 4).await;

@@ -2,6 +2,7 @@
 
 mod apply;
 mod apply_cli;
+mod apply_safety;
 mod cli;
 mod convergence;
 mod diagnostics;
