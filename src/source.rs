@@ -24,6 +24,9 @@ pub struct SourceFile {
     /// possible, with `/` separators so output is the same on every platform).
     pub path: String,
     pub text: String,
+    /// A file the loader refused to read (a FIFO, a link out of the root, too large...): it is
+    /// here, with no text, only so diagnostics about it have a location. Parsing skips it.
+    pub refused: bool,
     /// Byte offset of the start of every line, for offset -> line:col conversion.
     line_starts: Vec<usize>,
 }
@@ -60,6 +63,7 @@ impl SourceFile {
         SourceFile {
             path,
             text,
+            refused: false,
             line_starts,
         }
     }
@@ -115,6 +119,13 @@ impl SourceMap {
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile::new(path.into(), text.into()));
+        id
+    }
+
+    /// Adds a file the loader refused to read, with no text, and returns its id.
+    pub fn add_refused(&mut self, path: impl Into<String>) -> FileId {
+        let id = self.add(path, String::new());
+        self.files[id.0 as usize].refused = true;
         id
     }
 

@@ -358,12 +358,56 @@ fn preflight(state: &AppState, path: &str) -> Response {
     cors()
 }
 
+/// Why a control request must be refused, if it must: the control plane reads every key and
+/// secret and can reset the state, so it answers only requests addressed to a loopback name
+/// (a DNS-rebinding page reaches the port under its own host name) that carry no Origin other
+/// than a loopback one (a web page's cross-origin request, simple POSTs included, always does).
+fn foreign_control_request(headers: &axum::http::HeaderMap) -> Option<&'static str> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !is_loopback_authority(host) {
+        return Some("the emulator's control endpoints answer only requests to a loopback host");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let authority = origin.strip_prefix("http://").unwrap_or("");
+        if !is_loopback_authority(authority) {
+            return Some("the emulator's control endpoints refuse cross-origin requests");
+        }
+    }
+    None
+}
+
+/// Whether `host[:port]` names this machine: `localhost` (or a name under it), `127.0.0.0/8` or
+/// `[::1]`.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port)) if port.is_empty() || port.starts_with(':') => host,
+            _ => return false,
+        },
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The middleware: answers CORS preflights, then applies latency and faults and logs the request.
-/// `/_emulator/` control requests pass through untouched and unlogged.
+/// `/_emulator/` control requests pass through untouched and unlogged, once
+/// [`foreign_control_request`] has let them.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     if path.starts_with("/_emulator/") || path == "/_emulator" {
+        if let Some(refusal) = foreign_control_request(request.headers()) {
+            return json_error(StatusCode::FORBIDDEN, refusal);
+        }
         return next.run(request).await;
     }
     if method == Method::OPTIONS {

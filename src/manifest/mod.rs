@@ -81,13 +81,22 @@ impl DocOrigin {
 pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    for (file, source) in sources.iter() {
+    for (file, source) in sources.iter().filter(|(_, s)| !s.refused) {
         for chunk in split_documents(source) {
             let at = DocOrigin {
                 file,
                 base: chunk.base,
                 line_offset: chunk.line_offset,
             };
+            let tags = foreign_tags(&chunk.text, at);
+            if !tags.is_empty() {
+                diags.extend(tags);
+                diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
+                if let Some(doc) = unparsed_names(&chunk.text) {
+                    docs.push(ParsedDocument { doc, at });
+                }
+                continue;
+            }
             match parse_document(&chunk.text, at, sources) {
                 Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
                 Ok(None) => {}
@@ -102,8 +111,9 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
         }
     }
     if docs.is_empty() && diags.is_empty() {
-        if let Some((file, source)) = sources.iter().next() {
-            diags.push(no_documents(file, source, sources.len()));
+        let read = || sources.iter().filter(|(_, s)| !s.refused);
+        if let Some((file, source)) = read().next() {
+            diags.push(no_documents(file, source, read().count()));
         }
     }
     (docs, diags)
@@ -133,6 +143,49 @@ fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnost
         .collect()
 }
 
+/// The core schema's tags (`!!str`, `!!int`...): the only ones a manifest may carry.
+const CORE_TAGS: &[&str] = &["str", "int", "float", "bool", "null", "seq", "map"];
+
+/// Every tag in the document outside the core schema (`!!binary`, `!!timestamp`, `!custom`...).
+/// serde-saphyr would decode some of them (base64 for `!!binary`) into a value that no longer
+/// reads like its source, so they are refused before deserializing. A document the YAML parser
+/// cannot read yields nothing here; deserializing reports that.
+fn foreign_tags(text: &str, at: DocOrigin) -> Vec<Diagnostic> {
+    use granit_parser::{Event, Parser};
+    let mut found = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else {
+            break;
+        };
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, _, tag)
+            | Event::MappingStart(_, _, tag) => tag.as_deref(),
+            _ => None,
+        };
+        let Some(tag) = tag else {
+            continue;
+        };
+        let core = tag.handle() == "tag:yaml.org,2002:" && CORE_TAGS.contains(&tag.suffix());
+        if core {
+            continue;
+        }
+        let marker = span.tag_start.unwrap_or(span.start);
+        let start = marker.byte_offset().unwrap_or(0).min(text.len());
+        let len = text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+            .unwrap_or(text.len() - start)
+            .max(1);
+        let shown = format!("{}{}", tag.original_handle(), tag.suffix());
+        found.push(
+            Diagnostic::error(Code::YamlTag, format!("YAML tag `{shown}` is not allowed in manifests"))
+                .with_label(Span::new(at.file, at.base + start, len), "tag here")
+                .with_hint("manifests are plain data: remove the tag and write the value itself (only the core schema's `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq` and `!!map` are accepted)"),
+        );
+    }
+    found
+}
+
 /// Files were found but none holds a document: blank, or only comments.
 fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
     let text = source.text.as_str();
@@ -149,13 +202,14 @@ fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
     } else {
         format!("none of the {files} manifest files holds a document")
     };
-    let mut d = Diagnostic::error(Code::NoManifests, message);
-    if let Some((at, line)) = first {
-        d = d.with_label(
+    let d = Diagnostic::error(Code::NoManifests, message);
+    let d = match first {
+        Some((at, line)) => d.with_label(
             Span::new(file, at, line.len().max(1)),
             "only comments in this file",
-        );
-    }
+        ),
+        None => d.with_label(Span::new(file, 0, 0), "this file is empty"),
+    };
     d.with_hint(
         "a manifest document starts with `org: NAME`, `project: NAME` or `project_template: NAME`",
     )
