@@ -110,7 +110,7 @@ fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<
     };
     printer.out(&text);
     if let Some(out) = &args.out {
-        fs_err::write(out, render::json(plan))
+        fs_err::write(out, crate::redact::scrub(&render::json(plan)).as_bytes())
             .with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
         printer.err(&format!("plan saved to {}\n", out.display()));
     }
@@ -218,7 +218,10 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
             .as_deref()
             .unwrap_or(crate::env::BRAINTRUST_API_KEY);
         let api_key = match std::env::var(key_var) {
-            Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            Ok(key) if !key.trim().is_empty() => {
+                crate::redact::register(&key);
+                key.trim().to_owned()
+            }
             _ => bail!(
                 "no API key for org `{name}`: set {key_var}{}, or try `--emulator` to plan against a local emulator",
                 if cfg.api_key_env.is_some() {
@@ -244,6 +247,9 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
     let user_key = std::env::var(crate::env::BT_GITOPS_SECRET_KEY)
         .ok()
         .filter(|k| !k.is_empty());
+    if let Some(k) = &user_key {
+        crate::redact::register(k);
+    }
     let mut out = SecretDigests::new();
     for (key, resource) in &desired.resources {
         let source = match &resource.spec {
@@ -265,8 +271,17 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
     out
 }
 
-/// Reads a secret's value. Errors name the source, never the value.
+/// Reads a secret's value and registers it with the redaction layer. Errors name the source,
+/// never the value.
 pub fn read_secret(source: &SecretSource, root: &Path) -> Result<String, String> {
+    let value = read_secret_value(source, root);
+    if let Ok(v) = &value {
+        crate::redact::register(v);
+    }
+    value
+}
+
+fn read_secret_value(source: &SecretSource, root: &Path) -> Result<String, String> {
     match source {
         SecretSource::Env(name) => match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok(v),

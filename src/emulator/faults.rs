@@ -1,5 +1,5 @@
 //! Test controls applied around every API request: injected latency, fault rules (an error
-//! status, 429 with `Retry-After`, a dropped connection, or a delay; on every Nth matching request, on a
+//! status, 429 with `Retry-After`, a dropped connection, a delay, or an error echoing the request; on every Nth matching request, on a
 //! seeded random fraction, or always, optionally limited to a method, a path pattern and a number
 //! of times), the request log, and CORS preflight answers.
 
@@ -34,6 +34,10 @@ pub enum FaultAction {
     Drop,
     /// Wait this long, then answer normally (for client timeouts).
     Delay { ms: u64 },
+    /// Answer with this status and an error message that repeats the request, its
+    /// `Authorization` header and body included, as some servers and proxies do on 400 and 500:
+    /// for proving that nothing secret a request carried reaches bt-gitops's outputs.
+    Echo { status: u16 },
 }
 
 fn one() -> u64 {
@@ -299,8 +303,28 @@ fn injected(action: &FaultAction) -> Option<Response> {
             response
         }
         FaultAction::Drop => Response::new(Body::new(Dropped)),
-        FaultAction::Delay { .. } => return None,
+        FaultAction::Delay { .. } | FaultAction::Echo { .. } => return None,
     })
+}
+
+/// The answer of [`FaultAction::Echo`]: the request repeated in the error message.
+async fn echo(status: u16, request: Request) -> Response {
+    let auth = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    json_error(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &format!(
+            "cannot process request (Authorization: {auth}): {}",
+            String::from_utf8_lossy(&body)
+        ),
+    )
 }
 
 fn fault_name(action: &FaultAction) -> &'static str {
@@ -309,6 +333,7 @@ fn fault_name(action: &FaultAction) -> &'static str {
         FaultAction::RateLimit { .. } => "rate_limit",
         FaultAction::Drop => "drop",
         FaultAction::Delay { .. } => "delay",
+        FaultAction::Echo { .. } => "echo",
     }
 }
 
@@ -438,6 +463,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     }
     let response = match fault.as_ref().and_then(injected) {
         Some(response) => response,
+        None if matches!(fault, Some(FaultAction::Echo { .. })) => {
+            let status = match &fault {
+                Some(FaultAction::Echo { status }) => *status,
+                _ => 500,
+            };
+            echo(status, request).await
+        }
         None => {
             if let Some(FaultAction::Delay { ms }) = &fault {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;

@@ -101,7 +101,9 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
                 Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
                 Ok(None) => {}
                 Err(diag) => {
+                    let more = later_errors(&chunk.text, at, sources, &diag);
                     diags.push(diag);
+                    diags.extend(more);
                     diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
                     if let Some(doc) = unparsed_names(&chunk.text) {
                         docs.push(ParsedDocument { doc, at });
@@ -141,6 +143,112 @@ fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnost
                 .with_hint("secrets never live in git: write `{ env: NAME }` or `{ file: PATH }`, and rotate this one since it was committed")
         })
         .collect()
+}
+
+/// The most errors one document reports.
+const MAX_ERRORS_PER_DOCUMENT: usize = 32;
+
+/// The errors of a document after its first one, so that one run shows every independent
+/// mistake. Deserializing stops at the first error; this blanks the offending value (its line
+/// and the more indented lines under it, replaced by spaces so offsets hold) and tries again,
+/// until the document reads. An error whose value contains blanked lines (a mapping that lost a
+/// required field, a list left empty) is a consequence of the blanking: it is blanked in turn but
+/// not reported. Nothing after a syntax error is reliable, so those stop the search.
+fn later_errors(
+    text: &str,
+    at: DocOrigin,
+    sources: &SourceMap,
+    first: &Diagnostic,
+) -> Vec<Diagnostic> {
+    let recoverable = |d: &Diagnostic| {
+        !matches!(
+            d.code,
+            Code::YamlSyntax | Code::ResourceLimit | Code::UnknownDocument | Code::DuplicateKey
+        )
+    };
+    let mut found = Vec::new();
+    if !recoverable(first) {
+        return found;
+    }
+    let mut text = text.to_owned();
+    let mut blanked: Vec<(usize, usize)> = Vec::new();
+    let mut last = first.clone();
+    for _ in 0..MAX_ERRORS_PER_DOCUMENT * 4 {
+        let Some(block) = last
+            .primary_span()
+            .and_then(|span| span.start.checked_sub(at.base))
+            .and_then(|offset| value_block(&text, offset))
+        else {
+            break;
+        };
+        blank(&mut text, block);
+        blanked.push(block);
+        match parse_document(&text, at, sources) {
+            Err(next) if recoverable(&next) => {
+                let next_block = next
+                    .primary_span()
+                    .and_then(|span| span.start.checked_sub(at.base))
+                    .and_then(|offset| value_block(&text, offset));
+                let inside_blanked = next_block
+                    .is_none_or(|(s, e)| blanked.iter().any(|&(bs, be)| bs < e && s < be));
+                // A wrong-typed list or mapping is reported at its first item: the same error
+                // on the next item is the same mistake.
+                let same_container = next.code == Code::WrongType
+                    && next.code == last.code
+                    && next.message == last.message
+                    && next_block.is_some_and(|(s, _)| {
+                        text.get(block.1..s)
+                            .is_some_and(|gap| gap.trim().is_empty())
+                    });
+                let cascade = inside_blanked || same_container;
+                if !cascade {
+                    found.push(next.clone());
+                    if found.len() + 1 >= MAX_ERRORS_PER_DOCUMENT {
+                        break;
+                    }
+                }
+                last = next;
+            }
+            _ => break,
+        }
+    }
+    found
+}
+
+/// The byte range of the value on the line holding `offset`: that line and the following lines
+/// indented deeper than it (blank lines included). `None` when the line is blank.
+fn value_block(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let indent_of = |line: &str| line.len() - line.trim_start().len();
+    let first_line = text[start..].split('\n').next().unwrap_or("");
+    if first_line.trim().is_empty() {
+        return None;
+    }
+    let indent = indent_of(first_line);
+    let mut end = start + first_line.len();
+    let mut next = end + 1;
+    while next < text.len() {
+        let line = text[next..].split('\n').next().unwrap_or("");
+        if !line.trim().is_empty() && indent_of(line) <= indent {
+            break;
+        }
+        end = next + line.len();
+        next = end + 1;
+    }
+    Some((start, end.min(text.len())))
+}
+
+/// Replaces the range with spaces, keeping line breaks and the length in bytes.
+fn blank(text: &mut String, (start, end): (usize, usize)) {
+    let replaced: String = text[start..end]
+        .chars()
+        .flat_map(|c| {
+            let fill = if c == '\n' || c == '\r' { c } else { ' ' };
+            std::iter::repeat_n(fill, c.len_utf8())
+        })
+        .collect();
+    text.replace_range(start..end, &replaced);
 }
 
 /// The core schema's tags (`!!str`, `!!int`...): the only ones a manifest may carry.

@@ -12,6 +12,7 @@ mod fuzz;
 mod git;
 mod import;
 mod plans;
+mod redaction;
 mod schema;
 mod support;
 mod tidy;

@@ -43,11 +43,22 @@ pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// Like [`run_in`], but a run still going after `limit` is killed and reported as a failure
-/// (`code: None`, and `stderr` says so): for hostile inputs, where a hang is the bug. The limit
-/// is a generous bound on hanging, not a measure of speed.
+/// Like [`run_in`], but a run still going after `limit` is killed and reported with
+/// `code: None` (and what it printed until then): for hostile inputs, where a hang is the bug,
+/// and for long-running commands such as `watch`. The limit is a generous bound on hanging, not
+/// a measure of speed.
 pub fn run_bounded(cwd: &Path, args: &[&str], limit: Duration) -> Run {
-    let mut child = command(cwd, args, &[])
+    run_bounded_with_env(cwd, args, &[], limit)
+}
+
+/// [`run_bounded`] with `env` set as [`run_with_env`] does.
+pub fn run_bounded_with_env(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Run {
+    let mut child = command(cwd, args, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -81,11 +92,7 @@ pub fn run_bounded(cwd: &Path, args: &[&str], limit: Duration) -> Run {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Run {
-                code: None,
-                stdout: String::new(),
-                stderr: format!("bt-gitops {args:?} still running after {limit:?}: killed"),
-            };
+            break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
