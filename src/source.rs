@@ -25,8 +25,10 @@ pub struct SourceFile {
     pub path: String,
     pub text: String,
     /// A file the loader refused to read (a FIFO, a link out of the root, too large...): it is
-    /// here, with no text, only so diagnostics about it have a location. Parsing skips it.
+    /// here, with no text, only so diagnostics about it have a location. Parsing skips it. The
+    /// reason, when the loader left the diagnostic to its caller (files read from git).
     pub refused: bool,
+    pub refusal: Option<&'static str>,
     /// Byte offset of the start of every line, for offset -> line:col conversion.
     line_starts: Vec<usize>,
 }
@@ -64,6 +66,7 @@ impl SourceFile {
             path,
             text,
             refused: false,
+            refusal: None,
             line_starts,
         }
     }
@@ -122,10 +125,12 @@ impl SourceMap {
         id
     }
 
-    /// Adds a file the loader refused to read, with no text, and returns its id.
-    pub fn add_refused(&mut self, path: impl Into<String>) -> FileId {
+    /// Adds a file the loader refused to read, with no text and why, and returns its id.
+    pub fn add_refused(&mut self, path: impl Into<String>, why: &'static str) -> FileId {
         let id = self.add(path, String::new());
-        self.files[id.0 as usize].refused = true;
+        let file = &mut self.files[id.0 as usize];
+        file.refused = true;
+        file.refusal = Some(why);
         id
     }
 

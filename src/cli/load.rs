@@ -27,7 +27,25 @@ pub fn load_arg(arg: &super::PathArg) -> (SourceMap, Vec<Diagnostic>) {
                     ),
                 )],
             ),
-            Ok(sources) => (sources, Vec::new()),
+            Ok(sources) => {
+                let diags = sources
+                    .iter()
+                    .filter_map(|(id, f)| Some((id, f.refusal?, &f.path)))
+                    .map(|(id, why, path)| {
+                        let code = if why.contains("UTF-8") {
+                            Code::YamlSyntax
+                        } else if why.contains("link") {
+                            Code::OutsideRoot
+                        } else {
+                            Code::ResourceLimit
+                        };
+                        Diagnostic::error(code, format!("`{path}` is {why}: it was not read"))
+                            .with_label(Span::new(id, 0, 0), "not read")
+                            .with_hint("manifests are regular UTF-8 files of at most 8 MiB")
+                    })
+                    .collect();
+                (sources, diags)
+            }
             Err(err) => (
                 SourceMap::new(),
                 vec![Diagnostic::error(Code::NoManifests, err.to_string())],
@@ -128,6 +146,14 @@ enum Refused {
 impl Refused {
     /// The diagnostic, located at `file:1:1` of an empty entry added for the refused file.
     fn diagnostic(self, sources: &mut SourceMap, shown: String) -> Diagnostic {
+        let reason = match &self {
+            Refused::Special(_) => "not a regular file",
+            Refused::OutsideRoot(_) => "a link out of the manifest directory",
+            Refused::TooBig => "larger than 8 MiB",
+            Refused::TreeTooBig => "past the size limit of the tree",
+            Refused::NotUtf8(..) => "not UTF-8 text",
+            Refused::Io(_) => "unreadable",
+        };
         let (code, message, label, hint) = match self {
             Refused::Special(what) => (
                 Code::NotRegularFile,
@@ -169,7 +195,7 @@ impl Refused {
                 "check the file's permissions".to_owned(),
             ),
         };
-        let file = sources.add_refused(shown);
+        let file = sources.add_refused(shown, reason);
         Diagnostic::error(code, message)
             .with_label(Span::new(file, 0, 0), label)
             .with_hint(hint)

@@ -291,3 +291,29 @@ fn watch_follows_a_branch() {
     });
     rt.block_on(emu.shutdown());
 }
+
+/// A round that fails on the manifests says which errors, at `file:line:col`, not just how many.
+#[test]
+fn a_failed_round_names_its_real_cause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\ngroups:\n  - { name: a, colour: red }\n",
+    )
+    .expect("write");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let run = crate::support::run_bounded(
+        dir.path(),
+        &["watch", "org.yaml", "--metrics-addr", &metrics],
+        Duration::from_secs(4),
+    );
+    let failed = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("\"round_failed\""))
+        .unwrap_or_else(|| panic!("no round_failed event:\n{}", run.stderr));
+    assert!(
+        failed.contains("org.yaml:3:16: error[E0101]: unknown field `colour`"),
+        "{failed}"
+    );
+}
