@@ -403,22 +403,23 @@ fn manifest_fingerprint(sources: &crate::source::SourceMap) -> u64 {
 /// How many manifest errors a failed round's message quotes (as `file:line:col: error[CODE]`).
 const SHOWN_CAUSES: usize = 3;
 
-/// Connections the metrics server handles at once; more wait in the listen queue.
+/// Connections the metrics server keeps open at once: far below the usual limit of 1,024 file
+/// descriptors. When full, the oldest connection is closed to admit a new one, so idle
+/// connections cannot keep a health probe out.
 const MAX_METRICS_CONNECTIONS: usize = 64;
 
 /// How long a metrics connection may take to send its request.
 const METRICS_READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A minimal HTTP/1.1 server for `/healthz` and `/metrics` (one request per connection, of at
-/// most 2 KiB). Connections are bounded, idle ones are dropped after a short timeout, and a
-/// failing `accept` (out of file descriptors, say) backs off instead of spinning.
+/// most 2 KiB). Open connections are bounded (the oldest makes room for the newest), idle ones
+/// are dropped after a short timeout, and a failing `accept` (out of file descriptors, say)
+/// backs off instead of spinning.
 async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_METRICS_CONNECTIONS));
+    let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =
+        std::collections::VecDeque::new();
     let mut pause = Duration::from_millis(10);
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let mut stream = match listener.accept().await {
             Ok((stream, _)) => {
                 pause = Duration::from_millis(10);
@@ -431,9 +432,14 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>)
                 continue;
             }
         };
+        open.retain(|task| !task.is_finished());
+        while open.len() >= MAX_METRICS_CONNECTIONS {
+            if let Some(oldest) = open.pop_front() {
+                oldest.abort();
+            }
+        }
         let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
+        let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
             let n = match tokio::time::timeout(METRICS_READ_TIMEOUT, stream.read(&mut buf)).await {
                 Ok(Ok(n)) => n,
@@ -453,5 +459,6 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>)
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+        open.push_back(task.abort_handle());
     }
 }
