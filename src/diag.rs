@@ -242,7 +242,7 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: 
         };
     };
     let file = sources.get(primary.file);
-    let text = redact(&file.text, primary.file, redactions);
+    let text = unhide(redact(&file.text, primary.file, redactions));
     let clipped = Clipped::new(&text, &diag.labels, primary.file);
     let view = MietteView {
         diag,
@@ -270,8 +270,9 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: 
     let mut rendered = header;
     let location = format!("{}]", sources.location(primary));
     for (i, line) in body.into_iter().enumerate() {
-        if i == 0 && clipped.changed {
-            // miette computed the heading's column in the clipped text: give the real one.
+        if i == 0 {
+            // miette computed the heading's column in the shown text (clipped, invisible
+            // characters made visible): give the real one.
             if let Some(open) = line.find(&format!("[{}:", file.path)) {
                 rendered.push_str(&line[..=open]);
                 rendered.push_str(&location);
@@ -579,6 +580,69 @@ pub fn literal_secret_values(line: &str) -> Vec<(usize, usize, &'static str)> {
     found
 }
 
+/// Characters that reorder or hide text without being seen: bidirectional embeddings,
+/// overrides, isolates and marks, zero-width characters, the byte order mark, soft hyphens,
+/// invisible operators, Hangul fillers and tag characters. In a name they make a reviewer read
+/// something other than what is applied (`admin\u{202E}nimda`).
+#[must_use]
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// `text` with every [`is_invisible`] character written out as `[U+202E]`, so a reviewer sees
+/// it instead of having text reordered or hidden (for plans shown to people).
+#[must_use]
+pub fn show_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_invisible) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("[U+{:04X}]", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `text` with every [`is_invisible`] character replaced by visible ones of the same length in
+/// bytes (`\u{FFFD}` for three bytes, `?` per byte otherwise), so spans still line up in a
+/// snippet and the terminal does not reorder the line.
+fn unhide(text: String) -> String {
+    if !text.chars().any(is_invisible) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match (is_invisible(c), c.len_utf8()) {
+            (false, _) => out.push(c),
+            (true, 3) => out.push('\u{FFFD}'),
+            (true, n) => out.extend(std::iter::repeat_n('?', n)),
+        }
+    }
+    out
+}
+
 /// Adapter that lets miette render our diagnostic without our type depending on miette's traits
 /// anywhere else.
 struct MietteView<'a> {
@@ -701,6 +765,18 @@ mod tests {
         assert!(values("    secret:\n").is_empty());
         assert!(values("      - { name: good, value: 0.5 }").is_empty());
         assert!(values("description: no secret:here").is_empty());
+    }
+
+    #[test]
+    fn invisible_characters_are_shown() {
+        assert_eq!(
+            super::show_invisible("a\u{202E}b\u{200B}c"),
+            "a[U+202E]b[U+200B]c"
+        );
+        assert_eq!(super::show_invisible("plain é"), "plain é");
+        let unhidden = super::unhide("x\u{202E}y\u{00AD}z".to_owned());
+        assert_eq!(unhidden, "x\u{FFFD}y??z");
+        assert_eq!(unhidden.len(), "x\u{202E}y\u{00AD}z".len());
     }
 
     #[test]

@@ -102,10 +102,26 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
 
 fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
     let text = match args.format {
-        PlanFormat::Human => render::human::render(plan, printer.out_style),
+        PlanFormat::Human => {
+            crate::diag::show_invisible(&render::human::render(plan, printer.out_style))
+                .into_owned()
+        }
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => {
-            render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT)
+            // Invisible characters written out make the comment longer: fit it again.
+            let limit = render::markdown::GITHUB_COMMENT_LIMIT;
+            let text = render::markdown::render(plan, limit);
+            let shown = crate::diag::show_invisible(&text).into_owned();
+            let over = shown.len().saturating_sub(limit);
+            if over == 0 {
+                shown
+            } else {
+                crate::diag::show_invisible(&render::markdown::render(
+                    plan,
+                    limit.saturating_sub(over * 2),
+                ))
+                .into_owned()
+            }
         }
     };
     printer.out(&text);

@@ -36,32 +36,7 @@ fn check_name(value: &str) -> Result<(), InvalidId> {
     Ok(())
 }
 
-/// Characters that reorder or hide text without being seen: bidirectional embeddings,
-/// overrides, isolates and marks, zero-width characters, the byte order mark, soft hyphens,
-/// invisible operators, Hangul fillers and tag characters. In a name they make a reviewer read
-/// something other than what is applied (`admin\u{202E}nimda`).
-#[must_use]
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'
-            | '\u{1160}'
-            | '\u{17B4}'
-            | '\u{17B5}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{E0000}'..='\u{E007F}'
-    )
-}
+pub use crate::diag::is_invisible;
 
 macro_rules! name_types {
     ($($(#[doc = $doc:literal])+ $name:ident,)+) => {$(
