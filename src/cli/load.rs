@@ -111,7 +111,14 @@ pub fn load(root: &Path) -> (SourceMap, Vec<Diagnostic>) {
             Ok(text) => {
                 sources.add(shown, text);
             }
-            Err(why) => diags.push(why.diagnostic(&mut sources, shown)),
+            Err(why) => {
+                let exhausted = matches!(why, Refused::TreeTooBig);
+                diags.push(why.diagnostic(&mut sources, shown));
+                if exhausted {
+                    // One diagnostic for the limit, not one per file left unread.
+                    break;
+                }
+            }
         }
     }
     if sources.is_empty() && diags.is_empty() {
@@ -360,6 +367,10 @@ impl Walk<'_> {
                 }
             } else if manifest {
                 self.files.push(path);
+            }
+            if self.files.len() > MAX_FILES {
+                // Reading stops at the limit anyway: no need to walk the rest of a huge tree.
+                return;
             }
         }
     }

@@ -107,8 +107,9 @@ fn has_location(line: &str) -> bool {
     numeric(parts.next()) && numeric(parts.next()) && parts.next().is_some_and(|p| !p.is_empty())
 }
 
-/// A FIFO and a file over the per-file limit, made in a temporary directory, and a pseudo-file
-/// of the operating system: each is refused with its code at `file:1:1`, and nothing blocks.
+/// A FIFO, a file over the per-file limit and a tree over the file-count limit, made in a
+/// temporary directory, and a pseudo-file of the operating system: each is refused with its
+/// code at `file:1:1`, and nothing blocks.
 #[test]
 fn hostile_files_made_at_run_time() {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -130,6 +131,24 @@ fn hostile_files_made_at_run_time() {
             run.stderr
         );
     }
+    // More files than one run reads: one diagnostic for the limit, not one per file left.
+    let many = dir.path().join("many");
+    fs_err::create_dir(&many).expect("directory");
+    for i in 0..=10_000 {
+        fs_err::write(many.join(format!("{i:05}.yaml")), "# nothing\n").expect("small file");
+    }
+    let run = check_run(dir.path(), "many").unwrap_or_else(|why| panic!("{why}"));
+    assert_eq!(
+        run.stderr.matches("error[E0005]").count(),
+        1,
+        "{}",
+        run.stderr.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        run.stderr.contains("many/10000.yaml:1:1"),
+        "{}",
+        run.stderr.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
     // The FIFO named directly, and a pseudo-file of the operating system.
     for (path, code) in [("m/fifo.yaml", "E0006"), ("/proc/self/environ", "E0006")] {
         let run = check_run(dir.path(), path).unwrap_or_else(|why| panic!("{why}"));
