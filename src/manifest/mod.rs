@@ -148,6 +148,9 @@ fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnost
 /// The most errors one document reports.
 const MAX_ERRORS_PER_DOCUMENT: usize = 32;
 
+/// The most bytes parsed again while looking for a document's later errors.
+const RECOVERY_BYTES: usize = 4 * 1024 * 1024;
+
 /// The errors of a document after its first one, so that one run shows every independent
 /// mistake. Deserializing stops at the first error; this blanks the offending value (its line
 /// and the more indented lines under it, replaced by spaces so offsets hold) and tries again,
@@ -173,7 +176,9 @@ fn later_errors(
     let mut text = text.to_owned();
     let mut blanked: Vec<(usize, usize)> = Vec::new();
     let mut last = first.clone();
-    for _ in 0..MAX_ERRORS_PER_DOCUMENT * 4 {
+    // Each attempt parses the whole document again: bound the bytes re-parsed, too.
+    let attempts = (RECOVERY_BYTES / text.len().max(1)).clamp(1, MAX_ERRORS_PER_DOCUMENT * 4);
+    for _ in 0..attempts {
         let Some(block) = last
             .primary_span()
             .and_then(|span| span.start.checked_sub(at.base))
@@ -261,6 +266,10 @@ const CORE_TAGS: &[&str] = &["str", "int", "float", "bool", "null", "seq", "map"
 fn foreign_tags(text: &str, at: DocOrigin) -> Vec<Diagnostic> {
     use granit_parser::{Event, Parser};
     let mut found = Vec::new();
+    // Every tag starts with `!`: most documents need no second parse.
+    if !text.contains('!') {
+        return found;
+    }
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else {
             break;
