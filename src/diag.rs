@@ -79,8 +79,15 @@ codes! {
     UnknownDocument = ("E0003", "unknown-document"),
     /// A manifest file could not be read, or the path holds no manifest.
     NoManifests = ("E0004", "no-manifests"),
-    /// A YAML alias expansion or nesting went past the parser's safety budget.
+    /// A YAML alias expansion or nesting went past the parser's safety budget, or a manifest file
+    /// (or the whole tree) is larger than bt-gitops reads.
     ResourceLimit = ("E0005", "resource-limit"),
+    /// A manifest path that is a FIFO, device, socket or other special file; it is never read.
+    NotRegularFile = ("E0006", "not-a-regular-file"),
+    /// A symbolic link whose target is outside the manifest directory; it is never followed.
+    OutsideRoot = ("E0007", "outside-root"),
+    /// A YAML tag outside the core schema (`!!binary`, `!custom`...): manifests are plain data.
+    YamlTag = ("E0008", "yaml-tag"),
     /// A key that the manifest language does not know.
     UnknownField = ("E0101", "unknown-field"),
     /// A value of the wrong type (a list where a string is expected...).
@@ -242,11 +249,13 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: 
         };
     };
     let file = sources.get(primary.file);
-    let text = redact(&file.text, primary.file, redactions);
+    let text = unhide(redact(&file.text, primary.file, redactions));
+    let clipped = Clipped::new(&text, &diag.labels, primary.file);
     let view = MietteView {
         diag,
-        source: miette::NamedSource::new(&file.path, text),
+        source: miette::NamedSource::new(&file.path, clipped.text.clone()),
         file: primary.file,
+        clipped: &clipped,
     };
     let theme = match style {
         Style::Fancy => miette::GraphicalTheme::unicode(),
@@ -266,7 +275,18 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: 
         .skip(1)
         .collect();
     let mut rendered = header;
-    for line in body {
+    let location = format!("{}]", sources.location(primary));
+    for (i, line) in body.into_iter().enumerate() {
+        if i == 0 {
+            // miette computed the heading's column in the shown text (clipped, invisible
+            // characters made visible): give the real one.
+            if let Some(open) = line.find(&format!("[{}:", file.path)) {
+                rendered.push_str(&line[..=open]);
+                rendered.push_str(&location);
+                rendered.push('\n');
+                continue;
+            }
+        }
         rendered.push_str(line.trim_end());
         rendered.push('\n');
     }
@@ -274,6 +294,131 @@ pub fn render(diag: &Diagnostic, sources: &SourceMap, style: Style, redactions: 
         rendered.pop();
     }
     rendered
+}
+
+/// The longest source line shown in a snippet, in characters. miette pads label lines with
+/// `format!` widths, which must fit in a `u16`: a label past column 65,535 made it panic. Longer
+/// lines are shown as a window around their first label, with `...` where text was cut.
+const MAX_SHOWN_LINE: usize = 240;
+
+/// A copy of a file's text with over-long lines cut down to a window, and the map from offsets
+/// in the original to offsets in the copy.
+struct Clipped {
+    text: String,
+    changed: bool,
+    windows: Vec<Window>,
+}
+
+/// One clipped line: where it and its kept range lie in the original (`line_*`, `keep_*`) and
+/// where the kept range starts and the line ends in the copy (`new_*`).
+#[derive(Clone, Copy)]
+struct Window {
+    line_start: usize,
+    line_end: usize,
+    keep_start: usize,
+    keep_end: usize,
+    new_keep_start: usize,
+    new_line_end: usize,
+}
+
+impl Clipped {
+    fn new(text: &str, labels: &[Label], file: crate::source::FileId) -> Clipped {
+        let needs = text
+            .split('\n')
+            .any(|line| line.len() > MAX_SHOWN_LINE && line.chars().count() > MAX_SHOWN_LINE);
+        if !needs {
+            return Clipped {
+                text: text.to_owned(),
+                changed: false,
+                windows: Vec::new(),
+            };
+        }
+        let mut out = String::with_capacity(text.len().min(1 << 20));
+        let mut windows = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let content = line.trim_end_matches('\n');
+            let line_end = offset + content.len();
+            if content.chars().count() <= MAX_SHOWN_LINE {
+                out.push_str(line);
+                offset += line.len();
+                continue;
+            }
+            // Centre the window on the first label starting on this line.
+            let anchor = labels
+                .iter()
+                .filter(|l| l.span.file == file)
+                .map(|l| l.span.start)
+                .find(|at| (offset..=line_end).contains(at))
+                .map_or(0, |at| at - offset);
+            let from = floor_char(content, anchor.saturating_sub(MAX_SHOWN_LINE / 3));
+            let to = floor_char(content, (from + MAX_SHOWN_LINE).min(content.len()));
+            let to = if to <= from { content.len() } else { to };
+
+            if from > 0 {
+                out.push_str("...");
+            }
+            let new_keep_start = out.len();
+            out.push_str(&content[from..to]);
+            if to < content.len() {
+                out.push_str("...");
+            }
+            let new_line_end = out.len();
+            out.push_str(&line[content.len()..]);
+            windows.push(Window {
+                line_start: offset,
+                line_end,
+                keep_start: offset + from,
+                keep_end: offset + to,
+                new_keep_start,
+                new_line_end,
+            });
+            offset += line.len();
+        }
+        Clipped {
+            text: out,
+            changed: true,
+            windows,
+        }
+    }
+
+    /// Where an offset of the original text lands in the copy (clamped to the text and to a
+    /// character boundary, so a stray span cannot make miette slice mid-character).
+    fn map(&self, at: usize) -> usize {
+        floor_char(&self.text, self.map_unclamped(at))
+    }
+
+    fn map_unclamped(&self, at: usize) -> usize {
+        if !self.changed {
+            return at;
+        }
+        let mut shift: isize = 0;
+        for w in &self.windows {
+            if at < w.line_start {
+                break;
+            }
+            if at <= w.line_end {
+                return if at < w.keep_start {
+                    w.new_keep_start.min(w.new_line_end)
+                } else if at > w.keep_end {
+                    w.new_line_end
+                } else {
+                    w.new_keep_start + (at - w.keep_start)
+                };
+            }
+            shift = w.new_line_end as isize - w.line_end as isize;
+        }
+        at.saturating_add_signed(shift).min(self.text.len())
+    }
+}
+
+/// The largest char boundary of `text` at or before `at`.
+fn floor_char(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Spans of literal secrets found by the run, to be masked wherever source text is shown.
@@ -442,12 +587,76 @@ pub fn literal_secret_values(line: &str) -> Vec<(usize, usize, &'static str)> {
     found
 }
 
+/// Characters that reorder or hide text without being seen: bidirectional embeddings,
+/// overrides, isolates and marks, zero-width characters, the byte order mark, soft hyphens,
+/// invisible operators, Hangul fillers and tag characters. In a name they make a reviewer read
+/// something other than what is applied (`admin\u{202E}nimda`).
+#[must_use]
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// `text` with every [`is_invisible`] character written out as `[U+202E]`, so a reviewer sees
+/// it instead of having text reordered or hidden (for plans shown to people).
+#[must_use]
+pub fn show_invisible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_invisible) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if is_invisible(c) {
+            out.push_str(&format!("[U+{:04X}]", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `text` with every [`is_invisible`] character replaced by visible ones of the same length in
+/// bytes (`\u{FFFD}` for three bytes, `?` per byte otherwise), so spans still line up in a
+/// snippet and the terminal does not reorder the line.
+fn unhide(text: String) -> String {
+    if !text.chars().any(is_invisible) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match (is_invisible(c), c.len_utf8()) {
+            (false, _) => out.push(c),
+            (true, 3) => out.push('\u{FFFD}'),
+            (true, n) => out.extend(std::iter::repeat_n('?', n)),
+        }
+    }
+    out
+}
+
 /// Adapter that lets miette render our diagnostic without our type depending on miette's traits
 /// anywhere else.
 struct MietteView<'a> {
     diag: &'a Diagnostic,
     source: miette::NamedSource<String>,
     file: crate::source::FileId,
+    clipped: &'a Clipped,
 }
 
 impl fmt::Debug for MietteView<'_> {
@@ -488,6 +697,7 @@ impl miette::Diagnostic for MietteView<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let file = self.file;
+        let clipped = self.clipped;
         // miette renders one source per report: labels in other files become `note:` lines.
         let labels = self
             .diag
@@ -496,7 +706,9 @@ impl miette::Diagnostic for MietteView<'_> {
             .enumerate()
             .filter(move |(_, l)| l.span.file == file);
         Some(Box::new(labels.map(|(i, l)| {
-            let span = miette::SourceSpan::new(l.span.start.into(), l.span.len);
+            let start = clipped.map(l.span.start);
+            let end = clipped.map(l.span.end()).max(start);
+            let span = miette::SourceSpan::new(start.into(), end - start);
             if i == 0 {
                 miette::LabeledSpan::new_primary_with_span(Some(l.message.clone()), span)
             } else {
@@ -560,6 +772,18 @@ mod tests {
         assert!(values("    secret:\n").is_empty());
         assert!(values("      - { name: good, value: 0.5 }").is_empty());
         assert!(values("description: no secret:here").is_empty());
+    }
+
+    #[test]
+    fn invisible_characters_are_shown() {
+        assert_eq!(
+            super::show_invisible("a\u{202E}b\u{200B}c"),
+            "a[U+202E]b[U+200B]c"
+        );
+        assert_eq!(super::show_invisible("plain é"), "plain é");
+        let unhidden = super::unhide("x\u{202E}y\u{00AD}z".to_owned());
+        assert_eq!(unhidden, "x\u{FFFD}y??z");
+        assert_eq!(unhidden.len(), "x\u{202E}y\u{00AD}z".len());
     }
 
     #[test]

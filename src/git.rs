@@ -126,7 +126,9 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
             source,
         })?;
     let tree = commit.tree()?;
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, Result<String, &'static str>)> = Vec::new();
+    let odb = repo.odb()?;
+    let mut total = 0usize;
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         let name = entry.name().unwrap_or("");
         let full = format!("{dir}{name}");
@@ -137,20 +139,59 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
             && !hidden
             && (name.ends_with(".yaml") || name.ends_with(".yml"))
         {
-            if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
-                if let Ok(text) = std::str::from_utf8(blob.content()) {
-                    files.push((full, text.to_owned()));
-                }
-            }
+            files.push((full, read_blob(&repo, &odb, entry, &mut total)));
         }
         TreeWalkResult::Ok
     })?;
     files.sort();
     let mut sources = SourceMap::new();
     for (path, text) in files {
-        sources.add(format!("{reference}:{path}"), text);
+        let shown = format!("{reference}:{path}");
+        match text {
+            Ok(text) => {
+                sources.add(shown, text);
+            }
+            Err(why) => {
+                sources.add_refused(shown, why);
+            }
+        }
     }
     Ok(sources)
+}
+
+/// The most bytes of one manifest, and of all manifests, read from a commit.
+const MAX_BLOB_BYTES: usize = 8 * 1024 * 1024;
+const MAX_TREE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A manifest blob's text, or why it is not read: a symbolic link (git stores its target as the
+/// blob), too large (its size is read from the object header, before its content), over the
+/// tree's budget, or not UTF-8.
+fn read_blob(
+    repo: &Repository,
+    odb: &git2::Odb<'_>,
+    entry: &git2::TreeEntry<'_>,
+    total: &mut usize,
+) -> Result<String, &'static str> {
+    if entry.filemode() == 0o120_000 {
+        return Err("a symbolic link: links are not followed at a git ref");
+    }
+    let (size, _) = odb
+        .read_header(entry.id())
+        .map_err(|_| "an object git cannot read")?;
+    if size > MAX_BLOB_BYTES {
+        return Err("larger than 8 MiB");
+    }
+    if *total + size > MAX_TREE_BYTES {
+        return Err("past the 64 MiB read from one commit");
+    }
+    *total += size;
+    let blob = entry
+        .to_object(repo)
+        .and_then(|o| o.peel_to_blob())
+        .map_err(|_| "an object git cannot read")?;
+    std::str::from_utf8(blob.content())
+        .map(str::to_owned)
+        .map_err(|_| "not UTF-8 text")
 }
 
 fn fs_canonical(p: &Path) -> PathBuf {

@@ -29,6 +29,7 @@ pub mod model;
 pub mod pipeline;
 pub mod plan;
 pub mod reconcile;
+pub mod redact;
 pub mod render;
 pub mod source;
 pub mod watch;

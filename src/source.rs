@@ -24,6 +24,11 @@ pub struct SourceFile {
     /// possible, with `/` separators so output is the same on every platform).
     pub path: String,
     pub text: String,
+    /// A file the loader refused to read (a FIFO, a link out of the root, too large...): it is
+    /// here, with no text, only so diagnostics about it have a location. Parsing skips it. The
+    /// reason, when the loader left the diagnostic to its caller (files read from git).
+    pub refused: bool,
+    pub refusal: Option<&'static str>,
     /// Byte offset of the start of every line, for offset -> line:col conversion.
     line_starts: Vec<usize>,
 }
@@ -60,6 +65,8 @@ impl SourceFile {
         SourceFile {
             path,
             text,
+            refused: false,
+            refusal: None,
             line_starts,
         }
     }
@@ -115,6 +122,15 @@ impl SourceMap {
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         self.files.push(SourceFile::new(path.into(), text.into()));
+        id
+    }
+
+    /// Adds a file the loader refused to read, with no text and why, and returns its id.
+    pub fn add_refused(&mut self, path: impl Into<String>, why: &'static str) -> FileId {
+        let id = self.add(path, String::new());
+        let file = &mut self.files[id.0 as usize];
+        file.refused = true;
+        file.refusal = Some(why);
         id
     }
 

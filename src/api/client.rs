@@ -377,7 +377,8 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
             method: method.to_string(),
             url: url.to_owned(),
-            message: e.to_string(),
+            // serde quotes the value it could not read, which may be a secret.
+            message: redact(&e.to_string()),
         })
     }
 }

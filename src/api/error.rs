@@ -78,10 +78,12 @@ impl ApiError {
 /// Longest body kept in an error.
 const MAX_BODY: usize = 2_000;
 
-/// Replaces anything that looks like a Braintrust key (`sk-...`, `bt-st-...`) with a short
-/// preview, and truncates long bodies.
+/// Replaces every secret value this process has read ([`crate::redact`]) and anything that looks
+/// like a Braintrust key (`sk-...`, `bt-st-...`) with a mask, and truncates long bodies.
 #[must_use]
 pub fn redact(text: &str) -> String {
+    let scrubbed = crate::redact::scrub(text);
+    let text = scrubbed.as_ref();
     let mut out = String::with_capacity(text.len().min(MAX_BODY));
     let mut rest = text;
     while let Some(pos) = find_key(rest) {

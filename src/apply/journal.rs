@@ -155,7 +155,8 @@ impl Journal {
     }
 
     fn write(&mut self, entry: &Entry<'_>) -> std::io::Result<()> {
-        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        let line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        let mut line = crate::redact::scrub(&line).into_owned();
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.flush()

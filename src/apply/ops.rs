@@ -197,6 +197,9 @@ impl Cx<'_> {
                 ))?;
                 let body = json!({ "name": t.name.as_str(), "service_account_id": account, "org_name": self.org_name() });
                 let out = self.send(Method::POST, "/v1/service_token", body).await?;
+                if let Some(key) = out.get("key").and_then(Value::as_str) {
+                    crate::redact::register(key);
+                }
                 if let (Some(path), Some(key)) =
                     (&t.write_key_to, out.get("key").and_then(Value::as_str))
                     && let Err(e) = write_key(&self.input_root().join(path), key)

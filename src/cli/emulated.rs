@@ -134,6 +134,7 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
                     .find_map(|k| k.key.clone())
             })
             .unwrap_or_else(|| key_for(org.as_str()));
+        crate::redact::register(&key);
         targets.push(OrgTarget {
             org: org.clone(),
             base_url: handle.url().to_owned(),

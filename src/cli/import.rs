@@ -90,7 +90,7 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         if let Some(dir) = path.parent() {
             fs_err::create_dir_all(dir)?;
         }
-        fs_err::write(&path, &file.text)?;
+        fs_err::write(&path, crate::redact::scrub(&file.text).as_bytes())?;
     }
     printer.err(&format!(
         "wrote {} files to {}; run `bt-gitops plan {}` to check them\n",

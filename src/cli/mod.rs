@@ -141,15 +141,18 @@ impl Printer {
         }
     }
 
-    /// Writes data to stdout. A closed pipe is not an error.
+    /// Writes data to stdout, scrubbed of every secret value read ([`crate::redact`]). A closed
+    /// pipe is not an error.
     fn out(&self, text: &str) {
+        let text = crate::redact::scrub(text);
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
     }
 
-    /// Writes messages and diagnostics to stderr.
+    /// Writes messages and diagnostics to stderr, scrubbed like [`Printer::out`].
     fn err(&self, text: &str) {
+        let text = crate::redact::scrub(text);
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
     }
@@ -170,6 +173,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    register_env_secrets();
     init_logging();
     let printer = Printer::new(cli.color);
     match run(cli.command, printer) {
@@ -182,6 +186,35 @@ pub fn main() -> ExitCode {
             printer.err(&text);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Registers the secrets of bt-gitops's own environment variables before anything can print.
+/// Secrets named by manifests are registered where they are read (`plan::read_secret`,
+/// `plan::targets`).
+fn register_env_secrets() {
+    for name in [
+        crate::env::BRAINTRUST_API_KEY,
+        crate::env::BT_GITOPS_SECRET_KEY,
+    ] {
+        if let Ok(value) = std::env::var(name) {
+            crate::redact::register(&value);
+        }
+    }
+}
+
+/// Log lines go to stderr through the redaction layer.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::redact::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -198,7 +231,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr)
         .with_ansi(false)
         .try_init();
 }

@@ -115,13 +115,29 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// A plan in one of its renderings.
+/// A plan in one of its renderings (invisible characters in names written out as `[U+XXXX]`).
 pub fn render_plan(plan: &Plan, format: PlanFormat, printer: Printer) -> String {
     match format {
-        PlanFormat::Human => render::human::render(plan, printer.out_style),
+        PlanFormat::Human => {
+            crate::diag::show_invisible(&render::human::render(plan, printer.out_style))
+                .into_owned()
+        }
         PlanFormat::Json => render::json(plan),
         PlanFormat::Markdown => {
-            render::markdown::render(plan, render::markdown::GITHUB_COMMENT_LIMIT)
+            // Invisible characters written out make the comment longer: fit it again.
+            let limit = render::markdown::GITHUB_COMMENT_LIMIT;
+            let text = render::markdown::render(plan, limit);
+            let shown = crate::diag::show_invisible(&text).into_owned();
+            let over = shown.len().saturating_sub(limit);
+            if over == 0 {
+                shown
+            } else {
+                crate::diag::show_invisible(&render::markdown::render(
+                    plan,
+                    limit.saturating_sub(over * 2),
+                ))
+                .into_owned()
+            }
         }
     }
 }
@@ -129,7 +145,7 @@ pub fn render_plan(plan: &Plan, format: PlanFormat, printer: Printer) -> String 
 fn print_plan(plan: &Plan, args: &PlanArgs, printer: Printer) -> anyhow::Result<()> {
     printer.out(&render_plan(plan, args.format, printer));
     if let Some(out) = &args.out {
-        fs_err::write(out, render::json(plan))
+        fs_err::write(out, crate::redact::scrub(&render::json(plan)).as_bytes())
             .with_context(|| format!("cannot save the plan to `{}`", out.display()))?;
         printer.err(&format!("plan saved to {}\n", out.display()));
     }
@@ -267,7 +283,10 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
             .as_deref()
             .unwrap_or(crate::env::BRAINTRUST_API_KEY);
         let api_key = match std::env::var(key_var) {
-            Ok(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            Ok(key) if !key.trim().is_empty() => {
+                crate::redact::register(&key);
+                key.trim().to_owned()
+            }
             _ => bail!(
                 "no API key for org `{name}`: set {key_var}{}, or try `--emulator` to plan against a local emulator",
                 if cfg.api_key_env.is_some() {
@@ -293,6 +312,9 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
     let user_key = std::env::var(crate::env::BT_GITOPS_SECRET_KEY)
         .ok()
         .filter(|k| !k.is_empty());
+    if let Some(k) = &user_key {
+        crate::redact::register(k);
+    }
     let mut out = SecretDigests::new();
     for (key, resource) in &desired.resources {
         let source = match &resource.spec {
@@ -314,8 +336,17 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
     out
 }
 
-/// Reads a secret's value. Errors name the source, never the value.
+/// Reads a secret's value and registers it with the redaction layer. Errors name the source,
+/// never the value.
 pub fn read_secret(source: &SecretSource, root: &Path) -> Result<String, String> {
+    let value = read_secret_value(source, root);
+    if let Ok(v) = &value {
+        crate::redact::register(v);
+    }
+    value
+}
+
+fn read_secret_value(source: &SecretSource, root: &Path) -> Result<String, String> {
     match source {
         SecretSource::Env(name) => match std::env::var(name) {
             Ok(v) if !v.is_empty() => Ok(v),

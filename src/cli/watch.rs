@@ -286,7 +286,23 @@ async fn round(
         .filter(|d| d.is_error())
         .count();
     if errors > 0 {
-        anyhow::bail!("{errors} error(s) in the manifests; run `bt-gitops validate` to see them");
+        let mut all: Vec<_> = diags.iter().chain(&analysis.diagnostics).collect();
+        all.retain(|d| d.is_error());
+        let first: Vec<String> = all
+            .iter()
+            .take(SHOWN_CAUSES)
+            .map(|d| d.short(&sources))
+            .collect();
+        let more = errors.saturating_sub(SHOWN_CAUSES);
+        anyhow::bail!(
+            "{errors} error(s) in the manifests: {}{}; run `bt-gitops validate` to see them",
+            first.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     let fingerprint = manifest_fingerprint(&sources);
     let root: PathBuf = if args.path.path.is_file() {
@@ -385,17 +401,48 @@ fn manifest_fingerprint(sources: &crate::source::SourceMap) -> u64 {
     h.finish()
 }
 
-/// A minimal HTTP/1.1 server for `/healthz` and `/metrics` (one request per connection).
+/// How many manifest errors a failed round's message quotes (as `file:line:col: error[CODE]`).
+const SHOWN_CAUSES: usize = 3;
+
+/// Connections the metrics server keeps open at once: far below the usual limit of 1,024 file
+/// descriptors. When full, the oldest connection is closed to admit a new one, so idle
+/// connections cannot keep a health probe out.
+const MAX_METRICS_CONNECTIONS: usize = 64;
+
+/// How long a metrics connection may take to send its request.
+const METRICS_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A minimal HTTP/1.1 server for `/healthz` and `/metrics` (one request per connection, of at
+/// most 2 KiB). Open connections are bounded (the oldest makes room for the newest), idle ones
+/// are dropped after a short timeout, and a failing `accept` (out of file descriptors, say)
+/// backs off instead of spinning.
 async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =
+        std::collections::VecDeque::new();
+    let mut pause = Duration::from_millis(10);
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                pause = Duration::from_millis(10);
+                stream
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics server cannot accept a connection");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
+        open.retain(|task| !task.is_finished());
+        while open.len() >= MAX_METRICS_CONNECTIONS {
+            if let Some(oldest) = open.pop_front() {
+                oldest.abort();
+            }
+        }
         let metrics = metrics.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut buf = [0u8; 2048];
-            let n = match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
-            {
+            let n = match tokio::time::timeout(METRICS_READ_TIMEOUT, stream.read(&mut buf)).await {
                 Ok(Ok(n)) => n,
                 _ => return,
             };
@@ -413,5 +460,6 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>)
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+        open.push_back(task.abort_handle());
     }
 }

@@ -11,6 +11,10 @@
 //! | `GET`, `POST /_emulator/latency` | read or set `{"ms": N}` injected before every API request |
 //! | `GET /_emulator/state` | the whole state, as the `--state` file holds it (secrets included) |
 //! | `POST /_emulator/reset` | put the state back as it was right after seeding (or loading) |
+//!
+//! Only requests addressed to a loopback host (`localhost`, `127.0.0.1`, `[::1]`) and carrying no
+//! Origin but a loopback one get here: the middleware answers others 403, so a web page cannot
+//! reach these endpoints through DNS rebinding or a cross-origin POST.
 
 use std::time::Duration;
 

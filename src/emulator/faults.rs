@@ -1,5 +1,5 @@
 //! Test controls applied around every API request: injected latency, fault rules (an error
-//! status, 429 with `Retry-After`, a dropped connection, or a delay; on every Nth matching request, on a
+//! status, 429 with `Retry-After`, a dropped connection, a delay, or an error echoing the request; on every Nth matching request, on a
 //! seeded random fraction, or always, optionally limited to a method, a path pattern and a number
 //! of times), the request log, and CORS preflight answers.
 
@@ -34,6 +34,10 @@ pub enum FaultAction {
     Drop,
     /// Wait this long, then answer normally (for client timeouts).
     Delay { ms: u64 },
+    /// Answer with this status and an error message that repeats the request, its
+    /// `Authorization` header and body included, as some servers and proxies do on 400 and 500:
+    /// for proving that nothing secret a request carried reaches bt-gitops's outputs.
+    Echo { status: u16 },
 }
 
 fn one() -> u64 {
@@ -299,8 +303,28 @@ fn injected(action: &FaultAction) -> Option<Response> {
             response
         }
         FaultAction::Drop => Response::new(Body::new(Dropped)),
-        FaultAction::Delay { .. } => return None,
+        FaultAction::Delay { .. } | FaultAction::Echo { .. } => return None,
     })
+}
+
+/// The answer of [`FaultAction::Echo`]: the request repeated in the error message.
+async fn echo(status: u16, request: Request) -> Response {
+    let auth = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    json_error(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &format!(
+            "cannot process request (Authorization: {auth}): {}",
+            String::from_utf8_lossy(&body)
+        ),
+    )
 }
 
 fn fault_name(action: &FaultAction) -> &'static str {
@@ -309,6 +333,7 @@ fn fault_name(action: &FaultAction) -> &'static str {
         FaultAction::RateLimit { .. } => "rate_limit",
         FaultAction::Drop => "drop",
         FaultAction::Delay { .. } => "delay",
+        FaultAction::Echo { .. } => "echo",
     }
 }
 
@@ -358,12 +383,56 @@ fn preflight(state: &AppState, path: &str) -> Response {
     cors()
 }
 
+/// Why a control request must be refused, if it must: the control plane reads every key and
+/// secret and can reset the state, so it answers only requests addressed to a loopback name
+/// (a DNS-rebinding page reaches the port under its own host name) that carry no Origin other
+/// than a loopback one (a web page's cross-origin request, simple POSTs included, always does).
+fn foreign_control_request(headers: &axum::http::HeaderMap) -> Option<&'static str> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !is_loopback_authority(host) {
+        return Some("the emulator's control endpoints answer only requests to a loopback host");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let authority = origin.strip_prefix("http://").unwrap_or("");
+        if !is_loopback_authority(authority) {
+            return Some("the emulator's control endpoints refuse cross-origin requests");
+        }
+    }
+    None
+}
+
+/// Whether `host[:port]` names this machine: `localhost` (or a name under it), `127.0.0.0/8` or
+/// `[::1]`.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port)) if port.is_empty() || port.starts_with(':') => host,
+            _ => return false,
+        },
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The middleware: answers CORS preflights, then applies latency and faults and logs the request.
-/// `/_emulator/` control requests pass through untouched and unlogged.
+/// `/_emulator/` control requests pass through untouched and unlogged, once
+/// [`foreign_control_request`] has let them.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     if path.starts_with("/_emulator/") || path == "/_emulator" {
+        if let Some(refusal) = foreign_control_request(request.headers()) {
+            return json_error(StatusCode::FORBIDDEN, refusal);
+        }
         return next.run(request).await;
     }
     if method == Method::OPTIONS {
@@ -394,6 +463,13 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     }
     let response = match fault.as_ref().and_then(injected) {
         Some(response) => response,
+        None if matches!(fault, Some(FaultAction::Echo { .. })) => {
+            let status = match &fault {
+                Some(FaultAction::Echo { status }) => *status,
+                _ => 500,
+            };
+            echo(status, request).await
+        }
         None => {
             if let Some(FaultAction::Delay { ms }) = &fault {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;

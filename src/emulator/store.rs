@@ -587,7 +587,8 @@ impl Store {
         Ok(Store::from_snapshot(snapshot))
     }
 
-    /// Writes the store to a state file atomically: a temporary file beside it, then a rename.
+    /// Writes the store to a state file atomically: a temporary file beside it (mode 0600), then a
+    /// rename.
     ///
     /// # Errors
     /// When the temporary file cannot be written or renamed.
@@ -610,7 +611,17 @@ impl Store {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp-{}", std::process::id()));
         let tmp = std::path::PathBuf::from(tmp);
-        fs_err::write(&tmp, text.as_bytes()).map_err(io)?;
+        // The state holds every key and secret: only its owner may read it.
+        let mut options = fs_err::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+        drop(file);
         fs_err::rename(&tmp, path).map_err(io)?;
         Ok(())
     }

@@ -81,18 +81,29 @@ impl DocOrigin {
 pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
     let mut docs = Vec::new();
     let mut diags = Vec::new();
-    for (file, source) in sources.iter() {
+    for (file, source) in sources.iter().filter(|(_, s)| !s.refused) {
         for chunk in split_documents(source) {
             let at = DocOrigin {
                 file,
                 base: chunk.base,
                 line_offset: chunk.line_offset,
             };
+            let tags = foreign_tags(&chunk.text, at);
+            if !tags.is_empty() {
+                diags.extend(tags);
+                diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
+                if let Some(doc) = unparsed_names(&chunk.text) {
+                    docs.push(ParsedDocument { doc, at });
+                }
+                continue;
+            }
             match parse_document(&chunk.text, at, sources) {
                 Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
                 Ok(None) => {}
                 Err(diag) => {
+                    let more = later_errors(&chunk.text, at, sources, &diag);
                     diags.push(diag);
+                    diags.extend(more);
                     diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
                     if let Some(doc) = unparsed_names(&chunk.text) {
                         docs.push(ParsedDocument { doc, at });
@@ -102,8 +113,9 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
         }
     }
     if docs.is_empty() && diags.is_empty() {
-        if let Some((file, source)) = sources.iter().next() {
-            diags.push(no_documents(file, source, sources.len()));
+        let read = || sources.iter().filter(|(_, s)| !s.refused);
+        if let Some((file, source)) = read().next() {
+            diags.push(no_documents(file, source, read().count()));
         }
     }
     (docs, diags)
@@ -133,6 +145,164 @@ fn literal_secrets_in_failed_document(text: &str, at: DocOrigin) -> Vec<Diagnost
         .collect()
 }
 
+/// The most errors one document reports.
+const MAX_ERRORS_PER_DOCUMENT: usize = 32;
+
+/// The most bytes parsed again while looking for a document's later errors.
+const RECOVERY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The errors of a document after its first one, so that one run shows every independent
+/// mistake. Deserializing stops at the first error; this blanks the offending value (its line
+/// and the more indented lines under it, replaced by spaces so offsets hold) and tries again,
+/// until the document reads. An error whose value contains blanked lines (a mapping that lost a
+/// required field, a list left empty) is a consequence of the blanking: it is blanked in turn but
+/// not reported. Nothing after a syntax error is reliable, so those stop the search.
+fn later_errors(
+    text: &str,
+    at: DocOrigin,
+    sources: &SourceMap,
+    first: &Diagnostic,
+) -> Vec<Diagnostic> {
+    let recoverable = |d: &Diagnostic| {
+        !matches!(
+            d.code,
+            Code::YamlSyntax | Code::ResourceLimit | Code::UnknownDocument | Code::DuplicateKey
+        )
+    };
+    let mut found = Vec::new();
+    if !recoverable(first) {
+        return found;
+    }
+    let mut text = text.to_owned();
+    let mut blanked: Vec<(usize, usize)> = Vec::new();
+    let mut last = first.clone();
+    // Each attempt parses the whole document again: bound the bytes re-parsed, too.
+    let attempts = (RECOVERY_BYTES / text.len().max(1)).clamp(1, MAX_ERRORS_PER_DOCUMENT * 4);
+    for _ in 0..attempts {
+        let Some(block) = last
+            .primary_span()
+            .and_then(|span| span.start.checked_sub(at.base))
+            .and_then(|offset| value_block(&text, offset))
+        else {
+            break;
+        };
+        blank(&mut text, block);
+        blanked.push(block);
+        match parse_document(&text, at, sources) {
+            Err(next) if recoverable(&next) => {
+                let next_block = next
+                    .primary_span()
+                    .and_then(|span| span.start.checked_sub(at.base))
+                    .and_then(|offset| value_block(&text, offset));
+                let inside_blanked = next_block
+                    .is_none_or(|(s, e)| blanked.iter().any(|&(bs, be)| bs < e && s < be));
+                // A wrong-typed list or mapping is reported at its first item: the same error
+                // on the next item is the same mistake.
+                let same_container = next.code == Code::WrongType
+                    && next.code == last.code
+                    && next.message == last.message
+                    && next_block.is_some_and(|(s, _)| {
+                        text.get(block.1..s)
+                            .is_some_and(|gap| gap.trim().is_empty())
+                    });
+                let cascade = inside_blanked || same_container;
+                if !cascade {
+                    found.push(next.clone());
+                    if found.len() + 1 >= MAX_ERRORS_PER_DOCUMENT {
+                        break;
+                    }
+                }
+                last = next;
+            }
+            _ => break,
+        }
+    }
+    found
+}
+
+/// The byte range of the value on the line holding `offset`: that line and the following lines
+/// indented deeper than it (blank lines included). `None` when the line is blank.
+fn value_block(text: &str, offset: usize) -> Option<(usize, usize)> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let indent_of = |line: &str| line.len() - line.trim_start().len();
+    let first_line = text[start..].split('\n').next().unwrap_or("");
+    if first_line.trim().is_empty() {
+        return None;
+    }
+    let indent = indent_of(first_line);
+    let mut end = start + first_line.len();
+    let mut next = end + 1;
+    while next < text.len() {
+        let line = text[next..].split('\n').next().unwrap_or("");
+        if !line.trim().is_empty() && indent_of(line) <= indent {
+            break;
+        }
+        end = next + line.len();
+        next = end + 1;
+    }
+    Some((start, end.min(text.len())))
+}
+
+/// Replaces the range with spaces, keeping line breaks and the length in bytes.
+fn blank(text: &mut String, (start, end): (usize, usize)) {
+    let replaced: String = text[start..end]
+        .chars()
+        .flat_map(|c| {
+            let fill = if c == '\n' || c == '\r' { c } else { ' ' };
+            std::iter::repeat_n(fill, c.len_utf8())
+        })
+        .collect();
+    text.replace_range(start..end, &replaced);
+}
+
+/// The core schema's tags (`!!str`, `!!int`...): the only ones a manifest may carry.
+const CORE_TAGS: &[&str] = &["str", "int", "float", "bool", "null", "seq", "map"];
+
+/// Every tag in the document outside the core schema (`!!binary`, `!!timestamp`, `!custom`...).
+/// serde-saphyr would decode some of them (base64 for `!!binary`) into a value that no longer
+/// reads like its source, so they are refused before deserializing. A document the YAML parser
+/// cannot read yields nothing here; deserializing reports that.
+fn foreign_tags(text: &str, at: DocOrigin) -> Vec<Diagnostic> {
+    use granit_parser::{Event, Parser};
+    let mut found = Vec::new();
+    // Every tag starts with `!`: most documents need no second parse.
+    if !text.contains('!') {
+        return found;
+    }
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else {
+            break;
+        };
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, _, tag)
+            | Event::MappingStart(_, _, tag) => tag.as_deref(),
+            _ => None,
+        };
+        let Some(tag) = tag else {
+            continue;
+        };
+        let core = tag.handle() == "tag:yaml.org,2002:" && CORE_TAGS.contains(&tag.suffix());
+        if core {
+            continue;
+        }
+        let marker = span.tag_start.unwrap_or(span.start);
+        let start = marker.byte_offset().unwrap_or(0).min(text.len());
+        let len = text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+            .unwrap_or(text.len() - start)
+            .max(1);
+        let shown = format!("{}{}", tag.original_handle(), tag.suffix());
+        found.push(
+            Diagnostic::error(Code::YamlTag, format!("YAML tag `{shown}` is not allowed in manifests"))
+                .with_label(Span::new(at.file, at.base + start, len), "tag here")
+                .with_hint("manifests are plain data: remove the tag and write the value itself (only the core schema's `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq` and `!!map` are accepted)"),
+        );
+    }
+    found
+}
+
 /// Files were found but none holds a document: blank, or only comments.
 fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
     let text = source.text.as_str();
@@ -149,13 +319,14 @@ fn no_documents(file: FileId, source: &SourceFile, files: usize) -> Diagnostic {
     } else {
         format!("none of the {files} manifest files holds a document")
     };
-    let mut d = Diagnostic::error(Code::NoManifests, message);
-    if let Some((at, line)) = first {
-        d = d.with_label(
+    let d = Diagnostic::error(Code::NoManifests, message);
+    let d = match first {
+        Some((at, line)) => d.with_label(
             Span::new(file, at, line.len().max(1)),
             "only comments in this file",
-        );
-    }
+        ),
+        None => d.with_label(Span::new(file, 0, 0), "this file is empty"),
+    };
     d.with_hint(
         "a manifest document starts with `org: NAME`, `project: NAME` or `project_template: NAME`",
     )

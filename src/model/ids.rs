@@ -27,8 +27,16 @@ fn check_name(value: &str) -> Result<(), InvalidId> {
     if value.chars().any(char::is_control) {
         return Err(InvalidId("a name cannot contain control characters".into()));
     }
+    if let Some(c) = value.chars().find(|c| is_invisible(*c)) {
+        return Err(InvalidId(format!(
+            "a name cannot contain bidirectional or invisible characters (found U+{:04X})",
+            u32::from(c)
+        )));
+    }
     Ok(())
 }
+
+pub use crate::diag::is_invisible;
 
 macro_rules! name_types {
     ($($(#[doc = $doc:literal])+ $name:ident,)+) => {$(
@@ -40,7 +48,8 @@ macro_rules! name_types {
             /// Checks and wraps a name.
             ///
             /// # Errors
-            /// When the name is empty, padded with whitespace, too long or has control characters.
+            /// When the name is empty, padded with whitespace, too long or has control, bidirectional
+            /// or invisible characters.
             pub fn new(value: &str) -> Result<$name, InvalidId> {
                 check_name(value).map(|()| $name(value.to_owned()))
             }

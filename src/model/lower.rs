@@ -248,6 +248,8 @@ impl Lowerer<'_> {
             format!("did you mean `{}`?", v.trim())
         } else if v.chars().any(char::is_control) {
             "remove the tab, newline or other control character from the name".to_owned()
+        } else if v.chars().any(super::ids::is_invisible) {
+            "retype the name: it holds a character that is not shown or that reverses the text around it, so reviewers would read a different name".to_owned()
         } else {
             format!("use a shorter name (at most {MAX_NAME_LEN} characters)")
         };

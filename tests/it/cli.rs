@@ -81,7 +81,11 @@ fn completions_and_man_page_cover_every_subcommand() {
         }
     }
     let bad = run_in(&root(), &["completions", "cmd.exe"]);
-    assert_eq!(bad.code, Some(1), "an unknown shell is a usage error (exit 1)");
+    assert_eq!(
+        bad.code,
+        Some(1),
+        "an unknown shell is a usage error (exit 1)"
+    );
 
     let man = run_in(&root(), &["man"]);
     assert_eq!(man.code, Some(0), "{}", man.stderr);

@@ -224,6 +224,16 @@ async fn state_persists_across_a_restart() {
     let emu = spawn(config.clone()).await.expect("starts");
     let key = emu.api_key().to_owned();
     assert!(path.exists(), "the seeded state is written at once");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs_err::metadata(&path).expect("state").permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the state file holds every key and secret"
+        );
+    }
     let api = Client::new(emu.url(), &key);
     let project = api
         .post("/v1/project", json!({"name": "kept", "description": "d"}))
@@ -411,4 +421,67 @@ async fn delays_trip_client_timeouts_and_reset_restores_the_seed() {
     api.post("/v1/project", json!({"name": "again"})).await;
     emu.reset().expect("reset");
     assert_eq!(api.ids("/v1/project").await, seeded);
+}
+
+/// The status of a raw HTTP/1.1 request to the emulator, with the given `Host` and headers.
+async fn raw_status(addr: std::net::SocketAddr, request_line: &str, headers: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("{request_line}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer).await;
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The control plane reads every key and resets the state: a web page must not reach it, by DNS
+/// rebinding (a foreign Host) or by a cross-origin request (a foreign Origin, simple POSTs too).
+#[tokio::test]
+async fn control_endpoints_answer_only_loopback_hosts_without_foreign_origins() {
+    let (emu, _api) = start().await;
+    let addr = emu.addr();
+    let port = addr.port();
+    for (host, origin, expected) in [
+        (format!("127.0.0.1:{port}"), None, 200),
+        (format!("localhost:{port}"), None, 200),
+        (
+            "[::1]".to_owned(),
+            Some(format!("http://localhost:{port}")),
+            200,
+        ),
+        (format!("evil.example:{port}"), None, 403),
+        (
+            format!("127.0.0.1:{port}"),
+            Some("http://evil.example".to_owned()),
+            403,
+        ),
+        (format!("127.0.0.1:{port}"), Some("null".to_owned()), 403),
+    ] {
+        let mut headers = format!("Host: {host}\r\n");
+        if let Some(origin) = &origin {
+            headers.push_str(&format!("Origin: {origin}\r\n"));
+        }
+        let state = raw_status(addr, "GET /_emulator/state HTTP/1.1", &headers).await;
+        assert_eq!(
+            state, expected,
+            "GET state with Host {host:?}, Origin {origin:?}"
+        );
+        let reset = raw_status(
+            addr,
+            "POST /_emulator/reset HTTP/1.1",
+            &format!("{headers}Content-Type: text/plain\r\n"),
+        )
+        .await;
+        let reset = if reset == 204 { 200 } else { reset };
+        assert_eq!(
+            reset, expected,
+            "POST reset with Host {host:?}, Origin {origin:?} (204 counted as 200)"
+        );
+    }
+    emu.shutdown().await;
 }

@@ -1,11 +1,16 @@
 //! Property tests: no input, however broken, makes the front half of the pipeline panic.
 //!
 //! Two generators: arbitrary bytes (mostly invalid YAML), and random YAML trees built from the
-//! manifest vocabulary, which get past the parser and exercise lowering and the graph.
+//! manifest vocabulary, which get past the parser and exercise lowering and the graph. Every
+//! diagnostic must carry a location. A third target feeds the renderer arbitrary text, spans
+//! and positions (far past column 65,535 included).
+//!
+//! CI runs 256 cases per target; set `PROPTEST_CASES` to run more (e.g. `PROPTEST_CASES=20000
+//! cargo test --release --test it fuzz`).
 
 use bt_gitops::diag::{self, Style};
 use bt_gitops::pipeline;
-use bt_gitops::source::SourceMap;
+use bt_gitops::source::{SourceMap, Span};
 use proptest::prelude::*;
 
 /// Parses, lowers, builds the graph and renders every diagnostic.
@@ -15,6 +20,10 @@ fn check(text: &str) {
     let analysis = pipeline::analyze(&sources);
     let secrets = diag::secret_spans(&analysis.diagnostics);
     for d in &analysis.diagnostics {
+        assert!(
+            d.primary_span().is_some(),
+            "diagnostic without a location: {d:?}\ninput: {text:?}"
+        );
         let _ = diag::render(d, &sources, Style::Plain, &secrets);
         let _ = d.short(&sources);
     }
@@ -130,8 +139,66 @@ fn yaml_document() -> impl Strategy<Value = String> {
         })
 }
 
+/// Cases per property: 256, or `PROPTEST_CASES`.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256)
+}
+
+/// Renders a diagnostic with labels at arbitrary (possibly out-of-range) positions of `text`, in
+/// both styles: it must return text starting with the header, never panic.
+fn render_at(text: &str, spans: &[(usize, usize)]) {
+    let mut sources = SourceMap::new();
+    let file = sources.add("fuzz.yaml", text);
+    let mut d = diag::Diagnostic::error(diag::Code::YamlSyntax, "fuzz");
+    for (start, len) in spans {
+        d = d.with_label(Span::new(file, *start, *len), "here");
+    }
+    let redactions: Vec<Span> = spans.iter().map(|(s, l)| Span::new(file, *s, *l)).collect();
+    for style in [Style::Plain, Style::Fancy] {
+        let shown = diag::render(&d, &sources, style, &redactions[..1]);
+        assert!(shown.starts_with("error[E0001]: fuzz"), "{shown}");
+    }
+}
+
+/// Text with some very long lines (up to 80,000 characters, multi-byte ones included).
+fn long_lines() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop::sample::select(&["a", "é", "\t", "🦀", " ", "x: "][..]),
+            0usize..80_000,
+        ),
+        1..4,
+    )
+    .prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(unit, n)| unit.repeat(n / unit.len().max(1)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn renderer_never_panics_at_any_position(
+        text in long_lines(),
+        spans in prop::collection::vec((0usize..400_000, 0usize..100_000), 1..4),
+    ) {
+        render_at(&text, &spans);
+    }
+
+    #[test]
+    fn renderer_never_panics_on_arbitrary_text(
+        bytes in prop::collection::vec(any::<u8>(), 0..512),
+        spans in prop::collection::vec((0usize..600, 0usize..600), 1..4),
+    ) {
+        render_at(&String::from_utf8_lossy(&bytes), &spans);
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -187,3 +187,24 @@ fn plans_say_when_the_work_tree_is_dirty_and_the_journal_records_the_commit() {
     assert_eq!(start["event"], "start");
     assert_eq!(start["commit"], Value::String(head));
 }
+
+/// At a git ref, a committed link (to `/proc/self/environ`, say) is refused, never followed
+/// nor read as text, and the diagnostic has a location.
+#[test]
+fn a_committed_symbolic_link_is_refused_at_a_ref() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = git2::Repository::init(dir.path()).expect("init");
+    write(dir.path(), "manifests/org.yaml", ORG);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("manifests/zz.yaml"))
+        .expect("symlink");
+    commit_all(&repo, "a link");
+    let run = run_in(dir.path(), &["validate", "--git-ref", "HEAD", "manifests"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error[E0007]")
+            && run.stderr.contains(",-[HEAD:manifests/zz.yaml:1:1]"),
+        "{}",
+        run.stderr
+    );
+}

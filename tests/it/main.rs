@@ -14,6 +14,7 @@ mod fuzz;
 mod git;
 mod import;
 mod plans;
+mod redaction;
 mod release;
 mod schema;
 mod support;

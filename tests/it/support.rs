@@ -1,7 +1,9 @@
 //! Shared helpers: the repository root and running the real `bt-gitops` binary.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The crate root (where Cargo.toml lives).
 pub fn root() -> PathBuf {
@@ -39,6 +41,79 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
 
 /// Like [`run_in`], then sets `env` (which may set the variables `run_in` clears).
 pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output: Output = command(cwd, args, env)
+        .output()
+        .expect("the bt-gitops binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Like [`run_in`], but a run still going after `limit` is killed and reported with
+/// `code: None` (and what it printed until then): for hostile inputs, where a hang is the bug,
+/// and for long-running commands such as `watch`. The limit is a generous bound on hanging, not
+/// a measure of speed.
+pub fn run_bounded(cwd: &Path, args: &[&str], limit: Duration) -> Run {
+    run_bounded_with_env(cwd, args, &[], limit)
+}
+
+/// [`run_bounded`] with `env` set as [`run_with_env`] does.
+pub fn run_bounded_with_env(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Run {
+    let mut child = command(cwd, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the bt-gitops binary runs");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait for bt-gitops") {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// The `bt-gitops ARGS` command with colour off and the environment cleared of bt-gitops's own
+/// variables, then `env` set.
+fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bt-gitops"));
     command.args(args).current_dir(cwd).env("NO_COLOR", "1");
     for name in CLEARED {
@@ -47,12 +122,7 @@ pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (name, value) in env {
         command.env(name, value);
     }
-    let output: Output = command.output().expect("the bt-gitops binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    command
 }
 
 /// A multi-threaded tokio runtime for tests that drive the emulator in process.

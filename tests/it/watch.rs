@@ -291,3 +291,65 @@ fn watch_follows_a_branch() {
     });
     rt.block_on(emu.shutdown());
 }
+
+/// A round that fails on the manifests says which errors, at `file:line:col`, not just how many.
+#[test]
+fn a_failed_round_names_its_real_cause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\ngroups:\n  - { name: a, colour: red }\n",
+    )
+    .expect("write");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let run = crate::support::run_bounded(
+        dir.path(),
+        &["watch", "org.yaml", "--metrics-addr", &metrics],
+        Duration::from_secs(4),
+    );
+    let failed = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("\"round_failed\""))
+        .unwrap_or_else(|| panic!("no round_failed event:\n{}", run.stderr));
+    assert!(
+        failed.contains("org.yaml:3:16: error[E0101]: unknown field `colour`"),
+        "{failed}"
+    );
+}
+
+/// Idle connections to the metrics port, more than the process has file descriptors (the limit
+/// is lowered to 128 for the test), neither make it spin on `accept` nor keep a health probe
+/// out: it keeps at most 64 open and closes the oldest to admit new ones.
+#[test]
+fn idle_connections_do_not_keep_health_probes_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(dir.path().join("org.yaml"), "org: acme\n").expect("write");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let child = Command::new("sh")
+        .args(["-c", "ulimit -n 128 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_bt-gitops"))
+        .args(["watch", "org.yaml", "--metrics-addr", &metrics])
+        .current_dir(dir.path())
+        .env_remove("BRAINTRUST_API_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let _stop = Stop(child);
+    eventually("the metrics server answers", || {
+        http_get(&metrics, "/healthz").is_some_and(|r| r.contains("200 OK"))
+    });
+    let idle: Vec<std::net::TcpStream> = (0..300)
+        .filter_map(|_| std::net::TcpStream::connect(&metrics).ok())
+        .collect();
+    assert!(
+        idle.len() > 64,
+        "only {} idle connections opened",
+        idle.len()
+    );
+    eventually("a health probe answers among idle connections", || {
+        http_get(&metrics, "/healthz").is_some_and(|r| r.contains("200 OK"))
+    });
+    drop(idle);
+}
