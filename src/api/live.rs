@@ -45,10 +45,10 @@ pub async fn fetch_org(
     projects_with_env_vars: &[ProjectName],
 ) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
-    let orgs: Vec<wire::Organization> = client.list_all("/v1/organization", &org_q).await?;
+    let orgs: Vec<wire::Organization> = client.list_all(Kind::Org.list(), &org_q).await?;
     let Some(organization) = orgs.into_iter().find(|o| o.name == org.as_str()) else {
         let all: Vec<wire::Organization> = client
-            .list_all("/v1/organization", &[])
+            .list_all(Kind::Org.list(), &[])
             .await
             .unwrap_or_default();
         let visible = all
@@ -83,19 +83,19 @@ pub async fn fetch_org(
         environments,
         org_env,
     ) = tokio::join!(
-        client.list_all::<wire::User>("/v1/user", &org_q),
-        client.list_all::<wire::Group>("/v1/group", &org_q),
-        client.list_all::<wire::Role>("/v1/role", &org_q),
-        client.list_all_bare::<wire::Acl>("/v1/acl/list_org", &org_q),
-        client.list_all::<wire::Project>("/v1/project", &org_q),
-        client.list_all::<wire::ProjectTag>("/v1/project_tag", &org_q),
-        client.list_all::<wire::ProjectScore>("/v1/project_score", &org_q),
-        client.list_all::<wire::ProjectAutomation>("/v1/project_automation", &org_q),
-        client.list_all::<wire::SpanIFrame>("/v1/span_iframe", &org_q),
-        client.list_all::<wire::AiSecret>("/v1/ai_secret", &org_q),
-        client.list_all::<wire::ServiceToken>("/v1/service_token", &org_q),
+        client.list_all::<wire::User>(Kind::Member.list(), &org_q),
+        client.list_all::<wire::Group>(Kind::Group.list(), &org_q),
+        client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
+        client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
+        client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
+        client.list_all::<wire::ProjectTag>(Kind::Tag.list(), &org_q),
+        client.list_all::<wire::ProjectScore>(Kind::Score.list(), &org_q),
+        client.list_all::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
+        client.list_all::<wire::SpanIFrame>(Kind::SpanIframe.list(), &org_q),
+        client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
+        client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>("/v1/api_key", &org_q),
-        client.list_all::<wire::Environment>("/environment", &org_q),
+        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -274,7 +274,7 @@ pub async fn fetch_org(
                 Kind::EnvVar,
                 &ApiError::Transport {
                     method: "GET".into(),
-                    url: "/v1/project".into(),
+                    url: Kind::Project.list().into(),
                     message: "the project list failed".into(),
                 },
             );
@@ -501,7 +501,7 @@ pub async fn fetch_org(
         let result = result.unwrap_or_else(|| {
             Err(ApiError::Transport {
                 method: "GET".into(),
-                url: "/v1/env_var".into(),
+                url: Kind::EnvVar.list().into(),
                 message: "the read task stopped".into(),
             })
         });
@@ -528,7 +528,7 @@ async fn env_vars(
         ("object_type", object_type.to_owned()),
         ("object_id", object_id.to_owned()),
     ];
-    let list: wire::ListResponse<wire::EnvVar> = client.get("/v1/env_var", &q).await?;
+    let list: wire::ListResponse<wire::EnvVar> = client.get(Kind::EnvVar.list(), &q).await?;
     Ok(list.objects)
 }
 

@@ -53,8 +53,6 @@ pub(super) async fn run(
 
 /// How an object kind carries its write-only secret.
 struct SecretWrite<'a> {
-    /// Collection path, for the follow-up PATCH by id.
-    collection: &'static str,
     /// Body field holding the value: `secret` or `value`.
     field: &'static str,
     /// Metadata declared in the manifest.
@@ -66,7 +64,6 @@ struct SecretWrite<'a> {
 impl<'a> SecretWrite<'a> {
     fn ai_secret(declared: &'a BTreeMap<String, Value>) -> SecretWrite<'a> {
         SecretWrite {
-            collection: "/v1/ai_secret",
             field: "secret",
             declared,
             name: None,
@@ -75,7 +72,6 @@ impl<'a> SecretWrite<'a> {
 
     fn env_var(name: &'a str) -> SecretWrite<'a> {
         SecretWrite {
-            collection: "/v1/env_var",
             field: "value",
             declared: &NO_METADATA,
             name: Some(name),
@@ -159,6 +155,19 @@ impl Cx<'_> {
             .await?)
     }
 
+    /// This kind's API collection, from the kind registry (`/v1/group`).
+    fn collection(&self) -> Result<&'static str, ChangeError> {
+        self.key
+            .kind
+            .path()
+            .ok_or_else(|| ChangeError::Unresolved(format!("`{}` has no API collection", self.key)))
+    }
+
+    /// One object of this kind's API collection (`/v1/group/{id}`).
+    fn object_path(&self, id: &str) -> Result<String, ChangeError> {
+        Ok(format!("{}/{id}", self.collection()?))
+    }
+
     /// Records a created object's id so later changes can refer to it.
     fn created(&self, response: &Value) -> Option<String> {
         let id = response
@@ -196,7 +205,7 @@ impl Cx<'_> {
                     t.account.as_str(),
                 ))?;
                 let body = json!({ "name": t.name.as_str(), "service_account_id": account, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/v1/service_token", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 if let (Some(path), Some(key)) =
                     (&t.write_key_to, out.get("key").and_then(Value::as_str))
                 {
@@ -211,7 +220,7 @@ impl Cx<'_> {
                     "member_users": self.principal_ids(&g.members, &g.service_accounts)?,
                     "member_groups": self.names_to_ids(Kind::Group, &g.inherits)?,
                 });
-                let out = self.send(Method::PUT, "/v1/group", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Role(r) => {
@@ -220,19 +229,19 @@ impl Cx<'_> {
                     "member_permissions": permissions(&r.permissions),
                     "member_roles": self.names_to_ids(Kind::Role, &r.inherits)?,
                 });
-                let out = self.send(Method::PUT, "/v1/role", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Environment(e) => {
                 let body = json!({ "name": e.slug, "slug": e.slug, "description": e.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/environment", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::AiSecret(s) => {
                 let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
                 let write = SecretWrite::ai_secret(&s.metadata);
                 let out = self
-                    .send_with_secret(Method::PUT, "/v1/ai_secret", body, &write, true)
+                    .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
                     .await?;
                 Ok(self.created(&out))
             }
@@ -241,36 +250,36 @@ impl Cx<'_> {
                 let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
                 let write = SecretWrite::env_var(e.name.as_str());
                 let out = self
-                    .send_with_secret(Method::PUT, "/v1/env_var", body, &write, true)
+                    .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
                     .await?;
                 Ok(self.created(&out))
             }
             Spec::Project(p) => {
                 let body = json!({ "name": self.key.name, "description": p.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/v1/project", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 let id = self.created(&out);
                 if let (Some(settings), Some(id)) = (&p.settings, &id) {
                     let body = json!({ "settings": settings_body(settings, None) });
-                    self.send(Method::PATCH, &format!("/v1/project/{id}"), body)
+                    self.send(Method::PATCH, &self.object_path(id)?, body)
                         .await?;
                 }
                 Ok(id)
             }
             Spec::Tag(t) => {
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "color": t.color, "description": t.description });
-                let out = self.send(Method::PUT, "/v1/project_tag", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Score(_) | Spec::OnlineScoring(_) => {
                 let mut body = score_body(&spec)?;
                 body["project_id"] = json!(self.project_id()?);
                 body["name"] = json!(self.key.name);
-                let out = self.send(Method::PUT, "/v1/project_score", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::SpanIframe(i) => {
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "url": i.url, "description": i.description, "post_message": i.post_message });
-                let out = self.send(Method::PUT, "/v1/span_iframe", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
@@ -283,9 +292,7 @@ impl Cx<'_> {
                     creds["external_id"] = json!(external_id(self.key));
                 }
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "description": description, "config": config });
-                let out = self
-                    .send(Method::PUT, "/v1/project_automation", body)
-                    .await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Grant(g) => {
@@ -320,12 +327,8 @@ impl Cx<'_> {
                     "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
                     "image_rendering_mode": s.image_rendering_mode.map(image_mode),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/organization/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Group(g), Some(Spec::Group(old))) => {
                 let want: BTreeSet<String> = self
@@ -351,12 +354,8 @@ impl Cx<'_> {
                     "add_member_groups": want_groups.difference(&have_groups).collect::<Vec<_>>(),
                     "remove_member_groups": have_groups.difference(&want_groups).collect::<Vec<_>>(),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/group/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Role(r), Some(Spec::Role(old))) => {
                 let want_roles: BTreeSet<String> = self
@@ -383,17 +382,13 @@ impl Cx<'_> {
                     "add_member_roles": want_roles.difference(&have_roles).collect::<Vec<_>>(),
                     "remove_member_roles": have_roles.difference(&want_roles).collect::<Vec<_>>(),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/role/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Environment(e), _) => {
                 self.send(
                     Method::PATCH,
-                    &format!("/environment/{id}"),
+                    &self.object_path(&id)?,
                     without_nulls(json!({ "description": e.description })),
                 )
                 .await?;
@@ -401,7 +396,7 @@ impl Cx<'_> {
             (Spec::AiSecret(s), _) => {
                 let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
                 let write = SecretWrite::ai_secret(&s.metadata);
-                let path = format!("/v1/ai_secret/{id}");
+                let path = self.object_path(&id)?;
                 self.send_with_secret(
                     Method::PATCH,
                     &path,
@@ -414,7 +409,7 @@ impl Cx<'_> {
             (Spec::EnvVar(e), _) => {
                 let body = json!({ "name": e.name.as_str() });
                 let write = SecretWrite::env_var(e.name.as_str());
-                let path = format!("/v1/env_var/{id}");
+                let path = self.object_path(&id)?;
                 self.send_with_secret(
                     Method::PATCH,
                     &path,
@@ -433,42 +428,26 @@ impl Cx<'_> {
                 if let Some(settings) = &p.settings {
                     body["settings"] = settings_body(settings, old.as_ref());
                 }
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Tag(t), _) => {
                 let body = json!({ "name": self.rename(), "color": t.color, "description": t.description });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_tag/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
                     body["name"] = json!(name);
                 }
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_score/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::SpanIframe(i), _) => {
                 let body = json!({ "name": self.rename(), "url": i.url, "description": i.description, "post_message": i.post_message });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/span_iframe/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
                 let (description, mut config) = automation_body(&spec);
@@ -493,12 +472,8 @@ impl Cx<'_> {
                 }
                 let body =
                     json!({ "name": self.rename(), "description": description, "config": config });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_automation/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
@@ -552,17 +527,7 @@ impl Cx<'_> {
                 .await?;
                 return Ok(());
             }
-            Kind::ServiceToken => "/v1/service_token",
-            Kind::Group => "/v1/group",
-            Kind::Role => "/v1/role",
-            Kind::Environment => "/environment",
-            Kind::AiSecret => "/v1/ai_secret",
-            Kind::Project => "/v1/project",
-            Kind::EnvVar => "/v1/env_var",
-            Kind::Tag => "/v1/project_tag",
-            Kind::Score | Kind::OnlineScoring => "/v1/project_score",
-            Kind::SpanIframe => "/v1/span_iframe",
-            Kind::Alert | Kind::Retention | Kind::Export => "/v1/project_automation",
+            _ => self.collection()?,
         };
         self.client
             .send::<Value, Value>(Method::DELETE, &format!("{path}/{id}"), &Value::Null)
@@ -678,7 +643,7 @@ impl Cx<'_> {
             if let Some(name) = write.name {
                 stamp["name"] = json!(name);
             }
-            self.send(Method::PATCH, &format!("{}/{id}", write.collection), stamp)
+            self.send(Method::PATCH, &self.object_path(id)?, stamp)
                 .await?;
         }
         Ok(out)

@@ -16,7 +16,7 @@ use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
 use crate::apply::{self, ApplyInput, ApplyReport, Outcome, SecretValue};
-use crate::model::{DesiredState, SecretSource, Spec};
+use crate::model::{DesiredState, SecretSource};
 use crate::plan::{Action, FORMAT_VERSION, Plan, SecretState};
 use crate::reconcile::{self, OrgTarget, PlanInput};
 use crate::render;
@@ -321,11 +321,7 @@ fn secret_values(
         .iter()
         .filter(|(k, _)| writes.contains(&k.to_string().as_str()))
         .filter_map(|(k, r)| {
-            let source: &SecretSource = match &r.spec {
-                Spec::AiSecret(s) => s.secret.as_ref()?,
-                Spec::EnvVar(e) => e.value.as_ref()?,
-                _ => return None,
-            };
+            let source: &SecretSource = r.spec.secret()?;
             let value = read_secret(source, root).ok()?;
             let digest = digests.get(k)?.as_ref().ok()?.clone();
             Some((k.clone(), SecretValue { value, digest }))

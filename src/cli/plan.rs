@@ -9,7 +9,7 @@ use super::{ExitStatus, PathArg, Printer, load, validate};
 use crate::api::error::{ApiError, KeyPreview};
 use crate::api::live::FetchError;
 use crate::diff::{SecretDigests, secrets};
-use crate::model::{DesiredState, SecretSource, Spec};
+use crate::model::{DesiredState, SecretSource};
 use crate::pipeline::{self, Analysis};
 use crate::plan::Plan;
 use crate::reconcile::{self, OrgTarget, PlanInput, ReconcileError};
@@ -246,12 +246,9 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
         .filter(|k| !k.is_empty());
     let mut out = SecretDigests::new();
     for (key, resource) in &desired.resources {
-        let source = match &resource.spec {
-            Spec::AiSecret(s) => s.secret.as_ref(),
-            Spec::EnvVar(e) => e.value.as_ref(),
-            _ => None,
+        let Some(source) = resource.spec.secret() else {
+            continue;
         };
-        let Some(source) = source else { continue };
         let hmac_key = user_key.as_ref().map_or_else(
             || secrets::default_key(key.org.as_str()),
             |k| k.as_bytes().to_vec(),

@@ -493,7 +493,7 @@ impl Lowerer<'_> {
         spec: Spec,
         span: Span,
         state: &Option<Sp<State>>,
-        protect: bool,
+        protect: Option<bool>,
         previous_names: &[Sp<String>],
     ) -> Option<ResourceKey> {
         let previous = self.names(cx.at, previous_names);
@@ -518,7 +518,7 @@ impl Lowerer<'_> {
             key: key.clone(),
             spec,
             presence: Self::presence(state),
-            protect,
+            protect: protect.unwrap_or(key.kind.protected_by_default()),
             previous_names: previous,
             depends_on: Vec::new(),
             span,
@@ -679,7 +679,7 @@ impl Lowerer<'_> {
             Spec::Org(settings),
             org_span,
             &None,
-            true,
+            None,
             &[],
         );
 
@@ -696,7 +696,7 @@ impl Lowerer<'_> {
                 Spec::Member(email),
                 self.span(at, m),
                 &None,
-                false,
+                None,
                 &[],
             );
         }
@@ -712,7 +712,7 @@ impl Lowerer<'_> {
                 Spec::ServiceAccount,
                 self.span(at, &sa.name),
                 &sa.state,
-                false,
+                None,
                 &[],
             ) else {
                 continue;
@@ -738,7 +738,7 @@ impl Lowerer<'_> {
                     spec,
                     self.span(at, &token.name),
                     &token.state,
-                    false,
+                    None,
                     &[],
                 ) {
                     self.reference(
@@ -850,7 +850,7 @@ impl Lowerer<'_> {
             Spec::Group(spec),
             span,
             &g.state,
-            false,
+            None,
             &g.previous_names,
         ) else {
             return;
@@ -900,7 +900,7 @@ impl Lowerer<'_> {
             Spec::Role(spec),
             self.span(at, &r.name),
             &r.state,
-            false,
+            None,
             &r.previous_names,
         ) else {
             return;
@@ -948,7 +948,7 @@ impl Lowerer<'_> {
             Spec::Environment(spec),
             self.span(at, &e.name),
             &e.state,
-            false,
+            None,
             &[],
         );
     }
@@ -964,7 +964,7 @@ impl Lowerer<'_> {
             secret,
             metadata: s.metadata.clone(),
         };
-        let protect = s.protect.as_ref().is_none_or(|p| p.value);
+        let protect = s.protect.as_ref().map(|p| p.value);
         let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
         self.add(
             cx,
@@ -1012,7 +1012,7 @@ impl Lowerer<'_> {
             Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
             None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
         };
-        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, false, &[]) {
+        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, None, &[]) {
             self.depend_on_project(cx, &key, self.span(at, &e.name));
         }
     }
@@ -1127,7 +1127,7 @@ impl Lowerer<'_> {
             }
             _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
         };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, false, &[]) else {
+        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, None, &[]) else {
             return;
         };
         let subject_span = self.span(at, subject_value);
@@ -1386,7 +1386,7 @@ impl Lowerer<'_> {
             .protect
             .as_ref()
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
-            .is_none_or(|p| p.value);
+            .map(|p| p.value);
         let key = ResourceKey::project(org, &name);
         let spec = Spec::Project(ProjectSpec {
             description,
@@ -1591,7 +1591,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &t.name);
-        if let Some(key) = self.add(cx, key, spec, span, &t.state, false, &t.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &t.state, None, &t.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -1765,7 +1765,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &s.name);
-        let Some(key) = self.add(cx, key, spec, span, &s.state, false, &s.previous_names) else {
+        let Some(key) = self.add(cx, key, spec, span, &s.state, None, &s.previous_names) else {
             return;
         };
         self.depend_on_project(cx, &key, span);
@@ -1894,7 +1894,7 @@ impl Lowerer<'_> {
             }
             return;
         }
-        if let Some(key) = self.add(cx, key, spec, span, &o.state, false, &o.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &o.state, None, &o.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -2002,7 +2002,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &i.name);
-        if let Some(key) = self.add(cx, key, spec, span, &i.state, false, &i.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &i.state, None, &i.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -2046,7 +2046,7 @@ impl Lowerer<'_> {
         let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
             return;
         };
-        if let Some(key) = self.add(cx, key, spec, span, state, false, previous) {
+        if let Some(key) = self.add(cx, key, spec, span, state, None, previous) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -2470,27 +2470,7 @@ fn describe(key: &ResourceKey) -> String {
 
 /// An object's kind and name, without its scope: ``score `overall` ``.
 fn describe_short(key: &ResourceKey) -> String {
-    let kind = match key.kind {
-        Kind::Org => "org",
-        Kind::Member => "member",
-        Kind::ServiceAccount => "service account",
-        Kind::ServiceToken => "service token",
-        Kind::Group => "group",
-        Kind::Role => "role",
-        Kind::Environment => "environment",
-        Kind::AiSecret => "AI secret",
-        Kind::Project => "project",
-        Kind::EnvVar => "env var",
-        Kind::Tag => "tag",
-        Kind::Score => "score",
-        Kind::OnlineScoring => "online-scoring rule",
-        Kind::SpanIframe => "span iframe",
-        Kind::Alert => "alert",
-        Kind::Retention => "retention rule",
-        Kind::Export => "export",
-        Kind::Grant => "grant",
-    };
-    format!("{kind} `{}`", key.name)
+    format!("{} `{}`", key.kind.human(), key.name)
 }
 
 /// What a range-checked value means, for out-of-range hints.

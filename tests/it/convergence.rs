@@ -129,32 +129,29 @@ struct World {
     /// Changes the apply runs at once.
     concurrency: usize,
     /// A list that fails (403) during a first, partial plan and apply, with the kinds it reads.
-    failing_list: Option<(&'static str, &'static [Kind])>,
+    failing_list: Option<(&'static str, Vec<Kind>)>,
 }
 
-/// The org-wide lists of the live read and the kinds each one reads.
-const LISTS: [(&str, &[Kind]); 10] = [
-    ("/v1/user", &[Kind::Member, Kind::ServiceAccount]),
-    ("/v1/group", &[Kind::Group]),
-    ("/v1/role", &[Kind::Role]),
-    ("/v1/acl/list_org", &[Kind::Grant]),
-    ("/v1/project", &[Kind::Project]),
-    ("/v1/project_tag", &[Kind::Tag]),
-    ("/v1/project_score", &[Kind::Score, Kind::OnlineScoring]),
-    (
-        "/v1/project_automation",
-        &[Kind::Alert, Kind::Retention, Kind::Export],
-    ),
-    ("/v1/ai_secret", &[Kind::AiSecret]),
-    ("/environment", &[Kind::Environment]),
-];
+/// The lists of the live read and the kinds each one reads, from the kind registry; the org
+/// list is left out (without it there is no read at all).
+fn lists() -> Vec<(&'static str, Vec<Kind>)> {
+    let mut out: Vec<(&'static str, Vec<Kind>)> = Vec::new();
+    for &kind in Kind::ALL.iter().filter(|k| **k != Kind::Org) {
+        match out.iter_mut().find(|(list, _)| *list == kind.list()) {
+            Some((_, kinds)) => kinds.push(kind),
+            None => out.push((kind.list(), vec![kind])),
+        }
+    }
+    out
+}
 
 fn world(bytes: &[u8]) -> World {
     let mut s = Src { bytes, pos: 0 };
     let seed = live_seed(&mut s);
     let manifests = desired(&mut s);
     let concurrency = [4, 1, 2, 8][s.pick(4)];
-    let failing_list = s.chance(30).then(|| LISTS[s.pick(LISTS.len())]);
+    let lists = lists();
+    let failing_list = s.chance(30).then(|| lists[s.pick(lists.len())].clone());
     World {
         manifests,
         seed,
@@ -1011,7 +1008,7 @@ fn key_of(c: &bt_gitops::plan::Change) -> ResourceKey {
 fn expected_protected(analysis: &Analysis, key: &ResourceKey) -> bool {
     match analysis.state.resources.get(key) {
         Some(r) => r.protect,
-        None => matches!(key.kind, Kind::Project | Kind::AiSecret),
+        None => key.kind.protected_by_default(),
     }
 }
 
@@ -1267,7 +1264,7 @@ async fn converge(world: &World) -> Result<(), String> {
     .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
     let values = crate::support::secret_values(&analysis);
 
-    if let Some((path, kinds)) = world.failing_list {
+    if let Some((path, kinds)) = &world.failing_list {
         partial_apply(&analysis, &emu, &values, world.concurrency, path, kinds).await?;
     }
 
