@@ -929,11 +929,7 @@ fn analyze(text: &str) -> Analysis {
 }
 
 fn target(emu: &EmuHandle) -> OrgTarget {
-    OrgTarget {
-        org: OrgName::new(ORG).expect("valid"),
-        base_url: emu.url().to_owned(),
-        api_key: KEY.to_owned(),
-    }
+    crate::support::acme_target(emu, KEY)
 }
 
 async fn plan(

@@ -11,6 +11,7 @@ mod examples;
 mod fuzz;
 mod git;
 mod import;
+mod kinds;
 mod plans;
 mod schema;
 mod support;
