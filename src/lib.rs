@@ -31,4 +31,5 @@ pub mod plan;
 pub mod reconcile;
 pub mod render;
 pub mod source;
+pub mod vocab;
 pub mod watch;

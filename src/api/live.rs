@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::client::Client;
@@ -226,12 +225,7 @@ pub async fn fetch_org(
                 .member_permissions
                 .iter()
                 .flatten()
-                .filter_map(|p| {
-                    Some((
-                        convert(&p.permission)?,
-                        p.restrict_object_type.as_ref().and_then(convert),
-                    ))
-                })
+                .map(|p| (p.permission, p.restrict_object_type))
                 .collect(),
             inherits: r
                 .member_roles
@@ -606,11 +600,6 @@ pub fn fingerprint<W: Serialize>(wire: &W) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Converts between the wire and model spellings of the same enum (both use the API's strings).
-fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
-    serde_json::from_value(serde_json::to_value(a).ok()?).ok()
-}
-
 /// Metadata without bt-gitops's own key, and the `(digest, written_at)` recorded under it.
 fn split_metadata(
     metadata: Option<&wire::JsonMap>,
@@ -642,7 +631,7 @@ fn org_spec(o: &wire::Organization) -> Spec {
         realtime_url: o.realtime_url.clone(),
         is_universal_api: o.is_universal_api,
         is_dataplane_private: o.is_dataplane_private,
-        image_rendering_mode: o.image_rendering_mode.as_ref().and_then(convert),
+        image_rendering_mode: o.image_rendering_mode,
     })
 }
 
@@ -659,7 +648,7 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
                     object_type: f.object_type.clone(),
                     column_id: f.column_id.clone(),
                     position: f.position.clone(),
-                    layout: f.layout.as_ref().and_then(convert),
+                    layout: f.layout,
                 })
                 .collect()
         }),
@@ -686,7 +675,7 @@ fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef
     match f {
         wire::SavedFunctionId::Global(g) => FunctionRef::Global {
             name: g.name.clone(),
-            function_type: g.function_type.as_ref().and_then(convert),
+            function_type: g.function_type,
         },
         wire::SavedFunctionId::Function(f) => FunctionRef::Project {
             project: project.clone(),
@@ -699,7 +688,7 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
     let config = s.config.as_ref();
     let object_types = config
         .and_then(|c| c.object_types.as_ref())
-        .map(|t| t.iter().filter_map(convert).collect());
+        .map(|t| t.iter().copied().collect());
     let kind = match (&s.score_type, &s.categories) {
         (wire::ProjectScoreType::Online, _) => {
             let online = config.and_then(|c| c.online.as_ref())?;
@@ -719,7 +708,7 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
                     },
                     Some(wire::Scope::Group(g)) => Scope::Group {
                         group_by: g.group_by.clone(),
-                        placement: convert(&g.placement)?,
+                        placement: g.placement,
                         interval_seconds: g.interval_seconds,
                         max_traces: g.max_traces,
                         idle_seconds: g.idle_seconds,
@@ -796,7 +785,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
         wire::AutomationConfig::Retention(r) => Some((
             Kind::Retention,
             Spec::Retention(RetentionSpec {
-                object_type: convert(&r.object_type)?,
+                object_type: r.object_type,
                 days: r.retention_days,
             }),
         )),
@@ -810,7 +799,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
                     wire::ExportDefinition::BtqlQuery(q) => ExportData::Query(q.btql_query.clone()),
                 },
                 path: e.export_path.clone(),
-                format: convert(&e.format)?,
+                format: e.format,
                 interval_seconds: seconds(e.interval_seconds),
                 credentials: match &e.credentials {
                     wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
@@ -821,7 +810,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
                         service_account: c.service_account_email.clone(),
                     },
                 },
-                status: e.status.as_ref().and_then(convert),
+                status: e.status,
                 batch_size: e.batch_size.map(|b| b.round() as i64),
             }),
         )),
@@ -851,12 +840,12 @@ fn grant(
     let privilege = match (&acl.role_id, &acl.permission) {
         (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
         (None, Some(p)) => Privilege::Permission {
-            permission: convert(p)?,
-            restrict_object_type: acl.restrict_object_type.as_ref().and_then(convert),
+            permission: *p,
+            restrict_object_type: acl.restrict_object_type,
         },
         _ => return None,
     };
-    let object_type: AclObjectType = convert(&acl.object_type)?;
+    let object_type: AclObjectType = acl.object_type;
     let object = acl.object_id.as_str();
     let target = match object_type {
         AclObjectType::Organization => GrantTarget::Org,

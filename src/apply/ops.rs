@@ -15,9 +15,6 @@ use serde_json::{Map, Value, json};
 use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::live::SECRET_METADATA_KEY;
-use crate::diff::fields::{
-    automation_status, function_type, image_mode, retention_object_type, score_object_type,
-};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -325,7 +322,7 @@ impl Cx<'_> {
                 let body = json!({
                     "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
                     "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-                    "image_rendering_mode": s.image_rendering_mode.map(image_mode),
+                    "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
                 });
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
@@ -667,7 +664,7 @@ impl Cx<'_> {
             } => {
                 return Err(ChangeError::Unresolved(format!(
                     "grants on a {} by name (`{name}`) are not supported yet",
-                    object_type_str(*object_type)
+                    object_type.as_str()
                 )));
             }
         };
@@ -698,9 +695,9 @@ impl Cx<'_> {
                 permission,
                 restrict_object_type,
             } => {
-                item["permission"] = json!(permission_str(*permission));
+                item["permission"] = json!(permission.as_str());
                 if let Some(t) = restrict_object_type {
-                    item["restrict_object_type"] = json!(object_type_str(*t));
+                    item["restrict_object_type"] = json!(t.as_str());
                 }
             }
         }
@@ -744,8 +741,8 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
 fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value> {
     set.iter()
         .map(|(p, t)| match t {
-            Some(t) => json!({ "permission": permission_str(*p), "restrict_object_type": object_type_str(*t) }),
-            None => json!({ "permission": permission_str(*p) }),
+            Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
+            None => json!({ "permission": p.as_str() }),
         })
         .collect()
 }
@@ -777,7 +774,7 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
         json!(f.iter().map(|f| {
             let mut o = json!({ "object_type": f.object_type, "column_id": f.column_id, "position": f.position });
             if let Some(l) = f.layout {
-                o["layout"] = json!(match l { SpanFieldLayout::Full => "full", SpanFieldLayout::TwoColumn => "two_column" });
+                o["layout"] = json!(l.as_str());
             }
             o
         }).collect::<Vec<_>>())
@@ -830,7 +827,7 @@ fn function_body(f: &FunctionRef) -> Option<Value> {
         } => {
             let mut v = json!({ "type": "global", "name": name });
             if let Some(t) = t {
-                v["function_type"] = json!(function_type(*t));
+                v["function_type"] = json!(t.as_str());
             }
             Some(v)
         }
@@ -870,7 +867,7 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
             if let Some(t) = &s.object_types {
                 config.insert(
                     "object_types".into(),
-                    json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>()),
+                    json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
                 );
             }
             let mut body = json!({ "score_type": score_type, "description": s.description });
@@ -902,7 +899,7 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
                     idle_seconds,
                 } => without_nulls(json!({
                     "type": "group", "group_by": group_by,
-                    "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
+                    "placement": placement.as_str(),
                     "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
                 })),
             };
@@ -938,7 +935,7 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
         }
         Spec::Retention(r) => (
             None,
-            json!({ "event_type": "retention", "object_type": retention_object_type(r.object_type), "retention_days": r.days }),
+            json!({ "event_type": "retention", "object_type": r.object_type.as_str(), "retention_days": r.days }),
         ),
         Spec::Export(e) => {
             let definition = match &e.data {
@@ -961,9 +958,9 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
                 e.description.clone(),
                 without_nulls(json!({
                     "event_type": "btql_export", "export_definition": definition, "export_path": e.path,
-                    "format": match e.format { ExportFormat::Jsonl => "jsonl", ExportFormat::Parquet => "parquet" },
+                    "format": e.format.as_str(),
                     "interval_seconds": e.interval_seconds, "credentials": credentials,
-                    "status": e.status.map(automation_status), "batch_size": e.batch_size,
+                    "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
                 })),
             )
         }

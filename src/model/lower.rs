@@ -2104,11 +2104,7 @@ impl Lowerer<'_> {
 
     fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
         let at = cx.at;
-        let object = match r.object_type.value {
-            raw::RetentionObjectType::ProjectLogs => "project_logs",
-            raw::RetentionObjectType::Experiment => "experiment",
-            raw::RetentionObjectType::Dataset => "dataset",
-        };
+        let object = r.object_type.value.as_str();
         let name = match &r.name {
             Some(n) => self.name(at, n),
             None => Name::new(&format!("retention-{object}")).ok(),

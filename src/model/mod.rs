@@ -482,18 +482,13 @@ impl fmt::Display for Privilege {
                 permission,
                 restrict_object_type: None,
             } => {
-                write!(f, "permission:{}", permission_str(*permission))
+                write!(f, "permission:{}", permission.as_str())
             }
             Privilege::Permission {
                 permission,
                 restrict_object_type: Some(t),
             } => {
-                write!(
-                    f,
-                    "permission:{}[{}]",
-                    permission_str(*permission),
-                    object_type_str(*t)
-                )
+                write!(f, "permission:{}[{}]", permission.as_str(), t.as_str())
             }
         }
     }
@@ -508,7 +503,7 @@ impl fmt::Display for GrantTarget {
             GrantTarget::Role(name) => write!(f, "role:{name}"),
             GrantTarget::Object {
                 object_type, name, ..
-            } => write!(f, "{}:{name}", object_type_str(*object_type)),
+            } => write!(f, "{}:{name}", object_type.as_str()),
         }
     }
 }
@@ -519,40 +514,6 @@ impl GrantSpec {
     #[must_use]
     pub fn key_name(&self) -> String {
         format!("{} -> {} on {}", self.subject, self.privilege, self.target)
-    }
-}
-
-/// The API's spelling of a permission.
-#[must_use]
-pub fn permission_str(p: Permission) -> &'static str {
-    match p {
-        Permission::Create => "create",
-        Permission::Read => "read",
-        Permission::Update => "update",
-        Permission::Delete => "delete",
-        Permission::CreateAcls => "create_acls",
-        Permission::ReadAcls => "read_acls",
-        Permission::UpdateAcls => "update_acls",
-        Permission::DeleteAcls => "delete_acls",
-    }
-}
-
-/// The API's spelling of an ACL object type.
-#[must_use]
-pub fn object_type_str(t: AclObjectType) -> &'static str {
-    match t {
-        AclObjectType::Organization => "organization",
-        AclObjectType::Project => "project",
-        AclObjectType::Experiment => "experiment",
-        AclObjectType::Dataset => "dataset",
-        AclObjectType::Prompt => "prompt",
-        AclObjectType::PromptSession => "prompt_session",
-        AclObjectType::Group => "group",
-        AclObjectType::Role => "role",
-        AclObjectType::OrgMember => "org_member",
-        AclObjectType::ProjectLog => "project_log",
-        AclObjectType::OrgProject => "org_project",
-        AclObjectType::OrgAuditLogs => "org_audit_logs",
     }
 }
 
