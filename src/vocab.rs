@@ -1,6 +1,6 @@
 //! The Braintrust API's vocabularies: permissions, object types, formats, statuses...
 //!
-//! [`vocabularies!`] defines each enum once, with the API's spelling of every value: serde
+//! `vocabularies!` defines each enum once, with the API's spelling of every value: serde
 //! (de)serializes it, `as_str` returns it, `ALL` lists the values. The same types serve the
 //! manifest language (`manifest::raw`, and so its JSON Schema), the model and the wire types
 //! (`api::wire`), so no layer spells a value again or converts between copies of a list.

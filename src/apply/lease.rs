@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::api::client::{Client, Method};
 use crate::api::error::ApiError;
 
-pub use crate::api::live::LEASE_NAME;
+pub use crate::api::read::LEASE_NAME;
 
 /// A held lease. Release it with [`Lease::release`]; an unreleased lease expires on its own.
 #[derive(Debug)]

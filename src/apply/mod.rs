@@ -1,9 +1,8 @@
 //! Executing a plan: every change of a [`Plan`] becomes API calls, in dependency order.
 //!
-//! This module is the execution engine only. It is not yet exposed as a command: `apply` also
-//! needs its guards (ownership, mass-delete ratio, lockout, lease, fingerprint re-check) and its
-//! journal before it may touch a real org, and those come with the `apply` issue. Tests use it to
-//! check that a plan, once applied, converges.
+//! [`execute`] is the engine; the `apply` command (`cli::apply`) drives it after the refusals of
+//! [`guard`], under the org's [`lease`], recording each change in the [`journal`], and only for
+//! the changes of a saved plan that [`reviewed`] says still hold.
 //!
 //! # Guarantees
 //! - Writes and creates start only after every change they depend on succeeded; the dependants of

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
-use crate::api::live::SECRET_METADATA_KEY;
+use crate::api::read::SECRET_METADATA_KEY;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};

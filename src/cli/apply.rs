@@ -72,7 +72,7 @@ pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let emulated = if args.emulator {
-            Some(super::emulated::start(&analysis.state).await?)
+            Some(super::emulator_flag::start(&analysis.state).await?)
         } else {
             None
         };

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use super::plan::DEFAULT_API_URL;
 use super::{ExitStatus, Printer};
 use crate::api::client::{Client, ClientConfig, check_base_url};
-use crate::api::live::fetch_org;
+use crate::api::read::fetch_org;
 use crate::model::OrgName;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +39,7 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
         let emulated = if args.emulator {
-            Some(super::emulated::start_for(std::slice::from_ref(&org)).await?)
+            Some(super::emulator_flag::start_for(std::slice::from_ref(&org)).await?)
         } else {
             None
         };

@@ -5,8 +5,8 @@
 //! it to the process exit code and prints any error chain as `error: ...` / `Caused by: ...`.
 
 mod apply;
-mod emulated;
 pub mod emulator;
+mod emulator_flag;
 mod import;
 mod load;
 mod plan;

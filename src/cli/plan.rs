@@ -7,7 +7,7 @@ use clap::ValueEnum;
 
 use super::{ExitStatus, PathArg, Printer, load, validate};
 use crate::api::error::{ApiError, KeyPreview};
-use crate::api::live::FetchError;
+use crate::api::read::FetchError;
 use crate::diff::{SecretDigests, secrets};
 use crate::model::{DesiredState, SecretSource};
 use crate::pipeline::{self, Analysis};
@@ -61,7 +61,7 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let plan = runtime.block_on(async {
         // The emulator, when used, must outlive the reads.
         let emulated = if args.emulator {
-            Some(super::emulated::start(&analysis.state).await?)
+            Some(super::emulator_flag::start(&analysis.state).await?)
         } else {
             None
         };

@@ -1,6 +1,6 @@
 //! The kind registry: the one table of the kinds of object bt-gitops manages.
 //!
-//! [`kinds!`] generates the [`Kind`] enum, [`Kind::ALL`], the address names and their parsing,
+//! `kinds!` generates the [`Kind`] enum, [`Kind::ALL`], the address names and their parsing,
 //! and each kind's static facts (human name, API path and list, authoritative collections,
 //! protected by default, holds a secret, shares its names with) from one row per kind. Nothing
 //! else lists kinds: code that needs a fact asks the registry, and tests iterate [`Kind::ALL`].
