@@ -136,12 +136,10 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
             && inside
             && !hidden
             && (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob())
+            && let Ok(text) = std::str::from_utf8(blob.content())
         {
-            if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
-                if let Ok(text) = std::str::from_utf8(blob.content()) {
-                    files.push((full, text.to_owned()));
-                }
-            }
+            files.push((full, text.to_owned()));
         }
         TreeWalkResult::Ok
     })?;

@@ -382,7 +382,7 @@ impl Client {
 /// wrong deletes.
 #[must_use]
 pub fn is_last_page(n: usize) -> bool {
-    n == 0 || n < PAGE_SIZE && n % 50 != 0
+    n == 0 || n < PAGE_SIZE && !n.is_multiple_of(50)
 }
 
 /// The error and its causes on one line (reqwest hides the useful part in `source`).

@@ -226,10 +226,10 @@ async fn apply_locked(
     let journal = Mutex::new(journal);
     let progress = Progress::new(&plan, printer);
     let observe = |o: Outcome<'_>| {
-        if let Ok(mut j) = journal.lock() {
-            if let Err(err) = j.record(o) {
-                tracing::warn!(error = %err, "cannot write the journal");
-            }
+        if let Ok(mut j) = journal.lock()
+            && let Err(err) = j.record(o)
+        {
+            tracing::warn!(error = %err, "cannot write the journal");
         }
         progress.step(o);
     };

@@ -77,13 +77,13 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         );
     }
     let files = crate::import::manifests(&live, &org);
-    if !args.force {
-        if let Some(existing) = files.iter().map(|f| out.join(&f.path)).find(|p| p.exists()) {
-            bail!(
-                "`{}` already exists; pass `--force` to replace it, or choose another `--out`",
-                existing.display()
-            );
-        }
+    if !args.force
+        && let Some(existing) = files.iter().map(|f| out.join(&f.path)).find(|p| p.exists())
+    {
+        bail!(
+            "`{}` already exists; pass `--force` to replace it, or choose another `--out`",
+            existing.display()
+        );
     }
     for file in &files {
         let path = out.join(&file.path);

@@ -163,15 +163,15 @@ async fn controller(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitSt
                     move || crate::git::branch_head(&path, remote.as_deref(), &branch)
                 })
                 .await;
-                if let Ok(Ok((commit, reference))) = head {
-                    if last.as_ref() != Some(&commit) {
-                        if let Ok(mut r) = branch_ref.lock() {
-                            *r = Some(reference);
-                        }
-                        last = Some(commit.clone());
-                        if tx.send(Trigger::Commit(commit)).await.is_err() {
-                            return;
-                        }
+                if let Ok(Ok((commit, reference))) = head
+                    && last.as_ref() != Some(&commit)
+                {
+                    if let Ok(mut r) = branch_ref.lock() {
+                        *r = Some(reference);
+                    }
+                    last = Some(commit.clone());
+                    if tx.send(Trigger::Commit(commit)).await.is_err() {
+                        return;
                     }
                 }
                 tokio::time::sleep(Duration::from_secs(poll)).await;

@@ -199,17 +199,17 @@ impl Lowerer<'_> {
             self.lower_project(project, *at, &org, template);
         }
         for (name, (tpl, at)) in &templates {
-            if !used_templates.contains(name) {
-                if let Some(t) = &tpl.project_template {
-                    self.diags.push(
-                        Diagnostic::warning(
-                            Code::Suspicious,
-                            format!("project template `{name}` is not used by any project"),
-                        )
-                        .with_label(at.of(t, self.sources), "declared here")
-                        .with_hint("templates are only checked through the projects that use them"),
-                    );
-                }
+            if !used_templates.contains(name)
+                && let Some(t) = &tpl.project_template
+            {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Code::Suspicious,
+                        format!("project template `{name}` is not used by any project"),
+                    )
+                    .with_label(at.of(t, self.sources), "declared here")
+                    .with_hint("templates are only checked through the projects that use them"),
+                );
             }
         }
         self.check_renames();
@@ -1826,33 +1826,33 @@ impl Lowerer<'_> {
             None => Some(Scope::Span),
             Some(scope) => self.scope(at, scope),
         };
-        if let Some(scope) = &scope {
-            if !matches!(scope, Scope::Span) {
-                let span_only = [
-                    (
-                        "apply_to_root_span",
-                        o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
-                    ),
-                    (
-                        "apply_to_span_names",
-                        o.apply_to_span_names
-                            .as_ref()
-                            .and_then(|v| v.first())
-                            .map(|v| self.span(at, v)),
-                    ),
-                ];
-                for (field, span) in span_only {
-                    if let Some(span) = span {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::FieldNotAllowed,
-                                format!("`{field}` only applies to the span scope"),
-                            )
-                            .with_label(span, "not allowed with this scope")
-                            .with_hint("remove it, or use `scope: { type: span }`"),
-                        );
-                        return;
-                    }
+        if let Some(scope) = &scope
+            && !matches!(scope, Scope::Span)
+        {
+            let span_only = [
+                (
+                    "apply_to_root_span",
+                    o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
+                ),
+                (
+                    "apply_to_span_names",
+                    o.apply_to_span_names
+                        .as_ref()
+                        .and_then(|v| v.first())
+                        .map(|v| self.span(at, v)),
+                ),
+            ];
+            for (field, span) in span_only {
+                if let Some(span) = span {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::FieldNotAllowed,
+                            format!("`{field}` only applies to the span scope"),
+                        )
+                        .with_label(span, "not allowed with this scope")
+                        .with_hint("remove it, or use `scope: { type: span }`"),
+                    );
+                    return;
                 }
             }
         }
@@ -1933,10 +1933,10 @@ impl Lowerer<'_> {
                     .iter()
                     .filter_map(|(f, s)| s.map(|s| (*f, s)))
                     .collect();
-                if type_name == "span" {
-                    if let Some(v) = &scope.idle_seconds {
-                        extra.push(("idle_seconds", self.span(at, v)));
-                    }
+                if type_name == "span"
+                    && let Some(v) = &scope.idle_seconds
+                {
+                    extra.push(("idle_seconds", self.span(at, v)));
                 }
                 if let Some((field, span)) = extra.first() {
                     self.diags.push(
@@ -2308,10 +2308,10 @@ impl Lowerer<'_> {
                         target: r.target.clone(),
                         span: r.span,
                     };
-                    if let Some(from) = self.state.resources.get_mut(&r.from) {
-                        if !from.depends_on.contains(&dep) {
-                            from.depends_on.push(dep);
-                        }
+                    if let Some(from) = self.state.resources.get_mut(&r.from)
+                        && !from.depends_on.contains(&dep)
+                    {
+                        from.depends_on.push(dep);
                     }
                 }
                 None if builtin_group => {}
@@ -2518,11 +2518,11 @@ fn duration_problem(text: &str) -> String {
 fn human_duration(seconds: u64) -> String {
     let (n, unit) = if seconds == 0 {
         (0, "second")
-    } else if seconds % 86_400 == 0 {
+    } else if seconds.is_multiple_of(86_400) {
         (seconds / 86_400, "day")
-    } else if seconds % 3_600 == 0 {
+    } else if seconds.is_multiple_of(3_600) {
         (seconds / 3_600, "hour")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         (seconds / 60, "minute")
     } else {
         (seconds, "second")
