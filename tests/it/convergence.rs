@@ -1122,16 +1122,16 @@ fn check_deletes_planned(analysis: &Analysis, plan: &Plan) -> Result<(), String>
 }
 
 /// Live ids in the emulator (deleted records excluded), and org memberships as `member:<id>`.
-fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Value)> {
+fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Collection, Value)> {
     let snapshot = emu.snapshot();
     let mut out = BTreeMap::new();
     for (kind, records) in &snapshot.records {
         for r in records.iter().filter(|r| !r.deleted) {
             if matches!(
                 kind,
-                bt_gitops::emulator::Kind::User
-                    | bt_gitops::emulator::Kind::Organization
-                    | bt_gitops::emulator::Kind::ApiKey
+                bt_gitops::emulator::Collection::User
+                    | bt_gitops::emulator::Collection::Organization
+                    | bt_gitops::emulator::Collection::ApiKey
             ) {
                 continue;
             }
@@ -1141,7 +1141,7 @@ fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Val
     for (org, user) in &snapshot.members {
         out.insert(
             format!("member:{user}"),
-            (bt_gitops::emulator::Kind::User, json!({ "org": org })),
+            (bt_gitops::emulator::Collection::User, json!({ "org": org })),
         );
     }
     out
@@ -1150,8 +1150,8 @@ fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Val
 /// (c), execution half: every object that disappeared was a planned delete or replace, or
 /// went with a deleted parent (a project's children, the ACLs of a group or role).
 fn check_disappeared(
-    before: &BTreeMap<String, (bt_gitops::emulator::Kind, Value)>,
-    after: &BTreeMap<String, (bt_gitops::emulator::Kind, Value)>,
+    before: &BTreeMap<String, (bt_gitops::emulator::Collection, Value)>,
+    after: &BTreeMap<String, (bt_gitops::emulator::Collection, Value)>,
     plan: &Plan,
 ) -> Result<(), String> {
     let planned: BTreeSet<String> = plan
@@ -1695,7 +1695,7 @@ tags:
             "a group was deleted while its list failed"
         );
         assert!(
-            emu.snapshot().records[&bt_gitops::emulator::Kind::Group]
+            emu.snapshot().records[&bt_gitops::emulator::Collection::Group]
                 .iter()
                 .any(|r| !r.deleted && r.str_field("name") == "intruder"),
             "the unseen group is still there"
@@ -1804,12 +1804,12 @@ online_scoring:
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let second = plan(&analysis, &emu, &values).await;
         assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
-        let archive = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
+        let archive = emu.snapshot().records[&bt_gitops::emulator::Collection::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "archive")
             .map(|r| r.object["config"]["event_type"].clone());
         assert_eq!(archive, Some(json!("retention")));
-        let hourly = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
+        let hourly = emu.snapshot().records[&bt_gitops::emulator::Collection::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "hourly")
             .map(|r| r.object["config"]["credentials"]["external_id"].clone());

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::auth::{Caller, authenticate};
-use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::store::Store;
 
 pub(crate) mod acl;
@@ -31,7 +31,7 @@ pub(crate) fn respond<T: Serialize>(
     state: &AppState,
     headers: &HeaderMap,
     access: Access,
-    op: impl FnOnce(&mut Store, &Caller) -> Result<T, ApiError>,
+    op: impl FnOnce(&mut Store, &Caller) -> Result<T, ErrorResponse>,
 ) -> Response {
     let shared = &state.0;
     let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -48,7 +48,7 @@ pub(crate) fn respond<T: Serialize>(
         && let Err(e) = store.save(path)
     {
         tracing::error!("{e}");
-        return ApiError::internal(e.to_string()).into_response();
+        return ErrorResponse::internal(e.to_string()).into_response();
     }
     drop(store);
     axum::Json(value).into_response()
