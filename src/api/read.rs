@@ -244,22 +244,14 @@ pub async fn fetch_org(
     }
 
     let projects_read = projects.is_ok();
-    let projects = b
-        .complete(
-            projects,
-            &[
-                Kind::Project,
-                Kind::Tag,
-                Kind::Score,
-                Kind::OnlineScoring,
-                Kind::SpanIframe,
-                Kind::Alert,
-                Kind::Retention,
-                Kind::Export,
-                Kind::Grant,
-            ],
-        )
-        .unwrap_or_default();
+    // Without the project list no project-scoped object can be placed. Project env vars are
+    // read per project (below), so their failure is recorded there.
+    let in_projects: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| *k == Kind::Project || k.in_project() && *k != Kind::EnvVar)
+        .collect();
+    let projects = b.complete(projects, &in_projects).unwrap_or_default();
     if !projects_read {
         // Project env vars are read per project, by id.
         for p in projects_with_env_vars {
