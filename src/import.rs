@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::diff::fields;
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -176,13 +177,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         if let Some(settings) = &spec.settings {
             let value = without_empty(json!({
                 "comparison_key": settings.comparison_key,
-                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(json!({
-                    "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
-                    "layout": f.layout.map(|l| l.as_str()),
-                }))).collect::<Vec<_>>()),
-                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(json!({
-                    "url": r.url, "name": r.name, "description": r.description,
-                }))).collect::<Vec<_>>()),
+                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(fields::span_field(f))).collect::<Vec<_>>()),
+                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(fields::remote_eval_source(r))).collect::<Vec<_>>()),
                 "disable_realtime_queries": settings.disable_realtime_queries,
                 "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function),
             }));
@@ -489,22 +485,10 @@ fn score(name: &str, s: &ScoreSpec) -> Value {
 }
 
 fn online_rule(name: &str, o: &OnlineScoringSpec, scorers: Vec<Value>) -> Value {
+    // A span scope is the default: leave it out.
     let scope = match &o.scope {
         Scope::Span => Value::Null,
-        Scope::Trace { idle_seconds } => {
-            without_nulls(json!({ "type": "trace", "idle_seconds": idle_seconds }))
-        }
-        Scope::Group {
-            group_by,
-            placement,
-            interval_seconds,
-            max_traces,
-            idle_seconds,
-        } => without_nulls(json!({
-            "type": "group", "group_by": group_by,
-            "placement": placement.as_str(),
-            "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
-        })),
+        s => without_nulls(fields::scope(s)),
     };
     without_nulls(json!({
         "name": name, "description": o.description, "sampling_rate": o.sampling_rate, "scorers": scorers,

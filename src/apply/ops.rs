@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
+use crate::diff::fields;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -771,13 +772,11 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
         live.baseline_experiment.as_ref().map(|v| json!(v)),
     );
     let fields = |f: &Vec<SpanField>| {
-        json!(f.iter().map(|f| {
-            let mut o = json!({ "object_type": f.object_type, "column_id": f.column_id, "position": f.position });
-            if let Some(l) = f.layout {
-                o["layout"] = json!(l.as_str());
-            }
-            o
-        }).collect::<Vec<_>>())
+        json!(
+            f.iter()
+                .map(|f| without_nulls(fields::span_field(f)))
+                .collect::<Vec<_>>()
+        )
     };
     put(
         "spanFieldOrder",
@@ -787,11 +786,7 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
         ),
     );
     let sources = |r: &Vec<RemoteEvalSource>| {
-        json!(
-            r.iter()
-                .map(|r| json!({ "url": r.url, "name": r.name, "description": r.description }))
-                .collect::<Vec<_>>()
-        )
+        json!(r.iter().map(fields::remote_eval_source).collect::<Vec<_>>())
     };
     put(
         "remote_eval_sources",
@@ -886,23 +881,7 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
                     "scorers given by function slug are not resolved to ids yet".into(),
                 ));
             }
-            let scope = match &o.scope {
-                Scope::Span => json!({ "type": "span" }),
-                Scope::Trace { idle_seconds } => {
-                    without_nulls(json!({ "type": "trace", "idle_seconds": idle_seconds }))
-                }
-                Scope::Group {
-                    group_by,
-                    placement,
-                    interval_seconds,
-                    max_traces,
-                    idle_seconds,
-                } => without_nulls(json!({
-                    "type": "group", "group_by": group_by,
-                    "placement": placement.as_str(),
-                    "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
-                })),
-            };
+            let scope = without_nulls(fields::scope(&o.scope));
             let online = without_nulls(json!({
                 "sampling_rate": o.sampling_rate, "scorers": scorers, "btql_filter": o.filter, "scope": scope,
                 "apply_to_root_span": o.apply_to_root_span, "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,

@@ -230,25 +230,15 @@ fn project_settings(s: &ProjectSettings) -> Value {
     // `baseline_experiment` is not compared until experiment names are resolved to ids.
     put(
         "span_field_order",
-        s.span_field_order.as_ref().map(|f| {
-            json!(f
-                .iter()
-                .map(|f| json!({
-                    "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
-                    "layout": f.layout.map(|l| l.as_str()),
-                }))
-                .collect::<Vec<_>>())
-        }),
+        s.span_field_order
+            .as_ref()
+            .map(|f| json!(f.iter().map(span_field).collect::<Vec<_>>())),
     );
     put(
         "remote_eval_sources",
-        s.remote_eval_sources.as_ref().map(|r| {
-            json!(
-                r.iter()
-                    .map(|r| json!({ "url": r.url, "name": r.name, "description": r.description }))
-                    .collect::<Vec<_>>()
-            )
-        }),
+        s.remote_eval_sources
+            .as_ref()
+            .map(|r| json!(r.iter().map(remote_eval_source).collect::<Vec<_>>())),
     );
     put(
         "disable_realtime_queries",
@@ -263,7 +253,25 @@ fn project_settings(s: &ProjectSettings) -> Value {
     Value::Object(map)
 }
 
-fn scope(s: &Scope) -> Value {
+/// One entry of a project's span field order, as the API and the plan spell it (`layout` is
+/// null when not set).
+#[must_use]
+pub fn span_field(f: &SpanField) -> Value {
+    json!({
+        "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
+        "layout": f.layout.map(|l| l.as_str()),
+    })
+}
+
+/// One remote eval source of a project, as the API and the plan spell it.
+#[must_use]
+pub fn remote_eval_source(r: &RemoteEvalSource) -> Value {
+    json!({ "url": r.url, "name": r.name, "description": r.description })
+}
+
+/// An online-scoring rule's scope, as the API and the plan spell it (unset values are null).
+#[must_use]
+pub fn scope(s: &Scope) -> Value {
     match s {
         Scope::Span => json!({ "type": "span" }),
         Scope::Trace { idle_seconds } => json!({ "type": "trace", "idle_seconds": idle_seconds }),
