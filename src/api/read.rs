@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::wire;
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
+use crate::vocab::Collection;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
 /// bookkeeping, never read as a managed object.
@@ -93,7 +94,7 @@ pub async fn fetch_org(
         client.list_all::<wire::SpanIFrame>(Kind::SpanIframe.list(), &org_q),
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
-        client.list_all::<wire::ApiKey>("/v1/api_key", &org_q),
+        client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
         client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );

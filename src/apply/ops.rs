@@ -19,6 +19,7 @@ use crate::diff::fields;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
+use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -184,16 +185,12 @@ impl Cx<'_> {
             )),
             Spec::Member(email) => {
                 let body = json!({ "invite_users": { "emails": [email.as_str()], "send_invite_emails": false }, "org_name": self.org_name() });
-                let out = self
-                    .send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
             Spec::ServiceAccount => {
                 let body = json!({ "invite_users": { "service_accounts": [{ "name": self.key.name }] }, "org_name": self.org_name() });
-                let out = self
-                    .send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
             Spec::ServiceToken(t) => {
@@ -298,7 +295,7 @@ impl Cx<'_> {
                 let out = self
                     .send(
                         Method::POST,
-                        "/v1/acl/batch_update",
+                        ACL_BATCH_UPDATE_PATH,
                         json!({ "add_acls": [item] }),
                     )
                     .await?;
@@ -499,14 +496,12 @@ impl Cx<'_> {
                 let email = self.key.name.clone();
                 let body =
                     json!({ "remove_users": { "emails": [email] }, "org_name": self.org_name() });
-                self.send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::ServiceAccount => {
                 let body = json!({ "remove_users": { "ids": [id] }, "org_name": self.org_name() });
-                self.send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::Grant => {
@@ -519,7 +514,7 @@ impl Cx<'_> {
                 let item = self.acl_item(g)?;
                 self.send(
                     Method::POST,
-                    "/v1/acl/batch_update",
+                    ACL_BATCH_UPDATE_PATH,
                     json!({ "remove_acls": [item] }),
                 )
                 .await?;

@@ -1,13 +1,14 @@
 //! The kind registry: the one table of the kinds of object bt-gitops manages.
 //!
 //! `kinds!` generates the [`Kind`] enum, [`Kind::ALL`], the address names and their parsing,
-//! and each kind's static facts (human name, API path and list, authoritative collections,
+//! and each kind's static facts (human name, API collection and list, authoritative collections,
 //! protected by default, holds a secret, shares its names with) from one row per kind. Nothing
 //! else lists kinds: code that needs a fact asks the registry, and tests iterate [`Kind::ALL`].
 
 use std::fmt;
 
 use crate::manifest::raw::{OrgCollection, ProjectCollection};
+use crate::vocab::Collection;
 
 macro_rules! kinds {
     ($(
@@ -15,8 +16,8 @@ macro_rules! kinds {
         $variant:ident {
             name: $name:literal,
             human: $human:literal,
-            path: $path:expr,
-            list: $list:literal,
+            collection: $collection:expr,
+            list: $list:expr,
             org_collection: $org_collection:expr,
             project_collection: $project_collection:expr,
             protected: $protected:literal,
@@ -47,16 +48,16 @@ macro_rules! kinds {
             }
 
             /// The API collection objects of this kind are created, changed and deleted in
-            /// (`/v1/project_tag`); `None` for kinds written through a special endpoint
-            /// (members, service accounts, grants).
+            /// (`project_tag`); `None` for kinds written through a special endpoint (members,
+            /// service accounts, grants).
             #[must_use]
-            pub fn path(self) -> Option<&'static str> {
-                match self { $(Kind::$variant => $path,)+ }
+            pub fn collection(self) -> Option<Collection> {
+                match self { $(Kind::$variant => $collection,)+ }
             }
 
-            /// The API list that the live state of this kind is read from.
+            /// The API collection that the live state of this kind is read from.
             #[must_use]
-            pub fn list(self) -> &'static str {
+            pub fn list_collection(self) -> Collection {
                 match self { $(Kind::$variant => $list,)+ }
             }
 
@@ -101,8 +102,8 @@ kinds! {
     Org {
         name: "org",
         human: "org",
-        path: Some("/v1/organization"),
-        list: "/v1/organization",
+        collection: Some(Collection::Organization),
+        list: Collection::Organization,
         org_collection: None,
         project_collection: None,
         protected: true,
@@ -113,8 +114,8 @@ kinds! {
     Member {
         name: "member",
         human: "member",
-        path: None,
-        list: "/v1/user",
+        collection: None,
+        list: Collection::User,
         org_collection: Some(OrgCollection::Members),
         project_collection: None,
         protected: false,
@@ -125,8 +126,8 @@ kinds! {
     ServiceAccount {
         name: "service_account",
         human: "service account",
-        path: None,
-        list: "/v1/user",
+        collection: None,
+        list: Collection::User,
         org_collection: Some(OrgCollection::ServiceAccounts),
         project_collection: None,
         protected: false,
@@ -137,8 +138,8 @@ kinds! {
     ServiceToken {
         name: "service_token",
         human: "service token",
-        path: Some("/v1/service_token"),
-        list: "/v1/service_token",
+        collection: Some(Collection::ServiceToken),
+        list: Collection::ServiceToken,
         org_collection: Some(OrgCollection::ServiceAccounts),
         project_collection: None,
         protected: false,
@@ -149,8 +150,8 @@ kinds! {
     Group {
         name: "group",
         human: "group",
-        path: Some("/v1/group"),
-        list: "/v1/group",
+        collection: Some(Collection::Group),
+        list: Collection::Group,
         org_collection: Some(OrgCollection::Groups),
         project_collection: None,
         protected: false,
@@ -161,8 +162,8 @@ kinds! {
     Role {
         name: "role",
         human: "role",
-        path: Some("/v1/role"),
-        list: "/v1/role",
+        collection: Some(Collection::Role),
+        list: Collection::Role,
         org_collection: Some(OrgCollection::Roles),
         project_collection: None,
         protected: false,
@@ -173,8 +174,8 @@ kinds! {
     Environment {
         name: "environment",
         human: "environment",
-        path: Some("/environment"),
-        list: "/environment",
+        collection: Some(Collection::Environment),
+        list: Collection::Environment,
         org_collection: Some(OrgCollection::Environments),
         project_collection: None,
         protected: false,
@@ -185,8 +186,8 @@ kinds! {
     AiSecret {
         name: "ai_secret",
         human: "AI secret",
-        path: Some("/v1/ai_secret"),
-        list: "/v1/ai_secret",
+        collection: Some(Collection::AiSecret),
+        list: Collection::AiSecret,
         org_collection: Some(OrgCollection::AiSecrets),
         project_collection: None,
         protected: true,
@@ -197,8 +198,8 @@ kinds! {
     Project {
         name: "project",
         human: "project",
-        path: Some("/v1/project"),
-        list: "/v1/project",
+        collection: Some(Collection::Project),
+        list: Collection::Project,
         org_collection: Some(OrgCollection::Projects),
         project_collection: None,
         protected: true,
@@ -209,8 +210,8 @@ kinds! {
     EnvVar {
         name: "env_var",
         human: "env var",
-        path: Some("/v1/env_var"),
-        list: "/v1/env_var",
+        collection: Some(Collection::EnvVar),
+        list: Collection::EnvVar,
         org_collection: Some(OrgCollection::EnvVars),
         project_collection: Some(ProjectCollection::EnvVars),
         protected: false,
@@ -221,8 +222,8 @@ kinds! {
     Tag {
         name: "tag",
         human: "tag",
-        path: Some("/v1/project_tag"),
-        list: "/v1/project_tag",
+        collection: Some(Collection::ProjectTag),
+        list: Collection::ProjectTag,
         org_collection: None,
         project_collection: Some(ProjectCollection::Tags),
         protected: false,
@@ -233,8 +234,8 @@ kinds! {
     Score {
         name: "score",
         human: "score",
-        path: Some("/v1/project_score"),
-        list: "/v1/project_score",
+        collection: Some(Collection::ProjectScore),
+        list: Collection::ProjectScore,
         org_collection: None,
         project_collection: Some(ProjectCollection::Scores),
         protected: false,
@@ -245,8 +246,8 @@ kinds! {
     OnlineScoring {
         name: "online_scoring",
         human: "online-scoring rule",
-        path: Some("/v1/project_score"),
-        list: "/v1/project_score",
+        collection: Some(Collection::ProjectScore),
+        list: Collection::ProjectScore,
         org_collection: None,
         project_collection: Some(ProjectCollection::OnlineScoring),
         protected: false,
@@ -257,8 +258,8 @@ kinds! {
     SpanIframe {
         name: "span_iframe",
         human: "span iframe",
-        path: Some("/v1/span_iframe"),
-        list: "/v1/span_iframe",
+        collection: Some(Collection::SpanIframe),
+        list: Collection::SpanIframe,
         org_collection: None,
         project_collection: Some(ProjectCollection::SpanIframes),
         protected: false,
@@ -269,8 +270,8 @@ kinds! {
     Alert {
         name: "alert",
         human: "alert",
-        path: Some("/v1/project_automation"),
-        list: "/v1/project_automation",
+        collection: Some(Collection::ProjectAutomation),
+        list: Collection::ProjectAutomation,
         org_collection: None,
         project_collection: Some(ProjectCollection::Alerts),
         protected: false,
@@ -281,8 +282,8 @@ kinds! {
     Retention {
         name: "retention",
         human: "retention rule",
-        path: Some("/v1/project_automation"),
-        list: "/v1/project_automation",
+        collection: Some(Collection::ProjectAutomation),
+        list: Collection::ProjectAutomation,
         org_collection: None,
         project_collection: Some(ProjectCollection::Retention),
         protected: false,
@@ -293,8 +294,8 @@ kinds! {
     Export {
         name: "export",
         human: "export",
-        path: Some("/v1/project_automation"),
-        list: "/v1/project_automation",
+        collection: Some(Collection::ProjectAutomation),
+        list: Collection::ProjectAutomation,
         org_collection: None,
         project_collection: Some(ProjectCollection::Exports),
         protected: false,
@@ -305,8 +306,8 @@ kinds! {
     Grant {
         name: "grant",
         human: "grant",
-        path: None,
-        list: "/v1/acl/list_org",
+        collection: None,
+        list: Collection::Acl,
         org_collection: Some(OrgCollection::Grants),
         project_collection: Some(ProjectCollection::Grants),
         protected: false,
@@ -316,6 +317,18 @@ kinds! {
 }
 
 impl Kind {
+    /// The path of [`Kind::collection`] (`/v1/project_tag`).
+    #[must_use]
+    pub fn path(self) -> Option<&'static str> {
+        self.collection().map(Collection::path)
+    }
+
+    /// The org-wide list the live state of this kind is read from (`/v1/project_tag`).
+    #[must_use]
+    pub fn list(self) -> &'static str {
+        self.list_collection().org_list()
+    }
+
     /// The kind named by [`Kind::as_str`].
     #[must_use]
     pub fn parse(name: &str) -> Option<Kind> {

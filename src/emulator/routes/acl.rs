@@ -21,6 +21,7 @@ use crate::emulator::resource::{
     object_org, parse, parse_json,
 };
 use crate::emulator::store::{Collection, Record, Store, natural_key};
+use crate::vocab::ACL_BATCH_UPDATE_PATH;
 
 /// `acl` through the generic layer (create and reads only).
 pub(crate) static ACL: Endpoint = Endpoint {
@@ -39,14 +40,17 @@ pub(crate) static ACL: Endpoint = Endpoint {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/v1/acl",
+            Collection::Acl.path(),
             list(&ACL)
                 .merge(super::crud::create(&ACL, Mode::Post))
                 .merge(axum::routing::delete(delete_by_content)),
         )
-        .route("/v1/acl/list_org", get(list_org))
-        .route("/v1/acl/batch_update", post(batch_update))
-        .route("/v1/acl/{id}", get_one(&ACL).merge(delete_one(&ACL)))
+        .route(Collection::Acl.org_list(), get(list_org))
+        .route(ACL_BATCH_UPDATE_PATH, post(batch_update))
+        .route(
+            &super::item(Collection::Acl),
+            get_one(&ACL).merge(delete_one(&ACL)),
+        )
 }
 
 fn text<T: serde::Serialize>(value: &T) -> String {

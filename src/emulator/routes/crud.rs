@@ -16,6 +16,7 @@ use crate::emulator::endpoints;
 use crate::emulator::error::ErrorResponse;
 use crate::emulator::query::Params;
 use crate::emulator::resource::{self, Endpoint, Mode, parse, parse_json, visible};
+use crate::vocab::Collection;
 
 /// `GET <collection>`: the list.
 pub(crate) fn list(spec: &'static Endpoint) -> MethodRouter<AppState> {
@@ -79,82 +80,50 @@ pub(crate) fn delete_one(spec: &'static Endpoint) -> MethodRouter<AppState> {
 }
 
 /// The standard routes of a kind: list, POST, PUT if it has one, GET, PATCH, DELETE.
-fn standard(spec: &'static Endpoint, collection: &str, item: &str) -> Router<AppState> {
+fn standard(spec: &'static Endpoint) -> Router<AppState> {
     let mut routes = list(spec).merge(create(spec, Mode::Post));
     if spec.put {
         routes = routes.merge(create(spec, Mode::Put));
     }
-    Router::new().route(collection, routes).route(
-        item,
+    Router::new().route(spec.kind.path(), routes).route(
+        &super::item(spec.kind),
         get_one(spec).merge(patch_one(spec)).merge(delete_one(spec)),
     )
 }
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .merge(standard(
-            &endpoints::PROJECT,
-            "/v1/project",
-            "/v1/project/{id}",
-        ))
-        .merge(standard(&endpoints::GROUP, "/v1/group", "/v1/group/{id}"))
-        .merge(standard(&endpoints::ROLE, "/v1/role", "/v1/role/{id}"))
-        .merge(standard(
-            &endpoints::PROJECT_TAG,
-            "/v1/project_tag",
-            "/v1/project_tag/{id}",
-        ))
-        .merge(standard(
-            &endpoints::PROJECT_SCORE,
-            "/v1/project_score",
-            "/v1/project_score/{id}",
-        ))
-        .merge(standard(
-            &endpoints::PROJECT_AUTOMATION,
-            "/v1/project_automation",
-            "/v1/project_automation/{id}",
-        ))
-        .merge(standard(
-            &endpoints::SPAN_IFRAME,
-            "/v1/span_iframe",
-            "/v1/span_iframe/{id}",
-        ))
-        .merge(standard(
-            &endpoints::MCP_SERVER,
-            "/v1/mcp_server",
-            "/v1/mcp_server/{id}",
-        ))
-        .merge(standard(
-            &endpoints::ENV_VAR,
-            "/v1/env_var",
-            "/v1/env_var/{id}",
-        ))
-        .merge(standard(
-            &endpoints::ENVIRONMENT,
-            "/environment",
-            "/environment/{id}",
-        ))
+        .merge(standard(&endpoints::PROJECT))
+        .merge(standard(&endpoints::GROUP))
+        .merge(standard(&endpoints::ROLE))
+        .merge(standard(&endpoints::PROJECT_TAG))
+        .merge(standard(&endpoints::PROJECT_SCORE))
+        .merge(standard(&endpoints::PROJECT_AUTOMATION))
+        .merge(standard(&endpoints::SPAN_IFRAME))
+        .merge(standard(&endpoints::MCP_SERVER))
+        .merge(standard(&endpoints::ENV_VAR))
+        .merge(standard(&endpoints::ENVIRONMENT))
         .route(
-            "/v1/ai_secret",
+            Collection::AiSecret.path(),
             list(&endpoints::AI_SECRET)
                 .merge(create(&endpoints::AI_SECRET, Mode::Post))
                 .merge(create(&endpoints::AI_SECRET, Mode::Put))
                 .merge(delete(ai_secret_delete_by_name)),
         )
         .route(
-            "/v1/ai_secret/{id}",
+            &super::item(Collection::AiSecret),
             get_one(&endpoints::AI_SECRET)
                 .merge(patch_one(&endpoints::AI_SECRET))
                 .merge(delete_one(&endpoints::AI_SECRET)),
         )
         .route(
-            "/v1/view",
+            Collection::View.path(),
             list(&endpoints::VIEW)
                 .merge(create(&endpoints::VIEW, Mode::Post))
                 .merge(create(&endpoints::VIEW, Mode::Put)),
         )
         .route(
-            "/v1/view/{id}",
+            &super::item(Collection::View),
             get(view_get)
                 .merge(patch_one(&endpoints::VIEW))
                 .merge(delete(view_delete)),

@@ -13,6 +13,7 @@ use super::AppState;
 use super::auth::{Caller, authenticate};
 use super::error::ErrorResponse;
 use super::store::Store;
+use crate::vocab::Collection;
 
 pub(crate) mod acl;
 mod crud;
@@ -67,4 +68,9 @@ pub(crate) fn api() -> Router<AppState> {
 
 async fn hello() -> &'static str {
     "Hello, World!"
+}
+
+/// The path of one object of a collection, for routing: `/v1/project_tag/{id}`.
+fn item(collection: Collection) -> String {
+    format!("{}/{{id}}", collection.path())
 }

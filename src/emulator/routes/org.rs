@@ -21,14 +21,18 @@ use crate::emulator::error::ErrorResponse;
 use crate::emulator::query::Params;
 use crate::emulator::resource::{fields, merge, non_empty, normalize, parse, parse_json};
 use crate::emulator::store::{Collection, Record, Store};
+use crate::vocab::ORG_MEMBERS_PATH;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/organization", get(org_list))
-        .route("/v1/organization/members", patch(members))
-        .route("/v1/organization/{id}", get(org_get).patch(org_patch))
-        .route("/v1/user", get(user_list))
-        .route("/v1/user/{id}", get(user_get))
+        .route(Collection::Organization.path(), get(org_list))
+        .route(ORG_MEMBERS_PATH, patch(members))
+        .route(
+            &super::item(Collection::Organization),
+            get(org_get).patch(org_patch),
+        )
+        .route(Collection::User.path(), get(user_list))
+        .route(&super::item(Collection::User), get(user_get))
 }
 
 fn own_org<'a>(store: &'a Store, caller: &Caller, id: &str) -> Result<&'a Record, ErrorResponse> {

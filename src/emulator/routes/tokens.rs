@@ -59,19 +59,19 @@ static API_KEY: Endpoint = Endpoint {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/v1/service_token",
+            Collection::ServiceToken.path(),
             list(&SERVICE_TOKEN)
                 .merge(post(|st, headers, body| create(st, headers, body, false)))
                 .merge(put(|st, headers, body| create(st, headers, body, true)))
                 .merge(axum::routing::delete(delete_by_body)),
         )
         .route(
-            "/v1/service_token/{id}",
+            &super::item(Collection::ServiceToken),
             get_one(&SERVICE_TOKEN).merge(delete_one(&SERVICE_TOKEN)),
         )
-        .route("/v1/api_key", list(&API_KEY))
+        .route(Collection::ApiKey.path(), list(&API_KEY))
         .route(
-            "/v1/api_key/{id}",
+            &super::item(Collection::ApiKey),
             get_one(&API_KEY).merge(delete_one(&API_KEY)),
         )
 }
