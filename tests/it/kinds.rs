@@ -78,6 +78,24 @@ async fn conform(kind: Kind, text: String) -> Result<(), String> {
     if analysis.state.of_kind(kind).next().is_none() {
         return Err("the data file declares no object of this kind".into());
     }
+    // The registry's facts hold for what lowering produces (data files leave `protect` unset).
+    if let Some(r) = analysis
+        .state
+        .of_kind(kind)
+        .find(|r| r.protect != kind.protected_by_default())
+    {
+        return Err(format!("{}: protect is not the registry's default", r.key));
+    }
+    if let Some(r) = analysis
+        .state
+        .of_kind(kind)
+        .find(|r| r.spec.secret().is_some() != kind.holds_secret())
+    {
+        return Err(format!(
+            "{}: a secret, against the registry's holds_secret",
+            r.key
+        ));
+    }
     let emu = spawn(EmulatorConfig::default().with_seed(seed()))
         .await
         .map_err(|e| format!("emulator: {e}"))?;
