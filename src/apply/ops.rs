@@ -390,29 +390,13 @@ impl Cx<'_> {
             }
             (Spec::AiSecret(s), _) => {
                 let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
-                let write = SecretWrite::ai_secret(&s.metadata);
-                let path = self.object_path(&id)?;
-                self.send_with_secret(
-                    Method::PATCH,
-                    &path,
-                    body,
-                    &write,
-                    self.change.secret.is_some(),
-                )
-                .await?;
+                self.patch_with_secret(&id, body, &SecretWrite::ai_secret(&s.metadata))
+                    .await?;
             }
             (Spec::EnvVar(e), _) => {
                 let body = json!({ "name": e.name.as_str() });
-                let write = SecretWrite::env_var(e.name.as_str());
-                let path = self.object_path(&id)?;
-                self.send_with_secret(
-                    Method::PATCH,
-                    &path,
-                    body,
-                    &write,
-                    self.change.secret.is_some(),
-                )
-                .await?;
+                self.patch_with_secret(&id, body, &SecretWrite::env_var(e.name.as_str()))
+                    .await?;
             }
             (Spec::Project(p), live) => {
                 let old = match live {
@@ -607,6 +591,20 @@ impl Cx<'_> {
     /// value is available, the value goes in `write.field` and its digest in the metadata; once
     /// written, the server's time of the change is recorded next to the digest, so that a later
     /// change outside bt-gitops shows as a rotation. Otherwise the last record is kept.
+    /// PATCHes an object that holds a secret; the value is written again only when the plan
+    /// has a secret change for it.
+    async fn patch_with_secret(
+        &self,
+        id: &str,
+        body: Value,
+        write: &SecretWrite<'_>,
+    ) -> Result<Value, ChangeError> {
+        let path = self.object_path(id)?;
+        let rewrite = self.change.secret.is_some();
+        self.send_with_secret(Method::PATCH, &path, body, write, rewrite)
+            .await
+    }
+
     async fn send_with_secret(
         &self,
         method: Method,
