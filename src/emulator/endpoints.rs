@@ -38,6 +38,45 @@ fn patched(object: wire::JsonMap) -> Patched {
 }
 
 /// Applies a typed patch as a plain deep merge, leaving out the keys the kind handles itself.
+/// The create body of an object that lives in a project, named by `project_id`.
+trait ProjectChild: serde::de::DeserializeOwned + serde::Serialize {
+    fn project_id(&self) -> &Id;
+}
+
+macro_rules! project_child {
+    ($($t:ident),+) => {$(
+        impl ProjectChild for wire::$t {
+            fn project_id(&self) -> &Id {
+                &self.project_id
+            }
+        }
+    )+};
+}
+
+project_child!(CreateProjectTag, CreateSpanIFrame, CreateMcpServer);
+
+/// Creates an object of a project whose body needs no check beyond its types.
+fn child_create<C: ProjectChild>(
+    store: &Store,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Draft, ErrorResponse> {
+    let req: C = parse(body)?;
+    let project = project(store, caller, req.project_id())?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+/// Merges a patch whose body needs no check beyond its types.
+fn plain_patch<P: serde::de::DeserializeOwned + serde::Serialize>(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ErrorResponse> {
+    let req: P = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}
+
 fn merged<T: serde::Serialize>(record: &Record, patch: &T, skip: &[&str]) -> wire::JsonMap {
     let mut object = record.object.clone();
     merge(&mut object, &fields(patch, skip));
@@ -350,28 +389,12 @@ pub static PROJECT_TAG: Endpoint = Endpoint {
         Server::UserId,
         Server::Position,
     ],
-    create: tag_create,
-    patch: tag_patch,
+    create: child_create::<wire::CreateProjectTag>,
+    patch: plain_patch::<wire::PatchProjectTag>,
     normalize: normalize::<wire::ProjectTag>,
     filters: no_filters,
     on_delete: no_cascade,
 };
-
-fn tag_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
-    let req: wire::CreateProjectTag = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn tag_patch(
-    _: &Store,
-    _: &Caller,
-    record: &Record,
-    body: &Value,
-) -> Result<Patched, ErrorResponse> {
-    let req: wire::PatchProjectTag = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
 
 /// `project_score`: human-review scores and online-scoring rules.
 pub static PROJECT_SCORE: Endpoint = Endpoint {
@@ -585,28 +608,12 @@ pub static SPAN_IFRAME: Endpoint = Endpoint {
     name_param: "span_iframe_name",
     project_scoped: true,
     server: PROJECT_SERVER,
-    create: iframe_create,
-    patch: iframe_patch,
+    create: child_create::<wire::CreateSpanIFrame>,
+    patch: plain_patch::<wire::PatchSpanIFrame>,
     normalize: normalize::<wire::SpanIFrame>,
     filters: no_filters,
     on_delete: no_cascade,
 };
-
-fn iframe_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
-    let req: wire::CreateSpanIFrame = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn iframe_patch(
-    _: &Store,
-    _: &Caller,
-    record: &Record,
-    body: &Value,
-) -> Result<Patched, ErrorResponse> {
-    let req: wire::PatchSpanIFrame = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
 
 /// `mcp_server`.
 pub static MCP_SERVER: Endpoint = Endpoint {
@@ -615,28 +622,12 @@ pub static MCP_SERVER: Endpoint = Endpoint {
     name_param: "mcp_server_name",
     project_scoped: true,
     server: PROJECT_SERVER,
-    create: mcp_create,
-    patch: mcp_patch,
+    create: child_create::<wire::CreateMcpServer>,
+    patch: plain_patch::<wire::PatchMcpServer>,
     normalize: normalize::<wire::McpServer>,
     filters: no_filters,
     on_delete: no_cascade,
 };
-
-fn mcp_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
-    let req: wire::CreateMcpServer = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn mcp_patch(
-    _: &Store,
-    _: &Caller,
-    record: &Record,
-    body: &Value,
-) -> Result<Patched, ErrorResponse> {
-    let req: wire::PatchMcpServer = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
 
 // ---------------------------------------------------------------------------------------------
 // view
