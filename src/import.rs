@@ -13,9 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::diff::fields::{
-    automation_status, function_type, image_mode, retention_object_type, score_object_type,
-};
+use crate::diff::fields;
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -46,7 +44,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         let settings = without_nulls(json!({
             "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
             "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-            "image_rendering_mode": s.image_rendering_mode.map(image_mode),
+            "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
         }));
         if settings.as_object().is_some_and(|m| !m.is_empty()) {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
@@ -78,8 +76,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Spec::Role(r) => Some(flow(&without_empty(json!({
                 "name": k.name, "description": r.description,
                 "permissions": r.permissions.iter().map(|(p, t)| match t {
-                    Some(t) => json!({ "permission": permission_str(*p), "restrict_object_type": object_type_str(*t) }),
-                    None => json!(permission_str(*p)),
+                    Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
+                    None => json!(p.as_str()),
                 }).collect::<Vec<_>>(),
                 "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
             })))),
@@ -179,13 +177,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         if let Some(settings) = &spec.settings {
             let value = without_empty(json!({
                 "comparison_key": settings.comparison_key,
-                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(json!({
-                    "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
-                    "layout": f.layout.map(|l| match l { SpanFieldLayout::Full => "full", SpanFieldLayout::TwoColumn => "two_column" }),
-                }))).collect::<Vec<_>>()),
-                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(json!({
-                    "url": r.url, "name": r.name, "description": r.description,
-                }))).collect::<Vec<_>>()),
+                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(fields::span_field(f))).collect::<Vec<_>>()),
+                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(fields::remote_eval_source(r))).collect::<Vec<_>>()),
                 "disable_realtime_queries": settings.disable_realtime_queries,
                 "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function),
             }));
@@ -240,7 +233,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             _ => None,
         }));
         list(&mut p, "retention", each(Kind::Retention).filter_map(|(k, s)| match s {
-            Spec::Retention(r) => Some(flow(&json!({ "name": k.name, "object_type": retention_object_type(r.object_type), "days": r.days }))),
+            Spec::Retention(r) => Some(flow(&json!({ "name": k.name, "object_type": r.object_type.as_str(), "days": r.days }))),
             _ => None,
         }));
         list(
@@ -400,7 +393,7 @@ fn function(f: &FunctionRef) -> Option<Value> {
         FunctionRef::Global {
             name,
             function_type: Some(t),
-        } => Some(json!({ "global": name, "function_type": function_type(*t) })),
+        } => Some(json!({ "global": name, "function_type": t.as_str() })),
         FunctionRef::Project { .. } => None,
     }
 }
@@ -420,9 +413,9 @@ fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
             permission,
             restrict_object_type,
         } => {
-            v.insert("permission".into(), json!(permission_str(*permission)));
+            v.insert("permission".into(), json!(permission.as_str()));
             if let Some(t) = restrict_object_type {
-                v.insert("restrict_object_type".into(), json!(object_type_str(*t)));
+                v.insert("restrict_object_type".into(), json!(t.as_str()));
             }
         }
     }
@@ -443,7 +436,7 @@ fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
             },
             _,
         ) => {
-            v.insert("on".into(), json!({ object_type_str(*object_type): name }));
+            v.insert("on".into(), json!({ object_type.as_str(): name }));
         }
         (GrantTarget::Org, _) => {}
     }
@@ -486,28 +479,16 @@ fn score(name: &str, s: &ScoreSpec) -> Value {
         v["multi_select"] = json!(m);
     }
     if let Some(t) = &s.object_types {
-        v["object_types"] = json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>());
+        v["object_types"] = json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>());
     }
     v
 }
 
 fn online_rule(name: &str, o: &OnlineScoringSpec, scorers: Vec<Value>) -> Value {
+    // A span scope is the default: leave it out.
     let scope = match &o.scope {
         Scope::Span => Value::Null,
-        Scope::Trace { idle_seconds } => {
-            without_nulls(json!({ "type": "trace", "idle_seconds": idle_seconds }))
-        }
-        Scope::Group {
-            group_by,
-            placement,
-            interval_seconds,
-            max_traces,
-            idle_seconds,
-        } => without_nulls(json!({
-            "type": "group", "group_by": group_by,
-            "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
-            "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
-        })),
+        s => without_nulls(fields::scope(s)),
     };
     without_nulls(json!({
         "name": name, "description": o.description, "sampling_rate": o.sampling_rate, "scorers": scorers,
@@ -533,8 +514,8 @@ fn export(name: &str, e: &ExportSpec) -> Value {
     };
     without_nulls(json!({
         "name": name, "description": e.description, "data": data, "query": query, "path": e.path,
-        "format": match e.format { ExportFormat::Jsonl => "jsonl", ExportFormat::Parquet => "parquet" },
+        "format": e.format.as_str(),
         "interval": e.interval_seconds, "credentials": credentials,
-        "status": e.status.map(automation_status), "batch_size": e.batch_size,
+        "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
     }))
 }

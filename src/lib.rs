@@ -4,14 +4,21 @@
 //!
 //! 1. [`source`] holds the manifest files as `(path, text)` pairs; nothing below it reads the disk.
 //! 2. [`manifest`] parses YAML with spans into raw serde types ([`manifest::raw`]).
-//! 3. [`model`] lowers raw manifests once into typed desired state, resolving references.
+//! 3. [`model`] lowers raw manifests once into typed desired state, resolving references; its
+//!    kind registry ([`model::kind`]) is the one list of the kinds of object bt-gitops manages.
 //! 4. [`graph`] builds the dependency graph over resource keys and rejects cycles.
 //!    [`pipeline`] runs these three stages; `validate` is exactly that.
-//! 5. `api` reads live state over HTTP (the only HTTP user); `emulator` serves a
-//!    Braintrust-compatible API for tests and offline use (the only axum user).
-//! 6. [`cli`] wires the stages together and is the only module that prints or picks exit codes.
+//! 5. [`api`] reads live state over HTTP into [`live`] (the only HTTP client); [`diff`] compares
+//!    it with the desired state and [`plan`] orders the changes; [`render`] shows a plan;
+//!    [`reconcile`] runs read, diff and plan for every org.
+//! 6. [`apply`] executes a plan; [`import`] writes manifests from live state.
+//! 7. [`cli`] wires the stages together and is the only module that prints or picks exit codes;
+//!    [`git`] (git2) and [`file_events`] (notify) feed it manifests at refs and file events;
+//!    [`emulator`] serves a Braintrust-compatible API for tests and offline use (the only axum
+//!    user).
 //!
-//! Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
+//! [`vocab`] holds the API's value lists, shared by manifests, model and wire types. Every
+//! user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
 pub mod api;
 pub mod apply;
@@ -20,6 +27,7 @@ pub mod diag;
 pub mod diff;
 pub mod emulator;
 pub mod env;
+pub mod file_events;
 pub mod git;
 pub mod graph;
 pub mod import;
@@ -32,4 +40,4 @@ pub mod reconcile;
 pub mod redact;
 pub mod render;
 pub mod source;
-pub mod watch;
+pub mod vocab;

@@ -1,6 +1,6 @@
 //! Live state: what the API reported, in the same shape as the desired state.
 //!
-//! `api::live` builds it from wire objects (ids resolved back to names and emails, soft-deleted
+//! `api::read` builds it from wire objects (ids resolved back to names and emails, soft-deleted
 //! objects dropped); `diff` compares it with the desired state. Nothing here does IO.
 
 use std::collections::{BTreeMap, BTreeSet};

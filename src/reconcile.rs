@@ -1,13 +1,13 @@
 //! Reconciliation: read live state for every org of the manifests, diff, and build the plan.
 //!
-//! This is the async middle of `plan` (and later `apply` and `watch`). It talks to the API
+//! This is the async middle of `plan`, `apply` and `watch`. It talks to the API
 //! through [`api`](crate::api) and does no other IO: API keys and secret digests are resolved by
 //! the caller and passed in, and nothing is printed.
 
 use std::collections::BTreeSet;
 
 use crate::api::client::{Client, ClientConfig};
-use crate::api::live::{FetchError, fetch_org};
+use crate::api::read::{FetchError, fetch_org};
 use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;

@@ -390,7 +390,7 @@ impl Client {
 /// wrong deletes.
 #[must_use]
 pub fn is_last_page(n: usize) -> bool {
-    n == 0 || n < PAGE_SIZE && n % 50 != 0
+    n == 0 || n < PAGE_SIZE && !n.is_multiple_of(50)
 }
 
 /// What went wrong in a TLS handshake, when that is why a request failed. reqwest's chain holds

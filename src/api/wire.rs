@@ -19,6 +19,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+pub use crate::vocab::{
+    AclObjectType, AutomationStatus, ExportFormat, FunctionType, GroupPlacement,
+    ImageRenderingMode, Permission, RetentionObjectType, ScoreObjectType, SpanFieldLayout,
+};
+
 /// A JSON object with arbitrary values (`additionalProperties: {nullable: true}` in the spec).
 pub type JsonMap = serde_json::Map<String, Value>;
 
@@ -125,64 +130,6 @@ pub struct ListResponse<T> {
 // Enums
 // ---------------------------------------------------------------------------------------------
 
-/// `Permission`: what an ACL or role grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    Create,
-    Read,
-    Update,
-    Delete,
-    CreateAcls,
-    ReadAcls,
-    UpdateAcls,
-    DeleteAcls,
-}
-
-/// `AclObjectType`: the kinds of object an ACL (or a view) attaches to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AclObjectType {
-    Organization,
-    Project,
-    Experiment,
-    Dataset,
-    Prompt,
-    PromptSession,
-    Group,
-    Role,
-    OrgMember,
-    ProjectLog,
-    OrgProject,
-    OrgAuditLogs,
-}
-
-/// `ImageRenderingMode` of an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageRenderingMode {
-    Auto,
-    ClickToLoad,
-    Blocked,
-}
-
-/// `FunctionTypeEnum` (the spec's default is `scorer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FunctionType {
-    Llm,
-    Scorer,
-    Task,
-    Tool,
-    CustomView,
-    Preprocessor,
-    Facet,
-    Classifier,
-    Tag,
-    Parameters,
-    Sandbox,
-}
-
 /// `ProjectScoreType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -236,23 +183,6 @@ pub enum SecretCategory {
     EnvVar,
     AiProvider,
     SandboxProvider,
-}
-
-/// `AutomationStatus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AutomationStatus {
-    Active,
-    Paused,
-}
-
-/// `RetentionObjectType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RetentionObjectType {
-    ProjectLogs,
-    Experiment,
-    Dataset,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,14 +565,6 @@ pub struct SpanFieldOrderItem {
     pub layout: Option<SpanFieldLayout>,
 }
 
-/// `spanFieldOrder[].layout`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpanFieldLayout {
-    Full,
-    TwoColumn,
-}
-
 /// One entry of `ProjectSettings.remote_eval_sources`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteEvalSource {
@@ -843,15 +765,6 @@ pub struct ScoreVisibility {
     pub groups: Option<Vec<String>>,
 }
 
-/// `ProjectScoreConfig.object_types[]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScoreObjectType {
-    ProjectLogs,
-    Dataset,
-    Experiment,
-}
-
 /// `OnlineScoreConfig`: an online-scoring rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnlineScoreConfig {
@@ -921,14 +834,6 @@ pub struct GroupScope {
         skip_serializing_if = "Option::is_none"
     )]
     pub idle_seconds: Option<f64>,
-}
-
-/// `GroupScope.placement`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupPlacement {
-    First,
-    Each,
 }
 
 /// `ProjectScoreCondition`.
@@ -1151,14 +1056,6 @@ tagged_deserialize!(ExportDefinition, "type", {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BtqlQueryExport {
     pub btql_query: String,
-}
-
-/// `btql_export.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
-    Jsonl,
-    Parquet,
 }
 
 /// `btql_export.credentials`.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::api::client::{Client, Method};
 use crate::api::error::ApiError;
 
-pub use crate::api::live::LEASE_NAME;
+pub use crate::api::read::LEASE_NAME;
 
 /// How long a lease lasts without a heartbeat.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);

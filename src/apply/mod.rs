@@ -1,8 +1,8 @@
 //! Executing a plan: every change of a [`Plan`] becomes API calls, in dependency order.
 //!
-//! This module is the execution engine, driven by the `apply` command (which adds the lease, the
-//! guards and the journal) and by the convergence tests. [`reviewed`] decides which changes of a
-//! saved plan still hold against a fresh one.
+//! [`execute`] is the engine; the `apply` command (`cli::apply`) drives it after the refusals of
+//! [`guard`], under the org's [`lease`], recording each change in the [`journal`], and only for
+//! the changes of a saved plan that [`reviewed`] says still hold.
 //!
 //! # Guarantees
 //! - Writes and creates start only after every change they depend on succeeded; the dependants of

@@ -14,13 +14,12 @@ use serde_json::{Map, Value, json};
 
 use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
-use crate::api::live::SECRET_METADATA_KEY;
-use crate::diff::fields::{
-    automation_status, function_type, image_mode, retention_object_type, score_object_type,
-};
+use crate::api::read::SECRET_METADATA_KEY;
+use crate::diff::fields;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
+use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -53,8 +52,6 @@ pub(super) async fn run(
 
 /// How an object kind carries its write-only secret.
 struct SecretWrite<'a> {
-    /// Collection path, for the follow-up PATCH by id.
-    collection: &'static str,
     /// Body field holding the value: `secret` or `value`.
     field: &'static str,
     /// Metadata declared in the manifest.
@@ -66,7 +63,6 @@ struct SecretWrite<'a> {
 impl<'a> SecretWrite<'a> {
     fn ai_secret(declared: &'a BTreeMap<String, Value>) -> SecretWrite<'a> {
         SecretWrite {
-            collection: "/v1/ai_secret",
             field: "secret",
             declared,
             name: None,
@@ -75,7 +71,6 @@ impl<'a> SecretWrite<'a> {
 
     fn env_var(name: &'a str) -> SecretWrite<'a> {
         SecretWrite {
-            collection: "/v1/env_var",
             field: "value",
             declared: &NO_METADATA,
             name: Some(name),
@@ -159,6 +154,19 @@ impl Cx<'_> {
             .await?)
     }
 
+    /// This kind's API collection, from the kind registry (`/v1/group`).
+    fn collection(&self) -> Result<&'static str, ChangeError> {
+        self.key
+            .kind
+            .path()
+            .ok_or_else(|| ChangeError::Unresolved(format!("`{}` has no API collection", self.key)))
+    }
+
+    /// One object of this kind's API collection (`/v1/group/{id}`).
+    fn object_path(&self, id: &str) -> Result<String, ChangeError> {
+        Ok(format!("{}/{id}", self.collection()?))
+    }
+
     /// Records a created object's id so later changes can refer to it.
     fn created(&self, response: &Value) -> Option<String> {
         let id = response
@@ -177,16 +185,12 @@ impl Cx<'_> {
             )),
             Spec::Member(email) => {
                 let body = json!({ "invite_users": { "emails": [email.as_str()], "send_invite_emails": false }, "org_name": self.org_name() });
-                let out = self
-                    .send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
             Spec::ServiceAccount => {
                 let body = json!({ "invite_users": { "service_accounts": [{ "name": self.key.name }] }, "org_name": self.org_name() });
-                let out = self
-                    .send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
             Spec::ServiceToken(t) => {
@@ -196,7 +200,7 @@ impl Cx<'_> {
                     t.account.as_str(),
                 ))?;
                 let body = json!({ "name": t.name.as_str(), "service_account_id": account, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/v1/service_token", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 if let Some(key) = out.get("key").and_then(Value::as_str) {
                     crate::redact::register(key);
                 }
@@ -230,7 +234,7 @@ impl Cx<'_> {
                     "member_users": self.principal_ids(&g.members, &g.service_accounts)?,
                     "member_groups": self.names_to_ids(Kind::Group, &g.inherits)?,
                 });
-                let out = self.send(Method::PUT, "/v1/group", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Role(r) => {
@@ -239,19 +243,19 @@ impl Cx<'_> {
                     "member_permissions": permissions(&r.permissions),
                     "member_roles": self.names_to_ids(Kind::Role, &r.inherits)?,
                 });
-                let out = self.send(Method::PUT, "/v1/role", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Environment(e) => {
                 let body = json!({ "name": e.slug, "slug": e.slug, "description": e.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/environment", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::AiSecret(s) => {
                 let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
                 let write = SecretWrite::ai_secret(&s.metadata);
                 let out = self
-                    .send_with_secret(Method::PUT, "/v1/ai_secret", body, &write, true)
+                    .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
                     .await?;
                 Ok(self.created(&out))
             }
@@ -260,36 +264,36 @@ impl Cx<'_> {
                 let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
                 let write = SecretWrite::env_var(e.name.as_str());
                 let out = self
-                    .send_with_secret(Method::PUT, "/v1/env_var", body, &write, true)
+                    .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
                     .await?;
                 Ok(self.created(&out))
             }
             Spec::Project(p) => {
                 let body = json!({ "name": self.key.name, "description": p.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, "/v1/project", body).await?;
+                let out = self.send(Method::POST, self.collection()?, body).await?;
                 let id = self.created(&out);
                 if let (Some(settings), Some(id)) = (&p.settings, &id) {
                     let body = json!({ "settings": settings_body(settings, None) });
-                    self.send(Method::PATCH, &format!("/v1/project/{id}"), body)
+                    self.send(Method::PATCH, &self.object_path(id)?, body)
                         .await?;
                 }
                 Ok(id)
             }
             Spec::Tag(t) => {
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "color": t.color, "description": t.description });
-                let out = self.send(Method::PUT, "/v1/project_tag", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Score(_) | Spec::OnlineScoring(_) => {
                 let mut body = score_body(&spec)?;
                 body["project_id"] = json!(self.project_id()?);
                 body["name"] = json!(self.key.name);
-                let out = self.send(Method::PUT, "/v1/project_score", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::SpanIframe(i) => {
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "url": i.url, "description": i.description, "post_message": i.post_message });
-                let out = self.send(Method::PUT, "/v1/span_iframe", body).await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
@@ -302,9 +306,7 @@ impl Cx<'_> {
                     creds["external_id"] = json!(external_id(self.key));
                 }
                 let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "description": description, "config": config });
-                let out = self
-                    .send(Method::PUT, "/v1/project_automation", body)
-                    .await?;
+                let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
             Spec::Grant(g) => {
@@ -312,7 +314,7 @@ impl Cx<'_> {
                 let out = self
                     .send(
                         Method::POST,
-                        "/v1/acl/batch_update",
+                        ACL_BATCH_UPDATE_PATH,
                         json!({ "add_acls": [item] }),
                     )
                     .await?;
@@ -337,14 +339,10 @@ impl Cx<'_> {
                 let body = json!({
                     "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
                     "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-                    "image_rendering_mode": s.image_rendering_mode.map(image_mode),
+                    "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/organization/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Group(g), Some(Spec::Group(old))) => {
                 let want: BTreeSet<String> = self
@@ -370,12 +368,8 @@ impl Cx<'_> {
                     "add_member_groups": want_groups.difference(&have_groups).collect::<Vec<_>>(),
                     "remove_member_groups": have_groups.difference(&want_groups).collect::<Vec<_>>(),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/group/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Role(r), Some(Spec::Role(old))) => {
                 let want_roles: BTreeSet<String> = self
@@ -402,46 +396,26 @@ impl Cx<'_> {
                     "add_member_roles": want_roles.difference(&have_roles).collect::<Vec<_>>(),
                     "remove_member_roles": have_roles.difference(&want_roles).collect::<Vec<_>>(),
                 });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/role/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Environment(e), _) => {
                 self.send(
                     Method::PATCH,
-                    &format!("/environment/{id}"),
+                    &self.object_path(&id)?,
                     without_nulls(json!({ "description": e.description })),
                 )
                 .await?;
             }
             (Spec::AiSecret(s), _) => {
                 let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
-                let write = SecretWrite::ai_secret(&s.metadata);
-                let path = format!("/v1/ai_secret/{id}");
-                self.send_with_secret(
-                    Method::PATCH,
-                    &path,
-                    body,
-                    &write,
-                    self.change.secret.is_some(),
-                )
-                .await?;
+                self.patch_with_secret(&id, body, &SecretWrite::ai_secret(&s.metadata))
+                    .await?;
             }
             (Spec::EnvVar(e), _) => {
                 let body = json!({ "name": e.name.as_str() });
-                let write = SecretWrite::env_var(e.name.as_str());
-                let path = format!("/v1/env_var/{id}");
-                self.send_with_secret(
-                    Method::PATCH,
-                    &path,
-                    body,
-                    &write,
-                    self.change.secret.is_some(),
-                )
-                .await?;
+                self.patch_with_secret(&id, body, &SecretWrite::env_var(e.name.as_str()))
+                    .await?;
             }
             (Spec::Project(p), live) => {
                 let old = match live {
@@ -452,42 +426,26 @@ impl Cx<'_> {
                 if let Some(settings) = &p.settings {
                     body["settings"] = settings_body(settings, old.as_ref());
                 }
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Tag(t), _) => {
                 let body = json!({ "name": self.rename(), "color": t.color, "description": t.description });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_tag/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
                     body["name"] = json!(name);
                 }
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_score/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::SpanIframe(i), _) => {
                 let body = json!({ "name": self.rename(), "url": i.url, "description": i.description, "post_message": i.post_message });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/span_iframe/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
                 let (description, mut config) = automation_body(&spec);
@@ -512,12 +470,8 @@ impl Cx<'_> {
                 }
                 let body =
                     json!({ "name": self.rename(), "description": description, "config": config });
-                self.send(
-                    Method::PATCH,
-                    &format!("/v1/project_automation/{id}"),
-                    without_nulls(body),
-                )
-                .await?;
+                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                    .await?;
             }
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
@@ -545,14 +499,12 @@ impl Cx<'_> {
                 let email = self.key.name.clone();
                 let body =
                     json!({ "remove_users": { "emails": [email] }, "org_name": self.org_name() });
-                self.send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::ServiceAccount => {
                 let body = json!({ "remove_users": { "ids": [id] }, "org_name": self.org_name() });
-                self.send(Method::PATCH, "/v1/organization/members", body)
-                    .await?;
+                self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::Grant => {
@@ -565,23 +517,13 @@ impl Cx<'_> {
                 let item = self.acl_item(g)?;
                 self.send(
                     Method::POST,
-                    "/v1/acl/batch_update",
+                    ACL_BATCH_UPDATE_PATH,
                     json!({ "remove_acls": [item] }),
                 )
                 .await?;
                 return Ok(());
             }
-            Kind::ServiceToken => "/v1/service_token",
-            Kind::Group => "/v1/group",
-            Kind::Role => "/v1/role",
-            Kind::Environment => "/environment",
-            Kind::AiSecret => "/v1/ai_secret",
-            Kind::Project => "/v1/project",
-            Kind::EnvVar => "/v1/env_var",
-            Kind::Tag => "/v1/project_tag",
-            Kind::Score | Kind::OnlineScoring => "/v1/project_score",
-            Kind::SpanIframe => "/v1/span_iframe",
-            Kind::Alert | Kind::Retention | Kind::Export => "/v1/project_automation",
+            _ => self.collection()?,
         };
         self.client
             .send::<Value, Value>(Method::DELETE, &format!("{path}/{id}"), &Value::Null)
@@ -668,6 +610,20 @@ impl Cx<'_> {
     /// value is available, the value goes in `write.field` and its digest in the metadata; once
     /// written, the server's time of the change is recorded next to the digest, so that a later
     /// change outside bt-gitops shows as a rotation. Otherwise the last record is kept.
+    /// PATCHes an object that holds a secret; the value is written again only when the plan
+    /// has a secret change for it.
+    async fn patch_with_secret(
+        &self,
+        id: &str,
+        body: Value,
+        write: &SecretWrite<'_>,
+    ) -> Result<Value, ChangeError> {
+        let path = self.object_path(id)?;
+        let rewrite = self.change.secret.is_some();
+        self.send_with_secret(Method::PATCH, &path, body, write, rewrite)
+            .await
+    }
+
     async fn send_with_secret(
         &self,
         method: Method,
@@ -697,7 +653,7 @@ impl Cx<'_> {
             if let Some(name) = write.name {
                 stamp["name"] = json!(name);
             }
-            self.send(Method::PATCH, &format!("{}/{id}", write.collection), stamp)
+            self.send(Method::PATCH, &self.object_path(id)?, stamp)
                 .await?;
         }
         Ok(out)
@@ -721,7 +677,7 @@ impl Cx<'_> {
             } => {
                 return Err(ChangeError::Unresolved(format!(
                     "grants on a {} by name (`{name}`) are not supported yet",
-                    object_type_str(*object_type)
+                    object_type.as_str()
                 )));
             }
         };
@@ -752,9 +708,9 @@ impl Cx<'_> {
                 permission,
                 restrict_object_type,
             } => {
-                item["permission"] = json!(permission_str(*permission));
+                item["permission"] = json!(permission.as_str());
                 if let Some(t) = restrict_object_type {
-                    item["restrict_object_type"] = json!(object_type_str(*t));
+                    item["restrict_object_type"] = json!(t.as_str());
                 }
             }
         }
@@ -818,8 +774,8 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
 fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value> {
     set.iter()
         .map(|(p, t)| match t {
-            Some(t) => json!({ "permission": permission_str(*p), "restrict_object_type": object_type_str(*t) }),
-            None => json!({ "permission": permission_str(*p) }),
+            Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
+            None => json!({ "permission": p.as_str() }),
         })
         .collect()
 }
@@ -848,13 +804,11 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
         live.baseline_experiment.as_ref().map(|v| json!(v)),
     );
     let fields = |f: &Vec<SpanField>| {
-        json!(f.iter().map(|f| {
-            let mut o = json!({ "object_type": f.object_type, "column_id": f.column_id, "position": f.position });
-            if let Some(l) = f.layout {
-                o["layout"] = json!(match l { SpanFieldLayout::Full => "full", SpanFieldLayout::TwoColumn => "two_column" });
-            }
-            o
-        }).collect::<Vec<_>>())
+        json!(
+            f.iter()
+                .map(|f| without_nulls(fields::span_field(f)))
+                .collect::<Vec<_>>()
+        )
     };
     put(
         "spanFieldOrder",
@@ -864,11 +818,7 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
         ),
     );
     let sources = |r: &Vec<RemoteEvalSource>| {
-        json!(
-            r.iter()
-                .map(|r| json!({ "url": r.url, "name": r.name, "description": r.description }))
-                .collect::<Vec<_>>()
-        )
+        json!(r.iter().map(fields::remote_eval_source).collect::<Vec<_>>())
     };
     put(
         "remote_eval_sources",
@@ -904,7 +854,7 @@ fn function_body(f: &FunctionRef) -> Option<Value> {
         } => {
             let mut v = json!({ "type": "global", "name": name });
             if let Some(t) = t {
-                v["function_type"] = json!(function_type(*t));
+                v["function_type"] = json!(t.as_str());
             }
             Some(v)
         }
@@ -944,7 +894,7 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
             if let Some(t) = &s.object_types {
                 config.insert(
                     "object_types".into(),
-                    json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>()),
+                    json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
                 );
             }
             let mut body = json!({ "score_type": score_type, "description": s.description });
@@ -963,23 +913,7 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
                     "scorers given by function slug are not resolved to ids yet".into(),
                 ));
             }
-            let scope = match &o.scope {
-                Scope::Span => json!({ "type": "span" }),
-                Scope::Trace { idle_seconds } => {
-                    without_nulls(json!({ "type": "trace", "idle_seconds": idle_seconds }))
-                }
-                Scope::Group {
-                    group_by,
-                    placement,
-                    interval_seconds,
-                    max_traces,
-                    idle_seconds,
-                } => without_nulls(json!({
-                    "type": "group", "group_by": group_by,
-                    "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
-                    "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
-                })),
-            };
+            let scope = without_nulls(fields::scope(&o.scope));
             let online = without_nulls(json!({
                 "sampling_rate": o.sampling_rate, "scorers": scorers, "btql_filter": o.filter, "scope": scope,
                 "apply_to_root_span": o.apply_to_root_span, "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
@@ -1012,7 +946,7 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
         }
         Spec::Retention(r) => (
             None,
-            json!({ "event_type": "retention", "object_type": retention_object_type(r.object_type), "retention_days": r.days }),
+            json!({ "event_type": "retention", "object_type": r.object_type.as_str(), "retention_days": r.days }),
         ),
         Spec::Export(e) => {
             let definition = match &e.data {
@@ -1035,9 +969,9 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
                 e.description.clone(),
                 without_nulls(json!({
                     "event_type": "btql_export", "export_definition": definition, "export_path": e.path,
-                    "format": match e.format { ExportFormat::Jsonl => "jsonl", ExportFormat::Parquet => "parquet" },
+                    "format": e.format.as_str(),
                     "interval_seconds": e.interval_seconds, "credentials": credentials,
-                    "status": e.status.map(automation_status), "batch_size": e.batch_size,
+                    "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
                 })),
             )
         }

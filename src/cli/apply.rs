@@ -18,7 +18,7 @@ use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
 use crate::apply::{self, ApplyInput, ApplyReport, Outcome, Refused, SecretValue};
-use crate::model::{DesiredState, SecretSource, Spec};
+use crate::model::{DesiredState, SecretSource};
 use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
 use crate::reconcile::{self, OrgTarget, PlanInput};
 use crate::render;
@@ -92,14 +92,14 @@ pub fn run(args: &ApplyArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     // Under `--emulator`, each apply runs its own emulator on the shared state file: taking the
     // lease happens under a file lock, so a second apply loads the first one's lease and is
     // refused exactly as against Braintrust.
-    let state_lock = super::emulated::lock_state_if(args.emulator)?;
+    let state_lock = super::emulator_flag::lock_state_if(args.emulator)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let emulated = if args.emulator {
-            Some(super::emulated::start(&analysis.state).await?)
+            Some(super::emulator_flag::start(&analysis.state).await?)
         } else {
             None
         };
@@ -167,7 +167,7 @@ pub async fn apply_with_leases(
     saved: Option<&Plan>,
     targets: &[OrgTarget],
     clients: &[(OrgTarget, Client)],
-    state_lock: Option<super::emulated::StateLock>,
+    state_lock: Option<super::emulator_flag::StateLock>,
 ) -> anyhow::Result<ExitStatus> {
     let holder = lease::holder_name();
     let ttl = Duration::from_secs(args.lease_ttl.max(1));
@@ -493,11 +493,7 @@ fn secret_values(
         .iter()
         .filter(|(k, _)| writes.contains(&k.to_string().as_str()))
         .filter_map(|(k, r)| {
-            let source: &SecretSource = match &r.spec {
-                Spec::AiSecret(s) => s.secret.as_ref()?,
-                Spec::EnvVar(e) => e.value.as_ref()?,
-                _ => return None,
-            };
+            let source: &SecretSource = r.spec.secret()?;
             let value = read_secret(source, root).ok()?;
             let digest = digests.get(k)?.as_ref().ok()?.clone();
             Some((k.clone(), SecretValue { value, digest }))

@@ -49,7 +49,7 @@ pub async fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         let path = args
             .state
             .clone()
-            .unwrap_or_else(|| PathBuf::from(super::emulated::STATE_FILE));
+            .unwrap_or_else(|| PathBuf::from(super::emulator_flag::STATE_FILE));
         let message = match fs_err::remove_file(&path) {
             Ok(()) => format!("removed the emulator state `{}`", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

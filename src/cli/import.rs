@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use super::plan::DEFAULT_API_URL;
 use super::{ExitStatus, Printer};
 use crate::api::client::{Client, ClientConfig, check_base_url};
-use crate::api::live::fetch_org;
+use crate::api::read::fetch_org;
 use crate::model::OrgName;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +39,7 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         .context("cannot start the async runtime")?;
     let live = runtime.block_on(async {
         let emulated = if args.emulator {
-            Some(super::emulated::start_for(std::slice::from_ref(&org)).await?)
+            Some(super::emulator_flag::start_for(std::slice::from_ref(&org)).await?)
         } else {
             None
         };
@@ -77,13 +77,13 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         );
     }
     let files = crate::import::manifests(&live, &org);
-    if !args.force {
-        if let Some(existing) = files.iter().map(|f| out.join(&f.path)).find(|p| p.exists()) {
-            bail!(
-                "`{}` already exists; pass `--force` to replace it, or choose another `--out`",
-                existing.display()
-            );
-        }
+    if !args.force
+        && let Some(existing) = files.iter().map(|f| out.join(&f.path)).find(|p| p.exists())
+    {
+        bail!(
+            "`{}` already exists; pass `--force` to replace it, or choose another `--out`",
+            existing.display()
+        );
     }
     for file in &files {
         let path = out.join(&file.path);

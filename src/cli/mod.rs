@@ -6,8 +6,8 @@
 
 mod apply;
 mod completions;
-mod emulated;
 pub mod emulator;
+mod emulator_flag;
 mod explain;
 mod import;
 mod load;

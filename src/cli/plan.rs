@@ -7,9 +7,9 @@ use clap::ValueEnum;
 
 use super::{ExitStatus, PathArg, Printer, load, validate};
 use crate::api::error::{ApiError, KeyPreview};
-use crate::api::live::FetchError;
+use crate::api::read::FetchError;
 use crate::diff::{SecretDigests, secrets};
-use crate::model::{DesiredState, SecretSource, Spec};
+use crate::model::{DesiredState, SecretSource};
 use crate::pipeline::{self, Analysis};
 use crate::plan::{ManifestFile, Manifests, Plan};
 use crate::reconcile::{self, OrgTarget, PlanInput, ReconcileError};
@@ -62,7 +62,7 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let plan = runtime.block_on(async {
         // The emulator, when used, must outlive the reads.
         let emulated = if args.emulator {
-            Some(super::emulated::start(&analysis.state).await?)
+            Some(super::emulator_flag::start(&analysis.state).await?)
         } else {
             None
         };
@@ -317,12 +317,9 @@ pub fn secret_digests(desired: &DesiredState, root: &Path) -> SecretDigests {
     }
     let mut out = SecretDigests::new();
     for (key, resource) in &desired.resources {
-        let source = match &resource.spec {
-            Spec::AiSecret(s) => s.secret.as_ref(),
-            Spec::EnvVar(e) => e.value.as_ref(),
-            _ => None,
+        let Some(source) = resource.spec.secret() else {
+            continue;
         };
-        let Some(source) = source else { continue };
         let hmac_key = user_key.as_ref().map_or_else(
             || secrets::default_key(key.org.as_str()),
             |k| k.as_bytes().to_vec(),

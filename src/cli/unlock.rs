@@ -29,14 +29,14 @@ pub struct UnlockArgs {
 pub fn run(args: &UnlockArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let org = OrgName::new(&args.org)
         .map_err(|_| anyhow::anyhow!("`{}` is not an org name", args.org))?;
-    let _state = super::emulated::lock_state_if(args.emulator)?;
+    let _state = super::emulator_flag::lock_state_if(args.emulator)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let emulated = if args.emulator {
-            Some(super::emulated::start_for(std::slice::from_ref(&org)).await?)
+            Some(super::emulator_flag::start_for(std::slice::from_ref(&org)).await?)
         } else {
             None
         };

@@ -19,9 +19,9 @@ use super::apply::{ApplyArgs, ReportFormat, apply_with_leases, clients_for};
 use super::plan::{secret_digests, targets};
 use super::{ExitStatus, PathArg, Printer, load};
 use crate::api::retry::{Backoff, RetryPolicy};
+use crate::file_events::{Trigger, watch_files};
 use crate::pipeline;
 use crate::reconcile::{self, OrgTarget, PlanInput};
-use crate::watch::{Trigger, watch_files};
 
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
@@ -163,15 +163,15 @@ async fn controller(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitSt
                     move || crate::git::branch_head(&path, remote.as_deref(), &branch)
                 })
                 .await;
-                if let Ok(Ok((commit, reference))) = head {
-                    if last.as_ref() != Some(&commit) {
-                        if let Ok(mut r) = branch_ref.lock() {
-                            *r = Some(reference);
-                        }
-                        last = Some(commit.clone());
-                        if tx.send(Trigger::Commit(commit)).await.is_err() {
-                            return;
-                        }
+                if let Ok(Ok((commit, reference))) = head
+                    && last.as_ref() != Some(&commit)
+                {
+                    if let Ok(mut r) = branch_ref.lock() {
+                        *r = Some(reference);
+                    }
+                    last = Some(commit.clone());
+                    if tx.send(Trigger::Commit(commit)).await.is_err() {
+                        return;
                     }
                 }
                 tokio::time::sleep(Duration::from_secs(poll)).await;
@@ -264,7 +264,7 @@ async fn round(
     args: &WatchArgs,
     printer: Printer,
     metrics: &Metrics,
-    emulated: &mut Option<super::emulated::Emulated>,
+    emulated: &mut Option<super::emulator_flag::Emulated>,
     git_ref: Option<String>,
     converged_at: &mut Option<u64>,
 ) -> anyhow::Result<()> {
@@ -315,7 +315,7 @@ async fn round(
         args.path.path.clone()
     };
     if args.emulator && emulated.is_none() {
-        *emulated = Some(super::emulated::start(&analysis.state).await?);
+        *emulated = Some(super::emulator_flag::start(&analysis.state).await?);
     }
     let targets: Vec<OrgTarget> = match emulated {
         Some(e) => e.targets.clone(),

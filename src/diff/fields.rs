@@ -27,7 +27,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ),
             (
                 "image_rendering_mode",
-                s.image_rendering_mode.map(|v| json!(image_mode(v))),
+                s.image_rendering_mode.map(|v| json!(v.as_str())),
             ),
         ],
         Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => {
@@ -132,9 +132,9 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
                 ("multi_select", multi_select),
                 (
                     "object_types",
-                    s.object_types.as_ref().map(|t| {
-                        json!(t.iter().map(|t| score_object_type(*t)).collect::<Vec<_>>())
-                    }),
+                    s.object_types
+                        .as_ref()
+                        .map(|t| json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>())),
                 ),
             ]
         }
@@ -168,26 +168,17 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ("notify", Some(notify(&a.notify))),
         ],
         Spec::Retention(r) => vec![
-            (
-                "object_type",
-                Some(json!(retention_object_type(r.object_type))),
-            ),
+            ("object_type", Some(json!(r.object_type.as_str()))),
             ("days", Some(json!(r.days))),
         ],
         Spec::Export(e) => vec![
             ("description", e.description.as_ref().map(|v| json!(v))),
             ("data", Some(export_data(&e.data))),
             ("path", Some(json!(e.path))),
-            (
-                "format",
-                Some(json!(match e.format {
-                    ExportFormat::Jsonl => "jsonl",
-                    ExportFormat::Parquet => "parquet",
-                })),
-            ),
+            ("format", Some(json!(e.format.as_str()))),
             ("interval_seconds", Some(json!(e.interval_seconds))),
             ("credentials", Some(export_credentials(&e.credentials))),
-            ("status", e.status.map(|s| json!(automation_status(s)))),
+            ("status", e.status.map(|s| json!(s.as_str()))),
             ("batch_size", e.batch_size.map(|v| json!(v))),
         ],
     }
@@ -205,8 +196,8 @@ pub fn is_immutable(kind: Kind, field: &str) -> bool {
 #[must_use]
 pub fn permission_label(p: Permission, t: Option<AclObjectType>) -> String {
     match t {
-        Some(t) => format!("{} on {}", permission_str(p), object_type_str(t)),
-        None => permission_str(p).to_owned(),
+        Some(t) => format!("{} on {}", p.as_str(), t.as_str()),
+        None => p.as_str().to_owned(),
     }
 }
 
@@ -220,7 +211,7 @@ pub fn function_label(f: &FunctionRef) -> String {
         FunctionRef::Global {
             name,
             function_type: Some(t),
-        } => format!("global:{name} ({})", function_type(*t)),
+        } => format!("global:{name} ({})", t.as_str()),
         FunctionRef::Project { project, slug } => format!("function:{project}/{slug}"),
     }
 }
@@ -239,25 +230,15 @@ fn project_settings(s: &ProjectSettings) -> Value {
     // `baseline_experiment` is not compared until experiment names are resolved to ids.
     put(
         "span_field_order",
-        s.span_field_order.as_ref().map(|f| {
-            json!(f
-                .iter()
-                .map(|f| json!({
-                    "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
-                    "layout": f.layout.map(|l| match l { SpanFieldLayout::Full => "full", SpanFieldLayout::TwoColumn => "two_column" }),
-                }))
-                .collect::<Vec<_>>())
-        }),
+        s.span_field_order
+            .as_ref()
+            .map(|f| json!(f.iter().map(span_field).collect::<Vec<_>>())),
     );
     put(
         "remote_eval_sources",
-        s.remote_eval_sources.as_ref().map(|r| {
-            json!(
-                r.iter()
-                    .map(|r| json!({ "url": r.url, "name": r.name, "description": r.description }))
-                    .collect::<Vec<_>>()
-            )
-        }),
+        s.remote_eval_sources
+            .as_ref()
+            .map(|r| json!(r.iter().map(remote_eval_source).collect::<Vec<_>>())),
     );
     put(
         "disable_realtime_queries",
@@ -272,7 +253,25 @@ fn project_settings(s: &ProjectSettings) -> Value {
     Value::Object(map)
 }
 
-fn scope(s: &Scope) -> Value {
+/// One entry of a project's span field order, as the API and the plan spell it (`layout` is
+/// null when not set).
+#[must_use]
+pub fn span_field(f: &SpanField) -> Value {
+    json!({
+        "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
+        "layout": f.layout.map(|l| l.as_str()),
+    })
+}
+
+/// One remote eval source of a project, as the API and the plan spell it.
+#[must_use]
+pub fn remote_eval_source(r: &RemoteEvalSource) -> Value {
+    json!({ "url": r.url, "name": r.name, "description": r.description })
+}
+
+/// An online-scoring rule's scope, as the API and the plan spell it (unset values are null).
+#[must_use]
+pub fn scope(s: &Scope) -> Value {
     match s {
         Scope::Span => json!({ "type": "span" }),
         Scope::Trace { idle_seconds } => json!({ "type": "trace", "idle_seconds": idle_seconds }),
@@ -284,7 +283,7 @@ fn scope(s: &Scope) -> Value {
             idle_seconds,
         } => json!({
             "type": "group", "group_by": group_by,
-            "placement": match placement { GroupPlacement::First => "first", GroupPlacement::Each => "each" },
+            "placement": placement.as_str(),
             "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
         }),
     }
@@ -320,57 +319,5 @@ fn export_credentials(c: &ExportCredentials) -> Value {
         ExportCredentials::Gcp { service_account } => {
             json!({ "gcp_service_account": service_account })
         }
-    }
-}
-
-#[must_use]
-pub fn image_mode(m: ImageRenderingMode) -> &'static str {
-    match m {
-        ImageRenderingMode::Auto => "auto",
-        ImageRenderingMode::ClickToLoad => "click_to_load",
-        ImageRenderingMode::Blocked => "blocked",
-    }
-}
-
-#[must_use]
-pub fn score_object_type(t: ScoreObjectType) -> &'static str {
-    match t {
-        ScoreObjectType::ProjectLogs => "project_logs",
-        ScoreObjectType::Experiment => "experiment",
-        ScoreObjectType::Dataset => "dataset",
-    }
-}
-
-#[must_use]
-pub fn retention_object_type(t: RetentionObjectType) -> &'static str {
-    match t {
-        RetentionObjectType::ProjectLogs => "project_logs",
-        RetentionObjectType::Experiment => "experiment",
-        RetentionObjectType::Dataset => "dataset",
-    }
-}
-
-#[must_use]
-pub fn automation_status(s: AutomationStatus) -> &'static str {
-    match s {
-        AutomationStatus::Active => "active",
-        AutomationStatus::Paused => "paused",
-    }
-}
-
-#[must_use]
-pub fn function_type(t: FunctionType) -> &'static str {
-    match t {
-        FunctionType::Llm => "llm",
-        FunctionType::Scorer => "scorer",
-        FunctionType::Task => "task",
-        FunctionType::Tool => "tool",
-        FunctionType::CustomView => "custom_view",
-        FunctionType::Preprocessor => "preprocessor",
-        FunctionType::Facet => "facet",
-        FunctionType::Classifier => "classifier",
-        FunctionType::Tag => "tag",
-        FunctionType::Parameters => "parameters",
-        FunctionType::Sandbox => "sandbox",
     }
 }

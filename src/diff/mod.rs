@@ -165,25 +165,11 @@ pub fn diff(
                 renamed_from: None,
                 secret: None,
                 delete_reason: Some(DeleteReason::NotDeclared),
-                protected: matches!(key.kind, Kind::Project | Kind::AiSecret),
+                protected: key.kind.protected_by_default(),
             });
         }
     }
     out
-}
-
-/// Kinds stored in the same API collection, where names are unique across kinds: a score and
-/// an online-scoring rule are both project scores; alerts, retention rules and exports are all
-/// project automations.
-fn same_collection(kind: Kind) -> &'static [Kind] {
-    match kind {
-        Kind::Score => &[Kind::OnlineScoring],
-        Kind::OnlineScoring => &[Kind::Score],
-        Kind::Alert => &[Kind::Retention, Kind::Export],
-        Kind::Retention => &[Kind::Alert, Kind::Export],
-        Kind::Export => &[Kind::Alert, Kind::Retention],
-        _ => &[],
-    }
 }
 
 /// Whether the manifests own a live object: a tombstone names it, or it sits in an
@@ -225,7 +211,7 @@ fn retyped<'a>(
         if resource.presence != Presence::Present || find_live(key, resource, live).is_some() {
             continue;
         }
-        for kind in same_collection(key.kind) {
+        for kind in key.kind.shares_names_with() {
             let other = ResourceKey {
                 kind: *kind,
                 ..key.clone()
@@ -523,11 +509,7 @@ fn secret_status(
 /// Where a spec's secret comes from, for display.
 #[must_use]
 pub fn secret_source(spec: &Spec) -> Option<String> {
-    let source = match spec {
-        Spec::AiSecret(s) => s.secret.as_ref()?,
-        Spec::EnvVar(e) => e.value.as_ref()?,
-        _ => return None,
-    };
+    let source = spec.secret()?;
     Some(match source {
         SecretSource::Env(name) => format!("env {name}"),
         SecretSource::File(path) => format!("file {path}"),
@@ -552,43 +534,21 @@ pub fn is_authoritative(desired: &DesiredState, key: &ResourceKey) -> bool {
         return false;
     }
     match &key.project {
-        None => {
-            let collection = match key.kind {
-                Kind::Member => OrgCollection::Members,
-                Kind::Group => OrgCollection::Groups,
-                Kind::Role => OrgCollection::Roles,
-                Kind::Grant => OrgCollection::Grants,
-                Kind::AiSecret => OrgCollection::AiSecrets,
-                Kind::EnvVar => OrgCollection::EnvVars,
-                Kind::ServiceAccount | Kind::ServiceToken => OrgCollection::ServiceAccounts,
-                Kind::Environment => OrgCollection::Environments,
-                Kind::Project => OrgCollection::Projects,
-                _ => return false,
-            };
-            org.authoritative.contains(&collection)
-        }
+        None => key
+            .kind
+            .org_collection()
+            .is_some_and(|c| org.authoritative.contains(&c)),
         Some(project) => {
             let declared = desired
                 .resources
                 .get(&ResourceKey::project(&key.org, project))
                 .is_some_and(|r| r.presence == Presence::Present);
-            let collection = match key.kind {
-                Kind::Tag => ProjectCollection::Tags,
-                Kind::Score => ProjectCollection::Scores,
-                Kind::OnlineScoring => ProjectCollection::OnlineScoring,
-                Kind::SpanIframe => ProjectCollection::SpanIframes,
-                Kind::Alert => ProjectCollection::Alerts,
-                Kind::Retention => ProjectCollection::Retention,
-                Kind::Export => ProjectCollection::Exports,
-                Kind::Grant => ProjectCollection::Grants,
-                Kind::EnvVar => ProjectCollection::EnvVars,
-                _ => return false,
-            };
             declared
-                && org
-                    .project_authoritative
-                    .get(project)
-                    .is_some_and(|c| c.contains(&collection))
+                && key.kind.project_collection().is_some_and(|collection| {
+                    org.project_authoritative
+                        .get(project)
+                        .is_some_and(|c| c.contains(&collection))
+                })
         }
     }
 }

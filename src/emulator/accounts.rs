@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::resource::fields;
-use super::store::{Kind, Record, Store, preview};
+use super::store::{Collection, Record, Store, preview};
 use crate::api::wire::{self, JsonMap};
 
 /// The built-in groups of every org, in creation order.
@@ -42,7 +42,7 @@ pub fn create_org(store: &mut Store, name: &str, id: Option<String>, extra: &Jso
     let org = serde_json::from_value::<wire::Organization>(Value::Object(org.clone()))
         .map(|o| fields(&o, &[]))
         .unwrap_or(org);
-    store.insert(Kind::Organization, record(&id, org));
+    store.insert(Collection::Organization, record(&id, org));
     for group in BUILT_IN_GROUPS {
         let group_id = store.clock.new_id();
         let now = store.clock.now();
@@ -55,7 +55,7 @@ pub fn create_org(store: &mut Store, name: &str, id: Option<String>, extra: &Jso
             "member_users": [],
             "member_groups": [],
         }));
-        store.insert(Kind::Group, record(&id, object));
+        store.insert(Collection::Group, record(&id, object));
     }
     id
 }
@@ -80,7 +80,7 @@ pub fn ensure_user(
     if let Some(family) = family_name {
         user.insert("family_name".into(), Value::String(family.into()));
     }
-    store.insert(Kind::User, record("", user));
+    store.insert(Collection::User, record("", user));
     id
 }
 
@@ -91,7 +91,7 @@ pub fn create_service_account(store: &mut Store, name: &str, id: Option<String>)
     let user = object(json!({ "id": id, "given_name": name, "created": now }));
     let mut rec = record("", user);
     rec.service_account = true;
-    store.insert(Kind::User, rec);
+    store.insert(Collection::User, rec);
     id
 }
 
@@ -108,7 +108,7 @@ pub fn remove_member(store: &mut Store, org_id: &str, user_id: &str) -> bool {
         .members
         .remove(&(org_id.to_owned(), user_id.to_owned()));
     let groups: Vec<Record> = store
-        .table(Kind::Group)
+        .table(Collection::Group)
         .live()
         .filter(|g| g.org_id == org_id)
         .cloned()
@@ -119,7 +119,7 @@ pub fn remove_member(store: &mut Store, org_id: &str, user_id: &str) -> bool {
             let before = members.len();
             members.retain(|m| m.as_str() != Some(user_id));
             if members.len() != before {
-                store.update(Kind::Group, group.id(), object, group.secret.clone());
+                store.update(Collection::Group, group.id(), object, group.secret.clone());
             }
         }
     }
@@ -128,7 +128,7 @@ pub fn remove_member(store: &mut Store, org_id: &str, user_id: &str) -> bool {
 
 /// Adds a user to a group of the org (idempotent).
 pub fn add_to_group(store: &mut Store, group_id: &str, user_id: &str) {
-    let Some(group) = store.get(Kind::Group, group_id).cloned() else {
+    let Some(group) = store.get(Collection::Group, group_id).cloned() else {
         return;
     };
     let mut object = group.object.clone();
@@ -139,14 +139,14 @@ pub fn add_to_group(store: &mut Store, group_id: &str, user_id: &str) {
         && !members.iter().any(|m| m.as_str() == Some(user_id))
     {
         members.push(Value::String(user_id.to_owned()));
-        store.update(Kind::Group, group_id, object, group.secret.clone());
+        store.update(Collection::Group, group_id, object, group.secret.clone());
     }
 }
 
 /// The live group of an org with this name.
 pub fn group_by_name(store: &Store, org_id: &str, name: &str) -> Option<String> {
     store
-        .table(Kind::Group)
+        .table(Collection::Group)
         .live()
         .find(|g| g.org_id == org_id && g.str_field("name") == name)
         .map(|g| g.id().to_owned())
@@ -163,7 +163,7 @@ pub fn create_api_key(
     let raw = raw.unwrap_or_else(|| store.clock.new_token("sk-"));
     let id = store.clock.new_id();
     let now = store.clock.now();
-    let user = store.get(Kind::User, user_id).cloned();
+    let user = store.get(Collection::User, user_id).cloned();
     let field = |f: &str| {
         user.as_ref()
             .and_then(|u| u.object.get(f).cloned())
@@ -184,7 +184,7 @@ pub fn create_api_key(
     let mut rec = record(org_id, object.clone());
     rec.secret = Some(raw.clone());
     rec.principal = Some(user_id.to_owned());
-    store.insert(Kind::ApiKey, rec);
+    store.insert(Collection::ApiKey, rec);
     (object, raw)
 }
 
@@ -200,7 +200,7 @@ pub fn create_service_token(
     let id = store.clock.new_id();
     let now = store.clock.now();
     let account_name = store
-        .get(Kind::User, account_id)
+        .get(Collection::User, account_id)
         .map(|u| u.str_field("given_name").to_owned());
     let token = wire::ServiceToken {
         id: wire::Id::parse(&id).unwrap_or_else(|_| wire::Id::nil()),
@@ -216,7 +216,7 @@ pub fn create_service_token(
     let mut rec = record(org_id, object.clone());
     rec.secret = Some(raw.clone());
     rec.principal = Some(account_id.to_owned());
-    store.insert(Kind::ServiceToken, rec);
+    store.insert(Collection::ServiceToken, rec);
     (object, raw)
 }
 
@@ -227,11 +227,11 @@ pub fn rotate_service_token(store: &mut Store, token: &Record) -> (JsonMap, Stri
     object.insert("preview_name".into(), Value::String(preview(&raw)));
     store.delete_credential(token);
     store.update(
-        Kind::ServiceToken,
+        Collection::ServiceToken,
         token.id(),
         object.clone(),
         Some(raw.clone()),
     );
-    store.add_credential(Kind::ServiceToken, token.id(), &raw);
+    store.add_credential(Collection::ServiceToken, token.id(), &raw);
     (object, raw)
 }

@@ -7,8 +7,8 @@
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use super::error::ApiError;
-use super::store::{Kind, Store};
+use super::error::ErrorResponse;
+use super::store::{Collection, Store};
 
 /// The authenticated principal of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +30,9 @@ impl Caller {
     ///
     /// # Errors
     /// 403 when it names another org (or none that exists).
-    pub fn check_org_name(&self, org_name: Option<&str>) -> Result<(), ApiError> {
+    pub fn check_org_name(&self, org_name: Option<&str>) -> Result<(), ErrorResponse> {
         match org_name {
-            Some(name) if name != self.org_name => Err(ApiError::forbidden(format!(
+            Some(name) if name != self.org_name => Err(ErrorResponse::forbidden(format!(
                 "the credential does not belong to organization `{name}`"
             ))),
             _ => Ok(()),
@@ -41,7 +41,7 @@ impl Caller {
 
     /// Whether the caller is in the org's built-in `Owners` group.
     pub fn is_owner(&self, store: &Store) -> bool {
-        store.table(Kind::Group).live().any(|g| {
+        store.table(Collection::Group).live().any(|g| {
             g.org_id == self.org_id
                 && g.str_field("name") == "Owners"
                 && g.object
@@ -56,28 +56,28 @@ impl Caller {
 ///
 /// # Errors
 /// 401 when the header is missing or malformed or the credential is unknown.
-pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ErrorResponse> {
     let header = headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("missing `Authorization: Bearer <api key>` header")
+        ErrorResponse::unauthorized("missing `Authorization: Bearer <api key>` header")
     })?;
     let text = header
         .to_str()
-        .map_err(|_| ApiError::unauthorized("malformed `Authorization` header"))?;
+        .map_err(|_| ErrorResponse::unauthorized("malformed `Authorization` header"))?;
     let token = text
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <api key>`"))?;
+        .ok_or_else(|| ErrorResponse::unauthorized("expected `Authorization: Bearer <api key>`"))?;
     let (kind, record) = store
         .credential(token)
-        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+        .ok_or_else(|| ErrorResponse::unauthorized("invalid API key"))?;
     let user_id = record.principal.clone().unwrap_or_default();
     let org = store
-        .get(Kind::Organization, &record.org_id)
-        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+        .get(Collection::Organization, &record.org_id)
+        .ok_or_else(|| ErrorResponse::unauthorized("invalid API key"))?;
     if !store.is_member(&record.org_id, &user_id) {
-        return Err(ApiError::unauthorized(
+        return Err(ErrorResponse::unauthorized(
             "the API key's user is no longer a member of its organization",
         ));
     }
@@ -85,7 +85,7 @@ pub fn authenticate(store: &Store, headers: &HeaderMap) -> Result<Caller, ApiErr
         user_id,
         org_id: record.org_id.clone(),
         org_name: org.str_field("name").to_owned(),
-        service_token: kind == Kind::ServiceToken,
+        service_token: kind == Collection::ServiceToken,
         credential_id: record.id().to_owned(),
     })
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::json_error;
-use super::store::{Kind, splitmix64};
+use super::store::{Collection, splitmix64};
 use crate::api::wire::Id;
 
 /// What an injected fault does.
@@ -367,7 +367,7 @@ fn preflight(state: &AppState, path: &str) -> Response {
         _ => None,
     };
     if let Some((collection, id)) = item
-        && let Some(kind) = Kind::from_api_name(collection)
+        && let Some(kind) = Collection::from_api_name(collection)
         && !matches!(id, "members" | "batch_update" | "list_org")
     {
         let Ok(id) = Id::parse(id) else {

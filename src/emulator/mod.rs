@@ -39,9 +39,9 @@ use tokio::task::JoinHandle;
 pub mod accounts;
 pub mod auth;
 pub mod control;
+pub mod endpoints;
 pub mod error;
 pub mod faults;
-pub mod kinds;
 pub mod query;
 pub mod resource;
 mod routes;
@@ -50,7 +50,7 @@ pub mod store;
 
 pub use faults::{FaultAction, FaultRule, LoggedRequest};
 pub use seed::{SeedDoc, SeededKey};
-pub use store::{Kind, Snapshot, Store};
+pub use store::{Collection, Snapshot, Store};
 
 /// How to start an emulator. Builder-lite: `EmulatorConfig::default().with_port(0)...`.
 #[derive(Debug, Clone, Default)]
@@ -261,7 +261,7 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmuHandle, EmulatorError> {
         })?;
     let (api_key, service_token) = {
         let store = state.store();
-        let first = |kind: Kind| {
+        let first = |kind: Collection| {
             store
                 .table(kind)
                 .live()
@@ -269,8 +269,8 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmuHandle, EmulatorError> {
                 .and_then(|r| r.secret.clone())
         };
         (
-            first(Kind::ApiKey).unwrap_or_default(),
-            first(Kind::ServiceToken),
+            first(Collection::ApiKey).unwrap_or_default(),
+            first(Collection::ServiceToken),
         )
     };
     let (tx, rx) = oneshot::channel::<()>();

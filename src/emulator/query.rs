@@ -8,7 +8,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::store::{Record, Table};
 use crate::api::wire::Id;
 
@@ -39,12 +39,12 @@ impl Params {
     ///
     /// # Errors
     /// 400 when the key is repeated.
-    pub fn one(&self, key: &str) -> Result<Option<&str>, ApiError> {
+    pub fn one(&self, key: &str) -> Result<Option<&str>, ErrorResponse> {
         let values: Vec<&str> = self.all(key);
         match values.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(one)),
-            _ => Err(ApiError::bad_request(format!(
+            _ => Err(ErrorResponse::bad_request(format!(
                 "query parameter `{key}` may be given only once"
             ))),
         }
@@ -54,12 +54,12 @@ impl Params {
     ///
     /// # Errors
     /// 400 when repeated or not a UUID.
-    pub fn uuid(&self, key: &str) -> Result<Option<String>, ApiError> {
+    pub fn uuid(&self, key: &str) -> Result<Option<String>, ErrorResponse> {
         self.one(key)?
             .map(|v| {
-                Id::parse(v)
-                    .map(|id| id.as_str().to_owned())
-                    .map_err(|e| ApiError::bad_request(format!("query parameter `{key}`: {e}")))
+                Id::parse(v).map(|id| id.as_str().to_owned()).map_err(|e| {
+                    ErrorResponse::bad_request(format!("query parameter `{key}`: {e}"))
+                })
             })
             .transpose()
     }
@@ -68,13 +68,13 @@ impl Params {
     ///
     /// # Errors
     /// 400 when one is not a UUID.
-    pub fn uuids(&self, key: &str) -> Result<Vec<String>, ApiError> {
+    pub fn uuids(&self, key: &str) -> Result<Vec<String>, ErrorResponse> {
         self.all(key)
             .into_iter()
             .map(|v| {
-                Id::parse(v)
-                    .map(|id| id.as_str().to_owned())
-                    .map_err(|e| ApiError::bad_request(format!("query parameter `{key}`: {e}")))
+                Id::parse(v).map(|id| id.as_str().to_owned()).map_err(|e| {
+                    ErrorResponse::bad_request(format!("query parameter `{key}`: {e}"))
+                })
             })
             .collect()
     }
@@ -83,7 +83,10 @@ impl Params {
     ///
     /// # Errors
     /// 400 when repeated or not one of the enum's strings.
-    pub fn enum_value<T: DeserializeOwned>(&self, key: &str) -> Result<Option<String>, ApiError> {
+    pub fn enum_value<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<String>, ErrorResponse> {
         self.one(key)?
             .map(|v| check_enum::<T>(key, v).map(|()| v.to_owned()))
             .transpose()
@@ -93,7 +96,10 @@ impl Params {
     ///
     /// # Errors
     /// 400 when one is not one of the enum's strings.
-    pub fn enum_values<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<String>, ApiError> {
+    pub fn enum_values<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Vec<String>, ErrorResponse> {
         self.all(key)
             .into_iter()
             .map(|v| check_enum::<T>(key, v).map(|()| v.to_owned()))
@@ -104,11 +110,11 @@ impl Params {
     ///
     /// # Errors
     /// 400 when `limit` is not a non-negative integer, a cursor is not a UUID, or both cursors are given.
-    pub fn page(&self) -> Result<Page, ApiError> {
+    pub fn page(&self) -> Result<Page, ErrorResponse> {
         let limit = match self.one("limit")? {
             None | Some("null") => None,
             Some(text) => Some(text.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!(
+                ErrorResponse::bad_request(format!(
                     "query parameter `limit` must be a non-negative integer, got `{text}`"
                 ))
             })?),
@@ -116,7 +122,7 @@ impl Params {
         let starting_after = self.uuid("starting_after")?;
         let ending_before = self.uuid("ending_before")?;
         if starting_after.is_some() && ending_before.is_some() {
-            return Err(ApiError::bad_request(
+            return Err(ErrorResponse::bad_request(
                 "only one of `starting_after` and `ending_before` may be given",
             ));
         }
@@ -128,11 +134,11 @@ impl Params {
     }
 }
 
-fn check_enum<T: DeserializeOwned>(key: &str, value: &str) -> Result<(), ApiError> {
+fn check_enum<T: DeserializeOwned>(key: &str, value: &str) -> Result<(), ErrorResponse> {
     serde_json::from_value::<T>(serde_json::Value::String(value.to_owned()))
         .map(|_| ())
         .map_err(|_| {
-            ApiError::bad_request(format!("query parameter `{key}`: invalid value `{value}`"))
+            ErrorResponse::bad_request(format!("query parameter `{key}`: invalid value `{value}`"))
         })
 }
 

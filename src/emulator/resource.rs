@@ -1,5 +1,5 @@
 //! The generic CRUD layer: create-or-return (POST), create-or-replace (PUT), get, list, patch and
-//! delete for every kind that follows the API's common pattern, driven by a per-kind [`Spec`].
+//! delete for every kind that follows the API's common pattern, driven by a per-kind [`Endpoint`].
 //!
 //! A spec says how to validate a create or patch body (by parsing it into the `api::wire` request
 //! type, then checking what serde cannot), which server-assigned fields the kind has, how to
@@ -12,14 +12,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::query::Params;
-use super::store::{Kind, Record, Store, natural_key, preview};
+use super::store::{Collection, Record, Store, natural_key, preview};
 use crate::api::wire::{Id, JsonMap};
 
-/// What a kind needs from the generic layer.
-pub struct Spec {
-    pub kind: Kind,
+/// One REST collection's behaviour: what the generic CRUD layer needs to serve it.
+pub struct Endpoint {
+    pub kind: Collection,
     /// Whether `PUT` (create or replace) exists.
     pub put: bool,
     /// The list filter on `name`, e.g. `project_tag_name` (empty: none).
@@ -29,13 +29,13 @@ pub struct Spec {
     /// The server-assigned fields.
     pub server: &'static [Server],
     /// Validates a create (POST/PUT) body.
-    pub create: fn(&Store, &Caller, &Value) -> Result<Draft, ApiError>,
+    pub create: fn(&Store, &Caller, &Value) -> Result<Draft, ErrorResponse>,
     /// Validates a PATCH body and applies it to a copy of the record's object.
-    pub patch: fn(&Store, &Caller, &Record, &Value) -> Result<Patched, ApiError>,
+    pub patch: fn(&Store, &Caller, &Record, &Value) -> Result<Patched, ErrorResponse>,
     /// Round-trips an object through the wire response type.
-    pub normalize: fn(JsonMap) -> Result<JsonMap, ApiError>,
+    pub normalize: fn(JsonMap) -> Result<JsonMap, ErrorResponse>,
     /// Extra list filters, as `(field, accepted values)` equality constraints.
-    pub filters: fn(&Params) -> Result<Constraints, ApiError>,
+    pub filters: fn(&Params) -> Result<Constraints, ErrorResponse>,
     /// Extra work after a delete (cascades).
     pub on_delete: fn(&mut Store, &Record),
 }
@@ -111,26 +111,26 @@ pub enum Mode {
 ///
 /// # Errors
 /// 400 when the body is not an object or does not match the type.
-pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ErrorResponse> {
     if !body.is_object() {
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "the request body must be a JSON object",
         ));
     }
     crate::api::wire::from_value(body.clone())
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+        .map_err(|e| ErrorResponse::bad_request(format!("invalid request body: {e}")))
 }
 
 /// Parses raw body bytes as JSON; an empty body is `{}`.
 ///
 /// # Errors
 /// 400 when the bytes are not JSON.
-pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ErrorResponse> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(JsonMap::new()));
     }
     serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+        .map_err(|e| ErrorResponse::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Serializes a wire value into an object, dropping the given keys.
@@ -149,9 +149,11 @@ pub fn fields<T: Serialize>(value: &T, drop: &[&str]) -> JsonMap {
 ///
 /// # Errors
 /// 400 when the object does not fit `T` (e.g. a patch left it inconsistent).
-pub fn normalize<T: Serialize + DeserializeOwned>(object: JsonMap) -> Result<JsonMap, ApiError> {
+pub fn normalize<T: Serialize + DeserializeOwned>(
+    object: JsonMap,
+) -> Result<JsonMap, ErrorResponse> {
     let typed: T = serde_json::from_value(Value::Object(object))
-        .map_err(|e| ApiError::bad_request(format!("invalid object after update: {e}")))?;
+        .map_err(|e| ErrorResponse::bad_request(format!("invalid object after update: {e}")))?;
     Ok(fields(&typed, &[]))
 }
 
@@ -186,9 +188,9 @@ fn strip_nulls(value: Value) -> Value {
 ///
 /// # Errors
 /// 400 when it is empty.
-pub fn non_empty(field: &str, value: &str) -> Result<(), ApiError> {
+pub fn non_empty(field: &str, value: &str) -> Result<(), ErrorResponse> {
     if value.is_empty() {
-        Err(ApiError::bad_request(format!(
+        Err(ErrorResponse::bad_request(format!(
             "`{field}` must not be empty"
         )))
     } else {
@@ -200,11 +202,11 @@ pub fn non_empty(field: &str, value: &str) -> Result<(), ApiError> {
 ///
 /// # Errors
 /// 400 when it does not.
-pub fn in_range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ApiError> {
+pub fn in_range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ErrorResponse> {
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(ErrorResponse::bad_request(format!(
             "`{field}` must be between {min} and {max}, got {value}"
         )))
     }
@@ -217,16 +219,16 @@ pub fn in_range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ApiEr
 pub fn visible<'a>(
     store: &'a Store,
     caller: &Caller,
-    kind: Kind,
+    kind: Collection,
     id: &str,
-) -> Result<&'a Record, ApiError> {
-    let id = Id::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+) -> Result<&'a Record, ErrorResponse> {
+    let id = Id::parse(id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
     match store.get(kind, id.as_str()) {
-        None => Err(ApiError::not_found(format!(
+        None => Err(ErrorResponse::not_found(format!(
             "{} `{id}` not found",
             kind.api_name()
         ))),
-        Some(record) if record.org_id != caller.org_id => Err(ApiError::forbidden(format!(
+        Some(record) if record.org_id != caller.org_id => Err(ErrorResponse::forbidden(format!(
             "missing permission on {} `{id}`",
             kind.api_name()
         ))),
@@ -246,19 +248,19 @@ pub fn object_org(
     caller: &Caller,
     object_type: &str,
     object_id: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, ErrorResponse> {
     let kind = match object_type {
-        "organization" => Kind::Organization,
-        "project" | "project_log" => Kind::Project,
-        "group" => Kind::Group,
-        "role" => Kind::Role,
+        "organization" => Collection::Organization,
+        "project" | "project_log" => Collection::Project,
+        "group" => Collection::Group,
+        "role" => Collection::Role,
         _ => return Ok(caller.org_id.clone()),
     };
     match store.get(kind, object_id) {
-        None => Err(ApiError::bad_request(format!(
+        None => Err(ErrorResponse::bad_request(format!(
             "{object_type} `{object_id}` does not exist"
         ))),
-        Some(record) if record.org_id != caller.org_id => Err(ApiError::forbidden(format!(
+        Some(record) if record.org_id != caller.org_id => Err(ErrorResponse::forbidden(format!(
             "missing permission on {object_type} `{object_id}`"
         ))),
         Some(record) => Ok(record.org_id.clone()),
@@ -269,12 +271,12 @@ pub fn object_org(
 ///
 /// # Errors
 /// 400 when it does not exist, 403 when another org owns it.
-pub fn project(store: &Store, caller: &Caller, project_id: &Id) -> Result<Record, ApiError> {
+pub fn project(store: &Store, caller: &Caller, project_id: &Id) -> Result<Record, ErrorResponse> {
     object_org(store, caller, "project", project_id.as_str())?;
     store
-        .get(Kind::Project, project_id.as_str())
+        .get(Collection::Project, project_id.as_str())
         .cloned()
-        .ok_or_else(|| ApiError::bad_request(format!("project `{project_id}` does not exist")))
+        .ok_or_else(|| ErrorResponse::bad_request(format!("project `{project_id}` does not exist")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,11 +290,11 @@ pub fn project(store: &Store, caller: &Caller, project_id: &Id) -> Result<Record
 pub fn create(
     store: &mut Store,
     caller: &Caller,
-    spec: &Spec,
+    spec: &Endpoint,
     body: &Value,
     mode: Mode,
     forced_id: Option<String>,
-) -> Result<JsonMap, ApiError> {
+) -> Result<JsonMap, ErrorResponse> {
     let draft = (spec.create)(store, caller, body)?;
     let probe = Record {
         seq: 0,
@@ -375,7 +377,7 @@ pub fn create(
 fn stamp_secret(
     store: &mut Store,
     caller: &Caller,
-    spec: &Spec,
+    spec: &Endpoint,
     object: &mut JsonMap,
     secret: &str,
 ) {
@@ -389,7 +391,7 @@ fn stamp_secret(
     }
 }
 
-fn position(store: &Store, kind: Kind) -> String {
+fn position(store: &Store, kind: Collection) -> String {
     // A LexoRank-like sort key: increasing with creation, opaque to clients.
     format!("0|h{:06}:", store.table(kind).len() + 1)
 }
@@ -398,7 +400,12 @@ fn position(store: &Store, kind: Kind) -> String {
 ///
 /// # Errors
 /// See [`visible`].
-pub fn get(store: &Store, caller: &Caller, spec: &Spec, id: &str) -> Result<JsonMap, ApiError> {
+pub fn get(
+    store: &Store,
+    caller: &Caller,
+    spec: &Endpoint,
+    id: &str,
+) -> Result<JsonMap, ErrorResponse> {
     visible(store, caller, spec.kind, id).map(|r| r.object.clone())
 }
 
@@ -409,9 +416,9 @@ pub fn get(store: &Store, caller: &Caller, spec: &Spec, id: &str) -> Result<Json
 pub fn list(
     store: &Store,
     caller: &Caller,
-    spec: &Spec,
+    spec: &Endpoint,
     params: &Params,
-) -> Result<Vec<JsonMap>, ApiError> {
+) -> Result<Vec<JsonMap>, ErrorResponse> {
     caller.check_org_name(params.one("org_name")?)?;
     let page = params.page()?;
     let ids = params.uuids("ids")?;
@@ -427,7 +434,7 @@ pub fn list(
         }
         if let Some(project_name) = params.one("project_name")? {
             let id = store
-                .table(Kind::Project)
+                .table(Collection::Project)
                 .live()
                 .find(|p| p.org_id == caller.org_id && p.str_field("name") == project_name)
                 .map(|p| p.id().to_owned());
@@ -461,10 +468,10 @@ pub fn list(
 pub fn patch(
     store: &mut Store,
     caller: &Caller,
-    spec: &Spec,
+    spec: &Endpoint,
     id: &str,
     body: &Value,
-) -> Result<JsonMap, ApiError> {
+) -> Result<JsonMap, ErrorResponse> {
     let record = visible(store, caller, spec.kind, id)?.clone();
     let patched = (spec.patch)(store, caller, &record, body)?;
     let mut object = patched.object;
@@ -487,7 +494,7 @@ pub fn patch(
         && let Some(other) = store.table(spec.kind).get_by_key(&key)
         && other.id() != record.id()
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(ErrorResponse::bad_request(format!(
             "another {} with the same name already exists",
             spec.kind.api_name()
         )));
@@ -503,25 +510,25 @@ pub fn patch(
 pub fn delete(
     store: &mut Store,
     caller: &Caller,
-    spec: &Spec,
+    spec: &Endpoint,
     id: &str,
-) -> Result<JsonMap, ApiError> {
+) -> Result<JsonMap, ErrorResponse> {
     let record = visible(store, caller, spec.kind, id)?.clone();
     if record.id() == caller.credential_id {
         // An emulator choice: a client cannot lock itself out by deleting its own credential.
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "cannot delete the credential this request is authenticated with",
         ));
     }
-    let object = store
-        .delete(spec.kind, record.id())
-        .ok_or_else(|| ApiError::not_found(format!("{} `{id}` not found", spec.kind.api_name())))?;
+    let object = store.delete(spec.kind, record.id()).ok_or_else(|| {
+        ErrorResponse::not_found(format!("{} `{id}` not found", spec.kind.api_name()))
+    })?;
     (spec.on_delete)(store, &record);
     Ok(object)
 }
 
 /// No extra list filters.
-pub fn no_filters(_: &Params) -> Result<Constraints, ApiError> {
+pub fn no_filters(_: &Params) -> Result<Constraints, ErrorResponse> {
     Ok(Vec::new())
 }
 

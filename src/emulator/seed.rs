@@ -34,10 +34,10 @@ use serde_json::Value;
 
 use super::accounts;
 use super::auth::Caller;
-use super::error::ApiError;
-use super::kinds;
-use super::resource::{self, Mode, Spec};
-use super::store::{Kind, Store};
+use super::endpoints;
+use super::error::ErrorResponse;
+use super::resource::{self, Endpoint, Mode};
+use super::store::{Collection, Store};
 use crate::api::wire::JsonMap;
 
 /// A seed document.
@@ -111,7 +111,7 @@ pub struct SeedKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedObject {
-    pub kind: Kind,
+    pub kind: Collection,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub body: Value,
@@ -124,7 +124,7 @@ pub struct SeededKey {
     /// The user's email or the service account's name.
     pub principal: String,
     /// `api_key` or `service_token`.
-    pub kind: Kind,
+    pub kind: Collection,
     pub name: String,
     pub key: String,
 }
@@ -241,7 +241,7 @@ impl SeedDoc {
                     keys.push(SeededKey {
                         org: org.name.clone(),
                         principal: user.email.clone(),
-                        kind: Kind::ApiKey,
+                        kind: Collection::ApiKey,
                         name: key.name.clone(),
                         key: raw,
                     });
@@ -262,7 +262,7 @@ impl SeedDoc {
                     keys.push(SeededKey {
                         org: org.name.clone(),
                         principal: account.name.clone(),
-                        kind: Kind::ServiceToken,
+                        kind: Collection::ServiceToken,
                         name: token.name.clone(),
                         key: raw,
                     });
@@ -289,28 +289,35 @@ impl SeedDoc {
     }
 }
 
-fn spec_of(kind: Kind) -> Option<&'static Spec> {
+fn spec_of(kind: Collection) -> Option<&'static Endpoint> {
     Some(match kind {
-        Kind::Project => &kinds::PROJECT,
-        Kind::Group => &kinds::GROUP,
-        Kind::Role => &kinds::ROLE,
-        Kind::ProjectTag => &kinds::PROJECT_TAG,
-        Kind::ProjectScore => &kinds::PROJECT_SCORE,
-        Kind::ProjectAutomation => &kinds::PROJECT_AUTOMATION,
-        Kind::SpanIframe => &kinds::SPAN_IFRAME,
-        Kind::View => &kinds::VIEW,
-        Kind::AiSecret => &kinds::AI_SECRET,
-        Kind::EnvVar => &kinds::ENV_VAR,
-        Kind::Environment => &kinds::ENVIRONMENT,
-        Kind::McpServer => &kinds::MCP_SERVER,
-        Kind::Acl => &super::routes::acl::ACL,
-        Kind::Organization | Kind::User | Kind::ServiceToken | Kind::ApiKey => return None,
+        Collection::Project => &endpoints::PROJECT,
+        Collection::Group => &endpoints::GROUP,
+        Collection::Role => &endpoints::ROLE,
+        Collection::ProjectTag => &endpoints::PROJECT_TAG,
+        Collection::ProjectScore => &endpoints::PROJECT_SCORE,
+        Collection::ProjectAutomation => &endpoints::PROJECT_AUTOMATION,
+        Collection::SpanIframe => &endpoints::SPAN_IFRAME,
+        Collection::View => &endpoints::VIEW,
+        Collection::AiSecret => &endpoints::AI_SECRET,
+        Collection::EnvVar => &endpoints::ENV_VAR,
+        Collection::Environment => &endpoints::ENVIRONMENT,
+        Collection::McpServer => &endpoints::MCP_SERVER,
+        Collection::Acl => &super::routes::acl::ACL,
+        Collection::Organization
+        | Collection::User
+        | Collection::ServiceToken
+        | Collection::ApiKey => return None,
     })
 }
 
-fn create_object(store: &mut Store, caller: &Caller, object: &SeedObject) -> Result<(), ApiError> {
+fn create_object(
+    store: &mut Store,
+    caller: &Caller,
+    object: &SeedObject,
+) -> Result<(), ErrorResponse> {
     let spec = spec_of(object.kind).ok_or_else(|| {
-        ApiError::bad_request("this kind is seeded through `users` and `service_accounts`")
+        ErrorResponse::bad_request("this kind is seeded through `users` and `service_accounts`")
     })?;
     let mut body = object.body.clone();
     if let Some(map) = body.as_object_mut()
@@ -318,15 +325,15 @@ fn create_object(store: &mut Store, caller: &Caller, object: &SeedObject) -> Res
         && let Some(Value::String(name)) = map.remove("project_name")
     {
         let id = store
-            .table(Kind::Project)
+            .table(Collection::Project)
             .live()
             .find(|p| p.org_id == caller.org_id && p.str_field("name") == name)
             .map(|p| p.id().to_owned())
-            .ok_or_else(|| ApiError::bad_request(format!("unknown project `{name}`")))?;
+            .ok_or_else(|| ErrorResponse::bad_request(format!("unknown project `{name}`")))?;
         map.insert("project_id".into(), Value::String(id));
     }
     if let Some(id) = &object.id {
-        crate::api::wire::Id::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        crate::api::wire::Id::parse(id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
     }
     resource::create(store, caller, spec, &body, Mode::Post, object.id.clone()).map(|_| ())
 }

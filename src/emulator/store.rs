@@ -18,93 +18,7 @@ use serde_json::Value;
 
 use crate::api::wire::JsonMap;
 
-/// The kinds of object the emulator stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Organization,
-    User,
-    Group,
-    Role,
-    Acl,
-    Project,
-    ProjectTag,
-    ProjectScore,
-    ProjectAutomation,
-    SpanIframe,
-    View,
-    AiSecret,
-    EnvVar,
-    ServiceToken,
-    ApiKey,
-    Environment,
-    McpServer,
-}
-
-/// Every kind.
-pub const ALL_KINDS: [Kind; 17] = [
-    Kind::Organization,
-    Kind::User,
-    Kind::Group,
-    Kind::Role,
-    Kind::Acl,
-    Kind::Project,
-    Kind::ProjectTag,
-    Kind::ProjectScore,
-    Kind::ProjectAutomation,
-    Kind::SpanIframe,
-    Kind::View,
-    Kind::AiSecret,
-    Kind::EnvVar,
-    Kind::ServiceToken,
-    Kind::ApiKey,
-    Kind::Environment,
-    Kind::McpServer,
-];
-
-impl Kind {
-    /// The API's name for the kind, as in its paths and error messages.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            Kind::Organization => "organization",
-            Kind::User => "user",
-            Kind::Group => "group",
-            Kind::Role => "role",
-            Kind::Acl => "acl",
-            Kind::Project => "project",
-            Kind::ProjectTag => "project_tag",
-            Kind::ProjectScore => "project_score",
-            Kind::ProjectAutomation => "project_automation",
-            Kind::SpanIframe => "span_iframe",
-            Kind::View => "view",
-            Kind::AiSecret => "ai_secret",
-            Kind::EnvVar => "env_var",
-            Kind::ServiceToken => "service_token",
-            Kind::ApiKey => "api_key",
-            Kind::Environment => "environment",
-            Kind::McpServer => "mcp_server",
-        }
-    }
-
-    /// The kind whose collection path ends with this name (`project_tag` -> `ProjectTag`).
-    pub fn from_api_name(name: &str) -> Option<Kind> {
-        ALL_KINDS.into_iter().find(|k| k.api_name() == name)
-    }
-
-    /// Whether the kind's wire object has a `deleted_at` field that a DELETE fills.
-    pub fn has_deleted_at(self) -> bool {
-        matches!(
-            self,
-            Kind::Project
-                | Kind::Group
-                | Kind::Role
-                | Kind::SpanIframe
-                | Kind::View
-                | Kind::McpServer
-                | Kind::Environment
-        )
-    }
-}
+pub use crate::vocab::{ALL_COLLECTIONS, Collection};
 
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,11 +251,11 @@ pub struct Store {
     pub clock: Clock,
     /// The next sequence number.
     next_seq: u64,
-    tables: BTreeMap<Kind, Table>,
+    tables: BTreeMap<Collection, Table>,
     /// `(org_id, user_id)` pairs: who is a member of which org.
     pub members: BTreeSet<(String, String)>,
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
-    credentials: HashMap<String, (Kind, String)>,
+    credentials: HashMap<String, (Collection, String)>,
 }
 
 /// The persisted form of a [`Store`] (`--state FILE`).
@@ -352,7 +266,7 @@ pub struct Snapshot {
     pub clock: Clock,
     pub next_seq: u64,
     pub members: Vec<(String, String)>,
-    pub records: BTreeMap<Kind, Vec<Record>>,
+    pub records: BTreeMap<Collection, Vec<Record>>,
 }
 
 /// The current [`Snapshot::format_version`].
@@ -390,7 +304,7 @@ impl Store {
     }
 
     /// The table of a kind (empty when nothing was ever stored).
-    pub fn table(&self, kind: Kind) -> &Table {
+    pub fn table(&self, kind: Collection) -> &Table {
         static EMPTY: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
         self.tables
             .get(&kind)
@@ -398,18 +312,18 @@ impl Store {
     }
 
     /// The live record of a kind with this id.
-    pub fn get(&self, kind: Kind, id: &str) -> Option<&Record> {
+    pub fn get(&self, kind: Collection, id: &str) -> Option<&Record> {
         self.table(kind).get(id)
     }
 
     /// Inserts a new record and indexes it; returns its sequence number.
-    pub fn insert(&mut self, kind: Kind, mut record: Record) -> u64 {
+    pub fn insert(&mut self, kind: Collection, mut record: Record) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         record.seq = seq;
         let id = record.id().to_owned();
         if let Some(secret) = &record.secret
-            && matches!(kind, Kind::ApiKey | Kind::ServiceToken)
+            && matches!(kind, Collection::ApiKey | Collection::ServiceToken)
         {
             self.credentials.insert(secret.clone(), (kind, id.clone()));
         }
@@ -424,7 +338,7 @@ impl Store {
     }
 
     /// Replaces the object (and secret) of a live record, keeping its sequence number, and re-indexes it.
-    pub fn update(&mut self, kind: Kind, id: &str, object: JsonMap, secret: Option<String>) {
+    pub fn update(&mut self, kind: Collection, id: &str, object: JsonMap, secret: Option<String>) {
         let Some(table) = self.tables.get_mut(&kind) else {
             return;
         };
@@ -445,7 +359,7 @@ impl Store {
     }
 
     /// Marks a record deleted (filling `deleted_at` where the kind has it) and returns its final object.
-    pub fn delete(&mut self, kind: Kind, id: &str) -> Option<JsonMap> {
+    pub fn delete(&mut self, kind: Collection, id: &str) -> Option<JsonMap> {
         let now = self.clock.now();
         let table = self.tables.get_mut(&kind)?;
         let record = table.get_mut(id)?;
@@ -470,13 +384,13 @@ impl Store {
     }
 
     /// The live key or token record for a raw credential.
-    pub fn credential(&self, raw: &str) -> Option<(Kind, &Record)> {
+    pub fn credential(&self, raw: &str) -> Option<(Collection, &Record)> {
         let (kind, id) = self.credentials.get(raw)?;
         self.get(*kind, id).map(|r| (*kind, r))
     }
 
     /// Registers a raw credential for a key or token record.
-    pub fn add_credential(&mut self, kind: Kind, id: &str, raw: &str) {
+    pub fn add_credential(&mut self, kind: Collection, id: &str, raw: &str) {
         self.credentials
             .insert(raw.to_owned(), (kind, id.to_owned()));
     }
@@ -496,12 +410,12 @@ impl Store {
 
     /// The live org with this name.
     pub fn org_by_name(&self, name: &str) -> Option<&Record> {
-        self.table(Kind::Organization).get_by_key(name)
+        self.table(Collection::Organization).get_by_key(name)
     }
 
     /// The live user with this email (case-insensitive).
     pub fn user_by_email(&self, email: &str) -> Option<&Record> {
-        self.table(Kind::User)
+        self.table(Collection::User)
             .get_by_key(&email.to_ascii_lowercase())
     }
 
@@ -535,7 +449,7 @@ impl Store {
                 let id = record.id().to_owned();
                 if !record.deleted
                     && let Some(secret) = &record.secret
-                    && matches!(kind, Kind::ApiKey | Kind::ServiceToken)
+                    && matches!(kind, Collection::ApiKey | Collection::ServiceToken)
                 {
                     store.credentials.insert(secret.clone(), (kind, id.clone()));
                 }
@@ -630,21 +544,21 @@ impl Store {
 /// The natural key of a live record: the identity that POST deduplicates on and PUT replaces by.
 ///
 /// Kinds without one (service tokens, API keys) return `None`.
-pub fn natural_key(kind: Kind, record: &Record) -> Option<String> {
+pub fn natural_key(kind: Collection, record: &Record) -> Option<String> {
     let f = |name: &str| record.str_field(name).to_owned();
     let key = match kind {
-        Kind::Organization => f("name"),
-        Kind::User => f("email").to_ascii_lowercase(),
-        Kind::Project | Kind::Group | Kind::Role | Kind::AiSecret => {
+        Collection::Organization => f("name"),
+        Collection::User => f("email").to_ascii_lowercase(),
+        Collection::Project | Collection::Group | Collection::Role | Collection::AiSecret => {
             format!("{}\u{0}{}", record.org_id, f("name"))
         }
-        Kind::Environment => format!("{}\u{0}{}", record.org_id, f("slug")),
-        Kind::ProjectTag
-        | Kind::ProjectScore
-        | Kind::ProjectAutomation
-        | Kind::SpanIframe
-        | Kind::McpServer => format!("{}\u{0}{}", f("project_id"), f("name")),
-        Kind::View => format!(
+        Collection::Environment => format!("{}\u{0}{}", record.org_id, f("slug")),
+        Collection::ProjectTag
+        | Collection::ProjectScore
+        | Collection::ProjectAutomation
+        | Collection::SpanIframe
+        | Collection::McpServer => format!("{}\u{0}{}", f("project_id"), f("name")),
+        Collection::View => format!(
             "{}\u{0}{}\u{0}{}\u{0}{}",
             f("object_type"),
             f("object_id"),
@@ -655,13 +569,13 @@ pub fn natural_key(kind: Kind, record: &Record) -> Option<String> {
                 .unwrap_or("null"),
             f("name")
         ),
-        Kind::EnvVar => format!(
+        Collection::EnvVar => format!(
             "{}\u{0}{}\u{0}{}",
             f("object_type"),
             f("object_id"),
             f("name")
         ),
-        Kind::Acl => [
+        Collection::Acl => [
             "object_type",
             "object_id",
             "user_id",
@@ -674,9 +588,9 @@ pub fn natural_key(kind: Kind, record: &Record) -> Option<String> {
         .map(|k| f(k))
         .collect::<Vec<_>>()
         .join("\u{0}"),
-        Kind::ServiceToken | Kind::ApiKey => return None,
+        Collection::ServiceToken | Collection::ApiKey => return None,
     };
-    if kind == Kind::User && key.is_empty() {
+    if kind == Collection::User && key.is_empty() {
         return None;
     }
     Some(key)

@@ -777,10 +777,10 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
     if diag.code == Code::WrongType {
         // Point at the whole wrong value, not just its first character.
         let mut diag = diag;
-        if let Some(label) = diag.labels.first_mut().filter(|l| l.span.len <= 1) {
-            if let Some(len) = text::value_extent(&sources.get(at.file).text, label.span.start) {
-                label.span.len = len;
-            }
+        if let Some(label) = diag.labels.first_mut().filter(|l| l.span.len <= 1)
+            && let Some(len) = text::value_extent(&sources.get(at.file).text, label.span.start)
+        {
+            label.span.len = len;
         }
         return diag;
     }
@@ -807,19 +807,19 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
         return diag;
     };
     // Cover the word the parser stopped at (`description`, `*reviewers`), not one character.
-    if primary.len <= 1 {
-        if let Some(rest) = file.get(primary.start..) {
-            let word = rest
-                .char_indices()
-                .find(|&(i, c)| {
-                    !(c.is_alphanumeric()
-                        || matches!(c, '_' | '-' | '.')
-                        || i == 0 && matches!(c, '*' | '&'))
-                })
-                .map_or(rest.len(), |(i, _)| i);
-            if word > 1 {
-                diag.labels[0].span.len = word;
-            }
+    if primary.len <= 1
+        && let Some(rest) = file.get(primary.start..)
+    {
+        let word = rest
+            .char_indices()
+            .find(|&(i, c)| {
+                !(c.is_alphanumeric()
+                    || matches!(c, '_' | '-' | '.')
+                    || i == 0 && matches!(c, '*' | '&'))
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        if word > 1 {
+            diag.labels[0].span.len = word;
         }
     }
     let error_at = primary.start.saturating_sub(at.base).min(doc.len());

@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use super::spanned::Sp;
 use super::values::{Duration, PermissionSpec, SecretRef};
+pub use crate::vocab::{
+    AclObjectType, AutomationStatus, ExportFormat, FunctionType, GroupPlacement,
+    ImageRenderingMode, Permission, RetentionObjectType, ScoreObjectType, SpanFieldLayout,
+};
 
 /// One YAML document: an org, a project or a project template.
 #[derive(Debug, Clone)]
@@ -109,14 +113,6 @@ pub struct RawOrgSettings {
     pub image_rendering_mode: Option<Sp<ImageRenderingMode>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageRenderingMode {
-    Auto,
-    ClickToLoad,
-    Blocked,
-}
-
 /// Whether an object should exist. `absent` is a tombstone: bt-gitops deletes the live object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -164,38 +160,6 @@ pub struct RawRole {
     pub previous_names: Vec<Sp<String>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
-}
-
-/// The eight Braintrust permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    Create,
-    Read,
-    Update,
-    Delete,
-    CreateAcls,
-    ReadAcls,
-    UpdateAcls,
-    DeleteAcls,
-}
-
-/// Object types an ACL can be attached to or restricted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AclObjectType {
-    Organization,
-    Project,
-    Experiment,
-    Dataset,
-    Prompt,
-    PromptSession,
-    Group,
-    Role,
-    OrgMember,
-    ProjectLog,
-    OrgProject,
-    OrgAuditLogs,
 }
 
 /// An access grant (an ACL): one subject (user, group or service account) gets one role or one
@@ -419,13 +383,6 @@ pub struct RawSpanField {
     pub layout: Option<Sp<SpanFieldLayout>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SpanFieldLayout {
-    Full,
-    TwoColumn,
-}
-
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvalSource {
@@ -445,22 +402,6 @@ pub struct RawFunctionRef {
     pub project: Option<Sp<String>>,
     /// For `global`: the function type (`scorer` by default).
     pub function_type: Option<Sp<FunctionType>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FunctionType {
-    Llm,
-    Scorer,
-    Task,
-    Tool,
-    CustomView,
-    Preprocessor,
-    Facet,
-    Classifier,
-    Tag,
-    Parameters,
-    Sandbox,
 }
 
 /// A project tag.
@@ -515,14 +456,6 @@ pub enum ScoreType {
     Minimum,
     #[serde(rename = "maximum")]
     Maximum,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ScoreObjectType {
-    ProjectLogs,
-    Experiment,
-    Dataset,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -583,13 +516,6 @@ pub enum ScopeType {
     Span,
     Trace,
     Group,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupPlacement {
-    First,
-    Each,
 }
 
 /// A span iframe: a custom view of span data.
@@ -653,14 +579,6 @@ pub struct RawRetention {
     pub state: Option<Sp<State>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RetentionObjectType {
-    ProjectLogs,
-    Experiment,
-    Dataset,
-}
-
 /// A periodic export of logs to object storage.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -692,20 +610,6 @@ pub enum ExportData {
     LogTraces,
     LogSpans,
     BtqlQuery,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportFormat {
-    Jsonl,
-    Parquet,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AutomationStatus {
-    Active,
-    Paused,
 }
 
 /// Credentials Braintrust uses to write the export: exactly one of `aws_role_arn` or

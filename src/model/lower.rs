@@ -199,17 +199,17 @@ impl Lowerer<'_> {
             self.lower_project(project, *at, &org, template);
         }
         for (name, (tpl, at)) in &templates {
-            if !used_templates.contains(name) {
-                if let Some(t) = &tpl.project_template {
-                    self.diags.push(
-                        Diagnostic::warning(
-                            Code::Suspicious,
-                            format!("project template `{name}` is not used by any project"),
-                        )
-                        .with_label(at.of(t, self.sources), "declared here")
-                        .with_hint("templates are only checked through the projects that use them"),
-                    );
-                }
+            if !used_templates.contains(name)
+                && let Some(t) = &tpl.project_template
+            {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Code::Suspicious,
+                        format!("project template `{name}` is not used by any project"),
+                    )
+                    .with_label(at.of(t, self.sources), "declared here")
+                    .with_hint("templates are only checked through the projects that use them"),
+                );
             }
         }
         self.check_renames();
@@ -495,7 +495,7 @@ impl Lowerer<'_> {
         spec: Spec,
         span: Span,
         state: &Option<Sp<State>>,
-        protect: bool,
+        protect: Option<bool>,
         previous_names: &[Sp<String>],
     ) -> Option<ResourceKey> {
         let previous = self.names(cx.at, previous_names);
@@ -520,7 +520,7 @@ impl Lowerer<'_> {
             key: key.clone(),
             spec,
             presence: Self::presence(state),
-            protect,
+            protect: protect.unwrap_or(key.kind.protected_by_default()),
             previous_names: previous,
             depends_on: Vec::new(),
             span,
@@ -681,7 +681,7 @@ impl Lowerer<'_> {
             Spec::Org(settings),
             org_span,
             &None,
-            true,
+            None,
             &[],
         );
 
@@ -698,7 +698,7 @@ impl Lowerer<'_> {
                 Spec::Member(email),
                 self.span(at, m),
                 &None,
-                false,
+                None,
                 &[],
             );
         }
@@ -714,7 +714,7 @@ impl Lowerer<'_> {
                 Spec::ServiceAccount,
                 self.span(at, &sa.name),
                 &sa.state,
-                false,
+                None,
                 &[],
             ) else {
                 continue;
@@ -740,7 +740,7 @@ impl Lowerer<'_> {
                     spec,
                     self.span(at, &token.name),
                     &token.state,
-                    false,
+                    None,
                     &[],
                 ) {
                     self.reference(
@@ -852,7 +852,7 @@ impl Lowerer<'_> {
             Spec::Group(spec),
             span,
             &g.state,
-            false,
+            None,
             &g.previous_names,
         ) else {
             return;
@@ -902,7 +902,7 @@ impl Lowerer<'_> {
             Spec::Role(spec),
             self.span(at, &r.name),
             &r.state,
-            false,
+            None,
             &r.previous_names,
         ) else {
             return;
@@ -950,7 +950,7 @@ impl Lowerer<'_> {
             Spec::Environment(spec),
             self.span(at, &e.name),
             &e.state,
-            false,
+            None,
             &[],
         );
     }
@@ -966,7 +966,7 @@ impl Lowerer<'_> {
             secret,
             metadata: s.metadata.clone(),
         };
-        let protect = s.protect.as_ref().is_none_or(|p| p.value);
+        let protect = s.protect.as_ref().map(|p| p.value);
         let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
         self.add(
             cx,
@@ -1014,7 +1014,7 @@ impl Lowerer<'_> {
             Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
             None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
         };
-        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, false, &[]) {
+        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, None, &[]) {
             self.depend_on_project(cx, &key, self.span(at, &e.name));
         }
     }
@@ -1129,7 +1129,7 @@ impl Lowerer<'_> {
             }
             _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
         };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, false, &[]) else {
+        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, None, &[]) else {
             return;
         };
         let subject_span = self.span(at, subject_value);
@@ -1388,7 +1388,7 @@ impl Lowerer<'_> {
             .protect
             .as_ref()
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
-            .is_none_or(|p| p.value);
+            .map(|p| p.value);
         let key = ResourceKey::project(org, &name);
         let spec = Spec::Project(ProjectSpec {
             description,
@@ -1593,7 +1593,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &t.name);
-        if let Some(key) = self.add(cx, key, spec, span, &t.state, false, &t.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &t.state, None, &t.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -1767,7 +1767,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &s.name);
-        let Some(key) = self.add(cx, key, spec, span, &s.state, false, &s.previous_names) else {
+        let Some(key) = self.add(cx, key, spec, span, &s.state, None, &s.previous_names) else {
             return;
         };
         self.depend_on_project(cx, &key, span);
@@ -1828,33 +1828,33 @@ impl Lowerer<'_> {
             None => Some(Scope::Span),
             Some(scope) => self.scope(at, scope),
         };
-        if let Some(scope) = &scope {
-            if !matches!(scope, Scope::Span) {
-                let span_only = [
-                    (
-                        "apply_to_root_span",
-                        o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
-                    ),
-                    (
-                        "apply_to_span_names",
-                        o.apply_to_span_names
-                            .as_ref()
-                            .and_then(|v| v.first())
-                            .map(|v| self.span(at, v)),
-                    ),
-                ];
-                for (field, span) in span_only {
-                    if let Some(span) = span {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::FieldNotAllowed,
-                                format!("`{field}` only applies to the span scope"),
-                            )
-                            .with_label(span, "not allowed with this scope")
-                            .with_hint("remove it, or use `scope: { type: span }`"),
-                        );
-                        return;
-                    }
+        if let Some(scope) = &scope
+            && !matches!(scope, Scope::Span)
+        {
+            let span_only = [
+                (
+                    "apply_to_root_span",
+                    o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
+                ),
+                (
+                    "apply_to_span_names",
+                    o.apply_to_span_names
+                        .as_ref()
+                        .and_then(|v| v.first())
+                        .map(|v| self.span(at, v)),
+                ),
+            ];
+            for (field, span) in span_only {
+                if let Some(span) = span {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::FieldNotAllowed,
+                            format!("`{field}` only applies to the span scope"),
+                        )
+                        .with_label(span, "not allowed with this scope")
+                        .with_hint("remove it, or use `scope: { type: span }`"),
+                    );
+                    return;
                 }
             }
         }
@@ -1896,7 +1896,7 @@ impl Lowerer<'_> {
             }
             return;
         }
-        if let Some(key) = self.add(cx, key, spec, span, &o.state, false, &o.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &o.state, None, &o.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -1935,10 +1935,10 @@ impl Lowerer<'_> {
                     .iter()
                     .filter_map(|(f, s)| s.map(|s| (*f, s)))
                     .collect();
-                if type_name == "span" {
-                    if let Some(v) = &scope.idle_seconds {
-                        extra.push(("idle_seconds", self.span(at, v)));
-                    }
+                if type_name == "span"
+                    && let Some(v) = &scope.idle_seconds
+                {
+                    extra.push(("idle_seconds", self.span(at, v)));
                 }
                 if let Some((field, span)) = extra.first() {
                     self.diags.push(
@@ -2004,7 +2004,7 @@ impl Lowerer<'_> {
             return;
         };
         let span = self.span(at, &i.name);
-        if let Some(key) = self.add(cx, key, spec, span, &i.state, false, &i.previous_names) {
+        if let Some(key) = self.add(cx, key, spec, span, &i.state, None, &i.previous_names) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -2048,7 +2048,7 @@ impl Lowerer<'_> {
         let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
             return;
         };
-        if let Some(key) = self.add(cx, key, spec, span, state, false, previous) {
+        if let Some(key) = self.add(cx, key, spec, span, state, None, previous) {
             self.depend_on_project(cx, &key, span);
         }
     }
@@ -2106,11 +2106,7 @@ impl Lowerer<'_> {
 
     fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
         let at = cx.at;
-        let object = match r.object_type.value {
-            raw::RetentionObjectType::ProjectLogs => "project_logs",
-            raw::RetentionObjectType::Experiment => "experiment",
-            raw::RetentionObjectType::Dataset => "dataset",
-        };
+        let object = r.object_type.value.as_str();
         let name = match &r.name {
             Some(n) => self.name(at, n),
             None => Name::new(&format!("retention-{object}")).ok(),
@@ -2314,10 +2310,10 @@ impl Lowerer<'_> {
                         target: r.target.clone(),
                         span: r.span,
                     };
-                    if let Some(from) = self.state.resources.get_mut(&r.from) {
-                        if !from.depends_on.contains(&dep) {
-                            from.depends_on.push(dep);
-                        }
+                    if let Some(from) = self.state.resources.get_mut(&r.from)
+                        && !from.depends_on.contains(&dep)
+                    {
+                        from.depends_on.push(dep);
                     }
                 }
                 None if builtin_group => {}
@@ -2472,27 +2468,7 @@ fn describe(key: &ResourceKey) -> String {
 
 /// An object's kind and name, without its scope: ``score `overall` ``.
 fn describe_short(key: &ResourceKey) -> String {
-    let kind = match key.kind {
-        Kind::Org => "org",
-        Kind::Member => "member",
-        Kind::ServiceAccount => "service account",
-        Kind::ServiceToken => "service token",
-        Kind::Group => "group",
-        Kind::Role => "role",
-        Kind::Environment => "environment",
-        Kind::AiSecret => "AI secret",
-        Kind::Project => "project",
-        Kind::EnvVar => "env var",
-        Kind::Tag => "tag",
-        Kind::Score => "score",
-        Kind::OnlineScoring => "online-scoring rule",
-        Kind::SpanIframe => "span iframe",
-        Kind::Alert => "alert",
-        Kind::Retention => "retention rule",
-        Kind::Export => "export",
-        Kind::Grant => "grant",
-    };
-    format!("{kind} `{}`", key.name)
+    format!("{} `{}`", key.kind.human(), key.name)
 }
 
 /// What a range-checked value means, for out-of-range hints.
@@ -2544,11 +2520,11 @@ fn duration_problem(text: &str) -> String {
 fn human_duration(seconds: u64) -> String {
     let (n, unit) = if seconds == 0 {
         (0, "second")
-    } else if seconds % 86_400 == 0 {
+    } else if seconds.is_multiple_of(86_400) {
         (seconds / 86_400, "day")
-    } else if seconds % 3_600 == 0 {
+    } else if seconds.is_multiple_of(3_600) {
         (seconds / 3_600, "hour")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         (seconds / 60, "minute")
     } else {
         (seconds, "second")

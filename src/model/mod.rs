@@ -7,12 +7,14 @@
 //! serialized formats.
 
 pub mod ids;
+pub mod kind;
 pub mod lower;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use ids::{Email, InvalidId, Name, OrgName, ProjectName};
+pub use kind::Kind;
 pub use lower::lower;
 
 pub use crate::manifest::raw::{
@@ -24,92 +26,6 @@ use crate::source::Span;
 
 /// Built-in permission groups that exist in every org.
 pub const BUILTIN_GROUPS: [&str; 3] = ["Owners", "Engineers", "Viewers"];
-
-/// The kinds of object bt-gitops manages, in the order a plan lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Org,
-    Member,
-    ServiceAccount,
-    ServiceToken,
-    Group,
-    Role,
-    Environment,
-    AiSecret,
-    Project,
-    EnvVar,
-    Tag,
-    Score,
-    OnlineScoring,
-    SpanIframe,
-    Alert,
-    Retention,
-    Export,
-    Grant,
-}
-
-impl Kind {
-    /// The name used in addresses: `group`, `tag`, `online_scoring`...
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Org => "org",
-            Kind::Member => "member",
-            Kind::ServiceAccount => "service_account",
-            Kind::ServiceToken => "service_token",
-            Kind::Group => "group",
-            Kind::Role => "role",
-            Kind::Environment => "environment",
-            Kind::AiSecret => "ai_secret",
-            Kind::Project => "project",
-            Kind::EnvVar => "env_var",
-            Kind::Tag => "tag",
-            Kind::Score => "score",
-            Kind::OnlineScoring => "online_scoring",
-            Kind::SpanIframe => "span_iframe",
-            Kind::Alert => "alert",
-            Kind::Retention => "retention",
-            Kind::Export => "export",
-            Kind::Grant => "grant",
-        }
-    }
-}
-
-impl Kind {
-    /// Every kind, in plan order.
-    pub const ALL: [Kind; 18] = [
-        Kind::Org,
-        Kind::Member,
-        Kind::ServiceAccount,
-        Kind::ServiceToken,
-        Kind::Group,
-        Kind::Role,
-        Kind::Environment,
-        Kind::AiSecret,
-        Kind::Project,
-        Kind::EnvVar,
-        Kind::Tag,
-        Kind::Score,
-        Kind::OnlineScoring,
-        Kind::SpanIframe,
-        Kind::Alert,
-        Kind::Retention,
-        Kind::Export,
-        Kind::Grant,
-    ];
-
-    /// The kind named by [`Kind::as_str`].
-    #[must_use]
-    pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The address of an object: `group:acme/ml-engineers`, `project:acme/chatbot/tag:regression`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -264,6 +180,19 @@ pub enum Spec {
     Retention(RetentionSpec),
     Export(ExportSpec),
     Grant(GrantSpec),
+}
+
+impl Spec {
+    /// Where this object's write-only secret comes from, for kinds that
+    /// [hold one](Kind::holds_secret) and declare it.
+    #[must_use]
+    pub fn secret(&self) -> Option<&SecretSource> {
+        match self {
+            Spec::AiSecret(s) => s.secret.as_ref(),
+            Spec::EnvVar(e) => e.value.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -553,18 +482,13 @@ impl fmt::Display for Privilege {
                 permission,
                 restrict_object_type: None,
             } => {
-                write!(f, "permission:{}", permission_str(*permission))
+                write!(f, "permission:{}", permission.as_str())
             }
             Privilege::Permission {
                 permission,
                 restrict_object_type: Some(t),
             } => {
-                write!(
-                    f,
-                    "permission:{}[{}]",
-                    permission_str(*permission),
-                    object_type_str(*t)
-                )
+                write!(f, "permission:{}[{}]", permission.as_str(), t.as_str())
             }
         }
     }
@@ -579,7 +503,7 @@ impl fmt::Display for GrantTarget {
             GrantTarget::Role(name) => write!(f, "role:{name}"),
             GrantTarget::Object {
                 object_type, name, ..
-            } => write!(f, "{}:{name}", object_type_str(*object_type)),
+            } => write!(f, "{}:{name}", object_type.as_str()),
         }
     }
 }
@@ -590,40 +514,6 @@ impl GrantSpec {
     #[must_use]
     pub fn key_name(&self) -> String {
         format!("{} -> {} on {}", self.subject, self.privilege, self.target)
-    }
-}
-
-/// The API's spelling of a permission.
-#[must_use]
-pub fn permission_str(p: Permission) -> &'static str {
-    match p {
-        Permission::Create => "create",
-        Permission::Read => "read",
-        Permission::Update => "update",
-        Permission::Delete => "delete",
-        Permission::CreateAcls => "create_acls",
-        Permission::ReadAcls => "read_acls",
-        Permission::UpdateAcls => "update_acls",
-        Permission::DeleteAcls => "delete_acls",
-    }
-}
-
-/// The API's spelling of an ACL object type.
-#[must_use]
-pub fn object_type_str(t: AclObjectType) -> &'static str {
-    match t {
-        AclObjectType::Organization => "organization",
-        AclObjectType::Project => "project",
-        AclObjectType::Experiment => "experiment",
-        AclObjectType::Dataset => "dataset",
-        AclObjectType::Prompt => "prompt",
-        AclObjectType::PromptSession => "prompt_session",
-        AclObjectType::Group => "group",
-        AclObjectType::Role => "role",
-        AclObjectType::OrgMember => "org_member",
-        AclObjectType::ProjectLog => "project_log",
-        AclObjectType::OrgProject => "org_project",
-        AclObjectType::OrgAuditLogs => "org_audit_logs",
     }
 }
 

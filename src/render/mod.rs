@@ -94,30 +94,29 @@ pub fn field_view(f: &FieldDiff) -> FieldView {
     };
     if let (Some(before), Some(after), true) =
         (text(f.before.as_ref()), text(f.after.as_ref()), same_shape)
+        && (before.contains('\n') || after.contains('\n'))
     {
-        if before.contains('\n') || after.contains('\n') {
-            // A last line without a newline must still equal the same line with one.
-            let terminated = |mut s: String| {
-                if !s.ends_with('\n') {
-                    s.push('\n');
-                }
-                s
-            };
-            let (before, after) = (terminated(before), terminated(after));
-            let diff = similar::TextDiff::from_lines(&before, &after);
-            let lines = diff
-                .iter_all_changes()
-                .map(|c| {
-                    let sign = match c.tag() {
-                        similar::ChangeTag::Equal => ' ',
-                        similar::ChangeTag::Insert => '+',
-                        similar::ChangeTag::Delete => '-',
-                    };
-                    (sign, c.value().trim_end_matches('\n').to_owned())
-                })
-                .collect();
-            return FieldView::Lines(lines);
-        }
+        // A last line without a newline must still equal the same line with one.
+        let terminated = |mut s: String| {
+            if !s.ends_with('\n') {
+                s.push('\n');
+            }
+            s
+        };
+        let (before, after) = (terminated(before), terminated(after));
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        let lines = diff
+            .iter_all_changes()
+            .map(|c| {
+                let sign = match c.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Delete => '-',
+                };
+                (sign, c.value().trim_end_matches('\n').to_owned())
+            })
+            .collect();
+        return FieldView::Lines(lines);
     }
     FieldView::Scalar {
         before: f.before.as_ref().map(|v| value_text(Some(v))),

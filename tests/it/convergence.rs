@@ -129,32 +129,29 @@ struct World {
     /// Changes the apply runs at once.
     concurrency: usize,
     /// A list that fails (403) during a first, partial plan and apply, with the kinds it reads.
-    failing_list: Option<(&'static str, &'static [Kind])>,
+    failing_list: Option<(&'static str, Vec<Kind>)>,
 }
 
-/// The org-wide lists of the live read and the kinds each one reads.
-const LISTS: [(&str, &[Kind]); 10] = [
-    ("/v1/user", &[Kind::Member, Kind::ServiceAccount]),
-    ("/v1/group", &[Kind::Group]),
-    ("/v1/role", &[Kind::Role]),
-    ("/v1/acl/list_org", &[Kind::Grant]),
-    ("/v1/project", &[Kind::Project]),
-    ("/v1/project_tag", &[Kind::Tag]),
-    ("/v1/project_score", &[Kind::Score, Kind::OnlineScoring]),
-    (
-        "/v1/project_automation",
-        &[Kind::Alert, Kind::Retention, Kind::Export],
-    ),
-    ("/v1/ai_secret", &[Kind::AiSecret]),
-    ("/environment", &[Kind::Environment]),
-];
+/// The lists of the live read and the kinds each one reads, from the kind registry; the org
+/// list is left out (without it there is no read at all).
+fn lists() -> Vec<(&'static str, Vec<Kind>)> {
+    let mut out: Vec<(&'static str, Vec<Kind>)> = Vec::new();
+    for &kind in Kind::ALL.iter().filter(|k| **k != Kind::Org) {
+        match out.iter_mut().find(|(list, _)| *list == kind.list()) {
+            Some((_, kinds)) => kinds.push(kind),
+            None => out.push((kind.list(), vec![kind])),
+        }
+    }
+    out
+}
 
 fn world(bytes: &[u8]) -> World {
     let mut s = Src { bytes, pos: 0 };
     let seed = live_seed(&mut s);
     let manifests = desired(&mut s);
     let concurrency = [4, 1, 2, 8][s.pick(4)];
-    let failing_list = s.chance(30).then(|| LISTS[s.pick(LISTS.len())]);
+    let lists = lists();
+    let failing_list = s.chance(30).then(|| lists[s.pick(lists.len())].clone());
     World {
         manifests,
         seed,
@@ -932,11 +929,7 @@ fn analyze(text: &str) -> Analysis {
 }
 
 fn target(emu: &EmuHandle) -> OrgTarget {
-    OrgTarget {
-        org: OrgName::new(ORG).expect("valid"),
-        base_url: emu.url().to_owned(),
-        api_key: KEY.to_owned(),
-    }
+    crate::support::acme_target(emu, KEY)
 }
 
 async fn plan(
@@ -1011,7 +1004,7 @@ fn key_of(c: &bt_gitops::plan::Change) -> ResourceKey {
 fn expected_protected(analysis: &Analysis, key: &ResourceKey) -> bool {
     match analysis.state.resources.get(key) {
         Some(r) => r.protect,
-        None => matches!(key.kind, Kind::Project | Kind::AiSecret),
+        None => key.kind.protected_by_default(),
     }
 }
 
@@ -1129,16 +1122,16 @@ fn check_deletes_planned(analysis: &Analysis, plan: &Plan) -> Result<(), String>
 }
 
 /// Live ids in the emulator (deleted records excluded), and org memberships as `member:<id>`.
-fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Value)> {
+fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Collection, Value)> {
     let snapshot = emu.snapshot();
     let mut out = BTreeMap::new();
     for (kind, records) in &snapshot.records {
         for r in records.iter().filter(|r| !r.deleted) {
             if matches!(
                 kind,
-                bt_gitops::emulator::Kind::User
-                    | bt_gitops::emulator::Kind::Organization
-                    | bt_gitops::emulator::Kind::ApiKey
+                bt_gitops::emulator::Collection::User
+                    | bt_gitops::emulator::Collection::Organization
+                    | bt_gitops::emulator::Collection::ApiKey
             ) {
                 continue;
             }
@@ -1148,7 +1141,7 @@ fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Val
     for (org, user) in &snapshot.members {
         out.insert(
             format!("member:{user}"),
-            (bt_gitops::emulator::Kind::User, json!({ "org": org })),
+            (bt_gitops::emulator::Collection::User, json!({ "org": org })),
         );
     }
     out
@@ -1157,8 +1150,8 @@ fn live_ids(emu: &EmuHandle) -> BTreeMap<String, (bt_gitops::emulator::Kind, Val
 /// (c), execution half: every object that disappeared was a planned delete or replace, or
 /// went with a deleted parent (a project's children, the ACLs of a group or role).
 fn check_disappeared(
-    before: &BTreeMap<String, (bt_gitops::emulator::Kind, Value)>,
-    after: &BTreeMap<String, (bt_gitops::emulator::Kind, Value)>,
+    before: &BTreeMap<String, (bt_gitops::emulator::Collection, Value)>,
+    after: &BTreeMap<String, (bt_gitops::emulator::Collection, Value)>,
     plan: &Plan,
 ) -> Result<(), String> {
     let planned: BTreeSet<String> = plan
@@ -1267,7 +1260,7 @@ async fn converge(world: &World) -> Result<(), String> {
     .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
     let values = crate::support::secret_values(&analysis);
 
-    if let Some((path, kinds)) = world.failing_list {
+    if let Some((path, kinds)) = &world.failing_list {
         partial_apply(&analysis, &emu, &values, world.concurrency, path, kinds).await?;
     }
 
@@ -1702,7 +1695,7 @@ tags:
             "a group was deleted while its list failed"
         );
         assert!(
-            emu.snapshot().records[&bt_gitops::emulator::Kind::Group]
+            emu.snapshot().records[&bt_gitops::emulator::Collection::Group]
                 .iter()
                 .any(|r| !r.deleted && r.str_field("name") == "intruder"),
             "the unseen group is still there"
@@ -1811,12 +1804,12 @@ online_scoring:
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let second = plan(&analysis, &emu, &values).await;
         assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
-        let archive = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
+        let archive = emu.snapshot().records[&bt_gitops::emulator::Collection::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "archive")
             .map(|r| r.object["config"]["event_type"].clone());
         assert_eq!(archive, Some(json!("retention")));
-        let hourly = emu.snapshot().records[&bt_gitops::emulator::Kind::ProjectAutomation]
+        let hourly = emu.snapshot().records[&bt_gitops::emulator::Collection::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "hourly")
             .map(|r| r.object["config"]["credentials"]["external_id"].clone());

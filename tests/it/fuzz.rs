@@ -1,7 +1,8 @@
 //! Property tests: no input, however broken, makes the front half of the pipeline panic.
 //!
 //! Two generators: arbitrary bytes (mostly invalid YAML), and random YAML trees built from the
-//! manifest vocabulary, which get past the parser and exercise lowering and the graph. Every
+//! manifest vocabulary (every property name of the JSON Schema, so new kinds are covered), which
+//! get past the parser and exercise lowering and the graph. Every
 //! diagnostic must carry a location. A third target feeds the renderer arbitrary text, spans
 //! and positions (far past column 65,535 included).
 //!
@@ -107,13 +108,34 @@ const SCALARS: &[&str] = &[
     "project_logs",
 ];
 
+/// [`KEYS`] and every property name of the manifest schema, so that a kind added to the manifest
+/// language is fuzzed without being listed here.
+fn keys() -> Vec<String> {
+    fn collect(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                map.values().for_each(|v| collect(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut out: std::collections::BTreeSet<String> =
+        KEYS.iter().map(|k| (*k).to_owned()).collect();
+    collect(&bt_gitops::manifest::schema::manifest_schema(), &mut out);
+    out.into_iter().collect()
+}
+
 fn yaml_value() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(SCALARS).prop_map(str::to_owned);
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4)
                 .prop_map(|items| format!("[{}]", items.join(", "))),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|pairs| {
+            prop::collection::vec((prop::sample::select(keys()), inner), 0..5).prop_map(|pairs| {
                 let body: Vec<String> = pairs
                     .into_iter()
                     .map(|(k, v)| format!("{k}: {v}"))
@@ -128,7 +150,7 @@ fn yaml_document() -> impl Strategy<Value = String> {
     (
         prop::sample::select(&["org", "project", "project_template", "name"][..]),
         prop::sample::select(SCALARS),
-        prop::collection::vec((prop::sample::select(KEYS), yaml_value()), 0..8),
+        prop::collection::vec((prop::sample::select(keys()), yaml_value()), 0..8),
     )
         .prop_map(|(head, name, fields)| {
             let mut doc = format!("{head}: {name}\n");

@@ -13,6 +13,7 @@ mod examples;
 mod fuzz;
 mod git;
 mod import;
+mod kinds;
 mod plans;
 mod redaction;
 mod release;

@@ -168,3 +168,15 @@ pub fn secret_values(
         })
         .collect()
 }
+
+/// The emulator's `acme` org as a plan target, reached with `key`.
+pub fn acme_target(
+    emu: &bt_gitops::emulator::EmuHandle,
+    key: &str,
+) -> bt_gitops::reconcile::OrgTarget {
+    bt_gitops::reconcile::OrgTarget {
+        org: bt_gitops::model::OrgName::new("acme").expect("valid"),
+        base_url: emu.url().to_owned(),
+        api_key: key.to_owned(),
+    }
+}

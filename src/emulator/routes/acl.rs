@@ -14,17 +14,18 @@ use super::{Access, respond};
 use crate::api::wire::{self, JsonMap};
 use crate::emulator::AppState;
 use crate::emulator::auth::Caller;
-use crate::emulator::error::ApiError;
+use crate::emulator::error::ErrorResponse;
 use crate::emulator::query::Params;
 use crate::emulator::resource::{
-    self, Constraints, Draft, Mode, Patched, Server, Spec, fields, no_cascade, normalize,
+    self, Constraints, Draft, Endpoint, Mode, Patched, Server, fields, no_cascade, normalize,
     object_org, parse, parse_json,
 };
-use crate::emulator::store::{Kind, Record, Store, natural_key};
+use crate::emulator::store::{Collection, Record, Store, natural_key};
+use crate::vocab::ACL_BATCH_UPDATE_PATH;
 
 /// `acl` through the generic layer (create and reads only).
-pub(crate) static ACL: Spec = Spec {
-    kind: Kind::Acl,
+pub(crate) static ACL: Endpoint = Endpoint {
+    kind: Collection::Acl,
     put: false,
     name_param: "",
     project_scoped: false,
@@ -39,14 +40,17 @@ pub(crate) static ACL: Spec = Spec {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/v1/acl",
+            Collection::Acl.path(),
             list(&ACL)
                 .merge(super::crud::create(&ACL, Mode::Post))
                 .merge(axum::routing::delete(delete_by_content)),
         )
-        .route("/v1/acl/list_org", get(list_org))
-        .route("/v1/acl/batch_update", post(batch_update))
-        .route("/v1/acl/{id}", get_one(&ACL).merge(delete_one(&ACL)))
+        .route(Collection::Acl.org_list(), get(list_org))
+        .route(ACL_BATCH_UPDATE_PATH, post(batch_update))
+        .route(
+            &super::item(Collection::Acl),
+            get_one(&ACL).merge(delete_one(&ACL)),
+        )
 }
 
 fn text<T: serde::Serialize>(value: &T) -> String {
@@ -58,19 +62,19 @@ fn text<T: serde::Serialize>(value: &T) -> String {
 
 /// Checks an ACL item: exactly one of user/group, exactly one of permission/role,
 /// `restrict_object_type` only with a permission, and every referenced principal in the org.
-fn validate(store: &Store, caller: &Caller, item: &wire::AclItem) -> Result<Draft, ApiError> {
+fn validate(store: &Store, caller: &Caller, item: &wire::AclItem) -> Result<Draft, ErrorResponse> {
     if item.user_id.is_some() == item.group_id.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "an ACL needs exactly one of `user_id` and `group_id`",
         ));
     }
     if item.permission.is_some() == item.role_id.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "an ACL needs exactly one of `permission` and `role_id`",
         ));
     }
     if item.restrict_object_type.is_some() && item.role_id.is_some() {
-        return Err(ApiError::bad_request(
+        return Err(ErrorResponse::bad_request(
             "`restrict_object_type` cannot be set alongside a `role_id`",
         ));
     }
@@ -83,16 +87,19 @@ fn validate(store: &Store, caller: &Caller, item: &wire::AclItem) -> Result<Draf
     if let Some(user) = &item.user_id
         && !store.is_member(&org_id, user.as_str())
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(ErrorResponse::bad_request(format!(
             "user `{user}` is not a member of the organization"
         )));
     }
-    for (kind, id) in [(Kind::Group, &item.group_id), (Kind::Role, &item.role_id)] {
+    for (kind, id) in [
+        (Collection::Group, &item.group_id),
+        (Collection::Role, &item.role_id),
+    ] {
         if let Some(id) = id {
             match store.get(kind, id.as_str()) {
                 Some(r) if r.org_id == org_id => {}
                 _ => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(ErrorResponse::bad_request(format!(
                         "{} `{id}` does not exist",
                         kind.api_name()
                     )));
@@ -109,15 +116,15 @@ fn validate(store: &Store, caller: &Caller, item: &wire::AclItem) -> Result<Draf
     })
 }
 
-fn acl_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn acl_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     validate(store, caller, &parse::<wire::AclItem>(body)?)
 }
 
-fn acl_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, ApiError> {
-    Err(ApiError::bad_request("ACLs are immutable"))
+fn acl_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, ErrorResponse> {
+    Err(ErrorResponse::bad_request("ACLs are immutable"))
 }
 
-fn acl_filters(params: &Params) -> Result<Constraints, ApiError> {
+fn acl_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let mut constraints = Vec::new();
     if let Some(v) = params.enum_value::<wire::AclObjectType>("object_type")? {
         constraints.push(("object_type", vec![v]));
@@ -136,10 +143,10 @@ fn acl_filters(params: &Params) -> Result<Constraints, ApiError> {
     Ok(constraints)
 }
 
-fn acl_filters_required(params: &Params) -> Result<Constraints, ApiError> {
+fn acl_filters_required(params: &Params) -> Result<Constraints, ErrorResponse> {
     for required in ["object_type", "object_id"] {
         if params.one(required)?.is_none() {
-            return Err(ApiError::bad_request(format!(
+            return Err(ErrorResponse::bad_request(format!(
                 "query parameter `{required}` is required"
             )));
         }
@@ -148,7 +155,7 @@ fn acl_filters_required(params: &Params) -> Result<Constraints, ApiError> {
 }
 
 /// The ACL for the list_org filters.
-static ACL_ORG: Spec = Spec {
+static ACL_ORG: Endpoint = Endpoint {
     filters: acl_filters,
     ..ACL
 };
@@ -174,7 +181,8 @@ fn find(store: &Store, draft: &Draft) -> Option<Record> {
         service_account: false,
         object: draft.fields.clone(),
     };
-    natural_key(Kind::Acl, &probe).and_then(|key| store.table(Kind::Acl).get_by_key(&key).cloned())
+    natural_key(Collection::Acl, &probe)
+        .and_then(|key| store.table(Collection::Acl).get_by_key(&key).cloned())
 }
 
 async fn delete_by_content(
@@ -185,7 +193,8 @@ async fn delete_by_content(
     respond(&st, &headers, Access::Write, |store, caller| {
         let item: wire::AclItem = parse(&parse_json(&body)?)?;
         let draft = validate(store, caller, &item)?;
-        let existing = find(store, &draft).ok_or_else(|| ApiError::not_found("no such ACL"))?;
+        let existing =
+            find(store, &draft).ok_or_else(|| ErrorResponse::not_found("no such ACL"))?;
         resource::delete(store, caller, &ACL, existing.id())
     })
 }
@@ -209,17 +218,17 @@ async fn batch_update(
             .collect::<Result<Vec<_>, _>>()?;
         let mut added_acls: Vec<JsonMap> = Vec::new();
         for item in &adds {
-            let before = store.table(Kind::Acl).len();
+            let before = store.table(Collection::Acl).len();
             let body = serde_json::to_value(item).unwrap_or(Value::Null);
             let acl = resource::create(store, caller, &ACL, &body, Mode::Post, None)?;
-            if store.table(Kind::Acl).len() > before {
+            if store.table(Collection::Acl).len() > before {
                 added_acls.push(acl);
             }
         }
         let mut removed_acls: Vec<JsonMap> = Vec::new();
         for draft in &remove_drafts {
             if let Some(existing) = find(store, draft)
-                && let Some(object) = store.delete(Kind::Acl, existing.id())
+                && let Some(object) = store.delete(Collection::Acl, existing.id())
             {
                 removed_acls.push(object);
             }

@@ -12,13 +12,14 @@ use axum::routing::{MethodRouter, delete, get};
 use super::{Access, respond};
 use crate::api::wire::{self, ListResponse};
 use crate::emulator::AppState;
-use crate::emulator::error::ApiError;
-use crate::emulator::kinds;
+use crate::emulator::endpoints;
+use crate::emulator::error::ErrorResponse;
 use crate::emulator::query::Params;
-use crate::emulator::resource::{self, Mode, Spec, parse, parse_json, visible};
+use crate::emulator::resource::{self, Endpoint, Mode, parse, parse_json, visible};
+use crate::vocab::Collection;
 
 /// `GET <collection>`: the list.
-pub(crate) fn list(spec: &'static Spec) -> MethodRouter<AppState> {
+pub(crate) fn list(spec: &'static Endpoint) -> MethodRouter<AppState> {
     get(
         move |State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery| async move {
             respond(&st, &headers, Access::Read, |store, caller| {
@@ -30,7 +31,7 @@ pub(crate) fn list(spec: &'static Spec) -> MethodRouter<AppState> {
 }
 
 /// `POST` or `PUT <collection>`: create-or-return / create-or-replace.
-pub(crate) fn create(spec: &'static Spec, mode: Mode) -> MethodRouter<AppState> {
+pub(crate) fn create(spec: &'static Endpoint, mode: Mode) -> MethodRouter<AppState> {
     let handler = move |State(st): State<AppState>, headers: HeaderMap, body: Bytes| async move {
         respond(&st, &headers, Access::Write, |store, caller| {
             resource::create(store, caller, spec, &parse_json(&body)?, mode, None)
@@ -43,7 +44,7 @@ pub(crate) fn create(spec: &'static Spec, mode: Mode) -> MethodRouter<AppState> 
 }
 
 /// `GET <collection>/{id}`.
-pub(crate) fn get_one(spec: &'static Spec) -> MethodRouter<AppState> {
+pub(crate) fn get_one(spec: &'static Endpoint) -> MethodRouter<AppState> {
     get(
         move |State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>| async move {
             respond(&st, &headers, Access::Read, |store, caller| {
@@ -54,7 +55,7 @@ pub(crate) fn get_one(spec: &'static Spec) -> MethodRouter<AppState> {
 }
 
 /// `PATCH <collection>/{id}`.
-pub(crate) fn patch_one(spec: &'static Spec) -> MethodRouter<AppState> {
+pub(crate) fn patch_one(spec: &'static Endpoint) -> MethodRouter<AppState> {
     axum::routing::patch(
         move |State(st): State<AppState>,
               headers: HeaderMap,
@@ -68,7 +69,7 @@ pub(crate) fn patch_one(spec: &'static Spec) -> MethodRouter<AppState> {
 }
 
 /// `DELETE <collection>/{id}`.
-pub(crate) fn delete_one(spec: &'static Spec) -> MethodRouter<AppState> {
+pub(crate) fn delete_one(spec: &'static Endpoint) -> MethodRouter<AppState> {
     delete(
         move |State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>| async move {
             respond(&st, &headers, Access::Write, |store, caller| {
@@ -79,76 +80,52 @@ pub(crate) fn delete_one(spec: &'static Spec) -> MethodRouter<AppState> {
 }
 
 /// The standard routes of a kind: list, POST, PUT if it has one, GET, PATCH, DELETE.
-fn standard(spec: &'static Spec, collection: &str, item: &str) -> Router<AppState> {
+fn standard(spec: &'static Endpoint) -> Router<AppState> {
     let mut routes = list(spec).merge(create(spec, Mode::Post));
     if spec.put {
         routes = routes.merge(create(spec, Mode::Put));
     }
-    Router::new().route(collection, routes).route(
-        item,
+    Router::new().route(spec.kind.path(), routes).route(
+        &super::item(spec.kind),
         get_one(spec).merge(patch_one(spec)).merge(delete_one(spec)),
     )
 }
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .merge(standard(&kinds::PROJECT, "/v1/project", "/v1/project/{id}"))
-        .merge(standard(&kinds::GROUP, "/v1/group", "/v1/group/{id}"))
-        .merge(standard(&kinds::ROLE, "/v1/role", "/v1/role/{id}"))
-        .merge(standard(
-            &kinds::PROJECT_TAG,
-            "/v1/project_tag",
-            "/v1/project_tag/{id}",
-        ))
-        .merge(standard(
-            &kinds::PROJECT_SCORE,
-            "/v1/project_score",
-            "/v1/project_score/{id}",
-        ))
-        .merge(standard(
-            &kinds::PROJECT_AUTOMATION,
-            "/v1/project_automation",
-            "/v1/project_automation/{id}",
-        ))
-        .merge(standard(
-            &kinds::SPAN_IFRAME,
-            "/v1/span_iframe",
-            "/v1/span_iframe/{id}",
-        ))
-        .merge(standard(
-            &kinds::MCP_SERVER,
-            "/v1/mcp_server",
-            "/v1/mcp_server/{id}",
-        ))
-        .merge(standard(&kinds::ENV_VAR, "/v1/env_var", "/v1/env_var/{id}"))
-        .merge(standard(
-            &kinds::ENVIRONMENT,
-            "/environment",
-            "/environment/{id}",
-        ))
+        .merge(standard(&endpoints::PROJECT))
+        .merge(standard(&endpoints::GROUP))
+        .merge(standard(&endpoints::ROLE))
+        .merge(standard(&endpoints::PROJECT_TAG))
+        .merge(standard(&endpoints::PROJECT_SCORE))
+        .merge(standard(&endpoints::PROJECT_AUTOMATION))
+        .merge(standard(&endpoints::SPAN_IFRAME))
+        .merge(standard(&endpoints::MCP_SERVER))
+        .merge(standard(&endpoints::ENV_VAR))
+        .merge(standard(&endpoints::ENVIRONMENT))
         .route(
-            "/v1/ai_secret",
-            list(&kinds::AI_SECRET)
-                .merge(create(&kinds::AI_SECRET, Mode::Post))
-                .merge(create(&kinds::AI_SECRET, Mode::Put))
+            Collection::AiSecret.path(),
+            list(&endpoints::AI_SECRET)
+                .merge(create(&endpoints::AI_SECRET, Mode::Post))
+                .merge(create(&endpoints::AI_SECRET, Mode::Put))
                 .merge(delete(ai_secret_delete_by_name)),
         )
         .route(
-            "/v1/ai_secret/{id}",
-            get_one(&kinds::AI_SECRET)
-                .merge(patch_one(&kinds::AI_SECRET))
-                .merge(delete_one(&kinds::AI_SECRET)),
+            &super::item(Collection::AiSecret),
+            get_one(&endpoints::AI_SECRET)
+                .merge(patch_one(&endpoints::AI_SECRET))
+                .merge(delete_one(&endpoints::AI_SECRET)),
         )
         .route(
-            "/v1/view",
-            list(&kinds::VIEW)
-                .merge(create(&kinds::VIEW, Mode::Post))
-                .merge(create(&kinds::VIEW, Mode::Put)),
+            Collection::View.path(),
+            list(&endpoints::VIEW)
+                .merge(create(&endpoints::VIEW, Mode::Post))
+                .merge(create(&endpoints::VIEW, Mode::Put)),
         )
         .route(
-            "/v1/view/{id}",
+            &super::item(Collection::View),
             get(view_get)
-                .merge(patch_one(&kinds::VIEW))
+                .merge(patch_one(&endpoints::VIEW))
                 .merge(delete(view_delete)),
         )
 }
@@ -163,12 +140,14 @@ async fn ai_secret_delete_by_name(
         let req: wire::DeleteAiSecret = parse(&parse_json(&body)?)?;
         caller.check_org_name(req.org_name.as_deref())?;
         let id = store
-            .table(kinds::AI_SECRET.kind)
+            .table(endpoints::AI_SECRET.kind)
             .live()
             .find(|r| r.org_id == caller.org_id && r.str_field("name") == req.name)
             .map(|r| r.id().to_owned())
-            .ok_or_else(|| ApiError::not_found(format!("ai_secret `{}` not found", req.name)))?;
-        resource::delete(store, caller, &kinds::AI_SECRET, &id)
+            .ok_or_else(|| {
+                ErrorResponse::not_found(format!("ai_secret `{}` not found", req.name))
+            })?;
+        resource::delete(store, caller, &endpoints::AI_SECRET, &id)
     })
 }
 
@@ -183,12 +162,14 @@ async fn view_get(
         let params = Params::parse(q.as_deref());
         let object_type = params
             .enum_value::<wire::AclObjectType>("object_type")?
-            .ok_or_else(|| ApiError::bad_request("query parameter `object_type` is required"))?;
+            .ok_or_else(|| {
+                ErrorResponse::bad_request("query parameter `object_type` is required")
+            })?;
         let object_id = params
             .uuid("object_id")?
-            .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
-        kinds::check_view_locator(store, caller, &object_type, &object_id)?;
-        Ok(visible(store, caller, kinds::VIEW.kind, &id)?
+            .ok_or_else(|| ErrorResponse::bad_request("query parameter `object_id` is required"))?;
+        endpoints::check_view_locator(store, caller, &object_type, &object_id)?;
+        Ok(visible(store, caller, endpoints::VIEW.kind, &id)?
             .object
             .clone())
     })
@@ -207,7 +188,7 @@ async fn view_delete(
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        kinds::check_view_locator(store, caller, &object_type, req.object_id.as_str())?;
-        resource::delete(store, caller, &kinds::VIEW, &id)
+        endpoints::check_view_locator(store, caller, &object_type, req.object_id.as_str())?;
+        resource::delete(store, caller, &endpoints::VIEW, &id)
     })
 }

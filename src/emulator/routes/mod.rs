@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::AppState;
 use super::auth::{Caller, authenticate};
-use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::store::Store;
+use crate::vocab::Collection;
 
 pub(crate) mod acl;
 mod crud;
@@ -31,7 +32,7 @@ pub(crate) fn respond<T: Serialize>(
     state: &AppState,
     headers: &HeaderMap,
     access: Access,
-    op: impl FnOnce(&mut Store, &Caller) -> Result<T, ApiError>,
+    op: impl FnOnce(&mut Store, &Caller) -> Result<T, ErrorResponse>,
 ) -> Response {
     let shared = &state.0;
     let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -48,7 +49,7 @@ pub(crate) fn respond<T: Serialize>(
         && let Err(e) = store.save(path)
     {
         tracing::error!("{e}");
-        return ApiError::internal(e.to_string()).into_response();
+        return ErrorResponse::internal(e.to_string()).into_response();
     }
     drop(store);
     axum::Json(value).into_response()
@@ -67,4 +68,9 @@ pub(crate) fn api() -> Router<AppState> {
 
 async fn hello() -> &'static str {
     "Hello, World!"
+}
+
+/// The path of one object of a collection, for routing: `/v1/project_tag/{id}`.
+fn item(collection: Collection) -> String {
+    format!("{}/{{id}}", collection.path())
 }

@@ -17,28 +17,32 @@ use crate::api::wire::{self, Id, JsonMap, ListResponse};
 use crate::emulator::AppState;
 use crate::emulator::accounts;
 use crate::emulator::auth::Caller;
-use crate::emulator::error::ApiError;
+use crate::emulator::error::ErrorResponse;
 use crate::emulator::query::Params;
 use crate::emulator::resource::{fields, merge, non_empty, normalize, parse, parse_json};
-use crate::emulator::store::{Kind, Record, Store};
+use crate::emulator::store::{Collection, Record, Store};
+use crate::vocab::ORG_MEMBERS_PATH;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/organization", get(org_list))
-        .route("/v1/organization/members", patch(members))
-        .route("/v1/organization/{id}", get(org_get).patch(org_patch))
-        .route("/v1/user", get(user_list))
-        .route("/v1/user/{id}", get(user_get))
+        .route(Collection::Organization.path(), get(org_list))
+        .route(ORG_MEMBERS_PATH, patch(members))
+        .route(
+            &super::item(Collection::Organization),
+            get(org_get).patch(org_patch),
+        )
+        .route(Collection::User.path(), get(user_list))
+        .route(&super::item(Collection::User), get(user_get))
 }
 
-fn own_org<'a>(store: &'a Store, caller: &Caller, id: &str) -> Result<&'a Record, ApiError> {
-    let id = Id::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    match store.get(Kind::Organization, id.as_str()) {
+fn own_org<'a>(store: &'a Store, caller: &Caller, id: &str) -> Result<&'a Record, ErrorResponse> {
+    let id = Id::parse(id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
+    match store.get(Collection::Organization, id.as_str()) {
         Some(org) if org.id() == caller.org_id => Ok(org),
-        Some(_) => Err(ApiError::forbidden(format!(
+        Some(_) => Err(ErrorResponse::forbidden(format!(
             "the credential does not belong to organization `{id}`"
         ))),
-        None => Err(ApiError::not_found(format!(
+        None => Err(ErrorResponse::not_found(format!(
             "organization `{id}` not found"
         ))),
     }
@@ -54,7 +58,7 @@ async fn org_list(
         caller.check_org_name(params.one("org_name")?)?;
         let page = params.page()?;
         let ids = params.uuids("ids")?;
-        let table = store.table(Kind::Organization);
+        let table = store.table(Collection::Organization);
         let items: Vec<&Record> = table
             .live()
             .filter(|o| o.id() == caller.org_id)
@@ -91,7 +95,7 @@ async fn org_patch(
         if let Some(name) = &req.name {
             non_empty("name", name)?;
             if store.org_by_name(name).is_some_and(|o| o.id() != org.id()) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ErrorResponse::bad_request(format!(
                     "an organization named `{name}` already exists"
                 )));
             }
@@ -99,7 +103,7 @@ async fn org_patch(
         let mut object = org.object.clone();
         merge(&mut object, &fields(&req, &[]));
         let object = normalize::<wire::Organization>(object)?;
-        store.update(Kind::Organization, org.id(), object.clone(), None);
+        store.update(Collection::Organization, org.id(), object.clone(), None);
         Ok(object)
     })
 }
@@ -119,7 +123,7 @@ async fn user_list(
             .map(|f| (f, params.all(f)))
             .filter(|(_, values)| !values.is_empty())
             .collect();
-        let table = store.table(Kind::User);
+        let table = store.table(Collection::User);
         let items: Vec<&Record> = table
             .live()
             .filter(|u| store.is_member(&caller.org_id, u.id()))
@@ -145,13 +149,13 @@ async fn user_get(
     Path(id): Path<String>,
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
-        let id = Id::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        match store.get(Kind::User, id.as_str()) {
+        let id = Id::parse(&id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
+        match store.get(Collection::User, id.as_str()) {
             Some(user) if store.is_member(&caller.org_id, user.id()) => Ok(user.object.clone()),
-            Some(_) => Err(ApiError::forbidden(format!(
+            Some(_) => Err(ErrorResponse::forbidden(format!(
                 "user `{id}` is not a member of your organization"
             ))),
-            None => Err(ApiError::not_found(format!("user `{id}` not found"))),
+            None => Err(ErrorResponse::not_found(format!("user `{id}` not found"))),
         }
     })
 }
@@ -171,13 +175,13 @@ fn patch_members(
     store: &mut Store,
     caller: &Caller,
     body: &Value,
-) -> Result<wire::PatchOrganizationMembersOutput, ApiError> {
+) -> Result<wire::PatchOrganizationMembersOutput, ErrorResponse> {
     let req: wire::PatchOrganizationMembers = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     if let Some(org_id) = &req.org_id
         && org_id != &caller.org_id
     {
-        return Err(ApiError::forbidden(format!(
+        return Err(ErrorResponse::forbidden(format!(
             "the credential does not belong to organization `{org_id}`"
         )));
     }
@@ -187,14 +191,16 @@ fn patch_members(
 
     let invite_ids = invite.ids.unwrap_or_default();
     for id in &invite_ids {
-        if store.get(Kind::User, id.as_str()).is_none() {
-            return Err(ApiError::bad_request(format!("user `{id}` does not exist")));
+        if store.get(Collection::User, id.as_str()).is_none() {
+            return Err(ErrorResponse::bad_request(format!(
+                "user `{id}` does not exist"
+            )));
         }
     }
     let emails = invite.emails.unwrap_or_default();
     for email in &emails {
         if !email.contains('@') {
-            return Err(ApiError::bad_request(format!(
+            return Err(ErrorResponse::bad_request(format!(
                 "`{email}` is not an email address"
             )));
         }
@@ -203,7 +209,7 @@ fn patch_members(
     for account in &accounts {
         non_empty("service_accounts[].name", &account.name)?;
         if account.token_name.is_some() && !(caller.service_token && caller.is_owner(store)) {
-            return Err(ApiError::forbidden(
+            return Err(ErrorResponse::forbidden(
                 "creating a service account with a token requires an org-owner service token",
             ));
         }
@@ -215,10 +221,10 @@ fn patch_members(
         .into_iter()
         .chain(invite.group_id);
     for id in group_ids {
-        match store.get(Kind::Group, id.as_str()) {
+        match store.get(Collection::Group, id.as_str()) {
             Some(g) if g.org_id == org_id => groups.push(id.as_str().to_owned()),
             _ => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ErrorResponse::bad_request(format!(
                     "group `{id}` does not exist"
                 )));
             }
@@ -231,7 +237,7 @@ fn patch_members(
         .chain(invite.group_name);
     for name in group_names {
         let id = accounts::group_by_name(store, &org_id, &name)
-            .ok_or_else(|| ApiError::bad_request(format!("group `{name}` does not exist")))?;
+            .ok_or_else(|| ErrorResponse::bad_request(format!("group `{name}` does not exist")))?;
         groups.push(id);
     }
 
@@ -248,7 +254,7 @@ fn patch_members(
     for id in &invite_ids {
         if join(store, id.as_str()) {
             let email = store
-                .get(Kind::User, id.as_str())
+                .get(Collection::User, id.as_str())
                 .and_then(|u| u.object.get("email"))
                 .and_then(Value::as_str)
                 .map(str::to_owned);

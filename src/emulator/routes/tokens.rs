@@ -14,24 +14,24 @@ use crate::api::wire;
 use crate::emulator::AppState;
 use crate::emulator::accounts;
 use crate::emulator::auth::Caller;
-use crate::emulator::error::ApiError;
+use crate::emulator::error::ErrorResponse;
 use crate::emulator::resource::{
-    self, Draft, Patched, Spec, no_cascade, no_filters, normalize, parse, parse_json,
+    self, Draft, Endpoint, Patched, no_cascade, no_filters, normalize, parse, parse_json,
 };
-use crate::emulator::store::{Kind, Record, Store};
+use crate::emulator::store::{Collection, Record, Store};
 
-fn no_create(_: &Store, _: &Caller, _: &Value) -> Result<Draft, ApiError> {
-    Err(ApiError::bad_request(
+fn no_create(_: &Store, _: &Caller, _: &Value) -> Result<Draft, ErrorResponse> {
+    Err(ErrorResponse::bad_request(
         "this kind cannot be created this way",
     ))
 }
 
-fn no_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, ApiError> {
-    Err(ApiError::bad_request("this kind cannot be patched"))
+fn no_patch(_: &Store, _: &Caller, _: &Record, _: &Value) -> Result<Patched, ErrorResponse> {
+    Err(ErrorResponse::bad_request("this kind cannot be patched"))
 }
 
-static SERVICE_TOKEN: Spec = Spec {
-    kind: Kind::ServiceToken,
+static SERVICE_TOKEN: Endpoint = Endpoint {
+    kind: Collection::ServiceToken,
     put: false,
     name_param: "service_token_name",
     project_scoped: false,
@@ -43,8 +43,8 @@ static SERVICE_TOKEN: Spec = Spec {
     on_delete: no_cascade,
 };
 
-static API_KEY: Spec = Spec {
-    kind: Kind::ApiKey,
+static API_KEY: Endpoint = Endpoint {
+    kind: Collection::ApiKey,
     put: false,
     name_param: "api_key_name",
     project_scoped: false,
@@ -59,19 +59,19 @@ static API_KEY: Spec = Spec {
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
-            "/v1/service_token",
+            Collection::ServiceToken.path(),
             list(&SERVICE_TOKEN)
                 .merge(post(|st, headers, body| create(st, headers, body, false)))
                 .merge(put(|st, headers, body| create(st, headers, body, true)))
                 .merge(axum::routing::delete(delete_by_body)),
         )
         .route(
-            "/v1/service_token/{id}",
+            &super::item(Collection::ServiceToken),
             get_one(&SERVICE_TOKEN).merge(delete_one(&SERVICE_TOKEN)),
         )
-        .route("/v1/api_key", list(&API_KEY))
+        .route(Collection::ApiKey.path(), list(&API_KEY))
         .route(
-            "/v1/api_key/{id}",
+            &super::item(Collection::ApiKey),
             get_one(&API_KEY).merge(delete_one(&API_KEY)),
         )
 }
@@ -87,17 +87,17 @@ async fn create(
         let req: wire::CreateServiceToken = parse(&parse_json(&body)?)?;
         caller.check_org_name(req.org_name.as_deref())?;
         if !(caller.service_token && caller.is_owner(store)) {
-            return Err(ApiError::forbidden(
+            return Err(ErrorResponse::forbidden(
                 "creating a service token requires an org-owner service token; user API keys are rejected",
             ));
         }
         let account = wire::Id::parse(&req.service_account_id)
             .ok()
-            .and_then(|id| store.get(Kind::User, id.as_str()))
+            .and_then(|id| store.get(Collection::User, id.as_str()))
             .filter(|u| u.service_account && store.is_member(&caller.org_id, u.id()))
             .map(|u| u.id().to_owned())
             .ok_or_else(|| {
-                ApiError::bad_request(format!(
+                ErrorResponse::bad_request(format!(
                     "service account `{}` does not exist",
                     req.service_account_id
                 ))
@@ -105,7 +105,7 @@ async fn create(
         let existing = replace
             .then(|| {
                 store
-                    .table(Kind::ServiceToken)
+                    .table(Collection::ServiceToken)
                     .live()
                     .find(|t| {
                         t.org_id == caller.org_id
@@ -122,7 +122,7 @@ async fn create(
             }
         };
         let token: wire::ServiceToken = serde_json::from_value(Value::Object(object))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| ErrorResponse::internal(e.to_string()))?;
         Ok(wire::CreateServiceTokenOutput { token, key })
     })
 }

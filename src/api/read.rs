@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::client::Client;
@@ -16,6 +15,7 @@ use super::error::ApiError;
 use super::wire;
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
+use crate::vocab::Collection;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
 /// bookkeeping, never read as a managed object.
@@ -47,11 +47,11 @@ pub async fn fetch_org(
     let org_q = [("org_name", org.to_string())];
     // A valid key asked about an org it does not belong to gets 401/403 (not an empty list):
     // that is an unknown org when the same key can list the orgs it does see.
-    let orgs: Vec<wire::Organization> = match client.list_all("/v1/organization", &org_q).await {
+    let orgs: Vec<wire::Organization> = match client.list_all(Kind::Org.list(), &org_q).await {
         Ok(orgs) => orgs,
         Err(e) if matches!(e.status(), Some(401 | 403)) => {
             match client
-                .list_all::<wire::Organization>("/v1/organization", &[])
+                .list_all::<wire::Organization>(Kind::Org.list(), &[])
                 .await
             {
                 Ok(seen) if !seen.is_empty() => Vec::new(),
@@ -62,7 +62,7 @@ pub async fn fetch_org(
     };
     let Some(organization) = orgs.into_iter().find(|o| o.name == org.as_str()) else {
         let all: Vec<wire::Organization> = client
-            .list_all("/v1/organization", &[])
+            .list_all(Kind::Org.list(), &[])
             .await
             .unwrap_or_default();
         let visible = all
@@ -97,19 +97,19 @@ pub async fn fetch_org(
         environments,
         org_env,
     ) = tokio::join!(
-        client.list_all::<wire::User>("/v1/user", &org_q),
-        client.list_all::<wire::Group>("/v1/group", &org_q),
-        client.list_all::<wire::Role>("/v1/role", &org_q),
-        client.list_all_bare::<wire::Acl>("/v1/acl/list_org", &org_q),
-        client.list_all::<wire::Project>("/v1/project", &org_q),
-        client.list_all::<wire::ProjectTag>("/v1/project_tag", &org_q),
-        client.list_all::<wire::ProjectScore>("/v1/project_score", &org_q),
-        client.list_all::<wire::ProjectAutomation>("/v1/project_automation", &org_q),
-        client.list_all::<wire::SpanIFrame>("/v1/span_iframe", &org_q),
-        client.list_all::<wire::AiSecret>("/v1/ai_secret", &org_q),
-        client.list_all::<wire::ServiceToken>("/v1/service_token", &org_q),
-        client.list_all::<wire::ApiKey>("/v1/api_key", &org_q),
-        client.list_all::<wire::Environment>("/environment", &org_q),
+        client.list_all::<wire::User>(Kind::Member.list(), &org_q),
+        client.list_all::<wire::Group>(Kind::Group.list(), &org_q),
+        client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
+        client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
+        client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
+        client.list_all::<wire::ProjectTag>(Kind::Tag.list(), &org_q),
+        client.list_all::<wire::ProjectScore>(Kind::Score.list(), &org_q),
+        client.list_all::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
+        client.list_all::<wire::SpanIFrame>(Kind::SpanIframe.list(), &org_q),
+        client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
+        client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
+        client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
+        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -240,12 +240,7 @@ pub async fn fetch_org(
                 .member_permissions
                 .iter()
                 .flatten()
-                .filter_map(|p| {
-                    Some((
-                        convert(&p.permission)?,
-                        p.restrict_object_type.as_ref().and_then(convert),
-                    ))
-                })
+                .map(|p| (p.permission, p.restrict_object_type))
                 .collect(),
             inherits: r
                 .member_roles
@@ -264,22 +259,14 @@ pub async fn fetch_org(
     }
 
     let projects_read = projects.is_ok();
-    let projects = b
-        .complete(
-            projects,
-            &[
-                Kind::Project,
-                Kind::Tag,
-                Kind::Score,
-                Kind::OnlineScoring,
-                Kind::SpanIframe,
-                Kind::Alert,
-                Kind::Retention,
-                Kind::Export,
-                Kind::Grant,
-            ],
-        )
-        .unwrap_or_default();
+    // Without the project list no project-scoped object can be placed. Project env vars are
+    // read per project (below), so their failure is recorded there.
+    let in_projects: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| *k == Kind::Project || k.in_project() && *k != Kind::EnvVar)
+        .collect();
+    let projects = b.complete(projects, &in_projects).unwrap_or_default();
     if !projects_read {
         // Project env vars are read per project, by id.
         for p in projects_with_env_vars {
@@ -288,7 +275,7 @@ pub async fn fetch_org(
                 Kind::EnvVar,
                 &ApiError::Transport {
                     method: "GET".into(),
-                    url: "/v1/project".into(),
+                    url: Kind::Project.list().into(),
                     message: "the project list failed".into(),
                 },
             );
@@ -515,7 +502,7 @@ pub async fn fetch_org(
         let result = result.unwrap_or_else(|| {
             Err(ApiError::Transport {
                 method: "GET".into(),
-                url: "/v1/env_var".into(),
+                url: Kind::EnvVar.list().into(),
                 message: "the read task stopped".into(),
             })
         });
@@ -542,7 +529,7 @@ async fn env_vars(
         ("object_type", object_type.to_owned()),
         ("object_id", object_id.to_owned()),
     ];
-    let list: wire::ListResponse<wire::EnvVar> = client.get("/v1/env_var", &q).await?;
+    let list: wire::ListResponse<wire::EnvVar> = client.get(Kind::EnvVar.list(), &q).await?;
     Ok(list.objects)
 }
 
@@ -620,11 +607,6 @@ pub fn fingerprint<W: Serialize>(wire: &W) -> String {
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Converts between the wire and model spellings of the same enum (both use the API's strings).
-fn convert<A: Serialize, B: DeserializeOwned>(a: &A) -> Option<B> {
-    serde_json::from_value(serde_json::to_value(a).ok()?).ok()
-}
-
 /// Metadata without bt-gitops's own key, and the `(digest, written_at)` recorded under it.
 fn split_metadata(
     metadata: Option<&wire::JsonMap>,
@@ -656,7 +638,7 @@ fn org_spec(o: &wire::Organization) -> Spec {
         realtime_url: o.realtime_url.clone(),
         is_universal_api: o.is_universal_api,
         is_dataplane_private: o.is_dataplane_private,
-        image_rendering_mode: o.image_rendering_mode.as_ref().and_then(convert),
+        image_rendering_mode: o.image_rendering_mode,
     })
 }
 
@@ -673,7 +655,7 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
                     object_type: f.object_type.clone(),
                     column_id: f.column_id.clone(),
                     position: f.position.clone(),
-                    layout: f.layout.as_ref().and_then(convert),
+                    layout: f.layout,
                 })
                 .collect()
         }),
@@ -700,7 +682,7 @@ fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef
     match f {
         wire::SavedFunctionId::Global(g) => FunctionRef::Global {
             name: g.name.clone(),
-            function_type: g.function_type.as_ref().and_then(convert),
+            function_type: g.function_type,
         },
         wire::SavedFunctionId::Function(f) => FunctionRef::Project {
             project: project.clone(),
@@ -713,7 +695,7 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
     let config = s.config.as_ref();
     let object_types = config
         .and_then(|c| c.object_types.as_ref())
-        .map(|t| t.iter().filter_map(convert).collect());
+        .map(|t| t.iter().copied().collect());
     let kind = match (&s.score_type, &s.categories) {
         (wire::ProjectScoreType::Online, _) => {
             let online = config.and_then(|c| c.online.as_ref())?;
@@ -733,7 +715,7 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
                     },
                     Some(wire::Scope::Group(g)) => Scope::Group {
                         group_by: g.group_by.clone(),
-                        placement: convert(&g.placement)?,
+                        placement: g.placement,
                         interval_seconds: g.interval_seconds,
                         max_traces: g.max_traces,
                         idle_seconds: g.idle_seconds,
@@ -810,7 +792,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
         wire::AutomationConfig::Retention(r) => Some((
             Kind::Retention,
             Spec::Retention(RetentionSpec {
-                object_type: convert(&r.object_type)?,
+                object_type: r.object_type,
                 days: r.retention_days,
             }),
         )),
@@ -824,7 +806,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
                     wire::ExportDefinition::BtqlQuery(q) => ExportData::Query(q.btql_query.clone()),
                 },
                 path: e.export_path.clone(),
-                format: convert(&e.format)?,
+                format: e.format,
                 interval_seconds: seconds(e.interval_seconds),
                 credentials: match &e.credentials {
                     wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
@@ -835,7 +817,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
                         service_account: c.service_account_email.clone(),
                     },
                 },
-                status: e.status.as_ref().and_then(convert),
+                status: e.status,
                 batch_size: e.batch_size.map(|b| b.round() as i64),
             }),
         )),
@@ -865,12 +847,12 @@ fn grant(
     let privilege = match (&acl.role_id, &acl.permission) {
         (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
         (None, Some(p)) => Privilege::Permission {
-            permission: convert(p)?,
-            restrict_object_type: acl.restrict_object_type.as_ref().and_then(convert),
+            permission: *p,
+            restrict_object_type: acl.restrict_object_type,
         },
         _ => return None,
     };
-    let object_type: AclObjectType = convert(&acl.object_type)?;
+    let object_type: AclObjectType = acl.object_type;
     let object = acl.object_id.as_str();
     let target = match object_type {
         AclObjectType::Organization => GrantTarget::Org,

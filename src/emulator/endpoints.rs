@@ -1,5 +1,6 @@
-//! Per-kind [`Spec`]s for the kinds that follow the common CRUD pattern: what each validates on
-//! create and patch, which fields the server assigns, and which list filters it takes.
+//! Per-collection [`Endpoint`]s for the collections that follow the common CRUD pattern: what
+//! each validates on create and patch, which fields the server assigns, and which list filters it
+//! takes.
 //!
 //! Natural keys (in `store::natural_key`): org + `name` for project, group, role and ai_secret;
 //! org + `slug` for environment; project + `name` for project_tag, project_score,
@@ -9,13 +10,13 @@
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::ErrorResponse;
 use super::query::Params;
 use super::resource::{
-    Constraints, Draft, Patched, Server, Spec, fields, in_range, merge, no_cascade, no_filters,
+    Constraints, Draft, Endpoint, Patched, Server, fields, in_range, merge, no_cascade, no_filters,
     non_empty, normalize, object_org, parse, project,
 };
-use super::store::{Kind, Record, Store};
+use super::store::{Collection, Record, Store};
 use crate::api::wire::{self, Id};
 
 const ORG_SERVER: &[Server] = &[Server::Id, Server::OrgId, Server::Created, Server::UserId];
@@ -37,6 +38,45 @@ fn patched(object: wire::JsonMap) -> Patched {
 }
 
 /// Applies a typed patch as a plain deep merge, leaving out the keys the kind handles itself.
+/// The create body of an object that lives in a project, named by `project_id`.
+trait ProjectChild: serde::de::DeserializeOwned + serde::Serialize {
+    fn project_id(&self) -> &Id;
+}
+
+macro_rules! project_child {
+    ($($t:ident),+) => {$(
+        impl ProjectChild for wire::$t {
+            fn project_id(&self) -> &Id {
+                &self.project_id
+            }
+        }
+    )+};
+}
+
+project_child!(CreateProjectTag, CreateSpanIFrame, CreateMcpServer);
+
+/// Creates an object of a project whose body needs no check beyond its types.
+fn child_create<C: ProjectChild>(
+    store: &Store,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Draft, ErrorResponse> {
+    let req: C = parse(body)?;
+    let project = project(store, caller, req.project_id())?;
+    Ok(draft(project.org_id, fields(&req, &[])))
+}
+
+/// Merges a patch whose body needs no check beyond its types.
+fn plain_patch<P: serde::de::DeserializeOwned + serde::Serialize>(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ErrorResponse> {
+    let req: P = parse(body)?;
+    Ok(patched(merged(record, &req, &[])))
+}
+
 fn merged<T: serde::Serialize>(record: &Record, patch: &T, skip: &[&str]) -> wire::JsonMap {
     let mut object = record.object.clone();
     merge(&mut object, &fields(patch, skip));
@@ -48,8 +88,8 @@ fn merged<T: serde::Serialize>(record: &Record, patch: &T, skip: &[&str]) -> wir
 // ---------------------------------------------------------------------------------------------
 
 /// `project`: no PUT; PATCH replaces `settings` wholesale.
-pub static PROJECT: Spec = Spec {
-    kind: Kind::Project,
+pub static PROJECT: Endpoint = Endpoint {
+    kind: Collection::Project,
     put: false,
     name_param: "project_name",
     project_scoped: false,
@@ -61,7 +101,7 @@ pub static PROJECT: Spec = Spec {
     on_delete: project_cascade,
 };
 
-fn project_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn project_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateProject = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     non_empty("name", &req.name)?;
@@ -73,7 +113,7 @@ fn project_patch(
     _: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchProject = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
@@ -89,15 +129,15 @@ fn project_patch(
 fn project_cascade(store: &mut Store, project: &Record) {
     let id = project.id().to_owned();
     for kind in [
-        Kind::ProjectTag,
-        Kind::ProjectScore,
-        Kind::ProjectAutomation,
-        Kind::SpanIframe,
-        Kind::McpServer,
+        Collection::ProjectTag,
+        Collection::ProjectScore,
+        Collection::ProjectAutomation,
+        Collection::SpanIframe,
+        Collection::McpServer,
     ] {
         delete_where(store, kind, |r| r.str_field("project_id") == id);
     }
-    for kind in [Kind::Acl, Kind::View, Kind::EnvVar] {
+    for kind in [Collection::Acl, Collection::View, Collection::EnvVar] {
         delete_where(store, kind, |r| {
             r.str_field("object_id") == id
                 && matches!(r.str_field("object_type"), "project" | "project_log")
@@ -106,7 +146,7 @@ fn project_cascade(store: &mut Store, project: &Record) {
 }
 
 /// Deletes every live record of a kind that matches.
-pub fn delete_where(store: &mut Store, kind: Kind, matches: impl Fn(&Record) -> bool) {
+pub fn delete_where(store: &mut Store, kind: Collection, matches: impl Fn(&Record) -> bool) {
     let ids: Vec<String> = store
         .table(kind)
         .live()
@@ -123,8 +163,8 @@ pub fn delete_where(store: &mut Store, kind: Kind, matches: impl Fn(&Record) -> 
 // ---------------------------------------------------------------------------------------------
 
 /// `group`: PUT sets the full membership, PATCH applies add/remove lists.
-pub static GROUP: Spec = Spec {
-    kind: Kind::Group,
+pub static GROUP: Endpoint = Endpoint {
+    kind: Collection::Group,
     put: true,
     name_param: "group_name",
     project_scoped: false,
@@ -136,10 +176,10 @@ pub static GROUP: Spec = Spec {
     on_delete: principal_cascade,
 };
 
-fn check_users(store: &Store, caller: &Caller, ids: &[Id]) -> Result<(), ApiError> {
+fn check_users(store: &Store, caller: &Caller, ids: &[Id]) -> Result<(), ErrorResponse> {
     for id in ids {
         if !store.is_member(&caller.org_id, id.as_str()) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ErrorResponse::bad_request(format!(
                 "user `{id}` is not a member of the organization"
             )));
         }
@@ -147,12 +187,17 @@ fn check_users(store: &Store, caller: &Caller, ids: &[Id]) -> Result<(), ApiErro
     Ok(())
 }
 
-fn check_in_org(store: &Store, caller: &Caller, kind: Kind, ids: &[Id]) -> Result<(), ApiError> {
+fn check_in_org(
+    store: &Store,
+    caller: &Caller,
+    kind: Collection,
+    ids: &[Id],
+) -> Result<(), ErrorResponse> {
     for id in ids {
         match store.get(kind, id.as_str()) {
             Some(r) if r.org_id == caller.org_id => {}
             _ => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ErrorResponse::bad_request(format!(
                     "{} `{id}` does not exist",
                     kind.api_name()
                 )));
@@ -183,14 +228,14 @@ fn apply_delta(object: &mut wire::JsonMap, field: &str, add: Option<&[Id]>, remo
     object.insert(field.into(), id_list(&current));
 }
 
-fn group_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn group_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateGroup = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     non_empty("name", &req.name)?;
     let users = req.member_users.clone().unwrap_or_default();
     let groups = req.member_groups.clone().unwrap_or_default();
     check_users(store, caller, &users)?;
-    check_in_org(store, caller, Kind::Group, &groups)?;
+    check_in_org(store, caller, Collection::Group, &groups)?;
     let mut object = fields(&req, &["org_name"]);
     object.insert("member_users".into(), id_list(&users));
     object.insert("member_groups".into(), id_list(&groups));
@@ -202,7 +247,7 @@ fn group_patch(
     caller: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchGroup = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
@@ -213,9 +258,11 @@ fn group_patch(
         req.add_member_users.as_deref().unwrap_or_default(),
     )?;
     let add_groups = req.add_member_groups.as_deref().unwrap_or_default();
-    check_in_org(store, caller, Kind::Group, add_groups)?;
+    check_in_org(store, caller, Collection::Group, add_groups)?;
     if add_groups.iter().any(|g| g.as_str() == record.id()) {
-        return Err(ApiError::bad_request("a group cannot inherit from itself"));
+        return Err(ErrorResponse::bad_request(
+            "a group cannot inherit from itself",
+        ));
     }
     let mut object = merged(record, &req, &DELTAS);
     apply_delta(
@@ -247,14 +294,14 @@ const DELTAS: [&str; 8] = [
 /// Deleting a group or role removes the ACLs that grant through it and its inheritance edges.
 fn principal_cascade(store: &mut Store, record: &Record) {
     let id = record.id().to_owned();
-    delete_where(store, Kind::Acl, |acl| {
+    delete_where(store, Collection::Acl, |acl| {
         acl.str_field("group_id") == id || acl.str_field("role_id") == id
     });
 }
 
 /// `role`: PUT sets the full permissions, PATCH applies add/remove lists.
-pub static ROLE: Spec = Spec {
-    kind: Kind::Role,
+pub static ROLE: Endpoint = Endpoint {
+    kind: Collection::Role,
     put: true,
     name_param: "role_name",
     project_scoped: false,
@@ -276,12 +323,12 @@ fn permission_list(perms: &[wire::MemberPermission]) -> Value {
     serde_json::to_value(seen).unwrap_or(Value::Array(Vec::new()))
 }
 
-fn role_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn role_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateRole = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     non_empty("name", &req.name)?;
     let roles = req.member_roles.clone().unwrap_or_default();
-    check_in_org(store, caller, Kind::Role, &roles)?;
+    check_in_org(store, caller, Collection::Role, &roles)?;
     let mut object = fields(&req, &["org_name"]);
     object.insert(
         "member_permissions".into(),
@@ -296,15 +343,17 @@ fn role_patch(
     caller: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchRole = parse(body)?;
     if let Some(name) = &req.name {
         non_empty("name", name)?;
     }
     let add_roles = req.add_member_roles.as_deref().unwrap_or_default();
-    check_in_org(store, caller, Kind::Role, add_roles)?;
+    check_in_org(store, caller, Collection::Role, add_roles)?;
     if add_roles.iter().any(|r| r.as_str() == record.id()) {
-        return Err(ApiError::bad_request("a role cannot inherit from itself"));
+        return Err(ErrorResponse::bad_request(
+            "a role cannot inherit from itself",
+        ));
     }
     let mut object = merged(record, &req, &DELTAS);
     let mut perms: Vec<wire::MemberPermission> = object
@@ -329,8 +378,8 @@ fn role_patch(
 // ---------------------------------------------------------------------------------------------
 
 /// `project_tag`.
-pub static PROJECT_TAG: Spec = Spec {
-    kind: Kind::ProjectTag,
+pub static PROJECT_TAG: Endpoint = Endpoint {
+    kind: Collection::ProjectTag,
     put: true,
     name_param: "project_tag_name",
     project_scoped: true,
@@ -340,27 +389,16 @@ pub static PROJECT_TAG: Spec = Spec {
         Server::UserId,
         Server::Position,
     ],
-    create: tag_create,
-    patch: tag_patch,
+    create: child_create::<wire::CreateProjectTag>,
+    patch: plain_patch::<wire::PatchProjectTag>,
     normalize: normalize::<wire::ProjectTag>,
     filters: no_filters,
     on_delete: no_cascade,
 };
 
-fn tag_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
-    let req: wire::CreateProjectTag = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn tag_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
-    let req: wire::PatchProjectTag = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
-
 /// `project_score`: human-review scores and online-scoring rules.
-pub static PROJECT_SCORE: Spec = Spec {
-    kind: Kind::ProjectScore,
+pub static PROJECT_SCORE: Endpoint = Endpoint {
+    kind: Collection::ProjectScore,
     put: true,
     name_param: "project_score_name",
     project_scoped: true,
@@ -377,7 +415,9 @@ pub static PROJECT_SCORE: Spec = Spec {
     on_delete: no_cascade,
 };
 
-fn check_categories(categories: Option<&wire::ProjectScoreCategories>) -> Result<(), ApiError> {
+fn check_categories(
+    categories: Option<&wire::ProjectScoreCategories>,
+) -> Result<(), ErrorResponse> {
     if let Some(wire::ProjectScoreCategories::Categorical(items)) = categories {
         for item in items {
             in_range("categories[].value", item.value, 0.0, 1.0)?;
@@ -386,7 +426,7 @@ fn check_categories(categories: Option<&wire::ProjectScoreCategories>) -> Result
     Ok(())
 }
 
-fn check_scope(scope: Option<&wire::Scope>) -> Result<(), ApiError> {
+fn check_scope(scope: Option<&wire::Scope>) -> Result<(), ErrorResponse> {
     if let Some(wire::Scope::Group(group)) = scope {
         if let Some(seconds) = group.interval_seconds {
             in_range("scope.interval_seconds", seconds, 1.0, f64::MAX)?;
@@ -398,7 +438,7 @@ fn check_scope(scope: Option<&wire::Scope>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_score_config(config: Option<&wire::ProjectScoreConfig>) -> Result<(), ApiError> {
+fn check_score_config(config: Option<&wire::ProjectScoreConfig>) -> Result<(), ErrorResponse> {
     if let Some(online) = config.and_then(|c| c.online.as_ref()) {
         in_range(
             "config.online.sampling_rate",
@@ -411,7 +451,7 @@ fn check_score_config(config: Option<&wire::ProjectScoreConfig>) -> Result<(), A
     Ok(())
 }
 
-fn score_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn score_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateProjectScore = parse(body)?;
     check_categories(req.categories.as_ref())?;
     check_score_config(req.config.as_ref())?;
@@ -419,7 +459,12 @@ fn score_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, A
     Ok(draft(project.org_id, fields(&req, &[])))
 }
 
-fn score_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
+fn score_patch(
+    _: &Store,
+    _: &Caller,
+    record: &Record,
+    body: &Value,
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchProjectScore = parse(body)?;
     check_categories(req.categories.as_ref())?;
     check_score_config(req.config.as_ref())?;
@@ -434,7 +479,7 @@ fn score_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<P
     Ok(patched(object))
 }
 
-fn score_filters(params: &Params) -> Result<Constraints, ApiError> {
+fn score_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let types = params.enum_values::<wire::ProjectScoreType>("score_type")?;
     Ok(if types.is_empty() {
         Vec::new()
@@ -444,8 +489,8 @@ fn score_filters(params: &Params) -> Result<Constraints, ApiError> {
 }
 
 /// `project_automation`: every `event_type` variant.
-pub static PROJECT_AUTOMATION: Spec = Spec {
-    kind: Kind::ProjectAutomation,
+pub static PROJECT_AUTOMATION: Endpoint = Endpoint {
+    kind: Collection::ProjectAutomation,
     put: true,
     name_param: "project_automation_name",
     project_scoped: true,
@@ -459,7 +504,7 @@ pub static PROJECT_AUTOMATION: Spec = Spec {
 
 const MAX_INTERVAL: f64 = 2_592_000.0;
 
-fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
+fn check_automation(config: &wire::AutomationConfig) -> Result<(), ErrorResponse> {
     use wire::AutomationConfig as C;
     match config {
         C::Logs(logs) => in_range(
@@ -513,7 +558,7 @@ fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
                 .as_ref()
                 .is_some_and(|ids| ids.len() > 10)
             {
-                return Err(ApiError::bad_request(
+                return Err(ErrorResponse::bad_request(
                     "`config.topic_map_function_ids` may hold at most 10 ids",
                 ));
             }
@@ -522,7 +567,7 @@ fn check_automation(config: &wire::AutomationConfig) -> Result<(), ApiError> {
     }
 }
 
-fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateProjectAutomation = parse(body)?;
     check_automation(&req.config)?;
     let project = project(store, caller, &req.project_id)?;
@@ -534,7 +579,7 @@ fn automation_patch(
     _: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchProjectAutomation = parse(body)?;
     let mut object = merged(record, &req, &["config"]);
     if let Some(config) = &req.config {
@@ -557,62 +602,40 @@ fn automation_patch(
 }
 
 /// `span_iframe`.
-pub static SPAN_IFRAME: Spec = Spec {
-    kind: Kind::SpanIframe,
+pub static SPAN_IFRAME: Endpoint = Endpoint {
+    kind: Collection::SpanIframe,
     put: true,
     name_param: "span_iframe_name",
     project_scoped: true,
     server: PROJECT_SERVER,
-    create: iframe_create,
-    patch: iframe_patch,
+    create: child_create::<wire::CreateSpanIFrame>,
+    patch: plain_patch::<wire::PatchSpanIFrame>,
     normalize: normalize::<wire::SpanIFrame>,
     filters: no_filters,
     on_delete: no_cascade,
 };
 
-fn iframe_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
-    let req: wire::CreateSpanIFrame = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn iframe_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
-    let req: wire::PatchSpanIFrame = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
-
 /// `mcp_server`.
-pub static MCP_SERVER: Spec = Spec {
-    kind: Kind::McpServer,
+pub static MCP_SERVER: Endpoint = Endpoint {
+    kind: Collection::McpServer,
     put: true,
     name_param: "mcp_server_name",
     project_scoped: true,
     server: PROJECT_SERVER,
-    create: mcp_create,
-    patch: mcp_patch,
+    create: child_create::<wire::CreateMcpServer>,
+    patch: plain_patch::<wire::PatchMcpServer>,
     normalize: normalize::<wire::McpServer>,
     filters: no_filters,
     on_delete: no_cascade,
 };
-
-fn mcp_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
-    let req: wire::CreateMcpServer = parse(body)?;
-    let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
-}
-
-fn mcp_patch(_: &Store, _: &Caller, record: &Record, body: &Value) -> Result<Patched, ApiError> {
-    let req: wire::PatchMcpServer = parse(body)?;
-    Ok(patched(merged(record, &req, &[])))
-}
 
 // ---------------------------------------------------------------------------------------------
 // view
 // ---------------------------------------------------------------------------------------------
 
 /// `view`: located by `object_type` + `object_id`, which every read requires.
-pub static VIEW: Spec = Spec {
-    kind: Kind::View,
+pub static VIEW: Endpoint = Endpoint {
+    kind: Collection::View,
     put: true,
     name_param: "view_name",
     project_scoped: false,
@@ -631,7 +654,7 @@ fn enum_text<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn check_timestamp(field: &str, text: &str) -> Result<(), ApiError> {
+fn check_timestamp(field: &str, text: &str) -> Result<(), ErrorResponse> {
     let b = text.as_bytes();
     let shaped = b.len() >= 20
         && b[4] == b'-'
@@ -645,13 +668,13 @@ fn check_timestamp(field: &str, text: &str) -> Result<(), ApiError> {
     if shaped {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(ErrorResponse::bad_request(format!(
             "`{field}` must be an ISO-8601 date-time, got `{text}`"
         )))
     }
 }
 
-fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateView = parse(body)?;
     if let Some(deleted_at) = &req.deleted_at {
         check_timestamp("deleted_at", deleted_at)?;
@@ -677,7 +700,7 @@ pub fn check_view_locator(
     caller: &Caller,
     object_type: &str,
     object_id: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), ErrorResponse> {
     object_org(store, caller, object_type, object_id).map(|_| ())
 }
 
@@ -686,7 +709,7 @@ fn view_patch(
     caller: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchView = parse(body)?;
     check_view_locator(
         store,
@@ -697,13 +720,13 @@ fn view_patch(
     Ok(patched(merged(record, &req, &["object_type", "object_id"])))
 }
 
-fn view_filters(params: &Params) -> Result<Constraints, ApiError> {
+fn view_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let object_type = params
         .enum_value::<wire::AclObjectType>("object_type")?
-        .ok_or_else(|| ApiError::bad_request("query parameter `object_type` is required"))?;
+        .ok_or_else(|| ErrorResponse::bad_request("query parameter `object_type` is required"))?;
     let object_id = params
         .uuid("object_id")?
-        .ok_or_else(|| ApiError::bad_request("query parameter `object_id` is required"))?;
+        .ok_or_else(|| ErrorResponse::bad_request("query parameter `object_id` is required"))?;
     let mut constraints = vec![
         ("object_type", vec![object_type]),
         ("object_id", vec![object_id]),
@@ -719,8 +742,8 @@ fn view_filters(params: &Params) -> Result<Constraints, ApiError> {
 // ---------------------------------------------------------------------------------------------
 
 /// `ai_secret`: the secret is write-only; a PUT without `secret` keeps it.
-pub static AI_SECRET: Spec = Spec {
-    kind: Kind::AiSecret,
+pub static AI_SECRET: Endpoint = Endpoint {
+    kind: Collection::AiSecret,
     put: true,
     name_param: "ai_secret_name",
     project_scoped: false,
@@ -738,7 +761,7 @@ pub static AI_SECRET: Spec = Spec {
     on_delete: no_cascade,
 };
 
-fn ai_secret_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn ai_secret_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateAiSecret = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     Ok(Draft {
@@ -753,7 +776,7 @@ fn ai_secret_patch(
     _: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchAiSecret = parse(body)?;
     Ok(Patched {
         object: merged(record, &req, &["secret"]),
@@ -761,7 +784,7 @@ fn ai_secret_patch(
     })
 }
 
-fn ai_secret_filters(params: &Params) -> Result<Constraints, ApiError> {
+fn ai_secret_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let types: Vec<String> = params
         .all("ai_secret_type")
         .into_iter()
@@ -775,8 +798,8 @@ fn ai_secret_filters(params: &Params) -> Result<Constraints, ApiError> {
 }
 
 /// `env_var`: attached to an org, project or function; the value is write-only.
-pub static ENV_VAR: Spec = Spec {
-    kind: Kind::EnvVar,
+pub static ENV_VAR: Endpoint = Endpoint {
+    kind: Collection::EnvVar,
     put: true,
     name_param: "env_var_name",
     project_scoped: false,
@@ -793,7 +816,7 @@ pub static ENV_VAR: Spec = Spec {
     on_delete: no_cascade,
 };
 
-fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateEnvVar = parse(body)?;
     let org_id = object_org(
         store,
@@ -813,7 +836,7 @@ fn env_var_patch(
     _: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchEnvVar = parse(body)?;
     Ok(Patched {
         object: merged(record, &req, &["value"]),
@@ -821,7 +844,7 @@ fn env_var_patch(
     })
 }
 
-fn env_var_filters(params: &Params) -> Result<Constraints, ApiError> {
+fn env_var_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let mut constraints = Vec::new();
     if let Some(object_type) = params.enum_value::<wire::EnvVarObjectType>("object_type")? {
         constraints.push(("object_type", vec![object_type]));
@@ -833,8 +856,8 @@ fn env_var_filters(params: &Params) -> Result<Constraints, ApiError> {
 }
 
 /// `environment` (under `/environment`, no `/v1`, no PUT); the natural key is the slug.
-pub static ENVIRONMENT: Spec = Spec {
-    kind: Kind::Environment,
+pub static ENVIRONMENT: Endpoint = Endpoint {
+    kind: Collection::Environment,
     put: false,
     name_param: "name",
     project_scoped: false,
@@ -846,7 +869,7 @@ pub static ENVIRONMENT: Spec = Spec {
     on_delete: no_cascade,
 };
 
-fn environment_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ApiError> {
+fn environment_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateEnvironment = parse(body)?;
     caller.check_org_name(req.org_name.as_deref())?;
     Ok(draft(caller.org_id.clone(), fields(&req, &["org_name"])))
@@ -857,7 +880,7 @@ fn environment_patch(
     _: &Caller,
     record: &Record,
     body: &Value,
-) -> Result<Patched, ApiError> {
+) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchEnvironment = parse(body)?;
     Ok(patched(merged(record, &req, &[])))
 }
