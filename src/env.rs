@@ -16,6 +16,14 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
 pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
+/// Token for fetching a followed branch over HTTPS (`watch --remote https://...`), sent as the
+/// password.
+pub const BT_GITOPS_GIT_TOKEN: &str = "BT_GITOPS_GIT_TOKEN";
+/// URL that receives drift notifications as JSON (`watch`).
+pub const BT_GITOPS_WEBHOOK_URL: &str = "BT_GITOPS_WEBHOOK_URL";
+/// Slack incoming-webhook URL that receives drift notifications (`watch`).
+pub const BT_GITOPS_SLACK_WEBHOOK_URL: &str = "BT_GITOPS_SLACK_WEBHOOK_URL";
+
 /// Who is applying, named in the apply lease and journal (`USERNAME` on Windows).
 pub const USER: &str = "USER";
 /// The machine applying, named in the apply lease and journal.
@@ -53,6 +61,18 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
+    ),
+    (
+        BT_GITOPS_GIT_TOKEN,
+        "token for `watch --remote https://...` (sent as the password)",
+    ),
+    (
+        BT_GITOPS_WEBHOOK_URL,
+        "URL that receives `watch` drift notifications as JSON",
+    ),
+    (
+        BT_GITOPS_SLACK_WEBHOOK_URL,
+        "Slack incoming-webhook URL for `watch` drift notifications",
     ),
     (
         USER,

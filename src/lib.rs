@@ -23,6 +23,7 @@
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod controller;
 pub mod diag;
 pub mod diff;
 pub mod emulator;

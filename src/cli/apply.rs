@@ -13,11 +13,12 @@ use clap::ValueEnum;
 
 use super::plan::{analyzed, checked_manifests, read_secret, secret_digests, stamp_git, targets};
 use super::{ExitStatus, PathArg, Printer};
-use crate::api::client::{Client, ClientConfig};
+use crate::api::client::Client;
 use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
 use crate::apply::{self, ApplyInput, ApplyReport, Outcome, Refused, SecretValue};
+use crate::controller::apply::{clients_for, heartbeat, release};
 use crate::model::{DesiredState, SecretSource};
 use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
 use crate::reconcile::{self, OrgTarget, PlanInput};
@@ -136,21 +137,6 @@ fn reviewed_manifests(saved: &Plan, printer: Printer) -> Option<crate::pipeline:
     analyzed(&sources, Vec::new(), printer)
 }
 
-/// A client per target.
-pub fn clients_for(
-    targets: &[OrgTarget],
-    concurrency: u16,
-) -> anyhow::Result<Vec<(OrgTarget, Client)>> {
-    targets
-        .iter()
-        .map(|t| {
-            let config = ClientConfig::new(&t.base_url, &t.api_key)
-                .with_concurrency(usize::from(concurrency));
-            Client::new(config).map(|c| (t.clone(), c))
-        })
-        .collect()
-}
-
 /// Takes every org's lease, keeps it alive with a heartbeat while applying, and gives the
 /// leases back whatever happens: an error, a refusal, Ctrl-C, SIGTERM or SIGHUP (at the
 /// confirmation prompt too). `state_lock` (the emulator's state file lock) is let go once the
@@ -171,6 +157,7 @@ pub async fn apply_with_leases(
 ) -> anyhow::Result<ExitStatus> {
     let holder = lease::holder_name();
     let ttl = Duration::from_secs(args.lease_ttl.max(1));
+    let warn = |message: String| printer.err(&format!("warning: {message}\n"));
     let held: Mutex<Vec<Lease>> = Mutex::new(Vec::new());
     let work = async {
         for (target, client) in clients {
@@ -183,7 +170,7 @@ pub async fn apply_with_leases(
         let leases: Vec<Lease> = held.lock().map(|h| h.clone()).unwrap_or_default();
         tokio::select! {
             r = apply_locked(args, printer, analysis, root, saved, targets, clients, &holder) => r,
-            lost = heartbeat(&leases, ttl, printer) => Err(lost),
+            lost = heartbeat(&leases, ttl, &warn) => Err(lost),
         }
     };
     let result = tokio::select! {
@@ -197,31 +184,8 @@ pub async fn apply_with_leases(
         .lock()
         .map(|mut h| std::mem::take(&mut *h))
         .unwrap_or_default();
-    release(leases, printer).await;
+    release(leases, &warn).await;
     result
-}
-
-/// Renews every lease every third of its TTL. Returns only when a lease is lost (broken by
-/// `unlock`, or expired and taken over), which ends the apply.
-async fn heartbeat(leases: &[Lease], ttl: Duration, printer: Printer) -> anyhow::Error {
-    loop {
-        tokio::time::sleep(ttl / 3).await;
-        for l in leases {
-            match l.renew(ttl).await {
-                Ok(()) => {}
-                Err(err) if err.status() == Some(404) => {
-                    return anyhow::anyhow!(
-                        "lost the apply lease of org `{}` (broken with `unlock`, or expired and taken by another apply); stopped; the journal lists what ran",
-                        l.org
-                    );
-                }
-                Err(err) => printer.err(&format!(
-                    "warning: could not renew the apply lease of org `{}` ({err}); retrying\n",
-                    l.org
-                )),
-            }
-        }
-    }
 }
 
 /// Waits for Ctrl-C, SIGTERM or SIGHUP; names the one that came.
@@ -242,19 +206,6 @@ async fn interrupted() -> &'static str {
     }
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
-}
-
-/// Gives the leases back, waiting at most a few seconds for each (a stopping process must not
-/// hang on an unreachable API; an unreleased lease expires within its TTL).
-async fn release(leases: Vec<Lease>, printer: Printer) {
-    for l in leases {
-        let org = l.org.clone();
-        match tokio::time::timeout(Duration::from_secs(5), l.release()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => printer.err(&format!("warning: could not release the apply lease of org `{org}` ({err}); it expires on its own\n")),
-            Err(_) => printer.err(&format!("warning: releasing the apply lease of org `{org}` timed out; it expires on its own\n")),
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -472,7 +423,7 @@ async fn confirm(plan: &Plan, printer: Printer) -> anyhow::Result<bool> {
 }
 
 /// The values of the secrets the plan writes, read now and kept only in memory.
-fn secret_values(
+pub(super) fn secret_values(
     desired: &DesiredState,
     plan: &Plan,
     root: &Path,
