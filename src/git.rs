@@ -24,6 +24,13 @@ pub enum GitError {
     },
     #[error("`{path}` is not inside the repository at `{root}`")]
     OutsideRepo { path: PathBuf, root: PathBuf },
+    #[error("cannot fetch branch `{branch}` from `{remote}`")]
+    Fetch {
+        remote: String,
+        branch: String,
+        #[source]
+        source: git2::Error,
+    },
     #[error(transparent)]
     Git(#[from] git2::Error),
 }
@@ -219,13 +226,19 @@ pub fn branch_head(
     let repo = open(path)?;
     let reference = match remote {
         Some(name) => {
+            let fetch_error = |source| GitError::Fetch {
+                remote: crate::redact::scrub(name).into_owned(),
+                branch: branch.to_owned(),
+                source,
+            };
             let (mut remote, reference) = match repo.find_remote(name) {
                 Ok(r) => (r, format!("refs/remotes/{name}/{branch}")),
                 Err(_) if is_location(name) => (
-                    repo.remote_anonymous(&location_url(name))?,
+                    repo.remote_anonymous(&location_url(name))
+                        .map_err(fetch_error)?,
                     format!("refs/bt-gitops/{branch}"),
                 ),
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(fetch_error(e)),
             };
             let mut callbacks = git2::RemoteCallbacks::new();
             if let Some(token) = token {
@@ -236,11 +249,13 @@ pub fn branch_head(
             }
             let mut options = git2::FetchOptions::new();
             options.remote_callbacks(callbacks);
-            remote.fetch(
-                &[format!("+refs/heads/{branch}:{reference}")],
-                Some(&mut options),
-                None,
-            )?;
+            remote
+                .fetch(
+                    &[format!("+refs/heads/{branch}:{reference}")],
+                    Some(&mut options),
+                    None,
+                )
+                .map_err(fetch_error)?;
             reference
         }
         None => format!("refs/heads/{branch}"),

@@ -16,7 +16,7 @@
 //!   are the manifests' changes, applied). Differences that already exist at start-up are
 //!   drift. Each new drift is reported once (log and notifications), and its resolution once.
 //! - [`serve`] answers `/healthz`, `/readyz` and `/metrics` from the [`Status`] the rounds
-//!   update; [`notify`] sends drift to a webhook and to Slack; [`apply`] is the unattended apply
+//!   update; [`notifications`] sends drift to a webhook and to Slack; [`apply`] is the unattended apply
 //!   (leases, guards, journal) the controller shares with the CLI.
 //!
 //! # Extension points
@@ -33,7 +33,7 @@
 //!   in here.
 
 pub mod apply;
-pub mod notify;
+pub mod notifications;
 pub mod serve;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 pub use self::apply::ApplySettings;
-pub use self::notify::Notifier;
+pub use self::notifications::Notifier;
 pub use self::serve::Status;
 pub use crate::api::retry::{Backoff, RetryPolicy};
 use crate::apply::SecretValue;
@@ -729,8 +729,7 @@ fn manifest_fingerprint(sources: &SourceMap) -> u64 {
     h.finish()
 }
 
-/// Sends [`Trigger::Timer`] every `interval`, and [`Trigger::Branch`] whenever the followed
-/// branch moves or cannot be read (the round then fetches it again and reports why).
+/// Sends [`Trigger::Timer`] every `interval`.
 pub fn spawn_timer(interval: Duration, out: mpsc::Sender<Trigger>) {
     tokio::spawn(async move {
         loop {
@@ -742,8 +741,8 @@ pub fn spawn_timer(interval: Duration, out: mpsc::Sender<Trigger>) {
     });
 }
 
-/// Polls a branch every `poll` and sends [`Trigger::Branch`] when its head changes or cannot
-/// be read.
+/// Polls the followed branch every `poll` and sends [`Trigger::Branch`] when its head changes
+/// or its reading starts failing (the round then fetches it again and reports why).
 pub fn spawn_branch_poller(settings: &Settings, poll: Duration, out: mpsc::Sender<Trigger>) {
     let Some(branch) = settings.branch.clone() else {
         return;
