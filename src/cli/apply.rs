@@ -17,8 +17,8 @@ use crate::api::client::Client;
 use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
-use crate::apply::{self, ApplyInput, ApplyReport, Outcome, Refused, SecretValue};
-use crate::controller::apply::{clients_for, heartbeat, release};
+use crate::apply::{self, ApplyReport, Outcome, Refused, SecretValue};
+use crate::controller::apply::{Execution, clients_for, execute_recorded, heartbeat, release};
 use crate::model::{DesiredState, SecretSource};
 use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
 use crate::reconcile::{self, OrgTarget, PlanInput};
@@ -302,29 +302,21 @@ async fn apply_locked(
     }
     let journal = Mutex::new(journal);
     let progress = Progress::new(&plan, printer);
-    let observe = |o: Outcome<'_>| {
-        if let Ok(mut j) = journal.lock()
-            && let Err(err) = j.record(o)
-        {
-            printer.err(&format!("warning: cannot write the apply journal: {err}\n"));
-        }
-        progress.step(o);
-    };
+    let warn = |message: String| printer.err(&format!("warning: {message}\n"));
     let mut report = if plan.is_empty() {
         ApplyReport::default()
     } else {
-        apply::execute(ApplyInput {
+        execute_recorded(Execution {
             plan: &plan,
-            desired: &analysis.state,
+            analysis,
             live: &outcome.live,
-            clients: clients
-                .iter()
-                .map(|(t, c)| (t.org.clone(), c.clone()))
-                .collect(),
+            clients,
             secrets,
-            concurrency: usize::from(args.concurrency),
-            root: root.to_path_buf(),
-            observer: Some(&observe),
+            concurrency: args.concurrency,
+            root,
+            journal: &journal,
+            warn: &warn,
+            step: &|o| progress.step(o),
         })
         .await
     };

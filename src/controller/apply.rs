@@ -171,25 +171,17 @@ async fn locked(
     let journal = Journal::start(&request.settings.journal_dir, &plan, holder)
         .context("cannot start the apply journal")?;
     let journal = Mutex::new(journal);
-    let observe = |o: executor::Outcome<'_>| {
-        if let Ok(mut j) = journal.lock()
-            && let Err(err) = j.record(o)
-        {
-            (request.warn)(format!("cannot write the apply journal: {err}"));
-        }
-    };
-    let report = executor::execute(ApplyInput {
+    let report = execute_recorded(Execution {
         plan: &plan,
-        desired: &analysis.state,
+        analysis,
         live: &outcome.live,
-        clients: clients
-            .iter()
-            .map(|(t, c)| (t.org.clone(), c.clone()))
-            .collect(),
+        clients,
         secrets,
-        concurrency: usize::from(request.settings.concurrency),
-        root: request.root.to_path_buf(),
-        observer: Some(&observe),
+        concurrency: request.settings.concurrency,
+        root: request.root,
+        journal: &journal,
+        warn: request.warn,
+        step: &|_| {},
     })
     .await;
     let journal = journal
@@ -201,6 +193,50 @@ async fn locked(
         journal,
         planned,
     })
+}
+
+/// One plan to execute, with the journal that records it.
+pub struct Execution<'a> {
+    pub plan: &'a Plan,
+    pub analysis: &'a Analysis,
+    /// The live state the plan was made from.
+    pub live: &'a crate::live::LiveState,
+    pub clients: &'a [(OrgTarget, Client)],
+    pub secrets: BTreeMap<ResourceKey, SecretValue>,
+    pub concurrency: u16,
+    pub root: &'a Path,
+    pub journal: &'a Mutex<Journal>,
+    /// Told when the journal cannot be written.
+    pub warn: &'a (dyn Fn(String) + Sync),
+    /// Told as each change starts and ends (a progress bar).
+    pub step: &'a (dyn Fn(executor::Outcome<'_>) + Sync),
+}
+
+/// Executes a plan, recording each change in the journal before and after it runs.
+pub async fn execute_recorded(run: Execution<'_>) -> ApplyReport {
+    let observe = |o: executor::Outcome<'_>| {
+        if let Ok(mut j) = run.journal.lock()
+            && let Err(err) = j.record(o)
+        {
+            (run.warn)(format!("cannot write the apply journal: {err}"));
+        }
+        (run.step)(o);
+    };
+    executor::execute(ApplyInput {
+        plan: run.plan,
+        desired: &run.analysis.state,
+        live: run.live,
+        clients: run
+            .clients
+            .iter()
+            .map(|(t, c)| (t.org.clone(), c.clone()))
+            .collect(),
+        secrets: run.secrets,
+        concurrency: usize::from(run.concurrency),
+        root: run.root.to_path_buf(),
+        observer: Some(&observe),
+    })
+    .await
 }
 
 /// Renews every lease every third of its TTL. Returns only when a lease is lost (broken by

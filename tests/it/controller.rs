@@ -123,6 +123,12 @@ async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     (url, got)
 }
 
+async fn emulator() -> bt_gitops::emulator::EmuHandle {
+    bt_gitops::emulator::spawn(bt_gitops::emulator::EmulatorConfig::default())
+        .await
+        .expect("emulator")
+}
+
 fn outcome_name(r: &RoundReport) -> String {
     match &r.outcome {
         RoundOutcome::Converged => "converged".into(),
@@ -137,9 +143,7 @@ fn drift_is_reported_once_with_its_fields_and_notified() {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     rt.block_on(async {
-        let emu = bt_gitops::emulator::spawn(bt_gitops::emulator::EmulatorConfig::default())
-            .await
-            .expect("emulator");
+        let emu = emulator().await;
         let key = emu.api_key().to_owned();
         let (hook, received) = webhook().await;
         let world = Arc::new(TestWorld::new(EMPTY, emu.url(), &key));
@@ -228,9 +232,7 @@ fn readyz_follows_the_api_going_away_and_coming_back() {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     rt.block_on(async {
-        let emu = bt_gitops::emulator::spawn(bt_gitops::emulator::EmulatorConfig::default())
-            .await
-            .expect("emulator");
+        let emu = emulator().await;
         let world = Arc::new(TestWorld::new(TAGGED, emu.url(), emu.api_key()));
         let mut s = settings(dir.path());
         s.policies.default = DriftPolicy::Revert;
@@ -327,9 +329,7 @@ fn a_branch_is_fetched_from_a_file_url_and_a_fetch_failure_is_a_failed_round() {
         .expect("commit");
     git2::Repository::init(local.path()).expect("init");
     rt.block_on(async {
-        let emu = bt_gitops::emulator::spawn(bt_gitops::emulator::EmulatorConfig::default())
-            .await
-            .expect("emulator");
+        let emu = emulator().await;
         let mut world = TestWorld::new(EMPTY, emu.url(), emu.api_key());
         world.repo = Some(local.path().to_path_buf());
         let mut s = settings(local.path());
