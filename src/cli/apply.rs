@@ -11,16 +11,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::plan::{analyzed, checked_manifests, read_secret, secret_digests, stamp_git, targets};
+use super::plan::{analyzed, checked_manifests, secret_digests, stamp_git, targets};
 use super::{ExitStatus, PathArg, Printer};
 use crate::api::client::Client;
 use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
-use crate::apply::{self, ApplyReport, Outcome, Refused, SecretValue};
+use crate::apply::{self, ApplyReport, Outcome, Refused};
 use crate::controller::apply::{Execution, clients_for, execute_recorded, heartbeat, release};
-use crate::model::{DesiredState, SecretSource};
-use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
+use crate::controller::keys::secret_values;
+use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan};
 use crate::reconcile::{self, OrgTarget, PlanInput};
 use crate::render;
 use crate::source::SourceMap;
@@ -412,36 +412,6 @@ async fn confirm(plan: &Plan, printer: Printer) -> anyhow::Result<bool> {
         printer.err("apply cancelled; nothing was changed\n");
         Ok(false)
     }
-}
-
-/// The values of the secrets the plan writes, read now and kept only in memory.
-pub(super) fn secret_values(
-    desired: &DesiredState,
-    plan: &Plan,
-    root: &Path,
-) -> std::collections::BTreeMap<crate::model::ResourceKey, SecretValue> {
-    let digests = secret_digests(desired, root);
-    let writes: Vec<&str> = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            c.secret
-                .as_ref()
-                .is_some_and(|s| s.status != SecretState::Unavailable)
-        })
-        .map(|c| c.address.as_str())
-        .collect();
-    desired
-        .resources
-        .iter()
-        .filter(|(k, _)| writes.contains(&k.to_string().as_str()))
-        .filter_map(|(k, r)| {
-            let source: &SecretSource = r.spec.secret()?;
-            let value = read_secret(source, root).ok()?;
-            let digest = digests.get(k)?.as_ref().ok()?.clone();
-            Some((k.clone(), SecretValue { value, digest }))
-        })
-        .collect()
 }
 
 /// Progress: a bar on a terminal for more than a few changes, plain lines otherwise.

@@ -190,8 +190,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Registers the secrets of bt-gitops's own environment variables before anything can print.
-/// Secrets named by manifests are registered where they are read (`plan::read_secret`,
-/// `plan::targets`).
+/// Secrets named by manifests are registered where they are read (`controller::keys::read_secret`,
+/// `controller::keys::targets`).
 fn register_env_secrets() {
     for name in [
         crate::env::BRAINTRUST_API_KEY,

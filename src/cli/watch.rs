@@ -13,9 +13,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::emulator_flag::Emulated;
-use super::plan::{secret_digests, targets};
 use super::{ExitStatus, PathArg, Printer, load};
 use crate::apply::SecretValue;
+use crate::controller::keys::{secret_digests, secret_values, targets};
 use crate::controller::{
     self, ApplySettings, BoxFuture, Controller, DriftPolicies, DriftPolicy, Notifier, Settings,
     Trigger, World, log_line,
@@ -126,7 +126,7 @@ impl World for CliWorld {
         desired: &DesiredState,
         plan: &Plan,
     ) -> BTreeMap<ResourceKey, SecretValue> {
-        super::apply::secret_values(desired, plan, &self.root)
+        secret_values(desired, plan, &self.root)
     }
 }
 

@@ -33,6 +33,7 @@
 //!   in here.
 
 pub mod apply;
+pub mod keys;
 pub mod notifications;
 pub mod serve;
 
