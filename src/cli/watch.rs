@@ -49,7 +49,8 @@ pub struct WatchArgs {
     /// Drift is reverted unless `--drift-policy` says otherwise for its kind.
     #[arg(long)]
     pub auto_apply: bool,
-    /// What to do with drift of one kind: `KIND=report|propose|revert` (repeatable).
+    /// What to do with drift of one kind: `KIND=report|propose|revert` (repeatable). `propose`
+    /// hands the drift to the pull-request writer when one is wired in; until then it reports.
     #[arg(long, value_name = "KIND=POLICY", value_parser = parse_policy)]
     pub drift_policy: Vec<(String, DriftPolicy)>,
     /// Allow mass deletes in auto-applied rounds.

@@ -52,6 +52,8 @@ pub struct Applied {
     pub journal: PathBuf,
     /// Changes the re-plan found (before `only` kept some of them).
     pub planned: usize,
+    /// Requests the apply sent (leases and changes; the re-plan counts its own), per org.
+    pub requests_by_org: Vec<crate::reconcile::OrgRequests>,
 }
 
 /// A client per target.
@@ -112,7 +114,18 @@ pub async fn apply_unattended(request: ApplyRequest<'_>) -> anyhow::Result<Appli
             lost = heartbeat(&leases, ttl, request.warn) => Err(lost),
         }
     };
-    let result = work.await;
+    let result = work.await.map(|mut applied| {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        applied.requests_by_org = clients
+            .iter()
+            .map(|(t, c)| crate::reconcile::OrgRequests {
+                org: t.org.to_string(),
+                requests: load(&c.stats().requests),
+                rate_limited: load(&c.stats().rate_limited),
+            })
+            .collect();
+        applied
+    });
     let leases = held
         .lock()
         .map(|mut h| std::mem::take(&mut *h))
@@ -165,6 +178,7 @@ async fn locked(
             report: ApplyReport::default(),
             journal: PathBuf::new(),
             planned,
+            requests_by_org: Vec::new(),
         });
     }
     let secrets = (request.secrets)(&plan);
@@ -192,6 +206,7 @@ async fn locked(
         report,
         journal,
         planned,
+        requests_by_org: Vec::new(),
     })
 }
 

@@ -537,6 +537,7 @@ impl Controller {
                 warn: &warn,
             })
             .await?;
+            self.status.record_requests(&applied.requests_by_org);
             report
                 .warnings
                 .extend(warnings.into_inner().unwrap_or_default());

@@ -220,7 +220,7 @@ impl Status {
             metric(
                 "bt_gitops_api_requests_total",
                 "counter",
-                "Requests sent to the Braintrust API while planning.",
+                "Requests sent to the Braintrust API.",
                 per_org(&|o| o.requests.to_string()),
             );
             metric(

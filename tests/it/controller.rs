@@ -98,27 +98,30 @@ fn settings(dir: &std::path::Path) -> Settings {
     s
 }
 
-/// A webhook receiver on loopback that keeps every JSON body it is sent.
-async fn webhook() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
+type Received = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// A webhook receiver on loopback that keeps every JSON body it is sent, with its path; its
+/// base URL is returned (post to `BASE/NAME/secret-token`).
+async fn webhook() -> (String, Received) {
+    let got: Received = Arc::new(Mutex::new(Vec::new()));
     let sink = got.clone();
     let app = axum::Router::new().route(
-        "/hook/secret-token",
-        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().expect("lock").push(body);
-                "ok"
-            }
-        }),
+        "/{name}/secret-token",
+        axum::routing::post(
+            move |axum::extract::Path(name): axum::extract::Path<String>,
+                  axum::Json(body): axum::Json<serde_json::Value>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().expect("lock").push((name, body));
+                    "ok"
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!(
-        "http://{}/hook/secret-token",
-        listener.local_addr().expect("addr")
-    );
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, got)
 }
@@ -147,8 +150,12 @@ fn drift_is_reported_once_with_its_fields_and_notified() {
         let key = emu.api_key().to_owned();
         let (hook, received) = webhook().await;
         let world = Arc::new(TestWorld::new(EMPTY, emu.url(), &key));
-        let mut controller = Controller::new(settings(dir.path()), world.clone())
-            .with_notifier(Notifier::new(vec![Target::Webhook(hook.clone())]));
+        let mut controller = Controller::new(settings(dir.path()), world.clone()).with_notifier(
+            Notifier::new(vec![
+                Target::Webhook(format!("{hook}/hook/secret-token")),
+                Target::Slack(format!("{hook}/slack/secret-token")),
+            ]),
+        );
 
         let r = controller.round(Trigger::Startup).await;
         assert_eq!(outcome_name(&r), "converged");
@@ -211,13 +218,24 @@ fn drift_is_reported_once_with_its_fields_and_notified() {
         assert_eq!(r.resolved.len(), 1);
         assert!(controller.round(Trigger::Timer).await.resolved.is_empty());
 
-        let bodies = received.lock().expect("lock").clone();
+        let received = received.lock().expect("lock").clone();
+        let bodies: Vec<&serde_json::Value> = received
+            .iter()
+            .filter(|(name, _)| name == "hook")
+            .map(|(_, b)| b)
+            .collect();
         let events: Vec<&str> = bodies
             .iter()
             .map(|b| b["event"].as_str().unwrap_or(""))
             .collect();
         assert_eq!(events, ["drift", "drift_resolved"], "{bodies:?}");
         assert_eq!(bodies[0]["objects"][0], drifted);
+        let slack: Vec<&str> = received
+            .iter()
+            .filter(|(name, _)| name == "slack")
+            .filter_map(|(_, b)| b["text"].as_str())
+            .collect();
+        insta::assert_snapshot!("controller_slack_messages", slack.join("---\n"));
         let logged = serde_json::to_string(&drift_rounds[0].log_lines()).expect("json");
         assert!(
             !logged.contains("secret-token"),
