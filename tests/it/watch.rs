@@ -73,6 +73,8 @@ fn watch_applies_serves_its_endpoints_logs_json_and_stops_on_sigterm() {
         ])
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
+        // Diagnostic logs too are JSON lines in watch's stderr.
+        .env("BT_GITOPS_LOG", "debug")
         .env("BRAINTRUST_API_URL", emu.url())
         .env("BRAINTRUST_API_KEY", &key)
         .stdout(Stdio::null())
