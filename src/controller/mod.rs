@@ -343,6 +343,10 @@ pub fn log_line(level: &str, event: &str, fields: Value) -> Value {
     serde_json::from_str(&text).unwrap_or(line)
 }
 
+/// How long a round in flight may go on after the controller is told to stop (Kubernetes
+/// waits 30 s between SIGTERM and SIGKILL by default).
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
+
 /// How many manifest errors a failed round's cause quotes.
 const SHOWN_CAUSES: usize = 3;
 
@@ -664,8 +668,9 @@ impl Controller {
         Ok(Some(reference))
     }
 
-    /// Runs rounds as triggers arrive until `stop` completes or every sender is gone. Each
-    /// round's report is handed to `on_round` (to log it). A failed round is retried after its
+    /// Runs rounds as triggers arrive until `stop` completes or every sender is gone (a round
+    /// in flight then gets [`STOP_GRACE`] to finish). Each round's report is handed to
+    /// `on_round` (to log it). A failed round is retried after its
     /// delay; triggers that arrive meanwhile are merged into the retry.
     pub async fn run(
         mut self,
@@ -690,9 +695,19 @@ impl Controller {
             };
             // Level-triggered: whatever else queued up is covered by this round.
             while triggers.try_recv().is_ok() {}
+            let round = self.round(trigger);
+            tokio::pin!(round);
             let report = tokio::select! {
-                r = self.round(trigger) => r,
-                () = &mut stop => break,
+                r = &mut round => r,
+                () = &mut stop => {
+                    // A round in flight may be applying: let it finish (and give its leases
+                    // back) for a while; past that, its leases expire on their own.
+                    if let Ok(report) = tokio::time::timeout(STOP_GRACE, round).await {
+                        rounds += 1;
+                        on_round(&report);
+                    }
+                    break;
+                }
             };
             rounds += 1;
             on_round(&report);
