@@ -435,6 +435,8 @@ impl Controller {
                     cause: crate::redact::scrub(&format!("{err:#}")).into_owned(),
                     retry_after,
                 };
+                // Drift found before the failure (a revert that failed) is still reported.
+                self.follow_drift(&mut report).await;
             }
         }
         report.duration = started.elapsed();
@@ -507,6 +509,9 @@ impl Controller {
         } else {
             changes.iter().map(DriftedObject::from_change).collect()
         };
+        // Drift found in this round is reported even when it is reverted at once, or the
+        // revert fails.
+        report.new_drift.clone_from(&drift);
         let to_apply: BTreeSet<String> = changes
             .iter()
             .filter(|c| {
@@ -589,8 +594,6 @@ impl Controller {
             })
             .collect();
         self.status.record_orgs(&in_sync);
-        // Drift found in this round is reported even when it was reverted at once.
-        report.new_drift = drift;
         self.last_manifests = Some(fingerprint);
         Ok(outcome)
     }
@@ -602,6 +605,12 @@ impl Controller {
         let remaining: BTreeMap<String, DriftedObject> = match &report.outcome {
             RoundOutcome::Drift { objects } => objects
                 .iter()
+                .map(|o| (o.address.clone(), o.clone()))
+                .collect(),
+            // Nothing is known to be resolved by a round that failed.
+            RoundOutcome::Failed { .. } => found
+                .iter()
+                .chain(self.reported.values())
                 .map(|o| (o.address.clone(), o.clone()))
                 .collect(),
             _ => BTreeMap::new(),

@@ -2,7 +2,8 @@
 //! through the API is reported once with its fields and notified to a local webhook (and its
 //! resolution once), `/readyz` follows the API going away and coming back, a followed branch
 //! is fetched from a `file://` remote (and a fetch failure is a failed round with its cause),
-//! and idle connections do not keep a probe out of the endpoints.
+//! idle connections do not keep a probe out of the endpoints, and the extension points (drift
+//! policies with the propose hook, the org gate) are consulted.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -392,5 +393,59 @@ fn idle_connections_do_not_keep_health_probes_out() {
             .expect("a probe answers among idle connections");
         assert_eq!(resp.status().as_u16(), 200);
         drop(idle);
+    });
+}
+
+/// The extension points: a kind set to `propose` reaches the propose hook with its drifted
+/// objects, a kind set to `revert` is applied over, and an org the gate declines is not read.
+#[test]
+fn drift_policies_and_the_org_gate_are_consulted() {
+    struct Recorder(Mutex<Vec<String>>);
+    impl bt_gitops::controller::ProposeHook for Recorder {
+        fn propose<'a>(
+            &'a self,
+            drift: &'a [bt_gitops::controller::DriftedObject],
+        ) -> BoxFuture<'a, anyhow::Result<()>> {
+            let addresses = drift.iter().map(|d| d.address.clone());
+            self.0.lock().expect("lock").extend(addresses);
+            Box::pin(async { Ok(()) })
+        }
+    }
+    struct Never;
+    impl bt_gitops::controller::OrgGate for Never {
+        fn may_reconcile<'a>(&'a self, _org: &'a bt_gitops::model::OrgName) -> BoxFuture<'a, bool> {
+            Box::pin(async { false })
+        }
+    }
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    rt.block_on(async {
+        let emu = emulator().await;
+        let world = Arc::new(TestWorld::new(TAGGED, emu.url(), emu.api_key()));
+        // Nothing exists yet: a project and a tag differ. Projects are proposed, tags reverted.
+        let mut s = settings(dir.path());
+        s.policies
+            .kinds
+            .insert("project".into(), DriftPolicy::Propose);
+        s.policies.kinds.insert("tag".into(), DriftPolicy::Revert);
+        let hook = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let mut controller = Controller::new(s.clone(), world.clone()).with_propose(hook.clone());
+        let r = controller.round(Trigger::Startup).await;
+        assert_eq!(
+            hook.0.lock().expect("lock").clone(),
+            ["project:emulated-org/watched"]
+        );
+        // The tag's create depends on the project, which is proposed, not applied: the revert
+        // fails and says why, and the drift is still reported.
+        let failed = outcome_name(&r);
+        assert!(failed.contains("has no id"), "{failed}");
+        assert_eq!(r.new_drift.len(), 2);
+        let mut gated = Controller::new(s, world).with_gate(Arc::new(Never));
+        emu.clear_requests();
+        let r = gated.round(Trigger::Startup).await;
+        assert_eq!(outcome_name(&r), "converged");
+        assert_eq!(r.skipped_orgs, ["emulated-org"]);
+        assert!(emu.requests().is_empty(), "a declined org is not read");
+        emu.shutdown().await;
     });
 }
