@@ -14,6 +14,7 @@
 //! 6. [`apply`] executes a plan; [`import`] writes manifests from live state.
 //! 7. [`cli`] wires the stages together and is the only module that prints or picks exit codes;
 //!    [`git`] (git2) and [`file_events`] (notify) feed it manifests at refs and file events;
+//!    [`controller`] holds the long-running controller's library parts (org sharding);
 //!    [`emulator`] serves a Braintrust-compatible API for tests and offline use (the only axum
 //!    user).
 //!
@@ -23,6 +24,7 @@
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod controller;
 pub mod diag;
 pub mod diff;
 pub mod emulator;

@@ -18,6 +18,7 @@ mod plans;
 mod redaction;
 mod release;
 mod schema;
+mod shard;
 mod support;
 mod tidy;
 mod tls;
