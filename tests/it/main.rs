@@ -5,6 +5,7 @@ mod apply_cli;
 mod apply_safety;
 mod cli;
 mod convergence;
+mod deploy;
 mod diagnostics;
 mod emulator;
 mod emulator_faults;
