@@ -185,9 +185,7 @@ fn item_at(text: &str, at: usize) -> Option<(usize, usize, usize)> {
         }
         last = index;
     }
-    let end = lines
-        .get(last + 1)
-        .map_or(text.len(), |(start, _)| *start);
+    let end = lines.get(last + 1).map_or(text.len(), |(start, _)| *start);
     Some((lines[first].0, end, dash))
 }
 

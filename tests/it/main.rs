@@ -16,6 +16,7 @@ mod git;
 mod import;
 mod kinds;
 mod plans;
+mod propose;
 mod redaction;
 mod release;
 mod schema;
