@@ -312,21 +312,23 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         let (_, proposed) = analyze_at(&origin, "refs/heads/bt-gitops/drift");
         assert!(plan(&proposed, &emu).await.plan.changes.is_empty());
 
-        let github = github.lock().expect("lock");
-        assert_eq!(
-            github.calls,
-            [
-                "GET /repos/acme/braintrust-config/pulls?head=acme:bt-gitops/drift",
-                "POST /repos/acme/braintrust-config/pulls",
-                "GET /repos/acme/braintrust-config/pulls?head=acme:bt-gitops/drift",
-                "PATCH /repos/acme/braintrust-config/pulls/1",
-            ]
-        );
-        let pull = &github.pulls[&1];
-        assert_eq!((&pull["head"], &pull["base"]), (&json!("bt-gitops/drift"), &json!("main")));
-        let body = pull["body"].as_str().expect("body");
-        for tag in ["golden", "flaky", "stale"] {
-            assert!(body.contains(&format!("tag:{tag}")), "{body}");
+        {
+            let github = github.lock().expect("lock");
+            assert_eq!(
+                github.calls,
+                [
+                    "GET /repos/acme/braintrust-config/pulls?head=acme:bt-gitops/drift",
+                    "POST /repos/acme/braintrust-config/pulls",
+                    "GET /repos/acme/braintrust-config/pulls?head=acme:bt-gitops/drift",
+                    "PATCH /repos/acme/braintrust-config/pulls/1",
+                ]
+            );
+            let pull = &github.pulls[&1];
+            assert_eq!((&pull["head"], &pull["base"]), (&json!("bt-gitops/drift"), &json!("main")));
+            let body = pull["body"].as_str().expect("body");
+            for tag in ["golden", "flaky", "stale"] {
+                assert!(body.contains(&format!("tag:{tag}")), "{body}");
+            }
         }
         emu.shutdown().await;
     });
