@@ -118,13 +118,7 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
         })?
         .to_string_lossy()
         .replace('\\', "/");
-    let commit = repo
-        .revparse_single(reference)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|source| GitError::UnknownRef {
-            reference: reference.to_owned(),
-            source,
-        })?;
+    let commit = commit_of(&repo, reference)?;
     let tree = commit.tree()?;
     let mut files: Vec<(String, Result<String, &'static str>)> = Vec::new();
     let odb = repo.odb()?;
@@ -194,6 +188,16 @@ fn read_blob(
         .map_err(|_| "not UTF-8 text")
 }
 
+/// The commit `reference` names.
+fn commit_of<'r>(repo: &'r Repository, reference: &str) -> Result<git2::Commit<'r>, GitError> {
+    repo.revparse_single(reference)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|source| GitError::UnknownRef {
+            reference: reference.to_owned(),
+            source,
+        })
+}
+
 fn fs_canonical(p: &Path) -> PathBuf {
     fs_err::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -249,13 +253,7 @@ pub fn commit_files(
     message: &str,
 ) -> Result<String, GitError> {
     let repo = open(path)?;
-    let parent = repo
-        .revparse_single(base)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|source| GitError::UnknownRef {
-            reference: base.to_owned(),
-            source,
-        })?;
+    let parent = commit_of(&repo, base)?;
     let mut update = git2::build::TreeUpdateBuilder::new();
     for (file, text) in files {
         let inside = !file.is_empty()

@@ -181,6 +181,18 @@ fn analyze_at(repo: &Path, reference: &str) -> (bt_gitops::source::SourceMap, An
     (sources, analysis)
 }
 
+/// A change made outside the manifests: a tag's colour.
+async fn recolor(client: &Client, id: &str, color: &str) {
+    let _: Value = client
+        .send(
+            Method::PATCH,
+            &format!("/v1/project_tag/{id}"),
+            &json!({ "color": color }),
+        )
+        .await
+        .expect("patch");
+}
+
 /// Objects whose live state differs from the manifests.
 fn drifted(analysis: &Analysis, outcome: &PlanOutcome) -> Vec<ResourceKey> {
     diff::diff(&analysis.state, &outcome.live, &SecretDigests::default())
@@ -227,14 +239,7 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         assert!(plan(&analysis, &emu).await.plan.changes.is_empty(), "in sync");
 
         // Drift made in the UI: a colour changed, a tag deleted.
-        let _: Value = client
-            .send(
-                Method::PATCH,
-                &format!("/v1/project_tag/{}", tags["flaky"]),
-                &json!({ "color": "#ffb224" }),
-            )
-            .await
-            .expect("patch");
+        recolor(&client, &tags["flaky"], "#ffb224").await;
         let _: Value = client
             .send(Method::DELETE, &format!("/v1/project_tag/{}", tags["stale"]), &Value::Null)
             .await
@@ -291,14 +296,7 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         );
 
         // More drift later: the same branch is replaced and the same pull request updated.
-        let _: Value = client
-            .send(
-                Method::PATCH,
-                &format!("/v1/project_tag/{}", tags["golden"]),
-                &json!({ "color": "#0090ff" }),
-            )
-            .await
-            .expect("patch");
+        recolor(&client, &tags["golden"], "#0090ff").await;
         let outcome = plan(&analysis, &emu).await;
         let keys = drifted(&analysis, &outcome);
         assert_eq!(keys.len(), 3, "{keys:?}");
