@@ -16,6 +16,13 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
 pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
+/// Token of the GitHub REST API for drift pull requests (`controller` propose policy): a
+/// fine-grained token with contents and pull-request write access on the manifest repository.
+pub const BT_GITOPS_GITHUB_TOKEN: &str = "BT_GITOPS_GITHUB_TOKEN";
+/// Base URL of the GitHub REST API for drift pull requests; `https://api.github.com` when unset
+/// (GitHub Enterprise: `https://HOST/api/v3`).
+pub const BT_GITOPS_GITHUB_API_URL: &str = "BT_GITOPS_GITHUB_API_URL";
+
 /// Who is applying, named in the apply lease and journal (`USERNAME` on Windows).
 pub const USER: &str = "USER";
 /// The machine applying, named in the apply lease and journal.
@@ -53,6 +60,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
+    ),
+    (
+        BT_GITOPS_GITHUB_TOKEN,
+        "GitHub token that pushes drift branches and opens their pull requests",
+    ),
+    (
+        BT_GITOPS_GITHUB_API_URL,
+        "GitHub REST API base URL for drift pull requests (`https://api.github.com`)",
     ),
     (
         USER,

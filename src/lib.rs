@@ -11,9 +11,11 @@
 //! 5. [`api`] reads live state over HTTP into [`live`] (the only HTTP client); [`diff`] compares
 //!    it with the desired state and [`plan`] orders the changes; [`render`] shows a plan;
 //!    [`reconcile`] runs read, diff and plan for every org.
-//! 6. [`apply`] executes a plan; [`import`] writes manifests from live state.
+//! 6. [`apply`] executes a plan; [`import`] writes manifests from live state; [`propose`] writes
+//!    the live values of drifted objects back into their manifests.
 //! 7. [`cli`] wires the stages together and is the only module that prints or picks exit codes;
 //!    [`git`] (git2) and [`file_events`] (notify) feed it manifests at refs and file events;
+//!    [`controller`] holds the long-running controller's library parts (org sharding);
 //!    [`emulator`] serves a Braintrust-compatible API for tests and offline use (the only axum
 //!    user).
 //!
@@ -23,6 +25,7 @@
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod controller;
 pub mod diag;
 pub mod diff;
 pub mod emulator;
@@ -36,6 +39,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod propose;
 pub mod reconcile;
 pub mod redact;
 pub mod render;
