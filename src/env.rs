@@ -23,6 +23,12 @@ pub const BT_GITOPS_GIT_TOKEN: &str = "BT_GITOPS_GIT_TOKEN";
 pub const BT_GITOPS_WEBHOOK_URL: &str = "BT_GITOPS_WEBHOOK_URL";
 /// Slack incoming-webhook URL that receives drift notifications (`watch`).
 pub const BT_GITOPS_SLACK_WEBHOOK_URL: &str = "BT_GITOPS_SLACK_WEBHOOK_URL";
+/// Token of the GitHub REST API for drift pull requests (`controller` propose policy): a
+/// fine-grained token with contents and pull-request write access on the manifest repository.
+pub const BT_GITOPS_GITHUB_TOKEN: &str = "BT_GITOPS_GITHUB_TOKEN";
+/// Base URL of the GitHub REST API for drift pull requests; `https://api.github.com` when unset
+/// (GitHub Enterprise: `https://HOST/api/v3`).
+pub const BT_GITOPS_GITHUB_API_URL: &str = "BT_GITOPS_GITHUB_API_URL";
 
 /// Who is applying, named in the apply lease and journal (`USERNAME` on Windows).
 pub const USER: &str = "USER";
@@ -73,6 +79,14 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BT_GITOPS_SLACK_WEBHOOK_URL,
         "Slack incoming-webhook URL for `watch` drift notifications",
+    ),
+    (
+        BT_GITOPS_GITHUB_TOKEN,
+        "GitHub token that pushes drift branches and opens their pull requests",
+    ),
+    (
+        BT_GITOPS_GITHUB_API_URL,
+        "GitHub REST API base URL for drift pull requests (`https://api.github.com`)",
     ),
     (
         USER,

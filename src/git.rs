@@ -125,13 +125,7 @@ pub fn sources_at(path: &Path, reference: &str) -> Result<SourceMap, GitError> {
         })?
         .to_string_lossy()
         .replace('\\', "/");
-    let commit = repo
-        .revparse_single(reference)
-        .and_then(|o| o.peel_to_commit())
-        .map_err(|source| GitError::UnknownRef {
-            reference: reference.to_owned(),
-            source,
-        })?;
+    let commit = commit_of(&repo, reference)?;
     let tree = commit.tree()?;
     let mut files: Vec<(String, Result<String, &'static str>)> = Vec::new();
     let odb = repo.odb()?;
@@ -199,6 +193,16 @@ fn read_blob(
     std::str::from_utf8(blob.content())
         .map(str::to_owned)
         .map_err(|_| "not UTF-8 text")
+}
+
+/// The commit `reference` names.
+fn commit_of<'r>(repo: &'r Repository, reference: &str) -> Result<git2::Commit<'r>, GitError> {
+    repo.revparse_single(reference)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|source| GitError::UnknownRef {
+            reference: reference.to_owned(),
+            source,
+        })
 }
 
 fn fs_canonical(p: &Path) -> PathBuf {
@@ -288,4 +292,94 @@ fn location_url(remote: &str) -> String {
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// Commits `files` (repository-relative path, new text) on top of the commit `base` names, as
+/// branch `branch` (created, or moved to the new commit when it exists), without touching the
+/// work tree, the index or `HEAD`. Returns the new commit's id. The committer is the
+/// repository's configured user, else `bt-gitops`.
+///
+/// # Errors
+/// When the repository or `base` cannot be found, a path is not a relative path inside the
+/// repository, or git cannot write the objects.
+pub fn commit_files(
+    path: &Path,
+    base: &str,
+    branch: &str,
+    files: &[(String, String)],
+    message: &str,
+) -> Result<String, GitError> {
+    let repo = open(path)?;
+    let parent = commit_of(&repo, base)?;
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for (file, text) in files {
+        let inside = !file.is_empty()
+            && !file.starts_with('/')
+            && file.split('/').all(|part| !matches!(part, "" | "." | ".."));
+        if !inside {
+            return Err(GitError::OutsideRepo {
+                path: PathBuf::from(file),
+                root: repo.path().to_path_buf(),
+            });
+        }
+        let blob = repo.blob(text.as_bytes())?;
+        update.upsert(file.as_str(), blob, git2::FileMode::Blob);
+    }
+    let tree_id = update.create_updated(&repo, &parent.tree()?)?;
+    let tree = repo.find_tree(tree_id)?;
+    let signature = repo
+        .signature()
+        .or_else(|_| git2::Signature::now("bt-gitops", "bt-gitops@localhost"))?;
+    let commit = repo.commit(None, &signature, &signature, message, &tree, &[&parent])?;
+    repo.reference(
+        &format!("refs/heads/{branch}"),
+        commit,
+        true,
+        "bt-gitops: drift proposal",
+    )?;
+    Ok(commit.to_string())
+}
+
+/// Pushes local branch `branch` to the same branch of `remote` (a configured remote's name, a
+/// path, or a URL), replacing what is there: the proposal branch belongs to bt-gitops. `token`
+/// authenticates HTTPS remotes (as GitHub's `x-access-token` user).
+///
+/// # Errors
+/// When the remote cannot be reached, refuses the push, or the branch does not exist.
+pub fn push_branch(
+    path: &Path,
+    remote: &str,
+    branch: &str,
+    token: Option<&str>,
+) -> Result<(), GitError> {
+    let repo = open(path)?;
+    let mut remote = match repo.find_remote(remote) {
+        Ok(found) => found,
+        Err(_) => repo.remote_anonymous(remote)?,
+    };
+    let refused = std::cell::RefCell::new(None::<String>);
+    let mut callbacks = git2::RemoteCallbacks::new();
+    if let Some(token) = token {
+        callbacks
+            .credentials(move |_, _, _| git2::Cred::userpass_plaintext("x-access-token", token));
+    }
+    callbacks.push_update_reference(|name, status| {
+        if let Some(why) = status {
+            *refused.borrow_mut() = Some(format!("{name}: {why}"));
+        }
+        Ok(())
+    });
+    let mut options = git2::PushOptions::new();
+    options.remote_callbacks(callbacks);
+    remote.push(
+        &[format!("+refs/heads/{branch}:refs/heads/{branch}")],
+        Some(&mut options),
+    )?;
+    drop(options);
+    if let Some(why) = refused.into_inner() {
+        return Err(GitError::Git(git2::Error::from_str(&format!(
+            "the remote refused the push of {why}"
+        ))));
+    }
+    Ok(())
 }

@@ -50,51 +50,13 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
         }
     }
-    let members: Vec<&str> = objects
-        .iter()
-        .filter(|(k, _)| k.kind == Kind::Member)
-        .map(|(k, _)| k.name.as_str())
-        .collect();
-    list(&mut doc, "members", members.iter().map(|m| scalar(m)));
-    list(
-        &mut doc,
-        "groups",
-        objects.iter().filter_map(|(k, s)| match s {
-            Spec::Group(g) => Some(flow(&without_empty(json!({
-                "name": k.name, "description": g.description,
-                "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
-                "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
-                "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-            })))),
-            _ => None,
-        }),
-    );
-    list(
-        &mut doc,
-        "roles",
-        objects.iter().filter_map(|(k, s)| match s {
-            Spec::Role(r) => Some(flow(&without_empty(json!({
-                "name": k.name, "description": r.description,
-                "permissions": r.permissions.iter().map(|(p, t)| match t {
-                    Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-                    None => json!(p.as_str()),
-                }).collect::<Vec<_>>(),
-                "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-            })))),
-            _ => None,
-        }),
-    );
-    list(
-        &mut doc,
-        "grants",
-        objects
-            .iter()
-            .filter(|(k, _)| k.project.is_none())
-            .filter_map(|(_, s)| match s {
-                Spec::Grant(g) => Some(flow(&grant(g, None))),
-                _ => None,
-            }),
-    );
+    for kind in [Kind::Member, Kind::Group, Kind::Role, Kind::Grant] {
+        list(
+            &mut doc,
+            section(kind).unwrap_or_default(),
+            entries(&objects, kind, None),
+        );
+    }
     list(
         &mut doc,
         "ai_secrets",
@@ -145,12 +107,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
     list(
         &mut doc,
         "environments",
-        objects.iter().filter_map(|(k, s)| match s {
-            Spec::Environment(e) => Some(flow(&without_nulls(
-                json!({ "name": k.name, "slug": e.slug, "description": e.description }),
-            ))),
-            _ => None,
-        }),
+        entries(&objects, Kind::Environment, None),
     );
 
     let mut files = Vec::new();
@@ -187,71 +144,29 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             }
         }
         let each = |kind: Kind| inside.iter().filter(move |(k, _)| k.kind == kind);
-        list(
-            &mut p,
-            "tags",
-            each(Kind::Tag).filter_map(|(k, s)| match s {
-                Spec::Tag(t) => Some(flow(&without_nulls(
-                    json!({ "name": k.name, "color": t.color, "description": t.description }),
-                ))),
-                _ => None,
-            }),
-        );
-        list(
-            &mut p,
-            "scores",
-            each(Kind::Score).filter_map(|(k, s)| match s {
-                Spec::Score(sc) => Some(flow(&score(&k.name, sc))),
-                _ => None,
-            }),
-        );
+        list(&mut p, "tags", entries(&objects, Kind::Tag, Some(name)));
+        list(&mut p, "scores", entries(&objects, Kind::Score, Some(name)));
         let mut online = Vec::new();
         for (k, s) in each(Kind::OnlineScoring) {
-            if let Spec::OnlineScoring(o) = s {
-                let scorers: Option<Vec<Value>> = o.scorers.iter().map(function).collect();
-                match scorers {
-                    Some(scorers) => online.push(flow(&online_rule(&k.name, o, scorers))),
-                    None => skipped.push(format!("{}: its scorers are functions given by id", k)),
-                }
+            match entry(k, s) {
+                Some(e) => online.push(e.text),
+                None => skipped.push(format!("{}: its scorers are functions given by id", k)),
             }
         }
         list(&mut p, "online_scoring", online.into_iter());
-        list(&mut p, "span_iframes", each(Kind::SpanIframe).filter_map(|(k, s)| match s {
-            Spec::SpanIframe(i) => Some(flow(&without_nulls(json!({ "name": k.name, "url": i.url, "description": i.description, "post_message": i.post_message })))),
-            _ => None,
-        }));
-        list(&mut p, "alerts", each(Kind::Alert).filter_map(|(k, s)| match s {
-            Spec::Alert(a) => Some(flow(&without_nulls(json!({
-                "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
-                "notify": match &a.notify {
-                    Notify::Webhook { url } => json!({ "webhook": url }),
-                    Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": without_nulls(json!({
-                        "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-                    })) }),
-                },
-            })))),
-            _ => None,
-        }));
-        list(&mut p, "retention", each(Kind::Retention).filter_map(|(k, s)| match s {
-            Spec::Retention(r) => Some(flow(&json!({ "name": k.name, "object_type": r.object_type.as_str(), "days": r.days }))),
-            _ => None,
-        }));
-        list(
-            &mut p,
-            "exports",
-            each(Kind::Export).filter_map(|(k, s)| match s {
-                Spec::Export(e) => Some(flow(&export(&k.name, e))),
-                _ => None,
-            }),
-        );
-        list(
-            &mut p,
-            "grants",
-            each(Kind::Grant).filter_map(|(_, s)| match s {
-                Spec::Grant(g) => Some(flow(&grant(g, Some(name)))),
-                _ => None,
-            }),
-        );
+        for kind in [
+            Kind::SpanIframe,
+            Kind::Alert,
+            Kind::Retention,
+            Kind::Export,
+            Kind::Grant,
+        ] {
+            list(
+                &mut p,
+                section(kind).unwrap_or_default(),
+                entries(&objects, kind, Some(name)),
+            );
+        }
         list(
             &mut p,
             "env_vars",
@@ -289,6 +204,112 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         },
     );
     files
+}
+
+/// One object as an item of a manifest list: the list's key and the item in flow style.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The list it belongs in (`groups`, `tags`...), in the org document or its project's file.
+    pub section: &'static str,
+    /// The item, e.g. `{ name: regression, color: "#f00" }`.
+    pub text: String,
+}
+
+/// The list key of the kinds written as list items, by [`entry`].
+#[must_use]
+pub fn section(kind: Kind) -> Option<&'static str> {
+    Some(match kind {
+        Kind::Member => "members",
+        Kind::Group => "groups",
+        Kind::Role => "roles",
+        Kind::Grant => "grants",
+        Kind::Environment => "environments",
+        Kind::Tag => "tags",
+        Kind::Score => "scores",
+        Kind::OnlineScoring => "online_scoring",
+        Kind::SpanIframe => "span_iframes",
+        Kind::Alert => "alerts",
+        Kind::Retention => "retention",
+        Kind::Export => "exports",
+        _ => return None,
+    })
+}
+
+/// An object of a list-item kind as import writes it; `None` for other kinds (org settings,
+/// projects, secrets, service accounts and tokens) and for what manifests cannot express yet
+/// (an online scoring rule whose scorers are functions given by id).
+#[must_use]
+pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
+    let value = match spec {
+        Spec::Member(_) => {
+            return Some(Entry {
+                section: "members",
+                text: scalar(&k.name),
+            });
+        }
+        Spec::Group(g) => without_empty(json!({
+            "name": k.name, "description": g.description,
+            "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
+            "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
+            "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
+        })),
+        Spec::Role(r) => without_empty(json!({
+            "name": k.name, "description": r.description,
+            "permissions": r.permissions.iter().map(|(p, t)| match t {
+                Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
+                None => json!(p.as_str()),
+            }).collect::<Vec<_>>(),
+            "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
+        })),
+        Spec::Grant(g) => grant(g, k.project.as_ref().map(ProjectName::as_str)),
+        Spec::Environment(e) => {
+            without_nulls(json!({ "name": k.name, "slug": e.slug, "description": e.description }))
+        }
+        Spec::Tag(t) => {
+            without_nulls(json!({ "name": k.name, "color": t.color, "description": t.description }))
+        }
+        Spec::Score(sc) => score(&k.name, sc),
+        Spec::OnlineScoring(o) => {
+            let scorers: Vec<Value> = o.scorers.iter().map(function).collect::<Option<_>>()?;
+            online_rule(&k.name, o, scorers)
+        }
+        Spec::SpanIframe(i) => without_nulls(
+            json!({ "name": k.name, "url": i.url, "description": i.description, "post_message": i.post_message }),
+        ),
+        Spec::Alert(a) => without_nulls(json!({
+            "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
+            "notify": match &a.notify {
+                Notify::Webhook { url } => json!({ "webhook": url }),
+                Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": without_nulls(json!({
+                    "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
+                })) }),
+            },
+        })),
+        Spec::Retention(r) => {
+            json!({ "name": k.name, "object_type": r.object_type.as_str(), "days": r.days })
+        }
+        Spec::Export(e) => export(&k.name, e),
+        _ => return None,
+    };
+    Some(Entry {
+        section: section(k.kind)?,
+        text: flow(&value),
+    })
+}
+
+/// The [`entry`] texts of the objects of `kind` in `project` (`None`: the org itself).
+fn entries<'a>(
+    objects: &'a [(&ResourceKey, &Spec)],
+    kind: Kind,
+    project: Option<&str>,
+) -> impl Iterator<Item = String> + use<'a> {
+    let project = project.map(str::to_owned);
+    objects
+        .iter()
+        .filter(move |(k, _)| {
+            k.kind == kind && k.project.as_ref().map(ProjectName::as_str) == project.as_deref()
+        })
+        .filter_map(|(k, s)| entry(k, s).map(|e| e.text))
 }
 
 /// `key:` followed by one flow item per line; nothing for an empty list.

@@ -11,12 +11,13 @@
 //! 5. [`api`] reads live state over HTTP into [`live`] (the only HTTP client); [`diff`] compares
 //!    it with the desired state and [`plan`] orders the changes; [`render`] shows a plan;
 //!    [`reconcile`] runs read, diff and plan for every org.
-//! 6. [`apply`] executes a plan; [`import`] writes manifests from live state.
+//! 6. [`apply`] executes a plan; [`import`] writes manifests from live state; [`propose`] writes
+//!    the live values of drifted objects back into their manifests.
 //! 7. [`controller`] runs level-triggered rounds of read, plan, report drift and apply for
-//!    `watch`, and serves its health and metrics; [`cli`] wires the stages together and is the
-//!    only module that prints or picks exit codes; [`git`] (git2) and [`file_events`] (notify)
-//!    feed them manifests at refs and file events; [`emulator`] serves a Braintrust-compatible
-//!    API for tests and offline use (axum serves both).
+//!    `watch`, shares orgs among replicas and serves its health and metrics; [`cli`] wires the
+//!    stages together and is the only module that prints or picks exit codes; [`git`] (git2) and
+//!    [`file_events`] (notify) feed them manifests at refs and file events; [`emulator`] serves a
+//!    Braintrust-compatible API for tests and offline use (axum serves both).
 //!
 //! [`vocab`] holds the API's value lists, shared by manifests, model and wire types. Every
 //! user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
@@ -38,6 +39,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod propose;
 pub mod reconcile;
 pub mod redact;
 pub mod render;

@@ -1,11 +1,12 @@
 //! The Braintrust API: wire types (shared with the emulator), the client with its errors and
-//! retries, the reader that turns list responses into live state, and the poster of drift
-//! notifications to webhooks.
+//! retries, the reader that turns list responses into live state, the poster of drift
+//! notifications to webhooks, and the few GitHub REST calls of drift proposals.
 //!
 //! This is the only module that knows HTTP.
 
 pub mod client;
 pub mod error;
+pub mod github;
 pub mod read;
 pub mod retry;
 pub mod webhook;

@@ -21,6 +21,13 @@ use crate::vocab::Collection;
 /// bookkeeping, never read as a managed object.
 pub const LEASE_NAME: &str = "BT_GITOPS_APPLY_LEASE";
 
+/// The org-level env var that holds a controller replica's claim on the org (see
+/// `controller::shard`): bookkeeping like [`LEASE_NAME`].
+pub const CONTROLLER_LEASE_NAME: &str = "BT_GITOPS_CONTROLLER_LEASE";
+
+/// Every lease name above: env vars with these names are never read as managed objects.
+pub const LEASE_NAMES: &[&str] = &[LEASE_NAME, CONTROLLER_LEASE_NAME];
+
 /// The metadata key under which bt-gitops records the digest of the secret it wrote.
 pub const SECRET_METADATA_KEY: &str = "bt_gitops";
 
@@ -579,8 +586,8 @@ impl Builder {
     }
 
     fn env_var(&mut self, key: ResourceKey, scope: EnvVarScope, v: &wire::EnvVar) {
-        // The apply lease is bt-gitops's own bookkeeping, never a managed object.
-        if v.name == LEASE_NAME {
+        // The leases are bt-gitops's own bookkeeping, never managed objects.
+        if LEASE_NAMES.contains(&v.name.as_str()) {
             return;
         }
         let Ok(name) = Name::new(&v.name) else { return };

@@ -7,6 +7,9 @@
 //! it with [`Lease::renew`] (a heartbeat) while it works, so a holder that dies blocks others for
 //! at most one TTL. [`inspect`] and [`break_lease`] serve `bt-gitops unlock`. The live-state
 //! reader ignores the lease, so it never shows in a plan.
+//!
+//! [`acquire_named`] is the same compare-and-set under another variable name: the controller's
+//! per-org shard leases (`controller::shard`) use it with [`CONTROLLER_LEASE_NAME`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +18,7 @@ use serde_json::{Value, json};
 use crate::api::client::{Client, Method};
 use crate::api::error::ApiError;
 
-pub use crate::api::read::LEASE_NAME;
+pub use crate::api::read::{CONTROLLER_LEASE_NAME, LEASE_NAME};
 
 /// How long a lease lasts without a heartbeat.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
@@ -27,6 +30,8 @@ pub struct Lease {
     id: String,
     token: String,
     holder: String,
+    /// The env var that holds it: [`LEASE_NAME`] or [`CONTROLLER_LEASE_NAME`].
+    name: &'static str,
     pub org: String,
 }
 
@@ -107,6 +112,22 @@ pub async fn acquire(
     holder: &str,
     ttl: Duration,
 ) -> Result<Lease, LeaseError> {
+    acquire_named(client, org, LEASE_NAME, holder, ttl).await
+}
+
+/// Takes the lease called `name` (an org-level env var) of one org for `ttl`: [`acquire`] for
+/// any lease bt-gitops keeps in the API. `name` must be one the live-state reader ignores
+/// ([`crate::api::read::LEASE_NAMES`]).
+///
+/// # Errors
+/// As [`acquire`].
+pub async fn acquire_named(
+    client: &Client,
+    org: &str,
+    name: &'static str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Lease, LeaseError> {
     let api = |source| LeaseError::Api {
         org: org.to_owned(),
         source,
@@ -116,7 +137,7 @@ pub async fn acquire(
     for _ in 0..2 {
         let expires = now() + ttl.as_secs();
         let body = json!({
-            "object_type": "organization", "object_id": org_id, "name": LEASE_NAME,
+            "object_type": "organization", "object_id": org_id, "name": name,
             "metadata": { "holder": holder, "token": mine, "expires_at": expires },
         });
         let got: Value = client
@@ -135,6 +156,7 @@ pub async fn acquire(
                 id,
                 token: mine,
                 holder: holder.to_owned(),
+                name,
                 org: org.to_owned(),
             });
         }
@@ -234,7 +256,7 @@ impl Lease {
     /// cannot be reached.
     pub async fn renew(&self, ttl: Duration) -> Result<(), ApiError> {
         let body = json!({
-            "name": LEASE_NAME,
+            "name": self.name,
             "metadata": { "holder": self.holder, "token": self.token, "expires_at": now() + ttl.as_secs() },
         });
         self.client

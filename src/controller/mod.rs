@@ -17,7 +17,9 @@
 //!   drift. Each new drift is reported once (log and notifications), and its resolution once.
 //! - [`serve`] answers `/healthz`, `/readyz` and `/metrics` from the [`Status`] the rounds
 //!   update; [`notifications`] sends drift to a webhook and to Slack; [`apply`] is the unattended apply
-//!   (leases, guards, journal) the controller shares with the CLI.
+//!   (leases, guards, journal) the controller shares with the CLI; [`keys`] resolves targets,
+//!   keys and secrets. [`shard`] shares the orgs among replicas through per-org leases, and
+//!   [`propose`] turns drift into a pull request; they plug into the extension points below.
 //!
 //! # Extension points
 //!
@@ -35,7 +37,9 @@
 pub mod apply;
 pub mod keys;
 pub mod notifications;
+pub mod propose;
 pub mod serve;
+pub mod shard;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;

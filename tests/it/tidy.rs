@@ -82,6 +82,7 @@ const CORE: &[&str] = &[
     "src/plan/",
     "src/render/",
     "src/import.rs",
+    "src/propose.rs",
     "src/vocab.rs",
 ];
 
