@@ -16,9 +16,10 @@ use super::emulator_flag::Emulated;
 use super::{ExitStatus, PathArg, Printer, load};
 use crate::apply::SecretValue;
 use crate::controller::keys::{secret_digests, secret_values, targets};
+use crate::controller::shard::Shard;
 use crate::controller::{
     self, ApplySettings, BoxFuture, Controller, DriftPolicies, DriftPolicy, Notifier, Settings,
-    Trigger, World, log_line,
+    ShardGate, Trigger, World, log_line,
 };
 use crate::diag::Diagnostic;
 use crate::diff::SecretDigests;
@@ -65,6 +66,10 @@ pub struct WatchArgs {
     /// Requests in flight at once, per org.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
+    /// Share the orgs with other replicas: reconcile an org only while holding its controller
+    /// lease (named by `HOSTNAME`, lasting three intervals).
+    #[arg(long)]
+    pub shard: bool,
 }
 
 fn parse_policy(text: &str) -> Result<(String, DriftPolicy), String> {
@@ -185,7 +190,20 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
     });
     let notifier = Notifier::from_env();
     let notify_kinds = notifier.kinds();
-    let controller = Controller::new(settings.clone(), world).with_notifier(notifier);
+    let mut controller = Controller::new(settings.clone(), world).with_notifier(notifier);
+    let gate = args.shard.then(|| {
+        let replica = std::env::var(crate::env::HOSTNAME)
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(crate::apply::lease::holder_name);
+        Arc::new(ShardGate::new(Shard::new(
+            replica,
+            interval.saturating_mul(3),
+        )))
+    });
+    if let Some(gate) = &gate {
+        controller = controller.with_gate(gate.clone());
+    }
 
     let listener = tokio::net::TcpListener::bind(&args.metrics_addr)
         .await
@@ -215,6 +233,7 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
                 "auto_apply": args.auto_apply,
                 "branch": args.branch,
                 "notifications": notify_kinds,
+                "shard": args.shard,
             }),
         ),
     );
@@ -226,6 +245,18 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
         })
         .await;
     server.abort();
+    if let Some(gate) = gate {
+        for failure in gate.release_all().await {
+            log(
+                printer,
+                &log_line(
+                    "warn",
+                    "warning",
+                    json!({ "message": format!("the controller lease of org `{failure}` was not released; it expires on its own") }),
+                ),
+            );
+        }
+    }
     log(
         printer,
         &log_line("info", "stopped", json!({ "rounds": rounds })),

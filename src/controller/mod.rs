@@ -25,14 +25,16 @@
 //!
 //! - **May I reconcile this org now?** [`OrgGate`], set with [`Controller::with_gate`]. Each
 //!   round asks it for every org of the manifests; orgs it declines are neither read nor
-//!   applied in that round (their resources are left out of the desired state). Default:
-//!   [`Always`]. Scale-out (per-org controller leases) plugs in here.
+//!   applied in that round (their resources are left out of the desired state); it is given
+//!   the org's target. Default: [`Always`]; [`ShardGate`] claims per-org controller leases
+//!   through [`shard`] (`watch --shard`).
 //! - **What to do with drift, per kind:** [`DriftPolicy`] (`report`, `propose`, `revert`) in
 //!   [`Settings::policies`]. `revert` applies the plan for those objects (under the apply
 //!   lease and guards); `propose` calls the [`ProposeHook`] set with
-//!   [`Controller::with_propose`] with the drifted objects of those kinds (default:
-//!   [`NoProposals`], which does nothing); `report` only reports. Drift-to-pull-request plugs
-//!   in here.
+//!   [`Controller::with_propose`] with a [`ProposeRequest`]: the new drift of those kinds and
+//!   the sources, ref, desired and live state it was found in (default: [`NoProposals`],
+//!   which does nothing); `report` only reports. [`propose::open_or_update`] (drift to pull
+//!   request) plugs in here; its `ProposeConfig::base_ref` is the request's `git_ref`.
 
 pub mod apply;
 pub mod keys;
@@ -89,31 +91,77 @@ pub trait World: Send + Sync {
     ) -> BTreeMap<ResourceKey, SecretValue>;
 }
 
-/// Extension point: whether this controller may reconcile `org` now (see the module doc).
+/// Extension point: whether this controller may reconcile an org now (see the module doc).
+/// It is given the org's target, so it can reach the org's API.
 pub trait OrgGate: Send + Sync {
-    fn may_reconcile<'a>(&'a self, org: &'a OrgName) -> BoxFuture<'a, bool>;
+    fn may_reconcile<'a>(&'a self, target: &'a OrgTarget) -> BoxFuture<'a, bool>;
 }
 
 /// The default gate: every org, always.
 pub struct Always;
 
 impl OrgGate for Always {
-    fn may_reconcile<'a>(&'a self, _org: &'a OrgName) -> BoxFuture<'a, bool> {
+    fn may_reconcile<'a>(&'a self, _target: &'a OrgTarget) -> BoxFuture<'a, bool> {
         Box::pin(async { true })
     }
 }
 
-/// Extension point: called with the drifted objects whose kind's policy is
+/// The gate of a replica among several: an org is reconciled while this replica holds its
+/// controller lease ([`shard::Shard::claim`]); an unreachable API means "not now".
+pub struct ShardGate(tokio::sync::Mutex<shard::Shard>);
+
+impl ShardGate {
+    #[must_use]
+    pub fn new(shard: shard::Shard) -> ShardGate {
+        ShardGate(tokio::sync::Mutex::new(shard))
+    }
+
+    /// Gives back every controller lease held (on a clean stop), so other replicas take the
+    /// orgs at once; returns what could not be released.
+    pub async fn release_all(&self) -> Vec<String> {
+        self.0.lock().await.release_all().await
+    }
+}
+
+impl OrgGate for ShardGate {
+    fn may_reconcile<'a>(&'a self, target: &'a OrgTarget) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let config = crate::api::client::ClientConfig::new(&target.base_url, &target.api_key);
+            let Ok(client) = crate::api::client::Client::new(config) else {
+                return false;
+            };
+            let mut shard = self.0.lock().await;
+            shard
+                .claim(target.org.as_str(), &client)
+                .await
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// What the propose hook is given: the new drift of kinds whose policy is `propose`, and what
+/// the round read (the manifests, as loaded at the round's ref, the desired state and the live
+/// state), so that it can write the live values back into the manifests.
+pub struct ProposeRequest<'a> {
+    pub drift: &'a [DriftedObject],
+    pub sources: &'a SourceMap,
+    /// The ref the manifests were read at (`None`: the work tree).
+    pub git_ref: Option<&'a str>,
+    pub desired: &'a DesiredState,
+    pub live: &'a crate::live::LiveState,
+}
+
+/// Extension point: called with the new drift of kinds whose policy is
 /// [`DriftPolicy::Propose`] (see the module doc).
 pub trait ProposeHook: Send + Sync {
-    fn propose<'a>(&'a self, drift: &'a [DriftedObject]) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn propose<'a>(&'a self, request: ProposeRequest<'a>) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// The default propose hook: does nothing.
 pub struct NoProposals;
 
 impl ProposeHook for NoProposals {
-    fn propose<'a>(&'a self, _drift: &'a [DriftedObject]) -> BoxFuture<'a, anyhow::Result<()>> {
+    fn propose<'a>(&'a self, _request: ProposeRequest<'a>) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -486,7 +534,7 @@ impl Controller {
         let all_targets = self.world.targets(&analysis.state).await?;
         let mut targets = Vec::new();
         for t in all_targets {
-            if self.gate.may_reconcile(&t.org).await {
+            if self.gate.may_reconcile(&t).await {
                 targets.push(t);
             } else {
                 report.skipped_orgs.push(t.org.to_string());
@@ -516,6 +564,26 @@ impl Controller {
         // Drift found in this round is reported even when it is reverted at once, or the
         // revert fails.
         report.new_drift.clone_from(&drift);
+        let proposed: Vec<DriftedObject> = drift
+            .iter()
+            .filter(|o| self.settings.policies.for_kind(&o.kind) == DriftPolicy::Propose)
+            .filter(|o| self.reported.get(&o.address) != Some(*o))
+            .cloned()
+            .collect();
+        if !proposed.is_empty() {
+            let request = ProposeRequest {
+                drift: &proposed,
+                sources: &sources,
+                git_ref: git_ref.as_deref(),
+                desired: &analysis.state,
+                live: &outcome.live,
+            };
+            if let Err(err) = self.propose.propose(request).await {
+                report
+                    .warnings
+                    .push(format!("proposing drift failed: {err:#}"));
+            }
+        }
         let to_apply: BTreeSet<String> = changes
             .iter()
             .filter(|c| {
@@ -642,19 +710,6 @@ impl Controller {
             report
                 .warnings
                 .extend(self.notifier.drift(&report.new_drift).await);
-            let proposed: Vec<DriftedObject> = report
-                .new_drift
-                .iter()
-                .filter(|o| self.settings.policies.for_kind(&o.kind) == DriftPolicy::Propose)
-                .cloned()
-                .collect();
-            if !proposed.is_empty()
-                && let Err(err) = self.propose.propose(&proposed).await
-            {
-                report
-                    .warnings
-                    .push(format!("proposing drift failed: {err:#}"));
-            }
         }
         if !report.resolved.is_empty() {
             report

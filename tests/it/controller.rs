@@ -3,7 +3,7 @@
 //! resolution once), `/readyz` follows the API going away and coming back, a followed branch
 //! is fetched from a `file://` remote (and a fetch failure is a failed round with its cause),
 //! idle connections do not keep a probe out of the endpoints, and the extension points (drift
-//! policies with the propose hook, the org gate) are consulted.
+//! policies with the propose hook, the org gate with controller leases) are consulted.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -397,24 +397,19 @@ fn idle_connections_do_not_keep_health_probes_out() {
 }
 
 /// The extension points: a kind set to `propose` reaches the propose hook with its drifted
-/// objects, a kind set to `revert` is applied over, and an org the gate declines is not read.
+/// objects, a kind set to `revert` is applied over, and of two replicas gated by controller
+/// leases only one reconciles the org.
 #[test]
 fn drift_policies_and_the_org_gate_are_consulted() {
     struct Recorder(Mutex<Vec<String>>);
     impl bt_gitops::controller::ProposeHook for Recorder {
         fn propose<'a>(
             &'a self,
-            drift: &'a [bt_gitops::controller::DriftedObject],
+            request: bt_gitops::controller::ProposeRequest<'a>,
         ) -> BoxFuture<'a, anyhow::Result<()>> {
-            let addresses = drift.iter().map(|d| d.address.clone());
+            let addresses = request.drift.iter().map(|d| d.address.clone());
             self.0.lock().expect("lock").extend(addresses);
             Box::pin(async { Ok(()) })
-        }
-    }
-    struct Never;
-    impl bt_gitops::controller::OrgGate for Never {
-        fn may_reconcile<'a>(&'a self, _org: &'a bt_gitops::model::OrgName) -> BoxFuture<'a, bool> {
-            Box::pin(async { false })
         }
     }
     let rt = runtime();
@@ -440,12 +435,17 @@ fn drift_policies_and_the_org_gate_are_consulted() {
         let failed = outcome_name(&r);
         assert!(failed.contains("has no id"), "{failed}");
         assert_eq!(r.new_drift.len(), 2);
-        let mut gated = Controller::new(s, world).with_gate(Arc::new(Never));
-        emu.clear_requests();
-        let r = gated.round(Trigger::Startup).await;
-        assert_eq!(outcome_name(&r), "converged");
+        // Two replicas sharing the org through controller leases: one reconciles it.
+        let replica = |name: &str| {
+            let shard = bt_gitops::controller::shard::Shard::new(name, Duration::from_secs(60));
+            Arc::new(bt_gitops::controller::ShardGate::new(shard))
+        };
+        let mut a = Controller::new(s.clone(), world.clone()).with_gate(replica("replica-a"));
+        let mut b = Controller::new(s, world).with_gate(replica("replica-b"));
+        assert!(a.round(Trigger::Startup).await.skipped_orgs.is_empty());
+        let r = b.round(Trigger::Startup).await;
+        assert_eq!(outcome_name(&r), "converged", "nothing left to read");
         assert_eq!(r.skipped_orgs, ["emulated-org"]);
-        assert!(emu.requests().is_empty(), "a declined org is not read");
         emu.shutdown().await;
     });
 }
