@@ -16,10 +16,11 @@ use super::emulator_flag::Emulated;
 use super::{ExitStatus, PathArg, Printer, load};
 use crate::apply::SecretValue;
 use crate::controller::keys::{secret_digests, secret_values, targets};
+use crate::controller::propose::ProposeConfig;
 use crate::controller::shard::Shard;
 use crate::controller::{
-    self, ApplySettings, BoxFuture, Controller, DriftPolicies, DriftPolicy, Notifier, Settings,
-    ShardGate, Trigger, World, log_line,
+    self, ApplySettings, BoxFuture, Controller, DriftPolicies, DriftPolicy, Notifier, PullRequests,
+    Settings, ShardGate, Trigger, World, log_line,
 };
 use crate::diag::Diagnostic;
 use crate::diff::SecretDigests;
@@ -51,7 +52,7 @@ pub struct WatchArgs {
     #[arg(long)]
     pub auto_apply: bool,
     /// What to do with drift of one kind: `KIND=report|propose|revert` (repeatable). `propose`
-    /// hands the drift to the pull-request writer when one is wired in; until then it reports.
+    /// opens or updates a pull request with `--propose-to`; without it, it only reports.
     #[arg(long, value_name = "KIND=POLICY", value_parser = parse_policy)]
     pub drift_policy: Vec<(String, DriftPolicy)>,
     /// Allow mass deletes in auto-applied rounds.
@@ -70,6 +71,11 @@ pub struct WatchArgs {
     /// lease (named by `HOSTNAME`, lasting three intervals).
     #[arg(long)]
     pub shard: bool,
+    /// Propose drift as one pull request on this GitHub repository (`OWNER/NAME`), from branch
+    /// `bt-gitops/drift` pushed to `--remote`: the default drift policy becomes `propose`.
+    /// Needs `--branch` and `BT_GITOPS_GITHUB_TOKEN`.
+    #[arg(long, value_name = "OWNER/NAME", requires = "branch")]
+    pub propose_to: Option<String>,
 }
 
 fn parse_policy(text: &str) -> Result<(String, DriftPolicy), String> {
@@ -167,7 +173,9 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
         git_token,
         auto_apply: args.auto_apply,
         policies: DriftPolicies {
-            default: if args.auto_apply {
+            default: if args.propose_to.is_some() {
+                DriftPolicy::Propose
+            } else if args.auto_apply {
                 DriftPolicy::Revert
             } else {
                 DriftPolicy::Report
@@ -203,6 +211,24 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
     });
     if let Some(gate) = &gate {
         controller = controller.with_gate(gate.clone());
+    }
+    if let (Some(github_repo), Some(branch)) = (&args.propose_to, &args.branch) {
+        let Some((github_url, token)) = ProposeConfig::github_from_env() else {
+            anyhow::bail!(
+                "--propose-to needs a GitHub token in {}",
+                crate::env::BT_GITOPS_GITHUB_TOKEN
+            );
+        };
+        controller = controller.with_propose(Arc::new(PullRequests(ProposeConfig {
+            repo: root.clone(),
+            base_ref: String::new(),
+            base_branch: branch.clone(),
+            branch: "bt-gitops/drift".to_owned(),
+            remote: args.remote.clone().unwrap_or_else(|| "origin".to_owned()),
+            github_repo: github_repo.clone(),
+            github_url,
+            token,
+        })));
     }
 
     let listener = tokio::net::TcpListener::bind(&args.metrics_addr)

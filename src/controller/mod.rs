@@ -166,6 +166,44 @@ impl ProposeHook for NoProposals {
     }
 }
 
+/// The propose hook that writes drift back into the manifests and opens or updates one pull
+/// request ([`propose::open_or_update`]). Each round's ref replaces `base_ref`, so drift is
+/// proposed only when the manifests come from a commit (a followed branch or `--git-ref`).
+pub struct PullRequests(pub propose::ProposeConfig);
+
+impl ProposeHook for PullRequests {
+    fn propose<'a>(&'a self, request: ProposeRequest<'a>) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let Some(base_ref) = request.git_ref else {
+                anyhow::bail!(
+                    "drift is proposed only for manifests read from a commit (follow a branch with `--branch`)"
+                );
+            };
+            let mut config = self.0.clone();
+            base_ref.clone_into(&mut config.base_ref);
+            let keys: Vec<ResourceKey> = request
+                .desired
+                .resources
+                .keys()
+                .filter(|k| {
+                    let address = k.to_string();
+                    request.drift.iter().any(|d| d.address == address)
+                })
+                .cloned()
+                .collect();
+            propose::open_or_update(
+                &config,
+                request.sources,
+                request.desired,
+                request.live,
+                &keys,
+            )
+            .await?;
+            Ok(())
+        })
+    }
+}
+
 /// What to do when objects of a kind drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
