@@ -449,3 +449,72 @@ fn drift_policies_and_the_org_gate_are_consulted() {
         emu.shutdown().await;
     });
 }
+
+/// With the pull-request hook, drift of a `propose` kind becomes one pull request whose branch
+/// is pushed: the controller wired to `controller::propose` (the fake GitHub of `propose.rs`).
+#[test]
+fn drift_is_proposed_as_a_pull_request_through_the_hook() {
+    use crate::propose::{KEY, TOKEN, fake_github, recolor, repository, seed};
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _repo = repository(dir.path());
+    let (work, origin) = (dir.path().join("work"), dir.path().join("origin.git"));
+    rt.block_on(async {
+        let emu = bt_gitops::emulator::spawn(
+            bt_gitops::emulator::EmulatorConfig::default().with_seed(seed()),
+        )
+        .await
+        .expect("emulator");
+        let mut world = TestWorld::new(EMPTY, emu.url(), KEY);
+        world.repo = Some(work.clone());
+        let world = Arc::new(world);
+        let mut s = settings(dir.path());
+        s.root = work.join("manifests");
+        s.branch = Some("main".into());
+        // A first controller applies the manifests.
+        s.policies.default = DriftPolicy::Revert;
+        let r = Controller::new(s.clone(), world.clone())
+            .round(Trigger::Startup)
+            .await;
+        assert!(
+            outcome_name(&r).starts_with("applied"),
+            "{}",
+            outcome_name(&r)
+        );
+
+        // The UI recolours a tag; a controller that proposes drift opens a pull request.
+        let client = bt_gitops::api::client::Client::new(
+            bt_gitops::api::client::ClientConfig::new(emu.url(), KEY),
+        )
+        .expect("client");
+        let tags: Vec<bt_gitops::api::wire::ProjectTag> =
+            client.list_all("/v1/project_tag", &[]).await.expect("tags");
+        let flaky = tags.iter().find(|t| t.name == "flaky").expect("flaky");
+        recolor(&client, &flaky.id.to_string(), "#ffb224").await;
+        let (github_url, github) = fake_github().await;
+        s.policies.default = DriftPolicy::Propose;
+        let hook =
+            bt_gitops::controller::PullRequests(bt_gitops::controller::propose::ProposeConfig {
+                repo: work.clone(),
+                base_ref: String::new(),
+                base_branch: "main".into(),
+                branch: "bt-gitops/drift".into(),
+                remote: origin.to_string_lossy().into_owned(),
+                github_repo: "acme/braintrust-config".into(),
+                github_url,
+                token: TOKEN.into(),
+            });
+        let mut proposing = Controller::new(s, world).with_propose(Arc::new(hook));
+        let r = proposing.round(Trigger::Timer).await;
+        assert_eq!(outcome_name(&r), "drift(1)");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let calls = github.lock().expect("lock").calls.clone();
+        assert!(
+            calls.contains(&"POST /repos/acme/braintrust-config/pulls".to_owned()),
+            "{calls:?}"
+        );
+        let pushed = git2::Repository::open(&origin).expect("origin");
+        assert!(pushed.find_reference("refs/heads/bt-gitops/drift").is_ok());
+        emu.shutdown().await;
+    });
+}
