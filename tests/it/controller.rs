@@ -454,7 +454,7 @@ fn drift_policies_and_the_org_gate_are_consulted() {
 /// is pushed: the controller wired to `controller::propose` (the fake GitHub of `propose.rs`).
 #[test]
 fn drift_is_proposed_as_a_pull_request_through_the_hook() {
-    use crate::propose::{KEY, TOKEN, fake_github, recolor, repository, seed};
+    use crate::propose::{KEY, config, fake_github, recolor, repository, seed};
     let rt = runtime();
     let dir = tempfile::tempdir().expect("temp dir");
     let _repo = repository(dir.path());
@@ -493,17 +493,7 @@ fn drift_is_proposed_as_a_pull_request_through_the_hook() {
         recolor(&client, &flaky.id.to_string(), "#ffb224").await;
         let (github_url, github) = fake_github().await;
         s.policies.default = DriftPolicy::Propose;
-        let hook =
-            bt_gitops::controller::PullRequests(bt_gitops::controller::propose::ProposeConfig {
-                repo: work.clone(),
-                base_ref: String::new(),
-                base_branch: "main".into(),
-                branch: "bt-gitops/drift".into(),
-                remote: origin.to_string_lossy().into_owned(),
-                github_repo: "acme/braintrust-config".into(),
-                github_url,
-                token: TOKEN.into(),
-            });
+        let hook = bt_gitops::controller::PullRequests(config(&work, &origin, github_url));
         let mut proposing = Controller::new(s, world).with_propose(Arc::new(hook));
         let r = proposing.round(Trigger::Timer).await;
         assert_eq!(outcome_name(&r), "drift(1)");

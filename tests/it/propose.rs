@@ -126,6 +126,20 @@ pub(crate) async fn fake_github() -> (String, Shared) {
     (url, state)
 }
 
+/// Proposals from `work`'s `main` to `origin`, on the fake GitHub at `github_url`.
+pub(crate) fn config(work: &Path, origin: &Path, github_url: String) -> ProposeConfig {
+    ProposeConfig {
+        repo: work.to_path_buf(),
+        base_ref: "refs/heads/main".into(),
+        base_branch: "main".into(),
+        branch: "bt-gitops/drift".into(),
+        remote: origin.to_string_lossy().into_owned(),
+        github_repo: "acme/braintrust-config".into(),
+        github_url,
+        token: TOKEN.into(),
+    }
+}
+
 pub(crate) fn seed() -> SeedDoc {
     serde_json::from_value(json!({ "orgs": [{
         "name": "acme",
@@ -249,16 +263,7 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         assert_eq!(keys.len(), 2, "{keys:?}");
 
         let (github_url, github) = fake_github().await;
-        let config = ProposeConfig {
-            repo: work.clone(),
-            base_ref: "refs/heads/main".into(),
-            base_branch: "main".into(),
-            branch: "bt-gitops/drift".into(),
-            remote: origin.to_string_lossy().into_owned(),
-            github_repo: "acme/braintrust-config".into(),
-            github_url,
-            token: TOKEN.into(),
-        };
+        let config = config(&work, &origin, github_url);
         let first = open_or_update(&config, &sources, &analysis.state, &outcome.live, &keys)
             .await
             .expect("proposed");
