@@ -16,6 +16,13 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
 pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
+/// Token for fetching a followed branch over HTTPS (`watch --remote https://...`), sent as the
+/// password.
+pub const BT_GITOPS_GIT_TOKEN: &str = "BT_GITOPS_GIT_TOKEN";
+/// URL that receives drift notifications as JSON (`watch`).
+pub const BT_GITOPS_WEBHOOK_URL: &str = "BT_GITOPS_WEBHOOK_URL";
+/// Slack incoming-webhook URL that receives drift notifications (`watch`).
+pub const BT_GITOPS_SLACK_WEBHOOK_URL: &str = "BT_GITOPS_SLACK_WEBHOOK_URL";
 /// Token of the GitHub REST API for drift pull requests (`controller` propose policy): a
 /// fine-grained token with contents and pull-request write access on the manifest repository.
 pub const BT_GITOPS_GITHUB_TOKEN: &str = "BT_GITOPS_GITHUB_TOKEN";
@@ -60,6 +67,18 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
+    ),
+    (
+        BT_GITOPS_GIT_TOKEN,
+        "token for `watch --remote https://...` (sent as the password)",
+    ),
+    (
+        BT_GITOPS_WEBHOOK_URL,
+        "URL that receives `watch` drift notifications as JSON",
+    ),
+    (
+        BT_GITOPS_SLACK_WEBHOOK_URL,
+        "Slack incoming-webhook URL for `watch` drift notifications",
     ),
     (
         BT_GITOPS_GITHUB_TOKEN,

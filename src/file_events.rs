@@ -1,5 +1,5 @@
 //! File watching: the only module that knows notify. Turns file-system events under the
-//! manifest directory into debounced [`Trigger`]s for the `watch` controller.
+//! manifest directory into debounced [`Trigger`]s for the [`controller`](crate::controller).
 //!
 //! Triggers carry no information into planning: the controller re-reads everything on every
 //! round (level-triggered). They only say why a round started, for logs.
@@ -11,15 +11,32 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 /// Why a reconcile round started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     Startup,
     /// Manifest files changed on disk.
     Files,
-    /// The watched branch moved to this commit.
-    Commit(String),
+    /// The followed branch moved, or could not be read.
+    Branch,
     /// The periodic timer fired.
     Timer,
+    /// A failed round is retried.
+    Retry,
+    /// Asked for by the caller (tests, an operator).
+    Manual,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Startup => "startup",
+            Trigger::Files => "files changed",
+            Trigger::Branch => "branch moved",
+            Trigger::Timer => "timer",
+            Trigger::Retry => "retry",
+            Trigger::Manual => "manual",
+        })
+    }
 }
 
 /// A running file watcher. Dropping it stops watching.

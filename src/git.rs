@@ -24,6 +24,13 @@ pub enum GitError {
     },
     #[error("`{path}` is not inside the repository at `{root}`")]
     OutsideRepo { path: PathBuf, root: PathBuf },
+    #[error("cannot fetch branch `{branch}` from `{remote}`")]
+    Fetch {
+        remote: String,
+        branch: String,
+        #[source]
+        source: git2::Error,
+    },
     #[error(transparent)]
     Git(#[from] git2::Error),
 }
@@ -202,28 +209,58 @@ fn fs_canonical(p: &Path) -> PathBuf {
     fs_err::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The commit a branch points at, after fetching it from `remote` when one is named. Returns
-/// the commit id and the ref to read manifests from (`refs/remotes/REMOTE/BRANCH` or
-/// `refs/heads/BRANCH`).
+/// The commit a branch points at, after fetching it from `remote` when one is given. Returns
+/// the commit id and the ref to read manifests from.
+///
+/// `remote` is a remote configured in the repository (`origin`), a local path to another
+/// repository, a `file://` URL or an `https://` URL. Over HTTPS, a token in `token` (read from
+/// [`BT_GITOPS_GIT_TOKEN`](crate::env::BT_GITOPS_GIT_TOKEN) by the caller) is sent as the
+/// password, as GitHub and GitLab accept it. A URL or path is fetched into
+/// `refs/bt-gitops/BRANCH`, a named remote into `refs/remotes/REMOTE/BRANCH`; without a remote,
+/// `refs/heads/BRANCH` is read.
 ///
 /// # Errors
-/// When the repository, remote or branch cannot be found, or the fetch fails. Remotes reached
-/// over the network need git2's transport features; local paths and `file://` URLs always work.
+/// When the repository, remote or branch cannot be found, or the fetch fails.
 pub fn branch_head(
     path: &Path,
     remote: Option<&str>,
     branch: &str,
+    token: Option<&str>,
 ) -> Result<(String, String), GitError> {
     let repo = open(path)?;
     let reference = match remote {
         Some(name) => {
-            let mut remote = repo.find_remote(name)?;
-            remote.fetch(
-                &[format!("refs/heads/{branch}:refs/remotes/{name}/{branch}")],
-                None,
-                None,
-            )?;
-            format!("refs/remotes/{name}/{branch}")
+            let fetch_error = |source| GitError::Fetch {
+                remote: crate::redact::scrub(name).into_owned(),
+                branch: branch.to_owned(),
+                source,
+            };
+            let (mut remote, reference) = match repo.find_remote(name) {
+                Ok(r) => (r, format!("refs/remotes/{name}/{branch}")),
+                Err(_) if is_location(name) => (
+                    repo.remote_anonymous(&location_url(name))
+                        .map_err(fetch_error)?,
+                    format!("refs/bt-gitops/{branch}"),
+                ),
+                Err(e) => return Err(fetch_error(e)),
+            };
+            let mut callbacks = git2::RemoteCallbacks::new();
+            if let Some(token) = token {
+                let token = token.to_owned();
+                callbacks.credentials(move |_url, user, _allowed| {
+                    git2::Cred::userpass_plaintext(user.unwrap_or("x-access-token"), &token)
+                });
+            }
+            let mut options = git2::FetchOptions::new();
+            options.remote_callbacks(callbacks);
+            remote
+                .fetch(
+                    &[format!("+refs/heads/{branch}:{reference}")],
+                    Some(&mut options),
+                    None,
+                )
+                .map_err(fetch_error)?;
+            reference
         }
         None => format!("refs/heads/{branch}"),
     };
@@ -235,6 +272,26 @@ pub fn branch_head(
             source,
         })?;
     Ok((commit.id().to_string(), reference))
+}
+
+/// Whether a `--remote` value is a URL or a path rather than the name of a configured remote.
+fn is_location(remote: &str) -> bool {
+    remote.contains("://")
+        || remote.contains('/')
+        || remote.contains('\\')
+        || remote.starts_with('.')
+}
+
+/// A path made absolute (libgit2 resolves relative paths against the repository, not the
+/// current directory); URLs are kept as they are.
+fn location_url(remote: &str) -> String {
+    if remote.contains("://") {
+        remote.to_owned()
+    } else {
+        fs_canonical(Path::new(remote))
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// Commits `files` (repository-relative path, new text) on top of the commit `base` names, as

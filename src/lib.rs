@@ -13,11 +13,11 @@
 //!    [`reconcile`] runs read, diff and plan for every org.
 //! 6. [`apply`] executes a plan; [`import`] writes manifests from live state; [`propose`] writes
 //!    the live values of drifted objects back into their manifests.
-//! 7. [`cli`] wires the stages together and is the only module that prints or picks exit codes;
-//!    [`git`] (git2) and [`file_events`] (notify) feed it manifests at refs and file events;
-//!    [`controller`] holds the long-running controller's library parts (org sharding);
-//!    [`emulator`] serves a Braintrust-compatible API for tests and offline use (the only axum
-//!    user).
+//! 7. [`controller`] runs level-triggered rounds of read, plan, report drift and apply for
+//!    `watch`, shares orgs among replicas and serves its health and metrics; [`cli`] wires the
+//!    stages together and is the only module that prints or picks exit codes; [`git`] (git2) and
+//!    [`file_events`] (notify) feed them manifests at refs and file events; [`emulator`] serves a
+//!    Braintrust-compatible API for tests and offline use (axum serves both).
 //!
 //! [`vocab`] holds the API's value lists, shared by manifests, model and wire types. Every
 //! user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.

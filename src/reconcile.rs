@@ -39,6 +39,16 @@ pub struct PlanOutcome {
     pub live: LiveState,
     /// Requests made, over all orgs.
     pub requests: u64,
+    /// Requests made, and how many were answered `429`, per org.
+    pub requests_by_org: Vec<OrgRequests>,
+}
+
+/// The API traffic of one org in one plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRequests {
+    pub org: String,
+    pub requests: u64,
+    pub rate_limited: u64,
 }
 
 /// Why a plan could not be made.
@@ -67,7 +77,7 @@ pub enum ReconcileError {
 /// its scope; the caller treats such a plan as incomplete.
 pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let mut reads = tokio::task::JoinSet::new();
-    let mut clients = Vec::new();
+    let mut clients: Vec<(String, Client)> = Vec::new();
     for target in &input.targets {
         let config = ClientConfig::new(&target.base_url, &target.api_key)
             .with_concurrency(input.concurrency);
@@ -75,7 +85,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
             org: target.org.to_string(),
             source,
         })?;
-        clients.push(client.clone());
+        clients.push((target.org.to_string(), client.clone()));
         let env_projects = projects_with_env_vars(input.desired, &target.org);
         let org = target.org.clone();
         let url = target.base_url.clone();
@@ -109,14 +119,16 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     if let Some(err) = failure {
         return Err(err);
     }
-    let requests = clients
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let requests_by_org: Vec<OrgRequests> = clients
         .iter()
-        .map(|c| {
-            c.stats()
-                .requests
-                .load(std::sync::atomic::Ordering::Relaxed)
+        .map(|(org, c)| OrgRequests {
+            org: org.clone(),
+            requests: load(&c.stats().requests),
+            rate_limited: load(&c.stats().rate_limited),
         })
-        .sum();
+        .collect();
+    let requests = requests_by_org.iter().map(|r| r.requests).sum();
 
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
@@ -151,6 +163,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         plan,
         live,
         requests,
+        requests_by_org,
     })
 }
 

@@ -117,6 +117,8 @@ pub struct Stats {
     pub withheld: AtomicU64,
     /// Successes since the last change of the limit.
     pub streak: AtomicU64,
+    /// Responses that were `429 Too Many Requests`.
+    pub rate_limited: AtomicU64,
 }
 
 impl Client {
@@ -326,7 +328,10 @@ impl Client {
                 let result = self.finish::<T>(req, &method, shown_url).await;
                 drop(_permit);
                 match &result {
-                    Err(err) if err.status() == Some(429) => self.slow_down(),
+                    Err(err) if err.status() == Some(429) => {
+                        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        self.slow_down();
+                    }
                     Err(_) => {}
                     Ok(_) => self.speed_up(),
                 }

@@ -1,6 +1,6 @@
 //! The Braintrust API: wire types (shared with the emulator), the client with its errors and
-//! retries, the reader that turns list responses into live state, and the few GitHub REST calls
-//! of drift proposals.
+//! retries, the reader that turns list responses into live state, the poster of drift
+//! notifications to webhooks, and the few GitHub REST calls of drift proposals.
 //!
 //! This is the only module that knows HTTP.
 
@@ -9,4 +9,5 @@ pub mod error;
 pub mod github;
 pub mod read;
 pub mod retry;
+pub mod webhook;
 pub mod wire;

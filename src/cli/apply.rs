@@ -11,15 +11,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::plan::{analyzed, checked_manifests, read_secret, secret_digests, stamp_git, targets};
+use super::plan::{analyzed, checked_manifests, secret_digests, stamp_git, targets};
 use super::{ExitStatus, PathArg, Printer};
-use crate::api::client::{Client, ClientConfig};
+use crate::api::client::Client;
 use crate::apply::guard::{self, GuardConfig};
 use crate::apply::journal::Journal;
 use crate::apply::lease::{self, Lease};
-use crate::apply::{self, ApplyInput, ApplyReport, Outcome, Refused, SecretValue};
-use crate::model::{DesiredState, SecretSource};
-use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan, SecretState};
+use crate::apply::{self, ApplyReport, Outcome, Refused};
+use crate::controller::apply::{Execution, clients_for, execute_recorded, heartbeat, release};
+use crate::controller::keys::secret_values;
+use crate::plan::{Action, FORMAT_VERSION, GuardFinding, Plan};
 use crate::reconcile::{self, OrgTarget, PlanInput};
 use crate::render;
 use crate::source::SourceMap;
@@ -136,21 +137,6 @@ fn reviewed_manifests(saved: &Plan, printer: Printer) -> Option<crate::pipeline:
     analyzed(&sources, Vec::new(), printer)
 }
 
-/// A client per target.
-pub fn clients_for(
-    targets: &[OrgTarget],
-    concurrency: u16,
-) -> anyhow::Result<Vec<(OrgTarget, Client)>> {
-    targets
-        .iter()
-        .map(|t| {
-            let config = ClientConfig::new(&t.base_url, &t.api_key)
-                .with_concurrency(usize::from(concurrency));
-            Client::new(config).map(|c| (t.clone(), c))
-        })
-        .collect()
-}
-
 /// Takes every org's lease, keeps it alive with a heartbeat while applying, and gives the
 /// leases back whatever happens: an error, a refusal, Ctrl-C, SIGTERM or SIGHUP (at the
 /// confirmation prompt too). `state_lock` (the emulator's state file lock) is let go once the
@@ -171,6 +157,7 @@ pub async fn apply_with_leases(
 ) -> anyhow::Result<ExitStatus> {
     let holder = lease::holder_name();
     let ttl = Duration::from_secs(args.lease_ttl.max(1));
+    let warn = |message: String| printer.err(&format!("warning: {message}\n"));
     let held: Mutex<Vec<Lease>> = Mutex::new(Vec::new());
     let work = async {
         for (target, client) in clients {
@@ -183,7 +170,7 @@ pub async fn apply_with_leases(
         let leases: Vec<Lease> = held.lock().map(|h| h.clone()).unwrap_or_default();
         tokio::select! {
             r = apply_locked(args, printer, analysis, root, saved, targets, clients, &holder) => r,
-            lost = heartbeat(&leases, ttl, printer) => Err(lost),
+            lost = heartbeat(&leases, ttl, &warn) => Err(lost),
         }
     };
     let result = tokio::select! {
@@ -197,31 +184,8 @@ pub async fn apply_with_leases(
         .lock()
         .map(|mut h| std::mem::take(&mut *h))
         .unwrap_or_default();
-    release(leases, printer).await;
+    release(leases, &warn).await;
     result
-}
-
-/// Renews every lease every third of its TTL. Returns only when a lease is lost (broken by
-/// `unlock`, or expired and taken over), which ends the apply.
-async fn heartbeat(leases: &[Lease], ttl: Duration, printer: Printer) -> anyhow::Error {
-    loop {
-        tokio::time::sleep(ttl / 3).await;
-        for l in leases {
-            match l.renew(ttl).await {
-                Ok(()) => {}
-                Err(err) if err.status() == Some(404) => {
-                    return anyhow::anyhow!(
-                        "lost the apply lease of org `{}` (broken with `unlock`, or expired and taken by another apply); stopped; the journal lists what ran",
-                        l.org
-                    );
-                }
-                Err(err) => printer.err(&format!(
-                    "warning: could not renew the apply lease of org `{}` ({err}); retrying\n",
-                    l.org
-                )),
-            }
-        }
-    }
 }
 
 /// Waits for Ctrl-C, SIGTERM or SIGHUP; names the one that came.
@@ -242,19 +206,6 @@ async fn interrupted() -> &'static str {
     }
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
-}
-
-/// Gives the leases back, waiting at most a few seconds for each (a stopping process must not
-/// hang on an unreachable API; an unreleased lease expires within its TTL).
-async fn release(leases: Vec<Lease>, printer: Printer) {
-    for l in leases {
-        let org = l.org.clone();
-        match tokio::time::timeout(Duration::from_secs(5), l.release()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => printer.err(&format!("warning: could not release the apply lease of org `{org}` ({err}); it expires on its own\n")),
-            Err(_) => printer.err(&format!("warning: releasing the apply lease of org `{org}` timed out; it expires on its own\n")),
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -351,29 +302,21 @@ async fn apply_locked(
     }
     let journal = Mutex::new(journal);
     let progress = Progress::new(&plan, printer);
-    let observe = |o: Outcome<'_>| {
-        if let Ok(mut j) = journal.lock()
-            && let Err(err) = j.record(o)
-        {
-            printer.err(&format!("warning: cannot write the apply journal: {err}\n"));
-        }
-        progress.step(o);
-    };
+    let warn = |message: String| printer.err(&format!("warning: {message}\n"));
     let mut report = if plan.is_empty() {
         ApplyReport::default()
     } else {
-        apply::execute(ApplyInput {
+        execute_recorded(Execution {
             plan: &plan,
-            desired: &analysis.state,
+            analysis,
             live: &outcome.live,
-            clients: clients
-                .iter()
-                .map(|(t, c)| (t.org.clone(), c.clone()))
-                .collect(),
+            clients,
             secrets,
-            concurrency: usize::from(args.concurrency),
-            root: root.to_path_buf(),
-            observer: Some(&observe),
+            concurrency: args.concurrency,
+            root,
+            journal: &journal,
+            warn: &warn,
+            step: &|o| progress.step(o),
         })
         .await
     };
@@ -469,36 +412,6 @@ async fn confirm(plan: &Plan, printer: Printer) -> anyhow::Result<bool> {
         printer.err("apply cancelled; nothing was changed\n");
         Ok(false)
     }
-}
-
-/// The values of the secrets the plan writes, read now and kept only in memory.
-fn secret_values(
-    desired: &DesiredState,
-    plan: &Plan,
-    root: &Path,
-) -> std::collections::BTreeMap<crate::model::ResourceKey, SecretValue> {
-    let digests = secret_digests(desired, root);
-    let writes: Vec<&str> = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            c.secret
-                .as_ref()
-                .is_some_and(|s| s.status != SecretState::Unavailable)
-        })
-        .map(|c| c.address.as_str())
-        .collect();
-    desired
-        .resources
-        .iter()
-        .filter(|(k, _)| writes.contains(&k.to_string().as_str()))
-        .filter_map(|(k, r)| {
-            let source: &SecretSource = r.spec.secret()?;
-            let value = read_secret(source, root).ok()?;
-            let digest = digests.get(k)?.as_ref().ok()?.clone();
-            Some((k.clone(), SecretValue { value, digest }))
-        })
-        .collect()
 }
 
 /// Progress: a bar on a terminal for more than a few changes, plain lines otherwise.

@@ -10,6 +10,7 @@ pub mod emulator;
 mod emulator_flag;
 mod explain;
 mod import;
+mod json_log;
 mod load;
 mod plan;
 mod schema;
@@ -174,7 +175,7 @@ pub fn main() -> ExitCode {
         }
     };
     register_env_secrets();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Watch(_)));
     let printer = Printer::new(cli.color);
     match run(cli.command, printer) {
         Ok(status) => status.into(),
@@ -190,8 +191,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Registers the secrets of bt-gitops's own environment variables before anything can print.
-/// Secrets named by manifests are registered where they are read (`plan::read_secret`,
-/// `plan::targets`).
+/// Secrets named by manifests are registered where they are read (`controller::keys::read_secret`,
+/// `controller::keys::targets`).
 fn register_env_secrets() {
     for name in [
         crate::env::BRAINTRUST_API_KEY,
@@ -219,8 +220,8 @@ impl std::io::Write for ScrubbedStderr {
 }
 
 /// Logs to stderr when `BT_GITOPS_LOG` holds a filter (`debug`, `bt_gitops=debug`); silent
-/// otherwise. An invalid filter falls back to warnings.
-fn init_logging() {
+/// otherwise. An invalid filter falls back to warnings. `json`: as JSON lines (for `watch`).
+fn init_logging(json: bool) {
     let Some(filter) = std::env::var(crate::env::BT_GITOPS_LOG)
         .ok()
         .filter(|f| !f.trim().is_empty())
@@ -229,11 +230,15 @@ fn init_logging() {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| ScrubbedStderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = if json {
+        builder.event_format(json_log::JsonLines).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn run(command: Command, printer: Printer) -> anyhow::Result<ExitStatus> {

@@ -4,6 +4,7 @@ mod apply;
 mod apply_cli;
 mod apply_safety;
 mod cli;
+mod controller;
 mod convergence;
 mod deploy;
 mod diagnostics;

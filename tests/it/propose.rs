@@ -21,8 +21,8 @@ use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::reconcile::{self, PlanInput, PlanOutcome};
 use serde_json::{Value, json};
 
-const KEY: &str = "sk-emulator-acme-0000000000000001";
-const TOKEN: &str = "ghp_test0000000000000000000000000000";
+pub(crate) const KEY: &str = "sk-emulator-acme-0000000000000001";
+pub(crate) const TOKEN: &str = "ghp_test0000000000000000000000000000";
 
 const ORG: &str = "# The org, owned by the platform team.\norg: acme\n";
 const PROJECT: &str = "\
@@ -40,12 +40,12 @@ tags:
 
 /// The fake GitHub: open pull requests by number, and every request's method and path.
 #[derive(Default)]
-struct FakeGitHub {
+pub(crate) struct FakeGitHub {
     pulls: BTreeMap<u64, Value>,
-    calls: Vec<String>,
+    pub(crate) calls: Vec<String>,
 }
 
-type Shared = Arc<Mutex<FakeGitHub>>;
+pub(crate) type Shared = Arc<Mutex<FakeGitHub>>;
 
 fn authorized(headers: &HeaderMap) -> bool {
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
@@ -109,7 +109,7 @@ async fn update_pull(
     Json(pull.clone())
 }
 
-async fn fake_github() -> (String, Shared) {
+pub(crate) async fn fake_github() -> (String, Shared) {
     let state = Shared::default();
     let app = Router::new()
         .route(
@@ -126,7 +126,21 @@ async fn fake_github() -> (String, Shared) {
     (url, state)
 }
 
-fn seed() -> SeedDoc {
+/// Proposals from `work`'s `main` to `origin`, on the fake GitHub at `github_url`.
+pub(crate) fn config(work: &Path, origin: &Path, github_url: String) -> ProposeConfig {
+    ProposeConfig {
+        repo: work.to_path_buf(),
+        base_ref: "refs/heads/main".into(),
+        base_branch: "main".into(),
+        branch: "bt-gitops/drift".into(),
+        remote: origin.to_string_lossy().into_owned(),
+        github_repo: "acme/braintrust-config".into(),
+        github_url,
+        token: TOKEN.into(),
+    }
+}
+
+pub(crate) fn seed() -> SeedDoc {
     serde_json::from_value(json!({ "orgs": [{
         "name": "acme",
         "users": [{ "email": "alice@acme.com", "owner": true,
@@ -136,7 +150,7 @@ fn seed() -> SeedDoc {
 }
 
 /// A repository with the manifests committed on `main`, and a bare `origin` to push to.
-fn repository(dir: &Path) -> git2::Repository {
+pub(crate) fn repository(dir: &Path) -> git2::Repository {
     git2::Repository::init_bare(dir.join("origin.git")).expect("origin");
     let repo = git2::Repository::init(dir.join("work")).expect("init");
     for (path, text) in [
@@ -182,7 +196,7 @@ fn analyze_at(repo: &Path, reference: &str) -> (bt_gitops::source::SourceMap, An
 }
 
 /// A change made outside the manifests: a tag's colour.
-async fn recolor(client: &Client, id: &str, color: &str) {
+pub(crate) async fn recolor(client: &Client, id: &str, color: &str) {
     let _: Value = client
         .send(
             Method::PATCH,
@@ -249,16 +263,7 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         assert_eq!(keys.len(), 2, "{keys:?}");
 
         let (github_url, github) = fake_github().await;
-        let config = ProposeConfig {
-            repo: work.clone(),
-            base_ref: "refs/heads/main".into(),
-            base_branch: "main".into(),
-            branch: "bt-gitops/drift".into(),
-            remote: origin.to_string_lossy().into_owned(),
-            github_repo: "acme/braintrust-config".into(),
-            github_url,
-            token: TOKEN.into(),
-        };
+        let config = config(&work, &origin, github_url);
         let first = open_or_update(&config, &sources, &analysis.state, &outcome.live, &keys)
             .await
             .expect("proposed");
