@@ -75,6 +75,16 @@ async fn execute(
     outcome: &PlanOutcome,
     values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
 ) -> ApplyReport {
+    execute_with(analysis, emu, outcome, values, 8).await
+}
+
+async fn execute_with(
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    outcome: &PlanOutcome,
+    values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+    concurrency: usize,
+) -> ApplyReport {
     let clients = targets(emu)
         .into_iter()
         .map(|t| {
@@ -90,7 +100,7 @@ async fn execute(
         live: &outcome.live,
         clients,
         secrets: values.clone(),
-        concurrency: 8,
+        concurrency,
         root: std::env::temp_dir(),
         observer: None,
     })
@@ -140,6 +150,24 @@ fn applied_plan_converges_and_reapplies_nothing() {
 
 /// Reads survive transient faults: with a fifth of the reads failing (500, 429 with
 /// `Retry-After: 0`, dropped connections), the plan is the same as without faults.
+/// The writes of the converge scenario (creates, updates with cleared fields, deletes), one at a
+/// time so that ids and order are stable: method, path and the exact JSON body of each.
+#[test]
+fn converge_writes_are_pinned() {
+    let runtime = crate::support::runtime();
+    runtime.block_on(async {
+        let emu = crate::support::acme_emulator(true).await;
+        let analysis = manifests("tests/data/apply/converge");
+        let values = crate::support::secret_values(&analysis);
+        let first = plan(&analysis, &emu, &values).await;
+        emu.clear_requests();
+        let report = execute_with(&analysis, &emu, &first, &values, 1).await;
+        assert!(report.failed.is_empty(), "failed: {:#?}", report.failed);
+        insta::assert_snapshot!(crate::support::logged_writes(&emu));
+        emu.shutdown().await;
+    });
+}
+
 #[test]
 fn plan_reads_retry_through_transient_faults() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
