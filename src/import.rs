@@ -14,6 +14,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diff::fields;
+use crate::kinds::ProjectChild;
+use crate::kinds::span_iframe::SpanIframe;
+use crate::kinds::tag::Tag;
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -187,16 +190,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             }
         }
         let each = |kind: Kind| inside.iter().filter(move |(k, _)| k.kind == kind);
-        list(
-            &mut p,
-            "tags",
-            each(Kind::Tag).filter_map(|(k, s)| match s {
-                Spec::Tag(t) => Some(flow(&without_nulls(
-                    json!({ "name": k.name, "color": t.color, "description": t.description }),
-                ))),
-                _ => None,
-            }),
-        );
+        children::<Tag>(&mut p, &inside);
         list(
             &mut p,
             "scores",
@@ -216,10 +210,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             }
         }
         list(&mut p, "online_scoring", online.into_iter());
-        list(&mut p, "span_iframes", each(Kind::SpanIframe).filter_map(|(k, s)| match s {
-            Spec::SpanIframe(i) => Some(flow(&without_nulls(json!({ "name": k.name, "url": i.url, "description": i.description, "post_message": i.post_message })))),
-            _ => None,
-        }));
+        children::<SpanIframe>(&mut p, &inside);
         list(&mut p, "alerts", each(Kind::Alert).filter_map(|(k, s)| match s {
             Spec::Alert(a) => Some(flow(&without_nulls(json!({
                 "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
@@ -292,6 +283,15 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
 }
 
 /// `key:` followed by one flow item per line; nothing for an empty list.
+/// The manifest list of one [`ProjectChild`] kind among a project's objects.
+fn children<K: ProjectChild>(out: &mut String, inside: &[(&ResourceKey, &Spec)]) {
+    let items = inside
+        .iter()
+        .filter(|(k, _)| k.kind == K::KIND)
+        .filter_map(|(k, s)| Some(flow(&without_nulls(K::manifest(&k.name, K::spec(s)?)))));
+    list(out, K::MANIFEST_KEY, items);
+}
+
 fn list(out: &mut String, key: &str, items: impl Iterator<Item = String>) {
     let items: Vec<String> = items.collect();
     if items.is_empty() {

@@ -1,5 +1,6 @@
-//! The Braintrust API: wire types (shared with the emulator), the client with its errors and
-//! retries, and the reader that turns list responses into live state.
+//! The Braintrust API: the HTTP client with its errors and retries, and the reader that turns
+//! list responses into live state. The wire types are the contract in [`crate::wire`], re-exported
+//! here as `api::wire`.
 //!
 //! This is the only module that knows HTTP.
 
@@ -7,4 +8,4 @@ pub mod client;
 pub mod error;
 pub mod read;
 pub mod retry;
-pub mod wire;
+pub use crate::wire;

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
+use crate::kinds::ProjectChild;
+use crate::kinds::span_iframe::SpanIframe;
+use crate::kinds::tag::Tag;
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
@@ -325,16 +328,7 @@ pub async fn fetch_org(
         }
     }
 
-    for t in b.complete(tags, &[Kind::Tag]).unwrap_or_default() {
-        let Some(key) = in_project(&t.project_id, Kind::Tag, &t.name) else {
-            continue;
-        };
-        let spec = TagSpec {
-            color: t.color.as_ref().map(|c| c.to_lowercase()),
-            description: t.description.clone(),
-        };
-        b.insert(key, t.id.as_str(), Spec::Tag(spec), &t, None);
-    }
+    b.children::<Tag>(tags, &in_project);
 
     for s in b
         .complete(scores, &[Kind::Score, Kind::OnlineScoring])
@@ -363,20 +357,7 @@ pub async fn fetch_org(
         b.insert(key, a.id.as_str(), spec, &a, None);
     }
 
-    for i in b.complete(iframes, &[Kind::SpanIframe]).unwrap_or_default() {
-        if i.deleted_at.is_some() {
-            continue;
-        }
-        let Some(key) = in_project(&i.project_id, Kind::SpanIframe, &i.name) else {
-            continue;
-        };
-        let spec = SpanIframeSpec {
-            url: i.url.clone(),
-            description: i.description.clone(),
-            post_message: i.post_message,
-        };
-        b.insert(key, i.id.as_str(), Spec::SpanIframe(spec), &i, None);
-    }
+    b.children::<SpanIframe>(iframes, &in_project);
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
@@ -539,6 +520,26 @@ struct Builder {
 }
 
 impl Builder {
+    /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
+    /// and items of unknown projects are skipped.
+    fn children<K: ProjectChild>(
+        &mut self,
+        result: Result<Vec<K::Item>, ApiError>,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    ) {
+        for item in self.complete(result, &[K::KIND]).unwrap_or_default() {
+            let head = K::item(&item);
+            if head.deleted {
+                continue;
+            }
+            let Some(key) = in_project(head.project_id, K::KIND, head.name) else {
+                continue;
+            };
+            let spec = K::wrap(K::read(&item));
+            self.insert(key, head.id.as_str(), spec, &item, None);
+        }
+    }
+
     /// The objects of a list that completed; a failed list marks its kinds incomplete.
     fn complete<T>(&mut self, result: Result<Vec<T>, ApiError>, kinds: &[Kind]) -> Option<Vec<T>> {
         match result {

@@ -16,10 +16,14 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
+use crate::kinds::span_iframe::SpanIframe;
+use crate::kinds::tag::Tag;
+use crate::kinds::{self, CreateVerb, ProjectChild};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
+use crate::wire::Id;
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -177,6 +181,35 @@ impl Cx<'_> {
         Some(id)
     }
 
+    /// Creates a [`ProjectChild`] with its kind's typed create body.
+    async fn create_child<K: ProjectChild>(
+        &self,
+        spec: &K::Spec,
+    ) -> Result<Option<String>, ChangeError> {
+        let project_id = self.project_id()?;
+        let project_id = Id::parse(&project_id)
+            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+        let body = kinds::body(&K::create(spec, project_id, &self.key.name));
+        let method = match K::CREATE {
+            CreateVerb::Post => Method::POST,
+            CreateVerb::Put => Method::PUT,
+        };
+        let out = self.send(method, self.collection()?, body).await?;
+        Ok(self.created(&out))
+    }
+
+    /// Patches a [`ProjectChild`] with its kind's typed patch body.
+    async fn patch_child<K: ProjectChild>(
+        &self,
+        id: &str,
+        spec: &K::Spec,
+    ) -> Result<(), ChangeError> {
+        let body = kinds::body(&K::patch(spec, self.rename()));
+        self.send(Method::PATCH, &self.object_path(id)?, body)
+            .await?;
+        Ok(())
+    }
+
     async fn create(&self) -> Result<Option<String>, ChangeError> {
         let spec = self.spec()?.clone();
         match &spec {
@@ -279,11 +312,7 @@ impl Cx<'_> {
                 }
                 Ok(id)
             }
-            Spec::Tag(t) => {
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "color": t.color, "description": t.description });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
+            Spec::Tag(t) => self.create_child::<Tag>(t).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
                 let mut body = score_body(&spec)?;
                 body["project_id"] = json!(self.project_id()?);
@@ -291,11 +320,7 @@ impl Cx<'_> {
                 let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
-            Spec::SpanIframe(i) => {
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "url": i.url, "description": i.description, "post_message": i.post_message });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
+            Spec::SpanIframe(i) => self.create_child::<SpanIframe>(i).await,
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
                 let (description, mut config) = automation_body(&spec);
                 // The API requires an AWS external id on create; Braintrust's UI generates one.
@@ -429,11 +454,7 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::Tag(t), _) => {
-                let body = json!({ "name": self.rename(), "color": t.color, "description": t.description });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
-            }
+            (Spec::Tag(t), _) => self.patch_child::<Tag>(&id, t).await?,
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
@@ -442,11 +463,7 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::SpanIframe(i), _) => {
-                let body = json!({ "name": self.rename(), "url": i.url, "description": i.description, "post_message": i.post_message });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
-            }
+            (Spec::SpanIframe(i), _) => self.patch_child::<SpanIframe>(&id, i).await?,
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
                 let (description, mut config) = automation_body(&spec);
                 // The config is sent whole and the API requires an AWS external id: keep the

@@ -83,6 +83,8 @@ const CORE: &[&str] = &[
     "src/render/",
     "src/import.rs",
     "src/vocab.rs",
+    "src/wire.rs",
+    "src/kinds/",
 ];
 
 #[test]

@@ -2,7 +2,9 @@
 //!
 //! The shapes follow the component schemas of the official OpenAPI spec
 //! (`braintrust-openapi/spec.json`): field names, required fields, enum strings and nullability.
-//! Both the HTTP client and the emulator use these types, so a wrong shape shows up in both.
+//! Both the HTTP client and the emulator use these types, so a wrong shape shows up in both. This is
+//! a pure contract (serde data, no IO), like `vocab`: the core's per-kind modules (`kinds`) build
+//! request bodies and read list items with it, while `api` alone does the HTTP.
 //!
 //! Conventions:
 //! - Response objects are lenient: every optional field is an `Option` that accepts `null` and is
@@ -639,10 +641,11 @@ pub struct ProjectTag {
 pub struct CreateProjectTag {
     pub project_id: Id,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub color: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// `PatchProjectTag`.
@@ -651,9 +654,9 @@ pub struct PatchProjectTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// `ProjectScore`: a human-review score or an online-scoring rule.
@@ -1278,10 +1281,11 @@ pub struct SpanIFrame {
 pub struct CreateSpanIFrame {
     pub project_id: Id,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
     pub post_message: Option<bool>,
 }
 
@@ -1293,9 +1297,9 @@ pub struct PatchSpanIFrame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_message: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_message: Option<bool>,
 }
 
 /// `View`: a saved UI view, located by `object_type` + `object_id`.
