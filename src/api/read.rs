@@ -14,8 +14,6 @@ use super::client::Client;
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::ProjectChild;
-use crate::kinds::span_iframe::SpanIframe;
-use crate::kinds::tag::Tag;
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
@@ -90,10 +88,9 @@ pub async fn fetch_org(
         roles,
         acls,
         projects,
-        tags,
+        children,
         scores,
         automations,
-        iframes,
         secrets,
         tokens,
         keys,
@@ -105,10 +102,9 @@ pub async fn fetch_org(
         client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
         client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
         client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
-        client.list_all::<wire::ProjectTag>(Kind::Tag.list(), &org_q),
+        list_children(client, &org_q),
         client.list_all::<wire::ProjectScore>(Kind::Score.list(), &org_q),
         client.list_all::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
-        client.list_all::<wire::SpanIFrame>(Kind::SpanIframe.list(), &org_q),
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
@@ -328,7 +324,7 @@ pub async fn fetch_org(
         }
     }
 
-    b.children::<Tag>(tags, &in_project);
+    children.read(&mut b, &in_project);
 
     for s in b
         .complete(scores, &[Kind::Score, Kind::OnlineScoring])
@@ -356,8 +352,6 @@ pub async fn fetch_org(
         };
         b.insert(key, a.id.as_str(), spec, &a, None);
     }
-
-    b.children::<SpanIframe>(iframes, &in_project);
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
@@ -517,6 +511,54 @@ async fn env_vars(
 struct Builder {
     org: OrgName,
     state: LiveState,
+}
+
+/// The list responses of the [`ProjectChild`] kinds, nested `(first, (second, (... ())))`, each
+/// turned into live objects by [`ChildLists::read`].
+trait ChildLists {
+    fn read(
+        self,
+        b: &mut Builder,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    );
+}
+
+impl ChildLists for () {
+    fn read(self, _: &mut Builder, _: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>) {}
+}
+
+impl<K: ProjectChild, Rest: ChildLists> ChildLists
+    for (
+        Result<Vec<K::Item>, ApiError>,
+        Rest,
+        std::marker::PhantomData<K>,
+    )
+{
+    fn read(
+        self,
+        b: &mut Builder,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    ) {
+        b.children::<K>(self.0, in_project);
+        self.1.read(b, in_project);
+    }
+}
+
+/// Lists every [`ProjectChild`] kind of the org concurrently.
+async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildLists {
+    macro_rules! list {
+        ([$client:expr, $q:expr]) => { async {} };
+        ([$client:expr, $q:expr] $kind:path $(, $rest:path)*) => {
+            async {
+                let (first, rest) = tokio::join!(
+                    $client.list_all::<<$kind as ProjectChild>::Item>(<$kind>::KIND.list(), $q),
+                    list!([$client, $q] $($rest),*),
+                );
+                (first, rest, std::marker::PhantomData::<$kind>)
+            }
+        };
+    }
+    crate::kinds::project_children!(list!(client, org_q)).await
 }
 
 impl Builder {

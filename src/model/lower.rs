@@ -11,8 +11,6 @@ use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::kinds::ProjectChild;
-use crate::kinds::span_iframe::SpanIframe;
-use crate::kinds::tag::Tag;
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
@@ -1436,14 +1434,18 @@ impl Lowerer<'_> {
     }
 
     fn lower_project_body(&mut self, cx: Cx<'_>, raw: &RawProject) {
-        self.lower_children::<Tag>(cx, raw);
+        macro_rules! lower_children {
+            ([$lw:expr, $cx:expr, $raw:expr] $($kind:path),*) => {
+                $($lw.lower_children::<$kind>($cx, $raw);)*
+            };
+        }
+        crate::kinds::project_children!(lower_children!(self, cx, raw));
         for s in &raw.scores {
             self.lower_score(cx, s);
         }
         for o in &raw.online_scoring {
             self.lower_online_scoring(cx, o);
         }
-        self.lower_children::<SpanIframe>(cx, raw);
         for a in &raw.alerts {
             self.lower_alert(cx, a);
         }
