@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diff::fields;
-use crate::kinds::ProjectChild;
+use crate::kinds::ChildVariant;
 use crate::kinds::span_iframe::SpanIframe;
 use crate::kinds::tag::Tag;
 use crate::live::LiveState;
@@ -284,7 +284,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
 
 /// `key:` followed by one flow item per line; nothing for an empty list.
 /// The manifest list of one [`ProjectChild`] kind among a project's objects.
-fn children<K: ProjectChild>(out: &mut String, inside: &[(&ResourceKey, &Spec)]) {
+fn children<K: ChildVariant>(out: &mut String, inside: &[(&ResourceKey, &Spec)]) {
     let items = inside
         .iter()
         .filter(|(k, _)| k.kind == K::KIND)

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::kinds::ProjectChild;
+use crate::kinds::{ChildVariant, ProjectChild};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
@@ -527,7 +527,7 @@ impl ChildLists for () {
     fn read(self, _: &mut Builder, _: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>) {}
 }
 
-impl<K: ProjectChild, Rest: ChildLists> ChildLists
+impl<K: ChildVariant, Rest: ChildLists> ChildLists
     for (
         Result<Vec<K::Item>, ApiError>,
         Rest,
@@ -548,11 +548,12 @@ impl<K: ProjectChild, Rest: ChildLists> ChildLists
 async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildLists {
     macro_rules! list {
         ([$client:expr, $q:expr]) => { async {} };
-        ([$client:expr, $q:expr] $kind:path $(, $rest:path)*) => {
+        ([$client:expr, $q:expr] $module:ident::$kind:ident $(, $rest_module:ident::$rest:ident)*) => {
             async {
+                use crate::kinds::$module::$kind;
                 let (first, rest) = tokio::join!(
-                    $client.list_all::<<$kind as ProjectChild>::Item>(<$kind>::KIND.list(), $q),
-                    list!([$client, $q] $($rest),*),
+                    $client.list_all::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
+                    list!([$client, $q] $($rest_module::$rest),*),
                 );
                 (first, rest, std::marker::PhantomData::<$kind>)
             }
@@ -564,7 +565,7 @@ async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildL
 impl Builder {
     /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
     /// and items of unknown projects are skipped.
-    fn children<K: ProjectChild>(
+    fn children<K: ChildVariant>(
         &mut self,
         result: Result<Vec<K::Item>, ApiError>,
         in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,

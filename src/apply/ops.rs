@@ -16,9 +16,7 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::span_iframe::SpanIframe;
-use crate::kinds::tag::Tag;
-use crate::kinds::{self, CreateVerb, ProjectChild};
+use crate::kinds::CreateVerb;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -181,33 +179,18 @@ impl Cx<'_> {
         Some(id)
     }
 
-    /// Creates a [`ProjectChild`] with its kind's typed create body.
-    async fn create_child<K: ProjectChild>(
-        &self,
-        spec: &K::Spec,
-    ) -> Result<Option<String>, ChangeError> {
+    /// Creates a plain project child with its kind's typed create body (see `crate::kinds`).
+    async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
         let project_id = self.project_id()?;
         let project_id = Id::parse(&project_id)
             .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
-        let body = kinds::body(&K::create(spec, project_id, &self.key.name));
-        let method = match K::CREATE {
+        let (verb, body) = spec.create(project_id, &self.key.name);
+        let method = match verb {
             CreateVerb::Post => Method::POST,
             CreateVerb::Put => Method::PUT,
         };
         let out = self.send(method, self.collection()?, body).await?;
         Ok(self.created(&out))
-    }
-
-    /// Patches a [`ProjectChild`] with its kind's typed patch body.
-    async fn patch_child<K: ProjectChild>(
-        &self,
-        id: &str,
-        spec: &K::Spec,
-    ) -> Result<(), ChangeError> {
-        let body = kinds::body(&K::patch(spec, self.rename()));
-        self.send(Method::PATCH, &self.object_path(id)?, body)
-            .await?;
-        Ok(())
     }
 
     async fn create(&self) -> Result<Option<String>, ChangeError> {
@@ -312,7 +295,7 @@ impl Cx<'_> {
                 }
                 Ok(id)
             }
-            Spec::Tag(t) => self.create_child::<Tag>(t).await,
+            Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
                 let mut body = score_body(&spec)?;
                 body["project_id"] = json!(self.project_id()?);
@@ -320,7 +303,6 @@ impl Cx<'_> {
                 let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
-            Spec::SpanIframe(i) => self.create_child::<SpanIframe>(i).await,
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
                 let (description, mut config) = automation_body(&spec);
                 // The API requires an AWS external id on create; Braintrust's UI generates one.
@@ -454,7 +436,14 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::Tag(t), _) => self.patch_child::<Tag>(&id, t).await?,
+            (Spec::Child(c), _) => {
+                self.send(
+                    Method::PATCH,
+                    &self.object_path(&id)?,
+                    c.patch(self.rename()),
+                )
+                .await?;
+            }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
@@ -463,7 +452,6 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::SpanIframe(i), _) => self.patch_child::<SpanIframe>(&id, i).await?,
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
                 let (description, mut config) = automation_body(&spec);
                 // The config is sent whole and the API requires an AWS external id: keep the

@@ -6,9 +6,6 @@
 
 use serde_json::{Value, json};
 
-use crate::kinds::ProjectChild;
-use crate::kinds::span_iframe::SpanIframe;
-use crate::kinds::tag::Tag;
 use crate::model::*;
 
 /// One field of a spec. `None` means "not set" (unmanaged on the desired side).
@@ -94,7 +91,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             out
         }
         Spec::EnvVar(_) => Vec::new(),
-        Spec::Tag(t) => Tag::fields(t),
+        Spec::Child(c) => c.fields(),
         Spec::Score(s) => {
             let (ty, categories, weights, scores): (
                 &str,
@@ -156,7 +153,6 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ),
             ("skip_logging", o.skip_logging.map(|v| json!(v))),
         ],
-        Spec::SpanIframe(i) => SpanIframe::fields(i),
         Spec::Alert(a) => vec![
             ("description", a.description.as_ref().map(|v| json!(v))),
             ("filter", Some(json!(a.filter))),

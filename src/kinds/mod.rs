@@ -16,14 +16,86 @@
 pub mod span_iframe;
 pub mod tag;
 
-/// Every [`ProjectChild`] kind: calls the macro `$m` with the given arguments in brackets, then
-/// the kinds' types, so a scaffold expands its code once per kind (`lower.rs`, `read.rs`).
+/// Every [`ProjectChild`] kind, as `module::Type`: calls the macro `$m` with the given arguments
+/// in brackets, then the kinds, so code is expanded once per kind ([`ChildSpec`] here, lowering
+/// in `lower.rs`, the list calls in `read.rs`). A kind left out of this list has no
+/// [`ChildVariant`]: the scaffolds never call it and the conformance test fails.
 macro_rules! project_children {
     ($m:ident!($($arg:tt)*)) => {
-        $m!([$($arg)*] $crate::kinds::tag::Tag, $crate::kinds::span_iframe::SpanIframe)
+        $m! {[$($arg)*] tag::Tag, span_iframe::SpanIframe}
     };
 }
 pub(crate) use project_children;
+
+macro_rules! child_spec {
+    ([] $($module:ident::$kind:ident),*) => {
+        /// The spec of a [`ProjectChild`] kind, by kind: `Spec::Child` holds one.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum ChildSpec {
+            $($kind(<$module::$kind as ProjectChild>::Spec),)*
+        }
+
+        impl ChildSpec {
+            /// The registry row.
+            #[must_use]
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(ChildSpec::$kind(_) => <$module::$kind as ProjectChild>::KIND,)*
+                }
+            }
+
+            /// The managed fields, in display order (see `diff::fields`).
+            #[must_use]
+            pub fn fields(&self) -> Vec<Field> {
+                match self {
+                    $(ChildSpec::$kind(s) => <$module::$kind as ProjectChild>::fields(s),)*
+                }
+            }
+
+            /// The create call: its verb and its body, for an object named `name` in the
+            /// project `project_id`.
+            #[must_use]
+            pub fn create(&self, project_id: Id, name: &str) -> (CreateVerb, Value) {
+                match self {
+                    $(ChildSpec::$kind(s) => (
+                        <$module::$kind as ProjectChild>::CREATE,
+                        body(&<$module::$kind as ProjectChild>::create(s, project_id, name)),
+                    ),)*
+                }
+            }
+
+            /// The patch body; `rename` is the new name when the object is renamed.
+            #[must_use]
+            pub fn patch(&self, rename: Option<String>) -> Value {
+                match self {
+                    $(ChildSpec::$kind(s) => body(&<$module::$kind as ProjectChild>::patch(s, rename)),)*
+                }
+            }
+        }
+
+        $(impl ChildVariant for $module::$kind {
+            fn wrap(spec: Self::Spec) -> Spec {
+                Spec::Child(ChildSpec::$kind(spec))
+            }
+
+            fn spec(spec: &Spec) -> Option<&Self::Spec> {
+                match spec {
+                    Spec::Child(ChildSpec::$kind(s)) => Some(s),
+                    _ => None,
+                }
+            }
+        })*
+    };
+}
+project_children!(child_spec!());
+
+/// A [`ProjectChild`]'s place in [`Spec`]; implemented for the kinds of [`project_children!`].
+pub trait ChildVariant: ProjectChild {
+    /// The spec as the model's sum type.
+    fn wrap(spec: Self::Spec) -> Spec;
+    /// This kind's spec, when `spec` is one.
+    fn spec(spec: &Spec) -> Option<&Self::Spec>;
+}
 
 use serde::Serialize;
 use serde_json::Value;
@@ -63,7 +135,7 @@ pub struct ItemHeader<'a> {
 
 /// A kind that lives in a project and has plain create, patch and delete calls on its own API
 /// collection. Implemented once per kind, in its own module.
-pub(crate) trait ProjectChild {
+pub trait ProjectChild {
     /// The registry row.
     const KIND: Kind;
     /// The key of the kind's list in a project manifest (`tags`, `span_iframes`...).
@@ -88,10 +160,6 @@ pub(crate) trait ProjectChild {
     /// Checks one entry (its name already checked) and builds its spec; `None` after a
     /// diagnostic.
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, raw: &Self::Raw) -> Option<Self::Spec>;
-    /// The spec as the model's sum type.
-    fn wrap(spec: Self::Spec) -> Spec;
-    /// This kind's spec, when `spec` is one.
-    fn spec(spec: &Spec) -> Option<&Self::Spec>;
     /// The managed fields, in display order (see `diff::fields`).
     fn fields(spec: &Self::Spec) -> Vec<Field>;
     /// The create body for an object named `name` in the project `project_id`.
@@ -107,6 +175,6 @@ pub(crate) trait ProjectChild {
 }
 
 /// A typed request body as JSON.
-pub(crate) fn body<T: Serialize>(value: &T) -> Value {
+fn body<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }

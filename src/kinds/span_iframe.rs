@@ -8,7 +8,7 @@ use crate::diff::fields::Field;
 use crate::manifest::raw::{RawProject, RawSpanIframe};
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
-use crate::model::{Kind, SpanIframeSpec, Spec};
+use crate::model::{Kind, SpanIframeSpec};
 use crate::wire::{CreateSpanIFrame, Id, PatchSpanIFrame, SpanIFrame};
 
 /// The `span_iframe` kind.
@@ -43,17 +43,6 @@ impl ProjectChild for SpanIframe {
             description: i.description.as_ref().map(|d| d.value.clone()),
             post_message: i.post_message.as_ref().map(|v| v.value),
         })
-    }
-
-    fn wrap(spec: SpanIframeSpec) -> Spec {
-        Spec::SpanIframe(spec)
-    }
-
-    fn spec(spec: &Spec) -> Option<&SpanIframeSpec> {
-        match spec {
-            Spec::SpanIframe(i) => Some(i),
-            _ => None,
-        }
     }
 
     fn fields(i: &SpanIframeSpec) -> Vec<Field> {

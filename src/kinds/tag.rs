@@ -8,7 +8,7 @@ use crate::diff::fields::Field;
 use crate::manifest::raw::{RawProject, RawTag};
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer, is_hex_color};
-use crate::model::{Kind, Spec, TagSpec};
+use crate::model::{Kind, TagSpec};
 use crate::wire::{CreateProjectTag, Id, PatchProjectTag, ProjectTag};
 
 /// The `tag` kind.
@@ -54,17 +54,6 @@ impl ProjectChild for Tag {
             color,
             description: t.description.as_ref().map(|d| d.value.clone()),
         })
-    }
-
-    fn wrap(spec: TagSpec) -> Spec {
-        Spec::Tag(spec)
-    }
-
-    fn spec(spec: &Spec) -> Option<&TagSpec> {
-        match spec {
-            Spec::Tag(t) => Some(t),
-            _ => None,
-        }
     }
 
     fn fields(t: &TagSpec) -> Vec<Field> {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
-use crate::kinds::ProjectChild;
+use crate::kinds::ChildVariant;
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
@@ -50,7 +50,8 @@ struct PendingRef {
 }
 
 /// The lowering pass's state; per-kind modules (`crate::kinds`) lower their entries through it.
-pub(crate) struct Lowerer<'a> {
+/// Public only as a parameter type of `ProjectChild::lower`: it has no public constructor.
+pub struct Lowerer<'a> {
     sources: &'a SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
     state: DesiredState,
@@ -73,7 +74,7 @@ struct Unparsed {
 
 /// Where an object is being declared.
 #[derive(Clone, Copy)]
-pub(crate) struct Cx<'d> {
+pub struct Cx<'d> {
     pub(crate) at: DocOrigin,
     org: &'d OrgName,
     project: Option<&'d ProjectName>,
@@ -1435,8 +1436,8 @@ impl Lowerer<'_> {
 
     fn lower_project_body(&mut self, cx: Cx<'_>, raw: &RawProject) {
         macro_rules! lower_children {
-            ([$lw:expr, $cx:expr, $raw:expr] $($kind:path),*) => {
-                $($lw.lower_children::<$kind>($cx, $raw);)*
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident),*) => {
+                $($lw.lower_children::<crate::kinds::$module::$kind>($cx, $raw);)*
             };
         }
         crate::kinds::project_children!(lower_children!(self, cx, raw));
@@ -1572,7 +1573,7 @@ impl Lowerer<'_> {
 
     /// The entries of one [`ProjectChild`] kind in a project: the name is checked, the kind's
     /// module checks the rest and builds the spec, and the object depends on its project.
-    fn lower_children<K: ProjectChild>(&mut self, cx: Cx<'_>, raw: &RawProject) {
+    fn lower_children<K: ChildVariant>(&mut self, cx: Cx<'_>, raw: &RawProject) {
         for entry in K::entries(raw) {
             let header = K::header(entry);
             let Some(name) = self.name(cx.at, header.name) else {
