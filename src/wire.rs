@@ -92,6 +92,40 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// An API object with an id: what list pagination (`starting_after`) needs.
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ident),+) => {$(
+        impl HasId for $t {
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+        }
+    )+};
+}
+
+has_id!(
+    Organization,
+    User,
+    Group,
+    Role,
+    Acl,
+    Project,
+    ProjectTag,
+    ProjectScore,
+    ProjectAutomation,
+    SpanIFrame,
+    McpServer,
+    AiSecret,
+    EnvVar,
+    ServiceToken,
+    ApiKey,
+    Environment
+);
+
 /// Deserializes an optional field that the spec does not mark nullable: absent is `None`, `null` is an error.
 ///
 /// Use with `#[serde(default, deserialize_with = "non_null")]`.

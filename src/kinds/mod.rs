@@ -98,6 +98,7 @@ pub trait ChildVariant: ProjectChild {
 }
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::diff::fields::Field;
@@ -105,7 +106,7 @@ use crate::manifest::raw::{RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::{Kind, Spec};
-use crate::wire::Id;
+use crate::wire::{HasId, Id};
 
 /// How a kind's create request is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ pub trait ProjectChild {
     /// The typed, validated spec.
     type Spec;
     /// The list item the API answers with.
-    type Item: Serialize;
+    type Item: Serialize + DeserializeOwned + HasId;
     /// The create request body.
     type Create: Serialize;
     /// The patch request body: an unset field is left out (left alone by the API).
