@@ -17,8 +17,10 @@
 //!    [`emulator`] serves a Braintrust-compatible API for tests and offline use (the only axum
 //!    user).
 //!
-//! [`vocab`] holds the API's value lists, shared by manifests, model and wire types. Every
-//! user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
+//! [`vocab`] holds the API's value lists, shared by manifests, model and wire types; [`wire`] is
+//! the API contract (serde data only), which [`api`] sends and the emulator answers with;
+//! [`kinds`] holds, one module per kind, what is specific to a kind (built so far for the plain
+//! project children). Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
 pub mod api;
 pub mod apply;
