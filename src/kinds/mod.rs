@@ -78,6 +78,14 @@ macro_rules! child_spec {
         }
 
         $(impl ChildVariant for $module::$kind {
+            fn header(raw: &Self::Raw) -> RawHeader<'_> {
+                RawHeader {
+                    name: &raw.name,
+                    state: &raw.state,
+                    previous_names: &raw.previous_names,
+                }
+            }
+
             fn wrap(spec: Self::Spec) -> Spec {
                 Spec::Child(ChildSpec::$kind(spec))
             }
@@ -95,6 +103,8 @@ project_children!(child_spec!());
 
 /// A [`ProjectChild`]'s place in [`Spec`]; implemented for the kinds of [`project_children!`].
 pub trait ChildVariant: ProjectChild {
+    /// The name, state and previous names of one manifest entry (every manifest form has them).
+    fn header(raw: &Self::Raw) -> RawHeader<'_>;
     /// The spec as the model's sum type.
     fn wrap(spec: Self::Spec) -> Spec;
     /// This kind's spec, when `spec` is one.
@@ -160,8 +170,6 @@ pub trait ProjectChild {
 
     /// The kind's entries in a project manifest.
     fn entries(project: &RawProject) -> &[Sp<Self::Raw>];
-    /// The name, state and previous names of one entry.
-    fn header(raw: &Self::Raw) -> RawHeader<'_>;
     /// Checks one entry (its name already checked) and builds its spec; `None` after a
     /// diagnostic.
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, raw: &Self::Raw) -> Option<Self::Spec>;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CreateVerb, ItemHeader, ProjectChild, RawHeader};
+use super::{CreateVerb, ItemHeader, ProjectChild};
 use crate::diff::fields::Field;
 use crate::manifest::raw::{RawProject, RawSpanIframe};
 use crate::manifest::spanned::Sp;
@@ -26,14 +26,6 @@ impl ProjectChild for SpanIframe {
 
     fn entries(project: &RawProject) -> &[Sp<RawSpanIframe>] {
         &project.span_iframes
-    }
-
-    fn header(raw: &RawSpanIframe) -> RawHeader<'_> {
-        RawHeader {
-            name: &raw.name,
-            state: &raw.state,
-            previous_names: &raw.previous_names,
-        }
     }
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, i: &RawSpanIframe) -> Option<SpanIframeSpec> {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CreateVerb, ItemHeader, ProjectChild, RawHeader};
+use super::{CreateVerb, ItemHeader, ProjectChild};
 use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
 use crate::manifest::raw::{RawProject, RawTag};
@@ -26,14 +26,6 @@ impl ProjectChild for Tag {
 
     fn entries(project: &RawProject) -> &[Sp<RawTag>] {
         &project.tags
-    }
-
-    fn header(raw: &RawTag) -> RawHeader<'_> {
-        RawHeader {
-            name: &raw.name,
-            state: &raw.state,
-            previous_names: &raw.previous_names,
-        }
     }
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, t: &RawTag) -> Option<TagSpec> {
