@@ -548,12 +548,12 @@ impl<K: ChildVariant, Rest: ChildLists> ChildLists
 async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildLists {
     macro_rules! list {
         ([$client:expr, $q:expr]) => { async {} };
-        ([$client:expr, $q:expr] $module:ident::$kind:ident $(, $rest_module:ident::$rest:ident)*) => {
+        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
             async {
                 use crate::kinds::$module::$kind;
                 let (first, rest) = tokio::join!(
                     $client.list_all::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
-                    list!([$client, $q] $($rest_module::$rest),*),
+                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
                 );
                 (first, rest, std::marker::PhantomData::<$kind>)
             }

@@ -13,26 +13,26 @@
 //! Migrated so far: `tag`, `span_iframe` (the plain project children). The other kinds are still
 //! written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
 
-/// Every [`ProjectChild`] kind, as `module::Type`: calls the macro `$m` with the given arguments
+/// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
 /// in brackets, then the kinds, so code is expanded once per kind (the `pub mod` lines and
 /// [`ChildSpec`] here, lowering in `lower.rs`, the list calls in `read.rs`). A kind left out of this list has no
 /// [`ChildVariant`]: the scaffolds never call it and the conformance test fails.
 macro_rules! project_children {
     ($m:ident!($($arg:tt)*)) => {
-        $m! {[$($arg)*] tag::Tag, span_iframe::SpanIframe}
+        $m! {[$($arg)*] tag::Tag(tags), span_iframe::SpanIframe(span_iframes)}
     };
 }
 pub(crate) use project_children;
 
 macro_rules! modules {
-    ([] $($module:ident::$kind:ident),*) => {
+    ([] $($module:ident::$kind:ident($field:ident)),*) => {
         $(pub mod $module;)*
     };
 }
 project_children!(modules!());
 
 macro_rules! child_spec {
-    ([] $($module:ident::$kind:ident),*) => {
+    ([] $($module:ident::$kind:ident($field:ident)),*) => {
         /// The spec of a [`ProjectChild`] kind, by kind: `Spec::Child` holds one.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ChildSpec {
@@ -78,6 +78,12 @@ macro_rules! child_spec {
         }
 
         $(impl ChildVariant for $module::$kind {
+            const MANIFEST_KEY: &'static str = stringify!($field);
+
+            fn entries(project: &RawProject) -> &[Sp<Self::Raw>] {
+                &project.$field
+            }
+
             fn header(raw: &Self::Raw) -> RawHeader<'_> {
                 RawHeader {
                     name: &raw.name,
@@ -103,6 +109,11 @@ project_children!(child_spec!());
 
 /// A [`ProjectChild`]'s place in [`Spec`]; implemented for the kinds of [`project_children!`].
 pub trait ChildVariant: ProjectChild {
+    /// The key of the kind's list in a project manifest (`tags`, `span_iframes`...), the field of
+    /// `RawProject` that holds it.
+    const MANIFEST_KEY: &'static str;
+    /// The kind's entries in a project manifest.
+    fn entries(project: &RawProject) -> &[Sp<Self::Raw>];
     /// The name, state and previous names of one manifest entry (every manifest form has them).
     fn header(raw: &Self::Raw) -> RawHeader<'_>;
     /// The spec as the model's sum type.
@@ -153,8 +164,6 @@ pub struct ItemHeader<'a> {
 pub trait ProjectChild {
     /// The registry row.
     const KIND: Kind;
-    /// The key of the kind's list in a project manifest (`tags`, `span_iframes`...).
-    const MANIFEST_KEY: &'static str;
     /// The create call's verb.
     const CREATE: CreateVerb;
     /// The manifest form.
@@ -168,8 +177,6 @@ pub trait ProjectChild {
     /// The patch request body: an unset field is left out (left alone by the API).
     type Patch: Serialize;
 
-    /// The kind's entries in a project manifest.
-    fn entries(project: &RawProject) -> &[Sp<Self::Raw>];
     /// Checks one entry (its name already checked) and builds its spec; `None` after a
     /// diagnostic.
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, raw: &Self::Raw) -> Option<Self::Spec>;

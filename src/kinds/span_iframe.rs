@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 
 use super::{CreateVerb, ItemHeader, ProjectChild};
 use crate::diff::fields::Field;
-use crate::manifest::raw::{RawProject, RawSpanIframe};
-use crate::manifest::spanned::Sp;
+use crate::manifest::raw::RawSpanIframe;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::{Kind, SpanIframeSpec};
 use crate::wire::{CreateSpanIFrame, Id, PatchSpanIFrame, SpanIFrame};
@@ -16,17 +15,12 @@ pub struct SpanIframe;
 
 impl ProjectChild for SpanIframe {
     const KIND: Kind = Kind::SpanIframe;
-    const MANIFEST_KEY: &'static str = "span_iframes";
     const CREATE: CreateVerb = CreateVerb::Put;
     type Raw = RawSpanIframe;
     type Spec = SpanIframeSpec;
     type Item = SpanIFrame;
     type Create = CreateSpanIFrame;
     type Patch = PatchSpanIFrame;
-
-    fn entries(project: &RawProject) -> &[Sp<RawSpanIframe>] {
-        &project.span_iframes
-    }
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, i: &RawSpanIframe) -> Option<SpanIframeSpec> {
         let url = lw.url(cx.at, &i.url, "a span iframe URL", &["https"])?;

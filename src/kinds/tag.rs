@@ -5,8 +5,7 @@ use serde_json::{Value, json};
 use super::{CreateVerb, ItemHeader, ProjectChild};
 use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
-use crate::manifest::raw::{RawProject, RawTag};
-use crate::manifest::spanned::Sp;
+use crate::manifest::raw::RawTag;
 use crate::model::lower::{Cx, Lowerer, is_hex_color};
 use crate::model::{Kind, TagSpec};
 use crate::wire::{CreateProjectTag, Id, PatchProjectTag, ProjectTag};
@@ -16,17 +15,12 @@ pub struct Tag;
 
 impl ProjectChild for Tag {
     const KIND: Kind = Kind::Tag;
-    const MANIFEST_KEY: &'static str = "tags";
     const CREATE: CreateVerb = CreateVerb::Put;
     type Raw = RawTag;
     type Spec = TagSpec;
     type Item = ProjectTag;
     type Create = CreateProjectTag;
     type Patch = PatchProjectTag;
-
-    fn entries(project: &RawProject) -> &[Sp<RawTag>] {
-        &project.tags
-    }
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, t: &RawTag) -> Option<TagSpec> {
         let color = t.color.as_ref().and_then(|c| {

@@ -1436,7 +1436,7 @@ impl Lowerer<'_> {
 
     fn lower_project_body(&mut self, cx: Cx<'_>, raw: &RawProject) {
         macro_rules! lower_children {
-            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident),*) => {
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
                 $($lw.lower_children::<crate::kinds::$module::$kind>($cx, $raw);)*
             };
         }
