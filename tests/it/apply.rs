@@ -114,15 +114,25 @@ fn addresses(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// The converge scenario planned against a fresh deterministic emulator.
+async fn converge_planned() -> (
+    EmuHandle,
+    Analysis,
+    BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+    PlanOutcome,
+) {
+    let emu = crate::support::acme_emulator(true).await;
+    let analysis = manifests("tests/data/apply/converge");
+    let values = crate::support::secret_values(&analysis);
+    let first = plan(&analysis, &emu, &values).await;
+    (emu, analysis, values, first)
+}
+
 #[test]
 fn applied_plan_converges_and_reapplies_nothing() {
     let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let emu = crate::support::acme_emulator(true).await;
-        let analysis = manifests("tests/data/apply/converge");
-        let values = crate::support::secret_values(&analysis);
-
-        let first = plan(&analysis, &emu, &values).await;
+        let (emu, analysis, values, first) = converge_planned().await;
         let summary = first.plan.summary();
         assert!(
             summary.create > 0 && summary.update > 0 && summary.delete > 0,
@@ -148,18 +158,13 @@ fn applied_plan_converges_and_reapplies_nothing() {
     });
 }
 
-/// Reads survive transient faults: with a fifth of the reads failing (500, 429 with
-/// `Retry-After: 0`, dropped connections), the plan is the same as without faults.
 /// The writes of the converge scenario (creates, updates with cleared fields, deletes), one at a
 /// time so that ids and order are stable: method, path and the exact JSON body of each.
 #[test]
 fn converge_writes_are_pinned() {
     let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let emu = crate::support::acme_emulator(true).await;
-        let analysis = manifests("tests/data/apply/converge");
-        let values = crate::support::secret_values(&analysis);
-        let first = plan(&analysis, &emu, &values).await;
+        let (emu, analysis, values, first) = converge_planned().await;
         emu.clear_requests();
         let report = execute_with(&analysis, &emu, &first, &values, 1).await;
         assert!(report.failed.is_empty(), "failed: {:#?}", report.failed);
@@ -168,6 +173,8 @@ fn converge_writes_are_pinned() {
     });
 }
 
+/// Reads survive transient faults: with a fifth of the reads failing (500, 429 with
+/// `Retry-After: 0`, dropped connections), the plan is the same as without faults.
 #[test]
 fn plan_reads_retry_through_transient_faults() {
     use bt_gitops::emulator::{FaultAction, FaultRule};
