@@ -265,17 +265,17 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::Environment(e) => {
             without_nulls(json!({ "name": k.name, "slug": e.slug, "description": e.description }))
         }
-        Spec::Tag(t) => {
-            without_nulls(json!({ "name": k.name, "color": t.color, "description": t.description }))
+        Spec::Child(c) => {
+            return Some(Entry {
+                section: c.manifest_key(),
+                text: flow(&without_nulls(c.manifest(&k.name))),
+            });
         }
         Spec::Score(sc) => score(&k.name, sc),
         Spec::OnlineScoring(o) => {
             let scorers: Vec<Value> = o.scorers.iter().map(function).collect::<Option<_>>()?;
             online_rule(&k.name, o, scorers)
         }
-        Spec::SpanIframe(i) => without_nulls(
-            json!({ "name": k.name, "url": i.url, "description": i.description, "post_message": i.post_message }),
-        ),
         Spec::Alert(a) => without_nulls(json!({
             "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
             "notify": match &a.notify {
@@ -312,7 +312,6 @@ fn entries<'a>(
         .filter_map(|(k, s)| entry(k, s).map(|e| e.text))
 }
 
-/// `key:` followed by one flow item per line; nothing for an empty list.
 fn list(out: &mut String, key: &str, items: impl Iterator<Item = String>) {
     let items: Vec<String> = items.collect();
     if items.is_empty() {

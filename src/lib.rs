@@ -19,8 +19,10 @@
 //!    [`file_events`] (notify) feed them manifests at refs and file events; [`emulator`] serves a
 //!    Braintrust-compatible API for tests and offline use (axum serves both).
 //!
-//! [`vocab`] holds the API's value lists, shared by manifests, model and wire types. Every
-//! user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
+//! [`vocab`] holds the API's value lists, shared by manifests, model and wire types; [`wire`] is
+//! the API contract (serde data only), which [`api`] sends and the emulator answers with;
+//! [`kinds`] holds, one module per kind, what is specific to a kind (built so far for the plain
+//! project children). Every user-input problem is a [`diag::Diagnostic`] value with a stable code and a span.
 
 pub mod api;
 pub mod apply;
@@ -34,6 +36,7 @@ pub mod file_events;
 pub mod git;
 pub mod graph;
 pub mod import;
+pub mod kinds;
 pub mod live;
 pub mod manifest;
 pub mod model;
@@ -45,3 +48,4 @@ pub mod redact;
 pub mod render;
 pub mod source;
 pub mod vocab;
+pub mod wire;

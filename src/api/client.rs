@@ -469,38 +469,7 @@ enum Envelope {
     Bare,
 }
 
-/// Objects that lists page through by id.
-pub trait HasId {
-    fn id(&self) -> &str;
-}
-
-macro_rules! has_id {
-    ($($t:ident),+) => {$(
-        impl HasId for super::wire::$t {
-            fn id(&self) -> &str {
-                self.id.as_str()
-            }
-        }
-    )+};
-}
-
-has_id!(
-    Organization,
-    User,
-    Group,
-    Role,
-    Acl,
-    Project,
-    ProjectTag,
-    ProjectScore,
-    ProjectAutomation,
-    SpanIFrame,
-    AiSecret,
-    EnvVar,
-    ServiceToken,
-    ApiKey,
-    Environment
-);
+pub use crate::wire::HasId;
 
 #[cfg(test)]
 mod tests {

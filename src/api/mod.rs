@@ -1,6 +1,6 @@
-//! The Braintrust API: wire types (shared with the emulator), the client with its errors and
-//! retries, the reader that turns list responses into live state, the poster of drift
-//! notifications to webhooks, and the few GitHub REST calls of drift proposals.
+//! The Braintrust API: the HTTP client with its errors and retries, the reader that turns list
+//! responses into live state, the poster of drift notifications to webhooks, and the few GitHub REST calls of drift proposals. The wire types
+//! are the contract in [`crate::wire`], re-exported here as `api::wire`.
 //!
 //! This is the only module that knows HTTP.
 
@@ -10,4 +10,4 @@ pub mod github;
 pub mod read;
 pub mod retry;
 pub mod webhook;
-pub mod wire;
+pub use crate::wire;

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
+use crate::kinds::{ChildVariant, ProjectChild};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
@@ -94,10 +95,9 @@ pub async fn fetch_org(
         roles,
         acls,
         projects,
-        tags,
+        children,
         scores,
         automations,
-        iframes,
         secrets,
         tokens,
         keys,
@@ -109,10 +109,9 @@ pub async fn fetch_org(
         client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
         client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
         client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
-        client.list_all::<wire::ProjectTag>(Kind::Tag.list(), &org_q),
+        list_children(client, &org_q),
         client.list_all::<wire::ProjectScore>(Kind::Score.list(), &org_q),
         client.list_all::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
-        client.list_all::<wire::SpanIFrame>(Kind::SpanIframe.list(), &org_q),
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
@@ -332,16 +331,7 @@ pub async fn fetch_org(
         }
     }
 
-    for t in b.complete(tags, &[Kind::Tag]).unwrap_or_default() {
-        let Some(key) = in_project(&t.project_id, Kind::Tag, &t.name) else {
-            continue;
-        };
-        let spec = TagSpec {
-            color: t.color.as_ref().map(|c| c.to_lowercase()),
-            description: t.description.clone(),
-        };
-        b.insert(key, t.id.as_str(), Spec::Tag(spec), &t, None);
-    }
+    children.read(&mut b, &in_project);
 
     for s in b
         .complete(scores, &[Kind::Score, Kind::OnlineScoring])
@@ -368,21 +358,6 @@ pub async fn fetch_org(
             continue;
         };
         b.insert(key, a.id.as_str(), spec, &a, None);
-    }
-
-    for i in b.complete(iframes, &[Kind::SpanIframe]).unwrap_or_default() {
-        if i.deleted_at.is_some() {
-            continue;
-        }
-        let Some(key) = in_project(&i.project_id, Kind::SpanIframe, &i.name) else {
-            continue;
-        };
-        let spec = SpanIframeSpec {
-            url: i.url.clone(),
-            description: i.description.clone(),
-            post_message: i.post_message,
-        };
-        b.insert(key, i.id.as_str(), Spec::SpanIframe(spec), &i, None);
     }
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
@@ -545,7 +520,76 @@ struct Builder {
     state: LiveState,
 }
 
+/// The list responses of the [`ProjectChild`] kinds, nested `(first, (second, (... ())))`, each
+/// turned into live objects by [`ChildLists::read`].
+trait ChildLists {
+    fn read(
+        self,
+        b: &mut Builder,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    );
+}
+
+impl ChildLists for () {
+    fn read(self, _: &mut Builder, _: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>) {}
+}
+
+impl<K: ChildVariant, Rest: ChildLists> ChildLists
+    for (
+        Result<Vec<K::Item>, ApiError>,
+        Rest,
+        std::marker::PhantomData<K>,
+    )
+{
+    fn read(
+        self,
+        b: &mut Builder,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    ) {
+        b.children::<K>(self.0, in_project);
+        self.1.read(b, in_project);
+    }
+}
+
+/// Lists every [`ProjectChild`] kind of the org concurrently.
+async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildLists {
+    macro_rules! list {
+        ([$client:expr, $q:expr]) => { async {} };
+        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
+            async {
+                use crate::kinds::$module::$kind;
+                let (first, rest) = tokio::join!(
+                    $client.list_all::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
+                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
+                );
+                (first, rest, std::marker::PhantomData::<$kind>)
+            }
+        };
+    }
+    crate::kinds::project_children!(list!(client, org_q)).await
+}
+
 impl Builder {
+    /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
+    /// and items of unknown projects are skipped.
+    fn children<K: ChildVariant>(
+        &mut self,
+        result: Result<Vec<K::Item>, ApiError>,
+        in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
+    ) {
+        for item in self.complete(result, &[K::KIND]).unwrap_or_default() {
+            let head = K::item(&item);
+            if head.deleted {
+                continue;
+            }
+            let Some(key) = in_project(head.project_id, K::KIND, head.name) else {
+                continue;
+            };
+            let spec = K::wrap(K::read(&item));
+            self.insert(key, head.id.as_str(), spec, &item, None);
+        }
+    }
+
     /// The objects of a list that completed; a failed list marks its kinds incomplete.
     fn complete<T>(&mut self, result: Result<Vec<T>, ApiError>, kinds: &[Kind]) -> Option<Vec<T>> {
         match result {

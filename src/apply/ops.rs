@@ -16,10 +16,12 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
+use crate::kinds::CreateVerb;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
+use crate::wire::Id;
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -177,6 +179,20 @@ impl Cx<'_> {
         Some(id)
     }
 
+    /// Creates a plain project child with its kind's typed create body (see `crate::kinds`).
+    async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
+        let project_id = self.project_id()?;
+        let project_id = Id::parse(&project_id)
+            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+        let (verb, body) = spec.create(project_id, &self.key.name);
+        let method = match verb {
+            CreateVerb::Post => Method::POST,
+            CreateVerb::Put => Method::PUT,
+        };
+        let out = self.send(method, self.collection()?, body).await?;
+        Ok(self.created(&out))
+    }
+
     async fn create(&self) -> Result<Option<String>, ChangeError> {
         let spec = self.spec()?.clone();
         match &spec {
@@ -279,20 +295,11 @@ impl Cx<'_> {
                 }
                 Ok(id)
             }
-            Spec::Tag(t) => {
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "color": t.color, "description": t.description });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
+            Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
                 let mut body = score_body(&spec)?;
                 body["project_id"] = json!(self.project_id()?);
                 body["name"] = json!(self.key.name);
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
-            Spec::SpanIframe(i) => {
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "url": i.url, "description": i.description, "post_message": i.post_message });
                 let out = self.send(Method::PUT, self.collection()?, body).await?;
                 Ok(self.created(&out))
             }
@@ -429,21 +436,19 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::Tag(t), _) => {
-                let body = json!({ "name": self.rename(), "color": t.color, "description": t.description });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
+            (Spec::Child(c), _) => {
+                self.send(
+                    Method::PATCH,
+                    &self.object_path(&id)?,
+                    c.patch(self.rename()),
+                )
+                .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
                     body["name"] = json!(name);
                 }
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
-            }
-            (Spec::SpanIframe(i), _) => {
-                let body = json!({ "name": self.rename(), "url": i.url, "description": i.description, "post_message": i.post_message });
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }

@@ -91,10 +91,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             out
         }
         Spec::EnvVar(_) => Vec::new(),
-        Spec::Tag(t) => vec![
-            ("color", t.color.as_ref().map(|v| json!(v))),
-            ("description", t.description.as_ref().map(|v| json!(v))),
-        ],
+        Spec::Child(c) => c.fields(),
         Spec::Score(s) => {
             let (ty, categories, weights, scores): (
                 &str,
@@ -155,11 +152,6 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
                 o.apply_to_span_names.as_ref().map(|v| json!(v)),
             ),
             ("skip_logging", o.skip_logging.map(|v| json!(v))),
-        ],
-        Spec::SpanIframe(i) => vec![
-            ("url", Some(json!(i.url))),
-            ("description", i.description.as_ref().map(|v| json!(v))),
-            ("post_message", i.post_message.map(|v| json!(v))),
         ],
         Spec::Alert(a) => vec![
             ("description", a.description.as_ref().map(|v| json!(v))),

@@ -168,6 +168,11 @@ pub struct LoggedRequest {
     pub fault: Option<String>,
     /// Time spent answering, injected latency included.
     pub duration_ms: f64,
+    /// The JSON body of a write request, as received. Kept in process only (tests read it
+    /// through `EmuHandle::requests`): never served by the control endpoints, since a body may
+    /// carry a secret.
+    #[serde(skip)]
+    pub body: Option<serde_json::Value>,
 }
 
 impl LoggedRequest {
@@ -439,6 +444,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         return preflight(&state, &path);
     }
     let query = request.uri().query().map(str::to_owned);
+    let (request, body) = captured_body(request).await;
     let (latency, fault) = {
         let mut controls = state.controls();
         let fault = controls.decide(method.as_str(), &path);
@@ -456,6 +462,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             status: 0,
             fault: fault.as_ref().map(|f| fault_name(f).to_owned()),
             duration_ms: 0.0,
+            body,
         }),
     };
     if !latency.is_zero() {
@@ -484,6 +491,33 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     }
     drop(guard);
     response
+}
+
+/// The largest body the log keeps: what the JSON extractor accepts (axum's default limit).
+const LOGGED_BODY_LIMIT: usize = 2 << 20;
+
+/// Reads a write request's JSON body for the log and hands back an identical request. Only a
+/// body with a `Content-Length` within [`LOGGED_BODY_LIMIT`] is read, so that what the handlers
+/// see (and refuse) does not change; anything else passes through unread.
+async fn captured_body(request: Request) -> (Request, Option<serde_json::Value>) {
+    let write = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if !write || !length.is_some_and(|n| n > 0 && n <= LOGGED_BODY_LIMIT) {
+        return (request, None);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, LOGGED_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let json = serde_json::from_slice(&bytes).ok();
+    (Request::from_parts(parts, Body::from(bytes)), json)
 }
 
 /// Records its entry in the request log when dropped.

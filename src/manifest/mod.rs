@@ -534,7 +534,7 @@ fn parse_document(
             let diag = convert_error(&err, at, sources);
             match &err.without_snippet() {
                 serde_saphyr::Error::SerdeUnknownField { field, .. }
-                    if PROJECT_ONLY_FIELDS.contains(&field.as_str()) =>
+                    if is_project_only(field) =>
                 {
                     diag.with_hint(format!(
                         "`{field}` belongs in a project document; this one is read as an org document because it has `org:` and no `project:`. Start a project document with `project: NAME`"
@@ -548,23 +548,16 @@ fn parse_document(
     Err(unknown_document(text, at))
 }
 
-/// Fields of project documents that an org document does not have: seeing one in a document
-/// read as an org usually means its `project:` key is missing.
-const PROJECT_ONLY_FIELDS: &[&str] = &[
-    "name",
-    "template",
-    "description",
-    "previous_names",
-    "protect",
-    "state",
-    "tags",
-    "scores",
-    "online_scoring",
-    "span_iframes",
-    "alerts",
-    "retention",
-    "exports",
-];
+/// Whether `field` is a field of project documents that an org document does not have: seeing
+/// one in a document read as an org usually means its `project:` key is missing. Read from the
+/// manifest schema (only on this error path), so a new project list needs no edit here.
+fn is_project_only(field: &str) -> bool {
+    let schema = schema::manifest_schema();
+    let has = |def: &str| schema["$defs"][def]["properties"].get(field).is_some();
+    // `name` is what people write for `project:`.
+    field == "name"
+        || (!matches!(field, "project" | "project_template") && has("RawProject") && !has("RawOrg"))
+}
 
 /// The first line of a document that is not blank or a comment, as a span.
 fn first_content_line(text: &str, at: DocOrigin) -> Span {

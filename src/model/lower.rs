@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
+use crate::kinds::ChildVariant;
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
@@ -48,9 +49,11 @@ struct PendingRef {
     hint: Option<&'static str>,
 }
 
-struct Lowerer<'a> {
+/// The lowering pass's state; per-kind modules (`crate::kinds`) lower their entries through it.
+/// Public only as a parameter type of `ProjectChild::lower`: it has no public constructor.
+pub struct Lowerer<'a> {
     sources: &'a SourceMap,
-    diags: Vec<Diagnostic>,
+    pub(crate) diags: Vec<Diagnostic>,
     state: DesiredState,
     refs: Vec<PendingRef>,
     /// Every `previous_names` entry of an inserted object, checked once all objects are known.
@@ -71,8 +74,8 @@ struct Unparsed {
 
 /// Where an object is being declared.
 #[derive(Clone, Copy)]
-struct Cx<'d> {
-    at: DocOrigin,
+pub struct Cx<'d> {
+    pub(crate) at: DocOrigin,
     org: &'d OrgName,
     project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
@@ -218,7 +221,7 @@ impl Lowerer<'_> {
 
     // ---- small checked conversions -------------------------------------------------------
 
-    fn span<T>(&self, at: DocOrigin, value: &Sp<T>) -> Span {
+    pub(crate) fn span<T>(&self, at: DocOrigin, value: &Sp<T>) -> Span {
         at.of(value, self.sources)
     }
 
@@ -364,7 +367,7 @@ impl Lowerer<'_> {
         Some(seconds)
     }
 
-    fn url(
+    pub(crate) fn url(
         &mut self,
         at: DocOrigin,
         value: &Sp<String>,
@@ -1432,17 +1435,17 @@ impl Lowerer<'_> {
     }
 
     fn lower_project_body(&mut self, cx: Cx<'_>, raw: &RawProject) {
-        for t in &raw.tags {
-            self.lower_tag(cx, t);
+        macro_rules! lower_children {
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
+                $($lw.lower_children::<crate::kinds::$module::$kind>($cx, $raw);)*
+            };
         }
+        crate::kinds::project_children!(lower_children!(self, cx, raw));
         for s in &raw.scores {
             self.lower_score(cx, s);
         }
         for o in &raw.online_scoring {
             self.lower_online_scoring(cx, o);
-        }
-        for i in &raw.span_iframes {
-            self.lower_span_iframe(cx, i);
         }
         for a in &raw.alerts {
             self.lower_alert(cx, a);
@@ -1568,33 +1571,32 @@ impl Lowerer<'_> {
             .map(|p| ResourceKey::in_project(cx.org, p, kind, name))
     }
 
-    fn lower_tag(&mut self, cx: Cx<'_>, t: &Sp<raw::RawTag>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &t.name) else {
-            return;
-        };
-        let color = t.color.as_ref().and_then(|c| {
-            if is_hex_color(&c.value) {
-                Some(c.value.to_lowercase())
-            } else {
-                self.diags.push(
-                    Diagnostic::error(Code::InvalidColor, format!("`{}` is not a colour", c.value))
-                        .with_label(self.span(at, c), "expected `#rgb` or `#rrggbb`")
-                        .with_hint("write a hex colour in quotes, like `\"#e5484d\"`"),
-                );
-                None
+    /// The entries of one [`ProjectChild`] kind in a project: the name is checked, the kind's
+    /// module checks the rest and builds the spec, and the object depends on its project.
+    fn lower_children<K: ChildVariant>(&mut self, cx: Cx<'_>, raw: &RawProject) {
+        for entry in K::entries(raw) {
+            let header = K::header(entry);
+            let Some(name) = self.name(cx.at, header.name) else {
+                continue;
+            };
+            let Some(spec) = K::lower(self, cx, entry) else {
+                continue;
+            };
+            let Some(key) = Self::project_key(cx, K::KIND, name.as_str()) else {
+                continue;
+            };
+            let span = self.span(cx.at, header.name);
+            if let Some(key) = self.add(
+                cx,
+                key,
+                K::wrap(spec),
+                span,
+                header.state,
+                None,
+                header.previous_names,
+            ) {
+                self.depend_on_project(cx, &key, span);
             }
-        });
-        let spec = Spec::Tag(TagSpec {
-            color,
-            description: t.description.as_ref().map(|d| d.value.clone()),
-        });
-        let Some(key) = Self::project_key(cx, Kind::Tag, name.as_str()) else {
-            return;
-        };
-        let span = self.span(at, &t.name);
-        if let Some(key) = self.add(cx, key, spec, span, &t.state, None, &t.previous_names) {
-            self.depend_on_project(cx, &key, span);
         }
     }
 
@@ -1984,28 +1986,6 @@ impl Lowerer<'_> {
                     idle_seconds: idle,
                 })
             }
-        }
-    }
-
-    fn lower_span_iframe(&mut self, cx: Cx<'_>, i: &Sp<raw::RawSpanIframe>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &i.name) else {
-            return;
-        };
-        let Some(url) = self.url(at, &i.url, "a span iframe URL", &["https"]) else {
-            return;
-        };
-        let spec = Spec::SpanIframe(SpanIframeSpec {
-            url,
-            description: i.description.as_ref().map(|d| d.value.clone()),
-            post_message: i.post_message.as_ref().map(|v| v.value),
-        });
-        let Some(key) = Self::project_key(cx, Kind::SpanIframe, name.as_str()) else {
-            return;
-        };
-        let span = self.span(at, &i.name);
-        if let Some(key) = self.add(cx, key, spec, span, &i.state, None, &i.previous_names) {
-            self.depend_on_project(cx, &key, span);
         }
     }
 
@@ -2416,7 +2396,7 @@ impl Lowerer<'_> {
     }
 }
 
-fn is_hex_color(value: &str) -> bool {
+pub(crate) fn is_hex_color(value: &str) -> bool {
     value.strip_prefix('#').is_some_and(|hex| {
         (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit())
     })

@@ -13,6 +13,7 @@ pub mod lower;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub use crate::kinds::ChildSpec;
 pub use ids::{Email, InvalidId, Name, OrgName, ProjectName};
 pub use kind::Kind;
 pub use lower::lower;
@@ -172,10 +173,10 @@ pub enum Spec {
     AiSecret(AiSecretSpec),
     Project(ProjectSpec),
     EnvVar(EnvVarSpec),
-    Tag(TagSpec),
+    /// A plain project child (tag, span iframe...), whose module is in [`crate::kinds`].
+    Child(ChildSpec),
     Score(ScoreSpec),
     OnlineScoring(OnlineScoringSpec),
-    SpanIframe(SpanIframeSpec),
     Alert(AlertSpec),
     Retention(RetentionSpec),
     Export(ExportSpec),

@@ -75,6 +75,16 @@ async fn execute(
     outcome: &PlanOutcome,
     values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
 ) -> ApplyReport {
+    execute_with(analysis, emu, outcome, values, 8).await
+}
+
+async fn execute_with(
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    outcome: &PlanOutcome,
+    values: &BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+    concurrency: usize,
+) -> ApplyReport {
     let clients = targets(emu)
         .into_iter()
         .map(|t| {
@@ -90,7 +100,7 @@ async fn execute(
         live: &outcome.live,
         clients,
         secrets: values.clone(),
-        concurrency: 8,
+        concurrency,
         root: std::env::temp_dir(),
         observer: None,
     })
@@ -104,15 +114,25 @@ fn addresses(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// The converge scenario planned against a fresh deterministic emulator.
+async fn converge_planned() -> (
+    EmuHandle,
+    Analysis,
+    BTreeMap<bt_gitops::model::ResourceKey, SecretValue>,
+    PlanOutcome,
+) {
+    let emu = crate::support::acme_emulator(true).await;
+    let analysis = manifests("tests/data/apply/converge");
+    let values = crate::support::secret_values(&analysis);
+    let first = plan(&analysis, &emu, &values).await;
+    (emu, analysis, values, first)
+}
+
 #[test]
 fn applied_plan_converges_and_reapplies_nothing() {
     let runtime = crate::support::runtime();
     runtime.block_on(async {
-        let emu = crate::support::acme_emulator(true).await;
-        let analysis = manifests("tests/data/apply/converge");
-        let values = crate::support::secret_values(&analysis);
-
-        let first = plan(&analysis, &emu, &values).await;
+        let (emu, analysis, values, first) = converge_planned().await;
         let summary = first.plan.summary();
         assert!(
             summary.create > 0 && summary.update > 0 && summary.delete > 0,
@@ -134,6 +154,21 @@ fn applied_plan_converges_and_reapplies_nothing() {
         let again = execute(&analysis, &emu, &second, &values).await;
         assert_eq!(again.total(), 0);
         assert_eq!(emu.write_count(), 0, "a second apply wrote");
+        emu.shutdown().await;
+    });
+}
+
+/// The writes of the converge scenario (creates, updates with cleared fields, deletes), one at a
+/// time so that ids and order are stable: method, path and the exact JSON body of each.
+#[test]
+fn converge_writes_are_pinned() {
+    let runtime = crate::support::runtime();
+    runtime.block_on(async {
+        let (emu, analysis, values, first) = converge_planned().await;
+        emu.clear_requests();
+        let report = execute_with(&analysis, &emu, &first, &values, 1).await;
+        assert!(report.failed.is_empty(), "failed: {:#?}", report.failed);
+        insta::assert_snapshot!(crate::support::logged_writes(&emu));
         emu.shutdown().await;
     });
 }

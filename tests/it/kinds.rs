@@ -13,7 +13,7 @@ use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::reconcile::{self, PlanInput, PlanOutcome};
 use bt_gitops::source::SourceMap;
 
-use crate::support::{acme_target, root, runtime, secret_values};
+use crate::support::{acme_target, logged_writes, root, runtime, secret_values};
 
 const ORG: &str = "acme";
 /// The tool's key: a token of an owner service account, so that service tokens can be created.
@@ -68,8 +68,9 @@ fn changes(outcome: &PlanOutcome) -> Vec<String> {
         .collect()
 }
 
-/// The whole cycle for one kind's data file; `Err` says which step failed.
-async fn conform(kind: Kind, text: String) -> Result<(), String> {
+/// The whole cycle for one kind's data file; `Err` says which step failed. `Ok` holds the
+/// writes the first apply sent (see [`logged_writes`]).
+async fn conform(kind: Kind, text: String) -> Result<String, String> {
     let files = vec![(format!("{kind}.yaml"), text)];
     let analysis = analyze(&files);
     if analysis.has_errors() {
@@ -96,15 +97,19 @@ async fn conform(kind: Kind, text: String) -> Result<(), String> {
             r.key
         ));
     }
-    let emu = spawn(EmulatorConfig::default().with_seed(seed()))
-        .await
-        .map_err(|e| format!("emulator: {e}"))?;
+    let emu = spawn(
+        EmulatorConfig::default()
+            .with_seed(seed())
+            .with_deterministic(true),
+    )
+    .await
+    .map_err(|e| format!("emulator: {e}"))?;
     let result = cycle(kind, &analysis, &emu).await;
     emu.shutdown().await;
     result
 }
 
-async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<(), String> {
+async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<String, String> {
     let values = secret_values(analysis);
     let first = plan(analysis, emu, &values).await?;
     if !first.plan.changes.iter().any(|c| c.kind == kind.as_str()) {
@@ -122,7 +127,8 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<(), S
         live: &first.live,
         clients,
         secrets: values.clone(),
-        concurrency: 4,
+        // One at a time, so that the emulator's ids and the logged writes come in plan order.
+        concurrency: 1,
         root: std::env::temp_dir(),
         observer: None,
     })
@@ -133,6 +139,7 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<(), S
             report.failed, report.skipped
         ));
     }
+    let writes = logged_writes(emu);
     let again = plan(analysis, emu, &values).await?;
     if !again.plan.changes.is_empty() {
         return Err(format!("re-plan after apply: {:?}", changes(&again)));
@@ -163,7 +170,7 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<(), S
             changes(&from_import)
         ));
     }
-    Ok(())
+    Ok(writes)
 }
 
 #[test]
@@ -171,14 +178,16 @@ fn every_kind_in_the_registry_conforms() {
     let dir = root().join("tests/data/kinds");
     let runtime = runtime();
     let mut failures = Vec::new();
+    let mut writes = Vec::new();
     for &kind in Kind::ALL {
         let path = dir.join(format!("{kind}.yaml"));
         let Ok(text) = fs_err::read_to_string(&path) else {
             failures.push(format!("{kind}: no data file {}", path.display()));
             continue;
         };
-        if let Err(e) = runtime.block_on(conform(kind, text)) {
-            failures.push(format!("{kind}: {e}"));
+        match runtime.block_on(conform(kind, text)) {
+            Ok(sent) => writes.push((kind, sent)),
+            Err(e) => failures.push(format!("{kind}: {e}")),
         }
     }
     failures.extend(
@@ -193,4 +202,9 @@ fn every_kind_in_the_registry_conforms() {
             .map(|name| format!("tests/data/kinds/{name} names no kind")),
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // What apply sends for each kind (method, path, body) is pinned: a change to a request body
+    // shows here.
+    for (kind, sent) in writes {
+        insta::assert_snapshot!(format!("apply_writes__{kind}"), sent);
+    }
 }

@@ -182,3 +182,36 @@ pub fn acme_target(
         api_key: key.to_owned(),
     }
 }
+
+/// The writes in the emulator's request log, oldest first, as text: method, path and the JSON
+/// body as sent, for snapshots that pin what apply sends. An export's `external_id` is fresh on
+/// every apply, so its value shows as its shape only.
+pub fn logged_writes(emu: &bt_gitops::emulator::EmuHandle) -> String {
+    fn mask(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    match v {
+                        serde_json::Value::String(s) if key == "external_id" => {
+                            *s = format!("bt-gitops-[{} hex digits]", s.len() - "bt-gitops-".len());
+                        }
+                        _ => mask(v),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    for r in emu.requests().iter().filter(|r| r.is_write()) {
+        out.push_str(&format!("{} {} -> {}\n", r.method, r.path, r.status));
+        if let Some(body) = &r.body {
+            let mut body = body.clone();
+            mask(&mut body);
+            out.push_str(&serde_json::to_string_pretty(&body).expect("json"));
+            out.push('\n');
+        }
+    }
+    out
+}

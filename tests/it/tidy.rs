@@ -84,6 +84,8 @@ const CORE: &[&str] = &[
     "src/import.rs",
     "src/propose.rs",
     "src/vocab.rs",
+    "src/wire.rs",
+    "src/kinds/",
 ];
 
 #[test]

@@ -2,7 +2,9 @@
 //!
 //! The shapes follow the component schemas of the official OpenAPI spec
 //! (`braintrust-openapi/spec.json`): field names, required fields, enum strings and nullability.
-//! Both the HTTP client and the emulator use these types, so a wrong shape shows up in both.
+//! Both the HTTP client and the emulator use these types, so a wrong shape shows up in both. This is
+//! a pure contract (serde data, no IO), like `vocab`: the core's per-kind modules (`kinds`) build
+//! request bodies and read list items with it, while `api` alone does the HTTP.
 //!
 //! Conventions:
 //! - Response objects are lenient: every optional field is an `Option` that accepts `null` and is
@@ -89,6 +91,40 @@ impl<'de> Deserialize<'de> for Id {
         Id::parse(&text).map_err(serde::de::Error::custom)
     }
 }
+
+/// An API object with an id: what list pagination (`starting_after`) needs.
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+macro_rules! has_id {
+    ($($t:ident),+) => {$(
+        impl HasId for $t {
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+        }
+    )+};
+}
+
+has_id!(
+    Organization,
+    User,
+    Group,
+    Role,
+    Acl,
+    Project,
+    ProjectTag,
+    ProjectScore,
+    ProjectAutomation,
+    SpanIFrame,
+    McpServer,
+    AiSecret,
+    EnvVar,
+    ServiceToken,
+    ApiKey,
+    Environment
+);
 
 /// Deserializes an optional field that the spec does not mark nullable: absent is `None`, `null` is an error.
 ///
@@ -639,10 +675,11 @@ pub struct ProjectTag {
 pub struct CreateProjectTag {
     pub project_id: Id,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub color: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// `PatchProjectTag`.
@@ -651,9 +688,9 @@ pub struct PatchProjectTag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// `ProjectScore`: a human-review score or an online-scoring rule.
@@ -1278,10 +1315,11 @@ pub struct SpanIFrame {
 pub struct CreateSpanIFrame {
     pub project_id: Id,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
     pub url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
     pub post_message: Option<bool>,
 }
 
@@ -1293,9 +1331,9 @@ pub struct PatchSpanIFrame {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub post_message: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_message: Option<bool>,
 }
 
 /// `View`: a saved UI view, located by `object_type` + `object_id`.
