@@ -432,6 +432,17 @@ impl Cx<'_> {
                 let mut body = json!({ "name": self.rename(), "description": p.description });
                 if let Some(settings) = &p.settings {
                     body["settings"] = settings_body(settings, old.as_ref());
+                    // PATCH replaces `settings` whole: send back every key we do not model.
+                    let live = self.live().and_then(|o| o.raw.as_ref());
+                    if let (Some(Value::Object(kept)), Value::Object(sent)) =
+                        (live.map(|raw| &raw["settings"]), &mut body["settings"])
+                    {
+                        for (k, v) in kept {
+                            if !MODELLED_SETTINGS.contains(&k.as_str()) && !v.is_null() {
+                                sent.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
                 }
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
@@ -784,6 +795,17 @@ fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value
         })
         .collect()
 }
+
+/// The project settings keys bt-gitops models (what [`settings_body`] writes); a settings
+/// update sends every other live key back unchanged, since the PATCH replaces the object.
+const MODELLED_SETTINGS: &[&str] = &[
+    "comparison_key",
+    "baseline_experiment_id",
+    "spanFieldOrder",
+    "remote_eval_sources",
+    "disable_realtime_queries",
+    "default_preprocessor",
+];
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
 /// (PATCH replaces settings whole).

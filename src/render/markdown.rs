@@ -39,25 +39,34 @@ pub fn render(plan: &Plan, limit: usize) -> String {
         );
         head.push('\n');
     }
-    if plan.changes.is_empty() {
-        head.push_str("**No changes.** The live org matches the manifests.\n");
-        return fit(head, limit);
-    }
-    let _ = writeln!(head, "**Plan: {}.**\n", summary.line());
-    head.push_str("| Kind | Create | Update | Delete | Replace |\n|---|---:|---:|---:|---:|\n");
     let groups = by_kind(plan);
-    for (kind, changes) in &groups {
-        let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
-        let _ = writeln!(
-            head,
-            "| {kind} | {} | {} | {} | {} |",
-            count(Action::Create),
-            count(Action::Update),
-            count(Action::Delete),
-            count(Action::Replace)
-        );
+    if plan.changes.is_empty() {
+        if !plan.incomplete.is_empty() {
+            // Held-back scopes: "no changes" would be a false all-clear.
+            head.push_str("**Incomplete plan.** No change was found where the org could be read, but some lists could not be read (below), so this is not a clean plan.\n\n");
+        } else {
+            head.push_str("**No changes.** The live org matches the manifests.\n");
+            if plan.guards.is_empty() && plan.unmanaged.is_empty() {
+                return fit(head, limit);
+            }
+            head.push('\n');
+        }
+    } else {
+        let _ = writeln!(head, "**Plan: {}.**\n", summary.line());
+        head.push_str("| Kind | Create | Update | Delete | Replace |\n|---|---:|---:|---:|---:|\n");
+        for (kind, changes) in &groups {
+            let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
+            let _ = writeln!(
+                head,
+                "| {kind} | {} | {} | {} | {} |",
+                count(Action::Create),
+                count(Action::Update),
+                count(Action::Delete),
+                count(Action::Replace)
+            );
+        }
+        head.push('\n');
     }
-    head.push('\n');
     let mut risky: Vec<(Risk, usize)> = Vec::new();
     for c in &plan.changes {
         for r in &c.risks {
@@ -105,6 +114,21 @@ pub fn render(plan: &Plan, limit: usize) -> String {
                 g.guard,
                 escape_html(&g.message),
                 g.override_note()
+            );
+        }
+        head.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            head,
+            "> [!NOTE]\n> **Unmanaged live objects** (outside bt-gitops's model: never changed or deleted, and their names are taken):"
+        );
+        for u in &plan.unmanaged {
+            let _ = writeln!(
+                head,
+                "> - {}: {}",
+                escape_html(&u.describe()),
+                escape_html(&u.reason)
             );
         }
         head.push('\n');
