@@ -25,5 +25,6 @@ mod shard;
 mod support;
 mod tidy;
 mod tls;
+mod tolerance;
 mod watch;
 mod workflows;
