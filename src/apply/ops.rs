@@ -103,6 +103,26 @@ impl Cx<'_> {
             })
     }
 
+    /// Adds to `sent` (the value of the live object's field `field` as this update sends it)
+    /// every part of the live field that the wire type `W` does not model, so that an update
+    /// sending the field whole does not erase what bt-gitops cannot see. Parts the model knows
+    /// are never brought back (a key removed from the manifest stays removed), and nothing is
+    /// carried across a change of `type` or `event_type`.
+    fn keep_unmodelled<W: serde::de::DeserializeOwned + serde::Serialize>(
+        &self,
+        sent: &mut Value,
+        field: &str,
+    ) {
+        let Some(raw) = self.live().and_then(|o| o.raw.as_ref()) else {
+            return;
+        };
+        let Ok(typed) = W::deserialize(raw) else {
+            return;
+        };
+        let modelled = serde_json::to_value(&typed).unwrap_or_default();
+        keep_unknown(sent, &raw[field], &modelled[field]);
+    }
+
     /// The live object this change updates or deletes, found by id (renames change the key).
     fn live(&self) -> Option<&LiveObject> {
         let id = self.change.id.as_deref()?;
@@ -433,16 +453,7 @@ impl Cx<'_> {
                 if let Some(settings) = &p.settings {
                     body["settings"] = settings_body(settings, old.as_ref());
                     // PATCH replaces `settings` whole: send back every key we do not model.
-                    let live = self.live().and_then(|o| o.raw.as_ref());
-                    if let (Some(Value::Object(kept)), Value::Object(sent)) =
-                        (live.map(|raw| &raw["settings"]), &mut body["settings"])
-                    {
-                        for (k, v) in kept {
-                            if !MODELLED_SETTINGS.contains(&k.as_str()) && !v.is_null() {
-                                sent.insert(k.clone(), v.clone());
-                            }
-                        }
-                    }
+                    self.keep_unmodelled::<crate::wire::Project>(&mut body["settings"], "settings");
                 }
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
@@ -459,6 +470,10 @@ impl Cx<'_> {
                 let mut body = score_body(&spec)?;
                 if let Some(name) = self.rename() {
                     body["name"] = json!(name);
+                }
+                // `config` is sent whole: keep what the live one holds outside our model.
+                if let Some(config) = body.get_mut("config") {
+                    self.keep_unmodelled::<crate::wire::ProjectScore>(config, "config");
                 }
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
@@ -484,6 +499,8 @@ impl Cx<'_> {
                     };
                     creds["external_id"] = json!(kept);
                 }
+                // The config is sent whole (A4): keep what the live one holds outside our model.
+                self.keep_unmodelled::<crate::wire::ProjectAutomation>(&mut config, "config");
                 let body =
                     json!({ "name": self.rename(), "description": description, "config": config });
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
@@ -796,16 +813,33 @@ fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value
         .collect()
 }
 
-/// The project settings keys bt-gitops models (what [`settings_body`] writes); a settings
-/// update sends every other live key back unchanged, since the PATCH replaces the object.
-const MODELLED_SETTINGS: &[&str] = &[
-    "comparison_key",
-    "baseline_experiment_id",
-    "spanFieldOrder",
-    "remote_eval_sources",
-    "disable_realtime_queries",
-    "default_preprocessor",
-];
+/// Copies into `sent` the keys of `live` that `modelled` (the same object through our wire
+/// types) lacks, recursing into objects both sides have, unless their `type` or `event_type`
+/// differ (a Slack action turned webhook keeps nothing of the Slack one).
+fn keep_unknown(sent: &mut Value, live: &Value, modelled: &Value) {
+    let (Value::Object(sent), Value::Object(live)) = (sent, live) else {
+        return;
+    };
+    for tag in ["type", "event_type"] {
+        if let (Some(a), Some(b)) = (sent.get(tag), live.get(tag))
+            && a != b
+        {
+            return;
+        }
+    }
+    for (k, v) in live {
+        if v.is_null() {
+            continue;
+        }
+        match (sent.get_mut(k), modelled.get(k)) {
+            (Some(s), Some(m)) => keep_unknown(s, v, m),
+            (None, None) => {
+                sent.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+}
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
 /// (PATCH replaces settings whole).
@@ -1017,4 +1051,36 @@ fn without_nulls(mut v: Value) -> Value {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::keep_unknown;
+
+    #[test]
+    fn unknown_parts_are_kept_and_known_ones_are_not_brought_back() {
+        let live = json!({"event_type": "logs", "interval_seconds": 600, "future": 1,
+            "action": {"type": "slack", "channel": "#a", "message_template": "t", "thread": true}});
+        let modelled = json!({"event_type": "logs", "interval_seconds": 600,
+            "action": {"type": "slack", "channel": "#a", "message_template": "t"}});
+        // The manifest dropped the template: it stays dropped; `future` and `thread` are kept.
+        let mut sent = json!({"event_type": "logs", "interval_seconds": 900,
+            "action": {"type": "slack", "channel": "#a"}});
+        keep_unknown(&mut sent, &live, &modelled);
+        assert_eq!(
+            sent,
+            json!({"event_type": "logs", "interval_seconds": 900, "future": 1,
+                "action": {"type": "slack", "channel": "#a", "thread": true}})
+        );
+        // A Slack action turned webhook keeps nothing of the Slack one.
+        let mut sent = json!({"event_type": "logs", "interval_seconds": 600,
+            "action": {"type": "webhook", "url": "https://x"}});
+        keep_unknown(&mut sent, &live, &modelled);
+        assert_eq!(
+            sent["action"],
+            json!({"type": "webhook", "url": "https://x"})
+        );
+    }
 }

@@ -228,3 +228,25 @@ fn an_incomplete_plan_never_says_no_changes() {
     assert!(human.stdout.contains("Incomplete plan"), "{}", human.stdout);
     runtime.block_on(emu.shutdown());
 }
+
+/// An automation update sends `config` whole, so it sends back what the live config holds
+/// outside our model (here webhook headers) next to the changed interval.
+#[test]
+fn automation_updates_keep_unmodelled_config() {
+    let (runtime, emu) = start();
+    let apply = run(&emu, &["apply", "--auto-approve"], "alert-config.yaml");
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let patch = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.starts_with("/v1/project_automation/"))
+        .and_then(|r| r.body)
+        .expect("the alert was patched");
+    assert_eq!(patch["config"]["interval_seconds"], 1800, "{patch}");
+    assert_eq!(
+        patch["config"]["action"]["headers"],
+        serde_json::json!({"X-Team": "ml"}),
+        "{patch}"
+    );
+    runtime.block_on(emu.shutdown());
+}
