@@ -571,6 +571,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn items_decode_one_by_one() {
+        let page = vec![
+            serde_json::json!({"id": "a0000000-0000-4000-8000-000000000001", "project_id": "a0000000-0000-4000-8000-000000000002", "user_id": "a0000000-0000-4000-8000-000000000004", "name": "kept"}),
+            serde_json::json!({"id": "a0000000-0000-4000-8000-000000000003", "user_id": "a0000000-0000-4000-8000-000000000004", "name": "no project"}),
+        ];
+        let listed: Listed<crate::wire::ProjectTag> = Listed::decode(page);
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].name, "kept");
+        assert_eq!(listed.raw.len(), 1);
+        assert_eq!(listed.unknown.len(), 1);
+        assert_eq!(listed.unknown[0].raw["name"], "no project");
+        assert!(
+            listed.unknown[0].error.contains("project_id"),
+            "{}",
+            listed.unknown[0].error
+        );
+    }
+
+    #[test]
     fn last_pages() {
         assert!(is_last_page(0));
         assert!(is_last_page(37));
