@@ -498,6 +498,13 @@ mod expectations {
                     .is_some_and(|m| m.contains("alert:nightly-loop"))),
             "{guards:?}"
         );
+        assert!(
+            guards.iter().any(|g| g["guard"] == "name-taken"
+                && g["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("score:toxicity"))),
+            "{guards:?}"
+        );
     }
 
     pub fn rename_project_with_children(plan: &Value) {
