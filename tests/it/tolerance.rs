@@ -250,3 +250,38 @@ fn automation_updates_keep_unmodelled_config() {
     );
     runtime.block_on(emu.shutdown());
 }
+
+/// `import` writes the org without the objects outside the model, says which it left out, and
+/// the imported manifests plan clean: nothing unmanaged is deleted or written.
+#[test]
+fn import_leaves_unmanaged_objects_out_and_plans_clean() {
+    let (runtime, emu) = start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = [
+        ("BRAINTRUST_API_URL", emu.url()),
+        ("BRAINTRUST_API_KEY", KEY),
+    ];
+    let import = run_with_env(
+        dir.path(),
+        &["import", "--org", "acme", "--out", "acme"],
+        &env,
+    );
+    assert_eq!(import.code, Some(0), "{}", import.stderr);
+    assert!(
+        import
+            .stderr
+            .contains("not imported: project_automation `env-watch` in acme/chatbot"),
+        "{}",
+        import.stderr
+    );
+    assert!(
+        import
+            .stderr
+            .contains("not imported: env_var `OPENAI_API_KEY` in acme"),
+        "{}",
+        import.stderr
+    );
+    let plan = run_with_env(dir.path(), &["plan", "--detailed-exitcode", "acme"], &env);
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    runtime.block_on(emu.shutdown());
+}
