@@ -1,9 +1,12 @@
 //! Reading live state: one paginated list walk per kind per org (per project only where the
 //! API has no org-wide list), run concurrently, turned into model-shaped [`LiveState`].
 //!
-//! Ids are resolved back to names and emails, soft-deleted objects are dropped, system roles and
-//! objects bt-gitops does not manage are skipped, and every failed list is recorded as an
-//! incomplete read so that no delete is planned in its scope.
+//! Ids are resolved back to names and emails, soft-deleted objects are dropped, system roles are
+//! skipped, and every failed list is recorded as an incomplete read so that no delete is planned
+//! in its scope. List items are decoded one by one: an item outside the model (one our wire
+//! types cannot decode, an automation kind or an env var category bt-gitops does not manage, a
+//! second object under a name already read) is kept as an unknown object in its org or
+//! project, never dropped and never fatal to its neighbours.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
