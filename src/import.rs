@@ -247,23 +247,12 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
                 text: scalar(&k.name),
             });
         }
-        Spec::Group(g) => without_empty(json!({
-            "name": k.name, "description": g.description,
-            "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
-            "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
-            "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
-        Spec::Role(r) => without_empty(json!({
-            "name": k.name, "description": r.description,
-            "permissions": r.permissions.iter().map(|(p, t)| match t {
-                Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-                None => json!(p.as_str()),
-            }).collect::<Vec<_>>(),
-            "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
         Spec::Grant(g) => grant(g, k.project.as_ref().map(ProjectName::as_str)),
-        Spec::Environment(e) => {
-            without_nulls(json!({ "name": k.name, "slug": e.slug, "description": e.description }))
+        Spec::OrgChild(c) => {
+            return Some(Entry {
+                section: c.manifest_key(),
+                text: flow(&without_nulls(c.manifest(&k.name))),
+            });
         }
         Spec::Child(c) => {
             return Some(Entry {
@@ -369,7 +358,7 @@ fn without_nulls(mut v: Value) -> Value {
 }
 
 /// Drops nulls, empty lists and empty objects.
-fn without_empty(mut v: Value) -> Value {
+pub(crate) fn without_empty(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, v| {
             !(v.is_null()

@@ -384,23 +384,24 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateGroup {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_groups: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchGroup`: membership changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,23 +445,24 @@ pub struct Role {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRole {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_roles: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchRole`: permission and inheritance changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1819,7 +1821,8 @@ pub struct Environment {
 pub struct CreateEnvironment {
     pub name: String,
     pub slug: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,

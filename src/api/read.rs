@@ -13,10 +13,11 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::kinds::{ChildVariant, ProjectChild};
+use crate::kinds::{ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
+use crate::wire::HasId;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
 /// bookkeeping, never read as a managed object.
@@ -91,8 +92,7 @@ pub async fn fetch_org(
 
     let (
         users,
-        groups,
-        roles,
+        org_children,
         acls,
         projects,
         children,
@@ -101,12 +101,10 @@ pub async fn fetch_org(
         secrets,
         tokens,
         keys,
-        environments,
         org_env,
     ) = tokio::join!(
         client.list_all::<wire::User>(Kind::Member.list(), &org_q),
-        client.list_all::<wire::Group>(Kind::Group.list(), &org_q),
-        client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
+        list_org_children(client, &org_q),
         client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
         client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
         list_children(client, &org_q),
@@ -115,7 +113,6 @@ pub async fn fetch_org(
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
-        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -179,90 +176,15 @@ pub async fn fetch_org(
         }
     }
 
-    let groups = b
-        .complete(groups, &[Kind::Group, Kind::Grant])
-        .unwrap_or_default();
-    let group_names: HashMap<String, Name> = groups
-        .iter()
-        .filter(|g| g.deleted_at.is_none())
-        .filter_map(|g| Some((g.id.to_string(), Name::new(&g.name).ok()?)))
-        .collect();
-    for g in groups.iter().filter(|g| g.deleted_at.is_none()) {
-        let Some(name) = group_names.get(g.id.as_str()) else {
-            continue;
-        };
-        let ids: Vec<String> = g
-            .member_users
-            .iter()
-            .flatten()
-            .map(ToString::to_string)
-            .collect();
-        let spec = GroupSpec {
-            description: g.description.clone(),
-            members: ids
-                .iter()
-                .filter_map(|id| emails.get(id).cloned())
-                .collect(),
-            service_accounts: ids
-                .iter()
-                .filter_map(|id| accounts.get(id).cloned())
-                .collect(),
-            inherits: g
-                .member_groups
-                .iter()
-                .flatten()
-                .filter_map(|id| group_names.get(id.as_str()).cloned())
-                .collect(),
-            builtin: BUILTIN_GROUPS.contains(&name.as_str()),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Group, name.as_str()),
-            g.id.as_str(),
-            Spec::Group(spec),
-            g,
-            None,
-        );
+    // Then the plain org-level kinds, each list's names first (they name each other by id).
+    let mut names = LiveNames::default();
+    for (id, email) in &emails {
+        names.insert(Kind::Member, id, email.to_string());
     }
-
-    let roles = b
-        .complete(roles, &[Kind::Role, Kind::Grant])
-        .unwrap_or_default();
-    // System roles (no org) are assignable but not ours to manage.
-    let role_names: HashMap<String, Name> = roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none())
-        .filter_map(|r| Some((r.id.to_string(), Name::new(&r.name).ok()?)))
-        .collect();
-    for r in roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none() && r.org_id.is_some())
-    {
-        let Some(name) = role_names.get(r.id.as_str()) else {
-            continue;
-        };
-        let spec = RoleSpec {
-            description: r.description.clone(),
-            permissions: r
-                .member_permissions
-                .iter()
-                .flatten()
-                .map(|p| (p.permission, p.restrict_object_type))
-                .collect(),
-            inherits: r
-                .member_roles
-                .iter()
-                .flatten()
-                .filter_map(|id| role_names.get(id.as_str()).cloned())
-                .collect(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Role, name.as_str()),
-            r.id.as_str(),
-            Spec::Role(spec),
-            r,
-            None,
-        );
+    for (id, name) in &accounts {
+        names.insert(Kind::ServiceAccount, id, name.to_string());
     }
+    org_children.read(&mut b, &mut names);
 
     let projects_read = projects.is_ok();
     // Without the project list no project-scoped object can be placed. Project env vars are
@@ -316,15 +238,8 @@ pub async fn fetch_org(
 
     if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
         for acl in &acls {
-            let Some((key, spec)) = grant(
-                org,
-                acl,
-                &emails,
-                &accounts,
-                &group_names,
-                &role_names,
-                &project_names,
-            ) else {
+            let Some((key, spec)) = grant(org, acl, &emails, &accounts, &names, &project_names)
+            else {
                 continue;
             };
             b.insert(key, acl.id.as_str(), Spec::Grant(spec), acl, None);
@@ -428,26 +343,6 @@ pub async fn fetch_org(
             }),
             created: k.created.clone(),
         });
-    }
-
-    for e in b
-        .complete(environments, &[Kind::Environment])
-        .unwrap_or_default()
-    {
-        if e.deleted_at.is_some() {
-            continue;
-        }
-        let spec = EnvironmentSpec {
-            slug: e.slug.clone(),
-            description: e.description.clone(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Environment, &e.slug),
-            e.id.as_str(),
-            Spec::Environment(spec),
-            &e,
-            None,
-        );
     }
 
     match org_env {
@@ -569,7 +464,76 @@ async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildL
     crate::kinds::project_children!(list!(client, org_q)).await
 }
 
+/// The list responses of the [`OrgChild`] kinds, nested like [`ChildLists`], each turned into
+/// live objects by [`OrgLists::read`] in the order of [`crate::kinds::org_children!`].
+trait OrgLists {
+    fn read(self, b: &mut Builder, names: &mut LiveNames);
+}
+
+impl OrgLists for () {
+    fn read(self, _: &mut Builder, _: &mut LiveNames) {}
+}
+
+impl<K: OrgVariant, Rest: OrgLists> OrgLists
+    for (
+        Result<Vec<K::Item>, ApiError>,
+        Rest,
+        std::marker::PhantomData<K>,
+    )
+{
+    fn read(self, b: &mut Builder, names: &mut LiveNames) {
+        b.org_children::<K>(self.0, names);
+        self.1.read(b, names);
+    }
+}
+
+/// Lists every [`OrgChild`] kind of the org concurrently.
+async fn list_org_children(client: &Client, org_q: &[(&str, String)]) -> impl OrgLists {
+    macro_rules! list {
+        ([$client:expr, $q:expr]) => { async {} };
+        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
+            async {
+                use crate::kinds::$module::$kind;
+                let (first, rest) = tokio::join!(
+                    $client.list_all::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
+                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
+                );
+                (first, rest, std::marker::PhantomData::<$kind>)
+            }
+        };
+    }
+    crate::kinds::org_children!(list!(client, org_q)).await
+}
+
 impl Builder {
+    /// The live objects of one [`OrgChild`] kind, from its list response: the names of its
+    /// items are recorded first (items name others of their kind), then each managed item
+    /// is read. A failed list leaves the kinds that name its objects incomplete too.
+    fn org_children<K: OrgVariant>(
+        &mut self,
+        result: Result<Vec<K::Item>, ApiError>,
+        names: &mut LiveNames,
+    ) {
+        let kinds: Vec<Kind> = std::iter::once(K::KIND)
+            .chain(K::NAMED_BY.iter().copied())
+            .collect();
+        let items = self.complete(result, &kinds).unwrap_or_default();
+        let named: Vec<(&K::Item, String)> = items
+            .iter()
+            .filter_map(|item| Some((item, K::name(item)?)))
+            .collect();
+        for (item, name) in &named {
+            names.insert(K::KIND, item.id(), name.clone());
+        }
+        for (item, name) in named {
+            let Some((key_name, spec)) = K::read(item, &name, names) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(&self.org, K::KIND, key_name);
+            self.insert(key, item.id(), K::wrap(spec), item, None);
+        }
+    }
+
     /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
     /// and items of unknown projects are skipped.
     fn children<K: ChildVariant>(
@@ -883,20 +847,20 @@ fn grant(
     acl: &wire::Acl,
     emails: &HashMap<String, Email>,
     accounts: &HashMap<String, Name>,
-    groups: &HashMap<String, Name>,
-    roles: &HashMap<String, Name>,
+    names: &LiveNames,
     projects: &HashMap<String, ProjectName>,
 ) -> Option<(ResourceKey, GrantSpec)> {
+    let named = |kind: Kind, id: &str| names.get(kind, id).and_then(|n| Name::new(n).ok());
     let subject = match (&acl.user_id, &acl.group_id) {
         (Some(u), None) => match emails.get(u.as_str()) {
             Some(e) => Subject::User(e.clone()),
             None => Subject::ServiceAccount(accounts.get(u.as_str())?.clone()),
         },
-        (None, Some(g)) => Subject::Group(groups.get(g.as_str())?.clone()),
+        (None, Some(g)) => Subject::Group(named(Kind::Group, g.as_str())?),
         _ => return None,
     };
     let privilege = match (&acl.role_id, &acl.permission) {
-        (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
+        (Some(r), None) => Privilege::Role(named(Kind::Role, r.as_str())?),
         (None, Some(p)) => Privilege::Permission {
             permission: *p,
             restrict_object_type: acl.restrict_object_type,
@@ -908,8 +872,8 @@ fn grant(
     let target = match object_type {
         AclObjectType::Organization => GrantTarget::Org,
         AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
-        AclObjectType::Group => GrantTarget::Group(groups.get(object)?.clone()),
-        AclObjectType::Role => GrantTarget::Role(roles.get(object)?.clone()),
+        AclObjectType::Group => GrantTarget::Group(named(Kind::Group, object)?),
+        AclObjectType::Role => GrantTarget::Role(named(Kind::Role, object)?),
         // Grants on experiments, datasets and other objects are not read yet.
         _ => return None,
     };

@@ -7,7 +7,7 @@
 //! over), group and role membership changes are add/remove deltas, and ACLs go through
 //! `acl/batch_update`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::api::client::Method;
 use serde_json::{Map, Value, json};
@@ -16,7 +16,7 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::CreateVerb;
+use crate::kinds::{BodyError, CreateVerb, Ids as BodyIds};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -193,6 +193,28 @@ impl Cx<'_> {
         Ok(self.created(&out))
     }
 
+    /// Creates a plain org-level object with its kind's typed create body (see `crate::kinds`).
+    async fn create_org_child(&self, spec: &OrgChildSpec) -> Result<Option<String>, ChangeError> {
+        let (verb, body) = spec
+            .create(self.key.org.as_str(), &self.key.name, self)
+            .map_err(|e| self.body_error(e))?;
+        let method = match verb {
+            CreateVerb::Post => Method::POST,
+            CreateVerb::Put => Method::PUT,
+        };
+        let out = self.send(method, self.collection()?, body).await?;
+        Ok(self.created(&out))
+    }
+
+    fn body_error(&self, e: BodyError) -> ChangeError {
+        match e {
+            BodyError::Unresolved(message) => ChangeError::Unresolved(message),
+            BodyError::NeedsLive => {
+                ChangeError::Unresolved(format!("`{}` cannot be updated in place", self.key))
+            }
+        }
+    }
+
     async fn create(&self) -> Result<Option<String>, ChangeError> {
         let spec = self.spec()?.clone();
         match &spec {
@@ -244,29 +266,7 @@ impl Cx<'_> {
                 }
                 Ok(self.created(&out))
             }
-            Spec::Group(g) => {
-                let body = json!({
-                    "name": self.key.name, "description": g.description, "org_name": self.org_name(),
-                    "member_users": self.principal_ids(&g.members, &g.service_accounts)?,
-                    "member_groups": self.names_to_ids(Kind::Group, &g.inherits)?,
-                });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
-            Spec::Role(r) => {
-                let body = json!({
-                    "name": self.key.name, "description": r.description, "org_name": self.org_name(),
-                    "member_permissions": permissions(&r.permissions),
-                    "member_roles": self.names_to_ids(Kind::Role, &r.inherits)?,
-                });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
-            Spec::Environment(e) => {
-                let body = json!({ "name": e.slug, "slug": e.slug, "description": e.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
+            Spec::OrgChild(c) => self.create_org_child(c).await,
             Spec::AiSecret(s) => {
                 let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
                 let write = SecretWrite::ai_secret(&s.metadata);
@@ -351,68 +351,12 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
             }
-            (Spec::Group(g), Some(Spec::Group(old))) => {
-                let want: BTreeSet<String> = self
-                    .principal_ids(&g.members, &g.service_accounts)?
-                    .into_iter()
-                    .collect();
-                let have: BTreeSet<String> = self
-                    .principal_ids(&old.members, &old.service_accounts)?
-                    .into_iter()
-                    .collect();
-                let want_groups: BTreeSet<String> = self
-                    .names_to_ids(Kind::Group, &g.inherits)?
-                    .into_iter()
-                    .collect();
-                let have_groups: BTreeSet<String> = self
-                    .names_to_ids(Kind::Group, &old.inherits)?
-                    .into_iter()
-                    .collect();
-                let body = json!({
-                    "name": self.rename(), "description": g.description,
-                    "add_member_users": want.difference(&have).collect::<Vec<_>>(),
-                    "remove_member_users": have.difference(&want).collect::<Vec<_>>(),
-                    "add_member_groups": want_groups.difference(&have_groups).collect::<Vec<_>>(),
-                    "remove_member_groups": have_groups.difference(&want_groups).collect::<Vec<_>>(),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+            (Spec::OrgChild(c), live) => {
+                let body = c
+                    .patch(live, self.rename(), self)
+                    .map_err(|e| self.body_error(e))?;
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
-            }
-            (Spec::Role(r), Some(Spec::Role(old))) => {
-                let want_roles: BTreeSet<String> = self
-                    .names_to_ids(Kind::Role, &r.inherits)?
-                    .into_iter()
-                    .collect();
-                let have_roles: BTreeSet<String> = self
-                    .names_to_ids(Kind::Role, &old.inherits)?
-                    .into_iter()
-                    .collect();
-                let add: BTreeSet<_> = r
-                    .permissions
-                    .difference(&old.permissions)
-                    .copied()
-                    .collect();
-                let remove: BTreeSet<_> = old
-                    .permissions
-                    .difference(&r.permissions)
-                    .copied()
-                    .collect();
-                let body = json!({
-                    "name": self.rename(), "description": r.description,
-                    "add_member_permissions": permissions(&add), "remove_member_permissions": permissions(&remove),
-                    "add_member_roles": want_roles.difference(&have_roles).collect::<Vec<_>>(),
-                    "remove_member_roles": have_roles.difference(&want_roles).collect::<Vec<_>>(),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
-            }
-            (Spec::Environment(e), _) => {
-                self.send(
-                    Method::PATCH,
-                    &self.object_path(&id)?,
-                    without_nulls(json!({ "description": e.description })),
-                )
-                .await?;
             }
             (Spec::AiSecret(s), _) => {
                 let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
@@ -481,8 +425,7 @@ impl Cx<'_> {
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
                 _,
-            )
-            | (Spec::Group(_) | Spec::Role(_), _) => {
+            ) => {
                 return Err(ChangeError::Unresolved(format!(
                     "`{}` cannot be updated in place",
                     self.key
@@ -548,30 +491,6 @@ impl Cx<'_> {
             .map(str::to_owned)?;
         self.ids.set(self.key.clone(), id.clone());
         Some(id)
-    }
-
-    fn principal_ids(
-        &self,
-        users: &BTreeSet<Email>,
-        accounts: &BTreeSet<Name>,
-    ) -> Result<Vec<String>, ChangeError> {
-        let org = &self.key.org;
-        users
-            .iter()
-            .map(|e| self.id_of(&ResourceKey::in_org(org, Kind::Member, e.as_str())))
-            .chain(
-                accounts.iter().map(|a| {
-                    self.id_of(&ResourceKey::in_org(org, Kind::ServiceAccount, a.as_str()))
-                }),
-            )
-            .collect()
-    }
-
-    fn names_to_ids(&self, kind: Kind, names: &BTreeSet<Name>) -> Result<Vec<String>, ChangeError> {
-        names
-            .iter()
-            .map(|n| self.id_of(&ResourceKey::in_org(&self.key.org, kind, n.as_str())))
-            .collect()
     }
 
     fn env_var_object(&self, scope: &EnvVarScope) -> Result<(&'static str, String), ChangeError> {
@@ -723,6 +642,15 @@ impl Cx<'_> {
     }
 }
 
+impl BodyIds for Cx<'_> {
+    fn org_object(&self, kind: Kind, name: &str) -> Result<Id, BodyError> {
+        let id = self
+            .id_of(&ResourceKey::in_org(&self.key.org, kind, name))
+            .map_err(|e| BodyError::Unresolved(e.to_string()))?;
+        Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+}
+
 /// A fresh external id for an AWS export role, unique per object and apply.
 fn external_id(key: &ResourceKey) -> String {
     use sha2::Digest;
@@ -774,15 +702,6 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
         let _ = fs_err::remove_file(&tmp);
     }
     written
-}
-
-fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value> {
-    set.iter()
-        .map(|(p, t)| match t {
-            Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-            None => json!({ "permission": p.as_str() }),
-        })
-        .collect()
 }
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone

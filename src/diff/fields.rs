@@ -33,49 +33,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => {
             Vec::new()
         }
-        Spec::Group(g) => vec![
-            ("description", g.description.as_ref().map(|v| json!(v))),
-            (
-                "members",
-                Some(json!(
-                    g.members.iter().map(Email::as_str).collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "service_accounts",
-                Some(json!(
-                    g.service_accounts
-                        .iter()
-                        .map(Name::as_str)
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "inherits",
-                Some(json!(
-                    g.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
-                )),
-            ),
-        ],
-        Spec::Role(r) => vec![
-            ("description", r.description.as_ref().map(|v| json!(v))),
-            (
-                "permissions",
-                Some(json!(
-                    r.permissions
-                        .iter()
-                        .map(|(p, t)| permission_label(*p, *t))
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "inherits",
-                Some(json!(
-                    r.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
-                )),
-            ),
-        ],
-        Spec::Environment(e) => vec![("description", e.description.as_ref().map(|v| json!(v)))],
+        Spec::OrgChild(c) => c.fields(),
         Spec::AiSecret(s) => vec![
             ("type", s.provider.as_ref().map(|v| json!(v))),
             (

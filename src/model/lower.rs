@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
-use crate::kinds::ChildVariant;
+use crate::kinds::{ChildVariant, OrgVariant};
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
@@ -231,7 +231,7 @@ impl Lowerer<'_> {
             .ok()
     }
 
-    fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
+    pub(crate) fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
         Name::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
@@ -262,7 +262,7 @@ impl Lowerer<'_> {
         self.diags.push(d);
     }
 
-    fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
+    pub(crate) fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
         match Email::new(&value.value) {
             Ok(e) => Some(e),
             Err(err) => {
@@ -756,15 +756,12 @@ impl Lowerer<'_> {
             }
         }
 
-        for g in &raw.groups {
-            self.lower_group(cx, g, !members.is_empty());
+        macro_rules! lower_org_children {
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
+                $($lw.lower_org_children::<crate::kinds::$module::$kind>($cx, $raw);)*
+            };
         }
-        for r in &raw.roles {
-            self.lower_role(cx, r);
-        }
-        for e in &raw.environments {
-            self.lower_environment(cx, e);
-        }
+        crate::kinds::org_children!(lower_org_children!(self, cx, raw));
         for s in &raw.ai_secrets {
             self.lower_ai_secret(cx, s);
         }
@@ -774,6 +771,52 @@ impl Lowerer<'_> {
         for g in &raw.grants {
             self.lower_grant(cx, g, !members.is_empty());
         }
+    }
+
+    /// The entries of one [`OrgChild`] kind in an org: the name is checked, the kind's module
+    /// checks the rest and builds the spec, and the references it names are recorded.
+    fn lower_org_children<K: OrgVariant>(&mut self, cx: Cx<'_>, raw: &RawOrg) {
+        for entry in K::entries(raw) {
+            let header = K::header(entry);
+            let Some(name) = self.name(cx.at, header.name) else {
+                continue;
+            };
+            let Some(lowered) = K::lower(self, cx, entry, &name) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(cx.org, K::KIND, lowered.key);
+            let span = self.span(cx.at, header.name);
+            let Some(key) = self.add(
+                cx,
+                key,
+                K::wrap(lowered.spec),
+                span,
+                header.state,
+                header.protect,
+                header.previous_names,
+            ) else {
+                continue;
+            };
+            for r in lowered.refs {
+                let target = ResourceKey::in_org(cx.org, r.kind, r.name);
+                self.refs.push(PendingRef {
+                    from: key.clone(),
+                    target,
+                    span: r.span,
+                    what: r.what,
+                    hint: r.hint,
+                });
+            }
+        }
+    }
+
+    /// Whether the org being lowered declares members (then users named elsewhere must be
+    /// among them).
+    pub(crate) fn declares_members(&self, cx: Cx<'_>) -> bool {
+        self.state
+            .resources
+            .keys()
+            .any(|k| k.org == *cx.org && k.kind == Kind::Member)
     }
 
     fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
@@ -796,166 +839,6 @@ impl Lowerer<'_> {
             return None;
         }
         Some(p.to_owned())
-    }
-
-    fn lower_group(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGroup>, check_members: bool) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &g.name) else {
-            return;
-        };
-        let builtin = BUILTIN_GROUPS.contains(&name.as_str());
-        let span = self.span(at, &g.name);
-        if builtin {
-            if let Some(state) = g.state.as_ref().filter(|s| s.value == State::Absent) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be deleted"),
-                    )
-                    .with_label(self.span(at, state), "built-in groups exist in every org")
-                    .with_hint("remove `state: absent`; to empty the group, list no members"),
-                );
-            }
-            if let Some(prev) = g.previous_names.first() {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be renamed"),
-                    )
-                    .with_label(self.span(at, prev), "built-in groups keep their names")
-                    .with_hint("remove `previous_names`; to use another name, declare a new group and move the members"),
-                );
-            }
-        }
-        let mut members = BTreeSet::new();
-        let mut member_spans = Vec::new();
-        for m in &g.members {
-            if let Some(email) = self.email(at, m) {
-                member_spans.push((email.clone(), self.span(at, m)));
-                members.insert(email);
-            }
-        }
-        let service_accounts: BTreeSet<Name> = g
-            .service_accounts
-            .iter()
-            .filter_map(|s| self.name(at, s))
-            .collect();
-        let inherits: BTreeSet<Name> = g.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = GroupSpec {
-            description: g.description.as_ref().map(|d| d.value.clone()),
-            members,
-            service_accounts,
-            inherits,
-            builtin,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Group, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Group(spec),
-            span,
-            &g.state,
-            None,
-            &g.previous_names,
-        ) else {
-            return;
-        };
-        if check_members {
-            for (email, span) in member_spans {
-                let target = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
-                self.reference_with_hint(
-                    &key,
-                    target,
-                    span,
-                    "member",
-                    "add the email to the org's `members` list",
-                );
-            }
-        }
-        for s in &g.service_accounts {
-            let target = ResourceKey::in_org(cx.org, Kind::ServiceAccount, s.value.as_str());
-            self.reference(&key, target, self.span(at, s), "service account");
-        }
-        for i in &g.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Group, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "group");
-        }
-    }
-
-    fn lower_role(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRole>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &r.name) else {
-            return;
-        };
-        let permissions = r
-            .permissions
-            .iter()
-            .map(|p| (p.permission, p.restrict_object_type))
-            .collect();
-        let inherits: BTreeSet<Name> = r.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = RoleSpec {
-            description: r.description.as_ref().map(|d| d.value.clone()),
-            permissions,
-            inherits,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Role, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Role(spec),
-            self.span(at, &r.name),
-            &r.state,
-            None,
-            &r.previous_names,
-        ) else {
-            return;
-        };
-        for i in &r.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Role, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "role");
-        }
-    }
-
-    fn lower_environment(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvironment>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let slug = match &e.slug {
-            Some(s) => {
-                let ok = !s.value.is_empty()
-                    && s.value.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    });
-                if !ok {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not a valid environment slug", s.value),
-                        )
-                        .with_label(self.span(at, s), "invalid slug")
-                        .with_hint("use lowercase letters, digits, `-` and `_`"),
-                    );
-                    return;
-                }
-                s.value.clone()
-            }
-            None => slugify(name.as_str()),
-        };
-        let spec = EnvironmentSpec {
-            slug: slug.clone(),
-            description: e.description.as_ref().map(|d| d.value.clone()),
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Environment, slug);
-        self.add(
-            cx,
-            key,
-            Spec::Environment(spec),
-            self.span(at, &e.name),
-            &e.state,
-            None,
-            &[],
-        );
     }
 
     fn lower_ai_secret(&mut self, cx: Cx<'_>, s: &Sp<raw::RawAiSecret>) {
@@ -2417,7 +2300,7 @@ fn is_loopback_http(url: &str) -> bool {
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
-fn slugify(name: &str) -> String {
+pub(crate) fn slugify(name: &str) -> String {
     name.to_lowercase()
         .chars()
         .map(|c| {
