@@ -41,11 +41,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
     let mut doc = String::new();
     let _ = writeln!(doc, "org: {}", scalar(org.as_str()));
     if let Some((_, Spec::Org(s))) = objects.iter().find(|(k, _)| k.kind == Kind::Org) {
-        let settings = without_nulls(json!({
-            "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
-            "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-            "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
-        }));
+        let settings = without_nulls(crate::kinds::org::manifest(s));
         if settings.as_object().is_some_and(|m| !m.is_empty()) {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
         }

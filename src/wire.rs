@@ -254,13 +254,13 @@ pub struct PatchOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_universal_api: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_dataplane_private: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_universal_api: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_dataplane_private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_rendering_mode: Option<ImageRenderingMode>,
 }

@@ -123,7 +123,7 @@ pub async fn fetch_org(
     b.insert(
         ResourceKey::org(org),
         organization.id.as_str(),
-        org_spec(&organization),
+        Spec::Org(crate::kinds::org::read(&organization)),
         &organization,
         None,
     );
@@ -644,17 +644,6 @@ fn split_metadata(
         }
     }
     (out, recorded)
-}
-
-fn org_spec(o: &wire::Organization) -> Spec {
-    Spec::Org(OrgSettings {
-        api_url: o.api_url.clone(),
-        proxy_url: o.proxy_url.clone(),
-        realtime_url: o.realtime_url.clone(),
-        is_universal_api: o.is_universal_api,
-        is_dataplane_private: o.is_dataplane_private,
-        image_rendering_mode: o.image_rendering_mode,
-    })
 }
 
 fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {

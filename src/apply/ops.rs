@@ -343,12 +343,8 @@ impl Cx<'_> {
         let live = self.live().map(|o| o.spec.clone());
         match (&spec, live.as_ref()) {
             (Spec::Org(s), _) => {
-                let body = json!({
-                    "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
-                    "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-                    "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let body = crate::kinds::org::patch(s);
+                self.send(Method::PATCH, &self.object_path(&id)?, body_value(&body))
                     .await?;
             }
             (Spec::OrgChild(c), live) => {
@@ -901,6 +897,11 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
         }
         _ => (None, Value::Null),
     }
+}
+
+/// A typed request body as JSON.
+fn body_value<T: serde::Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 /// Drops `null` members: PATCH ignores nulls anyway, and strict create bodies reject them.

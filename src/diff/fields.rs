@@ -16,20 +16,7 @@ pub type Field = (&'static str, Option<Value>);
 #[must_use]
 pub fn fields(spec: &Spec) -> Vec<Field> {
     match spec {
-        Spec::Org(s) => vec![
-            ("api_url", s.api_url.as_ref().map(|v| json!(v))),
-            ("proxy_url", s.proxy_url.as_ref().map(|v| json!(v))),
-            ("realtime_url", s.realtime_url.as_ref().map(|v| json!(v))),
-            ("is_universal_api", s.is_universal_api.map(|v| json!(v))),
-            (
-                "is_dataplane_private",
-                s.is_dataplane_private.map(|v| json!(v)),
-            ),
-            (
-                "image_rendering_mode",
-                s.image_rendering_mode.map(|v| json!(v.as_str())),
-            ),
-        ],
+        Spec::Org(s) => crate::kinds::org::fields(s),
         Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => {
             Vec::new()
         }

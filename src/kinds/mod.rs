@@ -142,6 +142,8 @@ pub(crate) use org_children;
 
 org_children!(modules!());
 
+pub mod org;
+
 macro_rules! org_child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {
         /// The spec of an [`OrgChild`] kind, by kind: `Spec::OrgChild` holds one.

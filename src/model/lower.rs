@@ -661,22 +661,8 @@ impl Lowerer<'_> {
         let settings = raw
             .settings
             .as_ref()
-            .map_or_else(OrgSettings::default, |s| OrgSettings {
-                api_url: s
-                    .api_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`settings.api_url`", &["https"])),
-                proxy_url: s
-                    .proxy_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`proxy_url`", &["https"])),
-                realtime_url: s
-                    .realtime_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`realtime_url`", &["https", "wss"])),
-                is_universal_api: s.is_universal_api.as_ref().map(|v| v.value),
-                is_dataplane_private: s.is_dataplane_private.as_ref().map(|v| v.value),
-                image_rendering_mode: s.image_rendering_mode.as_ref().map(|v| v.value),
+            .map_or_else(OrgSettings::default, |s| {
+                crate::kinds::org::lower(self, at, s)
             });
         self.add(
             cx,
