@@ -243,7 +243,9 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
                 text: scalar(&k.name),
             });
         }
-        Spec::Grant(g) => grant(g, k.project.as_ref().map(ProjectName::as_str)),
+        Spec::Grant(g) => {
+            crate::kinds::grant::manifest(g, k.project.as_ref().map(ProjectName::as_str))
+        }
         Spec::OrgChild(c) => {
             return Some(Entry {
                 section: c.manifest_key(),
@@ -401,51 +403,6 @@ fn function(f: &FunctionRef) -> Option<Value> {
         } => Some(json!({ "global": name, "function_type": t.as_str() })),
         FunctionRef::Project { .. } => None,
     }
-}
-
-fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
-    let mut v = serde_json::Map::new();
-    match &g.subject {
-        Subject::User(e) => v.insert("user".into(), json!(e.as_str())),
-        Subject::Group(n) => v.insert("group".into(), json!(n.as_str())),
-        Subject::ServiceAccount(n) => v.insert("service_account".into(), json!(n.as_str())),
-    };
-    match &g.privilege {
-        Privilege::Role(n) => {
-            v.insert("role".into(), json!(n.as_str()));
-        }
-        Privilege::Permission {
-            permission,
-            restrict_object_type,
-        } => {
-            v.insert("permission".into(), json!(permission.as_str()));
-            if let Some(t) = restrict_object_type {
-                v.insert("restrict_object_type".into(), json!(t.as_str()));
-            }
-        }
-    }
-    match (&g.target, project) {
-        (GrantTarget::Project(p), Some(here)) if p.as_str() == here => {}
-        (GrantTarget::Project(p), _) => {
-            v.insert("on".into(), json!({ "project": p.as_str() }));
-        }
-        (GrantTarget::Group(n), _) => {
-            v.insert("on".into(), json!({ "group": n.as_str() }));
-        }
-        (GrantTarget::Role(n), _) => {
-            v.insert("on".into(), json!({ "role": n.as_str() }));
-        }
-        (
-            GrantTarget::Object {
-                object_type, name, ..
-            },
-            _,
-        ) => {
-            v.insert("on".into(), json!({ object_type.as_str(): name }));
-        }
-        (GrantTarget::Org, _) => {}
-    }
-    Value::Object(v)
 }
 
 fn score(name: &str, s: &ScoreSpec) -> Value {

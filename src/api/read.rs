@@ -238,7 +238,8 @@ pub async fn fetch_org(
 
     if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
         for acl in &acls {
-            let Some((key, spec)) = grant(org, acl, &emails, &accounts, &names, &project_names)
+            let Some((key, spec)) =
+                crate::kinds::grant::read(org, acl, &emails, &accounts, &names, &project_names)
             else {
                 continue;
             };
@@ -827,53 +828,4 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
         )),
         _ => None,
     }
-}
-
-/// An ACL as a grant, keyed where the desired state keys it: grants on a project (or on one of
-/// its objects) live in the project, the rest in the org.
-fn grant(
-    org: &OrgName,
-    acl: &wire::Acl,
-    emails: &HashMap<String, Email>,
-    accounts: &HashMap<String, Name>,
-    names: &LiveNames,
-    projects: &HashMap<String, ProjectName>,
-) -> Option<(ResourceKey, GrantSpec)> {
-    let named = |kind: Kind, id: &str| names.get(kind, id).and_then(|n| Name::new(n).ok());
-    let subject = match (&acl.user_id, &acl.group_id) {
-        (Some(u), None) => match emails.get(u.as_str()) {
-            Some(e) => Subject::User(e.clone()),
-            None => Subject::ServiceAccount(accounts.get(u.as_str())?.clone()),
-        },
-        (None, Some(g)) => Subject::Group(named(Kind::Group, g.as_str())?),
-        _ => return None,
-    };
-    let privilege = match (&acl.role_id, &acl.permission) {
-        (Some(r), None) => Privilege::Role(named(Kind::Role, r.as_str())?),
-        (None, Some(p)) => Privilege::Permission {
-            permission: *p,
-            restrict_object_type: acl.restrict_object_type,
-        },
-        _ => return None,
-    };
-    let object_type: AclObjectType = acl.object_type;
-    let object = acl.object_id.as_str();
-    let target = match object_type {
-        AclObjectType::Organization => GrantTarget::Org,
-        AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
-        AclObjectType::Group => GrantTarget::Group(named(Kind::Group, object)?),
-        AclObjectType::Role => GrantTarget::Role(named(Kind::Role, object)?),
-        // Grants on experiments, datasets and other objects are not read yet.
-        _ => return None,
-    };
-    let spec = GrantSpec {
-        subject,
-        privilege,
-        target,
-    };
-    let key = match &spec.target {
-        GrantTarget::Project(p) => ResourceKey::in_project(org, p, Kind::Grant, spec.key_name()),
-        _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
-    };
-    Some((key, spec))
 }

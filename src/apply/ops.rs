@@ -21,7 +21,7 @@ use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
-use crate::wire::Id;
+use crate::wire::{AclBatchUpdateRequest, AclItem, Id};
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -322,7 +322,10 @@ impl Cx<'_> {
                     .send(
                         Method::POST,
                         ACL_BATCH_UPDATE_PATH,
-                        json!({ "add_acls": [item] }),
+                        body_value(&AclBatchUpdateRequest {
+                            add_acls: Some(vec![item]),
+                            remove_acls: None,
+                        }),
                     )
                     .await?;
                 let id = out
@@ -462,7 +465,10 @@ impl Cx<'_> {
                 self.send(
                     Method::POST,
                     ACL_BATCH_UPDATE_PATH,
-                    json!({ "remove_acls": [item] }),
+                    body_value(&AclBatchUpdateRequest {
+                        add_acls: None,
+                        remove_acls: Some(vec![item]),
+                    }),
                 )
                 .await?;
                 return Ok(());
@@ -579,66 +585,19 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn acl_item(&self, g: &GrantSpec) -> Result<Value, ChangeError> {
-        let org = &self.key.org;
-        let (object_type, object_id) = match &g.target {
-            GrantTarget::Org => ("organization", self.org_id()?),
-            GrantTarget::Project(p) => ("project", self.id_of(&ResourceKey::project(org, p))?),
-            GrantTarget::Group(n) => (
-                "group",
-                self.id_of(&ResourceKey::in_org(org, Kind::Group, n.as_str()))?,
-            ),
-            GrantTarget::Role(n) => (
-                "role",
-                self.id_of(&ResourceKey::in_org(org, Kind::Role, n.as_str()))?,
-            ),
-            GrantTarget::Object {
-                object_type, name, ..
-            } => {
-                return Err(ChangeError::Unresolved(format!(
-                    "grants on a {} by name (`{name}`) are not supported yet",
-                    object_type.as_str()
-                )));
-            }
-        };
-        let mut item = json!({ "object_type": object_type, "object_id": object_id });
-        match &g.subject {
-            Subject::User(e) => {
-                item["user_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Member, e.as_str()))?)
-            }
-            Subject::ServiceAccount(n) => {
-                item["user_id"] = json!(self.id_of(&ResourceKey::in_org(
-                    org,
-                    Kind::ServiceAccount,
-                    n.as_str()
-                ))?)
-            }
-            Subject::Group(n) => {
-                item["group_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Group, n.as_str()))?)
-            }
-        }
-        match &g.privilege {
-            Privilege::Role(n) => {
-                item["role_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Role, n.as_str()))?)
-            }
-            Privilege::Permission {
-                permission,
-                restrict_object_type,
-            } => {
-                item["permission"] = json!(permission.as_str());
-                if let Some(t) = restrict_object_type {
-                    item["restrict_object_type"] = json!(t.as_str());
-                }
-            }
-        }
-        Ok(item)
+    fn acl_item(&self, g: &GrantSpec) -> Result<AclItem, ChangeError> {
+        crate::kinds::grant::acl_item(g, &self.key.org, self).map_err(|e| self.body_error(e))
     }
 }
 
 impl BodyIds for Cx<'_> {
+    fn id(&self, key: &ResourceKey) -> Result<Id, BodyError> {
+        let id = self
+            .id_of(key)
+            .map_err(|e| BodyError::Unresolved(e.to_string()))?;
+        Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+
     fn org_object(&self, kind: Kind, name: &str) -> Result<Id, BodyError> {
         let id = self
             .id_of(&ResourceKey::in_org(&self.key.org, kind, name))

@@ -142,6 +142,7 @@ pub(crate) use org_children;
 
 org_children!(modules!());
 
+pub mod grant;
 pub mod org;
 
 macro_rules! org_child_spec {
@@ -242,6 +243,11 @@ pub trait OrgVariant: OrgChild {
 
 /// Ids of the objects a request body names, for the body builders of [`OrgChild`] kinds.
 pub trait Ids {
+    /// The id of the object `key`.
+    ///
+    /// # Errors
+    /// When the object neither exists nor was created.
+    fn id(&self, key: &crate::model::ResourceKey) -> Result<Id, BodyError>;
     /// The id of the org-level object of `kind` named `name`.
     ///
     /// # Errors

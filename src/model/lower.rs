@@ -76,8 +76,8 @@ struct Unparsed {
 #[derive(Clone, Copy)]
 pub struct Cx<'d> {
     pub(crate) at: DocOrigin,
-    org: &'d OrgName,
-    project: Option<&'d ProjectName>,
+    pub(crate) org: &'d OrgName,
+    pub(crate) project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
     from_template: bool,
 }
@@ -237,7 +237,11 @@ impl Lowerer<'_> {
             .ok()
     }
 
-    fn project_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<ProjectName> {
+    pub(crate) fn project_name(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<String>,
+    ) -> Option<ProjectName> {
         ProjectName::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
@@ -443,7 +447,13 @@ impl Lowerer<'_> {
         Span::new(span.file, span.start, len)
     }
 
-    fn not_allowed<T>(&mut self, at: DocOrigin, value: &Sp<T>, message: String, hint: &str) {
+    pub(crate) fn not_allowed<T>(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<T>,
+        message: String,
+        hint: &str,
+    ) {
         self.diags.push(
             Diagnostic::error(Code::FieldNotAllowed, message)
                 .with_label(self.span(at, value), "not allowed here")
@@ -491,7 +501,7 @@ impl Lowerer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(
+    pub(crate) fn add(
         &mut self,
         cx: Cx<'_>,
         key: ResourceKey,
@@ -586,7 +596,7 @@ impl Lowerer<'_> {
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
-    fn reference(
+    pub(crate) fn reference(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -602,7 +612,7 @@ impl Lowerer<'_> {
         });
     }
 
-    fn reference_with_hint(
+    pub(crate) fn reference_with_hint(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -895,236 +905,6 @@ impl Lowerer<'_> {
         if let Some(p) = cx.project {
             self.reference(key, ResourceKey::project(cx.org, p), span, "project");
         }
-    }
-
-    fn lower_grant(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGrant>, check_members: bool) {
-        let at = cx.at;
-        let span = self.span(at, g);
-        let subjects: Vec<(&Sp<String>, &str)> = [
-            (&g.user, "user"),
-            (&g.group, "group"),
-            (&g.service_account, "service_account"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        if subjects.len() != 1 {
-            let mut d = Diagnostic::error(
-                Code::AclSubject,
-                format!(
-                    "a grant needs exactly one of `user`, `group` or `service_account`, found {}",
-                    subjects.len()
-                ),
-            )
-            .with_hint(if subjects.is_empty() {
-                "say who gets access: add `user: EMAIL`, `group: NAME` or `service_account: NAME`"
-            } else {
-                "split it into one grant per subject"
-            });
-            d = match subjects.first() {
-                Some((v, _)) => d.with_label(self.span(at, v), "subject"),
-                None => d.with_label(span, "grant without a subject"),
-            };
-            for (v, _) in subjects.iter().skip(1) {
-                d = d.with_label(self.span(at, v), "another subject");
-            }
-            self.diags.push(d);
-            return;
-        }
-        if g.role.is_some() == g.permission.is_some() {
-            let mut d = Diagnostic::error(
-                Code::AclPrivilege,
-                "a grant needs exactly one of `role` or `permission`",
-            )
-            .with_hint(if g.role.is_some() {
-                "a grant gives either a role or a single permission; write two grants for both"
-            } else {
-                "say what access is given: add `role: NAME` or `permission: read` (or another permission)"
-            });
-            d = match (&g.role, &g.permission) {
-                (Some(r), Some(p)) => d
-                    .with_label(self.span(at, r), "a role")
-                    .with_label(self.span(at, p), "and a permission"),
-                _ => d.with_label(span, "grant without a role or permission"),
-            };
-            self.diags.push(d);
-            return;
-        }
-        if let (Some(restrict), Some(role)) = (&g.restrict_object_type, &g.role) {
-            self.diags.push(
-                Diagnostic::error(Code::RestrictWithRole, "`restrict_object_type` cannot be combined with `role`")
-                    .with_label(self.span(at, restrict), "restriction")
-                    .with_label(self.span(at, role), "role grant")
-                    .with_hint("restrict inside the role: `{ permission: create, restrict_object_type: experiment }`"),
-            );
-            return;
-        }
-        let (subject_value, subject_kind) = subjects[0];
-        let subject = match subject_kind {
-            "user" => match self.email(at, subject_value) {
-                Some(e) => Subject::User(e),
-                None => return,
-            },
-            "group" => match self.name(at, subject_value) {
-                Some(n) => Subject::Group(n),
-                None => return,
-            },
-            _ => match self.name(at, subject_value) {
-                Some(n) => Subject::ServiceAccount(n),
-                None => return,
-            },
-        };
-        let privilege = match (&g.role, &g.permission) {
-            (Some(r), _) => match self.name(at, r) {
-                Some(n) => Privilege::Role(n),
-                None => return,
-            },
-            (None, Some(p)) => Privilege::Permission {
-                permission: p.value,
-                restrict_object_type: g.restrict_object_type.as_ref().map(|r| r.value),
-            },
-            (None, None) => return,
-        };
-        let Some((target, target_ref)) = self.grant_target(cx, g) else {
-            return;
-        };
-        let spec = GrantSpec {
-            subject: subject.clone(),
-            privilege: privilege.clone(),
-            target,
-        };
-        // A grant lives where its object lives: grants on a project (or on one of its objects)
-        // are keyed in the project whichever document declares them, as live ACLs are.
-        let key = match &spec.target {
-            GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
-                ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name())
-            }
-            _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
-        };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, None, &[]) else {
-            return;
-        };
-        let subject_span = self.span(at, subject_value);
-        match &subject {
-            Subject::User(email) if check_members => self.reference_with_hint(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Member, email.as_str()),
-                subject_span,
-                "member",
-                "add the email to the org's `members` list",
-            ),
-            Subject::User(_) => {}
-            Subject::Group(name) => {
-                self.reference(
-                    &key,
-                    ResourceKey::in_org(cx.org, Kind::Group, name.as_str()),
-                    subject_span,
-                    "group",
-                );
-            }
-            Subject::ServiceAccount(name) => self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::ServiceAccount, name.as_str()),
-                subject_span,
-                "service account",
-            ),
-        }
-        if let (Privilege::Role(name), Some(r)) = (&privilege, &g.role) {
-            self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Role, name.as_str()),
-                self.span(at, r),
-                "role",
-            );
-        }
-        if let Some((target_key, span, what)) = target_ref {
-            self.reference(&key, target_key, span, what);
-        }
-    }
-
-    /// The object a grant is on, and the declared object it depends on (if any).
-    #[allow(clippy::type_complexity)]
-    fn grant_target(
-        &mut self,
-        cx: Cx<'_>,
-        g: &Sp<raw::RawGrant>,
-    ) -> Option<(GrantTarget, Option<(ResourceKey, Span, &'static str)>)> {
-        let at = cx.at;
-        let Some(on) = &g.on else {
-            return Some(match cx.project {
-                Some(p) => (
-                    GrantTarget::Project(p.clone()),
-                    Some((ResourceKey::project(cx.org, p), self.span(at, g), "project")),
-                ),
-                None => (GrantTarget::Org, None),
-            });
-        };
-        let fields: Vec<(&Sp<String>, &str)> = [
-            (&on.project, "project"),
-            (&on.group, "group"),
-            (&on.role, "role"),
-            (&on.experiment, "experiment"),
-            (&on.dataset, "dataset"),
-            (&on.prompt, "prompt"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        let [(value, field)] = fields[..] else {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::FieldNotAllowed,
-                    format!("`on` needs exactly one object, found {}", fields.len()),
-                )
-                .with_label(self.span(at, on), "grant target")
-                .with_hint("write `on: { project: NAME }`, `on: { dataset: NAME }`..."),
-            );
-            return None;
-        };
-        let span = self.span(at, value);
-        let object = |t: AclObjectType| -> Option<GrantTarget> {
-            cx.project.map(|p| GrantTarget::Object {
-                project: p.clone(),
-                object_type: t,
-                name: value.value.clone(),
-            })
-        };
-        let target = match field {
-            "project" if cx.project.is_none() => {
-                let p = self.project_name(at, value)?;
-                let key = ResourceKey::project(cx.org, &p);
-                return Some((GrantTarget::Project(p), Some((key, span, "project"))));
-            }
-            "group" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Group, n.as_str());
-                return Some((GrantTarget::Group(n), Some((key, span, "group"))));
-            }
-            "role" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Role, n.as_str());
-                return Some((GrantTarget::Role(n), Some((key, span, "role"))));
-            }
-            "experiment" => object(AclObjectType::Experiment),
-            "dataset" => object(AclObjectType::Dataset),
-            "prompt" => object(AclObjectType::Prompt),
-            _ => None,
-        };
-        if target.is_none() {
-            let (msg, hint) = if cx.project.is_some() {
-                (
-                    format!("`on: {{ {field}: ... }}` is not allowed in a project document"),
-                    "a project grant applies to the project itself or to one of its experiments, datasets or prompts; put org-wide grants in the org document",
-                )
-            } else {
-                (
-                    format!("`on: {{ {field}: ... }}` needs a project"),
-                    "grant on experiments, datasets and prompts from the document of the project that holds them",
-                )
-            };
-            self.not_allowed(at, value, msg, hint);
-        }
-        target.map(|t| (t, None))
     }
 
     // ---- projects --------------------------------------------------------------------------
