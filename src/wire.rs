@@ -1770,9 +1770,9 @@ pub struct CreateServiceTokenOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateServiceToken {
     pub name: String,
+    pub service_account_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,
-    pub service_account_id: String,
 }
 
 /// `DeleteServiceToken`: the body of `DELETE /v1/service_token`.

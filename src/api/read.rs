@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::kinds::{ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild};
+use crate::kinds::{
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, member, service_account,
+    service_token,
+};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
@@ -145,33 +148,30 @@ pub async fn fetch_org(
         ],
     ) {
         for u in users {
-            match &u.email {
-                Some(email) => {
-                    let Ok(email) = Email::new(email) else {
-                        continue;
-                    };
-                    emails.insert(u.id.to_string(), email.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::Member, email.as_str()),
-                        u.id.as_str(),
-                        Spec::Member(email),
-                        &u,
-                        None,
-                    );
-                }
-                None => {
-                    let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok()) else {
-                        continue;
-                    };
-                    accounts.insert(u.id.to_string(), name.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
-                        u.id.as_str(),
-                        Spec::ServiceAccount,
-                        &u,
-                        None,
-                    );
-                }
+            if u.email.is_some() {
+                let Some(email) = member::read(&u) else {
+                    continue;
+                };
+                emails.insert(u.id.to_string(), email.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                    u.id.as_str(),
+                    Spec::Member(email),
+                    &u,
+                    None,
+                );
+            } else {
+                let Some(name) = service_account::read(&u) else {
+                    continue;
+                };
+                accounts.insert(u.id.to_string(), name.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                    u.id.as_str(),
+                    Spec::ServiceAccount,
+                    &u,
+                    None,
+                );
             }
         }
     }
@@ -301,24 +301,10 @@ pub async fn fetch_org(
         .complete(tokens, &[Kind::ServiceToken])
         .unwrap_or_default()
     {
-        let account = t
-            .service_account_id
-            .as_ref()
-            .and_then(|id| accounts.get(id.as_str()).cloned())
-            .or_else(|| {
-                t.service_account_name
-                    .as_deref()
-                    .and_then(|n| Name::new(n).ok())
-            });
-        let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
+        let Some((name, spec)) = service_token::read(&t, &accounts) else {
             continue;
         };
-        let key = ResourceKey::in_org(org, Kind::ServiceToken, format!("{account}/{name}"));
-        let spec = ServiceTokenSpec {
-            account,
-            name,
-            write_key_to: None,
-        };
+        let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
         b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
     }
 

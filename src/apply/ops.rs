@@ -16,7 +16,7 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::{BodyError, CreateVerb, Ids as BodyIds};
+use crate::kinds::{BodyError, CreateVerb, Ids as BodyIds, member, service_account, service_token};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -222,12 +222,15 @@ impl Cx<'_> {
                 "orgs cannot be created through the API".into(),
             )),
             Spec::Member(email) => {
-                let body = json!({ "invite_users": { "emails": [email.as_str()], "send_invite_emails": false }, "org_name": self.org_name() });
+                let body = body_value(&member::invite(email, self.key.org.as_str()));
                 let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
             Spec::ServiceAccount => {
-                let body = json!({ "invite_users": { "service_accounts": [{ "name": self.key.name }] }, "org_name": self.org_name() });
+                let body = body_value(&service_account::invite(
+                    &self.key.name,
+                    self.key.org.as_str(),
+                ));
                 let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 Ok(self.added_user(&out))
             }
@@ -237,7 +240,7 @@ impl Cx<'_> {
                     Kind::ServiceAccount,
                     t.account.as_str(),
                 ))?;
-                let body = json!({ "name": t.name.as_str(), "service_account_id": account, "org_name": self.org_name() });
+                let body = body_value(&service_token::create(t, account, self.key.org.as_str()));
                 let out = self.send(Method::POST, self.collection()?, body).await?;
                 if let Some(key) = out.get("key").and_then(Value::as_str) {
                     crate::redact::register(key);
@@ -443,14 +446,14 @@ impl Cx<'_> {
                 ));
             }
             Kind::Member => {
-                let email = self.key.name.clone();
-                let body =
-                    json!({ "remove_users": { "emails": [email] }, "org_name": self.org_name() });
+                let body = body_value(&member::remove(&self.key.name, self.key.org.as_str()));
                 self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::ServiceAccount => {
-                let body = json!({ "remove_users": { "ids": [id] }, "org_name": self.org_name() });
+                let id = Id::parse(&id)
+                    .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+                let body = body_value(&service_account::remove(id, self.key.org.as_str()));
                 self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }

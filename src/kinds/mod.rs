@@ -143,7 +143,10 @@ pub(crate) use org_children;
 org_children!(modules!());
 
 pub mod grant;
+pub mod member;
 pub mod org;
+pub mod service_account;
+pub mod service_token;
 
 macro_rules! org_child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {

@@ -684,73 +684,8 @@ impl Lowerer<'_> {
             &[],
         );
 
-        let mut members = HashSet::new();
-        for m in &raw.members {
-            let Some(email) = self.email(at, m) else {
-                continue;
-            };
-            members.insert(email.clone());
-            let key = ResourceKey::in_org(org, Kind::Member, email.as_str());
-            self.add(
-                cx,
-                key,
-                Spec::Member(email),
-                self.span(at, m),
-                &None,
-                None,
-                &[],
-            );
-        }
-
-        for sa in &raw.service_accounts {
-            let Some(name) = self.name(at, &sa.name) else {
-                continue;
-            };
-            let key = ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str());
-            let Some(key) = self.add(
-                cx,
-                key,
-                Spec::ServiceAccount,
-                self.span(at, &sa.name),
-                &sa.state,
-                None,
-                &[],
-            ) else {
-                continue;
-            };
-            for token in &sa.tokens {
-                let Some(token_name) = self.name(at, &token.name) else {
-                    continue;
-                };
-                let write_key_to = token
-                    .write_key_to
-                    .as_ref()
-                    .and_then(|p| self.relative_path(at, p));
-                let tkey =
-                    ResourceKey::in_org(org, Kind::ServiceToken, format!("{name}/{token_name}"));
-                let spec = Spec::ServiceToken(ServiceTokenSpec {
-                    account: name.clone(),
-                    name: token_name,
-                    write_key_to,
-                });
-                if let Some(tkey) = self.add(
-                    cx,
-                    tkey,
-                    spec,
-                    self.span(at, &token.name),
-                    &token.state,
-                    None,
-                    &[],
-                ) {
-                    self.reference(
-                        &tkey,
-                        key.clone(),
-                        self.span(at, &token.name),
-                        "service account",
-                    );
-                }
-            }
-        }
+        let members_declared = self.lower_members(cx, raw);
+        self.lower_service_accounts(cx, raw);
 
         macro_rules! lower_org_children {
             ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
@@ -765,7 +700,7 @@ impl Lowerer<'_> {
             self.lower_env_var(cx, e);
         }
         for g in &raw.grants {
-            self.lower_grant(cx, g, !members.is_empty());
+            self.lower_grant(cx, g, members_declared);
         }
     }
 
@@ -815,7 +750,7 @@ impl Lowerer<'_> {
             .any(|k| k.org == *cx.org && k.kind == Kind::Member)
     }
 
-    fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
+    pub(crate) fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
         let p = value.value.as_str();
         let bad = p.is_empty()
             || p.starts_with('/')
