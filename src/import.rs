@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diff::fields;
+use crate::kinds::{ai_secret, env_var};
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -60,7 +61,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Spec::AiSecret(a) => {
                 let env = env_name(&k.name);
                 secrets_needed.push(format!("{env} (AI secret {})", k.name));
-                Some(flow(&without_empty(json!({ "name": k.name, "type": a.provider, "secret": { "env": env }, "metadata": a.metadata }))))
+                Some(flow(&without_empty(ai_secret::manifest(&k.name, a, &env))))
             }
             _ => None,
         }),
@@ -75,7 +76,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 Spec::EnvVar(_) => {
                     let env = env_name(&k.name);
                     secrets_needed.push(format!("{env} (env var {})", k.name));
-                    Some(flow(&json!({ "name": k.name, "value": { "env": env } })))
+                    Some(flow(&env_var::manifest(&k.name, &env)))
                 }
                 _ => None,
             }),
@@ -169,7 +170,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             each(Kind::EnvVar).map(|(k, _)| {
                 let env = env_name(&format!("{name}_{}", k.name));
                 secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                flow(&json!({ "name": k.name, "value": { "env": env } }))
+                flow(&env_var::manifest(&k.name, &env))
             }),
         );
         files.push(ImportedFile {

@@ -1657,14 +1657,15 @@ pub struct AiSecret {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateAiSecret {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub r#type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<JsonMap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchAISecret`.

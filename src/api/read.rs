@@ -14,8 +14,8 @@ use super::client::Client;
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::{
-    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, member, service_account,
-    service_token,
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, member,
+    service_account, service_token,
 };
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
@@ -278,11 +278,7 @@ pub async fn fetch_org(
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
-        let spec = AiSecretSpec {
-            provider: s.r#type.clone(),
-            secret: None,
-            metadata,
-        };
+        let spec = ai_secret::read(s.r#type.clone(), metadata);
         let secret = LiveSecret {
             recorded_digest: recorded.0,
             recorded_at: recorded.1,

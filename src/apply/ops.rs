@@ -16,7 +16,10 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::{BodyError, CreateVerb, Ids as BodyIds, member, service_account, service_token};
+use crate::kinds::{
+    BodyError, CreateVerb, Ids as BodyIds, ai_secret, env_var, member, service_account,
+    service_token,
+};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -115,10 +118,6 @@ impl Cx<'_> {
                 "`{key}` has no id: it neither exists nor was created"
             ))
         })
-    }
-
-    fn org_id(&self) -> Result<String, ChangeError> {
-        self.id_of(&ResourceKey::org(&self.key.org))
     }
 
     fn project_id(&self) -> Result<String, ChangeError> {
@@ -271,7 +270,7 @@ impl Cx<'_> {
             }
             Spec::OrgChild(c) => self.create_org_child(c).await,
             Spec::AiSecret(s) => {
-                let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
+                let body = body_value(&ai_secret::create(s, &self.key.name, self.key.org.as_str()));
                 let write = SecretWrite::ai_secret(&s.metadata);
                 let out = self
                     .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
@@ -279,8 +278,9 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::EnvVar(e) => {
-                let (object_type, object_id) = self.env_var_object(&e.scope)?;
-                let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
+                let (object_type, object_id) = env_var::object(&e.scope, &self.key.org, self)
+                    .map_err(|e| self.body_error(e))?;
+                let body = body_value(&env_var::create(e, object_type, object_id));
                 let write = SecretWrite::env_var(e.name.as_str());
                 let out = self
                     .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
@@ -361,12 +361,12 @@ impl Cx<'_> {
                     .await?;
             }
             (Spec::AiSecret(s), _) => {
-                let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
+                let body = body_value(&ai_secret::patch(s, self.rename()));
                 self.patch_with_secret(&id, body, &SecretWrite::ai_secret(&s.metadata))
                     .await?;
             }
             (Spec::EnvVar(e), _) => {
-                let body = json!({ "name": e.name.as_str() });
+                let body = body_value(&env_var::patch(e));
                 self.patch_with_secret(&id, body, &SecretWrite::env_var(e.name.as_str()))
                     .await?;
             }
@@ -496,19 +496,6 @@ impl Cx<'_> {
             .map(str::to_owned)?;
         self.ids.set(self.key.clone(), id.clone());
         Some(id)
-    }
-
-    fn env_var_object(&self, scope: &EnvVarScope) -> Result<(&'static str, String), ChangeError> {
-        match scope {
-            EnvVarScope::Org => Ok(("organization", self.org_id()?)),
-            EnvVarScope::Project(p) => Ok((
-                "project",
-                self.id_of(&ResourceKey::project(&self.key.org, p))?,
-            )),
-            EnvVarScope::Function { slug, .. } => Err(ChangeError::Unresolved(format!(
-                "function-level env vars (function `{slug}`) are not supported yet"
-            ))),
-        }
     }
 
     /// Metadata as declared, plus the digest of the secret being written.

@@ -21,13 +21,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             Vec::new()
         }
         Spec::OrgChild(c) => c.fields(),
-        Spec::AiSecret(s) => vec![
-            ("type", s.provider.as_ref().map(|v| json!(v))),
-            (
-                "metadata",
-                (!s.metadata.is_empty()).then(|| json!(s.metadata)),
-            ),
-        ],
+        Spec::AiSecret(s) => crate::kinds::ai_secret::fields(s),
         Spec::Project(p) => {
             let mut out = vec![("description", p.description.as_ref().map(|v| json!(v)))];
             if let Some(settings) = &p.settings {

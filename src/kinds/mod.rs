@@ -142,6 +142,8 @@ pub(crate) use org_children;
 
 org_children!(modules!());
 
+pub mod ai_secret;
+pub mod env_var;
 pub mod grant;
 pub mod member;
 pub mod org;

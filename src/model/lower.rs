@@ -415,7 +415,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn secret(
+    pub(crate) fn secret(
         &mut self,
         at: DocOrigin,
         value: &Option<Sp<SecretRef>>,
@@ -772,71 +772,7 @@ impl Lowerer<'_> {
         Some(p.to_owned())
     }
 
-    fn lower_ai_secret(&mut self, cx: Cx<'_>, s: &Sp<raw::RawAiSecret>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else {
-            return;
-        };
-        let secret = self.secret(at, &s.secret, &format!("the secret of AI secret `{name}`"));
-        let spec = AiSecretSpec {
-            provider: s.provider.as_ref().map(|p| p.value.clone()),
-            secret,
-            metadata: s.metadata.clone(),
-        };
-        let protect = s.protect.as_ref().map(|p| p.value);
-        let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
-        self.add(
-            cx,
-            key,
-            Spec::AiSecret(spec),
-            self.span(at, &s.name),
-            &s.state,
-            protect,
-            &s.previous_names,
-        );
-    }
-
-    fn lower_env_var(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvVar>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let value = self.secret(
-            at,
-            &e.value.value,
-            &format!("the value of env var `{name}`"),
-        );
-        let (scope, key_name) = match (cx.project, &e.function) {
-            (None, None) => (EnvVarScope::Org, name.to_string()),
-            (None, Some(f)) => {
-                self.not_allowed(
-                    at,
-                    f,
-                    "`function` is only allowed on env vars in a project document".into(),
-                    "move this env var into the document of the project that holds the function",
-                );
-                return;
-            }
-            (Some(p), None) => (EnvVarScope::Project(p.clone()), name.to_string()),
-            (Some(p), Some(f)) => (
-                EnvVarScope::Function {
-                    project: p.clone(),
-                    slug: f.value.clone(),
-                },
-                format!("function:{}/{name}", f.value),
-            ),
-        };
-        let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
-        let key = match cx.project {
-            Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
-            None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
-        };
-        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, None, &[]) {
-            self.depend_on_project(cx, &key, self.span(at, &e.name));
-        }
-    }
-
-    fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
+    pub(crate) fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
         if let Some(p) = cx.project {
             self.reference(key, ResourceKey::project(cx.org, p), span, "project");
         }
