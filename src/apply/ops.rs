@@ -1,11 +1,14 @@
 //! One change as API calls, per kind. Bodies follow the official spec's request schemas; the
-//! emulator, which validates them strictly, is how tests check them.
+//! emulator, which validates them strictly, is how tests check them. The kinds in
+//! `crate::kinds` build their bodies there as typed `wire` values (group and role membership
+//! changes as add/remove deltas, grants as `acl/batch_update` items); this module resolves the
+//! ids they name, sends them, records created ids and adds write-only values to the bodies of
+//! AI secrets and env vars.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over), group and role membership changes are add/remove deltas, and ACLs go through
-//! `acl/batch_update`.
+//! over), and members, service accounts and grants go through their special endpoints.
 
 use std::collections::BTreeMap;
 

@@ -16,9 +16,13 @@
 //! `Spec::OrgChild` arm of `update`) and `import` (`entry`) reach them through [`OrgChildSpec`].
 //! Their bodies name other objects by id through [`Ids`].
 //!
+//! Special kinds have a module of plain functions each, called from the scaffolds: `org`
+//! (settings), `member`, `service_account`, `service_token`, `grant` (`acl/batch_update`),
+//! `ai_secret` and `env_var` (write-only values, added to their bodies by `apply::ops`).
+//!
 //! Migrated so far: `tag`, `span_iframe` (the plain project children), `group`, `role`,
-//! `environment` (the plain org children). The other kinds are still written out in the
-//! scaffolds (see ARCHITECTURE.md, "Adding a kind").
+//! `environment` (the plain org children) and the special org-side kinds above. The other
+//! kinds are still written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
 
 /// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
 /// in brackets, then the kinds, so code is expanded once per kind (the `pub mod` lines and
