@@ -4,8 +4,6 @@
 //! model), or added raw through `POST /_emulator/objects` (a `windowed` Loop automation). Each test runs the real binary against that org and checks what
 //! the plan says and what the emulator holds afterwards.
 
-use std::path::Path;
-
 use bt_gitops::emulator::{
     Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn,
 };
@@ -32,13 +30,19 @@ fn start() -> (Runtime, EmuHandle) {
     (runtime, emu)
 }
 
-/// Runs the binary on one manifest of `tests/data/tolerance/`.
+/// Runs the binary on one manifest of `tests/data/tolerance/`, copied into a fresh directory
+/// (apply writes its journal next to the manifests).
 fn run(emu: &EmuHandle, args: &[&str], manifest: &str) -> Run {
-    let dir = root().join("tests/data/tolerance");
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::copy(
+        root().join("tests/data/tolerance").join(manifest),
+        dir.path().join(manifest),
+    )
+    .expect("copy the manifest");
     let mut all: Vec<&str> = args.to_vec();
     all.push(manifest);
     run_with_env(
-        Path::new(&dir),
+        dir.path(),
         &all,
         &[
             ("BRAINTRUST_API_URL", emu.url()),
