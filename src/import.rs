@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diff::fields;
+use crate::kinds::{alert, export, retention};
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -276,19 +277,9 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
             let scorers: Vec<Value> = o.scorers.iter().map(function).collect::<Option<_>>()?;
             online_rule(&k.name, o, scorers)
         }
-        Spec::Alert(a) => without_nulls(json!({
-            "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
-            "notify": match &a.notify {
-                Notify::Webhook { url } => json!({ "webhook": url }),
-                Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": without_nulls(json!({
-                    "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-                })) }),
-            },
-        })),
-        Spec::Retention(r) => {
-            json!({ "name": k.name, "object_type": r.object_type.as_str(), "days": r.days })
-        }
-        Spec::Export(e) => export(&k.name, e),
+        Spec::Alert(a) => alert::manifest(&k.name, a),
+        Spec::Retention(r) => retention::manifest(&k.name, r),
+        Spec::Export(e) => export::manifest(&k.name, e),
         _ => return None,
     };
     Some(Entry {
@@ -514,28 +505,5 @@ fn online_rule(name: &str, o: &OnlineScoringSpec, scorers: Vec<Value>) -> Value 
         "name": name, "description": o.description, "sampling_rate": o.sampling_rate, "scorers": scorers,
         "filter": o.filter, "scope": scope, "apply_to_root_span": o.apply_to_root_span,
         "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
-    }))
-}
-
-fn export(name: &str, e: &ExportSpec) -> Value {
-    let (data, query) = match &e.data {
-        ExportData::LogTraces => ("log_traces", None),
-        ExportData::LogSpans => ("log_spans", None),
-        ExportData::Query(q) => ("btql_query", Some(q)),
-    };
-    let credentials = match &e.credentials {
-        ExportCredentials::Aws {
-            role_arn,
-            external_id,
-        } => without_nulls(json!({ "aws_role_arn": role_arn, "external_id": external_id })),
-        ExportCredentials::Gcp { service_account } => {
-            json!({ "gcp_service_account": service_account })
-        }
-    };
-    without_nulls(json!({
-        "name": name, "description": e.description, "data": data, "query": query, "path": e.path,
-        "format": e.format.as_str(),
-        "interval": e.interval_seconds, "credentials": credentials,
-        "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
     }))
 }

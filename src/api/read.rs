@@ -351,7 +351,7 @@ pub async fn fetch_org(
         .complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export])
         .unwrap_or_default()
     {
-        let Some((kind, spec)) = automation(&a) else {
+        let Some((kind, spec)) = crate::kinds::automation::read(&a) else {
             continue;
         };
         let Some(key) = in_project(&a.project_id, kind, &a.name) else {
@@ -812,67 +812,6 @@ fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
     match c {
         Some(wire::ProjectScoreCategories::Minimum(n)) => n.iter().cloned().collect(),
         _ => BTreeSet::new(),
-    }
-}
-
-fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
-    let seconds = |s: f64| {
-        if s.is_finite() && s >= 0.0 {
-            s.round() as u64
-        } else {
-            0
-        }
-    };
-    match &a.config {
-        wire::AutomationConfig::Logs(l) => Some((
-            Kind::Alert,
-            Spec::Alert(AlertSpec {
-                description: a.description.clone(),
-                filter: l.btql_filter.clone(),
-                interval_seconds: seconds(l.interval_seconds),
-                notify: match &l.action {
-                    wire::AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
-                    wire::AutomationAction::Slack(s) => Notify::Slack {
-                        workspace_id: s.workspace_id.clone(),
-                        channel: s.channel.clone(),
-                        message_template: s.message_template.clone(),
-                    },
-                },
-            }),
-        )),
-        wire::AutomationConfig::Retention(r) => Some((
-            Kind::Retention,
-            Spec::Retention(RetentionSpec {
-                object_type: r.object_type,
-                days: r.retention_days,
-            }),
-        )),
-        wire::AutomationConfig::BtqlExport(e) => Some((
-            Kind::Export,
-            Spec::Export(ExportSpec {
-                description: a.description.clone(),
-                data: match &e.export_definition {
-                    wire::ExportDefinition::LogTraces => ExportData::LogTraces,
-                    wire::ExportDefinition::LogSpans => ExportData::LogSpans,
-                    wire::ExportDefinition::BtqlQuery(q) => ExportData::Query(q.btql_query.clone()),
-                },
-                path: e.export_path.clone(),
-                format: e.format,
-                interval_seconds: seconds(e.interval_seconds),
-                credentials: match &e.credentials {
-                    wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
-                        role_arn: c.role_arn.clone(),
-                        external_id: Some(c.external_id.clone()),
-                    },
-                    wire::ExportCredentials::GcpServiceAccount(c) => ExportCredentials::Gcp {
-                        service_account: c.service_account_email.clone(),
-                    },
-                },
-                status: e.status,
-                batch_size: e.batch_size.map(|b| b.round() as i64),
-            }),
-        )),
-        _ => None,
     }
 }
 

@@ -16,7 +16,7 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::CreateVerb;
+use crate::kinds::{CreateVerb, automation};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -179,11 +179,15 @@ impl Cx<'_> {
         Some(id)
     }
 
+    /// The id of this object's project, as the typed request bodies take it.
+    fn typed_project_id(&self) -> Result<Id, ChangeError> {
+        Id::parse(&self.project_id()?)
+            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+
     /// Creates a plain project child with its kind's typed create body (see `crate::kinds`).
     async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
-        let project_id = self.project_id()?;
-        let project_id = Id::parse(&project_id)
-            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+        let project_id = self.typed_project_id()?;
         let (verb, body) = spec.create(project_id, &self.key.name);
         let method = match verb {
             CreateVerb::Post => Method::POST,
@@ -304,16 +308,13 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
-                let (description, mut config) = automation_body(&spec);
-                // The API requires an AWS external id on create; Braintrust's UI generates one.
-                if let Some(creds) = config
-                    .get_mut("credentials")
-                    .filter(|c| c["type"] == "aws_iam" && c.get("external_id").is_none())
-                {
-                    creds["external_id"] = json!(external_id(self.key));
-                }
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "description": description, "config": config });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
+                let body =
+                    automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
+                        external_id(self.key)
+                    });
+                let out = self
+                    .send(Method::PUT, self.collection()?, typed(&body)?)
+                    .await?;
                 Ok(self.created(&out))
             }
             Spec::Grant(g) => {
@@ -453,29 +454,23 @@ impl Cx<'_> {
                     .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
-                let (description, mut config) = automation_body(&spec);
                 // The config is sent whole and the API requires an AWS external id: keep the
                 // live one when the manifest leaves it to Braintrust.
-                if let Some(creds) = config
-                    .get_mut("credentials")
-                    .filter(|c| c["type"] == "aws_iam" && c.get("external_id").is_none())
-                {
-                    let kept = match live {
-                        Some(Spec::Export(ExportSpec {
-                            credentials:
-                                ExportCredentials::Aws {
-                                    external_id: Some(id),
-                                    ..
-                                },
-                            ..
-                        })) => id.clone(),
-                        _ => external_id(self.key),
-                    };
-                    creds["external_id"] = json!(kept);
-                }
-                let body =
-                    json!({ "name": self.rename(), "description": description, "config": config });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let kept = match live {
+                    Some(Spec::Export(ExportSpec {
+                        credentials:
+                            ExportCredentials::Aws {
+                                external_id: Some(id),
+                                ..
+                            },
+                        ..
+                    })) => Some(id.clone()),
+                    _ => None,
+                };
+                let body = automation::patch(&spec, self.rename(), || {
+                    kept.unwrap_or_else(|| external_id(self.key))
+                });
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&body)?)
                     .await?;
             }
             (
@@ -931,57 +926,13 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
     }
 }
 
-fn automation_body(spec: &Spec) -> (Option<String>, Value) {
-    match spec {
-        Spec::Alert(a) => {
-            let action = match &a.notify {
-                Notify::Webhook { url } => json!({ "type": "webhook", "url": url }),
-                Notify::Slack {
-                    workspace_id,
-                    channel,
-                    message_template,
-                } => without_nulls(json!({
-                    "type": "slack", "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-                })),
-            };
-            (
-                a.description.clone(),
-                json!({ "event_type": "logs", "btql_filter": a.filter, "interval_seconds": a.interval_seconds, "action": action }),
-            )
-        }
-        Spec::Retention(r) => (
-            None,
-            json!({ "event_type": "retention", "object_type": r.object_type.as_str(), "retention_days": r.days }),
-        ),
-        Spec::Export(e) => {
-            let definition = match &e.data {
-                ExportData::LogTraces => json!({ "type": "log_traces" }),
-                ExportData::LogSpans => json!({ "type": "log_spans" }),
-                ExportData::Query(q) => json!({ "type": "btql_query", "btql_query": q }),
-            };
-            let credentials = match &e.credentials {
-                ExportCredentials::Aws {
-                    role_arn,
-                    external_id,
-                } => without_nulls(
-                    json!({ "type": "aws_iam", "role_arn": role_arn, "external_id": external_id }),
-                ),
-                ExportCredentials::Gcp { service_account } => {
-                    json!({ "type": "gcp_service_account", "service_account_email": service_account })
-                }
-            };
-            (
-                e.description.clone(),
-                without_nulls(json!({
-                    "event_type": "btql_export", "export_definition": definition, "export_path": e.path,
-                    "format": e.format.as_str(),
-                    "interval_seconds": e.interval_seconds, "credentials": credentials,
-                    "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
-                })),
-            )
-        }
-        _ => (None, Value::Null),
-    }
+/// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the
+/// caller's match.
+fn typed<T: serde::Serialize>(body: &Option<T>) -> Result<Value, ChangeError> {
+    let body = body
+        .as_ref()
+        .ok_or_else(|| ChangeError::Unresolved("no request body for this kind".into()))?;
+    serde_json::to_value(body).map_err(|e| ChangeError::Unresolved(e.to_string()))
 }
 
 /// Drops `null` members: PATCH ignores nulls anyway, and strict create bodies reject them.

@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use crate::kinds::{alert, export, retention};
 use crate::model::*;
 
 /// One field of a spec. `None` means "not set" (unmanaged on the desired side).
@@ -153,36 +154,20 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
             ),
             ("skip_logging", o.skip_logging.map(|v| json!(v))),
         ],
-        Spec::Alert(a) => vec![
-            ("description", a.description.as_ref().map(|v| json!(v))),
-            ("filter", Some(json!(a.filter))),
-            ("interval_seconds", Some(json!(a.interval_seconds))),
-            ("notify", Some(notify(&a.notify))),
-        ],
-        Spec::Retention(r) => vec![
-            ("object_type", Some(json!(r.object_type.as_str()))),
-            ("days", Some(json!(r.days))),
-        ],
-        Spec::Export(e) => vec![
-            ("description", e.description.as_ref().map(|v| json!(v))),
-            ("data", Some(export_data(&e.data))),
-            ("path", Some(json!(e.path))),
-            ("format", Some(json!(e.format.as_str()))),
-            ("interval_seconds", Some(json!(e.interval_seconds))),
-            ("credentials", Some(export_credentials(&e.credentials))),
-            ("status", e.status.map(|s| json!(s.as_str()))),
-            ("batch_size", e.batch_size.map(|v| json!(v))),
-        ],
+        Spec::Alert(a) => alert::fields(a),
+        Spec::Retention(r) => retention::fields(r),
+        Spec::Export(e) => export::fields(e),
     }
 }
 
 /// Fields that the API cannot change in place: a change means delete and create.
 #[must_use]
 pub fn is_immutable(kind: Kind, field: &str) -> bool {
-    matches!(
-        (kind, field),
-        (Kind::Export, "path") | (Kind::Retention, "object_type")
-    )
+    match kind {
+        Kind::Export => export::IMMUTABLE.contains(&field),
+        Kind::Retention => retention::IMMUTABLE.contains(&field),
+        _ => false,
+    }
 }
 
 #[must_use]
@@ -278,38 +263,5 @@ pub fn scope(s: &Scope) -> Value {
             "placement": placement.as_str(),
             "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
         }),
-    }
-}
-
-fn notify(n: &Notify) -> Value {
-    match n {
-        Notify::Webhook { url } => json!({ "webhook": url }),
-        Notify::Slack {
-            workspace_id,
-            channel,
-            message_template,
-        } => {
-            json!({ "slack": { "workspace_id": workspace_id, "channel": channel, "message_template": message_template } })
-        }
-    }
-}
-
-fn export_data(d: &ExportData) -> Value {
-    match d {
-        ExportData::LogTraces => json!("log_traces"),
-        ExportData::LogSpans => json!("log_spans"),
-        ExportData::Query(q) => json!({ "btql_query": q }),
-    }
-}
-
-fn export_credentials(c: &ExportCredentials) -> Value {
-    match c {
-        ExportCredentials::Aws {
-            role_arn,
-            external_id,
-        } => json!({ "aws_role_arn": role_arn, "external_id": external_id }),
-        ExportCredentials::Gcp { service_account } => {
-            json!({ "gcp_service_account": service_account })
-        }
     }
 }

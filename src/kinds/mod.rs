@@ -31,6 +31,13 @@ macro_rules! modules {
 }
 project_children!(modules!());
 
+// The project-side kinds that share an API list with others (see `automation`): plain
+// functions called from the scaffolds.
+pub mod alert;
+pub mod automation;
+pub mod export;
+pub mod retention;
+
 macro_rules! child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {
         /// The spec of a [`ProjectChild`] kind, by kind: `Spec::Child` holds one.
@@ -213,4 +220,13 @@ pub trait ProjectChild {
 /// A typed request body as JSON.
 fn body<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// An object without its `null` members (one level deep): how manifest forms leave out what is
+/// not set.
+pub(crate) fn drop_nulls(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| !v.is_null());
+    }
+    v
 }

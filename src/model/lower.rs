@@ -54,7 +54,7 @@ struct PendingRef {
 pub struct Lowerer<'a> {
     sources: &'a SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
-    state: DesiredState,
+    pub(crate) state: DesiredState,
     refs: Vec<PendingRef>,
     /// Every `previous_names` entry of an inserted object, checked once all objects are known.
     renames: Vec<(ResourceKey, String, Span)>,
@@ -76,10 +76,10 @@ struct Unparsed {
 #[derive(Clone, Copy)]
 pub struct Cx<'d> {
     pub(crate) at: DocOrigin,
-    org: &'d OrgName,
-    project: Option<&'d ProjectName>,
+    pub(crate) org: &'d OrgName,
+    pub(crate) project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
-    from_template: bool,
+    pub(crate) from_template: bool,
 }
 
 impl Lowerer<'_> {
@@ -231,13 +231,17 @@ impl Lowerer<'_> {
             .ok()
     }
 
-    fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
+    pub(crate) fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
         Name::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
     }
 
-    fn project_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<ProjectName> {
+    pub(crate) fn project_name(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<String>,
+    ) -> Option<ProjectName> {
         ProjectName::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
@@ -275,7 +279,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn range(
+    pub(crate) fn range(
         &mut self,
         at: DocOrigin,
         value: &Sp<f64>,
@@ -304,7 +308,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn int_range(
+    pub(crate) fn int_range(
         &mut self,
         at: DocOrigin,
         value: &Sp<i64>,
@@ -333,7 +337,12 @@ impl Lowerer<'_> {
         None
     }
 
-    fn interval(&mut self, at: DocOrigin, value: &Sp<Duration>, what: &str) -> Option<u64> {
+    pub(crate) fn interval(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<Duration>,
+        what: &str,
+    ) -> Option<u64> {
         let Some(seconds) = value.seconds() else {
             let why = match &value.value {
                 Duration::Text(text) => duration_problem(text),
@@ -443,7 +452,13 @@ impl Lowerer<'_> {
         Span::new(span.file, span.start, len)
     }
 
-    fn not_allowed<T>(&mut self, at: DocOrigin, value: &Sp<T>, message: String, hint: &str) {
+    pub(crate) fn not_allowed<T>(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<T>,
+        message: String,
+        hint: &str,
+    ) {
         self.diags.push(
             Diagnostic::error(Code::FieldNotAllowed, message)
                 .with_label(self.span(at, value), "not allowed here")
@@ -491,7 +506,7 @@ impl Lowerer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(
+    pub(crate) fn add(
         &mut self,
         cx: Cx<'_>,
         key: ResourceKey,
@@ -586,7 +601,7 @@ impl Lowerer<'_> {
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
-    fn reference(
+    pub(crate) fn reference(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -1022,7 +1037,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
+    pub(crate) fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
         if let Some(p) = cx.project {
             self.reference(key, ResourceKey::project(cx.org, p), span, "project");
         }
@@ -1448,13 +1463,13 @@ impl Lowerer<'_> {
             self.lower_online_scoring(cx, o);
         }
         for a in &raw.alerts {
-            self.lower_alert(cx, a);
+            crate::kinds::alert::lower(self, cx, a);
         }
         for r in &raw.retention {
-            self.lower_retention(cx, r);
+            crate::kinds::retention::lower(self, cx, r);
         }
         for e in &raw.exports {
-            self.lower_export(cx, e);
+            crate::kinds::export::lower(self, cx, e);
         }
         let check_members = self
             .state
@@ -1566,7 +1581,11 @@ impl Lowerer<'_> {
         }
     }
 
-    fn project_key(cx: Cx<'_>, kind: Kind, name: impl Into<String>) -> Option<ResourceKey> {
+    pub(crate) fn project_key(
+        cx: Cx<'_>,
+        kind: Kind,
+        name: impl Into<String>,
+    ) -> Option<ResourceKey> {
         cx.project
             .map(|p| ResourceKey::in_project(cx.org, p, kind, name))
     }
@@ -1987,269 +2006,6 @@ impl Lowerer<'_> {
                 })
             }
         }
-    }
-
-    /// Automations (alerts, retention rules, exports) share one namespace per project.
-    #[allow(clippy::too_many_arguments)]
-    fn add_automation(
-        &mut self,
-        cx: Cx<'_>,
-        kind: Kind,
-        name: &Name,
-        spec: Spec,
-        span: Span,
-        state: &Option<Sp<State>>,
-        previous: &[Sp<String>],
-    ) {
-        let others = [Kind::Alert, Kind::Retention, Kind::Export]
-            .into_iter()
-            .filter(|k| *k != kind);
-        for other in others {
-            let Some(other_key) = Self::project_key(cx, other, name.as_str()) else {
-                return;
-            };
-            if let Some(existing) = self.state.resources.get(&other_key) {
-                if !cx.from_template {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateObject,
-                            format!("automation `{name}` is declared twice"),
-                        )
-                        .with_label(span, format!("{kind} declared here"))
-                        .with_label(existing.span, format!("{other} with the same name"))
-                        .with_hint(
-                            "alerts, retention rules and exports share one namespace per project",
-                        ),
-                    );
-                }
-                return;
-            }
-        }
-        let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
-            return;
-        };
-        if let Some(key) = self.add(cx, key, spec, span, state, None, previous) {
-            self.depend_on_project(cx, &key, span);
-        }
-    }
-
-    fn lower_alert(&mut self, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &a.name) else {
-            return;
-        };
-        let interval = self.interval(at, &a.interval, "`interval`");
-        let notify = match (&a.notify.webhook, &a.notify.slack) {
-            (Some(url), None) => self
-                .url(at, url, "a webhook", &["https"])
-                .map(|url| Notify::Webhook { url }),
-            (None, Some(slack)) => Some(Notify::Slack {
-                workspace_id: slack.workspace_id.value.clone(),
-                channel: slack.channel.value.clone(),
-                message_template: slack.message_template.as_ref().map(|m| m.value.clone()),
-            }),
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::FieldNotAllowed,
-                        "`notify` needs exactly one of `webhook` or `slack`",
-                    )
-                    .with_label(self.span(at, &a.notify), "notification target")
-                    .with_hint(if a.notify.webhook.is_none() {
-                        "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
-                    } else {
-                        "keep `webhook` or `slack`; to notify both, declare two alerts"
-                    }),
-                );
-                None
-            }
-        };
-        let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
-            return;
-        };
-        let spec = Spec::Alert(AlertSpec {
-            description: a.description.as_ref().map(|d| d.value.clone()),
-            filter: a.filter.value.clone(),
-            interval_seconds,
-            notify,
-        });
-        self.add_automation(
-            cx,
-            Kind::Alert,
-            &name,
-            spec,
-            self.span(at, &a.name),
-            &a.state,
-            &a.previous_names,
-        );
-    }
-
-    fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
-        let at = cx.at;
-        let object = r.object_type.value.as_str();
-        let name = match &r.name {
-            Some(n) => self.name(at, n),
-            None => Name::new(&format!("retention-{object}")).ok(),
-        };
-        let Some(name) = name else { return };
-        let Some(days) = self.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else {
-            return;
-        };
-        if days == 0.0 {
-            self.diags.push(
-                Diagnostic::warning(
-                    Code::Suspicious,
-                    format!("`days: 0` deletes all {object} data as soon as it is written"),
-                )
-                .with_label(self.span(at, &r.days), "zero days")
-                .with_hint("retention permanently deletes data; check this is intended"),
-            );
-        }
-        let spec = Spec::Retention(RetentionSpec {
-            object_type: r.object_type.value,
-            days,
-        });
-        let span = r
-            .name
-            .as_ref()
-            .map_or_else(|| self.span(at, &r.object_type), |n| self.span(at, n));
-        self.add_automation(cx, Kind::Retention, &name, spec, span, &r.state, &[]);
-    }
-
-    fn lower_export(&mut self, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let interval = self.interval(at, &e.interval, "`interval`");
-        let path = self.url(at, &e.path, "an export path", &["s3", "gs"]);
-        let data = match (e.data.value, &e.query) {
-            (raw::ExportData::BtqlQuery, Some(q)) => Some(ExportData::Query(q.value.clone())),
-            (raw::ExportData::BtqlQuery, None) => {
-                self.diags.push(
-                    Diagnostic::error(Code::MissingField, "`data: btql_query` needs `query`")
-                        .with_label(self.span(at, &e.data), "query export")
-                        .with_hint("add `query: \"select: * from: project_logs('...')\"`"),
-                );
-                None
-            }
-            (_, Some(q)) => {
-                self.not_allowed(
-                    at,
-                    q,
-                    "`query` only applies to `data: btql_query`".into(),
-                    "remove `query`, or set `data: btql_query`",
-                );
-                None
-            }
-            (raw::ExportData::LogTraces, None) => Some(ExportData::LogTraces),
-            (raw::ExportData::LogSpans, None) => Some(ExportData::LogSpans),
-        };
-        let c = &e.credentials;
-        let credentials = match (&c.aws_role_arn, &c.gcp_service_account) {
-            (Some(arn), None) => {
-                if arn.value.starts_with("arn:") {
-                    Some(ExportCredentials::Aws {
-                        role_arn: arn.value.clone(),
-                        external_id: c.external_id.as_ref().map(|x| x.value.clone()),
-                    })
-                } else {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not an AWS role ARN", arn.value),
-                        )
-                        .with_label(
-                            self.span(at, arn),
-                            "expected `arn:aws:iam::ACCOUNT:role/NAME`",
-                        )
-                        .with_hint("copy the role's ARN from the IAM console; it starts with `arn:aws:iam::`"),
-                    );
-                    None
-                }
-            }
-            (None, Some(sa)) => {
-                if let Some(x) = &c.external_id {
-                    self.not_allowed(
-                        at,
-                        x,
-                        "`external_id` only applies to AWS credentials".into(),
-                        "remove `external_id`",
-                    );
-                    None
-                } else {
-                    Email::new(&sa.value)
-                        .map_err(|err| {
-                            self.diags.push(
-                                Diagnostic::error(Code::InvalidEmail, err.0).with_label(
-                                    self.span(at, sa),
-                                    "expected a service account email",
-                                ),
-                            );
-                        })
-                        .ok()
-                        .map(|_| ExportCredentials::Gcp {
-                            service_account: sa.value.clone(),
-                        })
-                }
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "`credentials` needs exactly one of `aws_role_arn` or `gcp_service_account`")
-                        .with_label(self.span(at, c), "credentials"),
-                );
-                None
-            }
-        };
-        if let (Some(path), Some(creds)) = (&path, &credentials) {
-            let mismatch = match creds {
-                ExportCredentials::Aws { .. } => !path.starts_with("s3://"),
-                ExportCredentials::Gcp { .. } => !path.starts_with("gs://"),
-            };
-            if mismatch {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::InvalidUrl,
-                        "the export path does not match the credentials",
-                    )
-                    .with_label(self.span(at, &e.path), "path")
-                    .with_label(self.span(at, c), "credentials")
-                    .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
-                );
-                return;
-            }
-        }
-        let batch_size = e
-            .batch_size
-            .as_ref()
-            .and_then(|b| self.int_range(at, b, 1, 100_000, "`batch_size`"));
-        if e.batch_size.is_some() && batch_size.is_none() {
-            return;
-        }
-        let (Some(interval_seconds), Some(path), Some(data), Some(credentials)) =
-            (interval, path, data, credentials)
-        else {
-            return;
-        };
-        let spec = Spec::Export(ExportSpec {
-            description: e.description.as_ref().map(|d| d.value.clone()),
-            data,
-            path,
-            format: e.format.value,
-            interval_seconds,
-            credentials,
-            status: e.status.as_ref().map(|s| s.value),
-            batch_size,
-        });
-        self.add_automation(
-            cx,
-            Kind::Export,
-            &name,
-            spec,
-            self.span(at, &e.name),
-            &e.state,
-            &e.previous_names,
-        );
     }
 
     // ---- references ------------------------------------------------------------------------
