@@ -340,7 +340,7 @@ pub async fn fetch_org(
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
-        let Some((kind, spec)) = score(&s, project) else {
+        let Some((kind, spec)) = crate::kinds::project_score::read(&s, project) else {
             continue;
         };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
@@ -723,95 +723,7 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
         default_preprocessor: s
             .default_preprocessor
             .as_ref()
-            .map(|f| function_ref(f, project)),
-    }
-}
-
-/// A function reference as read: built-ins by name, project functions by id (bt-gitops does
-/// not yet resolve function slugs, so such references read as `id:<uuid>` in their project).
-fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef {
-    match f {
-        wire::SavedFunctionId::Global(g) => FunctionRef::Global {
-            name: g.name.clone(),
-            function_type: g.function_type,
-        },
-        wire::SavedFunctionId::Function(f) => FunctionRef::Project {
-            project: project.clone(),
-            slug: format!("id:{}", f.id),
-        },
-    }
-}
-
-fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> {
-    let config = s.config.as_ref();
-    let object_types = config
-        .and_then(|c| c.object_types.as_ref())
-        .map(|t| t.iter().copied().collect());
-    let kind = match (&s.score_type, &s.categories) {
-        (wire::ProjectScoreType::Online, _) => {
-            let online = config.and_then(|c| c.online.as_ref())?;
-            let spec = OnlineScoringSpec {
-                description: s.description.clone(),
-                sampling_rate: online.sampling_rate,
-                scorers: online
-                    .scorers
-                    .iter()
-                    .map(|f| function_ref(f, project))
-                    .collect(),
-                filter: online.btql_filter.clone(),
-                scope: match &online.scope {
-                    None | Some(wire::Scope::Span) => Scope::Span,
-                    Some(wire::Scope::Trace(t)) => Scope::Trace {
-                        idle_seconds: t.idle_seconds,
-                    },
-                    Some(wire::Scope::Group(g)) => Scope::Group {
-                        group_by: g.group_by.clone(),
-                        placement: g.placement,
-                        interval_seconds: g.interval_seconds,
-                        max_traces: g.max_traces,
-                        idle_seconds: g.idle_seconds,
-                    },
-                },
-                apply_to_root_span: online.apply_to_root_span,
-                apply_to_span_names: online.apply_to_span_names.clone(),
-                skip_logging: online.skip_logging,
-            };
-            return Some((Kind::OnlineScoring, Spec::OnlineScoring(spec)));
-        }
-        (wire::ProjectScoreType::Slider, _) => ScoreKind::Slider,
-        (wire::ProjectScoreType::FreeForm, _) => ScoreKind::FreeForm,
-        (
-            wire::ProjectScoreType::Categorical,
-            Some(wire::ProjectScoreCategories::Categorical(c)),
-        ) => ScoreKind::Categorical {
-            categories: c.iter().map(|c| (c.name.clone(), c.value)).collect(),
-            multi_select: config.and_then(|c| c.multi_select),
-        },
-        (wire::ProjectScoreType::Categorical, _) => ScoreKind::Categorical {
-            categories: Vec::new(),
-            multi_select: None,
-        },
-        (wire::ProjectScoreType::Weighted, Some(wire::ProjectScoreCategories::Weighted(w))) => {
-            ScoreKind::Weighted(w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-        }
-        (wire::ProjectScoreType::Weighted, _) => ScoreKind::Weighted(BTreeMap::new()),
-        (wire::ProjectScoreType::Minimum, c) => ScoreKind::Minimum(names(c.as_ref())),
-        (wire::ProjectScoreType::Maximum, c) => ScoreKind::Maximum(names(c.as_ref())),
-    };
-    Some((
-        Kind::Score,
-        Spec::Score(ScoreSpec {
-            description: s.description.clone(),
-            kind,
-            object_types,
-        }),
-    ))
-}
-
-fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
-    match c {
-        Some(wire::ProjectScoreCategories::Minimum(n)) => n.iter().cloned().collect(),
-        _ => BTreeSet::new(),
+            .map(|f| crate::kinds::function::read(f, project)),
     }
 }
 

@@ -16,7 +16,7 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::{CreateVerb, automation};
+use crate::kinds::{CreateVerb, automation, function, project_score};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -301,10 +301,11 @@ impl Cx<'_> {
             }
             Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
-                let mut body = score_body(&spec)?;
-                body["project_id"] = json!(self.project_id()?);
-                body["name"] = json!(self.key.name);
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
+                let body = project_score::create(&spec, self.typed_project_id()?, &self.key.name)
+                    .map_err(ChangeError::Unresolved)?;
+                let out = self
+                    .send(Method::PUT, self.collection()?, typed(&Some(body))?)
+                    .await?;
                 Ok(self.created(&out))
             }
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
@@ -446,11 +447,9 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
-                let mut body = score_body(&spec)?;
-                if let Some(name) = self.rename() {
-                    body["name"] = json!(name);
-                }
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let body =
+                    project_score::patch(&spec, self.rename()).map_err(ChangeError::Unresolved)?;
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
                     .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
@@ -840,90 +839,10 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
             .default_preprocessor
             .as_ref()
             .or(live.default_preprocessor.as_ref())
-            .and_then(function_body),
+            .and_then(function::body)
+            .and_then(|f| serde_json::to_value(f).ok()),
     );
     Value::Object(map)
-}
-
-/// A function reference as the API takes it. Project functions by slug are not resolved yet.
-fn function_body(f: &FunctionRef) -> Option<Value> {
-    match f {
-        FunctionRef::Global {
-            name,
-            function_type: t,
-        } => {
-            let mut v = json!({ "type": "global", "name": name });
-            if let Some(t) = t {
-                v["function_type"] = json!(t.as_str());
-            }
-            Some(v)
-        }
-        FunctionRef::Project { slug, .. } => slug
-            .strip_prefix("id:")
-            .map(|id| json!({ "type": "function", "id": id })),
-    }
-}
-
-fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
-    match spec {
-        Spec::Score(s) => {
-            let (score_type, categories) = match &s.kind {
-                ScoreKind::Slider => ("slider", Value::Null),
-                ScoreKind::FreeForm => ("free-form", Value::Null),
-                ScoreKind::Categorical { categories, .. } => (
-                    "categorical",
-                    json!(
-                        categories
-                            .iter()
-                            .map(|(n, v)| json!({ "name": n, "value": v }))
-                            .collect::<Vec<_>>()
-                    ),
-                ),
-                ScoreKind::Weighted(w) => ("weighted", json!(w)),
-                ScoreKind::Minimum(n) => ("minimum", json!(n)),
-                ScoreKind::Maximum(n) => ("maximum", json!(n)),
-            };
-            let mut config = Map::new();
-            if let ScoreKind::Categorical {
-                multi_select: Some(m),
-                ..
-            } = &s.kind
-            {
-                config.insert("multi_select".into(), json!(m));
-            }
-            if let Some(t) = &s.object_types {
-                config.insert(
-                    "object_types".into(),
-                    json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
-                );
-            }
-            let mut body = json!({ "score_type": score_type, "description": s.description });
-            if !categories.is_null() {
-                body["categories"] = categories;
-            }
-            if !config.is_empty() {
-                body["config"] = Value::Object(config);
-            }
-            Ok(body)
-        }
-        Spec::OnlineScoring(o) => {
-            let scorers: Vec<Value> = o.scorers.iter().filter_map(function_body).collect();
-            if scorers.len() != o.scorers.len() {
-                return Err(ChangeError::Unresolved(
-                    "scorers given by function slug are not resolved to ids yet".into(),
-                ));
-            }
-            let scope = without_nulls(fields::scope(&o.scope));
-            let online = without_nulls(json!({
-                "sampling_rate": o.sampling_rate, "scorers": scorers, "btql_filter": o.filter, "scope": scope,
-                "apply_to_root_span": o.apply_to_root_span, "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
-            }));
-            Ok(
-                json!({ "score_type": "online", "description": o.description, "config": { "online": online } }),
-            )
-        }
-        _ => Err(ChangeError::Unresolved("not a score".into())),
-    }
 }
 
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kinds::{alert, export, retention};
+use crate::kinds::{alert, export, function, online_scoring, retention, score};
 use crate::model::*;
 
 /// One field of a spec. `None` means "not set" (unmanaged on the desired side).
@@ -93,67 +93,8 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         }
         Spec::EnvVar(_) => Vec::new(),
         Spec::Child(c) => c.fields(),
-        Spec::Score(s) => {
-            let (ty, categories, weights, scores): (
-                &str,
-                Option<Value>,
-                Option<Value>,
-                Option<Value>,
-            ) = match &s.kind {
-                ScoreKind::Slider => ("slider", None, None, None),
-                ScoreKind::FreeForm => ("free-form", None, None, None),
-                ScoreKind::Categorical { categories, .. } => (
-                    "categorical",
-                    Some(json!(
-                        categories
-                            .iter()
-                            .map(|(n, v)| json!({ "name": n, "value": v }))
-                            .collect::<Vec<_>>()
-                    )),
-                    None,
-                    None,
-                ),
-                ScoreKind::Weighted(w) => ("weighted", None, Some(json!(w)), None),
-                ScoreKind::Minimum(s) => ("minimum", None, None, Some(json!(s))),
-                ScoreKind::Maximum(s) => ("maximum", None, None, Some(json!(s))),
-            };
-            let multi_select = match &s.kind {
-                ScoreKind::Categorical { multi_select, .. } => multi_select.map(|v| json!(v)),
-                _ => None,
-            };
-            vec![
-                ("type", Some(json!(ty))),
-                ("description", s.description.as_ref().map(|v| json!(v))),
-                ("categories", categories),
-                ("weights", weights),
-                ("scores", scores),
-                ("multi_select", multi_select),
-                (
-                    "object_types",
-                    s.object_types
-                        .as_ref()
-                        .map(|t| json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>())),
-                ),
-            ]
-        }
-        Spec::OnlineScoring(o) => vec![
-            ("description", o.description.as_ref().map(|v| json!(v))),
-            ("sampling_rate", Some(json!(o.sampling_rate))),
-            (
-                "scorers",
-                Some(json!(
-                    o.scorers.iter().map(function_label).collect::<Vec<_>>()
-                )),
-            ),
-            ("filter", o.filter.as_ref().map(|v| json!(v))),
-            ("scope", Some(scope(&o.scope))),
-            ("apply_to_root_span", o.apply_to_root_span.map(|v| json!(v))),
-            (
-                "apply_to_span_names",
-                o.apply_to_span_names.as_ref().map(|v| json!(v)),
-            ),
-            ("skip_logging", o.skip_logging.map(|v| json!(v))),
-        ],
+        Spec::Score(s) => score::fields(s),
+        Spec::OnlineScoring(o) => online_scoring::fields(o),
         Spec::Alert(a) => alert::fields(a),
         Spec::Retention(r) => retention::fields(r),
         Spec::Export(e) => export::fields(e),
@@ -175,21 +116,6 @@ pub fn permission_label(p: Permission, t: Option<AclObjectType>) -> String {
     match t {
         Some(t) => format!("{} on {}", p.as_str(), t.as_str()),
         None => p.as_str().to_owned(),
-    }
-}
-
-#[must_use]
-pub fn function_label(f: &FunctionRef) -> String {
-    match f {
-        FunctionRef::Global {
-            name,
-            function_type: None,
-        } => format!("global:{name}"),
-        FunctionRef::Global {
-            name,
-            function_type: Some(t),
-        } => format!("global:{name} ({})", t.as_str()),
-        FunctionRef::Project { project, slug } => format!("function:{project}/{slug}"),
     }
 }
 
@@ -225,7 +151,7 @@ fn project_settings(s: &ProjectSettings) -> Value {
         "default_preprocessor",
         s.default_preprocessor
             .as_ref()
-            .map(|f| json!(function_label(f))),
+            .map(|f| json!(function::label(f))),
     );
     Value::Object(map)
 }
@@ -244,24 +170,4 @@ pub fn span_field(f: &SpanField) -> Value {
 #[must_use]
 pub fn remote_eval_source(r: &RemoteEvalSource) -> Value {
     json!({ "url": r.url, "name": r.name, "description": r.description })
-}
-
-/// An online-scoring rule's scope, as the API and the plan spell it (unset values are null).
-#[must_use]
-pub fn scope(s: &Scope) -> Value {
-    match s {
-        Scope::Span => json!({ "type": "span" }),
-        Scope::Trace { idle_seconds } => json!({ "type": "trace", "idle_seconds": idle_seconds }),
-        Scope::Group {
-            group_by,
-            placement,
-            interval_seconds,
-            max_traces,
-            idle_seconds,
-        } => json!({
-            "type": "group", "group_by": group_by,
-            "placement": placement.as_str(),
-            "interval_seconds": interval_seconds, "max_traces": max_traces, "idle_seconds": idle_seconds,
-        }),
-    }
 }

@@ -31,12 +31,16 @@ macro_rules! modules {
 }
 project_children!(modules!());
 
-// The project-side kinds that share an API list with others (see `automation`): plain
-// functions called from the scaffolds.
+// The project-side kinds that share an API list with others (see `automation` and
+// `project_score`): plain functions called from the scaffolds.
 pub mod alert;
 pub mod automation;
 pub mod export;
+pub mod function;
+pub mod online_scoring;
+pub mod project_score;
 pub mod retention;
+pub mod score;
 
 macro_rules! child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {
