@@ -13,8 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::diff::fields;
-use crate::kinds::{alert, export, function, online_scoring, retention, score};
+use crate::kinds::{alert, export, online_scoring, project, retention, score};
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -132,17 +131,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         if let Some(d) = spec.description.as_ref().filter(|d| !d.is_empty()) {
             let _ = writeln!(p, "description: {}", scalar(d));
         }
-        if let Some(settings) = &spec.settings {
-            let value = without_empty(json!({
-                "comparison_key": settings.comparison_key,
-                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(fields::span_field(f))).collect::<Vec<_>>()),
-                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(fields::remote_eval_source(r))).collect::<Vec<_>>()),
-                "disable_realtime_queries": settings.disable_realtime_queries,
-                "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function::manifest),
-            }));
-            if value.as_object().is_some_and(|m| !m.is_empty()) {
-                let _ = writeln!(p, "settings: {}", flow(&value));
-            }
+        if let Some(settings) = project::manifest_settings(spec) {
+            let _ = writeln!(p, "settings: {}", flow(&settings));
         }
         let each = |kind: Kind| inside.iter().filter(move |(k, _)| k.kind == kind);
         list(&mut p, "tags", entries(&objects, Kind::Tag, Some(name)));

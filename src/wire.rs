@@ -551,7 +551,8 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateProject {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,
@@ -568,6 +569,44 @@ pub struct PatchProject {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<ProjectSettings>,
+}
+
+/// The PATCH body of a project as bt-gitops sends it: like [`PatchProject`], with the settings
+/// as [`ProjectSettingsBody`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProjectPatchBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ProjectSettingsBody>,
+}
+
+/// [`ProjectSettings`] as bt-gitops sends them (the whole object: PATCH replaces it). The
+/// baseline experiment id is sent back as read; remote eval sources carry explicit nulls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProjectSettingsBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_experiment_id: Option<String>,
+    #[serde(rename = "spanFieldOrder", skip_serializing_if = "Option::is_none")]
+    pub span_field_order: Option<Vec<SpanFieldOrderItem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_eval_sources: Option<Vec<RemoteEvalSourceBody>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_realtime_queries: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_preprocessor: Option<SavedFunctionId>,
+}
+
+/// [`RemoteEvalSource`] as sent: unset name and description are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteEvalSourceBody {
+    pub url: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
 }
 
 /// `ProjectSettings`.

@@ -296,10 +296,7 @@ pub async fn fetch_org(
         let Some(name) = project_names.get(p.id.as_str()) else {
             continue;
         };
-        let spec = ProjectSpec {
-            description: p.description.clone(),
-            settings: Some(project_settings(p.settings.as_ref(), name)),
-        };
+        let spec = crate::kinds::project::read(p, name);
         b.insert(
             ResourceKey::project(org, name),
             p.id.as_str(),
@@ -691,40 +688,6 @@ fn org_spec(o: &wire::Organization) -> Spec {
         is_dataplane_private: o.is_dataplane_private,
         image_rendering_mode: o.image_rendering_mode,
     })
-}
-
-fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
-    let Some(s) = s else {
-        return ProjectSettings::default();
-    };
-    ProjectSettings {
-        comparison_key: s.comparison_key.clone(),
-        baseline_experiment: s.baseline_experiment_id.as_ref().map(ToString::to_string),
-        span_field_order: s.span_field_order.as_ref().map(|f| {
-            f.iter()
-                .map(|f| SpanField {
-                    object_type: f.object_type.clone(),
-                    column_id: f.column_id.clone(),
-                    position: f.position.clone(),
-                    layout: f.layout,
-                })
-                .collect()
-        }),
-        remote_eval_sources: s.remote_eval_sources.as_ref().map(|r| {
-            r.iter()
-                .map(|r| RemoteEvalSource {
-                    url: r.url.clone(),
-                    name: r.name.clone(),
-                    description: r.description.clone(),
-                })
-                .collect()
-        }),
-        disable_realtime_queries: s.disable_realtime_queries,
-        default_preprocessor: s
-            .default_preprocessor
-            .as_ref()
-            .map(|f| crate::kinds::function::read(f, project)),
-    }
 }
 
 /// An ACL as a grant, keyed where the desired state keys it: grants on a project (or on one of

@@ -15,8 +15,7 @@ use serde_json::{Map, Value, json};
 use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::Client;
 use crate::api::read::SECRET_METADATA_KEY;
-use crate::diff::fields;
-use crate::kinds::{CreateVerb, automation, function, project_score};
+use crate::kinds::{CreateVerb, automation, project, project_score};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
@@ -289,12 +288,13 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::Project(p) => {
-                let body = json!({ "name": self.key.name, "description": p.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, self.collection()?, body).await?;
+                let body = project::create(p, self.key.org.as_str(), &self.key.name);
+                let out = self
+                    .send(Method::POST, self.collection()?, typed(&Some(body))?)
+                    .await?;
                 let id = self.created(&out);
-                if let (Some(settings), Some(id)) = (&p.settings, &id) {
-                    let body = json!({ "settings": settings_body(settings, None) });
-                    self.send(Method::PATCH, &self.object_path(id)?, body)
+                if let (Some(body), Some(id)) = (project::settings_patch(p), &id) {
+                    self.send(Method::PATCH, &self.object_path(id)?, typed(&Some(body))?)
                         .await?;
                 }
                 Ok(id)
@@ -431,11 +431,8 @@ impl Cx<'_> {
                     Some(Spec::Project(old)) => old.settings.clone(),
                     _ => None,
                 };
-                let mut body = json!({ "name": self.rename(), "description": p.description });
-                if let Some(settings) = &p.settings {
-                    body["settings"] = settings_body(settings, old.as_ref());
-                }
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let body = project::patch(p, old.as_ref(), self.rename());
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
                     .await?;
             }
             (Spec::Child(c), _) => {
@@ -777,72 +774,6 @@ fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value
             None => json!({ "permission": p.as_str() }),
         })
         .collect()
-}
-
-/// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
-/// (PATCH replaces settings whole).
-fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> Value {
-    let mut map = Map::new();
-    let pick = |d: Option<Value>, l: Option<Value>| d.or(l);
-    let live = live.cloned().unwrap_or_default();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            map.insert(k.into(), v);
-        }
-    };
-    put(
-        "comparison_key",
-        pick(
-            desired.comparison_key.as_ref().map(|v| json!(v)),
-            live.comparison_key.as_ref().map(|v| json!(v)),
-        ),
-    );
-    // Experiment names are not resolved yet: keep whatever baseline is set.
-    put(
-        "baseline_experiment_id",
-        live.baseline_experiment.as_ref().map(|v| json!(v)),
-    );
-    let fields = |f: &Vec<SpanField>| {
-        json!(
-            f.iter()
-                .map(|f| without_nulls(fields::span_field(f)))
-                .collect::<Vec<_>>()
-        )
-    };
-    put(
-        "spanFieldOrder",
-        pick(
-            desired.span_field_order.as_ref().map(fields),
-            live.span_field_order.as_ref().map(fields),
-        ),
-    );
-    let sources = |r: &Vec<RemoteEvalSource>| {
-        json!(r.iter().map(fields::remote_eval_source).collect::<Vec<_>>())
-    };
-    put(
-        "remote_eval_sources",
-        pick(
-            desired.remote_eval_sources.as_ref().map(sources),
-            live.remote_eval_sources.as_ref().map(sources),
-        ),
-    );
-    put(
-        "disable_realtime_queries",
-        pick(
-            desired.disable_realtime_queries.map(|v| json!(v)),
-            live.disable_realtime_queries.map(|v| json!(v)),
-        ),
-    );
-    put(
-        "default_preprocessor",
-        desired
-            .default_preprocessor
-            .as_ref()
-            .or(live.default_preprocessor.as_ref())
-            .and_then(function::body)
-            .and_then(|f| serde_json::to_value(f).ok()),
-    );
-    Value::Object(map)
 }
 
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::kinds::{alert, export, function, online_scoring, retention, score};
+use crate::kinds::{alert, export, online_scoring, project, retention, score};
 use crate::model::*;
 
 /// One field of a spec. `None` means "not set" (unmanaged on the desired side).
@@ -84,13 +84,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
                 (!s.metadata.is_empty()).then(|| json!(s.metadata)),
             ),
         ],
-        Spec::Project(p) => {
-            let mut out = vec![("description", p.description.as_ref().map(|v| json!(v)))];
-            if let Some(settings) = &p.settings {
-                out.push(("settings", Some(project_settings(settings))));
-            }
-            out
-        }
+        Spec::Project(p) => project::fields(p),
         Spec::EnvVar(_) => Vec::new(),
         Spec::Child(c) => c.fields(),
         Spec::Score(s) => score::fields(s),
@@ -117,57 +111,4 @@ pub fn permission_label(p: Permission, t: Option<AclObjectType>) -> String {
         Some(t) => format!("{} on {}", p.as_str(), t.as_str()),
         None => p.as_str().to_owned(),
     }
-}
-
-fn project_settings(s: &ProjectSettings) -> Value {
-    let mut map = serde_json::Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            map.insert(k.to_owned(), v);
-        }
-    };
-    put(
-        "comparison_key",
-        s.comparison_key.as_ref().map(|v| json!(v)),
-    );
-    // `baseline_experiment` is not compared until experiment names are resolved to ids.
-    put(
-        "span_field_order",
-        s.span_field_order
-            .as_ref()
-            .map(|f| json!(f.iter().map(span_field).collect::<Vec<_>>())),
-    );
-    put(
-        "remote_eval_sources",
-        s.remote_eval_sources
-            .as_ref()
-            .map(|r| json!(r.iter().map(remote_eval_source).collect::<Vec<_>>())),
-    );
-    put(
-        "disable_realtime_queries",
-        s.disable_realtime_queries.map(|v| json!(v)),
-    );
-    put(
-        "default_preprocessor",
-        s.default_preprocessor
-            .as_ref()
-            .map(|f| json!(function::label(f))),
-    );
-    Value::Object(map)
-}
-
-/// One entry of a project's span field order, as the API and the plan spell it (`layout` is
-/// null when not set).
-#[must_use]
-pub fn span_field(f: &SpanField) -> Value {
-    json!({
-        "object_type": f.object_type, "column_id": f.column_id, "position": f.position,
-        "layout": f.layout.map(|l| l.as_str()),
-    })
-}
-
-/// One remote eval source of a project, as the API and the plan spell it.
-#[must_use]
-pub fn remote_eval_source(r: &RemoteEvalSource) -> Value {
-    json!({ "url": r.url, "name": r.name, "description": r.description })
 }

@@ -38,6 +38,7 @@ pub mod automation;
 pub mod export;
 pub mod function;
 pub mod online_scoring;
+pub mod project;
 pub mod project_score;
 pub mod retention;
 pub mod score;
@@ -231,6 +232,18 @@ fn body<T: Serialize>(value: &T) -> Value {
 pub(crate) fn drop_nulls(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, v| !v.is_null());
+    }
+    v
+}
+
+/// An object without its `null`, empty-list and empty-object members (one level deep).
+pub(crate) fn drop_empty(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| {
+            !(v.is_null()
+                || v.as_array().is_some_and(Vec::is_empty)
+                || v.as_object().is_some_and(serde_json::Map::is_empty))
+        });
     }
     v
 }

@@ -1391,27 +1391,13 @@ impl Lowerer<'_> {
             from_template: false,
         };
 
-        let (settings_src, settings_at) = match (&raw.settings, template) {
-            (Some(s), _) => (Some(s), at),
-            (None, Some((t, t_at))) => (t.settings.as_ref(), t_at),
-            (None, None) => (None, at),
-        };
-        let settings = settings_src.map(|s| self.project_settings(settings_at, &name, s));
-        let description = raw
-            .description
-            .as_ref()
-            .or_else(|| template.and_then(|(t, _)| t.description.as_ref()))
-            .map(|d| d.value.clone());
         let protect = raw
             .protect
             .as_ref()
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
             .map(|p| p.value);
         let key = ResourceKey::project(org, &name);
-        let spec = Spec::Project(ProjectSpec {
-            description,
-            settings,
-        });
+        let spec = Spec::Project(crate::kinds::project::lower(self, raw, at, &name, template));
         if self
             .add(
                 cx,
@@ -1481,51 +1467,6 @@ impl Lowerer<'_> {
         }
         for e in &raw.env_vars {
             self.lower_env_var(cx, e);
-        }
-    }
-
-    fn project_settings(
-        &mut self,
-        at: DocOrigin,
-        project: &ProjectName,
-        s: &raw::RawProjectSettings,
-    ) -> ProjectSettings {
-        ProjectSettings {
-            comparison_key: s.comparison_key.as_ref().map(|v| v.value.clone()),
-            baseline_experiment: s.baseline_experiment.as_ref().map(|v| v.value.clone()),
-            span_field_order: s.span_field_order.as_ref().map(|fields| {
-                fields
-                    .iter()
-                    .map(|f| SpanField {
-                        object_type: f.object_type.value.clone(),
-                        column_id: f.column_id.value.clone(),
-                        position: f.position.value.clone(),
-                        layout: f.layout.as_ref().map(|l| l.value),
-                    })
-                    .collect()
-            }),
-            remote_eval_sources: s.remote_eval_sources.as_ref().map(|sources| {
-                sources
-                    .iter()
-                    .filter_map(|r| {
-                        Some(RemoteEvalSource {
-                            url: self.url(
-                                at,
-                                &r.url,
-                                "a remote eval source",
-                                &["https", "http"],
-                            )?,
-                            name: r.name.as_ref().map(|v| v.value.clone()),
-                            description: r.description.as_ref().map(|v| v.value.clone()),
-                        })
-                    })
-                    .collect()
-            }),
-            disable_realtime_queries: s.disable_realtime_queries.as_ref().map(|v| v.value),
-            default_preprocessor: s
-                .default_preprocessor
-                .as_ref()
-                .and_then(|f| crate::kinds::function::lower(self, at, project, f)),
         }
     }
 
