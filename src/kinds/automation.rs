@@ -17,9 +17,6 @@ use crate::wire::{
     self, AutomationConfigBody, Id, ProjectAutomationBody, ProjectAutomationPatchBody,
 };
 
-/// The automation kinds, which share one name space per project.
-pub const KINDS: [Kind; 3] = [Kind::Alert, Kind::Retention, Kind::Export];
-
 /// Automations (alerts, retention rules, exports) share one namespace per project.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add(
@@ -32,7 +29,8 @@ pub(crate) fn add(
     state: &Option<Sp<State>>,
     previous: &[Sp<String>],
 ) {
-    let others = KINDS.into_iter().filter(|k| *k != kind);
+    // The registry's `shares` lists the other automation kinds.
+    let others = kind.shares_names_with().iter().copied();
     for other in others {
         let Some(other_key) = Lowerer::project_key(cx, other, name.as_str()) else {
             return;

@@ -10,8 +10,13 @@
 //! kinds; `diff::fields`, `apply::ops` (`create_child`, `patch_child`) and `import` (`children`)
 //! have one line per kind, the first two in matches the compiler checks for exhaustiveness.
 //!
-//! Migrated so far: `tag`, `span_iframe` (the plain project children). The other kinds are still
-//! written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
+//! Migrated so far: `tag`, `span_iframe` (the plain project children, through the trait), and
+//! the project-side special kinds as plain functions: `project` (the project itself and its
+//! settings), `score` and `online_scoring` (sharing `/v1/project_score`; the shared part is in
+//! `project_score`), `alert`, `retention` and `export` (sharing `/v1/project_automation`; the
+//! shared part is in `automation`), with `function` for the function references scorers and
+//! project settings share. The scaffolds call those from matches on `Spec`. The org-side kinds
+//! are still written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
 
 /// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
 /// in brackets, then the kinds, so code is expanded once per kind (the `pub mod` lines and
