@@ -301,8 +301,8 @@ impl Cx<'_> {
             }
             Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
-                let body = project_score::create(&spec, self.typed_project_id()?, &self.key.name)
-                    .map_err(ChangeError::Unresolved)?;
+                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let body = project_score::create(parts, self.typed_project_id()?, &self.key.name);
                 let out = self
                     .send(Method::PUT, self.collection()?, typed(&Some(body))?)
                     .await?;
@@ -444,8 +444,8 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
-                let body =
-                    project_score::patch(&spec, self.rename()).map_err(ChangeError::Unresolved)?;
+                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let body = project_score::patch(parts, self.rename());
                 self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
                     .await?;
             }

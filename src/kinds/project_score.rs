@@ -22,7 +22,11 @@ pub struct ScoreParts {
     pub config: Option<ProjectScoreConfigBody>,
 }
 
-fn parts(spec: &Spec) -> Result<ScoreParts, String> {
+/// The body parts of a score or online-scoring rule.
+///
+/// # Errors
+/// For another spec, or when the body cannot be built yet (see [`online_scoring::body`]).
+pub fn parts(spec: &Spec) -> Result<ScoreParts, String> {
     match spec {
         Spec::Score(s) => Ok(score::body(s)),
         Spec::OnlineScoring(o) => online_scoring::body(o),
@@ -31,34 +35,28 @@ fn parts(spec: &Spec) -> Result<ScoreParts, String> {
 }
 
 /// The create (PUT) body of a score or rule named `name` in the project `project_id`.
-///
-/// # Errors
-/// For another spec, or when the body cannot be built yet (see [`online_scoring::body`]).
-pub fn create(spec: &Spec, project_id: Id, name: &str) -> Result<ProjectScoreBody, String> {
-    let p = parts(spec)?;
-    Ok(ProjectScoreBody {
+#[must_use]
+pub fn create(p: ScoreParts, project_id: Id, name: &str) -> ProjectScoreBody {
+    ProjectScoreBody {
         score_type: p.score_type,
         description: p.description,
         categories: p.categories,
         config: p.config,
         project_id,
         name: name.to_owned(),
-    })
+    }
 }
 
 /// The PATCH body; `rename` is the new name when the object is renamed.
-///
-/// # Errors
-/// As [`create`].
-pub fn patch(spec: &Spec, rename: Option<String>) -> Result<ProjectScorePatchBody, String> {
-    let p = parts(spec)?;
-    Ok(ProjectScorePatchBody {
+#[must_use]
+pub fn patch(p: ScoreParts, rename: Option<String>) -> ProjectScorePatchBody {
+    ProjectScorePatchBody {
         score_type: p.score_type,
         description: p.description,
         categories: p.categories,
         config: p.config,
         name: rename,
-    })
+    }
 }
 
 /// The kind and spec of a list item in the project `project`; `None` for an online rule
