@@ -1,11 +1,12 @@
 //! One change as API calls, per kind. Bodies follow the official spec's request schemas; the
-//! emulator, which validates them strictly, is how tests check them.
+//! emulator, which validates them strictly, is how tests check them. The migrated kinds build
+//! their bodies as typed `wire` values in their `kinds` module; this module sends them.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over), group and role membership changes are add/remove deltas, and ACLs go through
-//! `acl/batch_update`.
+//! over: see `kinds::project`), an AWS export gets an external id when it declares none, group
+//! and role membership changes are add/remove deltas, and ACLs go through `acl/batch_update`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
