@@ -283,7 +283,7 @@ pub async fn fetch_org(
             b.unmodelled(
                 Collection::ProjectScore,
                 raw,
-                "an online score without `config.online`".into(),
+                crate::kinds::project_score::UNMANAGED_REASON.into(),
             );
             continue;
         };
@@ -300,17 +300,9 @@ pub async fn fetch_org(
         .unwrap_or_default()
     {
         let Some((kind, spec)) = crate::kinds::automation::read(&a) else {
-            // Topic, topic digest, environment update and async query automations are not
-            // managed, but they hold their names in the project's automations.
-            let event = raw["config"]["event_type"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned();
-            b.unmodelled(
-                Collection::ProjectAutomation,
-                raw,
-                format!("automations with `event_type: {event}` are not managed by bt-gitops"),
-            );
+            // Not managed, but it holds its name in the project's automations.
+            let reason = crate::kinds::automation::unmanaged_reason(&raw);
+            b.unmodelled(Collection::ProjectAutomation, raw, reason);
             continue;
         };
         let Some(key) = in_project(&a.project_id, kind, &a.name) else {
@@ -769,21 +761,8 @@ impl Builder {
             );
         }
         for (v, raw) in vars.items.into_iter().zip(vars.raw) {
-            if let Some(
-                category @ (wire::SecretCategory::AiProvider
-                | wire::SecretCategory::SandboxProvider),
-            ) = v.secret_category
-            {
-                let category = serde_json::to_value(category).unwrap_or_default();
-                self.unknown(
-                    project.clone(),
-                    Collection::EnvVar,
-                    raw,
-                    format!(
-                        "`secret_category: {}` is a provider key, not an env var",
-                        category.as_str().unwrap_or("?")
-                    ),
-                );
+            if let Some(reason) = crate::kinds::env_var::not_an_env_var(&v) {
+                self.unknown(project.clone(), Collection::EnvVar, raw, reason);
                 continue;
             }
             let (key, scope) = match &project {
