@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use super::{FieldView, field_view};
 use crate::plan::{Action, Plan, Risk, by_kind};
 
+/// How many unmanaged live objects the comment lists by name; the rest are counted.
+const UNMANAGED_SHOWN: usize = 20;
+
 /// GitHub's limit for one comment body.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
@@ -123,12 +126,20 @@ pub fn render(plan: &Plan, limit: usize) -> String {
             head,
             "> [!NOTE]\n> **Unmanaged live objects** (outside bt-gitops's model: never changed or deleted, and their names are taken):"
         );
-        for u in &plan.unmanaged {
+        // A long list must not push the changes out of the comment.
+        for u in plan.unmanaged.iter().take(UNMANAGED_SHOWN) {
             let _ = writeln!(
                 head,
                 "> - {}: {}",
                 escape_html(&u.describe()),
                 escape_html(&u.reason)
+            );
+        }
+        if plan.unmanaged.len() > UNMANAGED_SHOWN {
+            let _ = writeln!(
+                head,
+                "> - and {} more (see `unmanaged` in the plan artifact)",
+                plan.unmanaged.len() - UNMANAGED_SHOWN
             );
         }
         head.push('\n');
@@ -304,4 +315,43 @@ fn fit(mut text: String, limit: usize) -> String {
         text.push_str(note);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FORMAT_VERSION, UnmanagedObject};
+
+    #[test]
+    fn a_long_unmanaged_list_is_counted_not_listed() {
+        let unmanaged = (0..UNMANAGED_SHOWN + 5)
+            .map(|i| UnmanagedObject {
+                org: "acme".into(),
+                project: Some("chatbot".into()),
+                collection: "project_automation".into(),
+                name: Some(format!("topic-{i:02}")),
+                id: None,
+                reason: "not managed".into(),
+            })
+            .collect();
+        let plan = Plan {
+            format_version: FORMAT_VERSION,
+            orgs: Vec::new(),
+            changes: Vec::new(),
+            notes: Vec::new(),
+            commit: None,
+            author: None,
+            dirty: false,
+            base: None,
+            guards: Vec::new(),
+            incomplete: Vec::new(),
+            manifests: None,
+            unmanaged,
+        };
+        let text = render(&plan, GITHUB_COMMENT_LIMIT);
+        assert!(text.contains("**No changes.**"), "{text}");
+        assert!(text.contains("`topic-00`"), "{text}");
+        assert!(!text.contains("`topic-20`"), "{text}");
+        assert!(text.contains("and 5 more"), "{text}");
+    }
 }
