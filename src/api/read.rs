@@ -115,7 +115,8 @@ pub async fn fetch_org(
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
-        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
+        // `/environment` declares no paging parameters: one call answers everything (P6).
+        client.list_unpaged::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -381,10 +382,10 @@ pub async fn fetch_org(
         );
     }
 
-    for t in b
+    let tokens = b
         .complete(tokens, &[Kind::ServiceToken])
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    for t in &tokens {
         let account = t
             .service_account_id
             .as_ref()
@@ -403,18 +404,12 @@ pub async fn fetch_org(
             name,
             write_key_to: None,
         };
-        b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
+        b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), t, None);
     }
 
     let keys = b.complete(keys, &[]).unwrap_or_default();
-    if let Some(email) = keys
-        .iter()
-        .filter(|k| client.key_matches_preview(&k.preview_name))
-        .find_map(|k| k.user_id.as_ref().and_then(|id| emails.get(id.as_str())))
-    {
-        b.state
-            .own_principal
-            .insert(org.clone(), Principal::User(email.to_string()));
+    if let Some(me) = own_principal(client, &keys, &tokens, &emails, &accounts) {
+        b.state.own_principal.insert(org.clone(), me);
     }
     for k in keys {
         b.state.api_keys.push(LiveApiKey {
@@ -923,4 +918,46 @@ fn grant(
         _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
     };
     Some((key, spec))
+}
+
+/// Whose key this client uses (assumption K8), found without relying on one preview format:
+/// a service token (`bt-st-...`) is matched against the previews of the org's service tokens
+/// and names its account; a user key is matched against the previews of the API keys listed,
+/// and, when no preview matches but every key listed belongs to one user (the API lists only
+/// the caller's own keys, K7), that user is the caller. `Client::key_matches_preview` reads
+/// any preview of the form head, hidden middle, tail (`sk…ijkl`, `sk-ab...ijkl`, `sk-***ijkl`).
+fn own_principal(
+    client: &Client,
+    keys: &[wire::ApiKey],
+    tokens: &[wire::ServiceToken],
+    emails: &HashMap<String, Email>,
+    accounts: &HashMap<String, Name>,
+) -> Option<Principal> {
+    if client.uses_service_token() {
+        let token = tokens
+            .iter()
+            .find(|t| client.key_matches_preview(&t.preview_name))?;
+        let name = token
+            .service_account_id
+            .as_ref()
+            .and_then(|id| accounts.get(id.as_str()).map(ToString::to_string))
+            .or_else(|| token.service_account_name.clone())?;
+        return Some(Principal::ServiceAccount(name));
+    }
+    let email_of = |k: &wire::ApiKey| k.user_id.as_ref().and_then(|id| emails.get(id.as_str()));
+    if let Some(email) = keys
+        .iter()
+        .filter(|k| client.key_matches_preview(&k.preview_name))
+        .find_map(email_of)
+    {
+        return Some(Principal::User(email.to_string()));
+    }
+    let mut owners = keys
+        .iter()
+        .map(|k| k.user_id.as_ref().map(wire::Id::as_str));
+    let first = owners.next()??;
+    if owners.all(|o| o == Some(first)) {
+        return emails.get(first).map(|e| Principal::User(e.to_string()));
+    }
+    None
 }

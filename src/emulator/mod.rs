@@ -42,6 +42,7 @@ pub mod control;
 pub mod endpoints;
 pub mod error;
 pub mod faults;
+pub mod profile;
 pub mod query;
 pub mod resource;
 mod routes;
@@ -49,6 +50,7 @@ pub mod seed;
 pub mod store;
 
 pub use faults::{FaultAction, FaultRule, LoggedRequest};
+pub use profile::{PreviewStyle, Profile, ProfileName};
 pub use seed::{SeedDoc, SeededKey};
 pub use store::{Collection, Snapshot, Store};
 
@@ -67,6 +69,8 @@ pub struct EmulatorConfig {
     pub deterministic: bool,
     /// Fault rules active from the start.
     pub faults: Vec<FaultRule>,
+    /// The rules followed where the real API is unsure (default: [`Profile::real`]).
+    pub profile: Profile,
 }
 
 impl EmulatorConfig {
@@ -102,6 +106,13 @@ impl EmulatorConfig {
     #[must_use]
     pub fn with_deterministic(mut self, deterministic: bool) -> EmulatorConfig {
         self.deterministic = deterministic;
+        self
+    }
+
+    /// Follow these rules where the real API is unsure.
+    #[must_use]
+    pub fn with_profile(mut self, profile: Profile) -> EmulatorConfig {
+        self.profile = profile;
         self
     }
 
@@ -172,6 +183,11 @@ impl AppState {
         }
     }
 
+    /// The rules this emulator follows where the real API is unsure.
+    pub fn profile(&self) -> Profile {
+        self.store().profile
+    }
+
     /// Locks the controls (latency, faults, request log).
     pub fn controls(&self) -> MutexGuard<'_, faults::Controls> {
         self.0.controls.lock().unwrap_or_else(|p| p.into_inner())
@@ -193,6 +209,10 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            profile::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             faults::middleware,
         ))
         .with_state(state)
@@ -205,9 +225,14 @@ pub fn app(state: AppState) -> Router {
 /// When the state file or the seed is invalid, or the state file cannot be written.
 pub fn build(config: &EmulatorConfig) -> Result<(AppState, Vec<SeededKey>), EmulatorError> {
     let (store, keys) = match &config.state_file {
-        Some(path) if path.exists() => (Store::load(path)?, Vec::new()),
+        Some(path) if path.exists() => {
+            let mut store = Store::load(path)?;
+            store.profile = config.profile;
+            (store, Vec::new())
+        }
         _ => {
             let mut store = Store::new(config.deterministic);
+            store.profile = config.profile;
             let seed = config.seed.clone().unwrap_or_else(SeedDoc::default_org);
             let keys = seed.apply(&mut store)?;
             if let Some(path) = &config.state_file {
