@@ -920,12 +920,12 @@ fn grant(
     Some((key, spec))
 }
 
-/// Whose key this client uses (assumption K8), found without relying on one preview format:
-/// a service token (`bt-st-...`) is matched against the previews of the org's service tokens
-/// and names its account; a user key is matched against the previews of the API keys listed,
-/// and, when no preview matches but every key listed belongs to one user (the API lists only
-/// the caller's own keys, K7), that user is the caller. `Client::key_matches_preview` reads
-/// any preview of the form head, hidden middle, tail (`sk…ijkl`, `sk-ab...ijkl`, `sk-***ijkl`).
+/// Whose key this client uses (assumption K8), found without relying on one preview format
+/// (`Client::key_matches_preview` reads any preview of the form head, hidden middle, tail:
+/// `sk…ijkl`, `sk-ab...ijkl`, `sk-***ijkl`): the user of a listed API key whose preview
+/// matches; else the account of a listed service token whose preview matches (service tokens
+/// are not API keys); else, for a user key, the one user every listed API key belongs to, since
+/// the API lists only the caller's own keys (K7).
 fn own_principal(
     client: &Client,
     keys: &[wire::ApiKey],
@@ -933,17 +933,6 @@ fn own_principal(
     emails: &HashMap<String, Email>,
     accounts: &HashMap<String, Name>,
 ) -> Option<Principal> {
-    if client.uses_service_token() {
-        let token = tokens
-            .iter()
-            .find(|t| client.key_matches_preview(&t.preview_name))?;
-        let name = token
-            .service_account_id
-            .as_ref()
-            .and_then(|id| accounts.get(id.as_str()).map(ToString::to_string))
-            .or_else(|| token.service_account_name.clone())?;
-        return Some(Principal::ServiceAccount(name));
-    }
     let email_of = |k: &wire::ApiKey| k.user_id.as_ref().and_then(|id| emails.get(id.as_str()));
     if let Some(email) = keys
         .iter()
@@ -951,6 +940,21 @@ fn own_principal(
         .find_map(email_of)
     {
         return Some(Principal::User(email.to_string()));
+    }
+    if let Some(name) = tokens
+        .iter()
+        .filter(|t| client.key_matches_preview(&t.preview_name))
+        .find_map(|t| {
+            t.service_account_id
+                .as_ref()
+                .and_then(|id| accounts.get(id.as_str()).map(ToString::to_string))
+                .or_else(|| t.service_account_name.clone())
+        })
+    {
+        return Some(Principal::ServiceAccount(name));
+    }
+    if client.uses_service_token() {
+        return None;
     }
     let mut owners = keys
         .iter()
