@@ -4,8 +4,10 @@
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over), group and role membership changes are add/remove deltas, and ACLs go through
-//! `acl/batch_update`.
+//! over), group and role membership changes are add/remove deltas, ACLs go through
+//! `acl/batch_update`, new members' and service accounts' ids are looked up in the user list
+//! when the members PATCH does not answer them, and service tokens and service accounts (creates
+//! that are not idempotent) go through `Client::create_once`.
 
 use std::collections::{BTreeMap, BTreeSet};
 

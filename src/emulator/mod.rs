@@ -11,6 +11,8 @@
 //! replaces `project.settings` and applies add/remove lists to groups and roles), DELETE returns
 //! the object which then reads as 404, lists are newest first with cursors, secrets are write-only.
 //! Errors are `{"error": "..."}` with the API's statuses; an object of another org is 403.
+//! Where the real API's behaviour is unsure, [`profile`] decides: the `real` profile (the
+//! default) is at least as strict as the real API, `lenient` follows bt-gitops's first guesses.
 //!
 //! Test controls (latency, fault rules, the request log, a state dump) live under `/_emulator/`
 //! (see [`control`]) and on [`EmuHandle`]. It is the only module that knows axum, and it does not
