@@ -297,3 +297,42 @@ fn a_repeated_cursor_is_an_error_naming_the_list() {
         emu.shutdown().await;
     });
 }
+
+/// `--emulator` runs pick their profile from `BT_GITOPS_EMULATOR_PROFILE`: `lenient` is taken,
+/// a name that is no profile is refused with the names that are.
+#[test]
+fn emulator_runs_take_their_profile_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(dir.path().join("org.yaml"), "org: acme\n").expect("write");
+    let lenient = crate::support::run_with_env(
+        dir.path(),
+        &["plan", "--emulator", "org.yaml"],
+        &[("BT_GITOPS_EMULATOR_PROFILE", "lenient")],
+    );
+    assert_eq!(
+        lenient.code,
+        Some(0),
+        "{}{}",
+        lenient.stdout,
+        lenient.stderr
+    );
+    let unknown = crate::support::run_with_env(
+        dir.path(),
+        &["plan", "--emulator", "org.yaml"],
+        &[("BT_GITOPS_EMULATOR_PROFILE", "strict")],
+    );
+    assert_eq!(
+        unknown.code,
+        Some(1),
+        "{}{}",
+        unknown.stdout,
+        unknown.stderr
+    );
+    assert!(
+        unknown
+            .stderr
+            .contains("unknown emulator profile `strict` (expected one of: real, lenient)"),
+        "{}",
+        unknown.stderr
+    );
+}
