@@ -78,6 +78,8 @@ pub enum PreviewStyle {
     Ellipsis,
     /// `sk...ijkl`: three ASCII dots, as the docs show for AI-provider previews.
     AsciiDots,
+    /// `********`: nothing of the key shown, so no preview names its key.
+    Hidden,
 }
 
 /// The rules the emulator follows where the real API is unsure.
@@ -155,6 +157,7 @@ impl Profile {
         let dots = match self.previews {
             PreviewStyle::Ellipsis => "…",
             PreviewStyle::AsciiDots => "...",
+            PreviewStyle::Hidden => return "********".to_owned(),
         };
         let chars: Vec<char> = raw.chars().collect();
         if chars.len() <= 6 {

@@ -28,7 +28,7 @@ struct Case {
     /// `real` (default) or `lenient`.
     #[serde(default)]
     profile: Option<String>,
-    /// `ellipsis` or `ascii`: overrides the profile's key previews.
+    /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
     seed: Value,
@@ -124,6 +124,7 @@ fn profile_of(case: &Case) -> Profile {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
         Some("ascii") => profile.with_previews(PreviewStyle::AsciiDots),
+        Some("hidden") => profile.with_previews(PreviewStyle::Hidden),
         Some(other) => panic!("unknown preview style `{other}`"),
     }
 }
@@ -255,7 +256,7 @@ fn run_case(case: &Case) -> Vec<String> {
 #[test]
 fn requests_follow_first_party_clients() {
     let cases = cases();
-    assert!(cases.len() >= 8, "the cases are missing");
+    assert!(cases.len() >= 10, "the cases are missing");
     let mut failures = Vec::new();
     for (name, case) in &cases {
         for failure in run_case(case) {
