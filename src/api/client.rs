@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use super::error::{ApiError, redact};
 pub use super::retry::Created;
 use super::retry::{RetryPolicy, parse_retry_after, retry, retry_checked};
+use crate::vocab::Collection;
 
 /// Largest page requested from list endpoints.
 pub const PAGE_SIZE: usize = 1000;
@@ -291,7 +292,8 @@ impl Client {
 
     /// Every object of a list endpoint (`{"objects": [...]}`), following `starting_after` cursors
     /// to the end (see [`is_last_page`]). A cursor handed back twice is an error
-    /// ([`ApiError::RepeatedCursor`]), never a loop.
+    /// ([`ApiError::RepeatedCursor`]), never a loop. A collection whose spec list declares no
+    /// cursor paging (`Collection::declares_cursor_paging`) is read in one unpaged call.
     ///
     /// # Errors
     /// The first page that failed after retries; the caller records the read as incomplete.
@@ -322,6 +324,12 @@ impl Client {
         query: &[(&str, String)],
         envelope: Envelope,
     ) -> Result<Vec<T>, ApiError> {
+        // No paging parameters where the spec declares none: one call answers everything.
+        if let (Envelope::Objects, Some(c)) = (envelope, Collection::at_list_path(path))
+            && !c.declares_cursor_paging()
+        {
+            return self.list_unpaged(path, query).await;
+        }
         let mut all: Vec<T> = Vec::new();
         let mut cursors: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {

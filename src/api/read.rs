@@ -115,8 +115,7 @@ pub async fn fetch_org(
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
-        // `/environment` declares no paging parameters: one call answers everything (P6).
-        client.list_unpaged::<wire::Environment>(Kind::Environment.list(), &org_q),
+        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 

@@ -22,6 +22,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::error::json_error;
+use crate::vocab::Collection;
 
 /// Which named profile a [`Profile`] started from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,12 +174,14 @@ impl Profile {
     /// in the real one.
     pub fn honours_cursors(&self, collection_path: &str) -> bool {
         !self.paging_only_where_declared
-            || !matches!(collection_path, "/environment" | "/v1/env_var")
+            || Collection::at_list_path(collection_path).is_none_or(|c| c.declares_cursor_paging())
     }
 
-    /// Whether a list of `collection_path` honours `limit`.
+    /// Whether a list of `collection_path` honours `limit` (everywhere but `/environment`,
+    /// whose spec list declares no paging parameter at all).
     pub fn honours_limit(&self, collection_path: &str) -> bool {
-        !self.paging_only_where_declared || collection_path != "/environment"
+        !self.paging_only_where_declared
+            || Collection::at_list_path(collection_path) != Some(Collection::Environment)
     }
 }
 

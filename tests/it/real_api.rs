@@ -266,9 +266,11 @@ fn requests_follow_first_party_clients() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// A list that hands back the same cursor twice is an error that names the list, never a loop:
-/// `/environment` under the real profile ignores `limit` and `starting_after`, so walking it
-/// with cursors sees its last id again.
+/// A list that hands back the same cursor twice is an error that names the list, never a loop.
+/// `/environment` under the real profile ignores `limit` and `starting_after`. The client knows
+/// that the spec declares no paging there and reads it in one call; handed the same list under
+/// a path it does not recognise (the query written into the path), it pages, sees its last id
+/// come back, and stops with an error.
 #[test]
 fn a_repeated_cursor_is_an_error_naming_the_list() {
     let (_, case) = cases()
@@ -279,7 +281,8 @@ fn a_repeated_cursor_is_an_error_naming_the_list() {
     runtime.block_on(async {
         let emu = start(&case).await;
         let client = Client::new(ClientConfig::new(emu.url(), &case.key)).expect("client");
-        let walk = client.list_all::<bt_gitops::api::wire::Environment>("/environment", &[]);
+        let walk =
+            client.list_all::<bt_gitops::api::wire::Environment>("/environment?org_name=acme", &[]);
         let result = tokio::time::timeout(HANG_GUARD, walk)
             .await
             .expect("the walk ends");
@@ -290,11 +293,13 @@ fn a_repeated_cursor_is_an_error_naming_the_list() {
             }
             other => panic!("expected a repeated-cursor error, got {other:?}"),
         }
-        let unpaged: Vec<bt_gitops::api::wire::Environment> = client
-            .list_unpaged("/environment", &[])
+        emu.clear_requests();
+        let all: Vec<bt_gitops::api::wire::Environment> = client
+            .list_all("/environment", &[])
             .await
             .expect("one call reads everything");
-        assert_eq!(unpaged.len(), 50);
+        assert_eq!(all.len(), 50);
+        assert_eq!(emu.requests().len(), 1, "one request");
         emu.shutdown().await;
     });
 }
