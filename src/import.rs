@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::diff::fields;
+use crate::kinds::{ai_secret, env_var};
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -41,11 +42,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
     let mut doc = String::new();
     let _ = writeln!(doc, "org: {}", scalar(org.as_str()));
     if let Some((_, Spec::Org(s))) = objects.iter().find(|(k, _)| k.kind == Kind::Org) {
-        let settings = without_nulls(json!({
-            "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
-            "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-            "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
-        }));
+        let settings = without_nulls(crate::kinds::org::manifest(s));
         if settings.as_object().is_some_and(|m| !m.is_empty()) {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
         }
@@ -64,7 +61,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Spec::AiSecret(a) => {
                 let env = env_name(&k.name);
                 secrets_needed.push(format!("{env} (AI secret {})", k.name));
-                Some(flow(&without_empty(json!({ "name": k.name, "type": a.provider, "secret": { "env": env }, "metadata": a.metadata }))))
+                Some(flow(&without_empty(ai_secret::manifest(&k.name, a, &env))))
             }
             _ => None,
         }),
@@ -79,7 +76,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 Spec::EnvVar(_) => {
                     let env = env_name(&k.name);
                     secrets_needed.push(format!("{env} (env var {})", k.name));
-                    Some(flow(&json!({ "name": k.name, "value": { "env": env } })))
+                    Some(flow(&env_var::manifest(&k.name, &env)))
                 }
                 _ => None,
             }),
@@ -173,7 +170,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             each(Kind::EnvVar).map(|(k, _)| {
                 let env = env_name(&format!("{name}_{}", k.name));
                 secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                flow(&json!({ "name": k.name, "value": { "env": env } }))
+                flow(&env_var::manifest(&k.name, &env))
             }),
         );
         files.push(ImportedFile {
@@ -247,23 +244,14 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
                 text: scalar(&k.name),
             });
         }
-        Spec::Group(g) => without_empty(json!({
-            "name": k.name, "description": g.description,
-            "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
-            "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
-            "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
-        Spec::Role(r) => without_empty(json!({
-            "name": k.name, "description": r.description,
-            "permissions": r.permissions.iter().map(|(p, t)| match t {
-                Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-                None => json!(p.as_str()),
-            }).collect::<Vec<_>>(),
-            "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
-        Spec::Grant(g) => grant(g, k.project.as_ref().map(ProjectName::as_str)),
-        Spec::Environment(e) => {
-            without_nulls(json!({ "name": k.name, "slug": e.slug, "description": e.description }))
+        Spec::Grant(g) => {
+            crate::kinds::grant::manifest(g, k.project.as_ref().map(ProjectName::as_str))
+        }
+        Spec::OrgChild(c) => {
+            return Some(Entry {
+                section: c.manifest_key(),
+                text: flow(&without_nulls(c.manifest(&k.name))),
+            });
         }
         Spec::Child(c) => {
             return Some(Entry {
@@ -369,7 +357,7 @@ fn without_nulls(mut v: Value) -> Value {
 }
 
 /// Drops nulls, empty lists and empty objects.
-fn without_empty(mut v: Value) -> Value {
+pub(crate) fn without_empty(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, v| {
             !(v.is_null()
@@ -416,51 +404,6 @@ fn function(f: &FunctionRef) -> Option<Value> {
         } => Some(json!({ "global": name, "function_type": t.as_str() })),
         FunctionRef::Project { .. } => None,
     }
-}
-
-fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
-    let mut v = serde_json::Map::new();
-    match &g.subject {
-        Subject::User(e) => v.insert("user".into(), json!(e.as_str())),
-        Subject::Group(n) => v.insert("group".into(), json!(n.as_str())),
-        Subject::ServiceAccount(n) => v.insert("service_account".into(), json!(n.as_str())),
-    };
-    match &g.privilege {
-        Privilege::Role(n) => {
-            v.insert("role".into(), json!(n.as_str()));
-        }
-        Privilege::Permission {
-            permission,
-            restrict_object_type,
-        } => {
-            v.insert("permission".into(), json!(permission.as_str()));
-            if let Some(t) = restrict_object_type {
-                v.insert("restrict_object_type".into(), json!(t.as_str()));
-            }
-        }
-    }
-    match (&g.target, project) {
-        (GrantTarget::Project(p), Some(here)) if p.as_str() == here => {}
-        (GrantTarget::Project(p), _) => {
-            v.insert("on".into(), json!({ "project": p.as_str() }));
-        }
-        (GrantTarget::Group(n), _) => {
-            v.insert("on".into(), json!({ "group": n.as_str() }));
-        }
-        (GrantTarget::Role(n), _) => {
-            v.insert("on".into(), json!({ "role": n.as_str() }));
-        }
-        (
-            GrantTarget::Object {
-                object_type, name, ..
-            },
-            _,
-        ) => {
-            v.insert("on".into(), json!({ object_type.as_str(): name }));
-        }
-        (GrantTarget::Org, _) => {}
-    }
-    Value::Object(v)
 }
 
 fn score(name: &str, s: &ScoreSpec) -> Value {

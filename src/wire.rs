@@ -254,13 +254,13 @@ pub struct PatchOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_universal_api: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_dataplane_private: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_universal_api: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_dataplane_private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_rendering_mode: Option<ImageRenderingMode>,
 }
@@ -384,23 +384,24 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateGroup {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_groups: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchGroup`: membership changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,23 +445,24 @@ pub struct Role {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRole {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_roles: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchRole`: permission and inheritance changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1655,14 +1657,15 @@ pub struct AiSecret {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateAiSecret {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub r#type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<JsonMap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchAISecret`.
@@ -1768,9 +1771,9 @@ pub struct CreateServiceTokenOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateServiceToken {
     pub name: String,
+    pub service_account_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,
-    pub service_account_id: String,
 }
 
 /// `DeleteServiceToken`: the body of `DELETE /v1/service_token`.
@@ -1819,7 +1822,8 @@ pub struct Environment {
 pub struct CreateEnvironment {
     pub name: String,
     pub slug: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,

@@ -13,10 +13,14 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::kinds::{ChildVariant, ProjectChild};
+use crate::kinds::{
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, member,
+    service_account, service_token,
+};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
 use crate::vocab::Collection;
+use crate::wire::HasId;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
 /// bookkeeping, never read as a managed object.
@@ -91,8 +95,7 @@ pub async fn fetch_org(
 
     let (
         users,
-        groups,
-        roles,
+        org_children,
         acls,
         projects,
         children,
@@ -101,12 +104,10 @@ pub async fn fetch_org(
         secrets,
         tokens,
         keys,
-        environments,
         org_env,
     ) = tokio::join!(
         client.list_all::<wire::User>(Kind::Member.list(), &org_q),
-        client.list_all::<wire::Group>(Kind::Group.list(), &org_q),
-        client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
+        list_org_children(client, &org_q),
         client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
         client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
         list_children(client, &org_q),
@@ -115,7 +116,6 @@ pub async fn fetch_org(
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
-        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -126,7 +126,7 @@ pub async fn fetch_org(
     b.insert(
         ResourceKey::org(org),
         organization.id.as_str(),
-        org_spec(&organization),
+        Spec::Org(crate::kinds::org::read(&organization)),
         &organization,
         None,
     );
@@ -148,121 +148,43 @@ pub async fn fetch_org(
         ],
     ) {
         for u in users {
-            match &u.email {
-                Some(email) => {
-                    let Ok(email) = Email::new(email) else {
-                        continue;
-                    };
-                    emails.insert(u.id.to_string(), email.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::Member, email.as_str()),
-                        u.id.as_str(),
-                        Spec::Member(email),
-                        &u,
-                        None,
-                    );
-                }
-                None => {
-                    let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok()) else {
-                        continue;
-                    };
-                    accounts.insert(u.id.to_string(), name.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
-                        u.id.as_str(),
-                        Spec::ServiceAccount,
-                        &u,
-                        None,
-                    );
-                }
+            if u.email.is_some() {
+                let Some(email) = member::read(&u) else {
+                    continue;
+                };
+                emails.insert(u.id.to_string(), email.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                    u.id.as_str(),
+                    Spec::Member(email),
+                    &u,
+                    None,
+                );
+            } else {
+                let Some(name) = service_account::read(&u) else {
+                    continue;
+                };
+                accounts.insert(u.id.to_string(), name.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                    u.id.as_str(),
+                    Spec::ServiceAccount,
+                    &u,
+                    None,
+                );
             }
         }
     }
 
-    let groups = b
-        .complete(groups, &[Kind::Group, Kind::Grant])
-        .unwrap_or_default();
-    let group_names: HashMap<String, Name> = groups
-        .iter()
-        .filter(|g| g.deleted_at.is_none())
-        .filter_map(|g| Some((g.id.to_string(), Name::new(&g.name).ok()?)))
-        .collect();
-    for g in groups.iter().filter(|g| g.deleted_at.is_none()) {
-        let Some(name) = group_names.get(g.id.as_str()) else {
-            continue;
-        };
-        let ids: Vec<String> = g
-            .member_users
-            .iter()
-            .flatten()
-            .map(ToString::to_string)
-            .collect();
-        let spec = GroupSpec {
-            description: g.description.clone(),
-            members: ids
-                .iter()
-                .filter_map(|id| emails.get(id).cloned())
-                .collect(),
-            service_accounts: ids
-                .iter()
-                .filter_map(|id| accounts.get(id).cloned())
-                .collect(),
-            inherits: g
-                .member_groups
-                .iter()
-                .flatten()
-                .filter_map(|id| group_names.get(id.as_str()).cloned())
-                .collect(),
-            builtin: BUILTIN_GROUPS.contains(&name.as_str()),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Group, name.as_str()),
-            g.id.as_str(),
-            Spec::Group(spec),
-            g,
-            None,
-        );
+    // Then the plain org-level kinds, each list's names first (they name each other by id).
+    let mut names = LiveNames::default();
+    for (id, email) in &emails {
+        names.insert(Kind::Member, id, email.to_string());
     }
-
-    let roles = b
-        .complete(roles, &[Kind::Role, Kind::Grant])
-        .unwrap_or_default();
-    // System roles (no org) are assignable but not ours to manage.
-    let role_names: HashMap<String, Name> = roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none())
-        .filter_map(|r| Some((r.id.to_string(), Name::new(&r.name).ok()?)))
-        .collect();
-    for r in roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none() && r.org_id.is_some())
-    {
-        let Some(name) = role_names.get(r.id.as_str()) else {
-            continue;
-        };
-        let spec = RoleSpec {
-            description: r.description.clone(),
-            permissions: r
-                .member_permissions
-                .iter()
-                .flatten()
-                .map(|p| (p.permission, p.restrict_object_type))
-                .collect(),
-            inherits: r
-                .member_roles
-                .iter()
-                .flatten()
-                .filter_map(|id| role_names.get(id.as_str()).cloned())
-                .collect(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Role, name.as_str()),
-            r.id.as_str(),
-            Spec::Role(spec),
-            r,
-            None,
-        );
+    for (id, name) in &accounts {
+        names.insert(Kind::ServiceAccount, id, name.to_string());
     }
+    org_children.read(&mut b, &mut names);
 
     let projects_read = projects.is_ok();
     // Without the project list no project-scoped object can be placed. Project env vars are
@@ -316,15 +238,9 @@ pub async fn fetch_org(
 
     if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
         for acl in &acls {
-            let Some((key, spec)) = grant(
-                org,
-                acl,
-                &emails,
-                &accounts,
-                &group_names,
-                &role_names,
-                &project_names,
-            ) else {
+            let Some((key, spec)) =
+                crate::kinds::grant::read(org, acl, &emails, &accounts, &names, &project_names)
+            else {
                 continue;
             };
             b.insert(key, acl.id.as_str(), Spec::Grant(spec), acl, None);
@@ -362,11 +278,7 @@ pub async fn fetch_org(
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
-        let spec = AiSecretSpec {
-            provider: s.r#type.clone(),
-            secret: None,
-            metadata,
-        };
+        let spec = ai_secret::read(s.r#type.clone(), metadata);
         let secret = LiveSecret {
             recorded_digest: recorded.0,
             recorded_at: recorded.1,
@@ -385,24 +297,10 @@ pub async fn fetch_org(
         .complete(tokens, &[Kind::ServiceToken])
         .unwrap_or_default();
     for t in &tokens {
-        let account = t
-            .service_account_id
-            .as_ref()
-            .and_then(|id| accounts.get(id.as_str()).cloned())
-            .or_else(|| {
-                t.service_account_name
-                    .as_deref()
-                    .and_then(|n| Name::new(n).ok())
-            });
-        let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
+        let Some((name, spec)) = service_token::read(t, &accounts) else {
             continue;
         };
-        let key = ResourceKey::in_org(org, Kind::ServiceToken, format!("{account}/{name}"));
-        let spec = ServiceTokenSpec {
-            account,
-            name,
-            write_key_to: None,
-        };
+        let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
         b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), t, None);
     }
 
@@ -422,26 +320,6 @@ pub async fn fetch_org(
             }),
             created: k.created.clone(),
         });
-    }
-
-    for e in b
-        .complete(environments, &[Kind::Environment])
-        .unwrap_or_default()
-    {
-        if e.deleted_at.is_some() {
-            continue;
-        }
-        let spec = EnvironmentSpec {
-            slug: e.slug.clone(),
-            description: e.description.clone(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Environment, &e.slug),
-            e.id.as_str(),
-            Spec::Environment(spec),
-            &e,
-            None,
-        );
     }
 
     match org_env {
@@ -563,7 +441,76 @@ async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildL
     crate::kinds::project_children!(list!(client, org_q)).await
 }
 
+/// The list responses of the [`OrgChild`] kinds, nested like [`ChildLists`], each turned into
+/// live objects by [`OrgLists::read`] in the order of [`crate::kinds::org_children!`].
+trait OrgLists {
+    fn read(self, b: &mut Builder, names: &mut LiveNames);
+}
+
+impl OrgLists for () {
+    fn read(self, _: &mut Builder, _: &mut LiveNames) {}
+}
+
+impl<K: OrgVariant, Rest: OrgLists> OrgLists
+    for (
+        Result<Vec<K::Item>, ApiError>,
+        Rest,
+        std::marker::PhantomData<K>,
+    )
+{
+    fn read(self, b: &mut Builder, names: &mut LiveNames) {
+        b.org_children::<K>(self.0, names);
+        self.1.read(b, names);
+    }
+}
+
+/// Lists every [`OrgChild`] kind of the org concurrently.
+async fn list_org_children(client: &Client, org_q: &[(&str, String)]) -> impl OrgLists {
+    macro_rules! list {
+        ([$client:expr, $q:expr]) => { async {} };
+        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
+            async {
+                use crate::kinds::$module::$kind;
+                let (first, rest) = tokio::join!(
+                    $client.list_all::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
+                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
+                );
+                (first, rest, std::marker::PhantomData::<$kind>)
+            }
+        };
+    }
+    crate::kinds::org_children!(list!(client, org_q)).await
+}
+
 impl Builder {
+    /// The live objects of one [`OrgChild`] kind, from its list response: the names of its
+    /// items are recorded first (items name others of their kind), then each managed item
+    /// is read. A failed list leaves the kinds that name its objects incomplete too.
+    fn org_children<K: OrgVariant>(
+        &mut self,
+        result: Result<Vec<K::Item>, ApiError>,
+        names: &mut LiveNames,
+    ) {
+        let kinds: Vec<Kind> = std::iter::once(K::KIND)
+            .chain(K::NAMED_BY.iter().copied())
+            .collect();
+        let items = self.complete(result, &kinds).unwrap_or_default();
+        let named: Vec<(&K::Item, String)> = items
+            .iter()
+            .filter_map(|item| Some((item, K::name(item)?)))
+            .collect();
+        for (item, name) in &named {
+            names.insert(K::KIND, item.id(), name.clone());
+        }
+        for (item, name) in named {
+            let Some((key_name, spec)) = K::read(item, &name, names) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(&self.org, K::KIND, key_name);
+            self.insert(key, item.id(), K::wrap(spec), item, None);
+        }
+    }
+
     /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
     /// and items of unknown projects are skipped.
     fn children<K: ChildVariant>(
@@ -674,17 +621,6 @@ fn split_metadata(
         }
     }
     (out, recorded)
-}
-
-fn org_spec(o: &wire::Organization) -> Spec {
-    Spec::Org(OrgSettings {
-        api_url: o.api_url.clone(),
-        proxy_url: o.proxy_url.clone(),
-        realtime_url: o.realtime_url.clone(),
-        is_universal_api: o.is_universal_api,
-        is_dataplane_private: o.is_dataplane_private,
-        image_rendering_mode: o.image_rendering_mode,
-    })
 }
 
 fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
@@ -868,55 +804,6 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
         )),
         _ => None,
     }
-}
-
-/// An ACL as a grant, keyed where the desired state keys it: grants on a project (or on one of
-/// its objects) live in the project, the rest in the org.
-fn grant(
-    org: &OrgName,
-    acl: &wire::Acl,
-    emails: &HashMap<String, Email>,
-    accounts: &HashMap<String, Name>,
-    groups: &HashMap<String, Name>,
-    roles: &HashMap<String, Name>,
-    projects: &HashMap<String, ProjectName>,
-) -> Option<(ResourceKey, GrantSpec)> {
-    let subject = match (&acl.user_id, &acl.group_id) {
-        (Some(u), None) => match emails.get(u.as_str()) {
-            Some(e) => Subject::User(e.clone()),
-            None => Subject::ServiceAccount(accounts.get(u.as_str())?.clone()),
-        },
-        (None, Some(g)) => Subject::Group(groups.get(g.as_str())?.clone()),
-        _ => return None,
-    };
-    let privilege = match (&acl.role_id, &acl.permission) {
-        (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
-        (None, Some(p)) => Privilege::Permission {
-            permission: *p,
-            restrict_object_type: acl.restrict_object_type,
-        },
-        _ => return None,
-    };
-    let object_type: AclObjectType = acl.object_type;
-    let object = acl.object_id.as_str();
-    let target = match object_type {
-        AclObjectType::Organization => GrantTarget::Org,
-        AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
-        AclObjectType::Group => GrantTarget::Group(groups.get(object)?.clone()),
-        AclObjectType::Role => GrantTarget::Role(roles.get(object)?.clone()),
-        // Grants on experiments, datasets and other objects are not read yet.
-        _ => return None,
-    };
-    let spec = GrantSpec {
-        subject,
-        privilege,
-        target,
-    };
-    let key = match &spec.target {
-        GrantTarget::Project(p) => ResourceKey::in_project(org, p, Kind::Grant, spec.key_name()),
-        _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
-    };
-    Some((key, spec))
 }
 
 /// Whose key this client uses (assumption K8), found without relying on one preview format

@@ -1,15 +1,19 @@
 //! One change as API calls, per kind. Bodies follow the official spec's request schemas; the
-//! emulator, which validates them strictly, is how tests check them.
+//! emulator, which validates them strictly, is how tests check them. The kinds in
+//! `crate::kinds` build their bodies there as typed `wire` values (group and role membership
+//! changes as add/remove deltas, grants as `acl/batch_update` items); this module resolves the
+//! ids they name, sends them, records created ids and adds write-only values to the bodies of
+//! AI secrets and env vars.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over), group and role membership changes are add/remove deltas, ACLs go through
-//! `acl/batch_update`, new members' and service accounts' ids are looked up in the user list
-//! when the members PATCH does not answer them, and service tokens and service accounts (creates
-//! that are not idempotent) go through `Client::create_once`.
+//! over), members, service accounts and grants go through their special endpoints, new
+//! members' and service accounts' ids are looked up in the user list when the members PATCH does
+//! not answer them, and service tokens and service accounts (creates that are not idempotent) go
+//! through `Client::create_once`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::api::client::Method;
 use serde_json::{Map, Value, json};
@@ -19,12 +23,15 @@ use crate::api::client::{Client, Created};
 use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::diff::fields;
-use crate::kinds::CreateVerb;
+use crate::kinds::{
+    BodyError, CreateVerb, Ids as BodyIds, ai_secret, env_var, member, service_account,
+    service_token,
+};
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
-use crate::wire::Id;
+use crate::wire::{AclBatchUpdateRequest, AclItem, Id};
 
 /// Runs one change; returns the id of the object it created, if any.
 pub(super) async fn run(
@@ -120,10 +127,6 @@ impl Cx<'_> {
         })
     }
 
-    fn org_id(&self) -> Result<String, ChangeError> {
-        self.id_of(&ResourceKey::org(&self.key.org))
-    }
-
     fn project_id(&self) -> Result<String, ChangeError> {
         let project = self
             .key
@@ -196,6 +199,28 @@ impl Cx<'_> {
         Ok(self.created(&out))
     }
 
+    /// Creates a plain org-level object with its kind's typed create body (see `crate::kinds`).
+    async fn create_org_child(&self, spec: &OrgChildSpec) -> Result<Option<String>, ChangeError> {
+        let (verb, body) = spec
+            .create(self.key.org.as_str(), &self.key.name, self)
+            .map_err(|e| self.body_error(e))?;
+        let method = match verb {
+            CreateVerb::Post => Method::POST,
+            CreateVerb::Put => Method::PUT,
+        };
+        let out = self.send(method, self.collection()?, body).await?;
+        Ok(self.created(&out))
+    }
+
+    fn body_error(&self, e: BodyError) -> ChangeError {
+        match e {
+            BodyError::Unresolved(message) => ChangeError::Unresolved(message),
+            BodyError::NeedsLive => {
+                ChangeError::Unresolved(format!("`{}` cannot be updated in place", self.key))
+            }
+        }
+    }
+
     async fn create(&self) -> Result<Option<String>, ChangeError> {
         let spec = self.spec()?.clone();
         match &spec {
@@ -203,7 +228,7 @@ impl Cx<'_> {
                 "orgs cannot be created through the API".into(),
             )),
             Spec::Member(email) => {
-                let body = json!({ "invite_users": { "emails": [email.as_str()], "send_invite_emails": false }, "org_name": self.org_name() });
+                let body = body_value(&member::invite(email, self.key.org.as_str()));
                 let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 if let Some(id) = self.added_user(&out) {
                     return Ok(Some(id));
@@ -215,7 +240,10 @@ impl Cx<'_> {
             }
             Spec::ServiceAccount => {
                 // Not idempotent (K6): a lost answer is checked in the user list, never resent blindly.
-                let body = json!({ "invite_users": { "service_accounts": [{ "name": self.key.name }] }, "org_name": self.org_name() });
+                let body = body_value(&service_account::invite(
+                    &self.key.name,
+                    self.key.org.as_str(),
+                ));
                 let (org, name) = (self.key.org.as_str(), self.key.name.as_str());
                 let created = self
                     .client
@@ -237,7 +265,11 @@ impl Cx<'_> {
                     Kind::ServiceAccount,
                     t.account.as_str(),
                 ))?;
-                let body = json!({ "name": t.name.as_str(), "service_account_id": account, "org_name": self.org_name() });
+                let body = body_value(&service_token::create(
+                    t,
+                    account.clone(),
+                    self.key.org.as_str(),
+                ));
                 // Not idempotent (K4): token names need not be unique, so a lost answer is
                 // checked in the token list, never resent blindly.
                 let (org, name) = (self.key.org.as_str(), t.name.as_str());
@@ -292,31 +324,9 @@ impl Cx<'_> {
                 }
                 Ok(self.created(&out))
             }
-            Spec::Group(g) => {
-                let body = json!({
-                    "name": self.key.name, "description": g.description, "org_name": self.org_name(),
-                    "member_users": self.principal_ids(&g.members, &g.service_accounts)?,
-                    "member_groups": self.names_to_ids(Kind::Group, &g.inherits)?,
-                });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
-            Spec::Role(r) => {
-                let body = json!({
-                    "name": self.key.name, "description": r.description, "org_name": self.org_name(),
-                    "member_permissions": permissions(&r.permissions),
-                    "member_roles": self.names_to_ids(Kind::Role, &r.inherits)?,
-                });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
-            Spec::Environment(e) => {
-                let body = json!({ "name": e.slug, "slug": e.slug, "description": e.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, self.collection()?, body).await?;
-                Ok(self.created(&out))
-            }
+            Spec::OrgChild(c) => self.create_org_child(c).await,
             Spec::AiSecret(s) => {
-                let body = json!({ "name": self.key.name, "type": s.provider, "org_name": self.org_name() });
+                let body = body_value(&ai_secret::create(s, &self.key.name, self.key.org.as_str()));
                 let write = SecretWrite::ai_secret(&s.metadata);
                 let out = self
                     .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
@@ -324,8 +334,9 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::EnvVar(e) => {
-                let (object_type, object_id) = self.env_var_object(&e.scope)?;
-                let body = json!({ "object_type": object_type, "object_id": object_id, "name": e.name.as_str() });
+                let (object_type, object_id) = env_var::object(&e.scope, &self.key.org, self)
+                    .map_err(|e| self.body_error(e))?;
+                let body = body_value(&env_var::create(e, object_type, object_id));
                 let write = SecretWrite::env_var(e.name.as_str());
                 let out = self
                     .send_with_secret(Method::PUT, self.collection()?, body, &write, true)
@@ -370,7 +381,10 @@ impl Cx<'_> {
                     .send(
                         Method::POST,
                         ACL_BATCH_UPDATE_PATH,
-                        json!({ "add_acls": [item] }),
+                        body_value(&AclBatchUpdateRequest {
+                            add_acls: Some(vec![item]),
+                            remove_acls: None,
+                        }),
                     )
                     .await?;
                 let id = out
@@ -391,84 +405,24 @@ impl Cx<'_> {
         let live = self.live().map(|o| o.spec.clone());
         match (&spec, live.as_ref()) {
             (Spec::Org(s), _) => {
-                let body = json!({
-                    "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
-                    "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-                    "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let body = crate::kinds::org::patch(s);
+                self.send(Method::PATCH, &self.object_path(&id)?, body_value(&body))
                     .await?;
             }
-            (Spec::Group(g), Some(Spec::Group(old))) => {
-                let want: BTreeSet<String> = self
-                    .principal_ids(&g.members, &g.service_accounts)?
-                    .into_iter()
-                    .collect();
-                let have: BTreeSet<String> = self
-                    .principal_ids(&old.members, &old.service_accounts)?
-                    .into_iter()
-                    .collect();
-                let want_groups: BTreeSet<String> = self
-                    .names_to_ids(Kind::Group, &g.inherits)?
-                    .into_iter()
-                    .collect();
-                let have_groups: BTreeSet<String> = self
-                    .names_to_ids(Kind::Group, &old.inherits)?
-                    .into_iter()
-                    .collect();
-                let body = json!({
-                    "name": self.rename(), "description": g.description,
-                    "add_member_users": want.difference(&have).collect::<Vec<_>>(),
-                    "remove_member_users": have.difference(&want).collect::<Vec<_>>(),
-                    "add_member_groups": want_groups.difference(&have_groups).collect::<Vec<_>>(),
-                    "remove_member_groups": have_groups.difference(&want_groups).collect::<Vec<_>>(),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+            (Spec::OrgChild(c), live) => {
+                let body = c
+                    .patch(live, self.rename(), self)
+                    .map_err(|e| self.body_error(e))?;
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
-            }
-            (Spec::Role(r), Some(Spec::Role(old))) => {
-                let want_roles: BTreeSet<String> = self
-                    .names_to_ids(Kind::Role, &r.inherits)?
-                    .into_iter()
-                    .collect();
-                let have_roles: BTreeSet<String> = self
-                    .names_to_ids(Kind::Role, &old.inherits)?
-                    .into_iter()
-                    .collect();
-                let add: BTreeSet<_> = r
-                    .permissions
-                    .difference(&old.permissions)
-                    .copied()
-                    .collect();
-                let remove: BTreeSet<_> = old
-                    .permissions
-                    .difference(&r.permissions)
-                    .copied()
-                    .collect();
-                let body = json!({
-                    "name": self.rename(), "description": r.description,
-                    "add_member_permissions": permissions(&add), "remove_member_permissions": permissions(&remove),
-                    "add_member_roles": want_roles.difference(&have_roles).collect::<Vec<_>>(),
-                    "remove_member_roles": have_roles.difference(&want_roles).collect::<Vec<_>>(),
-                });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
-                    .await?;
-            }
-            (Spec::Environment(e), _) => {
-                self.send(
-                    Method::PATCH,
-                    &self.object_path(&id)?,
-                    without_nulls(json!({ "description": e.description })),
-                )
-                .await?;
             }
             (Spec::AiSecret(s), _) => {
-                let body = without_nulls(json!({ "name": self.rename(), "type": s.provider }));
+                let body = body_value(&ai_secret::patch(s, self.rename()));
                 self.patch_with_secret(&id, body, &SecretWrite::ai_secret(&s.metadata))
                     .await?;
             }
             (Spec::EnvVar(e), _) => {
-                let body = json!({ "name": e.name.as_str() });
+                let body = body_value(&env_var::patch(e));
                 self.patch_with_secret(&id, body, &SecretWrite::env_var(e.name.as_str()))
                     .await?;
             }
@@ -529,8 +483,7 @@ impl Cx<'_> {
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
                 _,
-            )
-            | (Spec::Group(_) | Spec::Role(_), _) => {
+            ) => {
                 return Err(ChangeError::Unresolved(format!(
                     "`{}` cannot be updated in place",
                     self.key
@@ -549,14 +502,14 @@ impl Cx<'_> {
                 ));
             }
             Kind::Member => {
-                let email = self.key.name.clone();
-                let body =
-                    json!({ "remove_users": { "emails": [email] }, "org_name": self.org_name() });
+                let body = body_value(&member::remove(&self.key.name, self.key.org.as_str()));
                 self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
             Kind::ServiceAccount => {
-                let body = json!({ "remove_users": { "ids": [id] }, "org_name": self.org_name() });
+                let id = Id::parse(&id)
+                    .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+                let body = body_value(&service_account::remove(id, self.key.org.as_str()));
                 self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
                 return Ok(());
             }
@@ -571,7 +524,10 @@ impl Cx<'_> {
                 self.send(
                     Method::POST,
                     ACL_BATCH_UPDATE_PATH,
-                    json!({ "remove_acls": [item] }),
+                    body_value(&AclBatchUpdateRequest {
+                        add_acls: None,
+                        remove_acls: Some(vec![item]),
+                    }),
                 )
                 .await?;
                 return Ok(());
@@ -599,43 +555,6 @@ impl Cx<'_> {
     fn record_id(&self, id: String) -> String {
         self.ids.set(self.key.clone(), id.clone());
         id
-    }
-
-    fn principal_ids(
-        &self,
-        users: &BTreeSet<Email>,
-        accounts: &BTreeSet<Name>,
-    ) -> Result<Vec<String>, ChangeError> {
-        let org = &self.key.org;
-        users
-            .iter()
-            .map(|e| self.id_of(&ResourceKey::in_org(org, Kind::Member, e.as_str())))
-            .chain(
-                accounts.iter().map(|a| {
-                    self.id_of(&ResourceKey::in_org(org, Kind::ServiceAccount, a.as_str()))
-                }),
-            )
-            .collect()
-    }
-
-    fn names_to_ids(&self, kind: Kind, names: &BTreeSet<Name>) -> Result<Vec<String>, ChangeError> {
-        names
-            .iter()
-            .map(|n| self.id_of(&ResourceKey::in_org(&self.key.org, kind, n.as_str())))
-            .collect()
-    }
-
-    fn env_var_object(&self, scope: &EnvVarScope) -> Result<(&'static str, String), ChangeError> {
-        match scope {
-            EnvVarScope::Org => Ok(("organization", self.org_id()?)),
-            EnvVarScope::Project(p) => Ok((
-                "project",
-                self.id_of(&ResourceKey::project(&self.key.org, p))?,
-            )),
-            EnvVarScope::Function { slug, .. } => Err(ChangeError::Unresolved(format!(
-                "function-level env vars (function `{slug}`) are not supported yet"
-            ))),
-        }
     }
 
     /// Metadata as declared, plus the digest of the secret being written.
@@ -715,62 +634,24 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn acl_item(&self, g: &GrantSpec) -> Result<Value, ChangeError> {
-        let org = &self.key.org;
-        let (object_type, object_id) = match &g.target {
-            GrantTarget::Org => ("organization", self.org_id()?),
-            GrantTarget::Project(p) => ("project", self.id_of(&ResourceKey::project(org, p))?),
-            GrantTarget::Group(n) => (
-                "group",
-                self.id_of(&ResourceKey::in_org(org, Kind::Group, n.as_str()))?,
-            ),
-            GrantTarget::Role(n) => (
-                "role",
-                self.id_of(&ResourceKey::in_org(org, Kind::Role, n.as_str()))?,
-            ),
-            GrantTarget::Object {
-                object_type, name, ..
-            } => {
-                return Err(ChangeError::Unresolved(format!(
-                    "grants on a {} by name (`{name}`) are not supported yet",
-                    object_type.as_str()
-                )));
-            }
-        };
-        let mut item = json!({ "object_type": object_type, "object_id": object_id });
-        match &g.subject {
-            Subject::User(e) => {
-                item["user_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Member, e.as_str()))?)
-            }
-            Subject::ServiceAccount(n) => {
-                item["user_id"] = json!(self.id_of(&ResourceKey::in_org(
-                    org,
-                    Kind::ServiceAccount,
-                    n.as_str()
-                ))?)
-            }
-            Subject::Group(n) => {
-                item["group_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Group, n.as_str()))?)
-            }
-        }
-        match &g.privilege {
-            Privilege::Role(n) => {
-                item["role_id"] =
-                    json!(self.id_of(&ResourceKey::in_org(org, Kind::Role, n.as_str()))?)
-            }
-            Privilege::Permission {
-                permission,
-                restrict_object_type,
-            } => {
-                item["permission"] = json!(permission.as_str());
-                if let Some(t) = restrict_object_type {
-                    item["restrict_object_type"] = json!(t.as_str());
-                }
-            }
-        }
-        Ok(item)
+    fn acl_item(&self, g: &GrantSpec) -> Result<AclItem, ChangeError> {
+        crate::kinds::grant::acl_item(g, &self.key.org, self).map_err(|e| self.body_error(e))
+    }
+}
+
+impl BodyIds for Cx<'_> {
+    fn id(&self, key: &ResourceKey) -> Result<Id, BodyError> {
+        let id = self
+            .id_of(key)
+            .map_err(|e| BodyError::Unresolved(e.to_string()))?;
+        Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+
+    fn org_object(&self, kind: Kind, name: &str) -> Result<Id, BodyError> {
+        let id = self
+            .id_of(&ResourceKey::in_org(&self.key.org, kind, name))
+            .map_err(|e| BodyError::Unresolved(e.to_string()))?;
+        Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
     }
 }
 
@@ -825,15 +706,6 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
         let _ = fs_err::remove_file(&tmp);
     }
     written
-}
-
-fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value> {
-    set.iter()
-        .map(|(p, t)| match t {
-            Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-            None => json!({ "permission": p.as_str() }),
-        })
-        .collect()
 }
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
@@ -1033,6 +905,11 @@ fn automation_body(spec: &Spec) -> (Option<String>, Value) {
         }
         _ => (None, Value::Null),
     }
+}
+
+/// A typed request body as JSON.
+fn body_value<T: serde::Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 /// Drops `null` members: PATCH ignores nulls anyway, and strict create bodies reject them.

@@ -16,73 +16,12 @@ pub type Field = (&'static str, Option<Value>);
 #[must_use]
 pub fn fields(spec: &Spec) -> Vec<Field> {
     match spec {
-        Spec::Org(s) => vec![
-            ("api_url", s.api_url.as_ref().map(|v| json!(v))),
-            ("proxy_url", s.proxy_url.as_ref().map(|v| json!(v))),
-            ("realtime_url", s.realtime_url.as_ref().map(|v| json!(v))),
-            ("is_universal_api", s.is_universal_api.map(|v| json!(v))),
-            (
-                "is_dataplane_private",
-                s.is_dataplane_private.map(|v| json!(v)),
-            ),
-            (
-                "image_rendering_mode",
-                s.image_rendering_mode.map(|v| json!(v.as_str())),
-            ),
-        ],
+        Spec::Org(s) => crate::kinds::org::fields(s),
         Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_) => {
             Vec::new()
         }
-        Spec::Group(g) => vec![
-            ("description", g.description.as_ref().map(|v| json!(v))),
-            (
-                "members",
-                Some(json!(
-                    g.members.iter().map(Email::as_str).collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "service_accounts",
-                Some(json!(
-                    g.service_accounts
-                        .iter()
-                        .map(Name::as_str)
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "inherits",
-                Some(json!(
-                    g.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
-                )),
-            ),
-        ],
-        Spec::Role(r) => vec![
-            ("description", r.description.as_ref().map(|v| json!(v))),
-            (
-                "permissions",
-                Some(json!(
-                    r.permissions
-                        .iter()
-                        .map(|(p, t)| permission_label(*p, *t))
-                        .collect::<Vec<_>>()
-                )),
-            ),
-            (
-                "inherits",
-                Some(json!(
-                    r.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
-                )),
-            ),
-        ],
-        Spec::Environment(e) => vec![("description", e.description.as_ref().map(|v| json!(v)))],
-        Spec::AiSecret(s) => vec![
-            ("type", s.provider.as_ref().map(|v| json!(v))),
-            (
-                "metadata",
-                (!s.metadata.is_empty()).then(|| json!(s.metadata)),
-            ),
-        ],
+        Spec::OrgChild(c) => c.fields(),
+        Spec::AiSecret(s) => crate::kinds::ai_secret::fields(s),
         Spec::Project(p) => {
             let mut out = vec![("description", p.description.as_ref().map(|v| json!(v)))];
             if let Some(settings) = &p.settings {

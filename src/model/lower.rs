@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
-use crate::kinds::ChildVariant;
+use crate::kinds::{ChildVariant, OrgVariant};
 use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
@@ -76,8 +76,8 @@ struct Unparsed {
 #[derive(Clone, Copy)]
 pub struct Cx<'d> {
     pub(crate) at: DocOrigin,
-    org: &'d OrgName,
-    project: Option<&'d ProjectName>,
+    pub(crate) org: &'d OrgName,
+    pub(crate) project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
     from_template: bool,
 }
@@ -231,13 +231,17 @@ impl Lowerer<'_> {
             .ok()
     }
 
-    fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
+    pub(crate) fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
         Name::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
     }
 
-    fn project_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<ProjectName> {
+    pub(crate) fn project_name(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<String>,
+    ) -> Option<ProjectName> {
         ProjectName::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
@@ -262,7 +266,7 @@ impl Lowerer<'_> {
         self.diags.push(d);
     }
 
-    fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
+    pub(crate) fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
         match Email::new(&value.value) {
             Ok(e) => Some(e),
             Err(err) => {
@@ -411,7 +415,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn secret(
+    pub(crate) fn secret(
         &mut self,
         at: DocOrigin,
         value: &Option<Sp<SecretRef>>,
@@ -443,7 +447,13 @@ impl Lowerer<'_> {
         Span::new(span.file, span.start, len)
     }
 
-    fn not_allowed<T>(&mut self, at: DocOrigin, value: &Sp<T>, message: String, hint: &str) {
+    pub(crate) fn not_allowed<T>(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<T>,
+        message: String,
+        hint: &str,
+    ) {
         self.diags.push(
             Diagnostic::error(Code::FieldNotAllowed, message)
                 .with_label(self.span(at, value), "not allowed here")
@@ -491,7 +501,7 @@ impl Lowerer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(
+    pub(crate) fn add(
         &mut self,
         cx: Cx<'_>,
         key: ResourceKey,
@@ -586,7 +596,7 @@ impl Lowerer<'_> {
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
-    fn reference(
+    pub(crate) fn reference(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -602,7 +612,7 @@ impl Lowerer<'_> {
         });
     }
 
-    fn reference_with_hint(
+    pub(crate) fn reference_with_hint(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -661,22 +671,8 @@ impl Lowerer<'_> {
         let settings = raw
             .settings
             .as_ref()
-            .map_or_else(OrgSettings::default, |s| OrgSettings {
-                api_url: s
-                    .api_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`settings.api_url`", &["https"])),
-                proxy_url: s
-                    .proxy_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`proxy_url`", &["https"])),
-                realtime_url: s
-                    .realtime_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`realtime_url`", &["https", "wss"])),
-                is_universal_api: s.is_universal_api.as_ref().map(|v| v.value),
-                is_dataplane_private: s.is_dataplane_private.as_ref().map(|v| v.value),
-                image_rendering_mode: s.image_rendering_mode.as_ref().map(|v| v.value),
+            .map_or_else(OrgSettings::default, |s| {
+                crate::kinds::org::lower(self, at, s)
             });
         self.add(
             cx,
@@ -688,83 +684,15 @@ impl Lowerer<'_> {
             &[],
         );
 
-        let mut members = HashSet::new();
-        for m in &raw.members {
-            let Some(email) = self.email(at, m) else {
-                continue;
-            };
-            members.insert(email.clone());
-            let key = ResourceKey::in_org(org, Kind::Member, email.as_str());
-            self.add(
-                cx,
-                key,
-                Spec::Member(email),
-                self.span(at, m),
-                &None,
-                None,
-                &[],
-            );
-        }
+        let members_declared = self.lower_members(cx, raw);
+        self.lower_service_accounts(cx, raw);
 
-        for sa in &raw.service_accounts {
-            let Some(name) = self.name(at, &sa.name) else {
-                continue;
+        macro_rules! lower_org_children {
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
+                $($lw.lower_org_children::<crate::kinds::$module::$kind>($cx, $raw);)*
             };
-            let key = ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str());
-            let Some(key) = self.add(
-                cx,
-                key,
-                Spec::ServiceAccount,
-                self.span(at, &sa.name),
-                &sa.state,
-                None,
-                &[],
-            ) else {
-                continue;
-            };
-            for token in &sa.tokens {
-                let Some(token_name) = self.name(at, &token.name) else {
-                    continue;
-                };
-                let write_key_to = token
-                    .write_key_to
-                    .as_ref()
-                    .and_then(|p| self.relative_path(at, p));
-                let tkey =
-                    ResourceKey::in_org(org, Kind::ServiceToken, format!("{name}/{token_name}"));
-                let spec = Spec::ServiceToken(ServiceTokenSpec {
-                    account: name.clone(),
-                    name: token_name,
-                    write_key_to,
-                });
-                if let Some(tkey) = self.add(
-                    cx,
-                    tkey,
-                    spec,
-                    self.span(at, &token.name),
-                    &token.state,
-                    None,
-                    &[],
-                ) {
-                    self.reference(
-                        &tkey,
-                        key.clone(),
-                        self.span(at, &token.name),
-                        "service account",
-                    );
-                }
-            }
         }
-
-        for g in &raw.groups {
-            self.lower_group(cx, g, !members.is_empty());
-        }
-        for r in &raw.roles {
-            self.lower_role(cx, r);
-        }
-        for e in &raw.environments {
-            self.lower_environment(cx, e);
-        }
+        crate::kinds::org_children!(lower_org_children!(self, cx, raw));
         for s in &raw.ai_secrets {
             self.lower_ai_secret(cx, s);
         }
@@ -772,11 +700,57 @@ impl Lowerer<'_> {
             self.lower_env_var(cx, e);
         }
         for g in &raw.grants {
-            self.lower_grant(cx, g, !members.is_empty());
+            self.lower_grant(cx, g, members_declared);
         }
     }
 
-    fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
+    /// The entries of one [`OrgChild`] kind in an org: the name is checked, the kind's module
+    /// checks the rest and builds the spec, and the references it names are recorded.
+    fn lower_org_children<K: OrgVariant>(&mut self, cx: Cx<'_>, raw: &RawOrg) {
+        for entry in K::entries(raw) {
+            let header = K::header(entry);
+            let Some(name) = self.name(cx.at, header.name) else {
+                continue;
+            };
+            let Some(lowered) = K::lower(self, cx, entry, &name) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(cx.org, K::KIND, lowered.key);
+            let span = self.span(cx.at, header.name);
+            let Some(key) = self.add(
+                cx,
+                key,
+                K::wrap(lowered.spec),
+                span,
+                header.state,
+                header.protect,
+                header.previous_names,
+            ) else {
+                continue;
+            };
+            for r in lowered.refs {
+                let target = ResourceKey::in_org(cx.org, r.kind, r.name);
+                self.refs.push(PendingRef {
+                    from: key.clone(),
+                    target,
+                    span: r.span,
+                    what: r.what,
+                    hint: r.hint,
+                });
+            }
+        }
+    }
+
+    /// Whether the org being lowered declares members (then users named elsewhere must be
+    /// among them).
+    pub(crate) fn declares_members(&self, cx: Cx<'_>) -> bool {
+        self.state
+            .resources
+            .keys()
+            .any(|k| k.org == *cx.org && k.kind == Kind::Member)
+    }
+
+    pub(crate) fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
         let p = value.value.as_str();
         let bad = p.is_empty()
             || p.starts_with('/')
@@ -798,464 +772,10 @@ impl Lowerer<'_> {
         Some(p.to_owned())
     }
 
-    fn lower_group(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGroup>, check_members: bool) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &g.name) else {
-            return;
-        };
-        let builtin = BUILTIN_GROUPS.contains(&name.as_str());
-        let span = self.span(at, &g.name);
-        if builtin {
-            if let Some(state) = g.state.as_ref().filter(|s| s.value == State::Absent) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be deleted"),
-                    )
-                    .with_label(self.span(at, state), "built-in groups exist in every org")
-                    .with_hint("remove `state: absent`; to empty the group, list no members"),
-                );
-            }
-            if let Some(prev) = g.previous_names.first() {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be renamed"),
-                    )
-                    .with_label(self.span(at, prev), "built-in groups keep their names")
-                    .with_hint("remove `previous_names`; to use another name, declare a new group and move the members"),
-                );
-            }
-        }
-        let mut members = BTreeSet::new();
-        let mut member_spans = Vec::new();
-        for m in &g.members {
-            if let Some(email) = self.email(at, m) {
-                member_spans.push((email.clone(), self.span(at, m)));
-                members.insert(email);
-            }
-        }
-        let service_accounts: BTreeSet<Name> = g
-            .service_accounts
-            .iter()
-            .filter_map(|s| self.name(at, s))
-            .collect();
-        let inherits: BTreeSet<Name> = g.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = GroupSpec {
-            description: g.description.as_ref().map(|d| d.value.clone()),
-            members,
-            service_accounts,
-            inherits,
-            builtin,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Group, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Group(spec),
-            span,
-            &g.state,
-            None,
-            &g.previous_names,
-        ) else {
-            return;
-        };
-        if check_members {
-            for (email, span) in member_spans {
-                let target = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
-                self.reference_with_hint(
-                    &key,
-                    target,
-                    span,
-                    "member",
-                    "add the email to the org's `members` list",
-                );
-            }
-        }
-        for s in &g.service_accounts {
-            let target = ResourceKey::in_org(cx.org, Kind::ServiceAccount, s.value.as_str());
-            self.reference(&key, target, self.span(at, s), "service account");
-        }
-        for i in &g.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Group, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "group");
-        }
-    }
-
-    fn lower_role(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRole>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &r.name) else {
-            return;
-        };
-        let permissions = r
-            .permissions
-            .iter()
-            .map(|p| (p.permission, p.restrict_object_type))
-            .collect();
-        let inherits: BTreeSet<Name> = r.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = RoleSpec {
-            description: r.description.as_ref().map(|d| d.value.clone()),
-            permissions,
-            inherits,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Role, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Role(spec),
-            self.span(at, &r.name),
-            &r.state,
-            None,
-            &r.previous_names,
-        ) else {
-            return;
-        };
-        for i in &r.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Role, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "role");
-        }
-    }
-
-    fn lower_environment(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvironment>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let slug = match &e.slug {
-            Some(s) => {
-                let ok = !s.value.is_empty()
-                    && s.value.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    });
-                if !ok {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not a valid environment slug", s.value),
-                        )
-                        .with_label(self.span(at, s), "invalid slug")
-                        .with_hint("use lowercase letters, digits, `-` and `_`"),
-                    );
-                    return;
-                }
-                s.value.clone()
-            }
-            None => slugify(name.as_str()),
-        };
-        let spec = EnvironmentSpec {
-            slug: slug.clone(),
-            description: e.description.as_ref().map(|d| d.value.clone()),
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Environment, slug);
-        self.add(
-            cx,
-            key,
-            Spec::Environment(spec),
-            self.span(at, &e.name),
-            &e.state,
-            None,
-            &[],
-        );
-    }
-
-    fn lower_ai_secret(&mut self, cx: Cx<'_>, s: &Sp<raw::RawAiSecret>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else {
-            return;
-        };
-        let secret = self.secret(at, &s.secret, &format!("the secret of AI secret `{name}`"));
-        let spec = AiSecretSpec {
-            provider: s.provider.as_ref().map(|p| p.value.clone()),
-            secret,
-            metadata: s.metadata.clone(),
-        };
-        let protect = s.protect.as_ref().map(|p| p.value);
-        let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
-        self.add(
-            cx,
-            key,
-            Spec::AiSecret(spec),
-            self.span(at, &s.name),
-            &s.state,
-            protect,
-            &s.previous_names,
-        );
-    }
-
-    fn lower_env_var(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvVar>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let value = self.secret(
-            at,
-            &e.value.value,
-            &format!("the value of env var `{name}`"),
-        );
-        let (scope, key_name) = match (cx.project, &e.function) {
-            (None, None) => (EnvVarScope::Org, name.to_string()),
-            (None, Some(f)) => {
-                self.not_allowed(
-                    at,
-                    f,
-                    "`function` is only allowed on env vars in a project document".into(),
-                    "move this env var into the document of the project that holds the function",
-                );
-                return;
-            }
-            (Some(p), None) => (EnvVarScope::Project(p.clone()), name.to_string()),
-            (Some(p), Some(f)) => (
-                EnvVarScope::Function {
-                    project: p.clone(),
-                    slug: f.value.clone(),
-                },
-                format!("function:{}/{name}", f.value),
-            ),
-        };
-        let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
-        let key = match cx.project {
-            Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
-            None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
-        };
-        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, None, &[]) {
-            self.depend_on_project(cx, &key, self.span(at, &e.name));
-        }
-    }
-
-    fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
+    pub(crate) fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
         if let Some(p) = cx.project {
             self.reference(key, ResourceKey::project(cx.org, p), span, "project");
         }
-    }
-
-    fn lower_grant(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGrant>, check_members: bool) {
-        let at = cx.at;
-        let span = self.span(at, g);
-        let subjects: Vec<(&Sp<String>, &str)> = [
-            (&g.user, "user"),
-            (&g.group, "group"),
-            (&g.service_account, "service_account"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        if subjects.len() != 1 {
-            let mut d = Diagnostic::error(
-                Code::AclSubject,
-                format!(
-                    "a grant needs exactly one of `user`, `group` or `service_account`, found {}",
-                    subjects.len()
-                ),
-            )
-            .with_hint(if subjects.is_empty() {
-                "say who gets access: add `user: EMAIL`, `group: NAME` or `service_account: NAME`"
-            } else {
-                "split it into one grant per subject"
-            });
-            d = match subjects.first() {
-                Some((v, _)) => d.with_label(self.span(at, v), "subject"),
-                None => d.with_label(span, "grant without a subject"),
-            };
-            for (v, _) in subjects.iter().skip(1) {
-                d = d.with_label(self.span(at, v), "another subject");
-            }
-            self.diags.push(d);
-            return;
-        }
-        if g.role.is_some() == g.permission.is_some() {
-            let mut d = Diagnostic::error(
-                Code::AclPrivilege,
-                "a grant needs exactly one of `role` or `permission`",
-            )
-            .with_hint(if g.role.is_some() {
-                "a grant gives either a role or a single permission; write two grants for both"
-            } else {
-                "say what access is given: add `role: NAME` or `permission: read` (or another permission)"
-            });
-            d = match (&g.role, &g.permission) {
-                (Some(r), Some(p)) => d
-                    .with_label(self.span(at, r), "a role")
-                    .with_label(self.span(at, p), "and a permission"),
-                _ => d.with_label(span, "grant without a role or permission"),
-            };
-            self.diags.push(d);
-            return;
-        }
-        if let (Some(restrict), Some(role)) = (&g.restrict_object_type, &g.role) {
-            self.diags.push(
-                Diagnostic::error(Code::RestrictWithRole, "`restrict_object_type` cannot be combined with `role`")
-                    .with_label(self.span(at, restrict), "restriction")
-                    .with_label(self.span(at, role), "role grant")
-                    .with_hint("restrict inside the role: `{ permission: create, restrict_object_type: experiment }`"),
-            );
-            return;
-        }
-        let (subject_value, subject_kind) = subjects[0];
-        let subject = match subject_kind {
-            "user" => match self.email(at, subject_value) {
-                Some(e) => Subject::User(e),
-                None => return,
-            },
-            "group" => match self.name(at, subject_value) {
-                Some(n) => Subject::Group(n),
-                None => return,
-            },
-            _ => match self.name(at, subject_value) {
-                Some(n) => Subject::ServiceAccount(n),
-                None => return,
-            },
-        };
-        let privilege = match (&g.role, &g.permission) {
-            (Some(r), _) => match self.name(at, r) {
-                Some(n) => Privilege::Role(n),
-                None => return,
-            },
-            (None, Some(p)) => Privilege::Permission {
-                permission: p.value,
-                restrict_object_type: g.restrict_object_type.as_ref().map(|r| r.value),
-            },
-            (None, None) => return,
-        };
-        let Some((target, target_ref)) = self.grant_target(cx, g) else {
-            return;
-        };
-        let spec = GrantSpec {
-            subject: subject.clone(),
-            privilege: privilege.clone(),
-            target,
-        };
-        // A grant lives where its object lives: grants on a project (or on one of its objects)
-        // are keyed in the project whichever document declares them, as live ACLs are.
-        let key = match &spec.target {
-            GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
-                ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name())
-            }
-            _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
-        };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, None, &[]) else {
-            return;
-        };
-        let subject_span = self.span(at, subject_value);
-        match &subject {
-            Subject::User(email) if check_members => self.reference_with_hint(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Member, email.as_str()),
-                subject_span,
-                "member",
-                "add the email to the org's `members` list",
-            ),
-            Subject::User(_) => {}
-            Subject::Group(name) => {
-                self.reference(
-                    &key,
-                    ResourceKey::in_org(cx.org, Kind::Group, name.as_str()),
-                    subject_span,
-                    "group",
-                );
-            }
-            Subject::ServiceAccount(name) => self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::ServiceAccount, name.as_str()),
-                subject_span,
-                "service account",
-            ),
-        }
-        if let (Privilege::Role(name), Some(r)) = (&privilege, &g.role) {
-            self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Role, name.as_str()),
-                self.span(at, r),
-                "role",
-            );
-        }
-        if let Some((target_key, span, what)) = target_ref {
-            self.reference(&key, target_key, span, what);
-        }
-    }
-
-    /// The object a grant is on, and the declared object it depends on (if any).
-    #[allow(clippy::type_complexity)]
-    fn grant_target(
-        &mut self,
-        cx: Cx<'_>,
-        g: &Sp<raw::RawGrant>,
-    ) -> Option<(GrantTarget, Option<(ResourceKey, Span, &'static str)>)> {
-        let at = cx.at;
-        let Some(on) = &g.on else {
-            return Some(match cx.project {
-                Some(p) => (
-                    GrantTarget::Project(p.clone()),
-                    Some((ResourceKey::project(cx.org, p), self.span(at, g), "project")),
-                ),
-                None => (GrantTarget::Org, None),
-            });
-        };
-        let fields: Vec<(&Sp<String>, &str)> = [
-            (&on.project, "project"),
-            (&on.group, "group"),
-            (&on.role, "role"),
-            (&on.experiment, "experiment"),
-            (&on.dataset, "dataset"),
-            (&on.prompt, "prompt"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        let [(value, field)] = fields[..] else {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::FieldNotAllowed,
-                    format!("`on` needs exactly one object, found {}", fields.len()),
-                )
-                .with_label(self.span(at, on), "grant target")
-                .with_hint("write `on: { project: NAME }`, `on: { dataset: NAME }`..."),
-            );
-            return None;
-        };
-        let span = self.span(at, value);
-        let object = |t: AclObjectType| -> Option<GrantTarget> {
-            cx.project.map(|p| GrantTarget::Object {
-                project: p.clone(),
-                object_type: t,
-                name: value.value.clone(),
-            })
-        };
-        let target = match field {
-            "project" if cx.project.is_none() => {
-                let p = self.project_name(at, value)?;
-                let key = ResourceKey::project(cx.org, &p);
-                return Some((GrantTarget::Project(p), Some((key, span, "project"))));
-            }
-            "group" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Group, n.as_str());
-                return Some((GrantTarget::Group(n), Some((key, span, "group"))));
-            }
-            "role" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Role, n.as_str());
-                return Some((GrantTarget::Role(n), Some((key, span, "role"))));
-            }
-            "experiment" => object(AclObjectType::Experiment),
-            "dataset" => object(AclObjectType::Dataset),
-            "prompt" => object(AclObjectType::Prompt),
-            _ => None,
-        };
-        if target.is_none() {
-            let (msg, hint) = if cx.project.is_some() {
-                (
-                    format!("`on: {{ {field}: ... }}` is not allowed in a project document"),
-                    "a project grant applies to the project itself or to one of its experiments, datasets or prompts; put org-wide grants in the org document",
-                )
-            } else {
-                (
-                    format!("`on: {{ {field}: ... }}` needs a project"),
-                    "grant on experiments, datasets and prompts from the document of the project that holds them",
-                )
-            };
-            self.not_allowed(at, value, msg, hint);
-        }
-        target.map(|t| (t, None))
     }
 
     // ---- projects --------------------------------------------------------------------------
@@ -2417,7 +1937,7 @@ fn is_loopback_http(url: &str) -> bool {
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
-fn slugify(name: &str) -> String {
+pub(crate) fn slugify(name: &str) -> String {
     name.to_lowercase()
         .chars()
         .map(|c| {
