@@ -218,10 +218,7 @@ pub async fn fetch_org(
         let Some(name) = project_names.get(p.id.as_str()) else {
             continue;
         };
-        let spec = ProjectSpec {
-            description: p.description.clone(),
-            settings: Some(project_settings(p.settings.as_ref(), name)),
-        };
+        let spec = crate::kinds::project::read(p, name);
         b.insert(
             ResourceKey::project(org, name),
             p.id.as_str(),
@@ -256,7 +253,7 @@ pub async fn fetch_org(
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
-        let Some((kind, spec)) = score(&s, project) else {
+        let Some((kind, spec)) = crate::kinds::project_score::read(&s, project) else {
             continue;
         };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
@@ -267,7 +264,7 @@ pub async fn fetch_org(
         .complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export])
         .unwrap_or_default()
     {
-        let Some((kind, spec)) = automation(&a) else {
+        let Some((kind, spec)) = crate::kinds::automation::read(&a) else {
             continue;
         };
         let Some(key) = in_project(&a.project_id, kind, &a.name) else {
@@ -621,189 +618,6 @@ fn split_metadata(
         }
     }
     (out, recorded)
-}
-
-fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
-    let Some(s) = s else {
-        return ProjectSettings::default();
-    };
-    ProjectSettings {
-        comparison_key: s.comparison_key.clone(),
-        baseline_experiment: s.baseline_experiment_id.as_ref().map(ToString::to_string),
-        span_field_order: s.span_field_order.as_ref().map(|f| {
-            f.iter()
-                .map(|f| SpanField {
-                    object_type: f.object_type.clone(),
-                    column_id: f.column_id.clone(),
-                    position: f.position.clone(),
-                    layout: f.layout,
-                })
-                .collect()
-        }),
-        remote_eval_sources: s.remote_eval_sources.as_ref().map(|r| {
-            r.iter()
-                .map(|r| RemoteEvalSource {
-                    url: r.url.clone(),
-                    name: r.name.clone(),
-                    description: r.description.clone(),
-                })
-                .collect()
-        }),
-        disable_realtime_queries: s.disable_realtime_queries,
-        default_preprocessor: s
-            .default_preprocessor
-            .as_ref()
-            .map(|f| function_ref(f, project)),
-    }
-}
-
-/// A function reference as read: built-ins by name, project functions by id (bt-gitops does
-/// not yet resolve function slugs, so such references read as `id:<uuid>` in their project).
-fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef {
-    match f {
-        wire::SavedFunctionId::Global(g) => FunctionRef::Global {
-            name: g.name.clone(),
-            function_type: g.function_type,
-        },
-        wire::SavedFunctionId::Function(f) => FunctionRef::Project {
-            project: project.clone(),
-            slug: format!("id:{}", f.id),
-        },
-    }
-}
-
-fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> {
-    let config = s.config.as_ref();
-    let object_types = config
-        .and_then(|c| c.object_types.as_ref())
-        .map(|t| t.iter().copied().collect());
-    let kind = match (&s.score_type, &s.categories) {
-        (wire::ProjectScoreType::Online, _) => {
-            let online = config.and_then(|c| c.online.as_ref())?;
-            let spec = OnlineScoringSpec {
-                description: s.description.clone(),
-                sampling_rate: online.sampling_rate,
-                scorers: online
-                    .scorers
-                    .iter()
-                    .map(|f| function_ref(f, project))
-                    .collect(),
-                filter: online.btql_filter.clone(),
-                scope: match &online.scope {
-                    None | Some(wire::Scope::Span) => Scope::Span,
-                    Some(wire::Scope::Trace(t)) => Scope::Trace {
-                        idle_seconds: t.idle_seconds,
-                    },
-                    Some(wire::Scope::Group(g)) => Scope::Group {
-                        group_by: g.group_by.clone(),
-                        placement: g.placement,
-                        interval_seconds: g.interval_seconds,
-                        max_traces: g.max_traces,
-                        idle_seconds: g.idle_seconds,
-                    },
-                },
-                apply_to_root_span: online.apply_to_root_span,
-                apply_to_span_names: online.apply_to_span_names.clone(),
-                skip_logging: online.skip_logging,
-            };
-            return Some((Kind::OnlineScoring, Spec::OnlineScoring(spec)));
-        }
-        (wire::ProjectScoreType::Slider, _) => ScoreKind::Slider,
-        (wire::ProjectScoreType::FreeForm, _) => ScoreKind::FreeForm,
-        (
-            wire::ProjectScoreType::Categorical,
-            Some(wire::ProjectScoreCategories::Categorical(c)),
-        ) => ScoreKind::Categorical {
-            categories: c.iter().map(|c| (c.name.clone(), c.value)).collect(),
-            multi_select: config.and_then(|c| c.multi_select),
-        },
-        (wire::ProjectScoreType::Categorical, _) => ScoreKind::Categorical {
-            categories: Vec::new(),
-            multi_select: None,
-        },
-        (wire::ProjectScoreType::Weighted, Some(wire::ProjectScoreCategories::Weighted(w))) => {
-            ScoreKind::Weighted(w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-        }
-        (wire::ProjectScoreType::Weighted, _) => ScoreKind::Weighted(BTreeMap::new()),
-        (wire::ProjectScoreType::Minimum, c) => ScoreKind::Minimum(names(c.as_ref())),
-        (wire::ProjectScoreType::Maximum, c) => ScoreKind::Maximum(names(c.as_ref())),
-    };
-    Some((
-        Kind::Score,
-        Spec::Score(ScoreSpec {
-            description: s.description.clone(),
-            kind,
-            object_types,
-        }),
-    ))
-}
-
-fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
-    match c {
-        Some(wire::ProjectScoreCategories::Minimum(n)) => n.iter().cloned().collect(),
-        _ => BTreeSet::new(),
-    }
-}
-
-fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
-    let seconds = |s: f64| {
-        if s.is_finite() && s >= 0.0 {
-            s.round() as u64
-        } else {
-            0
-        }
-    };
-    match &a.config {
-        wire::AutomationConfig::Logs(l) => Some((
-            Kind::Alert,
-            Spec::Alert(AlertSpec {
-                description: a.description.clone(),
-                filter: l.btql_filter.clone(),
-                interval_seconds: seconds(l.interval_seconds),
-                notify: match &l.action {
-                    wire::AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
-                    wire::AutomationAction::Slack(s) => Notify::Slack {
-                        workspace_id: s.workspace_id.clone(),
-                        channel: s.channel.clone(),
-                        message_template: s.message_template.clone(),
-                    },
-                },
-            }),
-        )),
-        wire::AutomationConfig::Retention(r) => Some((
-            Kind::Retention,
-            Spec::Retention(RetentionSpec {
-                object_type: r.object_type,
-                days: r.retention_days,
-            }),
-        )),
-        wire::AutomationConfig::BtqlExport(e) => Some((
-            Kind::Export,
-            Spec::Export(ExportSpec {
-                description: a.description.clone(),
-                data: match &e.export_definition {
-                    wire::ExportDefinition::LogTraces => ExportData::LogTraces,
-                    wire::ExportDefinition::LogSpans => ExportData::LogSpans,
-                    wire::ExportDefinition::BtqlQuery(q) => ExportData::Query(q.btql_query.clone()),
-                },
-                path: e.export_path.clone(),
-                format: e.format,
-                interval_seconds: seconds(e.interval_seconds),
-                credentials: match &e.credentials {
-                    wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
-                        role_arn: c.role_arn.clone(),
-                        external_id: Some(c.external_id.clone()),
-                    },
-                    wire::ExportCredentials::GcpServiceAccount(c) => ExportCredentials::Gcp {
-                        service_account: c.service_account_email.clone(),
-                    },
-                },
-                status: e.status,
-                batch_size: e.batch_size.map(|b| b.round() as i64),
-            }),
-        )),
-        _ => None,
-    }
 }
 
 /// Whose key this client uses (assumption K8), found without relying on one preview format

@@ -1,17 +1,19 @@
 //! One change as API calls, per kind. Bodies follow the official spec's request schemas; the
 //! emulator, which validates them strictly, is how tests check them. The kinds in
 //! `crate::kinds` build their bodies there as typed `wire` values (group and role membership
-//! changes as add/remove deltas, grants as `acl/batch_update` items); this module resolves the
-//! ids they name, sends them, records created ids and adds write-only values to the bodies of
-//! AI secrets and env vars.
+//! changes as add/remove deltas, grants as `acl/batch_update` items, scores and automations
+//! through their shared `project_score` and `automation` modules); this module resolves the ids
+//! they name, sends them, records created ids and adds write-only values to the bodies of AI
+//! secrets and env vars.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over), members, service accounts and grants go through their special endpoints, new
-//! members' and service accounts' ids are looked up in the user list when the members PATCH does
-//! not answer them, and service tokens and service accounts (creates that are not idempotent) go
-//! through `Client::create_once`.
+//! over: see `kinds::project`), an AWS export gets an external id when it declares none,
+//! members, service accounts and grants go through their special endpoints, new members' and
+//! service accounts' ids are looked up in the user list when the members PATCH does not answer
+//! them, and service tokens and service accounts (creates that are not idempotent) go through
+//! `Client::create_once`.
 
 use std::collections::BTreeMap;
 
@@ -22,10 +24,9 @@ use super::{ApplyInput, ChangeError, Ids, key_of};
 use crate::api::client::{Client, Created};
 use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
-use crate::diff::fields;
 use crate::kinds::{
-    BodyError, CreateVerb, Ids as BodyIds, ai_secret, env_var, member, service_account,
-    service_token,
+    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, member, project,
+    project_score, service_account, service_token,
 };
 use crate::live::LiveObject;
 use crate::model::*;
@@ -143,10 +144,6 @@ impl Cx<'_> {
             .ok_or_else(|| ChangeError::Unresolved(format!("`{}` has no live id", self.key)))
     }
 
-    fn org_name(&self) -> Value {
-        json!(self.key.org.as_str())
-    }
-
     /// The new name when the change renames the object.
     fn rename(&self) -> Option<String> {
         self.change
@@ -185,11 +182,15 @@ impl Cx<'_> {
         Some(id)
     }
 
+    /// The id of this object's project, as the typed request bodies take it.
+    fn typed_project_id(&self) -> Result<Id, ChangeError> {
+        Id::parse(&self.project_id()?)
+            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+
     /// Creates a plain project child with its kind's typed create body (see `crate::kinds`).
     async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
-        let project_id = self.project_id()?;
-        let project_id = Id::parse(&project_id)
-            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
+        let project_id = self.typed_project_id()?;
         let (verb, body) = spec.create(project_id, &self.key.name);
         let method = match verb {
             CreateVerb::Post => Method::POST,
@@ -344,35 +345,34 @@ impl Cx<'_> {
                 Ok(self.created(&out))
             }
             Spec::Project(p) => {
-                let body = json!({ "name": self.key.name, "description": p.description, "org_name": self.org_name() });
-                let out = self.send(Method::POST, self.collection()?, body).await?;
+                let body = project::create(p, self.key.org.as_str(), &self.key.name);
+                let out = self
+                    .send(Method::POST, self.collection()?, typed(&Some(body))?)
+                    .await?;
                 let id = self.created(&out);
-                if let (Some(settings), Some(id)) = (&p.settings, &id) {
-                    let body = json!({ "settings": settings_body(settings, None) });
-                    self.send(Method::PATCH, &self.object_path(id)?, body)
+                if let (Some(body), Some(id)) = (project::settings_patch(p), &id) {
+                    self.send(Method::PATCH, &self.object_path(id)?, typed(&Some(body))?)
                         .await?;
                 }
                 Ok(id)
             }
             Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
-                let mut body = score_body(&spec)?;
-                body["project_id"] = json!(self.project_id()?);
-                body["name"] = json!(self.key.name);
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
+                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let body = project_score::create(parts, self.typed_project_id()?, &self.key.name);
+                let out = self
+                    .send(Method::PUT, self.collection()?, typed(&Some(body))?)
+                    .await?;
                 Ok(self.created(&out))
             }
             Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
-                let (description, mut config) = automation_body(&spec);
-                // The API requires an AWS external id on create; Braintrust's UI generates one.
-                if let Some(creds) = config
-                    .get_mut("credentials")
-                    .filter(|c| c["type"] == "aws_iam" && c.get("external_id").is_none())
-                {
-                    creds["external_id"] = json!(external_id(self.key));
-                }
-                let body = json!({ "project_id": self.project_id()?, "name": self.key.name, "description": description, "config": config });
-                let out = self.send(Method::PUT, self.collection()?, body).await?;
+                let body =
+                    automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
+                        external_id(self.key)
+                    });
+                let out = self
+                    .send(Method::PUT, self.collection()?, typed(&body)?)
+                    .await?;
                 Ok(self.created(&out))
             }
             Spec::Grant(g) => {
@@ -431,11 +431,8 @@ impl Cx<'_> {
                     Some(Spec::Project(old)) => old.settings.clone(),
                     _ => None,
                 };
-                let mut body = json!({ "name": self.rename(), "description": p.description });
-                if let Some(settings) = &p.settings {
-                    body["settings"] = settings_body(settings, old.as_ref());
-                }
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let body = project::patch(p, old.as_ref(), self.rename());
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
                     .await?;
             }
             (Spec::Child(c), _) => {
@@ -447,37 +444,29 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
-                let mut body = score_body(&spec)?;
-                if let Some(name) = self.rename() {
-                    body["name"] = json!(name);
-                }
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let body = project_score::patch(parts, self.rename());
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
                     .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
-                let (description, mut config) = automation_body(&spec);
                 // The config is sent whole and the API requires an AWS external id: keep the
                 // live one when the manifest leaves it to Braintrust.
-                if let Some(creds) = config
-                    .get_mut("credentials")
-                    .filter(|c| c["type"] == "aws_iam" && c.get("external_id").is_none())
-                {
-                    let kept = match live {
-                        Some(Spec::Export(ExportSpec {
-                            credentials:
-                                ExportCredentials::Aws {
-                                    external_id: Some(id),
-                                    ..
-                                },
-                            ..
-                        })) => id.clone(),
-                        _ => external_id(self.key),
-                    };
-                    creds["external_id"] = json!(kept);
-                }
-                let body =
-                    json!({ "name": self.rename(), "description": description, "config": config });
-                self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
+                let kept = match live {
+                    Some(Spec::Export(ExportSpec {
+                        credentials:
+                            ExportCredentials::Aws {
+                                external_id: Some(id),
+                                ..
+                            },
+                        ..
+                    })) => Some(id.clone()),
+                    _ => None,
+                };
+                let body = automation::patch(&spec, self.rename(), || {
+                    kept.unwrap_or_else(|| external_id(self.key))
+                });
+                self.send(Method::PATCH, &self.object_path(&id)?, typed(&body)?)
                     .await?;
             }
             (
@@ -708,219 +697,16 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
     written
 }
 
-/// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
-/// (PATCH replaces settings whole).
-fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> Value {
-    let mut map = Map::new();
-    let pick = |d: Option<Value>, l: Option<Value>| d.or(l);
-    let live = live.cloned().unwrap_or_default();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            map.insert(k.into(), v);
-        }
-    };
-    put(
-        "comparison_key",
-        pick(
-            desired.comparison_key.as_ref().map(|v| json!(v)),
-            live.comparison_key.as_ref().map(|v| json!(v)),
-        ),
-    );
-    // Experiment names are not resolved yet: keep whatever baseline is set.
-    put(
-        "baseline_experiment_id",
-        live.baseline_experiment.as_ref().map(|v| json!(v)),
-    );
-    let fields = |f: &Vec<SpanField>| {
-        json!(
-            f.iter()
-                .map(|f| without_nulls(fields::span_field(f)))
-                .collect::<Vec<_>>()
-        )
-    };
-    put(
-        "spanFieldOrder",
-        pick(
-            desired.span_field_order.as_ref().map(fields),
-            live.span_field_order.as_ref().map(fields),
-        ),
-    );
-    let sources = |r: &Vec<RemoteEvalSource>| {
-        json!(r.iter().map(fields::remote_eval_source).collect::<Vec<_>>())
-    };
-    put(
-        "remote_eval_sources",
-        pick(
-            desired.remote_eval_sources.as_ref().map(sources),
-            live.remote_eval_sources.as_ref().map(sources),
-        ),
-    );
-    put(
-        "disable_realtime_queries",
-        pick(
-            desired.disable_realtime_queries.map(|v| json!(v)),
-            live.disable_realtime_queries.map(|v| json!(v)),
-        ),
-    );
-    put(
-        "default_preprocessor",
-        desired
-            .default_preprocessor
-            .as_ref()
-            .or(live.default_preprocessor.as_ref())
-            .and_then(function_body),
-    );
-    Value::Object(map)
-}
-
-/// A function reference as the API takes it. Project functions by slug are not resolved yet.
-fn function_body(f: &FunctionRef) -> Option<Value> {
-    match f {
-        FunctionRef::Global {
-            name,
-            function_type: t,
-        } => {
-            let mut v = json!({ "type": "global", "name": name });
-            if let Some(t) = t {
-                v["function_type"] = json!(t.as_str());
-            }
-            Some(v)
-        }
-        FunctionRef::Project { slug, .. } => slug
-            .strip_prefix("id:")
-            .map(|id| json!({ "type": "function", "id": id })),
-    }
-}
-
-fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
-    match spec {
-        Spec::Score(s) => {
-            let (score_type, categories) = match &s.kind {
-                ScoreKind::Slider => ("slider", Value::Null),
-                ScoreKind::FreeForm => ("free-form", Value::Null),
-                ScoreKind::Categorical { categories, .. } => (
-                    "categorical",
-                    json!(
-                        categories
-                            .iter()
-                            .map(|(n, v)| json!({ "name": n, "value": v }))
-                            .collect::<Vec<_>>()
-                    ),
-                ),
-                ScoreKind::Weighted(w) => ("weighted", json!(w)),
-                ScoreKind::Minimum(n) => ("minimum", json!(n)),
-                ScoreKind::Maximum(n) => ("maximum", json!(n)),
-            };
-            let mut config = Map::new();
-            if let ScoreKind::Categorical {
-                multi_select: Some(m),
-                ..
-            } = &s.kind
-            {
-                config.insert("multi_select".into(), json!(m));
-            }
-            if let Some(t) = &s.object_types {
-                config.insert(
-                    "object_types".into(),
-                    json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
-                );
-            }
-            let mut body = json!({ "score_type": score_type, "description": s.description });
-            if !categories.is_null() {
-                body["categories"] = categories;
-            }
-            if !config.is_empty() {
-                body["config"] = Value::Object(config);
-            }
-            Ok(body)
-        }
-        Spec::OnlineScoring(o) => {
-            let scorers: Vec<Value> = o.scorers.iter().filter_map(function_body).collect();
-            if scorers.len() != o.scorers.len() {
-                return Err(ChangeError::Unresolved(
-                    "scorers given by function slug are not resolved to ids yet".into(),
-                ));
-            }
-            let scope = without_nulls(fields::scope(&o.scope));
-            let online = without_nulls(json!({
-                "sampling_rate": o.sampling_rate, "scorers": scorers, "btql_filter": o.filter, "scope": scope,
-                "apply_to_root_span": o.apply_to_root_span, "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
-            }));
-            Ok(
-                json!({ "score_type": "online", "description": o.description, "config": { "online": online } }),
-            )
-        }
-        _ => Err(ChangeError::Unresolved("not a score".into())),
-    }
-}
-
-fn automation_body(spec: &Spec) -> (Option<String>, Value) {
-    match spec {
-        Spec::Alert(a) => {
-            let action = match &a.notify {
-                Notify::Webhook { url } => json!({ "type": "webhook", "url": url }),
-                Notify::Slack {
-                    workspace_id,
-                    channel,
-                    message_template,
-                } => without_nulls(json!({
-                    "type": "slack", "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-                })),
-            };
-            (
-                a.description.clone(),
-                json!({ "event_type": "logs", "btql_filter": a.filter, "interval_seconds": a.interval_seconds, "action": action }),
-            )
-        }
-        Spec::Retention(r) => (
-            None,
-            json!({ "event_type": "retention", "object_type": r.object_type.as_str(), "retention_days": r.days }),
-        ),
-        Spec::Export(e) => {
-            let definition = match &e.data {
-                ExportData::LogTraces => json!({ "type": "log_traces" }),
-                ExportData::LogSpans => json!({ "type": "log_spans" }),
-                ExportData::Query(q) => json!({ "type": "btql_query", "btql_query": q }),
-            };
-            let credentials = match &e.credentials {
-                ExportCredentials::Aws {
-                    role_arn,
-                    external_id,
-                } => without_nulls(
-                    json!({ "type": "aws_iam", "role_arn": role_arn, "external_id": external_id }),
-                ),
-                ExportCredentials::Gcp { service_account } => {
-                    json!({ "type": "gcp_service_account", "service_account_email": service_account })
-                }
-            };
-            (
-                e.description.clone(),
-                without_nulls(json!({
-                    "event_type": "btql_export", "export_definition": definition, "export_path": e.path,
-                    "format": e.format.as_str(),
-                    "interval_seconds": e.interval_seconds, "credentials": credentials,
-                    "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
-                })),
-            )
-        }
-        _ => (None, Value::Null),
-    }
+/// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the
+/// caller's match.
+fn typed<T: serde::Serialize>(body: &Option<T>) -> Result<Value, ChangeError> {
+    let body = body
+        .as_ref()
+        .ok_or_else(|| ChangeError::Unresolved("no request body for this kind".into()))?;
+    serde_json::to_value(body).map_err(|e| ChangeError::Unresolved(e.to_string()))
 }
 
 /// A typed request body as JSON.
 fn body_value<T: serde::Serialize>(body: &T) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
-}
-
-/// Drops `null` members: PATCH ignores nulls anyway, and strict create bodies reject them.
-fn without_nulls(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        map.retain(|_, v| !v.is_null());
-        for v in map.values_mut() {
-            if v.is_object() {
-                *v = without_nulls(std::mem::take(v));
-            }
-        }
-    }
-    v
 }

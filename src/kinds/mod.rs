@@ -16,13 +16,15 @@
 //! `Spec::OrgChild` arm of `update`) and `import` (`entry`) reach them through [`OrgChildSpec`].
 //! Their bodies name other objects by id through [`Ids`].
 //!
-//! Special kinds have a module of plain functions each, called from the scaffolds: `org`
-//! (settings), `member`, `service_account`, `service_token`, `grant` (`acl/batch_update`),
-//! `ai_secret` and `env_var` (write-only values, added to their bodies by `apply::ops`).
-//!
-//! Migrated so far: `tag`, `span_iframe` (the plain project children), `group`, `role`,
-//! `environment` (the plain org children) and the special org-side kinds above. The other
-//! kinds are still written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
+//! Special kinds have a module of plain functions each, called from the scaffolds' matches on
+//! `Spec`. Org side: `org` (settings), `member`, `service_account`, `service_token`, `grant`
+//! (`acl/batch_update`), `ai_secret` and `env_var` (write-only values, added to their bodies by
+//! `apply::ops`). Project side: `project` (the project itself and its settings), `score` and
+//! `online_scoring` (sharing `/v1/project_score`; the shared part is in `project_score`),
+//! `alert`, `retention` and `export` (sharing `/v1/project_automation`; the shared part is in
+//! `automation`), with `function` for the function references scorers and project settings
+//! share. Every kind in the registry now has its module here (see ARCHITECTURE.md, "Adding a
+//! kind").
 
 /// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
 /// in brackets, then the kinds, so code is expanded once per kind (the `pub mod` lines and
@@ -41,6 +43,18 @@ macro_rules! modules {
     };
 }
 project_children!(modules!());
+
+// The project-side kinds that share an API list with others (see `automation` and
+// `project_score`): plain functions called from the scaffolds.
+pub mod alert;
+pub mod automation;
+pub mod export;
+pub mod function;
+pub mod online_scoring;
+pub mod project;
+pub mod project_score;
+pub mod retention;
+pub mod score;
 
 macro_rules! child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {
@@ -480,4 +494,25 @@ pub trait ProjectChild {
 /// A typed request body as JSON.
 fn body<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// An object without its `null` members (one level deep): how manifest forms leave out what is
+/// not set.
+pub(crate) fn drop_nulls(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| !v.is_null());
+    }
+    v
+}
+
+/// An object without its `null`, empty-list and empty-object members (one level deep).
+pub(crate) fn drop_empty(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|_, v| {
+            !(v.is_null()
+                || v.as_array().is_some_and(Vec::is_empty)
+                || v.as_object().is_some_and(serde_json::Map::is_empty))
+        });
+    }
+    v
 }

@@ -11,7 +11,7 @@ use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::kinds::{ChildVariant, OrgVariant};
-use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
+use crate::manifest::raw::{RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
 use crate::manifest::{DocOrigin, ParsedDocument};
@@ -54,7 +54,7 @@ struct PendingRef {
 pub struct Lowerer<'a> {
     sources: &'a SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
-    state: DesiredState,
+    pub(crate) state: DesiredState,
     refs: Vec<PendingRef>,
     /// Every `previous_names` entry of an inserted object, checked once all objects are known.
     renames: Vec<(ResourceKey, String, Span)>,
@@ -79,7 +79,7 @@ pub struct Cx<'d> {
     pub(crate) org: &'d OrgName,
     pub(crate) project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
-    from_template: bool,
+    pub(crate) from_template: bool,
 }
 
 impl Lowerer<'_> {
@@ -279,7 +279,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn range(
+    pub(crate) fn range(
         &mut self,
         at: DocOrigin,
         value: &Sp<f64>,
@@ -308,7 +308,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn int_range(
+    pub(crate) fn int_range(
         &mut self,
         at: DocOrigin,
         value: &Sp<i64>,
@@ -337,7 +337,12 @@ impl Lowerer<'_> {
         None
     }
 
-    fn interval(&mut self, at: DocOrigin, value: &Sp<Duration>, what: &str) -> Option<u64> {
+    pub(crate) fn interval(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<Duration>,
+        what: &str,
+    ) -> Option<u64> {
         let Some(seconds) = value.seconds() else {
             let why = match &value.value {
                 Duration::Text(text) => duration_problem(text),
@@ -896,27 +901,13 @@ impl Lowerer<'_> {
             from_template: false,
         };
 
-        let (settings_src, settings_at) = match (&raw.settings, template) {
-            (Some(s), _) => (Some(s), at),
-            (None, Some((t, t_at))) => (t.settings.as_ref(), t_at),
-            (None, None) => (None, at),
-        };
-        let settings = settings_src.map(|s| self.project_settings(settings_at, &name, s));
-        let description = raw
-            .description
-            .as_ref()
-            .or_else(|| template.and_then(|(t, _)| t.description.as_ref()))
-            .map(|d| d.value.clone());
         let protect = raw
             .protect
             .as_ref()
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
             .map(|p| p.value);
         let key = ResourceKey::project(org, &name);
-        let spec = Spec::Project(ProjectSpec {
-            description,
-            settings,
-        });
+        let spec = Spec::Project(crate::kinds::project::lower(self, raw, at, &name, template));
         if self
             .add(
                 cx,
@@ -962,19 +953,19 @@ impl Lowerer<'_> {
         }
         crate::kinds::project_children!(lower_children!(self, cx, raw));
         for s in &raw.scores {
-            self.lower_score(cx, s);
+            crate::kinds::score::lower(self, cx, s);
         }
         for o in &raw.online_scoring {
-            self.lower_online_scoring(cx, o);
+            crate::kinds::online_scoring::lower(self, cx, o);
         }
         for a in &raw.alerts {
-            self.lower_alert(cx, a);
+            crate::kinds::alert::lower(self, cx, a);
         }
         for r in &raw.retention {
-            self.lower_retention(cx, r);
+            crate::kinds::retention::lower(self, cx, r);
         }
         for e in &raw.exports {
-            self.lower_export(cx, e);
+            crate::kinds::export::lower(self, cx, e);
         }
         let check_members = self
             .state
@@ -989,104 +980,11 @@ impl Lowerer<'_> {
         }
     }
 
-    fn project_settings(
-        &mut self,
-        at: DocOrigin,
-        project: &ProjectName,
-        s: &raw::RawProjectSettings,
-    ) -> ProjectSettings {
-        ProjectSettings {
-            comparison_key: s.comparison_key.as_ref().map(|v| v.value.clone()),
-            baseline_experiment: s.baseline_experiment.as_ref().map(|v| v.value.clone()),
-            span_field_order: s.span_field_order.as_ref().map(|fields| {
-                fields
-                    .iter()
-                    .map(|f| SpanField {
-                        object_type: f.object_type.value.clone(),
-                        column_id: f.column_id.value.clone(),
-                        position: f.position.value.clone(),
-                        layout: f.layout.as_ref().map(|l| l.value),
-                    })
-                    .collect()
-            }),
-            remote_eval_sources: s.remote_eval_sources.as_ref().map(|sources| {
-                sources
-                    .iter()
-                    .filter_map(|r| {
-                        Some(RemoteEvalSource {
-                            url: self.url(
-                                at,
-                                &r.url,
-                                "a remote eval source",
-                                &["https", "http"],
-                            )?,
-                            name: r.name.as_ref().map(|v| v.value.clone()),
-                            description: r.description.as_ref().map(|v| v.value.clone()),
-                        })
-                    })
-                    .collect()
-            }),
-            disable_realtime_queries: s.disable_realtime_queries.as_ref().map(|v| v.value),
-            default_preprocessor: s
-                .default_preprocessor
-                .as_ref()
-                .and_then(|f| self.function_ref(at, project, f)),
-        }
-    }
-
-    fn function_ref(
-        &mut self,
-        at: DocOrigin,
-        project: &ProjectName,
-        f: &Sp<raw::RawFunctionRef>,
-    ) -> Option<FunctionRef> {
-        match (&f.global, &f.function) {
-            (Some(global), None) => {
-                if let Some(p) = &f.project {
-                    self.not_allowed(
-                        at,
-                        p,
-                        "`project` only applies to `function` references".into(),
-                        "built-in functions belong to no project",
-                    );
-                    return None;
-                }
-                Some(FunctionRef::Global {
-                    name: global.value.clone(),
-                    function_type: f.function_type.as_ref().map(|t| t.value),
-                })
-            }
-            (None, Some(slug)) => {
-                if let Some(t) = &f.function_type {
-                    self.not_allowed(
-                        at,
-                        t,
-                        "`function_type` only applies to `global` references".into(),
-                        "a project function already has a type",
-                    );
-                    return None;
-                }
-                let project = match &f.project {
-                    Some(p) => self.project_name(at, p)?,
-                    None => project.clone(),
-                };
-                Some(FunctionRef::Project {
-                    project,
-                    slug: slug.value.clone(),
-                })
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "a function reference needs exactly one of `global` or `function`")
-                        .with_label(self.span(at, f), "function reference")
-                        .with_hint("write `{ global: Factuality }` for a built-in or `{ function: my-scorer }` for a project function"),
-                );
-                None
-            }
-        }
-    }
-
-    fn project_key(cx: Cx<'_>, kind: Kind, name: impl Into<String>) -> Option<ResourceKey> {
+    pub(crate) fn project_key(
+        cx: Cx<'_>,
+        kind: Kind,
+        name: impl Into<String>,
+    ) -> Option<ResourceKey> {
         cx.project
             .map(|p| ResourceKey::in_project(cx.org, p, kind, name))
     }
@@ -1118,658 +1016,6 @@ impl Lowerer<'_> {
                 self.depend_on_project(cx, &key, span);
             }
         }
-    }
-
-    fn lower_score(&mut self, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
-        use raw::ScoreType as T;
-        let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else {
-            return;
-        };
-        let ty = s.score_type.value;
-        let type_name = match ty {
-            T::Slider => "slider",
-            T::Categorical => "categorical",
-            T::FreeForm => "free-form",
-            T::Weighted => "weighted",
-            T::Minimum => "minimum",
-            T::Maximum => "maximum",
-        };
-        let mut ok = true;
-        let mut disallow = |lw: &mut Self, present: Option<Span>, field: &str, allowed: &str| {
-            if let Some(span) = present {
-                ok = false;
-                lw.diags.push(
-                    Diagnostic::error(
-                        Code::FieldNotAllowed,
-                        format!("`{field}` does not apply to a {type_name} score"),
-                    )
-                    .with_label(span, "not allowed here")
-                    .with_hint(format!("`{field}` is only for {allowed} scores")),
-                );
-            }
-        };
-        let categories_span = s.categories.as_ref().map(|c| {
-            c.first()
-                .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
-        });
-        if ty != T::Categorical {
-            disallow(self, categories_span, "categories", "categorical");
-            disallow(
-                self,
-                s.multi_select.as_ref().map(|v| self.span(at, v)),
-                "multi_select",
-                "categorical",
-            );
-        }
-        if ty != T::Weighted {
-            disallow(
-                self,
-                s.weights.as_ref().map(|v| self.span(at, v)),
-                "weights",
-                "weighted",
-            );
-        }
-        if !matches!(ty, T::Minimum | T::Maximum) {
-            let span = s.scores.as_ref().map(|v| {
-                v.first()
-                    .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
-            });
-            disallow(self, span, "scores", "minimum and maximum");
-        }
-        let mut refs: Vec<(String, Span)> = Vec::new();
-        let kind = match ty {
-            T::Slider => ScoreKind::Slider,
-            T::FreeForm => ScoreKind::FreeForm,
-            T::Categorical => match &s.categories {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "categories");
-                    ScoreKind::Slider
-                }
-                Some(cats) => {
-                    let mut seen = HashMap::new();
-                    let mut categories = Vec::new();
-                    for c in cats {
-                        let value = self.range(at, &c.value.value, 0.0, 1.0, "a category value");
-                        if let Some(first) =
-                            seen.insert(c.name.value.clone(), self.span(at, &c.name))
-                        {
-                            ok = false;
-                            self.diags.push(
-                                Diagnostic::error(
-                                    Code::DuplicateObject,
-                                    format!("category `{}` is listed twice", c.name.value),
-                                )
-                                .with_label(self.span(at, &c.name), "listed again here")
-                                .with_label(first, "first listed here"),
-                            );
-                        }
-                        match value {
-                            Some(v) => categories.push((c.name.value.clone(), v)),
-                            None => ok = false,
-                        }
-                    }
-                    if cats.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "categories");
-                    }
-                    ScoreKind::Categorical {
-                        categories,
-                        multi_select: s.multi_select.as_ref().map(|m| m.value),
-                    }
-                }
-            },
-            T::Weighted => match &s.weights {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "weights");
-                    ScoreKind::Slider
-                }
-                Some(weights) => {
-                    let mut out = BTreeMap::new();
-                    for (score, w) in &weights.value {
-                        if let Some(v) = self.range(at, w, 0.0, f64::INFINITY, "a weight") {
-                            out.insert(score.clone(), v);
-                        } else {
-                            ok = false;
-                        }
-                        refs.push((score.clone(), self.span(at, w)));
-                    }
-                    if out.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "weights");
-                    } else if out.values().all(|w| *w == 0.0) {
-                        self.diags.push(
-                            Diagnostic::warning(
-                                Code::Suspicious,
-                                "every weight is 0, so this score is always 0",
-                            )
-                            .with_label(self.span(at, weights), "weights"),
-                        );
-                    }
-                    ScoreKind::Weighted(out)
-                }
-            },
-            T::Minimum | T::Maximum => match &s.scores {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "scores");
-                    ScoreKind::Slider
-                }
-                Some(scores) => {
-                    if scores.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "scores");
-                    }
-                    for sc in scores {
-                        refs.push((sc.value.clone(), self.span(at, sc)));
-                    }
-                    let set = scores.iter().map(|s| s.value.clone()).collect();
-                    if ty == T::Minimum {
-                        ScoreKind::Minimum(set)
-                    } else {
-                        ScoreKind::Maximum(set)
-                    }
-                }
-            },
-        };
-        if !ok {
-            return;
-        }
-        let spec = Spec::Score(ScoreSpec {
-            description: s.description.as_ref().map(|d| d.value.clone()),
-            kind,
-            object_types: s
-                .object_types
-                .as_ref()
-                .map(|o| o.iter().map(|t| t.value).collect()),
-        });
-        let Some(key) = Self::project_key(cx, Kind::Score, name.as_str()) else {
-            return;
-        };
-        let span = self.span(at, &s.name);
-        let Some(key) = self.add(cx, key, spec, span, &s.state, None, &s.previous_names) else {
-            return;
-        };
-        self.depend_on_project(cx, &key, span);
-        for (score, span) in refs {
-            if let Some(target) = Self::project_key(cx, Kind::Score, score) {
-                self.reference(&key, target, span, "score");
-            }
-        }
-    }
-
-    fn score_missing(
-        &mut self,
-        at: DocOrigin,
-        s: &Sp<raw::RawScore>,
-        type_name: &str,
-        field: &str,
-    ) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::MissingField,
-                format!("a {type_name} score needs `{field}`"),
-            )
-            .with_label(self.span(at, &s.score_type), format!("{type_name} score"))
-            .with_hint(match field {
-                "categories" => {
-                    "add `categories: [{ name: good, value: 1 }, { name: bad, value: 0 }]`"
-                }
-                "weights" => "add `weights: { score-a: 0.5, score-b: 0.5 }`",
-                _ => "add `scores: [score-a, score-b]`",
-            }),
-        );
-    }
-
-    fn lower_online_scoring(&mut self, cx: Cx<'_>, o: &Sp<raw::RawOnlineScoring>) {
-        let at = cx.at;
-        let Some(project) = cx.project else { return };
-        let Some(name) = self.name(at, &o.name) else {
-            return;
-        };
-        let sampling_rate = self.range(at, &o.sampling_rate, 0.0, 1.0, "`sampling_rate`");
-        let scorers: Vec<FunctionRef> = o
-            .scorers
-            .iter()
-            .filter_map(|f| self.function_ref(at, project, f))
-            .collect();
-        if o.scorers.is_empty() {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    "an online-scoring rule needs at least one scorer",
-                )
-                .with_label(self.span(at, &o.name), "rule without scorers")
-                .with_hint("add `scorers: [{ global: Factuality }]`"),
-            );
-            return;
-        }
-        let scope = match &o.scope {
-            None => Some(Scope::Span),
-            Some(scope) => self.scope(at, scope),
-        };
-        if let Some(scope) = &scope
-            && !matches!(scope, Scope::Span)
-        {
-            let span_only = [
-                (
-                    "apply_to_root_span",
-                    o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
-                ),
-                (
-                    "apply_to_span_names",
-                    o.apply_to_span_names
-                        .as_ref()
-                        .and_then(|v| v.first())
-                        .map(|v| self.span(at, v)),
-                ),
-            ];
-            for (field, span) in span_only {
-                if let Some(span) = span {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::FieldNotAllowed,
-                            format!("`{field}` only applies to the span scope"),
-                        )
-                        .with_label(span, "not allowed with this scope")
-                        .with_hint("remove it, or use `scope: { type: span }`"),
-                    );
-                    return;
-                }
-            }
-        }
-        let (Some(sampling_rate), Some(scope)) = (sampling_rate, scope) else {
-            return;
-        };
-        if scorers.len() != o.scorers.len() {
-            return;
-        }
-        let spec = Spec::OnlineScoring(OnlineScoringSpec {
-            description: o.description.as_ref().map(|d| d.value.clone()),
-            sampling_rate,
-            scorers,
-            filter: o.filter.as_ref().map(|f| f.value.clone()),
-            scope,
-            apply_to_root_span: o.apply_to_root_span.as_ref().map(|v| v.value),
-            apply_to_span_names: o
-                .apply_to_span_names
-                .as_ref()
-                .map(|v| v.iter().map(|s| s.value.clone()).collect()),
-            skip_logging: o.skip_logging.as_ref().map(|v| v.value),
-        });
-        // Online-scoring rules are project scores on the wire, so they share the score namespace.
-        let Some(key) = Self::project_key(cx, Kind::OnlineScoring, name.as_str()) else {
-            return;
-        };
-        let score_key = Self::project_key(cx, Kind::Score, name.as_str());
-        let span = self.span(at, &o.name);
-        if let Some(existing) = score_key.and_then(|k| self.state.resources.get(&k)) {
-            if !cx.from_template {
-                let d = Diagnostic::error(
-                    Code::DuplicateObject,
-                    format!("`{name}` is both a score and an online-scoring rule in project `{project}`"),
-                )
-                .with_label(span, "online-scoring rule")
-                .with_label(existing.span, "score with the same name")
-                .with_hint("scores and online-scoring rules share one namespace per project; rename one of them");
-                self.diags.push(d);
-            }
-            return;
-        }
-        if let Some(key) = self.add(cx, key, spec, span, &o.state, None, &o.previous_names) {
-            self.depend_on_project(cx, &key, span);
-        }
-    }
-
-    fn scope(&mut self, at: DocOrigin, scope: &Sp<raw::RawScope>) -> Option<Scope> {
-        let idle = scope
-            .idle_seconds
-            .as_ref()
-            .and_then(|v| self.range(at, v, 0.0, f64::INFINITY, "`idle_seconds`"));
-        let group_fields = [
-            (
-                "group_by",
-                scope.group_by.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "placement",
-                scope.placement.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "interval_seconds",
-                scope.interval_seconds.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "max_traces",
-                scope.max_traces.as_ref().map(|v| self.span(at, v)),
-            ),
-        ];
-        match scope.scope_type.value {
-            raw::ScopeType::Span | raw::ScopeType::Trace => {
-                let type_name = if scope.scope_type.value == raw::ScopeType::Span {
-                    "span"
-                } else {
-                    "trace"
-                };
-                let mut extra: Vec<(&str, Span)> = group_fields
-                    .iter()
-                    .filter_map(|(f, s)| s.map(|s| (*f, s)))
-                    .collect();
-                if type_name == "span"
-                    && let Some(v) = &scope.idle_seconds
-                {
-                    extra.push(("idle_seconds", self.span(at, v)));
-                }
-                if let Some((field, span)) = extra.first() {
-                    self.diags.push(
-                        Diagnostic::error(Code::FieldNotAllowed, format!("`{field}` does not apply to the {type_name} scope"))
-                            .with_label(*span, "not allowed here")
-                            .with_hint("`group_by`, `placement`, `interval_seconds` and `max_traces` are for `type: group`"),
-                    );
-                    return None;
-                }
-                Some(if type_name == "span" {
-                    Scope::Span
-                } else {
-                    Scope::Trace { idle_seconds: idle }
-                })
-            }
-            raw::ScopeType::Group => {
-                let (Some(group_by), Some(placement)) = (&scope.group_by, &scope.placement) else {
-                    self.diags.push(
-                        Diagnostic::error(Code::MissingField, "a group scope needs `group_by` and `placement`")
-                            .with_label(self.span(at, &scope.scope_type), "group scope")
-                            .with_hint("add `group_by: metadata.session_id` and `placement: first` (or `each`)"),
-                    );
-                    return None;
-                };
-                let interval_seconds = scope
-                    .interval_seconds
-                    .as_ref()
-                    .and_then(|v| self.range(at, v, 1.0, f64::INFINITY, "`interval_seconds`"));
-                let max_traces = scope
-                    .max_traces
-                    .as_ref()
-                    .and_then(|v| self.int_range(at, v, 1, 64, "`max_traces`"));
-                if scope.interval_seconds.is_some() && interval_seconds.is_none()
-                    || scope.max_traces.is_some() && max_traces.is_none()
-                {
-                    return None;
-                }
-                Some(Scope::Group {
-                    group_by: group_by.value.clone(),
-                    placement: placement.value,
-                    interval_seconds,
-                    max_traces,
-                    idle_seconds: idle,
-                })
-            }
-        }
-    }
-
-    /// Automations (alerts, retention rules, exports) share one namespace per project.
-    #[allow(clippy::too_many_arguments)]
-    fn add_automation(
-        &mut self,
-        cx: Cx<'_>,
-        kind: Kind,
-        name: &Name,
-        spec: Spec,
-        span: Span,
-        state: &Option<Sp<State>>,
-        previous: &[Sp<String>],
-    ) {
-        let others = [Kind::Alert, Kind::Retention, Kind::Export]
-            .into_iter()
-            .filter(|k| *k != kind);
-        for other in others {
-            let Some(other_key) = Self::project_key(cx, other, name.as_str()) else {
-                return;
-            };
-            if let Some(existing) = self.state.resources.get(&other_key) {
-                if !cx.from_template {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateObject,
-                            format!("automation `{name}` is declared twice"),
-                        )
-                        .with_label(span, format!("{kind} declared here"))
-                        .with_label(existing.span, format!("{other} with the same name"))
-                        .with_hint(
-                            "alerts, retention rules and exports share one namespace per project",
-                        ),
-                    );
-                }
-                return;
-            }
-        }
-        let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
-            return;
-        };
-        if let Some(key) = self.add(cx, key, spec, span, state, None, previous) {
-            self.depend_on_project(cx, &key, span);
-        }
-    }
-
-    fn lower_alert(&mut self, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &a.name) else {
-            return;
-        };
-        let interval = self.interval(at, &a.interval, "`interval`");
-        let notify = match (&a.notify.webhook, &a.notify.slack) {
-            (Some(url), None) => self
-                .url(at, url, "a webhook", &["https"])
-                .map(|url| Notify::Webhook { url }),
-            (None, Some(slack)) => Some(Notify::Slack {
-                workspace_id: slack.workspace_id.value.clone(),
-                channel: slack.channel.value.clone(),
-                message_template: slack.message_template.as_ref().map(|m| m.value.clone()),
-            }),
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::FieldNotAllowed,
-                        "`notify` needs exactly one of `webhook` or `slack`",
-                    )
-                    .with_label(self.span(at, &a.notify), "notification target")
-                    .with_hint(if a.notify.webhook.is_none() {
-                        "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
-                    } else {
-                        "keep `webhook` or `slack`; to notify both, declare two alerts"
-                    }),
-                );
-                None
-            }
-        };
-        let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
-            return;
-        };
-        let spec = Spec::Alert(AlertSpec {
-            description: a.description.as_ref().map(|d| d.value.clone()),
-            filter: a.filter.value.clone(),
-            interval_seconds,
-            notify,
-        });
-        self.add_automation(
-            cx,
-            Kind::Alert,
-            &name,
-            spec,
-            self.span(at, &a.name),
-            &a.state,
-            &a.previous_names,
-        );
-    }
-
-    fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
-        let at = cx.at;
-        let object = r.object_type.value.as_str();
-        let name = match &r.name {
-            Some(n) => self.name(at, n),
-            None => Name::new(&format!("retention-{object}")).ok(),
-        };
-        let Some(name) = name else { return };
-        let Some(days) = self.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else {
-            return;
-        };
-        if days == 0.0 {
-            self.diags.push(
-                Diagnostic::warning(
-                    Code::Suspicious,
-                    format!("`days: 0` deletes all {object} data as soon as it is written"),
-                )
-                .with_label(self.span(at, &r.days), "zero days")
-                .with_hint("retention permanently deletes data; check this is intended"),
-            );
-        }
-        let spec = Spec::Retention(RetentionSpec {
-            object_type: r.object_type.value,
-            days,
-        });
-        let span = r
-            .name
-            .as_ref()
-            .map_or_else(|| self.span(at, &r.object_type), |n| self.span(at, n));
-        self.add_automation(cx, Kind::Retention, &name, spec, span, &r.state, &[]);
-    }
-
-    fn lower_export(&mut self, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let interval = self.interval(at, &e.interval, "`interval`");
-        let path = self.url(at, &e.path, "an export path", &["s3", "gs"]);
-        let data = match (e.data.value, &e.query) {
-            (raw::ExportData::BtqlQuery, Some(q)) => Some(ExportData::Query(q.value.clone())),
-            (raw::ExportData::BtqlQuery, None) => {
-                self.diags.push(
-                    Diagnostic::error(Code::MissingField, "`data: btql_query` needs `query`")
-                        .with_label(self.span(at, &e.data), "query export")
-                        .with_hint("add `query: \"select: * from: project_logs('...')\"`"),
-                );
-                None
-            }
-            (_, Some(q)) => {
-                self.not_allowed(
-                    at,
-                    q,
-                    "`query` only applies to `data: btql_query`".into(),
-                    "remove `query`, or set `data: btql_query`",
-                );
-                None
-            }
-            (raw::ExportData::LogTraces, None) => Some(ExportData::LogTraces),
-            (raw::ExportData::LogSpans, None) => Some(ExportData::LogSpans),
-        };
-        let c = &e.credentials;
-        let credentials = match (&c.aws_role_arn, &c.gcp_service_account) {
-            (Some(arn), None) => {
-                if arn.value.starts_with("arn:") {
-                    Some(ExportCredentials::Aws {
-                        role_arn: arn.value.clone(),
-                        external_id: c.external_id.as_ref().map(|x| x.value.clone()),
-                    })
-                } else {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not an AWS role ARN", arn.value),
-                        )
-                        .with_label(
-                            self.span(at, arn),
-                            "expected `arn:aws:iam::ACCOUNT:role/NAME`",
-                        )
-                        .with_hint("copy the role's ARN from the IAM console; it starts with `arn:aws:iam::`"),
-                    );
-                    None
-                }
-            }
-            (None, Some(sa)) => {
-                if let Some(x) = &c.external_id {
-                    self.not_allowed(
-                        at,
-                        x,
-                        "`external_id` only applies to AWS credentials".into(),
-                        "remove `external_id`",
-                    );
-                    None
-                } else {
-                    Email::new(&sa.value)
-                        .map_err(|err| {
-                            self.diags.push(
-                                Diagnostic::error(Code::InvalidEmail, err.0).with_label(
-                                    self.span(at, sa),
-                                    "expected a service account email",
-                                ),
-                            );
-                        })
-                        .ok()
-                        .map(|_| ExportCredentials::Gcp {
-                            service_account: sa.value.clone(),
-                        })
-                }
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "`credentials` needs exactly one of `aws_role_arn` or `gcp_service_account`")
-                        .with_label(self.span(at, c), "credentials"),
-                );
-                None
-            }
-        };
-        if let (Some(path), Some(creds)) = (&path, &credentials) {
-            let mismatch = match creds {
-                ExportCredentials::Aws { .. } => !path.starts_with("s3://"),
-                ExportCredentials::Gcp { .. } => !path.starts_with("gs://"),
-            };
-            if mismatch {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::InvalidUrl,
-                        "the export path does not match the credentials",
-                    )
-                    .with_label(self.span(at, &e.path), "path")
-                    .with_label(self.span(at, c), "credentials")
-                    .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
-                );
-                return;
-            }
-        }
-        let batch_size = e
-            .batch_size
-            .as_ref()
-            .and_then(|b| self.int_range(at, b, 1, 100_000, "`batch_size`"));
-        if e.batch_size.is_some() && batch_size.is_none() {
-            return;
-        }
-        let (Some(interval_seconds), Some(path), Some(data), Some(credentials)) =
-            (interval, path, data, credentials)
-        else {
-            return;
-        };
-        let spec = Spec::Export(ExportSpec {
-            description: e.description.as_ref().map(|d| d.value.clone()),
-            data,
-            path,
-            format: e.format.value,
-            interval_seconds,
-            credentials,
-            status: e.status.as_ref().map(|s| s.value),
-            batch_size,
-        });
-        self.add_automation(
-            cx,
-            Kind::Export,
-            &name,
-            spec,
-            self.span(at, &e.name),
-            &e.state,
-            &e.previous_names,
-        );
     }
 
     // ---- references ------------------------------------------------------------------------
