@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
+use crate::kinds::{member, service_account};
 use crate::vocab::Collection;
 
 /// How many times a new member is looked for, and the first wait between two looks (doubled
@@ -20,8 +21,8 @@ use crate::vocab::Collection;
 const MEMBER_LOOKS: u32 = 3;
 const MEMBER_WAIT: Duration = Duration::from_millis(250);
 
-/// The id of the member of `org` with this email (compared case-insensitively), looked for a
-/// few times.
+/// The id of the member of `org` with this email (a user read as a member by
+/// `kinds::member::read`, compared case-insensitively), looked for a few times.
 ///
 /// # Errors
 /// When the user list cannot be read.
@@ -38,11 +39,10 @@ pub async fn member_id(
                 &[("org_name", org.to_owned()), ("email", email.to_owned())],
             )
             .await?;
-        if let Some(user) = users.iter().find(|u| {
-            u.email
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(email))
-        }) {
+        if let Some(user) = users
+            .iter()
+            .find(|u| member::read(u).is_some_and(|e| e.as_str().eq_ignore_ascii_case(email)))
+        {
             return Ok(Some(user.id.to_string()));
         }
         if look < MEMBER_LOOKS {
@@ -53,8 +53,8 @@ pub async fn member_id(
     Ok(None)
 }
 
-/// The id of the service account of `org` with this name: a user without an email whose
-/// `given_name` is the name (assumption K1).
+/// The id of the service account of `org` with this name, a user read as one by
+/// `kinds::service_account::read` (assumption K1).
 ///
 /// # Errors
 /// When the user list cannot be read.
@@ -74,7 +74,7 @@ pub async fn service_account_id(
         .await?;
     Ok(users
         .iter()
-        .find(|u| u.email.is_none() && u.given_name.as_deref() == Some(name))
+        .find(|u| service_account::read(u).is_some_and(|n| n.as_str() == name))
         .map(|u| u.id.to_string()))
 }
 
