@@ -665,36 +665,7 @@ fn external_id(key: &ResourceKey) -> String {
 /// 0600) beside it, synced, then renamed over the target, so the file is never half-written and
 /// an existing file ends with mode 0600 too.
 fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use fs_err::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| {
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        std::io::Write::write_all(&mut file, key.as_bytes())?;
-        file.sync_all()?;
-        fs_err::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs_err::remove_file(&tmp);
-    }
-    written
+    crate::private_file::write(path, key.as_bytes())
 }
 
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the
