@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::profile::Profile;
 use crate::api::wire::JsonMap;
 
 pub use crate::vocab::{ALL_COLLECTIONS, Collection};
@@ -256,6 +257,9 @@ pub struct Store {
     pub members: BTreeSet<(String, String)>,
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
     credentials: HashMap<String, (Collection, String)>,
+    /// The rules followed where the real API is unsure (not persisted: a state file loads under
+    /// whichever profile the emulator starts with).
+    pub profile: Profile,
 }
 
 /// The persisted form of a [`Store`] (`--state FILE`).
@@ -300,6 +304,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: BTreeSet::new(),
             credentials: HashMap::new(),
+            profile: Profile::default(),
         }
     }
 
@@ -442,6 +447,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: snapshot.members.into_iter().collect(),
             credentials: HashMap::new(),
+            profile: Profile::default(),
         };
         for (kind, records) in snapshot.records {
             for record in records {

@@ -5,7 +5,7 @@
 //! the plan says and what the emulator holds afterwards.
 
 use bt_gitops::emulator::{
-    Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn,
+    Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, Profile, SeedDoc, spawn,
 };
 use serde_json::Value;
 use tokio::runtime::Runtime;
@@ -14,8 +14,14 @@ use crate::support::{Run, root, run_with_env};
 
 const KEY: &str = "sk-tolerance-acme-000000000001";
 
-/// The emulator seeded with the tolerance org, on its own runtime.
+/// The emulator seeded with the tolerance org, on its own runtime, in the default (real-API)
+/// profile.
 fn start() -> (Runtime, EmuHandle) {
+    start_in(Profile::default())
+}
+
+/// Like [`start`], in the given emulator profile.
+fn start_in(profile: Profile) -> (Runtime, EmuHandle) {
     let runtime = crate::support::runtime();
     let text =
         fs_err::read_to_string(root().join("tests/data/tolerance/seed.json")).expect("seed file");
@@ -24,7 +30,8 @@ fn start() -> (Runtime, EmuHandle) {
         .block_on(spawn(
             EmulatorConfig::default()
                 .with_seed(seed)
-                .with_deterministic(true),
+                .with_deterministic(true)
+                .with_profile(profile),
         ))
         .expect("the emulator starts");
     (runtime, emu)
@@ -287,5 +294,41 @@ fn import_leaves_unmanaged_objects_out_and_plans_clean() {
     );
     let plan = run_with_env(dir.path(), &["plan", "--detailed-exitcode", "acme"], &env);
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    runtime.block_on(emu.shutdown());
+}
+
+/// The raw objects, the settings kept whole and the refusals hold in the lenient profile too.
+#[test]
+fn the_lenient_profile_reads_and_refuses_the_same() {
+    let (runtime, emu) = start_in(Profile::lenient());
+    let refused = run(&emu, &["plan"], "alert-named-like-env-watch.yaml");
+    assert_eq!(
+        refused.code,
+        Some(1),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+    assert!(
+        refused.stdout.contains("`name-taken` guard"),
+        "{}",
+        refused.stdout
+    );
+    let apply = run(&emu, &["apply", "--auto-approve"], "settings.yaml");
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let projects = stored(&emu, Collection::Project);
+    let settings = &named(&projects, "chatbot").expect("the project")["settings"];
+    assert_eq!(
+        settings["future_setting"],
+        serde_json::json!({"mode": "strict"}),
+        "{settings}"
+    );
+    let apply = run(
+        &emu,
+        &["apply", "--auto-approve"],
+        "env-vars-authoritative.yaml",
+    );
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    assert!(named(&stored(&emu, Collection::EnvVar), "OPENAI_API_KEY").is_some());
     runtime.block_on(emu.shutdown());
 }
