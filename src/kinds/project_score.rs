@@ -69,3 +69,6 @@ pub fn read(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec
     }
     Some((Kind::Score, Spec::Score(score::read(s))))
 }
+
+/// Why [`read`] does not manage a project score: an online rule without its online config.
+pub const UNMANAGED_REASON: &str = "an online score without `config.online`";

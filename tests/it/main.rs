@@ -26,5 +26,6 @@ mod shard;
 mod support;
 mod tidy;
 mod tls;
+mod tolerance;
 mod watch;
 mod workflows;
