@@ -135,13 +135,16 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The
     // plan names the scopes, and a plan with any is incomplete (an error, not a plan to apply).
-    let incomplete: Vec<String> = live
+    let mut incomplete: Vec<String> = live
         .incomplete
         .iter()
         .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
         .collect();
     diffs.retain(|d| live.is_complete_for(&d.key));
-    let mut notes = diff::name_conflicts(input.desired, &live);
+    // A declared object whose name a live object of another kind holds, which the manifests do
+    // not own, is held back too: the plan does not do all it was asked, so it is incomplete.
+    incomplete.extend(diff::name_conflicts(input.desired, &live));
+    let mut notes = Vec::new();
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(limitation_notes(input.desired));
     let orgs = input

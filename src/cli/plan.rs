@@ -95,7 +95,7 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     print_plan(&plan, args, printer)?;
     if !plan.incomplete.is_empty() {
         printer.err(
-            "error: the plan is incomplete (a list read failed); it must not be applied as is\n",
+            "error: the plan is incomplete (see `incomplete:` above: a list read failed, or a declared object was held back); it must not be applied as is\n",
         );
         return Ok(ExitStatus::Failure);
     }

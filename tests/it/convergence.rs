@@ -1792,18 +1792,32 @@ online_scoring:
                 "~ project:acme/chatbot/export:hourly",
             ]
         );
-        // The unmanaged retention rule holding `archive` is left alone, and the plan says so.
+        // The unmanaged retention rule holding `archive` is left alone, and the plan says so:
+        // holding back the declared export makes the plan incomplete.
         assert!(
-            first.plan.notes.iter().any(|n| n.contains("export:archive")
-                && n.contains("retention:archive")
-                && n.contains("not created")),
+            first
+                .plan
+                .incomplete
+                .iter()
+                .any(|n| n.contains("export:archive")
+                    && n.contains("retention:archive")
+                    && n.contains("not created")),
             "{:?}",
-            first.plan.notes
+            first.plan.incomplete
         );
         let report = execute(&analysis, &emu, &first, &values, None, 4).await;
         assert!(report.failed.is_empty(), "{:#?}", report.failed);
         let second = plan(&analysis, &emu, &values).await;
         assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
+        assert!(
+            second
+                .plan
+                .incomplete
+                .iter()
+                .any(|n| n.contains("export:archive")),
+            "the held-back export keeps the plan incomplete: {:?}",
+            second.plan.incomplete
+        );
         let archive = emu.snapshot().records[&bt_gitops::emulator::Collection::ProjectAutomation]
             .iter()
             .find(|r| !r.deleted && r.str_field("name") == "archive")
