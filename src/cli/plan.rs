@@ -237,7 +237,7 @@ pub fn analyzed(
     mut diags: Vec<crate::diag::Diagnostic>,
     printer: Printer,
 ) -> Option<Analysis> {
-    let analysis = pipeline::analyze(sources);
+    let analysis = pipeline::analyze_with(sources, load::parse_threads());
     diags.extend(analysis.diagnostics.iter().cloned());
     if !diags.is_empty() {
         printer.err(&validate::render_all(
