@@ -517,27 +517,8 @@ impl Store {
                 source,
             }
         })?;
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            fs_err::create_dir_all(parent).map_err(io)?;
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
         // The state holds every key and secret: only its owner may read it.
-        let mut options = fs_err::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use fs_err::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(io)?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-        drop(file);
-        fs_err::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        crate::private_file::write(path, text.as_bytes()).map_err(io)
     }
 }
 
