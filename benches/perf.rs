@@ -187,7 +187,11 @@ async fn parent(quick: bool) {
         .await
         .expect("emulator starts");
         emu.set_latency(latency);
-        runs.push(run_child(&["apply".into(), emu.url().to_owned(), "200".into()]));
+        runs.push(run_child(&[
+            "apply".into(),
+            emu.url().to_owned(),
+            "200".into(),
+        ]));
         writes = emu.write_count();
         emu.shutdown().await;
     }
@@ -218,10 +222,7 @@ fn floor(log: &[bt_gitops::emulator::LoggedRequest], latency: Duration) -> (usiz
         .unwrap_or(0);
     let stages = 1 + longest_walk + usize::from(pages.contains_key("/v1/env_var"));
     let stages = stages.max(log.len().div_ceil(CONCURRENCY));
-    (
-        stages,
-        latency * u32::try_from(stages).unwrap_or(u32::MAX),
-    )
+    (stages, latency * u32::try_from(stages).unwrap_or(u32::MAX))
 }
 
 /// CPU seconds (user + system) of this process so far, from `/proc/self/stat` (in clock ticks of

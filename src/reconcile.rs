@@ -12,8 +12,8 @@ use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
-use crate::pipeline::Analysis;
 use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
+use crate::pipeline::Analysis;
 use crate::plan::{self, GuardFinding, Plan, PlanOrg};
 
 /// Where and how to reach one org.
@@ -80,7 +80,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let desired = input.desired;
     let reads = Reads::start(&input.targets, input.concurrency, |org| {
         std::future::ready(projects_with_env_vars(desired, org))
-    })?;
+    });
     let read = reads.finish().await?;
     Ok(plan_from(input, read))
 }
@@ -116,11 +116,7 @@ pub async fn analyze_and_plan(
         // A closed receiver is a read that already failed; its error is reported below.
         let _ = tx.send(projects_with_env_vars(&analysis.state, &org));
     }
-    let read = match reads {
-        Ok(reads) => reads.finish().await,
-        Err(err) => Err(err),
-    };
-    let outcome = read.map(|read| {
+    let outcome = reads.finish().await.map(|read| {
         plan_from(
             PlanInput {
                 desired: &analysis.state,
@@ -139,6 +135,8 @@ pub async fn analyze_and_plan(
 struct Reads {
     tasks: tokio::task::JoinSet<(OrgName, String, Result<LiveState, FetchError>)>,
     clients: Vec<(String, Client)>,
+    /// A client that could not be set up: no read starts, and `finish` returns it.
+    failure: Option<ReconcileError>,
 }
 
 /// The live state of every org, and the traffic it took.
@@ -151,11 +149,7 @@ struct Read {
 impl Reads {
     /// Starts reading every org; `env_projects` gives, per org, the projects whose env vars are
     /// read (awaited after the org-wide lists).
-    fn start<F, Fut>(
-        targets: &[OrgTarget],
-        concurrency: usize,
-        mut env_projects: F,
-    ) -> Result<Reads, ReconcileError>
+    fn start<F, Fut>(targets: &[OrgTarget], concurrency: usize, mut env_projects: F) -> Reads
     where
         F: FnMut(&OrgName) -> Fut,
         Fut: std::future::Future<Output = Vec<ProjectName>> + Send + 'static,
@@ -165,10 +159,20 @@ impl Reads {
         for target in targets {
             let config =
                 ClientConfig::new(&target.base_url, &target.api_key).with_concurrency(concurrency);
-            let client = Client::new(config).map_err(|source| ReconcileError::Client {
-                org: target.org.to_string(),
-                source,
-            })?;
+            let client = match Client::new(config) {
+                Ok(client) => client,
+                Err(source) => {
+                    tasks.abort_all();
+                    return Reads {
+                        tasks,
+                        clients,
+                        failure: Some(ReconcileError::Client {
+                            org: target.org.to_string(),
+                            source,
+                        }),
+                    };
+                }
+            };
             clients.push((target.org.to_string(), client.clone()));
             let env = env_projects(&target.org);
             let org = target.org.clone();
@@ -178,10 +182,17 @@ impl Reads {
                 (org, url, result)
             });
         }
-        Ok(Reads { tasks, clients })
+        Reads {
+            tasks,
+            clients,
+            failure: None,
+        }
     }
 
     async fn finish(mut self) -> Result<Read, ReconcileError> {
+        if let Some(err) = self.failure.take() {
+            return Err(err);
+        }
         let mut live = LiveState::default();
         let mut failure = None;
         while let Some(joined) = self.tasks.join_next().await {
@@ -207,8 +218,7 @@ impl Reads {
         if let Some(err) = failure {
             return Err(err);
         }
-        let load =
-            |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         let requests_by_org: Vec<OrgRequests> = self
             .clients
             .iter()

@@ -57,7 +57,12 @@ pub async fn fetch_org(
     org: &OrgName,
     projects_with_env_vars: &[ProjectName],
 ) -> Result<LiveState, FetchError> {
-    fetch_org_then(client, org, std::future::ready(projects_with_env_vars.to_vec())).await
+    fetch_org_then(
+        client,
+        org,
+        std::future::ready(projects_with_env_vars.to_vec()),
+    )
+    .await
 }
 
 /// Like [`fetch_org`], with the projects whose env vars are read given by a future that is
