@@ -125,6 +125,41 @@ pub fn documents(sources: &SourceMap) -> Vec<Document> {
     out
 }
 
+/// An org document's name and connection settings, read by [`org_headers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgHeader {
+    pub name: String,
+    pub api_url: Option<String>,
+    pub api_key_env: Option<String>,
+}
+
+/// The orgs the manifests declare, by a cheap first pass: only the documents whose column-0
+/// keys name an org and no project are read, for three keys, leniently (a document that does
+/// not read is skipped; the full parse reports it). Lets a caller start reading live state
+/// while the full parse runs; it must check the targets against the analysed state.
+#[must_use]
+pub fn org_headers(sources: &SourceMap) -> Vec<OrgHeader> {
+    #[derive(Deserialize)]
+    struct Header {
+        org: Option<LooseName>,
+        api_url: Option<LooseName>,
+        api_key_env: Option<LooseName>,
+    }
+    let get = |n: Option<LooseName>| n.and_then(|n| n.0);
+    documents(sources)
+        .iter()
+        .filter(|d| guess_kind(&d.text) == Some(Guess::Org))
+        .filter_map(|d| serde_saphyr::from_str_with_options::<Header>(&d.text, options()).ok())
+        .filter_map(|h| {
+            Some(OrgHeader {
+                name: get(h.org)?,
+                api_url: get(h.api_url),
+                api_key_env: get(h.api_key_env),
+            })
+        })
+        .collect()
+}
+
 /// Parses documents, in order.
 #[must_use]
 pub fn parse_documents(
