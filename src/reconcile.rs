@@ -7,12 +7,13 @@
 use std::collections::BTreeSet;
 
 use crate::api::client::{Client, ClientConfig};
-use crate::api::read::{FetchError, fetch_org};
+use crate::api::read::{FetchError, fetch_org_then};
 use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
 use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
+use crate::pipeline::Analysis;
 use crate::plan::{self, GuardFinding, Plan, PlanOrg, UnmanagedObject};
 
 /// Where and how to reach one org.
@@ -76,61 +77,174 @@ pub enum ReconcileError {
 /// fails inside an org is recorded in the plan's `incomplete` list, and nothing is planned in
 /// its scope; the caller treats such a plan as incomplete.
 pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
-    let mut reads = tokio::task::JoinSet::new();
-    let mut clients: Vec<(String, Client)> = Vec::new();
-    for target in &input.targets {
-        let config = ClientConfig::new(&target.base_url, &target.api_key)
-            .with_concurrency(input.concurrency);
-        let client = Client::new(config).map_err(|source| ReconcileError::Client {
-            org: target.org.to_string(),
-            source,
-        })?;
-        clients.push((target.org.to_string(), client.clone()));
-        let env_projects = projects_with_env_vars(input.desired, &target.org);
-        let org = target.org.clone();
-        let url = target.base_url.clone();
-        reads.spawn(async move {
-            let result = fetch_org(&client, &org, &env_projects).await;
-            (org, url, result)
-        });
+    let desired = input.desired;
+    let reads = Reads::start(&input.targets, input.concurrency, |org| {
+        std::future::ready(projects_with_env_vars(desired, org))
+    });
+    let read = reads.finish().await?;
+    Ok(plan_from(input, read))
+}
+
+/// Reads live state while `analyze` works out the desired state on the blocking pool, then
+/// diffs and plans: the network waits and the parsing overlap. `targets` are the orgs the
+/// manifests name (from a cheap first pass); the env var reads, which need the declared
+/// projects, start once the analysis is done. `secrets` gives the digests of the analysed
+/// state's secrets.
+///
+/// Returns the analysis, and the plan unless the analysis has errors (then the reads are
+/// dropped and nothing else is sent).
+pub async fn analyze_and_plan(
+    targets: Vec<OrgTarget>,
+    concurrency: usize,
+    analyze: impl FnOnce() -> Analysis + Send + 'static,
+    secrets: impl FnOnce(&Analysis) -> SecretDigests,
+) -> (Analysis, Option<Result<PlanOutcome, ReconcileError>>) {
+    let mut senders = Vec::new();
+    let reads = Reads::start(&targets, concurrency, |org| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        senders.push((org.clone(), tx));
+        async move { rx.await.unwrap_or_default() }
+    });
+    let analysis = match tokio::task::spawn_blocking(analyze).await {
+        Ok(analysis) => analysis,
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    };
+    if analysis.has_errors() {
+        return (analysis, None);
     }
-    let mut live = LiveState::default();
-    let mut failure = None;
-    while let Some(joined) = reads.join_next().await {
-        let Ok((org, url, result)) = joined else {
-            continue;
-        };
-        match result {
-            Ok(state) => {
-                live.objects.extend(state.objects);
-                live.incomplete.extend(state.incomplete);
-                live.api_keys.extend(state.api_keys);
-                live.own_principal.extend(state.own_principal);
-                live.unknown.extend(state.unknown);
-            }
-            Err(source) => {
-                failure.get_or_insert(ReconcileError::Fetch {
-                    org: org.to_string(),
-                    url,
-                    source,
-                });
-            }
+    for (org, tx) in senders {
+        // A closed receiver is a read that already failed; its error is reported below.
+        let _ = tx.send(projects_with_env_vars(&analysis.state, &org));
+    }
+    let outcome = reads.finish().await.map(|read| {
+        plan_from(
+            PlanInput {
+                desired: &analysis.state,
+                graph: &analysis.graph,
+                secrets: secrets(&analysis),
+                targets,
+                concurrency,
+            },
+            read,
+        )
+    });
+    (analysis, Some(outcome))
+}
+
+/// The reads of every org, in flight.
+struct Reads {
+    tasks: tokio::task::JoinSet<(OrgName, String, Result<LiveState, FetchError>)>,
+    clients: Vec<(String, Client)>,
+    /// A client that could not be set up: no read starts, and `finish` returns it.
+    failure: Option<ReconcileError>,
+}
+
+/// The live state of every org, and the traffic it took.
+struct Read {
+    live: LiveState,
+    requests: u64,
+    requests_by_org: Vec<OrgRequests>,
+}
+
+impl Reads {
+    /// Starts reading every org; `env_projects` gives, per org, the projects whose env vars are
+    /// read (awaited after the org-wide lists).
+    fn start<F, Fut>(targets: &[OrgTarget], concurrency: usize, mut env_projects: F) -> Reads
+    where
+        F: FnMut(&OrgName) -> Fut,
+        Fut: std::future::Future<Output = Vec<ProjectName>> + Send + 'static,
+    {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut clients: Vec<(String, Client)> = Vec::new();
+        for target in targets {
+            let config =
+                ClientConfig::new(&target.base_url, &target.api_key).with_concurrency(concurrency);
+            let client = match Client::new(config) {
+                Ok(client) => client,
+                Err(source) => {
+                    tasks.abort_all();
+                    return Reads {
+                        tasks,
+                        clients,
+                        failure: Some(ReconcileError::Client {
+                            org: target.org.to_string(),
+                            source,
+                        }),
+                    };
+                }
+            };
+            clients.push((target.org.to_string(), client.clone()));
+            let env = env_projects(&target.org);
+            let org = target.org.clone();
+            let url = target.base_url.clone();
+            tasks.spawn(async move {
+                let result = fetch_org_then(&client, &org, env).await;
+                (org, url, result)
+            });
+        }
+        Reads {
+            tasks,
+            clients,
+            failure: None,
         }
     }
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    let requests_by_org: Vec<OrgRequests> = clients
-        .iter()
-        .map(|(org, c)| OrgRequests {
-            org: org.clone(),
-            requests: load(&c.stats().requests),
-            rate_limited: load(&c.stats().rate_limited),
-        })
-        .collect();
-    let requests = requests_by_org.iter().map(|r| r.requests).sum();
 
+    async fn finish(mut self) -> Result<Read, ReconcileError> {
+        if let Some(err) = self.failure.take() {
+            return Err(err);
+        }
+        let mut live = LiveState::default();
+        let mut failure = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let Ok((org, url, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(state) => {
+                    live.objects.extend(state.objects);
+                    live.incomplete.extend(state.incomplete);
+                    live.api_keys.extend(state.api_keys);
+                    live.own_principal.extend(state.own_principal);
+                    live.unknown.extend(state.unknown);
+                }
+                Err(source) => {
+                    failure.get_or_insert(ReconcileError::Fetch {
+                        org: org.to_string(),
+                        url,
+                        source,
+                    });
+                }
+            }
+        }
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let requests_by_org: Vec<OrgRequests> = self
+            .clients
+            .iter()
+            .map(|(org, c)| OrgRequests {
+                org: org.clone(),
+                requests: load(&c.stats().requests),
+                rate_limited: load(&c.stats().rate_limited),
+            })
+            .collect();
+        let requests = requests_by_org.iter().map(|r| r.requests).sum();
+        Ok(Read {
+            live,
+            requests,
+            requests_by_org,
+        })
+    }
+}
+
+/// Diffs, plans and runs the guards over the live state read.
+fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
+    let Read {
+        live,
+        requests,
+        requests_by_org,
+    } = read;
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The
@@ -164,12 +278,12 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         .iter()
         .map(GuardFinding::from)
         .collect();
-    Ok(PlanOutcome {
+    PlanOutcome {
         plan,
         live,
         requests,
         requests_by_org,
-    })
+    }
 }
 
 /// The live objects outside the model, as the plan shows them, in a stable order.

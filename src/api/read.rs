@@ -9,6 +9,7 @@
 //! project, never dropped and never fatal to its neighbours.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -60,6 +61,25 @@ pub async fn fetch_org(
     client: &Client,
     org: &OrgName,
     projects_with_env_vars: &[ProjectName],
+) -> Result<LiveState, FetchError> {
+    fetch_org_then(
+        client,
+        org,
+        std::future::ready(projects_with_env_vars.to_vec()),
+    )
+    .await
+}
+
+/// Like [`fetch_org`], with the projects whose env vars are read given by a future that is
+/// awaited only once the org-wide lists have been read: a caller can start reading before it
+/// knows them (while the manifests are still being parsed, see `reconcile::analyze_and_plan`).
+///
+/// # Errors
+/// As [`fetch_org`].
+pub async fn fetch_org_then(
+    client: &Client,
+    org: &OrgName,
+    projects_with_env_vars: impl std::future::Future<Output = Vec<ProjectName>>,
 ) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
     // A valid key asked about an org it does not belong to gets 401/403 (not an empty list):
@@ -123,6 +143,8 @@ pub async fn fetch_org(
         client.list_items::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
         env_vars(client, "organization", &org_id),
     );
+    let projects_with_env_vars = projects_with_env_vars.await;
+    let projects_with_env_vars = projects_with_env_vars.as_slice();
 
     let mut b = Builder {
         org: org.clone(),
@@ -817,9 +839,17 @@ fn in_project_collection(collection: Collection) -> bool {
 /// A short, stable digest of an object as the API returned it.
 #[must_use]
 pub fn fingerprint<W: Serialize>(wire: &W) -> String {
-    let bytes = serde_json::to_vec(wire).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    // Serialized straight into the hash: no intermediate buffer per object.
+    let mut hasher = Sha256::new();
+    if serde_json::to_writer(&mut hasher, wire).is_err() {
+        hasher = Sha256::new();
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(24);
+    for b in digest.iter().take(12) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Metadata without bt-gitops's own key, and the `(digest, written_at)` recorded under it.

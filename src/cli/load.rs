@@ -14,6 +14,12 @@ const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
 const PSEUDO_FILESYSTEMS: &[&str] = &["/proc", "/sys", "/dev"];
 
 /// Loads the manifests a command names: from git at `--git-ref`, or from the work tree.
+/// Threads to parse manifests on: the CPUs this process may use.
+#[must_use]
+pub fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 pub fn load_arg(arg: &super::PathArg) -> (SourceMap, Vec<Diagnostic>) {
     match &arg.git_ref {
         Some(reference) => match crate::git::sources_at(&arg.path, reference) {

@@ -50,6 +50,11 @@ pub enum PlanFormat {
 }
 
 pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
+    if !args.emulator
+        && let Some(status) = run_overlapped(args, printer)?
+    {
+        return Ok(status);
+    }
     let Some((sources, analysis, root)) = checked_sources(&args.path, printer) else {
         return Ok(ExitStatus::Failure);
     };
@@ -86,11 +91,91 @@ pub fn run(args: &PlanArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             .map_err(|err| explain(err, &previews, &key_sources))?;
         anyhow::Ok(outcome.plan)
     })?;
-    let mut plan = plan;
+    finish(plan, &sources, &analysis, &root, args, printer)
+}
+
+/// `plan` with the live reads started before the manifests are analysed: the orgs and their
+/// keys come from [`manifest::org_headers`], and the reads run while the documents are parsed
+/// and lowered. `None` (nothing printed, nothing sent) when that first pass finds no org or
+/// a key is missing, and the caller plans the plain way, which reports it. When the analysed
+/// manifests reach other orgs or URLs than the first pass, the reads are planned again with
+/// the analysed targets.
+fn run_overlapped(args: &PlanArgs, printer: Printer) -> anyhow::Result<Option<ExitStatus>> {
+    let (sources, load_diags) = load::load_arg(&args.path);
+    if load_diags.iter().any(crate::diag::Diagnostic::is_error) {
+        return Ok(None);
+    }
+    let orgs: Vec<_> = crate::manifest::org_headers(&sources)
+        .into_iter()
+        .filter_map(|h| {
+            let name = crate::model::OrgName::new(&h.name).ok()?;
+            Some((name, h.api_url, h.api_key_env))
+        })
+        .collect();
+    if orgs.is_empty() {
+        return Ok(None);
+    }
+    let Ok(early) = crate::controller::keys::targets_of(orgs) else {
+        return Ok(None);
+    };
+    let root = root_of(&args.path.path);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let sources = std::sync::Arc::new(sources);
+    let shared = sources.clone();
+    let threads = load::parse_threads();
+    let secrets_root = root.clone();
+    let (analysis, outcome) = runtime.block_on(reconcile::analyze_and_plan(
+        early.clone(),
+        usize::from(args.concurrency),
+        move || pipeline::analyze_with(&shared, threads),
+        move |a| secret_digests(&a.state, &secrets_root),
+    ));
+    if !report(&sources, load_diags, &analysis, printer) {
+        return Ok(Some(ExitStatus::Failure));
+    }
+    let key_sources = key_sources(&analysis.state, false);
+    let targets = targets(&analysis.state)?;
+    let previews: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| (t.org.to_string(), KeyPreview(&t.api_key).to_string()))
+        .collect();
+    let same = |a: &reconcile::OrgTarget, b: &reconcile::OrgTarget| {
+        a.org == b.org && a.base_url == b.base_url && a.api_key == b.api_key
+    };
+    let matches =
+        targets.len() == early.len() && targets.iter().zip(&early).all(|(a, b)| same(a, b));
+    let outcome = match outcome {
+        Some(outcome) if matches => outcome,
+        _ => runtime.block_on(reconcile::plan(PlanInput {
+            desired: &analysis.state,
+            graph: &analysis.graph,
+            secrets: secret_digests(&analysis.state, &root),
+            targets,
+            concurrency: usize::from(args.concurrency),
+        })),
+    };
+    let plan = outcome
+        .map_err(|err| explain(err, &previews, &key_sources))?
+        .plan;
+    finish(plan, &sources, &analysis, &root, args, printer).map(Some)
+}
+
+/// Stamps, prints and judges a plan made from `analysis`.
+fn finish(
+    mut plan: Plan,
+    sources: &SourceMap,
+    analysis: &Analysis,
+    root: &Path,
+    args: &PlanArgs,
+    printer: Printer,
+) -> anyhow::Result<ExitStatus> {
     stamp_git(&mut plan, &args.path);
-    plan.manifests = Some(manifests_of(&sources, &root));
+    plan.manifests = Some(manifests_of(sources, root));
     if let Some(base) = &args.base {
-        mark_touched(&mut plan, &analysis, &args.path.path, base)?;
+        mark_touched(&mut plan, analysis, &args.path.path, base)?;
     }
     print_plan(&plan, args, printer)?;
     if !plan.incomplete.is_empty() {
@@ -213,7 +298,8 @@ pub fn manifests_of(sources: &SourceMap, root: &Path) -> Manifests {
 }
 
 /// Loads and checks the manifests; prints diagnostics. `None` when there are errors, so no
-/// command touches the network with broken manifests.
+/// command changes anything with broken manifests (only `plan`, overlapping its reads with the
+/// analysis, may have read live state by then).
 pub fn checked_manifests(arg: &PathArg, printer: Printer) -> Option<(Analysis, PathBuf)> {
     checked_sources(arg, printer).map(|(_, analysis, root)| (analysis, root))
 }
@@ -223,21 +309,35 @@ pub fn checked_sources(arg: &PathArg, printer: Printer) -> Option<(SourceMap, An
     let path = arg.path.as_path();
     let (sources, diags) = load::load_arg(arg);
     let analysis = analyzed(&sources, diags, printer)?;
-    let root = if path.is_file() {
+    Some((sources, analysis, root_of(path)))
+}
+
+/// The manifest root of a path argument: the directory, or a file's directory.
+fn root_of(path: &Path) -> PathBuf {
+    if path.is_file() {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     } else {
         path.to_path_buf()
-    };
-    Some((sources, analysis, root))
+    }
 }
 
 /// Analyses loaded manifests and prints their diagnostics; `None` when there are errors.
 pub fn analyzed(
     sources: &SourceMap,
-    mut diags: Vec<crate::diag::Diagnostic>,
+    diags: Vec<crate::diag::Diagnostic>,
     printer: Printer,
 ) -> Option<Analysis> {
-    let analysis = pipeline::analyze(sources);
+    let analysis = pipeline::analyze_with(sources, load::parse_threads());
+    report(sources, diags, &analysis, printer).then_some(analysis)
+}
+
+/// Prints the diagnostics of loading and analysing; `false` when there are errors.
+fn report(
+    sources: &SourceMap,
+    mut diags: Vec<crate::diag::Diagnostic>,
+    analysis: &Analysis,
+    printer: Printer,
+) -> bool {
     diags.extend(analysis.diagnostics.iter().cloned());
     if !diags.is_empty() {
         printer.err(&validate::render_all(
@@ -250,11 +350,11 @@ pub fn analyzed(
     if diags.iter().any(|d| d.is_error()) {
         let errors = diags.iter().filter(|d| d.is_error()).count();
         printer.err(&format!(
-            "{errors} error(s) in the manifests; nothing was sent to the API\n"
+            "{errors} error(s) in the manifests; nothing was changed through the API\n"
         ));
-        return None;
+        return false;
     }
-    Some(analysis)
+    true
 }
 
 /// Records the commit the manifests come from (and whether the work tree was dirty).

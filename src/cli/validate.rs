@@ -26,7 +26,7 @@ pub enum DiagFormat {
 
 pub fn run(args: &ValidateArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
     let (sources, mut diags) = load::load_arg(&args.path);
-    let analysis = pipeline::analyze(&sources);
+    let analysis = pipeline::analyze_with(&sources, load::parse_threads());
     diags.extend(analysis.diagnostics.iter().cloned());
     printer.err(&render_all(&diags, &sources, args.format, printer));
     let errors = diags.iter().filter(|d| d.is_error()).count();

@@ -8,7 +8,7 @@ use anyhow::bail;
 
 use crate::apply::SecretValue;
 use crate::diff::{SecretDigests, secrets};
-use crate::model::{DesiredState, SecretSource};
+use crate::model::{DesiredState, OrgName, SecretSource};
 use crate::plan::{Plan, SecretState};
 use crate::reconcile::OrgTarget;
 
@@ -20,11 +20,24 @@ pub const DEFAULT_API_URL: &str = "https://api.braintrust.dev";
 /// # Errors
 /// When a key is missing or a URL is refused, with what to set.
 pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
+    targets_of(
+        desired
+            .orgs
+            .iter()
+            .map(|(name, cfg)| (name.clone(), cfg.api_url.clone(), cfg.api_key_env.clone())),
+    )
+}
+
+/// [`targets`] for orgs given as `(name, api_url, api_key_env)`.
+///
+/// # Errors
+/// As [`targets`].
+pub fn targets_of(
+    orgs: impl IntoIterator<Item = (OrgName, Option<String>, Option<String>)>,
+) -> anyhow::Result<Vec<OrgTarget>> {
     let mut out = Vec::new();
-    for (name, cfg) in &desired.orgs {
-        let base_url = cfg
-            .api_url
-            .clone()
+    for (name, api_url, api_key_env) in orgs {
+        let base_url = api_url
             .or_else(|| {
                 std::env::var(crate::env::BRAINTRUST_API_URL)
                     .ok()
@@ -34,8 +47,7 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
         if let Err(err) = crate::api::client::check_base_url(&base_url) {
             bail!("org `{name}`: {err}");
         }
-        let key_var = cfg
-            .api_key_env
+        let key_var = api_key_env
             .as_deref()
             .unwrap_or(crate::env::BRAINTRUST_API_KEY);
         let api_key = match std::env::var(key_var) {
@@ -45,7 +57,7 @@ pub fn targets(desired: &DesiredState) -> anyhow::Result<Vec<OrgTarget>> {
             }
             _ => bail!(
                 "no API key for org `{name}`: set {key_var}{}, or try `--emulator` to plan against a local emulator",
-                if cfg.api_key_env.is_some() {
+                if api_key_env.is_some() {
                     " (named by the org's `api_key_env`)"
                 } else {
                     ""

@@ -79,8 +79,36 @@ impl DocOrigin {
 /// Parses every document of every file.
 #[must_use]
 pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
-    let mut docs = Vec::new();
-    let mut diags = Vec::new();
+    let documents = documents(sources);
+    let (docs, diags) = parse_documents(&documents, sources);
+    finish(docs, diags, sources)
+}
+
+/// One YAML document cut out of its file, ready for [`parse_documents`]. Documents parse
+/// independently of each other, so a caller may parse slices of them on several threads and
+/// concatenate the results in order (see `pipeline::analyze_with`).
+pub struct Document {
+    text: String,
+    at: DocOrigin,
+}
+
+impl Document {
+    /// The document's length in bytes (to share work by size).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+/// Every document of every readable file, in file order.
+#[must_use]
+pub fn documents(sources: &SourceMap) -> Vec<Document> {
+    let mut out = Vec::new();
     for (file, source) in sources.iter().filter(|(_, s)| !s.refused) {
         for chunk in split_documents(source) {
             let at = DocOrigin {
@@ -88,30 +116,94 @@ pub fn parse(sources: &SourceMap) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
                 base: chunk.base,
                 line_offset: chunk.line_offset,
             };
-            let tags = foreign_tags(&chunk.text, at);
-            if !tags.is_empty() {
-                diags.extend(tags);
-                diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
-                if let Some(doc) = unparsed_names(&chunk.text) {
-                    docs.push(ParsedDocument { doc, at });
-                }
-                continue;
+            out.push(Document {
+                text: chunk.text,
+                at,
+            });
+        }
+    }
+    out
+}
+
+/// An org document's name and connection settings, read by [`org_headers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgHeader {
+    pub name: String,
+    pub api_url: Option<String>,
+    pub api_key_env: Option<String>,
+}
+
+/// The orgs the manifests declare, by a cheap first pass: only the documents whose column-0
+/// keys name an org and no project are read, for three keys, leniently (a document that does
+/// not read is skipped; the full parse reports it). Lets a caller start reading live state
+/// while the full parse runs; it must check the targets against the analysed state.
+#[must_use]
+pub fn org_headers(sources: &SourceMap) -> Vec<OrgHeader> {
+    #[derive(Deserialize)]
+    struct Header {
+        org: Option<LooseName>,
+        api_url: Option<LooseName>,
+        api_key_env: Option<LooseName>,
+    }
+    let get = |n: Option<LooseName>| n.and_then(|n| n.0);
+    documents(sources)
+        .iter()
+        .filter(|d| guess_kind(&d.text) == Some(Guess::Org))
+        .filter_map(|d| serde_saphyr::from_str_with_options::<Header>(&d.text, options()).ok())
+        .filter_map(|h| {
+            Some(OrgHeader {
+                name: get(h.org)?,
+                api_url: get(h.api_url),
+                api_key_env: get(h.api_key_env),
+            })
+        })
+        .collect()
+}
+
+/// Parses documents, in order.
+#[must_use]
+pub fn parse_documents(
+    documents: &[Document],
+    sources: &SourceMap,
+) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    for Document { text, at } in documents {
+        let (text, at) = (text.as_str(), *at);
+        let tags = foreign_tags(text, at);
+        if !tags.is_empty() {
+            diags.extend(tags);
+            diags.extend(literal_secrets_in_failed_document(text, at));
+            if let Some(doc) = unparsed_names(text) {
+                docs.push(ParsedDocument { doc, at });
             }
-            match parse_document(&chunk.text, at, sources) {
-                Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
-                Ok(None) => {}
-                Err(diag) => {
-                    let more = later_errors(&chunk.text, at, sources, &diag);
-                    diags.push(diag);
-                    diags.extend(more);
-                    diags.extend(literal_secrets_in_failed_document(&chunk.text, at));
-                    if let Some(doc) = unparsed_names(&chunk.text) {
-                        docs.push(ParsedDocument { doc, at });
-                    }
+            continue;
+        }
+        match parse_document(text, at, sources) {
+            Ok(Some(doc)) => docs.push(ParsedDocument { doc, at }),
+            Ok(None) => {}
+            Err(diag) => {
+                let more = later_errors(text, at, sources, &diag);
+                diags.push(diag);
+                diags.extend(more);
+                diags.extend(literal_secrets_in_failed_document(text, at));
+                if let Some(doc) = unparsed_names(text) {
+                    docs.push(ParsedDocument { doc, at });
                 }
             }
         }
     }
+    (docs, diags)
+}
+
+/// The result of [`parse`] from the parsed documents of every file: adds the diagnostic for a
+/// tree without any document.
+#[must_use]
+pub fn finish(
+    docs: Vec<ParsedDocument>,
+    mut diags: Vec<Diagnostic>,
+    sources: &SourceMap,
+) -> (Vec<ParsedDocument>, Vec<Diagnostic>) {
     if docs.is_empty() && diags.is_empty() {
         let read = || sources.iter().filter(|(_, s)| !s.refused);
         if let Some((file, source)) = read().next() {
@@ -507,11 +599,53 @@ fn options() -> serde_saphyr::Options {
     serde_saphyr::Options::default()
 }
 
+/// Which typed parse a document most likely needs, from its top-level keys: lines that start at
+/// column 0 with `project:`, `project_template:` or `org:`. Only a guess (a key may be quoted or
+/// sit in a flow mapping); [`parse_document`] checks what the typed parse returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guess {
+    Project,
+    Org,
+}
+
+fn guess_kind(text: &str) -> Option<Guess> {
+    let mut org = false;
+    for line in text.lines() {
+        let key = line.split_once(':').map_or("", |(k, _)| k);
+        match key {
+            "project" | "project_template" => return Some(Guess::Project),
+            "org" => org = true,
+            _ => {}
+        }
+    }
+    org.then_some(Guess::Org)
+}
+
 fn parse_document(
     text: &str,
     at: DocOrigin,
     sources: &SourceMap,
 ) -> Result<Option<RawDocument>, Diagnostic> {
+    // Most documents parse on the first try as the kind their top-level keys say, which saves
+    // the probe's full pass over the YAML. A typed parse that succeeds decides like the probe
+    // would: a project document has `project` or `project_template`, and an org document has
+    // `org` and (unknown fields being refused) neither of those. Anything else, errors
+    // included, takes the probe's path below, so its diagnostics are unchanged.
+    match guess_kind(text) {
+        Some(Guess::Project) => {
+            if let Ok(doc) = serde_saphyr::from_str_with_options::<RawProject>(text, options())
+                && (doc.project.is_some() || doc.project_template.is_some())
+            {
+                return Ok(Some(RawDocument::Project(Box::new(doc))));
+            }
+        }
+        Some(Guess::Org) => {
+            if let Ok(doc) = serde_saphyr::from_str_with_options::<RawOrg>(text, options()) {
+                return Ok(Some(RawDocument::Org(Box::new(doc))));
+            }
+        }
+        None => {}
+    }
     let probe: Probe = match serde_saphyr::from_str_with_options(text, options()) {
         Ok(probe) => probe,
         Err(err) => {

@@ -41,8 +41,39 @@ pub use crate::diag::is_invisible;
 macro_rules! name_types {
     ($($(#[doc = $doc:literal])+ $name:ident,)+) => {$(
         $(#[doc = $doc])+
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        ///
+        /// Shared, not copied: a clone (every key of the org or project holds one) is a
+        /// reference count, and equal names held by the same allocation compare at once.
+        #[derive(Debug, Clone, Eq)]
+        pub struct $name(std::sync::Arc<str>);
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &$name) -> bool {
+                std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &$name) -> std::cmp::Ordering {
+                if std::sync::Arc::ptr_eq(&self.0, &other.0) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    self.0.cmp(&other.0)
+                }
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &$name) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state);
+            }
+        }
 
         impl $name {
             /// Checks and wraps a name.
@@ -51,7 +82,7 @@ macro_rules! name_types {
             /// When the name is empty, padded with whitespace, too long or has control, bidirectional
             /// or invisible characters.
             pub fn new(value: &str) -> Result<$name, InvalidId> {
-                check_name(value).map(|()| $name(value.to_owned()))
+                check_name(value).map(|()| $name(std::sync::Arc::from(value)))
             }
 
             #[must_use]

@@ -952,6 +952,35 @@ async fn plan(
     .expect("plan succeeds")
 }
 
+/// The plan of [`reconcile::analyze_and_plan`]: the reads start while the manifests are
+/// analysed (documents parsed on 3 threads).
+async fn overlapped_plan(
+    text: &str,
+    emu: &EmuHandle,
+    values: &BTreeMap<ResourceKey, SecretValue>,
+) -> Plan {
+    let digests: SecretDigests = values
+        .iter()
+        .map(|(k, v)| (k.clone(), Ok(v.digest.clone())))
+        .collect();
+    let text = text.to_owned();
+    let (_, outcome) = reconcile::analyze_and_plan(
+        vec![target(emu)],
+        4,
+        move || {
+            let mut sources = SourceMap::new();
+            sources.add("generated.yaml", text);
+            pipeline::analyze_with(&sources, 3)
+        },
+        move |_| digests,
+    )
+    .await;
+    outcome
+        .expect("valid manifests are planned")
+        .expect("plan succeeds")
+        .plan
+}
+
 async fn execute(
     analysis: &Analysis,
     emu: &EmuHandle,
@@ -1265,6 +1294,15 @@ async fn converge(world: &World) -> Result<(), String> {
     }
 
     let first = plan(&analysis, &emu, &values).await;
+    // Reads started before the analysis (as `plan` overlaps them) make the same plan.
+    let overlapped = overlapped_plan(&world.manifests, &emu, &values).await;
+    if overlapped != first.plan {
+        return Err(format!(
+            "the overlapped plan differs: {:#?}\nfrom: {:#?}",
+            addresses(&overlapped),
+            addresses(&first.plan)
+        ));
+    }
     check_order(&analysis, &first.plan)?;
     check_deletes_planned(&analysis, &first.plan)?;
     let before = live_ids(&emu);

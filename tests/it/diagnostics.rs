@@ -182,3 +182,60 @@ fn expected_codes(case: &Path) -> Vec<String> {
         .map(|codes| codes.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default()
 }
+
+/// Parsing on several threads changes nothing: every diagnostics case in one tree, with a
+/// generated file that takes it past the size where `analyze_with` uses threads, gives the same
+/// diagnostics, objects and order on 1 and on 4 threads.
+#[test]
+fn parsing_on_threads_gives_the_same_analysis() {
+    use bt_gitops::pipeline;
+    use bt_gitops::source::SourceMap;
+    use std::fmt::Write as _;
+
+    let mut sources = SourceMap::new();
+    let mut files: Vec<_> = walk(&root().join("tests/data/diagnostics"));
+    files.sort();
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            sources.add(file.display().to_string(), text);
+        }
+    }
+    let mut big = String::from("org: threads\n");
+    for p in 0..3_000 {
+        let _ = write!(
+            big,
+            "---\nproject: p{p}\norg: threads\ntags:\n  - {{ name: a, color: \"#00aa00\" }}\n  - {{ name: b }}\nscores:\n  - {{ name: s, type: slider }}\n"
+        );
+    }
+    sources.add("big.yaml", big);
+    let one = pipeline::analyze_with(&sources, 1);
+    let four = pipeline::analyze_with(&sources, 4);
+    assert!(!one.diagnostics.is_empty(), "the cases produce diagnostics");
+    assert_eq!(
+        format!("{:?}", one.diagnostics),
+        format!("{:?}", four.diagnostics)
+    );
+    let keys = |a: &pipeline::Analysis| a.state.resources.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&one), keys(&four));
+    assert!(keys(&one).len() > 6_000, "the generated file is analysed");
+    assert_eq!(one.graph.topo_order(), four.graph.topo_order());
+}
+
+/// Every regular file under `dir` (symbolic links not followed: some cases link to devices).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            out.extend(walk(&entry.path()));
+        } else if kind.is_file() && entry.path().extension().is_some_and(|e| e == "yaml") {
+            out.push(entry.path());
+        }
+    }
+    out
+}
