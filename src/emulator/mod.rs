@@ -42,6 +42,7 @@ pub mod control;
 pub mod endpoints;
 pub mod error;
 pub mod faults;
+pub mod functions;
 pub mod query;
 pub mod resource;
 mod routes;
