@@ -45,6 +45,7 @@ pub mod plan;
 pub mod propose;
 pub mod reconcile;
 pub mod redact;
+pub mod refs;
 pub mod render;
 pub mod source;
 pub mod vocab;

@@ -18,6 +18,10 @@ pub struct LiveState {
     pub api_keys: Vec<LiveApiKey>,
     /// Who bt-gitops itself is in each org, when its key could be matched to a principal.
     pub own_principal: BTreeMap<OrgName, Principal>,
+    /// The functions, prompts, experiments and datasets the manifests name, as found live.
+    pub references: crate::refs::References,
+    /// The names of those that were not found, one message each: the plan is refused.
+    pub unresolved: Vec<String>,
 }
 
 /// A user (by email) or a service account (by name).

@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 
 use crate::api::client::{Client, ClientConfig};
 use crate::api::read::{FetchError, fetch_org};
+use crate::api::refs::fetch_references;
 use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
-use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
+use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey};
 use crate::plan::{self, GuardFinding, Plan, PlanOrg};
 
 /// Where and how to reach one org.
@@ -87,10 +88,22 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         })?;
         clients.push((target.org.to_string(), client.clone()));
         let env_projects = projects_with_env_vars(input.desired, &target.org);
+        let wanted = crate::refs::wanted(input.desired, &target.org);
         let org = target.org.clone();
         let url = target.base_url.clone();
         reads.spawn(async move {
-            let result = fetch_org(&client, &org, &env_projects).await;
+            // The named functions, experiments... first: the reader names their ids back.
+            let result = match fetch_references(&client, &org, &wanted).await {
+                Ok(refs) => {
+                    fetch_org(&client, &org, &env_projects, &refs)
+                        .await
+                        .map(|mut state| {
+                            state.references = refs;
+                            state
+                        })
+                }
+                Err(e) => Err(FetchError::Api(e)),
+            };
             (org, url, result)
         });
     }
@@ -106,6 +119,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
                 live.incomplete.extend(state.incomplete);
                 live.api_keys.extend(state.api_keys);
                 live.own_principal.extend(state.own_principal);
+                live.references.extend(state.references);
             }
             Err(source) => {
                 failure.get_or_insert(ReconcileError::Fetch {
@@ -119,6 +133,8 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     if let Some(err) = failure {
         return Err(err);
     }
+    // A name that does not resolve is refused at plan time (the `unresolved-reference` guard).
+    live.unresolved = crate::refs::unresolved(input.desired, &live.references);
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let requests_by_org: Vec<OrgRequests> = clients
         .iter()
@@ -142,7 +158,6 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     diffs.retain(|d| live.is_complete_for(&d.key));
     let mut notes = diff::name_conflicts(input.desired, &live);
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
-    notes.extend(limitation_notes(input.desired));
     let orgs = input
         .targets
         .iter()
@@ -225,40 +240,4 @@ fn unavailable_secret_notes(desired: &DesiredState, secrets: &SecretDigests) -> 
             ))
         })
         .collect()
-}
-
-/// What the manifests ask for that this version cannot yet read back, said in the plan instead
-/// of silently showing a change on every run.
-fn limitation_notes(desired: &DesiredState) -> Vec<String> {
-    let mut notes = BTreeSet::new();
-    for r in desired
-        .resources
-        .values()
-        .filter(|r| r.presence == Presence::Present)
-    {
-        match &r.spec {
-            Spec::Grant(g) if matches!(g.target, crate::model::GrantTarget::Object { .. }) => {
-                notes.insert(format!("`{}`: grants on experiments, datasets and prompts are not read back yet, so they show as creates", r.key));
-            }
-            Spec::Project(p)
-                if p.settings
-                    .as_ref()
-                    .is_some_and(|s| s.baseline_experiment.is_some()) =>
-            {
-                notes.insert(format!("`{}`: `baseline_experiment` is not resolved to an experiment id yet and is not compared", r.key));
-            }
-            Spec::OnlineScoring(o)
-                if o.scorers
-                    .iter()
-                    .any(|s| matches!(s, crate::model::FunctionRef::Project { .. })) =>
-            {
-                notes.insert(format!(
-                    "`{}`: scorers given by function slug are not resolved to ids yet",
-                    r.key
-                ));
-            }
-            _ => {}
-        }
-    }
-    notes.into_iter().collect()
 }

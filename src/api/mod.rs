@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod github;
 pub mod read;
+pub mod refs;
 pub mod retry;
 pub mod webhook;
 pub use crate::wire;

@@ -16,6 +16,7 @@ use super::wire;
 use crate::kinds::{ChildVariant, ProjectChild};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
+use crate::refs::{RefKind, References};
 use crate::vocab::Collection;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
@@ -42,7 +43,10 @@ pub enum FetchError {
 }
 
 /// Reads one org. `projects_with_env_vars` names the declared projects whose env vars are read
-/// (the env var list has no org-wide form, so it costs one request per project).
+/// (the env var list has no org-wide form, so it costs one request per project). `refs` holds
+/// the functions, prompts, experiments and datasets the manifests name (`api::refs`): ids of
+/// those read back as names (scorers, preprocessors, baselines, grants on single objects), and
+/// the env vars of each function in it are read too.
 ///
 /// # Errors
 /// When the org itself cannot be found or listed. Failures of individual lists do not fail the
@@ -51,6 +55,7 @@ pub async fn fetch_org(
     client: &Client,
     org: &OrgName,
     projects_with_env_vars: &[ProjectName],
+    refs: &References,
 ) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
     // A valid key asked about an org it does not belong to gets 401/403 (not an empty list):
@@ -298,7 +303,7 @@ pub async fn fetch_org(
         };
         let spec = ProjectSpec {
             description: p.description.clone(),
-            settings: Some(project_settings(p.settings.as_ref(), name)),
+            settings: Some(project_settings(p.settings.as_ref(), name, refs)),
         };
         b.insert(
             ResourceKey::project(org, name),
@@ -324,6 +329,7 @@ pub async fn fetch_org(
                 &group_names,
                 &role_names,
                 &project_names,
+                refs,
             ) else {
                 continue;
             };
@@ -340,7 +346,7 @@ pub async fn fetch_org(
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
-        let Some((kind, spec)) = score(&s, project) else {
+        let Some((kind, spec)) = score(&s, project, refs) else {
             continue;
         };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
@@ -478,6 +484,26 @@ pub async fn fetch_org(
     while let Some(joined) = tasks.join_next().await {
         if let Ok((i, result)) = joined {
             results[i] = Some(result);
+        }
+    }
+    for (r, id) in refs.functions().filter(|(r, _)| &r.org == org) {
+        match env_vars(client, "function", id).await {
+            Ok(vars) => {
+                for v in vars {
+                    let key = ResourceKey::in_project(
+                        org,
+                        &r.project,
+                        Kind::EnvVar,
+                        format!("function:{}/{}", r.name, v.name),
+                    );
+                    let scope = EnvVarScope::Function {
+                        project: r.project.clone(),
+                        slug: r.name.clone(),
+                    };
+                    b.env_var(key, scope, &v);
+                }
+            }
+            Err(err) => b.incomplete(Some(r.project.clone()), Kind::EnvVar, &err),
         }
     }
     for ((project, _), result) in reads.into_iter().zip(results) {
@@ -693,13 +719,20 @@ fn org_spec(o: &wire::Organization) -> Spec {
     })
 }
 
-fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
+fn project_settings(
+    s: Option<&wire::ProjectSettings>,
+    project: &ProjectName,
+    refs: &References,
+) -> ProjectSettings {
     let Some(s) = s else {
         return ProjectSettings::default();
     };
     ProjectSettings {
         comparison_key: s.comparison_key.clone(),
-        baseline_experiment: s.baseline_experiment_id.as_ref().map(ToString::to_string),
+        baseline_experiment: s
+            .baseline_experiment_id
+            .as_ref()
+            .map(|id| refs.experiment_name(id.as_str())),
         span_field_order: s.span_field_order.as_ref().map(|f| {
             f.iter()
                 .map(|f| SpanField {
@@ -723,26 +756,27 @@ fn project_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) ->
         default_preprocessor: s
             .default_preprocessor
             .as_ref()
-            .map(|f| function_ref(f, project)),
+            .map(|f| function_ref(f, project, refs)),
     }
 }
 
-/// A function reference as read: built-ins by name, project functions by id (bt-gitops does
-/// not yet resolve function slugs, so such references read as `id:<uuid>` in their project).
-fn function_ref(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef {
+/// A function reference as read: built-ins by name, project functions by slug when they are
+/// among the functions the manifests name, else as `id:<uuid>` in their project.
+fn function_ref(
+    f: &wire::SavedFunctionId,
+    project: &ProjectName,
+    refs: &References,
+) -> FunctionRef {
     match f {
         wire::SavedFunctionId::Global(g) => FunctionRef::Global {
             name: g.name.clone(),
             function_type: g.function_type,
         },
-        wire::SavedFunctionId::Function(f) => FunctionRef::Project {
-            project: project.clone(),
-            slug: format!("id:{}", f.id),
-        },
+        wire::SavedFunctionId::Function(f) => refs.function_ref(f.id.as_str(), project),
     }
 }
 
-fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> {
+fn score(s: &wire::ProjectScore, project: &ProjectName, refs: &References) -> Option<(Kind, Spec)> {
     let config = s.config.as_ref();
     let object_types = config
         .and_then(|c| c.object_types.as_ref())
@@ -756,7 +790,7 @@ fn score(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> 
                 scorers: online
                     .scorers
                     .iter()
-                    .map(|f| function_ref(f, project))
+                    .map(|f| function_ref(f, project, refs))
                     .collect(),
                 filter: online.btql_filter.clone(),
                 scope: match &online.scope {
@@ -878,6 +912,7 @@ fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
 
 /// An ACL as a grant, keyed where the desired state keys it: grants on a project (or on one of
 /// its objects) live in the project, the rest in the org.
+#[allow(clippy::too_many_arguments)]
 fn grant(
     org: &OrgName,
     acl: &wire::Acl,
@@ -886,6 +921,7 @@ fn grant(
     groups: &HashMap<String, Name>,
     roles: &HashMap<String, Name>,
     projects: &HashMap<String, ProjectName>,
+    refs: &References,
 ) -> Option<(ResourceKey, GrantSpec)> {
     let subject = match (&acl.user_id, &acl.group_id) {
         (Some(u), None) => match emails.get(u.as_str()) {
@@ -910,8 +946,19 @@ fn grant(
         AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
         AclObjectType::Group => GrantTarget::Group(groups.get(object)?.clone()),
         AclObjectType::Role => GrantTarget::Role(roles.get(object)?.clone()),
-        // Grants on experiments, datasets and other objects are not read yet.
-        _ => return None,
+        // Grants on experiments, datasets and prompts are read when the manifests name the
+        // object (others cannot be named back, so they are left alone).
+        other => {
+            let r = refs.by_id(object)?;
+            if RefKind::of_acl_object(other) != Some(r.kind) {
+                return None;
+            }
+            GrantTarget::Object {
+                project: r.project.clone(),
+                object_type: other,
+                name: r.name.clone(),
+            }
+        }
     };
     let spec = GrantSpec {
         subject,
@@ -919,7 +966,9 @@ fn grant(
         target,
     };
     let key = match &spec.target {
-        GrantTarget::Project(p) => ResourceKey::in_project(org, p, Kind::Grant, spec.key_name()),
+        GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
+            ResourceKey::in_project(org, p, Kind::Grant, spec.key_name())
+        }
         _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
     };
     Some((key, spec))

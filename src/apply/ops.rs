@@ -20,6 +20,7 @@ use crate::kinds::CreateVerb;
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
+use crate::refs::{ObjectRef, RefKind, References};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
 use crate::wire::Id;
 
@@ -107,6 +108,18 @@ impl Cx<'_> {
     fn live(&self) -> Option<&LiveObject> {
         let id = self.change.id.as_deref()?;
         self.input.live.objects.values().find(|o| o.id == id)
+    }
+
+    /// Ids of the referenced objects this change names.
+    fn names(&self) -> Names<'_> {
+        Names {
+            org: &self.key.org,
+            project: match self.key.kind {
+                Kind::Project => ProjectName::new(&self.key.name).ok(),
+                _ => self.key.project.clone(),
+            },
+            refs: &self.input.live.references,
+        }
     }
 
     fn id_of(&self, key: &ResourceKey) -> Result<String, ChangeError> {
@@ -289,7 +302,7 @@ impl Cx<'_> {
                 let out = self.send(Method::POST, self.collection()?, body).await?;
                 let id = self.created(&out);
                 if let (Some(settings), Some(id)) = (&p.settings, &id) {
-                    let body = json!({ "settings": settings_body(settings, None) });
+                    let body = json!({ "settings": settings_body(&self.names(), settings, None) });
                     self.send(Method::PATCH, &self.object_path(id)?, body)
                         .await?;
                 }
@@ -297,7 +310,7 @@ impl Cx<'_> {
             }
             Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
-                let mut body = score_body(&spec)?;
+                let mut body = score_body(&self.names(), &spec)?;
                 body["project_id"] = json!(self.project_id()?);
                 body["name"] = json!(self.key.name);
                 let out = self.send(Method::PUT, self.collection()?, body).await?;
@@ -431,7 +444,7 @@ impl Cx<'_> {
                 };
                 let mut body = json!({ "name": self.rename(), "description": p.description });
                 if let Some(settings) = &p.settings {
-                    body["settings"] = settings_body(settings, old.as_ref());
+                    body["settings"] = settings_body(&self.names(), settings, old.as_ref());
                 }
                 self.send(Method::PATCH, &self.object_path(&id)?, without_nulls(body))
                     .await?;
@@ -445,7 +458,7 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
-                let mut body = score_body(&spec)?;
+                let mut body = score_body(&self.names(), &spec)?;
                 if let Some(name) = self.rename() {
                     body["name"] = json!(name);
                 }
@@ -581,9 +594,15 @@ impl Cx<'_> {
                 "project",
                 self.id_of(&ResourceKey::project(&self.key.org, p))?,
             )),
-            EnvVarScope::Function { slug, .. } => Err(ChangeError::Unresolved(format!(
-                "function-level env vars (function `{slug}`) are not supported yet"
-            ))),
+            EnvVarScope::Function { project, slug } => self
+                .names()
+                .id(project, RefKind::Function, slug)
+                .map(|id| ("function", id))
+                .ok_or_else(|| {
+                    ChangeError::Unresolved(format!(
+                        "function `{slug}` was not found when planning"
+                    ))
+                }),
         }
     }
 
@@ -678,12 +697,23 @@ impl Cx<'_> {
                 self.id_of(&ResourceKey::in_org(org, Kind::Role, n.as_str()))?,
             ),
             GrantTarget::Object {
-                object_type, name, ..
+                project,
+                object_type,
+                name,
             } => {
-                return Err(ChangeError::Unresolved(format!(
-                    "grants on a {} by name (`{name}`) are not supported yet",
-                    object_type.as_str()
-                )));
+                let kind = RefKind::of_acl_object(*object_type).ok_or_else(|| {
+                    ChangeError::Unresolved(format!(
+                        "grants on a {} by name are not supported",
+                        object_type.as_str()
+                    ))
+                })?;
+                let id = self.names().id(project, kind, name).ok_or_else(|| {
+                    ChangeError::Unresolved(format!(
+                        "{} `{name}` was not found when planning",
+                        object_type.as_str()
+                    ))
+                })?;
+                (object_type.as_str(), id)
             }
         };
         let mut item = json!({ "object_type": object_type, "object_id": object_id });
@@ -787,7 +817,11 @@ fn permissions(set: &BTreeSet<(Permission, Option<AclObjectType>)>) -> Vec<Value
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
 /// (PATCH replaces settings whole).
-fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> Value {
+fn settings_body(
+    names: &Names<'_>,
+    desired: &ProjectSettings,
+    live: Option<&ProjectSettings>,
+) -> Value {
     let mut map = Map::new();
     let pick = |d: Option<Value>, l: Option<Value>| d.or(l);
     let live = live.cloned().unwrap_or_default();
@@ -803,10 +837,15 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
             live.comparison_key.as_ref().map(|v| json!(v)),
         ),
     );
-    // Experiment names are not resolved yet: keep whatever baseline is set.
+    // By name, resolved at plan time; an unmanaged live baseline is kept as it is.
     put(
         "baseline_experiment_id",
-        live.baseline_experiment.as_ref().map(|v| json!(v)),
+        desired
+            .baseline_experiment
+            .as_ref()
+            .or(live.baseline_experiment.as_ref())
+            .and_then(|name| names.experiment(name))
+            .map(|id| json!(id)),
     );
     let fields = |f: &Vec<SpanField>| {
         json!(
@@ -845,31 +884,59 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> V
             .default_preprocessor
             .as_ref()
             .or(live.default_preprocessor.as_ref())
-            .and_then(function_body),
+            .and_then(|f| names.function(f)),
     );
     Value::Object(map)
 }
 
-/// A function reference as the API takes it. Project functions by slug are not resolved yet.
-fn function_body(f: &FunctionRef) -> Option<Value> {
-    match f {
-        FunctionRef::Global {
-            name,
-            function_type: t,
-        } => {
-            let mut v = json!({ "type": "global", "name": name });
-            if let Some(t) = t {
-                v["function_type"] = json!(t.as_str());
-            }
-            Some(v)
+/// Names of functions, prompts, experiments and datasets as ids, from the references looked up
+/// at plan time (`crate::refs`); `id:<uuid>` is an id as read back.
+pub(super) struct Names<'a> {
+    org: &'a OrgName,
+    /// The project of the change, for a project's baseline experiment.
+    project: Option<ProjectName>,
+    refs: &'a References,
+}
+
+impl Names<'_> {
+    fn id(&self, project: &ProjectName, kind: RefKind, name: &str) -> Option<String> {
+        if let Some(id) = name.strip_prefix("id:") {
+            return Some(id.to_owned());
         }
-        FunctionRef::Project { slug, .. } => slug
-            .strip_prefix("id:")
-            .map(|id| json!({ "type": "function", "id": id })),
+        let r = ObjectRef {
+            org: self.org.clone(),
+            project: project.clone(),
+            kind,
+            name: name.to_owned(),
+        };
+        self.refs.id(&r).map(str::to_owned)
+    }
+
+    fn experiment(&self, name: &str) -> Option<String> {
+        self.id(self.project.as_ref()?, RefKind::Experiment, name)
+    }
+
+    /// A function reference as the API takes it.
+    fn function(&self, f: &FunctionRef) -> Option<Value> {
+        match f {
+            FunctionRef::Global {
+                name,
+                function_type: t,
+            } => {
+                let mut v = json!({ "type": "global", "name": name });
+                if let Some(t) = t {
+                    v["function_type"] = json!(t.as_str());
+                }
+                Some(v)
+            }
+            FunctionRef::Project { project, slug } => self
+                .id(project, RefKind::Function, slug)
+                .map(|id| json!({ "type": "function", "id": id })),
+        }
     }
 }
 
-fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
+fn score_body(names: &Names<'_>, spec: &Spec) -> Result<Value, ChangeError> {
     match spec {
         Spec::Score(s) => {
             let (score_type, categories) = match &s.kind {
@@ -912,10 +979,10 @@ fn score_body(spec: &Spec) -> Result<Value, ChangeError> {
             Ok(body)
         }
         Spec::OnlineScoring(o) => {
-            let scorers: Vec<Value> = o.scorers.iter().filter_map(function_body).collect();
+            let scorers: Vec<Value> = o.scorers.iter().filter_map(|f| names.function(f)).collect();
             if scorers.len() != o.scorers.len() {
                 return Err(ChangeError::Unresolved(
-                    "scorers given by function slug are not resolved to ids yet".into(),
+                    "a scorer names a function that was not found when planning".into(),
                 ));
             }
             let scope = without_nulls(fields::scope(&o.scope));

@@ -64,7 +64,7 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             }
         };
         let client = Client::new(ClientConfig::new(&url, &key))?;
-        let live = fetch_org(&client, &org, &[])
+        let live = fetch_org(&client, &org, &[], &Default::default())
             .await
             .with_context(|| format!("cannot read org `{org}` at {url}"))?;
         anyhow::Ok(live)

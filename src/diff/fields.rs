@@ -219,7 +219,11 @@ fn project_settings(s: &ProjectSettings) -> Value {
         "comparison_key",
         s.comparison_key.as_ref().map(|v| json!(v)),
     );
-    // `baseline_experiment` is not compared until experiment names are resolved to ids.
+    // By name: the reader names the live id back through the looked-up experiments.
+    put(
+        "baseline_experiment",
+        s.baseline_experiment.as_ref().map(|v| json!(v)),
+    );
     put(
         "span_field_order",
         s.span_field_order

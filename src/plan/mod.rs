@@ -59,7 +59,8 @@ pub struct Plan {
 /// A refusal `apply` would make, as shown to reviewers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardFinding {
-    /// `protect`, `mass-delete`, `lockout`, `service-token-key`, `stale-plan`.
+    /// `protect`, `mass-delete`, `lockout`, `service-token-key`, `unresolved-reference`,
+    /// `stale-plan`.
     pub guard: String,
     pub message: String,
     /// The flag that overrides it, when one does.

@@ -29,7 +29,10 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
     assert_eq!(judge.status, 200, "{}", judge.text);
     assert_eq!(judge.body["log_id"], "p");
     let fid = id(&judge.body);
-    let v1 = judge.body["_xact_id"].as_str().expect("a version").to_owned();
+    let v1 = judge.body["_xact_id"]
+        .as_str()
+        .expect("a version")
+        .to_owned();
     let by_slug = api
         .ids(&format!("/v1/function?project_id={pid}&slug=session-judge"))
         .await;
@@ -40,8 +43,10 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
             .is_empty()
     );
     assert_eq!(
-        api.ids(&format!("/v1/function?project_name=evals&slug=session-judge&version={v1}"))
-            .await,
+        api.ids(&format!(
+            "/v1/function?project_name=evals&slug=session-judge&version={v1}"
+        ))
+        .await,
         vec![fid.clone()]
     );
     let patched = api
@@ -51,12 +56,17 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    let v2 = patched.body["_xact_id"].as_str().expect("a version").to_owned();
+    let v2 = patched.body["_xact_id"]
+        .as_str()
+        .expect("a version")
+        .to_owned();
     assert_ne!(v1, v2, "a patch makes a new version");
     assert!(
-        api.ids(&format!("/v1/function?project_id={pid}&slug=session-judge&version={v1}"))
-            .await
-            .is_empty(),
+        api.ids(&format!(
+            "/v1/function?project_id={pid}&slug=session-judge&version={v1}"
+        ))
+        .await
+        .is_empty(),
         "only the current version is kept"
     );
     assert_eq!(
@@ -98,9 +108,7 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
             .await,
         vec![id(&exp.body)]
     );
-    let unnamed = api
-        .post("/v1/experiment", json!({"project_id": pid}))
-        .await;
+    let unnamed = api.post("/v1/experiment", json!({"project_id": pid})).await;
     assert!(unnamed.body["name"].as_str().is_some_and(|n| !n.is_empty()));
 
     // Datasets: by name, never rows.
@@ -114,8 +122,10 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
     assert_eq!(ds.body["url_slug"], "golden-questions");
     let did = id(&ds.body);
     assert_eq!(
-        api.ids(&format!("/v1/dataset?project_id={pid}&dataset_name=Golden%20Questions"))
-            .await,
+        api.ids(&format!(
+            "/v1/dataset?project_id={pid}&dataset_name=Golden%20Questions"
+        ))
+        .await,
         vec![did.clone()]
     );
     // A grant on the dataset needs it to exist.
@@ -126,7 +136,11 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
                    "user_id": null, "permission": "read"}),
         )
         .await;
-    assert_eq!(acl.status, 400, "an ACL names a user or a group: {}", acl.text);
+    assert_eq!(
+        acl.status, 400,
+        "an ACL names a user or a group: {}",
+        acl.text
+    );
     let nowhere = api
         .post(
             "/v1/acl",

@@ -49,5 +49,105 @@ fn examples_validate() {
 fn acme_covers_every_kind() {
     let run = run_in(&root(), &["validate", "examples/acme"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 71 objects");
+    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 72 objects");
+}
+
+/// Copies a directory tree (the example manifests) into `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    fs_err::create_dir_all(to).expect("mkdir");
+    for entry in fs_err::read_dir(from)
+        .expect("readable")
+        .filter_map(Result::ok)
+    {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The README's flagship: from a fresh emulator state, `apply --emulator examples/acme` runs
+/// every change (the scorer by function slug, the grant on a dataset, the service token), and
+/// the next plan is empty.
+#[test]
+fn acme_converges_under_the_emulator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&root().join("examples/acme"), &dir.path().join("acme"));
+    let apply = run_in(
+        dir.path(),
+        &["apply", "--emulator", "--auto-approve", "acme"],
+    );
+    assert_eq!(
+        apply.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        apply.stdout,
+        apply.stderr
+    );
+    assert!(
+        apply.stdout.contains("0 failed, 0 skipped, 0 refused"),
+        "{}",
+        apply.stdout
+    );
+    assert!(
+        dir.path().join("acme/.secrets/ci-bot.token").exists(),
+        "the service token was created and its key written"
+    );
+    let plan = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--detailed-exitcode", "acme"],
+    );
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "the plan after apply is not empty:\n{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+}
+
+/// A scorer, grant or baseline naming an object that does not exist is refused in the plan
+/// (exit 1, nothing applied), never a failure after merge.
+#[test]
+fn names_that_do_not_resolve_are_refused_at_plan_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&root().join("examples/acme"), &dir.path().join("acme"));
+    let research = dir.path().join("acme/projects/research.yaml");
+    let text = fs_err::read_to_string(&research)
+        .expect("read")
+        .replace("function: session-judge", "function: missing-judge")
+        .replace("dataset: golden-questions", "dataset: missing-set")
+        .replace(
+            "baseline_experiment: baseline-2026-10",
+            "baseline_experiment: missing-exp",
+        );
+    fs_err::write(&research, text).expect("write");
+    let plan = run_in(dir.path(), &["plan", "--emulator", "acme"]);
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    for name in [
+        "function `missing-judge` in project `acme/research`",
+        "dataset `missing-set` in project `acme/research`",
+        "experiment `missing-exp` in project `acme/research`",
+    ] {
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.contains("(`unresolved-reference` guard)") && l.contains(name)),
+            "{name} is not refused:\n{}",
+            plan.stdout
+        );
+    }
+    let apply = run_in(
+        dir.path(),
+        &["apply", "--emulator", "--auto-approve", "acme"],
+    );
+    assert_eq!(apply.code, Some(1), "{}", apply.stdout);
+    assert!(
+        apply.stdout.contains("0 succeeded") || apply.stderr.contains("nothing was applied"),
+        "{}\n{}",
+        apply.stdout,
+        apply.stderr
+    );
 }
