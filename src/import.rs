@@ -156,6 +156,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         list(&mut p, "online_scoring", online.into_iter());
         for kind in [
             Kind::SpanIframe,
+            Kind::McpServer,
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
@@ -228,6 +229,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::Score => "scores",
         Kind::OnlineScoring => "online_scoring",
         Kind::SpanIframe => "span_iframes",
+        Kind::McpServer => "mcp_servers",
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",

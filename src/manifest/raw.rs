@@ -324,6 +324,9 @@ pub struct RawProject {
     /// Custom span views embedded as iframes.
     #[serde(default)]
     pub span_iframes: Vec<Sp<RawSpanIframe>>,
+    /// MCP servers the project's prompts and agents can call.
+    #[serde(default)]
+    pub mcp_servers: Vec<Sp<crate::kinds::mcp_server::RawMcpServer>>,
     /// Alerts on logs matching a BTQL filter.
     #[serde(default)]
     pub alerts: Vec<Sp<RawAlert>>,
@@ -349,6 +352,7 @@ pub enum ProjectCollection {
     Scores,
     OnlineScoring,
     SpanIframes,
+    McpServers,
     Alerts,
     Retention,
     Exports,

@@ -266,6 +266,18 @@ kinds! {
         secret: false,
         shares: [],
     },
+    /// An MCP server of a project.
+    McpServer {
+        name: "mcp_server",
+        human: "MCP server",
+        collection: Some(Collection::McpServer),
+        list: Collection::McpServer,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::McpServers),
+        protected: false,
+        secret: false,
+        shares: [],
+    },
     /// An alert automation of a project.
     Alert {
         name: "alert",
