@@ -157,6 +157,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         for kind in [
             Kind::SpanIframe,
             Kind::McpServer,
+            Kind::Dataset,
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
@@ -230,6 +231,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::OnlineScoring => "online_scoring",
         Kind::SpanIframe => "span_iframes",
         Kind::McpServer => "mcp_servers",
+        Kind::Dataset => "datasets",
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",

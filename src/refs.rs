@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::model::{
-    AclObjectType, DesiredState, EnvVarScope, FunctionRef, GrantTarget, OrgName, Presence,
+    AclObjectType, DesiredState, EnvVarScope, FunctionRef, GrantTarget, Kind, OrgName, Presence,
     ProjectName, ResourceKey, Spec,
 };
 
@@ -235,13 +235,27 @@ pub fn wanted(desired: &DesiredState, org: &OrgName) -> BTreeSet<ObjectRef> {
     uses(desired, org).into_iter().map(|u| u.target).collect()
 }
 
-/// One message per reference that did not resolve, naming the object that makes it.
+/// Whether the manifests declare the object (datasets can be managed): it is created before
+/// what names it, so it needs no live match.
+fn declared(desired: &DesiredState, r: &ObjectRef) -> bool {
+    let kind = match r.kind {
+        RefKind::Dataset => Kind::Dataset,
+        RefKind::Function | RefKind::Prompt | RefKind::Experiment => return false,
+    };
+    desired
+        .resources
+        .get(&ResourceKey::in_project(&r.org, &r.project, kind, &r.name))
+        .is_some_and(|d| d.presence == Presence::Present)
+}
+
+/// One message per reference that did not resolve (and is not declared), naming the object
+/// that makes it.
 #[must_use]
 pub fn unresolved(desired: &DesiredState, found: &References) -> Vec<String> {
     let mut out = Vec::new();
     for org in desired.orgs.keys() {
         for u in uses(desired, org) {
-            if found.id(&u.target).is_none() {
+            if found.id(&u.target).is_none() && !declared(desired, &u.target) {
                 out.push(format!(
                     "`{}` names {} in `{}`, which does not exist; create it first, or fix the name",
                     u.key, u.target, u.field

@@ -114,6 +114,7 @@ impl Cx<'_> {
     fn names(&self) -> Names<'_> {
         Names {
             org: &self.key.org,
+            ids: self.ids,
             project: match self.key.kind {
                 Kind::Project => ProjectName::new(&self.key.name).ok(),
                 _ => self.key.project.clone(),
@@ -893,6 +894,8 @@ fn settings_body(
 /// at plan time (`crate::refs`); `id:<uuid>` is an id as read back.
 pub(super) struct Names<'a> {
     org: &'a OrgName,
+    /// The ids of this run's objects: a dataset created by this apply is not in `refs`.
+    ids: &'a Ids,
     /// The project of the change, for a project's baseline experiment.
     project: Option<ProjectName>,
     refs: &'a References,
@@ -909,7 +912,17 @@ impl Names<'_> {
             kind,
             name: name.to_owned(),
         };
-        self.refs.id(&r).map(str::to_owned)
+        let managed = (kind == RefKind::Dataset)
+            .then(|| {
+                self.ids.get(&ResourceKey::in_project(
+                    self.org,
+                    project,
+                    Kind::Dataset,
+                    name,
+                ))
+            })
+            .flatten();
+        managed.or_else(|| self.refs.id(&r).map(str::to_owned))
     }
 
     fn experiment(&self, name: &str) -> Option<String> {

@@ -10,7 +10,7 @@
 //! kinds; `diff::fields`, `apply::ops` (`create_child`, `patch_child`) and `import` (`children`)
 //! have one line per kind, the first two in matches the compiler checks for exhaustiveness.
 //!
-//! Migrated so far: `tag`, `span_iframe`, `mcp_server` (the plain project children). The other kinds are still
+//! Migrated so far: `tag`, `span_iframe`, `mcp_server`, `dataset` (the plain project children). The other kinds are still
 //! written out in the scaffolds (see ARCHITECTURE.md, "Adding a kind").
 
 /// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
@@ -19,7 +19,7 @@
 /// [`ChildVariant`]: the scaffolds never call it and the conformance test fails.
 macro_rules! project_children {
     ($m:ident!($($arg:tt)*)) => {
-        $m! {[$($arg)*] tag::Tag(tags), span_iframe::SpanIframe(span_iframes), mcp_server::McpServer(mcp_servers)}
+        $m! {[$($arg)*] tag::Tag(tags), span_iframe::SpanIframe(span_iframes), mcp_server::McpServer(mcp_servers), dataset::Dataset(datasets)}
     };
 }
 pub(crate) use project_children;

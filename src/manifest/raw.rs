@@ -327,6 +327,9 @@ pub struct RawProject {
     /// MCP servers the project's prompts and agents can call.
     #[serde(default)]
     pub mcp_servers: Vec<Sp<crate::kinds::mcp_server::RawMcpServer>>,
+    /// Datasets (name, description, metadata; never their rows).
+    #[serde(default)]
+    pub datasets: Vec<Sp<crate::kinds::dataset::RawDataset>>,
     /// Alerts on logs matching a BTQL filter.
     #[serde(default)]
     pub alerts: Vec<Sp<RawAlert>>,
@@ -353,6 +356,7 @@ pub enum ProjectCollection {
     OnlineScoring,
     SpanIframes,
     McpServers,
+    Datasets,
     Alerts,
     Retention,
     Exports,

@@ -278,6 +278,18 @@ kinds! {
         secret: false,
         shares: [],
     },
+    /// A dataset of a project (the object, never its rows).
+    Dataset {
+        name: "dataset",
+        human: "dataset",
+        collection: Some(Collection::Dataset),
+        list: Collection::Dataset,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::Datasets),
+        protected: false,
+        secret: false,
+        shares: [],
+    },
     /// An alert automation of a project.
     Alert {
         name: "alert",

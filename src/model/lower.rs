@@ -1237,7 +1237,15 @@ impl Lowerer<'_> {
                 return Some((GrantTarget::Role(n), Some((key, span, "role"))));
             }
             "experiment" => object(AclObjectType::Experiment),
-            "dataset" => object(AclObjectType::Dataset),
+            "dataset" => {
+                // Ordered after the dataset when the manifests declare it.
+                let t = object(AclObjectType::Dataset);
+                if let (Some(t), Some(p)) = (t.clone(), cx.project) {
+                    let key = ResourceKey::in_project(cx.org, p, Kind::Dataset, &value.value);
+                    return Some((t, Some((key, span, "dataset"))));
+                }
+                t
+            }
             "prompt" => object(AclObjectType::Prompt),
             _ => None,
         };
@@ -2297,6 +2305,9 @@ impl Lowerer<'_> {
                     }
                 }
                 None if builtin_group => {}
+                // A dataset need not be declared: an undeclared one is looked up live when
+                // planning (`crate::refs`), and a missing one refuses the plan there.
+                None if r.target.kind == Kind::Dataset => {}
                 // Objects of an org whose document failed to parse are unknown, not missing.
                 None if r.target.project.is_none()
                     && self.unparsed.orgs.contains(r.target.org.as_str()) => {}

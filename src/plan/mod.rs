@@ -433,7 +433,7 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         })
     };
     match (d.kind, d.key.kind) {
-        (DiffKind::Delete, Kind::Project) => {
+        (DiffKind::Delete, Kind::Project | Kind::Dataset) => {
             risks.insert(Risk::DataDestroying);
         }
         (

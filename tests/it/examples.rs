@@ -49,7 +49,7 @@ fn examples_validate() {
 fn acme_covers_every_kind() {
     let run = run_in(&root(), &["validate", "examples/acme"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 73 objects");
+    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 74 objects");
 }
 
 /// Copies a directory tree (the example manifests) into `to`.
@@ -150,4 +150,24 @@ fn names_that_do_not_resolve_are_refused_at_plan_time() {
         apply.stdout,
         apply.stderr
     );
+}
+
+/// A grant on a dataset the same manifests declare: the dataset is created first, the grant
+/// names its new id, and the next plan is empty (no live lookup is needed before the create).
+#[test]
+fn a_grant_on_a_dataset_declared_alongside_converges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::create_dir_all(dir.path().join("m")).expect("mkdir");
+    fs_err::write(
+        dir.path().join("m/research.yaml"),
+        "org: acme\n---\nproject: research\norg: acme\ndatasets:\n  - { name: fresh-set, description: New }\ngrants:\n  - { user: carol@acme.com, permission: read, on: { dataset: fresh-set } }\n",
+    )
+    .expect("manifest");
+    let apply = run_in(dir.path(), &["apply", "--emulator", "--auto-approve", "m"]);
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let plan = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--detailed-exitcode", "m"],
+    );
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
