@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::diff::fields;
+use crate::kinds::{ai_secret, env_var};
+use crate::kinds::{alert, export, online_scoring, project, retention, score};
 use crate::live::LiveState;
 use crate::model::*;
 
@@ -41,11 +42,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
     let mut doc = String::new();
     let _ = writeln!(doc, "org: {}", scalar(org.as_str()));
     if let Some((_, Spec::Org(s))) = objects.iter().find(|(k, _)| k.kind == Kind::Org) {
-        let settings = without_nulls(json!({
-            "api_url": s.api_url, "proxy_url": s.proxy_url, "realtime_url": s.realtime_url,
-            "is_universal_api": s.is_universal_api, "is_dataplane_private": s.is_dataplane_private,
-            "image_rendering_mode": s.image_rendering_mode.map(ImageRenderingMode::as_str),
-        }));
+        let settings = without_nulls(crate::kinds::org::manifest(s));
         if settings.as_object().is_some_and(|m| !m.is_empty()) {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
         }
@@ -64,7 +61,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Spec::AiSecret(a) => {
                 let env = env_name(&k.name);
                 secrets_needed.push(format!("{env} (AI secret {})", k.name));
-                Some(flow(&without_empty(json!({ "name": k.name, "type": a.provider, "secret": { "env": env }, "metadata": a.metadata }))))
+                Some(flow(&without_empty(ai_secret::manifest(&k.name, a, &env))))
             }
             _ => None,
         }),
@@ -79,7 +76,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 Spec::EnvVar(_) => {
                     let env = env_name(&k.name);
                     secrets_needed.push(format!("{env} (env var {})", k.name));
-                    Some(flow(&json!({ "name": k.name, "value": { "env": env } })))
+                    Some(flow(&env_var::manifest(&k.name, &env)))
                 }
                 _ => None,
             }),
@@ -131,17 +128,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         if let Some(d) = spec.description.as_ref().filter(|d| !d.is_empty()) {
             let _ = writeln!(p, "description: {}", scalar(d));
         }
-        if let Some(settings) = &spec.settings {
-            let value = without_empty(json!({
-                "comparison_key": settings.comparison_key,
-                "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| without_nulls(fields::span_field(f))).collect::<Vec<_>>()),
-                "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| without_nulls(fields::remote_eval_source(r))).collect::<Vec<_>>()),
-                "disable_realtime_queries": settings.disable_realtime_queries,
-                "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function),
-            }));
-            if value.as_object().is_some_and(|m| !m.is_empty()) {
-                let _ = writeln!(p, "settings: {}", flow(&value));
-            }
+        if let Some(settings) = project::manifest_settings(spec) {
+            let _ = writeln!(p, "settings: {}", flow(&settings));
         }
         let each = |kind: Kind| inside.iter().filter(move |(k, _)| k.kind == kind);
         list(&mut p, "tags", entries(&objects, Kind::Tag, Some(name)));
@@ -175,7 +163,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             each(Kind::EnvVar).map(|(k, _)| {
                 let env = env_name(&format!("{name}_{}", k.name));
                 secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                flow(&json!({ "name": k.name, "value": { "env": env } }))
+                flow(&env_var::manifest(&k.name, &env))
             }),
         );
         files.push(ImportedFile {
@@ -251,23 +239,14 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
                 text: scalar(&k.name),
             });
         }
-        Spec::Group(g) => without_empty(json!({
-            "name": k.name, "description": g.description,
-            "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
-            "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
-            "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
-        Spec::Role(r) => without_empty(json!({
-            "name": k.name, "description": r.description,
-            "permissions": r.permissions.iter().map(|(p, t)| match t {
-                Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),
-                None => json!(p.as_str()),
-            }).collect::<Vec<_>>(),
-            "inherits": r.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
-        })),
-        Spec::Grant(g) => grant(g, k.project.as_ref().map(ProjectName::as_str)),
-        Spec::Environment(e) => {
-            without_nulls(json!({ "name": k.name, "slug": e.slug, "description": e.description }))
+        Spec::Grant(g) => {
+            crate::kinds::grant::manifest(g, k.project.as_ref().map(ProjectName::as_str))
+        }
+        Spec::OrgChild(c) => {
+            return Some(Entry {
+                section: c.manifest_key(),
+                text: flow(&without_nulls(c.manifest(&k.name))),
+            });
         }
         Spec::Child(c) => {
             return Some(Entry {
@@ -275,24 +254,11 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
                 text: flow(&without_nulls(c.manifest(&k.name))),
             });
         }
-        Spec::Score(sc) => score(&k.name, sc),
-        Spec::OnlineScoring(o) => {
-            let scorers: Vec<Value> = o.scorers.iter().map(function).collect::<Option<_>>()?;
-            online_rule(&k.name, o, scorers)
-        }
-        Spec::Alert(a) => without_nulls(json!({
-            "name": k.name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
-            "notify": match &a.notify {
-                Notify::Webhook { url } => json!({ "webhook": url }),
-                Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": without_nulls(json!({
-                    "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-                })) }),
-            },
-        })),
-        Spec::Retention(r) => {
-            json!({ "name": k.name, "object_type": r.object_type.as_str(), "days": r.days })
-        }
-        Spec::Export(e) => export(&k.name, e),
+        Spec::Score(sc) => score::manifest(&k.name, sc),
+        Spec::OnlineScoring(o) => online_scoring::manifest(&k.name, o)?,
+        Spec::Alert(a) => alert::manifest(&k.name, a),
+        Spec::Retention(r) => retention::manifest(&k.name, r),
+        Spec::Export(e) => export::manifest(&k.name, e),
         _ => return None,
     };
     Some(Entry {
@@ -373,7 +339,7 @@ fn without_nulls(mut v: Value) -> Value {
 }
 
 /// Drops nulls, empty lists and empty objects.
-fn without_empty(mut v: Value) -> Value {
+pub(crate) fn without_empty(mut v: Value) -> Value {
     if let Value::Object(map) = &mut v {
         map.retain(|_, v| {
             !(v.is_null()
@@ -406,140 +372,4 @@ fn file_name(s: &str) -> String {
             }
         })
         .collect()
-}
-
-fn function(f: &FunctionRef) -> Option<Value> {
-    match f {
-        FunctionRef::Global {
-            name,
-            function_type: None,
-        } => Some(json!({ "global": name })),
-        FunctionRef::Global {
-            name,
-            function_type: Some(t),
-        } => Some(json!({ "global": name, "function_type": t.as_str() })),
-        FunctionRef::Project { .. } => None,
-    }
-}
-
-fn grant(g: &GrantSpec, project: Option<&str>) -> Value {
-    let mut v = serde_json::Map::new();
-    match &g.subject {
-        Subject::User(e) => v.insert("user".into(), json!(e.as_str())),
-        Subject::Group(n) => v.insert("group".into(), json!(n.as_str())),
-        Subject::ServiceAccount(n) => v.insert("service_account".into(), json!(n.as_str())),
-    };
-    match &g.privilege {
-        Privilege::Role(n) => {
-            v.insert("role".into(), json!(n.as_str()));
-        }
-        Privilege::Permission {
-            permission,
-            restrict_object_type,
-        } => {
-            v.insert("permission".into(), json!(permission.as_str()));
-            if let Some(t) = restrict_object_type {
-                v.insert("restrict_object_type".into(), json!(t.as_str()));
-            }
-        }
-    }
-    match (&g.target, project) {
-        (GrantTarget::Project(p), Some(here)) if p.as_str() == here => {}
-        (GrantTarget::Project(p), _) => {
-            v.insert("on".into(), json!({ "project": p.as_str() }));
-        }
-        (GrantTarget::Group(n), _) => {
-            v.insert("on".into(), json!({ "group": n.as_str() }));
-        }
-        (GrantTarget::Role(n), _) => {
-            v.insert("on".into(), json!({ "role": n.as_str() }));
-        }
-        (
-            GrantTarget::Object {
-                object_type, name, ..
-            },
-            _,
-        ) => {
-            v.insert("on".into(), json!({ object_type.as_str(): name }));
-        }
-        (GrantTarget::Org, _) => {}
-    }
-    Value::Object(v)
-}
-
-fn score(name: &str, s: &ScoreSpec) -> Value {
-    let mut v = json!({ "name": name });
-    let (ty, extra): (&str, Option<(&str, Value)>) = match &s.kind {
-        ScoreKind::Slider => ("slider", None),
-        ScoreKind::FreeForm => ("free-form", None),
-        ScoreKind::Categorical { categories, .. } => (
-            "categorical",
-            Some((
-                "categories",
-                json!(
-                    categories
-                        .iter()
-                        .map(|(n, v)| json!({ "name": n, "value": v }))
-                        .collect::<Vec<_>>()
-                ),
-            )),
-        ),
-        ScoreKind::Weighted(w) => ("weighted", Some(("weights", json!(w)))),
-        ScoreKind::Minimum(n) => ("minimum", Some(("scores", json!(n)))),
-        ScoreKind::Maximum(n) => ("maximum", Some(("scores", json!(n)))),
-    };
-    v["type"] = json!(ty);
-    if let Some(d) = &s.description {
-        v["description"] = json!(d);
-    }
-    if let Some((k, value)) = extra {
-        v[k] = value;
-    }
-    if let ScoreKind::Categorical {
-        multi_select: Some(m),
-        ..
-    } = &s.kind
-    {
-        v["multi_select"] = json!(m);
-    }
-    if let Some(t) = &s.object_types {
-        v["object_types"] = json!(t.iter().map(|t| t.as_str()).collect::<Vec<_>>());
-    }
-    v
-}
-
-fn online_rule(name: &str, o: &OnlineScoringSpec, scorers: Vec<Value>) -> Value {
-    // A span scope is the default: leave it out.
-    let scope = match &o.scope {
-        Scope::Span => Value::Null,
-        s => without_nulls(fields::scope(s)),
-    };
-    without_nulls(json!({
-        "name": name, "description": o.description, "sampling_rate": o.sampling_rate, "scorers": scorers,
-        "filter": o.filter, "scope": scope, "apply_to_root_span": o.apply_to_root_span,
-        "apply_to_span_names": o.apply_to_span_names, "skip_logging": o.skip_logging,
-    }))
-}
-
-fn export(name: &str, e: &ExportSpec) -> Value {
-    let (data, query) = match &e.data {
-        ExportData::LogTraces => ("log_traces", None),
-        ExportData::LogSpans => ("log_spans", None),
-        ExportData::Query(q) => ("btql_query", Some(q)),
-    };
-    let credentials = match &e.credentials {
-        ExportCredentials::Aws {
-            role_arn,
-            external_id,
-        } => without_nulls(json!({ "aws_role_arn": role_arn, "external_id": external_id })),
-        ExportCredentials::Gcp { service_account } => {
-            json!({ "gcp_service_account": service_account })
-        }
-    };
-    without_nulls(json!({
-        "name": name, "description": e.description, "data": data, "query": query, "path": e.path,
-        "format": e.format.as_str(),
-        "interval": e.interval_seconds, "credentials": credentials,
-        "status": e.status.map(AutomationStatus::as_str), "batch_size": e.batch_size,
-    }))
 }

@@ -257,13 +257,13 @@ pub struct PatchOrganization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_universal_api: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_dataplane_private: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_universal_api: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_dataplane_private: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_rendering_mode: Option<ImageRenderingMode>,
 }
@@ -387,23 +387,24 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateGroup {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_groups: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchGroup`: membership changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_users: Option<Vec<Id>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -447,23 +448,24 @@ pub struct Role {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateRole {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_roles: Option<Vec<Id>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchRole`: permission and inheritance changes are add/remove deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatchRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_member_permissions: Option<Vec<MemberPermission>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -554,7 +556,8 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateProject {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,
@@ -571,6 +574,44 @@ pub struct PatchProject {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<ProjectSettings>,
+}
+
+/// The PATCH body of a project as bt-gitops sends it: like [`PatchProject`], with the settings
+/// as [`ProjectSettingsBody`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProjectPatchBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ProjectSettingsBody>,
+}
+
+/// [`ProjectSettings`] as bt-gitops sends them (the whole object: PATCH replaces it). The
+/// baseline experiment id is sent back as read; remote eval sources carry explicit nulls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProjectSettingsBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_experiment_id: Option<String>,
+    #[serde(rename = "spanFieldOrder", skip_serializing_if = "Option::is_none")]
+    pub span_field_order: Option<Vec<SpanFieldOrderItem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_eval_sources: Option<Vec<RemoteEvalSourceBody>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_realtime_queries: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_preprocessor: Option<SavedFunctionId>,
+}
+
+/// [`RemoteEvalSource`] as sent: unset name and description are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteEvalSourceBody {
+    pub url: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
 }
 
 /// `ProjectSettings`.
@@ -906,6 +947,83 @@ pub enum ConditionBehavior {
     Hidden,
 }
 
+/// The create (PUT) body of a project score as bt-gitops sends it, in the client's field order
+/// ([`CreateProjectScore`] is the API's schema, which the emulator checks it against).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectScoreBody {
+    pub score_type: ProjectScoreType,
+    /// Sent as `null` when unset.
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<ProjectScoreCategories>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ProjectScoreConfigBody>,
+    pub project_id: Id,
+    pub name: String,
+}
+
+/// The PATCH body of a project score as bt-gitops sends it (unset fields left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectScorePatchBody {
+    pub score_type: ProjectScoreType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<ProjectScoreCategories>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ProjectScoreConfigBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The parts of [`ProjectScoreConfig`] bt-gitops writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProjectScoreConfigBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_select: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineScoreConfigBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_types: Option<Vec<ScoreObjectType>>,
+}
+
+/// [`OnlineScoreConfig`] as sent, in the client's field order (unset fields left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnlineScoreConfigBody {
+    pub sampling_rate: f64,
+    pub scorers: Vec<SavedFunctionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub btql_filter: Option<String>,
+    pub scope: ScopeBody,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_to_root_span: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply_to_span_names: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_logging: Option<bool>,
+}
+
+/// [`Scope`] as sent, in the client's field order (unset fields left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScopeBody {
+    Span,
+    Trace {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        idle_seconds: Option<f64>,
+    },
+    Group {
+        group_by: String,
+        placement: GroupPlacement,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        interval_seconds: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_traces: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        idle_seconds: Option<f64>,
+    },
+}
+
 // ---------------------------------------------------------------------------------------------
 // Project automations
 // ---------------------------------------------------------------------------------------------
@@ -1122,6 +1240,59 @@ pub struct AwsIamCredentials {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GcpCredentials {
     pub service_account_email: String,
+}
+
+/// The create (PUT) body of a project automation as bt-gitops sends it: the config in the
+/// client's own field order, with whole-second intervals ([`CreateProjectAutomation`] is the
+/// API's schema, which the emulator checks it against).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectAutomationBody {
+    pub project_id: Id,
+    pub name: String,
+    /// Sent as `null` when unset.
+    pub description: Option<String>,
+    pub config: AutomationConfigBody,
+}
+
+/// The PATCH body of a project automation as bt-gitops sends it; the config is sent whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectAutomationPatchBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub config: AutomationConfigBody,
+}
+
+/// The configs bt-gitops writes, discriminated by `event_type` like [`AutomationConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event_type", rename_all = "snake_case")]
+pub enum AutomationConfigBody {
+    Logs(LogsAutomationBody),
+    Retention(RetentionAutomation),
+    BtqlExport(BtqlExportAutomationBody),
+}
+
+/// `event_type: logs` as sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogsAutomationBody {
+    pub btql_filter: String,
+    pub interval_seconds: u64,
+    pub action: AutomationAction,
+}
+
+/// `event_type: btql_export` as sent (unset optional fields left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BtqlExportAutomationBody {
+    pub export_definition: ExportDefinition,
+    pub export_path: String,
+    pub format: ExportFormat,
+    pub interval_seconds: u64,
+    pub credentials: ExportCredentials,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<AutomationStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i64>,
 }
 
 /// `async_query.object_type`.
@@ -1658,14 +1829,15 @@ pub struct AiSecret {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateAiSecret {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub r#type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<JsonMap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org_name: Option<String>,
 }
 
 /// `PatchAISecret`.
@@ -1771,9 +1943,9 @@ pub struct CreateServiceTokenOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateServiceToken {
     pub name: String,
+    pub service_account_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,
-    pub service_account_id: String,
 }
 
 /// `DeleteServiceToken`: the body of `DELETE /v1/service_token`.
@@ -1822,7 +1994,8 @@ pub struct Environment {
 pub struct CreateEnvironment {
     pub name: String,
     pub slug: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `null` when unset, as the client always has.
+    #[serde(default)]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_name: Option<String>,

@@ -13,11 +13,15 @@ use sha2::{Digest, Sha256};
 use super::client::Client;
 use super::error::ApiError;
 use super::wire;
-use crate::kinds::{ChildVariant, ProjectChild};
+use crate::kinds::{
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, member,
+    service_account, service_token,
+};
 use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
 use crate::model::*;
-use crate::refs::{RefKind, References};
+use crate::refs::References;
 use crate::vocab::Collection;
+use crate::wire::HasId;
 
 /// The org-level env var that holds the apply lease (see `apply::lease`): bt-gitops's own
 /// bookkeeping, never read as a managed object.
@@ -96,8 +100,7 @@ pub async fn fetch_org(
 
     let (
         users,
-        groups,
-        roles,
+        org_children,
         acls,
         projects,
         children,
@@ -106,12 +109,10 @@ pub async fn fetch_org(
         secrets,
         tokens,
         keys,
-        environments,
         org_env,
     ) = tokio::join!(
         client.list_all::<wire::User>(Kind::Member.list(), &org_q),
-        client.list_all::<wire::Group>(Kind::Group.list(), &org_q),
-        client.list_all::<wire::Role>(Kind::Role.list(), &org_q),
+        list_org_children(client, &org_q),
         client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
         client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
         list_children(client, &org_q),
@@ -120,7 +121,6 @@ pub async fn fetch_org(
         client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
         client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
-        client.list_all::<wire::Environment>(Kind::Environment.list(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
@@ -131,7 +131,7 @@ pub async fn fetch_org(
     b.insert(
         ResourceKey::org(org),
         organization.id.as_str(),
-        org_spec(&organization),
+        Spec::Org(crate::kinds::org::read(&organization)),
         &organization,
         None,
     );
@@ -153,121 +153,43 @@ pub async fn fetch_org(
         ],
     ) {
         for u in users {
-            match &u.email {
-                Some(email) => {
-                    let Ok(email) = Email::new(email) else {
-                        continue;
-                    };
-                    emails.insert(u.id.to_string(), email.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::Member, email.as_str()),
-                        u.id.as_str(),
-                        Spec::Member(email),
-                        &u,
-                        None,
-                    );
-                }
-                None => {
-                    let Some(name) = u.given_name.as_deref().and_then(|n| Name::new(n).ok()) else {
-                        continue;
-                    };
-                    accounts.insert(u.id.to_string(), name.clone());
-                    b.insert(
-                        ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
-                        u.id.as_str(),
-                        Spec::ServiceAccount,
-                        &u,
-                        None,
-                    );
-                }
+            if u.email.is_some() {
+                let Some(email) = member::read(&u) else {
+                    continue;
+                };
+                emails.insert(u.id.to_string(), email.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                    u.id.as_str(),
+                    Spec::Member(email),
+                    &u,
+                    None,
+                );
+            } else {
+                let Some(name) = service_account::read(&u) else {
+                    continue;
+                };
+                accounts.insert(u.id.to_string(), name.clone());
+                b.insert(
+                    ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                    u.id.as_str(),
+                    Spec::ServiceAccount,
+                    &u,
+                    None,
+                );
             }
         }
     }
 
-    let groups = b
-        .complete(groups, &[Kind::Group, Kind::Grant])
-        .unwrap_or_default();
-    let group_names: HashMap<String, Name> = groups
-        .iter()
-        .filter(|g| g.deleted_at.is_none())
-        .filter_map(|g| Some((g.id.to_string(), Name::new(&g.name).ok()?)))
-        .collect();
-    for g in groups.iter().filter(|g| g.deleted_at.is_none()) {
-        let Some(name) = group_names.get(g.id.as_str()) else {
-            continue;
-        };
-        let ids: Vec<String> = g
-            .member_users
-            .iter()
-            .flatten()
-            .map(ToString::to_string)
-            .collect();
-        let spec = GroupSpec {
-            description: g.description.clone(),
-            members: ids
-                .iter()
-                .filter_map(|id| emails.get(id).cloned())
-                .collect(),
-            service_accounts: ids
-                .iter()
-                .filter_map(|id| accounts.get(id).cloned())
-                .collect(),
-            inherits: g
-                .member_groups
-                .iter()
-                .flatten()
-                .filter_map(|id| group_names.get(id.as_str()).cloned())
-                .collect(),
-            builtin: BUILTIN_GROUPS.contains(&name.as_str()),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Group, name.as_str()),
-            g.id.as_str(),
-            Spec::Group(spec),
-            g,
-            None,
-        );
+    // Then the plain org-level kinds, each list's names first (they name each other by id).
+    let mut names = LiveNames::default();
+    for (id, email) in &emails {
+        names.insert(Kind::Member, id, email.to_string());
     }
-
-    let roles = b
-        .complete(roles, &[Kind::Role, Kind::Grant])
-        .unwrap_or_default();
-    // System roles (no org) are assignable but not ours to manage.
-    let role_names: HashMap<String, Name> = roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none())
-        .filter_map(|r| Some((r.id.to_string(), Name::new(&r.name).ok()?)))
-        .collect();
-    for r in roles
-        .iter()
-        .filter(|r| r.deleted_at.is_none() && r.org_id.is_some())
-    {
-        let Some(name) = role_names.get(r.id.as_str()) else {
-            continue;
-        };
-        let spec = RoleSpec {
-            description: r.description.clone(),
-            permissions: r
-                .member_permissions
-                .iter()
-                .flatten()
-                .map(|p| (p.permission, p.restrict_object_type))
-                .collect(),
-            inherits: r
-                .member_roles
-                .iter()
-                .flatten()
-                .filter_map(|id| role_names.get(id.as_str()).cloned())
-                .collect(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Role, name.as_str()),
-            r.id.as_str(),
-            Spec::Role(spec),
-            r,
-            None,
-        );
+    for (id, name) in &accounts {
+        names.insert(Kind::ServiceAccount, id, name.to_string());
     }
+    org_children.read(&mut b, &mut names);
 
     let projects_read = projects.is_ok();
     // Without the project list no project-scoped object can be placed. Project env vars are
@@ -301,10 +223,7 @@ pub async fn fetch_org(
         let Some(name) = project_names.get(p.id.as_str()) else {
             continue;
         };
-        let spec = ProjectSpec {
-            description: p.description.clone(),
-            settings: Some(project_settings(p.settings.as_ref(), name, refs)),
-        };
+        let spec = crate::kinds::project::read(p, name, refs);
         b.insert(
             ResourceKey::project(org, name),
             p.id.as_str(),
@@ -321,13 +240,12 @@ pub async fn fetch_org(
 
     if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
         for acl in &acls {
-            let Some((key, spec)) = grant(
+            let Some((key, spec)) = crate::kinds::grant::read(
                 org,
                 acl,
                 &emails,
                 &accounts,
-                &group_names,
-                &role_names,
+                &names,
                 &project_names,
                 refs,
             ) else {
@@ -346,7 +264,7 @@ pub async fn fetch_org(
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
-        let Some((kind, spec)) = score(&s, project, refs) else {
+        let Some((kind, spec)) = crate::kinds::project_score::read(&s, project, refs) else {
             continue;
         };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
@@ -357,7 +275,7 @@ pub async fn fetch_org(
         .complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export])
         .unwrap_or_default()
     {
-        let Some((kind, spec)) = automation(&a) else {
+        let Some((kind, spec)) = crate::kinds::automation::read(&a) else {
             continue;
         };
         let Some(key) = in_project(&a.project_id, kind, &a.name) else {
@@ -368,11 +286,7 @@ pub async fn fetch_org(
 
     for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
-        let spec = AiSecretSpec {
-            provider: s.r#type.clone(),
-            secret: None,
-            metadata,
-        };
+        let spec = ai_secret::read(s.r#type.clone(), metadata);
         let secret = LiveSecret {
             recorded_digest: recorded.0,
             recorded_at: recorded.1,
@@ -391,24 +305,10 @@ pub async fn fetch_org(
         .complete(tokens, &[Kind::ServiceToken])
         .unwrap_or_default()
     {
-        let account = t
-            .service_account_id
-            .as_ref()
-            .and_then(|id| accounts.get(id.as_str()).cloned())
-            .or_else(|| {
-                t.service_account_name
-                    .as_deref()
-                    .and_then(|n| Name::new(n).ok())
-            });
-        let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
+        let Some((name, spec)) = service_token::read(&t, &accounts) else {
             continue;
         };
-        let key = ResourceKey::in_org(org, Kind::ServiceToken, format!("{account}/{name}"));
-        let spec = ServiceTokenSpec {
-            account,
-            name,
-            write_key_to: None,
-        };
+        let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
         b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
     }
 
@@ -434,26 +334,6 @@ pub async fn fetch_org(
             }),
             created: k.created.clone(),
         });
-    }
-
-    for e in b
-        .complete(environments, &[Kind::Environment])
-        .unwrap_or_default()
-    {
-        if e.deleted_at.is_some() {
-            continue;
-        }
-        let spec = EnvironmentSpec {
-            slug: e.slug.clone(),
-            description: e.description.clone(),
-        };
-        b.insert(
-            ResourceKey::in_org(org, Kind::Environment, &e.slug),
-            e.id.as_str(),
-            Spec::Environment(spec),
-            &e,
-            None,
-        );
     }
 
     match org_env {
@@ -595,7 +475,76 @@ async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildL
     crate::kinds::project_children!(list!(client, org_q)).await
 }
 
+/// The list responses of the [`OrgChild`] kinds, nested like [`ChildLists`], each turned into
+/// live objects by [`OrgLists::read`] in the order of [`crate::kinds::org_children!`].
+trait OrgLists {
+    fn read(self, b: &mut Builder, names: &mut LiveNames);
+}
+
+impl OrgLists for () {
+    fn read(self, _: &mut Builder, _: &mut LiveNames) {}
+}
+
+impl<K: OrgVariant, Rest: OrgLists> OrgLists
+    for (
+        Result<Vec<K::Item>, ApiError>,
+        Rest,
+        std::marker::PhantomData<K>,
+    )
+{
+    fn read(self, b: &mut Builder, names: &mut LiveNames) {
+        b.org_children::<K>(self.0, names);
+        self.1.read(b, names);
+    }
+}
+
+/// Lists every [`OrgChild`] kind of the org concurrently.
+async fn list_org_children(client: &Client, org_q: &[(&str, String)]) -> impl OrgLists {
+    macro_rules! list {
+        ([$client:expr, $q:expr]) => { async {} };
+        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
+            async {
+                use crate::kinds::$module::$kind;
+                let (first, rest) = tokio::join!(
+                    $client.list_all::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
+                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
+                );
+                (first, rest, std::marker::PhantomData::<$kind>)
+            }
+        };
+    }
+    crate::kinds::org_children!(list!(client, org_q)).await
+}
+
 impl Builder {
+    /// The live objects of one [`OrgChild`] kind, from its list response: the names of its
+    /// items are recorded first (items name others of their kind), then each managed item
+    /// is read. A failed list leaves the kinds that name its objects incomplete too.
+    fn org_children<K: OrgVariant>(
+        &mut self,
+        result: Result<Vec<K::Item>, ApiError>,
+        names: &mut LiveNames,
+    ) {
+        let kinds: Vec<Kind> = std::iter::once(K::KIND)
+            .chain(K::NAMED_BY.iter().copied())
+            .collect();
+        let items = self.complete(result, &kinds).unwrap_or_default();
+        let named: Vec<(&K::Item, String)> = items
+            .iter()
+            .filter_map(|item| Some((item, K::name(item)?)))
+            .collect();
+        for (item, name) in &named {
+            names.insert(K::KIND, item.id(), name.clone());
+        }
+        for (item, name) in named {
+            let Some((key_name, spec)) = K::read(item, &name, names) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(&self.org, K::KIND, key_name);
+            self.insert(key, item.id(), K::wrap(spec), item, None);
+        }
+    }
+
     /// The live objects of one [`ProjectChild`] kind, from its list response; soft-deleted items
     /// and items of unknown projects are skipped.
     fn children<K: ChildVariant>(
@@ -706,270 +655,4 @@ fn split_metadata(
         }
     }
     (out, recorded)
-}
-
-fn org_spec(o: &wire::Organization) -> Spec {
-    Spec::Org(OrgSettings {
-        api_url: o.api_url.clone(),
-        proxy_url: o.proxy_url.clone(),
-        realtime_url: o.realtime_url.clone(),
-        is_universal_api: o.is_universal_api,
-        is_dataplane_private: o.is_dataplane_private,
-        image_rendering_mode: o.image_rendering_mode,
-    })
-}
-
-fn project_settings(
-    s: Option<&wire::ProjectSettings>,
-    project: &ProjectName,
-    refs: &References,
-) -> ProjectSettings {
-    let Some(s) = s else {
-        return ProjectSettings::default();
-    };
-    ProjectSettings {
-        comparison_key: s.comparison_key.clone(),
-        baseline_experiment: s
-            .baseline_experiment_id
-            .as_ref()
-            .map(|id| refs.experiment_name(id.as_str())),
-        span_field_order: s.span_field_order.as_ref().map(|f| {
-            f.iter()
-                .map(|f| SpanField {
-                    object_type: f.object_type.clone(),
-                    column_id: f.column_id.clone(),
-                    position: f.position.clone(),
-                    layout: f.layout,
-                })
-                .collect()
-        }),
-        remote_eval_sources: s.remote_eval_sources.as_ref().map(|r| {
-            r.iter()
-                .map(|r| RemoteEvalSource {
-                    url: r.url.clone(),
-                    name: r.name.clone(),
-                    description: r.description.clone(),
-                })
-                .collect()
-        }),
-        disable_realtime_queries: s.disable_realtime_queries,
-        default_preprocessor: s
-            .default_preprocessor
-            .as_ref()
-            .map(|f| function_ref(f, project, refs)),
-    }
-}
-
-/// A function reference as read: built-ins by name, project functions by slug when they are
-/// among the functions the manifests name, else as `id:<uuid>` in their project.
-fn function_ref(
-    f: &wire::SavedFunctionId,
-    project: &ProjectName,
-    refs: &References,
-) -> FunctionRef {
-    match f {
-        wire::SavedFunctionId::Global(g) => FunctionRef::Global {
-            name: g.name.clone(),
-            function_type: g.function_type,
-        },
-        wire::SavedFunctionId::Function(f) => refs.function_ref(f.id.as_str(), project),
-    }
-}
-
-fn score(s: &wire::ProjectScore, project: &ProjectName, refs: &References) -> Option<(Kind, Spec)> {
-    let config = s.config.as_ref();
-    let object_types = config
-        .and_then(|c| c.object_types.as_ref())
-        .map(|t| t.iter().copied().collect());
-    let kind = match (&s.score_type, &s.categories) {
-        (wire::ProjectScoreType::Online, _) => {
-            let online = config.and_then(|c| c.online.as_ref())?;
-            let spec = OnlineScoringSpec {
-                description: s.description.clone(),
-                sampling_rate: online.sampling_rate,
-                scorers: online
-                    .scorers
-                    .iter()
-                    .map(|f| function_ref(f, project, refs))
-                    .collect(),
-                filter: online.btql_filter.clone(),
-                scope: match &online.scope {
-                    None | Some(wire::Scope::Span) => Scope::Span,
-                    Some(wire::Scope::Trace(t)) => Scope::Trace {
-                        idle_seconds: t.idle_seconds,
-                    },
-                    Some(wire::Scope::Group(g)) => Scope::Group {
-                        group_by: g.group_by.clone(),
-                        placement: g.placement,
-                        interval_seconds: g.interval_seconds,
-                        max_traces: g.max_traces,
-                        idle_seconds: g.idle_seconds,
-                    },
-                },
-                apply_to_root_span: online.apply_to_root_span,
-                apply_to_span_names: online.apply_to_span_names.clone(),
-                skip_logging: online.skip_logging,
-            };
-            return Some((Kind::OnlineScoring, Spec::OnlineScoring(spec)));
-        }
-        (wire::ProjectScoreType::Slider, _) => ScoreKind::Slider,
-        (wire::ProjectScoreType::FreeForm, _) => ScoreKind::FreeForm,
-        (
-            wire::ProjectScoreType::Categorical,
-            Some(wire::ProjectScoreCategories::Categorical(c)),
-        ) => ScoreKind::Categorical {
-            categories: c.iter().map(|c| (c.name.clone(), c.value)).collect(),
-            multi_select: config.and_then(|c| c.multi_select),
-        },
-        (wire::ProjectScoreType::Categorical, _) => ScoreKind::Categorical {
-            categories: Vec::new(),
-            multi_select: None,
-        },
-        (wire::ProjectScoreType::Weighted, Some(wire::ProjectScoreCategories::Weighted(w))) => {
-            ScoreKind::Weighted(w.iter().map(|(k, v)| (k.clone(), *v)).collect())
-        }
-        (wire::ProjectScoreType::Weighted, _) => ScoreKind::Weighted(BTreeMap::new()),
-        (wire::ProjectScoreType::Minimum, c) => ScoreKind::Minimum(names(c.as_ref())),
-        (wire::ProjectScoreType::Maximum, c) => ScoreKind::Maximum(names(c.as_ref())),
-    };
-    Some((
-        Kind::Score,
-        Spec::Score(ScoreSpec {
-            description: s.description.clone(),
-            kind,
-            object_types,
-        }),
-    ))
-}
-
-fn names(c: Option<&wire::ProjectScoreCategories>) -> BTreeSet<String> {
-    match c {
-        Some(wire::ProjectScoreCategories::Minimum(n)) => n.iter().cloned().collect(),
-        _ => BTreeSet::new(),
-    }
-}
-
-fn automation(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
-    let seconds = |s: f64| {
-        if s.is_finite() && s >= 0.0 {
-            s.round() as u64
-        } else {
-            0
-        }
-    };
-    match &a.config {
-        wire::AutomationConfig::Logs(l) => Some((
-            Kind::Alert,
-            Spec::Alert(AlertSpec {
-                description: a.description.clone(),
-                filter: l.btql_filter.clone(),
-                interval_seconds: seconds(l.interval_seconds),
-                notify: match &l.action {
-                    wire::AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
-                    wire::AutomationAction::Slack(s) => Notify::Slack {
-                        workspace_id: s.workspace_id.clone(),
-                        channel: s.channel.clone(),
-                        message_template: s.message_template.clone(),
-                    },
-                },
-            }),
-        )),
-        wire::AutomationConfig::Retention(r) => Some((
-            Kind::Retention,
-            Spec::Retention(RetentionSpec {
-                object_type: r.object_type,
-                days: r.retention_days,
-            }),
-        )),
-        wire::AutomationConfig::BtqlExport(e) => Some((
-            Kind::Export,
-            Spec::Export(ExportSpec {
-                description: a.description.clone(),
-                data: match &e.export_definition {
-                    wire::ExportDefinition::LogTraces => ExportData::LogTraces,
-                    wire::ExportDefinition::LogSpans => ExportData::LogSpans,
-                    wire::ExportDefinition::BtqlQuery(q) => ExportData::Query(q.btql_query.clone()),
-                },
-                path: e.export_path.clone(),
-                format: e.format,
-                interval_seconds: seconds(e.interval_seconds),
-                credentials: match &e.credentials {
-                    wire::ExportCredentials::AwsIam(c) => ExportCredentials::Aws {
-                        role_arn: c.role_arn.clone(),
-                        external_id: Some(c.external_id.clone()),
-                    },
-                    wire::ExportCredentials::GcpServiceAccount(c) => ExportCredentials::Gcp {
-                        service_account: c.service_account_email.clone(),
-                    },
-                },
-                status: e.status,
-                batch_size: e.batch_size.map(|b| b.round() as i64),
-            }),
-        )),
-        _ => None,
-    }
-}
-
-/// An ACL as a grant, keyed where the desired state keys it: grants on a project (or on one of
-/// its objects) live in the project, the rest in the org.
-#[allow(clippy::too_many_arguments)]
-fn grant(
-    org: &OrgName,
-    acl: &wire::Acl,
-    emails: &HashMap<String, Email>,
-    accounts: &HashMap<String, Name>,
-    groups: &HashMap<String, Name>,
-    roles: &HashMap<String, Name>,
-    projects: &HashMap<String, ProjectName>,
-    refs: &References,
-) -> Option<(ResourceKey, GrantSpec)> {
-    let subject = match (&acl.user_id, &acl.group_id) {
-        (Some(u), None) => match emails.get(u.as_str()) {
-            Some(e) => Subject::User(e.clone()),
-            None => Subject::ServiceAccount(accounts.get(u.as_str())?.clone()),
-        },
-        (None, Some(g)) => Subject::Group(groups.get(g.as_str())?.clone()),
-        _ => return None,
-    };
-    let privilege = match (&acl.role_id, &acl.permission) {
-        (Some(r), None) => Privilege::Role(roles.get(r.as_str())?.clone()),
-        (None, Some(p)) => Privilege::Permission {
-            permission: *p,
-            restrict_object_type: acl.restrict_object_type,
-        },
-        _ => return None,
-    };
-    let object_type: AclObjectType = acl.object_type;
-    let object = acl.object_id.as_str();
-    let target = match object_type {
-        AclObjectType::Organization => GrantTarget::Org,
-        AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
-        AclObjectType::Group => GrantTarget::Group(groups.get(object)?.clone()),
-        AclObjectType::Role => GrantTarget::Role(roles.get(object)?.clone()),
-        // Grants on experiments, datasets and prompts are read when the manifests name the
-        // object (others cannot be named back, so they are left alone).
-        other => {
-            let r = refs.by_id(object)?;
-            if RefKind::of_acl_object(other) != Some(r.kind) {
-                return None;
-            }
-            GrantTarget::Object {
-                project: r.project.clone(),
-                object_type: other,
-                name: r.name.clone(),
-            }
-        }
-    };
-    let spec = GrantSpec {
-        subject,
-        privilege,
-        target,
-    };
-    let key = match &spec.target {
-        GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
-            ResourceKey::in_project(org, p, Kind::Grant, spec.key_name())
-        }
-        _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
-    };
-    Some((key, spec))
 }

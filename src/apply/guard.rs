@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::live::{LiveState, Principal};
-use crate::model::{BUILTIN_GROUPS, Kind, Spec};
+use crate::model::{BUILTIN_GROUPS, Kind, OrgChildSpec, Spec};
 use crate::plan::{Action, GuardFinding, Plan};
 
 /// Thresholds of the mass-delete guard.
@@ -213,7 +213,7 @@ fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
                         k.org.as_str() == c.org && k.kind == Kind::Group && k.name == c.name
                     })
                     .and_then(|(_, o)| match &o.spec {
-                        Spec::Group(g) => Some(g.service_accounts.len()),
+                        Spec::OrgChild(OrgChildSpec::Group(g)) => Some(g.service_accounts.len()),
                         _ => None,
                     })
             })
@@ -323,7 +323,7 @@ fn owners_by_org(live: &LiveState) -> BTreeMap<String, Vec<String>> {
             k.kind == Kind::Group && k.name == BUILTIN_GROUPS[0] && k.project.is_none()
         })
         .filter_map(|(k, o)| match &o.spec {
-            Spec::Group(g) => Some((
+            Spec::OrgChild(OrgChildSpec::Group(g)) => Some((
                 k.org.to_string(),
                 g.members.iter().map(ToString::to_string).collect(),
             )),

@@ -47,13 +47,13 @@ fn live_groups(n: usize) -> LiveState {
     let org = OrgName::new("acme").unwrap();
     let mut live = LiveState::default();
     for i in 0..n {
-        let spec = Spec::Group(GroupSpec {
+        let spec = Spec::OrgChild(OrgChildSpec::Group(GroupSpec {
             description: None,
             members: Default::default(),
             service_accounts: Default::default(),
             inherits: Default::default(),
             builtin: false,
-        });
+        }));
         live.objects.insert(
             ResourceKey::in_org(&org, Kind::Group, format!("g{i}")),
             LiveObject {

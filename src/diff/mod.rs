@@ -308,7 +308,7 @@ impl Renames {
             key.project = Some(new.clone());
         }
         match &mut obj.spec {
-            Spec::Group(g) => {
+            Spec::OrgChild(OrgChildSpec::Group(g)) => {
                 g.inherits = std::mem::take(&mut g.inherits)
                     .into_iter()
                     .map(|mut n| {
@@ -317,7 +317,7 @@ impl Renames {
                     })
                     .collect();
             }
-            Spec::Role(r) => {
+            Spec::OrgChild(OrgChildSpec::Role(r)) => {
                 r.inherits = std::mem::take(&mut r.inherits)
                     .into_iter()
                     .map(|mut n| {

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::ids::MAX_NAME_LEN;
 use super::*;
 use crate::diag::{Code, Diagnostic, did_you_mean};
-use crate::kinds::ChildVariant;
-use crate::manifest::raw::{self, RawDocument, RawOrg, RawProject, State};
+use crate::kinds::{ChildVariant, OrgVariant};
+use crate::manifest::raw::{RawDocument, RawOrg, RawProject, State};
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::{Duration, SecretRef};
 use crate::manifest::{DocOrigin, ParsedDocument};
@@ -54,7 +54,7 @@ struct PendingRef {
 pub struct Lowerer<'a> {
     sources: &'a SourceMap,
     pub(crate) diags: Vec<Diagnostic>,
-    state: DesiredState,
+    pub(crate) state: DesiredState,
     refs: Vec<PendingRef>,
     /// Every `previous_names` entry of an inserted object, checked once all objects are known.
     renames: Vec<(ResourceKey, String, Span)>,
@@ -76,10 +76,10 @@ struct Unparsed {
 #[derive(Clone, Copy)]
 pub struct Cx<'d> {
     pub(crate) at: DocOrigin,
-    org: &'d OrgName,
-    project: Option<&'d ProjectName>,
+    pub(crate) org: &'d OrgName,
+    pub(crate) project: Option<&'d ProjectName>,
     /// Entries from a template yield to the project's own entries of the same key.
-    from_template: bool,
+    pub(crate) from_template: bool,
 }
 
 impl Lowerer<'_> {
@@ -231,13 +231,17 @@ impl Lowerer<'_> {
             .ok()
     }
 
-    fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
+    pub(crate) fn name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Name> {
         Name::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
     }
 
-    fn project_name(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<ProjectName> {
+    pub(crate) fn project_name(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<String>,
+    ) -> Option<ProjectName> {
         ProjectName::new(&value.value)
             .map_err(|e| self.invalid_name(at, value, e))
             .ok()
@@ -262,7 +266,7 @@ impl Lowerer<'_> {
         self.diags.push(d);
     }
 
-    fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
+    pub(crate) fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
         match Email::new(&value.value) {
             Ok(e) => Some(e),
             Err(err) => {
@@ -275,7 +279,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn range(
+    pub(crate) fn range(
         &mut self,
         at: DocOrigin,
         value: &Sp<f64>,
@@ -304,7 +308,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn int_range(
+    pub(crate) fn int_range(
         &mut self,
         at: DocOrigin,
         value: &Sp<i64>,
@@ -333,7 +337,12 @@ impl Lowerer<'_> {
         None
     }
 
-    fn interval(&mut self, at: DocOrigin, value: &Sp<Duration>, what: &str) -> Option<u64> {
+    pub(crate) fn interval(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<Duration>,
+        what: &str,
+    ) -> Option<u64> {
         let Some(seconds) = value.seconds() else {
             let why = match &value.value {
                 Duration::Text(text) => duration_problem(text),
@@ -411,7 +420,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn secret(
+    pub(crate) fn secret(
         &mut self,
         at: DocOrigin,
         value: &Option<Sp<SecretRef>>,
@@ -443,7 +452,13 @@ impl Lowerer<'_> {
         Span::new(span.file, span.start, len)
     }
 
-    fn not_allowed<T>(&mut self, at: DocOrigin, value: &Sp<T>, message: String, hint: &str) {
+    pub(crate) fn not_allowed<T>(
+        &mut self,
+        at: DocOrigin,
+        value: &Sp<T>,
+        message: String,
+        hint: &str,
+    ) {
         self.diags.push(
             Diagnostic::error(Code::FieldNotAllowed, message)
                 .with_label(self.span(at, value), "not allowed here")
@@ -491,7 +506,7 @@ impl Lowerer<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(
+    pub(crate) fn add(
         &mut self,
         cx: Cx<'_>,
         key: ResourceKey,
@@ -586,7 +601,7 @@ impl Lowerer<'_> {
     }
 
     /// Records a dependency of `from` on `target`, checked once every object is known.
-    fn reference(
+    pub(crate) fn reference(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -602,7 +617,7 @@ impl Lowerer<'_> {
         });
     }
 
-    fn reference_with_hint(
+    pub(crate) fn reference_with_hint(
         &mut self,
         from: &ResourceKey,
         target: ResourceKey,
@@ -661,22 +676,8 @@ impl Lowerer<'_> {
         let settings = raw
             .settings
             .as_ref()
-            .map_or_else(OrgSettings::default, |s| OrgSettings {
-                api_url: s
-                    .api_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`settings.api_url`", &["https"])),
-                proxy_url: s
-                    .proxy_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`proxy_url`", &["https"])),
-                realtime_url: s
-                    .realtime_url
-                    .as_ref()
-                    .and_then(|u| self.url(at, u, "`realtime_url`", &["https", "wss"])),
-                is_universal_api: s.is_universal_api.as_ref().map(|v| v.value),
-                is_dataplane_private: s.is_dataplane_private.as_ref().map(|v| v.value),
-                image_rendering_mode: s.image_rendering_mode.as_ref().map(|v| v.value),
+            .map_or_else(OrgSettings::default, |s| {
+                crate::kinds::org::lower(self, at, s)
             });
         self.add(
             cx,
@@ -688,83 +689,15 @@ impl Lowerer<'_> {
             &[],
         );
 
-        let mut members = HashSet::new();
-        for m in &raw.members {
-            let Some(email) = self.email(at, m) else {
-                continue;
-            };
-            members.insert(email.clone());
-            let key = ResourceKey::in_org(org, Kind::Member, email.as_str());
-            self.add(
-                cx,
-                key,
-                Spec::Member(email),
-                self.span(at, m),
-                &None,
-                None,
-                &[],
-            );
-        }
+        let members_declared = self.lower_members(cx, raw);
+        self.lower_service_accounts(cx, raw);
 
-        for sa in &raw.service_accounts {
-            let Some(name) = self.name(at, &sa.name) else {
-                continue;
+        macro_rules! lower_org_children {
+            ([$lw:expr, $cx:expr, $raw:expr] $($module:ident::$kind:ident($field:ident)),*) => {
+                $($lw.lower_org_children::<crate::kinds::$module::$kind>($cx, $raw);)*
             };
-            let key = ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str());
-            let Some(key) = self.add(
-                cx,
-                key,
-                Spec::ServiceAccount,
-                self.span(at, &sa.name),
-                &sa.state,
-                None,
-                &[],
-            ) else {
-                continue;
-            };
-            for token in &sa.tokens {
-                let Some(token_name) = self.name(at, &token.name) else {
-                    continue;
-                };
-                let write_key_to = token
-                    .write_key_to
-                    .as_ref()
-                    .and_then(|p| self.relative_path(at, p));
-                let tkey =
-                    ResourceKey::in_org(org, Kind::ServiceToken, format!("{name}/{token_name}"));
-                let spec = Spec::ServiceToken(ServiceTokenSpec {
-                    account: name.clone(),
-                    name: token_name,
-                    write_key_to,
-                });
-                if let Some(tkey) = self.add(
-                    cx,
-                    tkey,
-                    spec,
-                    self.span(at, &token.name),
-                    &token.state,
-                    None,
-                    &[],
-                ) {
-                    self.reference(
-                        &tkey,
-                        key.clone(),
-                        self.span(at, &token.name),
-                        "service account",
-                    );
-                }
-            }
         }
-
-        for g in &raw.groups {
-            self.lower_group(cx, g, !members.is_empty());
-        }
-        for r in &raw.roles {
-            self.lower_role(cx, r);
-        }
-        for e in &raw.environments {
-            self.lower_environment(cx, e);
-        }
+        crate::kinds::org_children!(lower_org_children!(self, cx, raw));
         for s in &raw.ai_secrets {
             self.lower_ai_secret(cx, s);
         }
@@ -772,11 +705,57 @@ impl Lowerer<'_> {
             self.lower_env_var(cx, e);
         }
         for g in &raw.grants {
-            self.lower_grant(cx, g, !members.is_empty());
+            self.lower_grant(cx, g, members_declared);
         }
     }
 
-    fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
+    /// The entries of one [`OrgChild`] kind in an org: the name is checked, the kind's module
+    /// checks the rest and builds the spec, and the references it names are recorded.
+    fn lower_org_children<K: OrgVariant>(&mut self, cx: Cx<'_>, raw: &RawOrg) {
+        for entry in K::entries(raw) {
+            let header = K::header(entry);
+            let Some(name) = self.name(cx.at, header.name) else {
+                continue;
+            };
+            let Some(lowered) = K::lower(self, cx, entry, &name) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(cx.org, K::KIND, lowered.key);
+            let span = self.span(cx.at, header.name);
+            let Some(key) = self.add(
+                cx,
+                key,
+                K::wrap(lowered.spec),
+                span,
+                header.state,
+                header.protect,
+                header.previous_names,
+            ) else {
+                continue;
+            };
+            for r in lowered.refs {
+                let target = ResourceKey::in_org(cx.org, r.kind, r.name);
+                self.refs.push(PendingRef {
+                    from: key.clone(),
+                    target,
+                    span: r.span,
+                    what: r.what,
+                    hint: r.hint,
+                });
+            }
+        }
+    }
+
+    /// Whether the org being lowered declares members (then users named elsewhere must be
+    /// among them).
+    pub(crate) fn declares_members(&self, cx: Cx<'_>) -> bool {
+        self.state
+            .resources
+            .keys()
+            .any(|k| k.org == *cx.org && k.kind == Kind::Member)
+    }
+
+    pub(crate) fn relative_path(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<String> {
         let p = value.value.as_str();
         let bad = p.is_empty()
             || p.starts_with('/')
@@ -798,472 +777,10 @@ impl Lowerer<'_> {
         Some(p.to_owned())
     }
 
-    fn lower_group(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGroup>, check_members: bool) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &g.name) else {
-            return;
-        };
-        let builtin = BUILTIN_GROUPS.contains(&name.as_str());
-        let span = self.span(at, &g.name);
-        if builtin {
-            if let Some(state) = g.state.as_ref().filter(|s| s.value == State::Absent) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be deleted"),
-                    )
-                    .with_label(self.span(at, state), "built-in groups exist in every org")
-                    .with_hint("remove `state: absent`; to empty the group, list no members"),
-                );
-            }
-            if let Some(prev) = g.previous_names.first() {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BuiltinObject,
-                        format!("the built-in group `{name}` cannot be renamed"),
-                    )
-                    .with_label(self.span(at, prev), "built-in groups keep their names")
-                    .with_hint("remove `previous_names`; to use another name, declare a new group and move the members"),
-                );
-            }
-        }
-        let mut members = BTreeSet::new();
-        let mut member_spans = Vec::new();
-        for m in &g.members {
-            if let Some(email) = self.email(at, m) {
-                member_spans.push((email.clone(), self.span(at, m)));
-                members.insert(email);
-            }
-        }
-        let service_accounts: BTreeSet<Name> = g
-            .service_accounts
-            .iter()
-            .filter_map(|s| self.name(at, s))
-            .collect();
-        let inherits: BTreeSet<Name> = g.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = GroupSpec {
-            description: g.description.as_ref().map(|d| d.value.clone()),
-            members,
-            service_accounts,
-            inherits,
-            builtin,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Group, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Group(spec),
-            span,
-            &g.state,
-            None,
-            &g.previous_names,
-        ) else {
-            return;
-        };
-        if check_members {
-            for (email, span) in member_spans {
-                let target = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
-                self.reference_with_hint(
-                    &key,
-                    target,
-                    span,
-                    "member",
-                    "add the email to the org's `members` list",
-                );
-            }
-        }
-        for s in &g.service_accounts {
-            let target = ResourceKey::in_org(cx.org, Kind::ServiceAccount, s.value.as_str());
-            self.reference(&key, target, self.span(at, s), "service account");
-        }
-        for i in &g.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Group, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "group");
-        }
-    }
-
-    fn lower_role(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRole>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &r.name) else {
-            return;
-        };
-        let permissions = r
-            .permissions
-            .iter()
-            .map(|p| (p.permission, p.restrict_object_type))
-            .collect();
-        let inherits: BTreeSet<Name> = r.inherits.iter().filter_map(|s| self.name(at, s)).collect();
-        let spec = RoleSpec {
-            description: r.description.as_ref().map(|d| d.value.clone()),
-            permissions,
-            inherits,
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Role, name.as_str());
-        let Some(key) = self.add(
-            cx,
-            key,
-            Spec::Role(spec),
-            self.span(at, &r.name),
-            &r.state,
-            None,
-            &r.previous_names,
-        ) else {
-            return;
-        };
-        for i in &r.inherits {
-            let target = ResourceKey::in_org(cx.org, Kind::Role, i.value.as_str());
-            self.reference(&key, target, self.span(at, i), "role");
-        }
-    }
-
-    fn lower_environment(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvironment>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let slug = match &e.slug {
-            Some(s) => {
-                let ok = !s.value.is_empty()
-                    && s.value.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
-                    });
-                if !ok {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not a valid environment slug", s.value),
-                        )
-                        .with_label(self.span(at, s), "invalid slug")
-                        .with_hint("use lowercase letters, digits, `-` and `_`"),
-                    );
-                    return;
-                }
-                s.value.clone()
-            }
-            None => slugify(name.as_str()),
-        };
-        let spec = EnvironmentSpec {
-            slug: slug.clone(),
-            description: e.description.as_ref().map(|d| d.value.clone()),
-        };
-        let key = ResourceKey::in_org(cx.org, Kind::Environment, slug);
-        self.add(
-            cx,
-            key,
-            Spec::Environment(spec),
-            self.span(at, &e.name),
-            &e.state,
-            None,
-            &[],
-        );
-    }
-
-    fn lower_ai_secret(&mut self, cx: Cx<'_>, s: &Sp<raw::RawAiSecret>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else {
-            return;
-        };
-        let secret = self.secret(at, &s.secret, &format!("the secret of AI secret `{name}`"));
-        let spec = AiSecretSpec {
-            provider: s.provider.as_ref().map(|p| p.value.clone()),
-            secret,
-            metadata: s.metadata.clone(),
-        };
-        let protect = s.protect.as_ref().map(|p| p.value);
-        let key = ResourceKey::in_org(cx.org, Kind::AiSecret, name.as_str());
-        self.add(
-            cx,
-            key,
-            Spec::AiSecret(spec),
-            self.span(at, &s.name),
-            &s.state,
-            protect,
-            &s.previous_names,
-        );
-    }
-
-    fn lower_env_var(&mut self, cx: Cx<'_>, e: &Sp<raw::RawEnvVar>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let value = self.secret(
-            at,
-            &e.value.value,
-            &format!("the value of env var `{name}`"),
-        );
-        let (scope, key_name) = match (cx.project, &e.function) {
-            (None, None) => (EnvVarScope::Org, name.to_string()),
-            (None, Some(f)) => {
-                self.not_allowed(
-                    at,
-                    f,
-                    "`function` is only allowed on env vars in a project document".into(),
-                    "move this env var into the document of the project that holds the function",
-                );
-                return;
-            }
-            (Some(p), None) => (EnvVarScope::Project(p.clone()), name.to_string()),
-            (Some(p), Some(f)) => (
-                EnvVarScope::Function {
-                    project: p.clone(),
-                    slug: f.value.clone(),
-                },
-                format!("function:{}/{name}", f.value),
-            ),
-        };
-        let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
-        let key = match cx.project {
-            Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
-            None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
-        };
-        if let Some(key) = self.add(cx, key, spec, self.span(at, &e.name), &e.state, None, &[]) {
-            self.depend_on_project(cx, &key, self.span(at, &e.name));
-        }
-    }
-
-    fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
+    pub(crate) fn depend_on_project(&mut self, cx: Cx<'_>, key: &ResourceKey, span: Span) {
         if let Some(p) = cx.project {
             self.reference(key, ResourceKey::project(cx.org, p), span, "project");
         }
-    }
-
-    fn lower_grant(&mut self, cx: Cx<'_>, g: &Sp<raw::RawGrant>, check_members: bool) {
-        let at = cx.at;
-        let span = self.span(at, g);
-        let subjects: Vec<(&Sp<String>, &str)> = [
-            (&g.user, "user"),
-            (&g.group, "group"),
-            (&g.service_account, "service_account"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        if subjects.len() != 1 {
-            let mut d = Diagnostic::error(
-                Code::AclSubject,
-                format!(
-                    "a grant needs exactly one of `user`, `group` or `service_account`, found {}",
-                    subjects.len()
-                ),
-            )
-            .with_hint(if subjects.is_empty() {
-                "say who gets access: add `user: EMAIL`, `group: NAME` or `service_account: NAME`"
-            } else {
-                "split it into one grant per subject"
-            });
-            d = match subjects.first() {
-                Some((v, _)) => d.with_label(self.span(at, v), "subject"),
-                None => d.with_label(span, "grant without a subject"),
-            };
-            for (v, _) in subjects.iter().skip(1) {
-                d = d.with_label(self.span(at, v), "another subject");
-            }
-            self.diags.push(d);
-            return;
-        }
-        if g.role.is_some() == g.permission.is_some() {
-            let mut d = Diagnostic::error(
-                Code::AclPrivilege,
-                "a grant needs exactly one of `role` or `permission`",
-            )
-            .with_hint(if g.role.is_some() {
-                "a grant gives either a role or a single permission; write two grants for both"
-            } else {
-                "say what access is given: add `role: NAME` or `permission: read` (or another permission)"
-            });
-            d = match (&g.role, &g.permission) {
-                (Some(r), Some(p)) => d
-                    .with_label(self.span(at, r), "a role")
-                    .with_label(self.span(at, p), "and a permission"),
-                _ => d.with_label(span, "grant without a role or permission"),
-            };
-            self.diags.push(d);
-            return;
-        }
-        if let (Some(restrict), Some(role)) = (&g.restrict_object_type, &g.role) {
-            self.diags.push(
-                Diagnostic::error(Code::RestrictWithRole, "`restrict_object_type` cannot be combined with `role`")
-                    .with_label(self.span(at, restrict), "restriction")
-                    .with_label(self.span(at, role), "role grant")
-                    .with_hint("restrict inside the role: `{ permission: create, restrict_object_type: experiment }`"),
-            );
-            return;
-        }
-        let (subject_value, subject_kind) = subjects[0];
-        let subject = match subject_kind {
-            "user" => match self.email(at, subject_value) {
-                Some(e) => Subject::User(e),
-                None => return,
-            },
-            "group" => match self.name(at, subject_value) {
-                Some(n) => Subject::Group(n),
-                None => return,
-            },
-            _ => match self.name(at, subject_value) {
-                Some(n) => Subject::ServiceAccount(n),
-                None => return,
-            },
-        };
-        let privilege = match (&g.role, &g.permission) {
-            (Some(r), _) => match self.name(at, r) {
-                Some(n) => Privilege::Role(n),
-                None => return,
-            },
-            (None, Some(p)) => Privilege::Permission {
-                permission: p.value,
-                restrict_object_type: g.restrict_object_type.as_ref().map(|r| r.value),
-            },
-            (None, None) => return,
-        };
-        let Some((target, target_ref)) = self.grant_target(cx, g) else {
-            return;
-        };
-        let spec = GrantSpec {
-            subject: subject.clone(),
-            privilege: privilege.clone(),
-            target,
-        };
-        // A grant lives where its object lives: grants on a project (or on one of its objects)
-        // are keyed in the project whichever document declares them, as live ACLs are.
-        let key = match &spec.target {
-            GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
-                ResourceKey::in_project(cx.org, p, Kind::Grant, spec.key_name())
-            }
-            _ => ResourceKey::in_org(cx.org, Kind::Grant, spec.key_name()),
-        };
-        let Some(key) = self.add(cx, key, Spec::Grant(spec), span, &g.state, None, &[]) else {
-            return;
-        };
-        let subject_span = self.span(at, subject_value);
-        match &subject {
-            Subject::User(email) if check_members => self.reference_with_hint(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Member, email.as_str()),
-                subject_span,
-                "member",
-                "add the email to the org's `members` list",
-            ),
-            Subject::User(_) => {}
-            Subject::Group(name) => {
-                self.reference(
-                    &key,
-                    ResourceKey::in_org(cx.org, Kind::Group, name.as_str()),
-                    subject_span,
-                    "group",
-                );
-            }
-            Subject::ServiceAccount(name) => self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::ServiceAccount, name.as_str()),
-                subject_span,
-                "service account",
-            ),
-        }
-        if let (Privilege::Role(name), Some(r)) = (&privilege, &g.role) {
-            self.reference(
-                &key,
-                ResourceKey::in_org(cx.org, Kind::Role, name.as_str()),
-                self.span(at, r),
-                "role",
-            );
-        }
-        if let Some((target_key, span, what)) = target_ref {
-            self.reference(&key, target_key, span, what);
-        }
-    }
-
-    /// The object a grant is on, and the declared object it depends on (if any).
-    #[allow(clippy::type_complexity)]
-    fn grant_target(
-        &mut self,
-        cx: Cx<'_>,
-        g: &Sp<raw::RawGrant>,
-    ) -> Option<(GrantTarget, Option<(ResourceKey, Span, &'static str)>)> {
-        let at = cx.at;
-        let Some(on) = &g.on else {
-            return Some(match cx.project {
-                Some(p) => (
-                    GrantTarget::Project(p.clone()),
-                    Some((ResourceKey::project(cx.org, p), self.span(at, g), "project")),
-                ),
-                None => (GrantTarget::Org, None),
-            });
-        };
-        let fields: Vec<(&Sp<String>, &str)> = [
-            (&on.project, "project"),
-            (&on.group, "group"),
-            (&on.role, "role"),
-            (&on.experiment, "experiment"),
-            (&on.dataset, "dataset"),
-            (&on.prompt, "prompt"),
-        ]
-        .into_iter()
-        .filter_map(|(v, n)| v.as_ref().map(|v| (v, n)))
-        .collect();
-        let [(value, field)] = fields[..] else {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::FieldNotAllowed,
-                    format!("`on` needs exactly one object, found {}", fields.len()),
-                )
-                .with_label(self.span(at, on), "grant target")
-                .with_hint("write `on: { project: NAME }`, `on: { dataset: NAME }`..."),
-            );
-            return None;
-        };
-        let span = self.span(at, value);
-        let object = |t: AclObjectType| -> Option<GrantTarget> {
-            cx.project.map(|p| GrantTarget::Object {
-                project: p.clone(),
-                object_type: t,
-                name: value.value.clone(),
-            })
-        };
-        let target = match field {
-            "project" if cx.project.is_none() => {
-                let p = self.project_name(at, value)?;
-                let key = ResourceKey::project(cx.org, &p);
-                return Some((GrantTarget::Project(p), Some((key, span, "project"))));
-            }
-            "group" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Group, n.as_str());
-                return Some((GrantTarget::Group(n), Some((key, span, "group"))));
-            }
-            "role" if cx.project.is_none() => {
-                let n = self.name(at, value)?;
-                let key = ResourceKey::in_org(cx.org, Kind::Role, n.as_str());
-                return Some((GrantTarget::Role(n), Some((key, span, "role"))));
-            }
-            "experiment" => object(AclObjectType::Experiment),
-            "dataset" => {
-                // Ordered after the dataset when the manifests declare it.
-                let t = object(AclObjectType::Dataset);
-                if let (Some(t), Some(p)) = (t.clone(), cx.project) {
-                    let key = ResourceKey::in_project(cx.org, p, Kind::Dataset, &value.value);
-                    return Some((t, Some((key, span, "dataset"))));
-                }
-                t
-            }
-            "prompt" => object(AclObjectType::Prompt),
-            _ => None,
-        };
-        if target.is_none() {
-            let (msg, hint) = if cx.project.is_some() {
-                (
-                    format!("`on: {{ {field}: ... }}` is not allowed in a project document"),
-                    "a project grant applies to the project itself or to one of its experiments, datasets or prompts; put org-wide grants in the org document",
-                )
-            } else {
-                (
-                    format!("`on: {{ {field}: ... }}` needs a project"),
-                    "grant on experiments, datasets and prompts from the document of the project that holds them",
-                )
-            };
-            self.not_allowed(at, value, msg, hint);
-        }
-        target.map(|t| (t, None))
     }
 
     // ---- projects --------------------------------------------------------------------------
@@ -1384,27 +901,13 @@ impl Lowerer<'_> {
             from_template: false,
         };
 
-        let (settings_src, settings_at) = match (&raw.settings, template) {
-            (Some(s), _) => (Some(s), at),
-            (None, Some((t, t_at))) => (t.settings.as_ref(), t_at),
-            (None, None) => (None, at),
-        };
-        let settings = settings_src.map(|s| self.project_settings(settings_at, &name, s));
-        let description = raw
-            .description
-            .as_ref()
-            .or_else(|| template.and_then(|(t, _)| t.description.as_ref()))
-            .map(|d| d.value.clone());
         let protect = raw
             .protect
             .as_ref()
             .or_else(|| template.and_then(|(t, _)| t.protect.as_ref()))
             .map(|p| p.value);
         let key = ResourceKey::project(org, &name);
-        let spec = Spec::Project(ProjectSpec {
-            description,
-            settings,
-        });
+        let spec = Spec::Project(crate::kinds::project::lower(self, raw, at, &name, template));
         if self
             .add(
                 cx,
@@ -1450,19 +953,19 @@ impl Lowerer<'_> {
         }
         crate::kinds::project_children!(lower_children!(self, cx, raw));
         for s in &raw.scores {
-            self.lower_score(cx, s);
+            crate::kinds::score::lower(self, cx, s);
         }
         for o in &raw.online_scoring {
-            self.lower_online_scoring(cx, o);
+            crate::kinds::online_scoring::lower(self, cx, o);
         }
         for a in &raw.alerts {
-            self.lower_alert(cx, a);
+            crate::kinds::alert::lower(self, cx, a);
         }
         for r in &raw.retention {
-            self.lower_retention(cx, r);
+            crate::kinds::retention::lower(self, cx, r);
         }
         for e in &raw.exports {
-            self.lower_export(cx, e);
+            crate::kinds::export::lower(self, cx, e);
         }
         let check_members = self
             .state
@@ -1477,104 +980,11 @@ impl Lowerer<'_> {
         }
     }
 
-    fn project_settings(
-        &mut self,
-        at: DocOrigin,
-        project: &ProjectName,
-        s: &raw::RawProjectSettings,
-    ) -> ProjectSettings {
-        ProjectSettings {
-            comparison_key: s.comparison_key.as_ref().map(|v| v.value.clone()),
-            baseline_experiment: s.baseline_experiment.as_ref().map(|v| v.value.clone()),
-            span_field_order: s.span_field_order.as_ref().map(|fields| {
-                fields
-                    .iter()
-                    .map(|f| SpanField {
-                        object_type: f.object_type.value.clone(),
-                        column_id: f.column_id.value.clone(),
-                        position: f.position.value.clone(),
-                        layout: f.layout.as_ref().map(|l| l.value),
-                    })
-                    .collect()
-            }),
-            remote_eval_sources: s.remote_eval_sources.as_ref().map(|sources| {
-                sources
-                    .iter()
-                    .filter_map(|r| {
-                        Some(RemoteEvalSource {
-                            url: self.url(
-                                at,
-                                &r.url,
-                                "a remote eval source",
-                                &["https", "http"],
-                            )?,
-                            name: r.name.as_ref().map(|v| v.value.clone()),
-                            description: r.description.as_ref().map(|v| v.value.clone()),
-                        })
-                    })
-                    .collect()
-            }),
-            disable_realtime_queries: s.disable_realtime_queries.as_ref().map(|v| v.value),
-            default_preprocessor: s
-                .default_preprocessor
-                .as_ref()
-                .and_then(|f| self.function_ref(at, project, f)),
-        }
-    }
-
-    fn function_ref(
-        &mut self,
-        at: DocOrigin,
-        project: &ProjectName,
-        f: &Sp<raw::RawFunctionRef>,
-    ) -> Option<FunctionRef> {
-        match (&f.global, &f.function) {
-            (Some(global), None) => {
-                if let Some(p) = &f.project {
-                    self.not_allowed(
-                        at,
-                        p,
-                        "`project` only applies to `function` references".into(),
-                        "built-in functions belong to no project",
-                    );
-                    return None;
-                }
-                Some(FunctionRef::Global {
-                    name: global.value.clone(),
-                    function_type: f.function_type.as_ref().map(|t| t.value),
-                })
-            }
-            (None, Some(slug)) => {
-                if let Some(t) = &f.function_type {
-                    self.not_allowed(
-                        at,
-                        t,
-                        "`function_type` only applies to `global` references".into(),
-                        "a project function already has a type",
-                    );
-                    return None;
-                }
-                let project = match &f.project {
-                    Some(p) => self.project_name(at, p)?,
-                    None => project.clone(),
-                };
-                Some(FunctionRef::Project {
-                    project,
-                    slug: slug.value.clone(),
-                })
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "a function reference needs exactly one of `global` or `function`")
-                        .with_label(self.span(at, f), "function reference")
-                        .with_hint("write `{ global: Factuality }` for a built-in or `{ function: my-scorer }` for a project function"),
-                );
-                None
-            }
-        }
-    }
-
-    fn project_key(cx: Cx<'_>, kind: Kind, name: impl Into<String>) -> Option<ResourceKey> {
+    pub(crate) fn project_key(
+        cx: Cx<'_>,
+        kind: Kind,
+        name: impl Into<String>,
+    ) -> Option<ResourceKey> {
         cx.project
             .map(|p| ResourceKey::in_project(cx.org, p, kind, name))
     }
@@ -1606,658 +1016,6 @@ impl Lowerer<'_> {
                 self.depend_on_project(cx, &key, span);
             }
         }
-    }
-
-    fn lower_score(&mut self, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
-        use raw::ScoreType as T;
-        let at = cx.at;
-        let Some(name) = self.name(at, &s.name) else {
-            return;
-        };
-        let ty = s.score_type.value;
-        let type_name = match ty {
-            T::Slider => "slider",
-            T::Categorical => "categorical",
-            T::FreeForm => "free-form",
-            T::Weighted => "weighted",
-            T::Minimum => "minimum",
-            T::Maximum => "maximum",
-        };
-        let mut ok = true;
-        let mut disallow = |lw: &mut Self, present: Option<Span>, field: &str, allowed: &str| {
-            if let Some(span) = present {
-                ok = false;
-                lw.diags.push(
-                    Diagnostic::error(
-                        Code::FieldNotAllowed,
-                        format!("`{field}` does not apply to a {type_name} score"),
-                    )
-                    .with_label(span, "not allowed here")
-                    .with_hint(format!("`{field}` is only for {allowed} scores")),
-                );
-            }
-        };
-        let categories_span = s.categories.as_ref().map(|c| {
-            c.first()
-                .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
-        });
-        if ty != T::Categorical {
-            disallow(self, categories_span, "categories", "categorical");
-            disallow(
-                self,
-                s.multi_select.as_ref().map(|v| self.span(at, v)),
-                "multi_select",
-                "categorical",
-            );
-        }
-        if ty != T::Weighted {
-            disallow(
-                self,
-                s.weights.as_ref().map(|v| self.span(at, v)),
-                "weights",
-                "weighted",
-            );
-        }
-        if !matches!(ty, T::Minimum | T::Maximum) {
-            let span = s.scores.as_ref().map(|v| {
-                v.first()
-                    .map_or(self.span(at, &s.score_type), |c| self.span(at, c))
-            });
-            disallow(self, span, "scores", "minimum and maximum");
-        }
-        let mut refs: Vec<(String, Span)> = Vec::new();
-        let kind = match ty {
-            T::Slider => ScoreKind::Slider,
-            T::FreeForm => ScoreKind::FreeForm,
-            T::Categorical => match &s.categories {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "categories");
-                    ScoreKind::Slider
-                }
-                Some(cats) => {
-                    let mut seen = HashMap::new();
-                    let mut categories = Vec::new();
-                    for c in cats {
-                        let value = self.range(at, &c.value.value, 0.0, 1.0, "a category value");
-                        if let Some(first) =
-                            seen.insert(c.name.value.clone(), self.span(at, &c.name))
-                        {
-                            ok = false;
-                            self.diags.push(
-                                Diagnostic::error(
-                                    Code::DuplicateObject,
-                                    format!("category `{}` is listed twice", c.name.value),
-                                )
-                                .with_label(self.span(at, &c.name), "listed again here")
-                                .with_label(first, "first listed here"),
-                            );
-                        }
-                        match value {
-                            Some(v) => categories.push((c.name.value.clone(), v)),
-                            None => ok = false,
-                        }
-                    }
-                    if cats.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "categories");
-                    }
-                    ScoreKind::Categorical {
-                        categories,
-                        multi_select: s.multi_select.as_ref().map(|m| m.value),
-                    }
-                }
-            },
-            T::Weighted => match &s.weights {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "weights");
-                    ScoreKind::Slider
-                }
-                Some(weights) => {
-                    let mut out = BTreeMap::new();
-                    for (score, w) in &weights.value {
-                        if let Some(v) = self.range(at, w, 0.0, f64::INFINITY, "a weight") {
-                            out.insert(score.clone(), v);
-                        } else {
-                            ok = false;
-                        }
-                        refs.push((score.clone(), self.span(at, w)));
-                    }
-                    if out.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "weights");
-                    } else if out.values().all(|w| *w == 0.0) {
-                        self.diags.push(
-                            Diagnostic::warning(
-                                Code::Suspicious,
-                                "every weight is 0, so this score is always 0",
-                            )
-                            .with_label(self.span(at, weights), "weights"),
-                        );
-                    }
-                    ScoreKind::Weighted(out)
-                }
-            },
-            T::Minimum | T::Maximum => match &s.scores {
-                None => {
-                    ok = false;
-                    self.score_missing(at, s, type_name, "scores");
-                    ScoreKind::Slider
-                }
-                Some(scores) => {
-                    if scores.is_empty() {
-                        ok = false;
-                        self.score_missing(at, s, type_name, "scores");
-                    }
-                    for sc in scores {
-                        refs.push((sc.value.clone(), self.span(at, sc)));
-                    }
-                    let set = scores.iter().map(|s| s.value.clone()).collect();
-                    if ty == T::Minimum {
-                        ScoreKind::Minimum(set)
-                    } else {
-                        ScoreKind::Maximum(set)
-                    }
-                }
-            },
-        };
-        if !ok {
-            return;
-        }
-        let spec = Spec::Score(ScoreSpec {
-            description: s.description.as_ref().map(|d| d.value.clone()),
-            kind,
-            object_types: s
-                .object_types
-                .as_ref()
-                .map(|o| o.iter().map(|t| t.value).collect()),
-        });
-        let Some(key) = Self::project_key(cx, Kind::Score, name.as_str()) else {
-            return;
-        };
-        let span = self.span(at, &s.name);
-        let Some(key) = self.add(cx, key, spec, span, &s.state, None, &s.previous_names) else {
-            return;
-        };
-        self.depend_on_project(cx, &key, span);
-        for (score, span) in refs {
-            if let Some(target) = Self::project_key(cx, Kind::Score, score) {
-                self.reference(&key, target, span, "score");
-            }
-        }
-    }
-
-    fn score_missing(
-        &mut self,
-        at: DocOrigin,
-        s: &Sp<raw::RawScore>,
-        type_name: &str,
-        field: &str,
-    ) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::MissingField,
-                format!("a {type_name} score needs `{field}`"),
-            )
-            .with_label(self.span(at, &s.score_type), format!("{type_name} score"))
-            .with_hint(match field {
-                "categories" => {
-                    "add `categories: [{ name: good, value: 1 }, { name: bad, value: 0 }]`"
-                }
-                "weights" => "add `weights: { score-a: 0.5, score-b: 0.5 }`",
-                _ => "add `scores: [score-a, score-b]`",
-            }),
-        );
-    }
-
-    fn lower_online_scoring(&mut self, cx: Cx<'_>, o: &Sp<raw::RawOnlineScoring>) {
-        let at = cx.at;
-        let Some(project) = cx.project else { return };
-        let Some(name) = self.name(at, &o.name) else {
-            return;
-        };
-        let sampling_rate = self.range(at, &o.sampling_rate, 0.0, 1.0, "`sampling_rate`");
-        let scorers: Vec<FunctionRef> = o
-            .scorers
-            .iter()
-            .filter_map(|f| self.function_ref(at, project, f))
-            .collect();
-        if o.scorers.is_empty() {
-            self.diags.push(
-                Diagnostic::error(
-                    Code::MissingField,
-                    "an online-scoring rule needs at least one scorer",
-                )
-                .with_label(self.span(at, &o.name), "rule without scorers")
-                .with_hint("add `scorers: [{ global: Factuality }]`"),
-            );
-            return;
-        }
-        let scope = match &o.scope {
-            None => Some(Scope::Span),
-            Some(scope) => self.scope(at, scope),
-        };
-        if let Some(scope) = &scope
-            && !matches!(scope, Scope::Span)
-        {
-            let span_only = [
-                (
-                    "apply_to_root_span",
-                    o.apply_to_root_span.as_ref().map(|v| self.span(at, v)),
-                ),
-                (
-                    "apply_to_span_names",
-                    o.apply_to_span_names
-                        .as_ref()
-                        .and_then(|v| v.first())
-                        .map(|v| self.span(at, v)),
-                ),
-            ];
-            for (field, span) in span_only {
-                if let Some(span) = span {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::FieldNotAllowed,
-                            format!("`{field}` only applies to the span scope"),
-                        )
-                        .with_label(span, "not allowed with this scope")
-                        .with_hint("remove it, or use `scope: { type: span }`"),
-                    );
-                    return;
-                }
-            }
-        }
-        let (Some(sampling_rate), Some(scope)) = (sampling_rate, scope) else {
-            return;
-        };
-        if scorers.len() != o.scorers.len() {
-            return;
-        }
-        let spec = Spec::OnlineScoring(OnlineScoringSpec {
-            description: o.description.as_ref().map(|d| d.value.clone()),
-            sampling_rate,
-            scorers,
-            filter: o.filter.as_ref().map(|f| f.value.clone()),
-            scope,
-            apply_to_root_span: o.apply_to_root_span.as_ref().map(|v| v.value),
-            apply_to_span_names: o
-                .apply_to_span_names
-                .as_ref()
-                .map(|v| v.iter().map(|s| s.value.clone()).collect()),
-            skip_logging: o.skip_logging.as_ref().map(|v| v.value),
-        });
-        // Online-scoring rules are project scores on the wire, so they share the score namespace.
-        let Some(key) = Self::project_key(cx, Kind::OnlineScoring, name.as_str()) else {
-            return;
-        };
-        let score_key = Self::project_key(cx, Kind::Score, name.as_str());
-        let span = self.span(at, &o.name);
-        if let Some(existing) = score_key.and_then(|k| self.state.resources.get(&k)) {
-            if !cx.from_template {
-                let d = Diagnostic::error(
-                    Code::DuplicateObject,
-                    format!("`{name}` is both a score and an online-scoring rule in project `{project}`"),
-                )
-                .with_label(span, "online-scoring rule")
-                .with_label(existing.span, "score with the same name")
-                .with_hint("scores and online-scoring rules share one namespace per project; rename one of them");
-                self.diags.push(d);
-            }
-            return;
-        }
-        if let Some(key) = self.add(cx, key, spec, span, &o.state, None, &o.previous_names) {
-            self.depend_on_project(cx, &key, span);
-        }
-    }
-
-    fn scope(&mut self, at: DocOrigin, scope: &Sp<raw::RawScope>) -> Option<Scope> {
-        let idle = scope
-            .idle_seconds
-            .as_ref()
-            .and_then(|v| self.range(at, v, 0.0, f64::INFINITY, "`idle_seconds`"));
-        let group_fields = [
-            (
-                "group_by",
-                scope.group_by.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "placement",
-                scope.placement.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "interval_seconds",
-                scope.interval_seconds.as_ref().map(|v| self.span(at, v)),
-            ),
-            (
-                "max_traces",
-                scope.max_traces.as_ref().map(|v| self.span(at, v)),
-            ),
-        ];
-        match scope.scope_type.value {
-            raw::ScopeType::Span | raw::ScopeType::Trace => {
-                let type_name = if scope.scope_type.value == raw::ScopeType::Span {
-                    "span"
-                } else {
-                    "trace"
-                };
-                let mut extra: Vec<(&str, Span)> = group_fields
-                    .iter()
-                    .filter_map(|(f, s)| s.map(|s| (*f, s)))
-                    .collect();
-                if type_name == "span"
-                    && let Some(v) = &scope.idle_seconds
-                {
-                    extra.push(("idle_seconds", self.span(at, v)));
-                }
-                if let Some((field, span)) = extra.first() {
-                    self.diags.push(
-                        Diagnostic::error(Code::FieldNotAllowed, format!("`{field}` does not apply to the {type_name} scope"))
-                            .with_label(*span, "not allowed here")
-                            .with_hint("`group_by`, `placement`, `interval_seconds` and `max_traces` are for `type: group`"),
-                    );
-                    return None;
-                }
-                Some(if type_name == "span" {
-                    Scope::Span
-                } else {
-                    Scope::Trace { idle_seconds: idle }
-                })
-            }
-            raw::ScopeType::Group => {
-                let (Some(group_by), Some(placement)) = (&scope.group_by, &scope.placement) else {
-                    self.diags.push(
-                        Diagnostic::error(Code::MissingField, "a group scope needs `group_by` and `placement`")
-                            .with_label(self.span(at, &scope.scope_type), "group scope")
-                            .with_hint("add `group_by: metadata.session_id` and `placement: first` (or `each`)"),
-                    );
-                    return None;
-                };
-                let interval_seconds = scope
-                    .interval_seconds
-                    .as_ref()
-                    .and_then(|v| self.range(at, v, 1.0, f64::INFINITY, "`interval_seconds`"));
-                let max_traces = scope
-                    .max_traces
-                    .as_ref()
-                    .and_then(|v| self.int_range(at, v, 1, 64, "`max_traces`"));
-                if scope.interval_seconds.is_some() && interval_seconds.is_none()
-                    || scope.max_traces.is_some() && max_traces.is_none()
-                {
-                    return None;
-                }
-                Some(Scope::Group {
-                    group_by: group_by.value.clone(),
-                    placement: placement.value,
-                    interval_seconds,
-                    max_traces,
-                    idle_seconds: idle,
-                })
-            }
-        }
-    }
-
-    /// Automations (alerts, retention rules, exports) share one namespace per project.
-    #[allow(clippy::too_many_arguments)]
-    fn add_automation(
-        &mut self,
-        cx: Cx<'_>,
-        kind: Kind,
-        name: &Name,
-        spec: Spec,
-        span: Span,
-        state: &Option<Sp<State>>,
-        previous: &[Sp<String>],
-    ) {
-        let others = [Kind::Alert, Kind::Retention, Kind::Export]
-            .into_iter()
-            .filter(|k| *k != kind);
-        for other in others {
-            let Some(other_key) = Self::project_key(cx, other, name.as_str()) else {
-                return;
-            };
-            if let Some(existing) = self.state.resources.get(&other_key) {
-                if !cx.from_template {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateObject,
-                            format!("automation `{name}` is declared twice"),
-                        )
-                        .with_label(span, format!("{kind} declared here"))
-                        .with_label(existing.span, format!("{other} with the same name"))
-                        .with_hint(
-                            "alerts, retention rules and exports share one namespace per project",
-                        ),
-                    );
-                }
-                return;
-            }
-        }
-        let Some(key) = Self::project_key(cx, kind, name.as_str()) else {
-            return;
-        };
-        if let Some(key) = self.add(cx, key, spec, span, state, None, previous) {
-            self.depend_on_project(cx, &key, span);
-        }
-    }
-
-    fn lower_alert(&mut self, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &a.name) else {
-            return;
-        };
-        let interval = self.interval(at, &a.interval, "`interval`");
-        let notify = match (&a.notify.webhook, &a.notify.slack) {
-            (Some(url), None) => self
-                .url(at, url, "a webhook", &["https"])
-                .map(|url| Notify::Webhook { url }),
-            (None, Some(slack)) => Some(Notify::Slack {
-                workspace_id: slack.workspace_id.value.clone(),
-                channel: slack.channel.value.clone(),
-                message_template: slack.message_template.as_ref().map(|m| m.value.clone()),
-            }),
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::FieldNotAllowed,
-                        "`notify` needs exactly one of `webhook` or `slack`",
-                    )
-                    .with_label(self.span(at, &a.notify), "notification target")
-                    .with_hint(if a.notify.webhook.is_none() {
-                        "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
-                    } else {
-                        "keep `webhook` or `slack`; to notify both, declare two alerts"
-                    }),
-                );
-                None
-            }
-        };
-        let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
-            return;
-        };
-        let spec = Spec::Alert(AlertSpec {
-            description: a.description.as_ref().map(|d| d.value.clone()),
-            filter: a.filter.value.clone(),
-            interval_seconds,
-            notify,
-        });
-        self.add_automation(
-            cx,
-            Kind::Alert,
-            &name,
-            spec,
-            self.span(at, &a.name),
-            &a.state,
-            &a.previous_names,
-        );
-    }
-
-    fn lower_retention(&mut self, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
-        let at = cx.at;
-        let object = r.object_type.value.as_str();
-        let name = match &r.name {
-            Some(n) => self.name(at, n),
-            None => Name::new(&format!("retention-{object}")).ok(),
-        };
-        let Some(name) = name else { return };
-        let Some(days) = self.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else {
-            return;
-        };
-        if days == 0.0 {
-            self.diags.push(
-                Diagnostic::warning(
-                    Code::Suspicious,
-                    format!("`days: 0` deletes all {object} data as soon as it is written"),
-                )
-                .with_label(self.span(at, &r.days), "zero days")
-                .with_hint("retention permanently deletes data; check this is intended"),
-            );
-        }
-        let spec = Spec::Retention(RetentionSpec {
-            object_type: r.object_type.value,
-            days,
-        });
-        let span = r
-            .name
-            .as_ref()
-            .map_or_else(|| self.span(at, &r.object_type), |n| self.span(at, n));
-        self.add_automation(cx, Kind::Retention, &name, spec, span, &r.state, &[]);
-    }
-
-    fn lower_export(&mut self, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
-        let at = cx.at;
-        let Some(name) = self.name(at, &e.name) else {
-            return;
-        };
-        let interval = self.interval(at, &e.interval, "`interval`");
-        let path = self.url(at, &e.path, "an export path", &["s3", "gs"]);
-        let data = match (e.data.value, &e.query) {
-            (raw::ExportData::BtqlQuery, Some(q)) => Some(ExportData::Query(q.value.clone())),
-            (raw::ExportData::BtqlQuery, None) => {
-                self.diags.push(
-                    Diagnostic::error(Code::MissingField, "`data: btql_query` needs `query`")
-                        .with_label(self.span(at, &e.data), "query export")
-                        .with_hint("add `query: \"select: * from: project_logs('...')\"`"),
-                );
-                None
-            }
-            (_, Some(q)) => {
-                self.not_allowed(
-                    at,
-                    q,
-                    "`query` only applies to `data: btql_query`".into(),
-                    "remove `query`, or set `data: btql_query`",
-                );
-                None
-            }
-            (raw::ExportData::LogTraces, None) => Some(ExportData::LogTraces),
-            (raw::ExportData::LogSpans, None) => Some(ExportData::LogSpans),
-        };
-        let c = &e.credentials;
-        let credentials = match (&c.aws_role_arn, &c.gcp_service_account) {
-            (Some(arn), None) => {
-                if arn.value.starts_with("arn:") {
-                    Some(ExportCredentials::Aws {
-                        role_arn: arn.value.clone(),
-                        external_id: c.external_id.as_ref().map(|x| x.value.clone()),
-                    })
-                } else {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidName,
-                            format!("`{}` is not an AWS role ARN", arn.value),
-                        )
-                        .with_label(
-                            self.span(at, arn),
-                            "expected `arn:aws:iam::ACCOUNT:role/NAME`",
-                        )
-                        .with_hint("copy the role's ARN from the IAM console; it starts with `arn:aws:iam::`"),
-                    );
-                    None
-                }
-            }
-            (None, Some(sa)) => {
-                if let Some(x) = &c.external_id {
-                    self.not_allowed(
-                        at,
-                        x,
-                        "`external_id` only applies to AWS credentials".into(),
-                        "remove `external_id`",
-                    );
-                    None
-                } else {
-                    Email::new(&sa.value)
-                        .map_err(|err| {
-                            self.diags.push(
-                                Diagnostic::error(Code::InvalidEmail, err.0).with_label(
-                                    self.span(at, sa),
-                                    "expected a service account email",
-                                ),
-                            );
-                        })
-                        .ok()
-                        .map(|_| ExportCredentials::Gcp {
-                            service_account: sa.value.clone(),
-                        })
-                }
-            }
-            _ => {
-                self.diags.push(
-                    Diagnostic::error(Code::FieldNotAllowed, "`credentials` needs exactly one of `aws_role_arn` or `gcp_service_account`")
-                        .with_label(self.span(at, c), "credentials"),
-                );
-                None
-            }
-        };
-        if let (Some(path), Some(creds)) = (&path, &credentials) {
-            let mismatch = match creds {
-                ExportCredentials::Aws { .. } => !path.starts_with("s3://"),
-                ExportCredentials::Gcp { .. } => !path.starts_with("gs://"),
-            };
-            if mismatch {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::InvalidUrl,
-                        "the export path does not match the credentials",
-                    )
-                    .with_label(self.span(at, &e.path), "path")
-                    .with_label(self.span(at, c), "credentials")
-                    .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
-                );
-                return;
-            }
-        }
-        let batch_size = e
-            .batch_size
-            .as_ref()
-            .and_then(|b| self.int_range(at, b, 1, 100_000, "`batch_size`"));
-        if e.batch_size.is_some() && batch_size.is_none() {
-            return;
-        }
-        let (Some(interval_seconds), Some(path), Some(data), Some(credentials)) =
-            (interval, path, data, credentials)
-        else {
-            return;
-        };
-        let spec = Spec::Export(ExportSpec {
-            description: e.description.as_ref().map(|d| d.value.clone()),
-            data,
-            path,
-            format: e.format.value,
-            interval_seconds,
-            credentials,
-            status: e.status.as_ref().map(|s| s.value),
-            batch_size,
-        });
-        self.add_automation(
-            cx,
-            Kind::Export,
-            &name,
-            spec,
-            self.span(at, &e.name),
-            &e.state,
-            &e.previous_names,
-        );
     }
 
     // ---- references ------------------------------------------------------------------------
@@ -2428,7 +1186,7 @@ fn is_loopback_http(url: &str) -> bool {
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
-fn slugify(name: &str) -> String {
+pub(crate) fn slugify(name: &str) -> String {
     name.to_lowercase()
         .chars()
         .map(|c| {

@@ -13,7 +13,7 @@ pub mod lower;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-pub use crate::kinds::ChildSpec;
+pub use crate::kinds::{ChildSpec, OrgChildSpec};
 pub use ids::{Email, InvalidId, Name, OrgName, ProjectName};
 pub use kind::Kind;
 pub use lower::lower;
@@ -167,9 +167,9 @@ pub enum Spec {
     Member(Email),
     ServiceAccount,
     ServiceToken(ServiceTokenSpec),
-    Group(GroupSpec),
-    Role(RoleSpec),
-    Environment(EnvironmentSpec),
+    /// A plain org-level kind (group, role, environment...), whose module is in
+    /// [`crate::kinds`].
+    OrgChild(OrgChildSpec),
     AiSecret(AiSecretSpec),
     Project(ProjectSpec),
     EnvVar(EnvVarSpec),

@@ -1,0 +1,146 @@
+//! The `alert` kind: a project automation that notifies a webhook or Slack channel when logs
+//! match a filter (`event_type: logs` on `/v1/project_automation`). Shared with retention and
+//! exports: see `automation`.
+
+use serde_json::{Value, json};
+
+use crate::diag::{Code, Diagnostic};
+use crate::diff::fields::Field;
+use crate::manifest::raw;
+use crate::manifest::spanned::Sp;
+use crate::model::lower::{Cx, Lowerer};
+use crate::model::{AlertSpec, Kind, Notify, Spec};
+use crate::wire::{self, AutomationAction, AutomationConfigBody, LogsAutomationBody};
+
+/// Checks one manifest entry and adds it to the desired state.
+pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
+    let at = cx.at;
+    let Some(name) = lw.name(at, &a.name) else {
+        return;
+    };
+    let interval = lw.interval(at, &a.interval, "`interval`");
+    let notify = match (&a.notify.webhook, &a.notify.slack) {
+        (Some(url), None) => lw
+            .url(at, url, "a webhook", &["https"])
+            .map(|url| Notify::Webhook { url }),
+        (None, Some(slack)) => Some(Notify::Slack {
+            workspace_id: slack.workspace_id.value.clone(),
+            channel: slack.channel.value.clone(),
+            message_template: slack.message_template.as_ref().map(|m| m.value.clone()),
+        }),
+        _ => {
+            lw.diags.push(
+                Diagnostic::error(
+                    Code::FieldNotAllowed,
+                    "`notify` needs exactly one of `webhook` or `slack`",
+                )
+                .with_label(lw.span(at, &a.notify), "notification target")
+                .with_hint(if a.notify.webhook.is_none() {
+                    "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
+                } else {
+                    "keep `webhook` or `slack`; to notify both, declare two alerts"
+                }),
+            );
+            None
+        }
+    };
+    let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
+        return;
+    };
+    let spec = Spec::Alert(AlertSpec {
+        description: a.description.as_ref().map(|d| d.value.clone()),
+        filter: a.filter.value.clone(),
+        interval_seconds,
+        notify,
+    });
+    super::automation::add(
+        lw,
+        cx,
+        Kind::Alert,
+        &name,
+        spec,
+        lw.span(at, &a.name),
+        &a.state,
+        &a.previous_names,
+    );
+}
+
+/// The managed fields, in display order (see `diff::fields`).
+#[must_use]
+pub fn fields(a: &AlertSpec) -> Vec<Field> {
+    vec![
+        ("description", a.description.as_ref().map(|v| json!(v))),
+        ("filter", Some(json!(a.filter))),
+        ("interval_seconds", Some(json!(a.interval_seconds))),
+        ("notify", Some(notify(&a.notify))),
+    ]
+}
+
+fn notify(n: &Notify) -> Value {
+    match n {
+        Notify::Webhook { url } => json!({ "webhook": url }),
+        Notify::Slack {
+            workspace_id,
+            channel,
+            message_template,
+        } => {
+            json!({ "slack": { "workspace_id": workspace_id, "channel": channel, "message_template": message_template } })
+        }
+    }
+}
+
+/// The automation config the API takes.
+#[must_use]
+pub fn config(a: &AlertSpec) -> AutomationConfigBody {
+    let action = match &a.notify {
+        Notify::Webhook { url } => {
+            AutomationAction::Webhook(wire::WebhookAction { url: url.clone() })
+        }
+        Notify::Slack {
+            workspace_id,
+            channel,
+            message_template,
+        } => AutomationAction::Slack(wire::SlackTarget {
+            workspace_id: workspace_id.clone(),
+            channel: channel.clone(),
+            message_template: message_template.clone(),
+        }),
+    };
+    AutomationConfigBody::Logs(LogsAutomationBody {
+        btql_filter: a.filter.clone(),
+        interval_seconds: a.interval_seconds,
+        action,
+    })
+}
+
+/// The spec of a `logs` automation as listed.
+#[must_use]
+pub fn read(description: Option<&String>, l: &wire::LogsAutomation) -> AlertSpec {
+    AlertSpec {
+        description: description.cloned(),
+        filter: l.btql_filter.clone(),
+        interval_seconds: super::automation::seconds(l.interval_seconds),
+        notify: match &l.action {
+            AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
+            AutomationAction::Slack(s) => Notify::Slack {
+                workspace_id: s.workspace_id.clone(),
+                channel: s.channel.clone(),
+                message_template: s.message_template.clone(),
+            },
+        },
+    }
+}
+
+/// The manifest entry `import` writes.
+#[must_use]
+pub fn manifest(name: &str, a: &AlertSpec) -> Value {
+    super::drop_nulls(json!({
+        "name": name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
+        "notify": match &a.notify {
+            Notify::Webhook { url } => json!({ "webhook": url }),
+            Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": super::drop_nulls(json!({
+                "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
+            })) }),
+        },
+    }))
+}

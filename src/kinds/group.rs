@@ -1,0 +1,237 @@
+//! The `group` kind: a permission group of the org (description, member users and service
+//! accounts, inherited groups), on `/v1/group`. Membership is sent whole on create and as
+//! add/remove deltas against the live group on update.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::{BodyError, CreateVerb, Ids, LiveNames, Lowered, OrgChild, OrgHeader, Reference};
+use crate::diag::{Code, Diagnostic};
+use crate::diff::fields::Field;
+use crate::manifest::raw::{RawGroup, State};
+use crate::model::lower::{Cx, Lowerer};
+use crate::model::{BUILTIN_GROUPS, Email, GroupSpec, Kind, Name};
+use crate::wire::{CreateGroup, Id, PatchGroup};
+
+/// The `group` kind.
+pub struct Group;
+
+impl Group {
+    /// The ids of a group's member users, then its service accounts.
+    fn principals(g: &GroupSpec, ids: &dyn Ids) -> Result<Vec<Id>, BodyError> {
+        g.members
+            .iter()
+            .map(|e| ids.org_object(Kind::Member, e.as_str()))
+            .chain(
+                g.service_accounts
+                    .iter()
+                    .map(|a| ids.org_object(Kind::ServiceAccount, a.as_str())),
+            )
+            .collect()
+    }
+
+    fn inherited(g: &GroupSpec, ids: &dyn Ids) -> Result<Vec<Id>, BodyError> {
+        g.inherits
+            .iter()
+            .map(|n| ids.org_object(Kind::Group, n.as_str()))
+            .collect()
+    }
+}
+
+impl OrgChild for Group {
+    const KIND: Kind = Kind::Group;
+    const CREATE: CreateVerb = CreateVerb::Put;
+    const NAMED_BY: &'static [Kind] = &[Kind::Grant];
+    type Raw = RawGroup;
+    type Spec = GroupSpec;
+    type Item = crate::wire::Group;
+    type Create = CreateGroup;
+    type Patch = PatchGroup;
+
+    fn header(g: &RawGroup) -> OrgHeader<'_> {
+        OrgHeader {
+            name: &g.name,
+            state: &g.state,
+            previous_names: &g.previous_names,
+            protect: None,
+        }
+    }
+
+    fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, g: &RawGroup, name: &Name) -> Option<Lowered<GroupSpec>> {
+        let at = cx.at;
+        let builtin = BUILTIN_GROUPS.contains(&name.as_str());
+        if builtin {
+            if let Some(state) = g.state.as_ref().filter(|s| s.value == State::Absent) {
+                let span = lw.span(at, state);
+                lw.diags.push(
+                    Diagnostic::error(
+                        Code::BuiltinObject,
+                        format!("the built-in group `{name}` cannot be deleted"),
+                    )
+                    .with_label(span, "built-in groups exist in every org")
+                    .with_hint("remove `state: absent`; to empty the group, list no members"),
+                );
+            }
+            if let Some(prev) = g.previous_names.first() {
+                let span = lw.span(at, prev);
+                lw.diags.push(
+                    Diagnostic::error(
+                        Code::BuiltinObject,
+                        format!("the built-in group `{name}` cannot be renamed"),
+                    )
+                    .with_label(span, "built-in groups keep their names")
+                    .with_hint("remove `previous_names`; to use another name, declare a new group and move the members"),
+                );
+            }
+        }
+        let mut members = BTreeSet::new();
+        let mut refs = Vec::new();
+        let check_members = lw.declares_members(cx);
+        for m in &g.members {
+            if let Some(email) = lw.email(at, m) {
+                if check_members {
+                    refs.push(Reference {
+                        kind: Kind::Member,
+                        name: email.to_string(),
+                        span: lw.span(at, m),
+                        what: "member",
+                        hint: Some("add the email to the org's `members` list"),
+                    });
+                }
+                members.insert(email);
+            }
+        }
+        let service_accounts: BTreeSet<Name> = g
+            .service_accounts
+            .iter()
+            .filter_map(|s| lw.name(at, s))
+            .collect();
+        let inherits: BTreeSet<Name> = g.inherits.iter().filter_map(|s| lw.name(at, s)).collect();
+        for (list, kind, what) in [
+            (&g.service_accounts, Kind::ServiceAccount, "service account"),
+            (&g.inherits, Kind::Group, "group"),
+        ] {
+            for s in list {
+                refs.push(Reference {
+                    kind,
+                    name: s.value.clone(),
+                    span: lw.span(at, s),
+                    what,
+                    hint: None,
+                });
+            }
+        }
+        Some(Lowered {
+            key: name.to_string(),
+            spec: GroupSpec {
+                description: g.description.as_ref().map(|d| d.value.clone()),
+                members,
+                service_accounts,
+                inherits,
+                builtin,
+            },
+            refs,
+        })
+    }
+
+    fn fields(g: &GroupSpec) -> Vec<Field> {
+        vec![
+            ("description", g.description.as_ref().map(|v| json!(v))),
+            (
+                "members",
+                Some(json!(
+                    g.members.iter().map(Email::as_str).collect::<Vec<_>>()
+                )),
+            ),
+            (
+                "service_accounts",
+                Some(json!(
+                    g.service_accounts
+                        .iter()
+                        .map(Name::as_str)
+                        .collect::<Vec<_>>()
+                )),
+            ),
+            (
+                "inherits",
+                Some(json!(
+                    g.inherits.iter().map(Name::as_str).collect::<Vec<_>>()
+                )),
+            ),
+        ]
+    }
+
+    fn create(g: &GroupSpec, org_name: &str, name: &str, ids: &dyn Ids) -> Result<CreateGroup, BodyError> {
+        Ok(CreateGroup {
+            name: name.to_owned(),
+            description: g.description.clone(),
+            org_name: Some(org_name.to_owned()),
+            member_users: Some(Self::principals(g, ids)?),
+            member_groups: Some(Self::inherited(g, ids)?),
+        })
+    }
+
+    fn patch(
+        g: &GroupSpec,
+        live: Option<&GroupSpec>,
+        rename: Option<String>,
+        ids: &dyn Ids,
+    ) -> Result<PatchGroup, BodyError> {
+        let old = live.ok_or(BodyError::NeedsLive)?;
+        let want: BTreeSet<Id> = Self::principals(g, ids)?.into_iter().collect();
+        let have: BTreeSet<Id> = Self::principals(old, ids)?.into_iter().collect();
+        let want_groups: BTreeSet<Id> = Self::inherited(g, ids)?.into_iter().collect();
+        let have_groups: BTreeSet<Id> = Self::inherited(old, ids)?.into_iter().collect();
+        Ok(PatchGroup {
+            name: rename,
+            description: g.description.clone(),
+            add_member_users: Some(want.difference(&have).cloned().collect()),
+            remove_member_users: Some(have.difference(&want).cloned().collect()),
+            add_member_groups: Some(want_groups.difference(&have_groups).cloned().collect()),
+            remove_member_groups: Some(have_groups.difference(&want_groups).cloned().collect()),
+        })
+    }
+
+    fn name(g: &crate::wire::Group) -> Option<String> {
+        if g.deleted_at.is_some() {
+            return None;
+        }
+        Name::new(&g.name).ok().map(|n| n.to_string())
+    }
+
+    fn read(g: &crate::wire::Group, name: &str, names: &LiveNames) -> Option<(String, GroupSpec)> {
+        let users: Vec<&Id> = g.member_users.iter().flatten().collect();
+        let spec = GroupSpec {
+            description: g.description.clone(),
+            members: users
+                .iter()
+                .filter_map(|id| names.get(Kind::Member, id.as_str()))
+                .filter_map(|e| Email::new(e).ok())
+                .collect(),
+            service_accounts: users
+                .iter()
+                .filter_map(|id| names.get(Kind::ServiceAccount, id.as_str()))
+                .filter_map(|n| Name::new(n).ok())
+                .collect(),
+            inherits: g
+                .member_groups
+                .iter()
+                .flatten()
+                .filter_map(|id| names.get(Kind::Group, id.as_str()))
+                .filter_map(|n| Name::new(n).ok())
+                .collect(),
+            builtin: BUILTIN_GROUPS.contains(&name),
+        };
+        Some((name.to_string(), spec))
+    }
+
+    fn manifest(name: &str, g: &GroupSpec) -> Value {
+        crate::import::without_empty(json!({
+            "name": name, "description": g.description,
+            "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
+            "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),
+            "inherits": g.inherits.iter().map(Name::as_str).collect::<Vec<_>>(),
+        }))
+    }
+}

@@ -1,0 +1,89 @@
+//! The `service_token` kind: an API token of a service account, declared in the account's
+//! `tokens:` and keyed `account/name`, on `/v1/service_token`. It is created (its key shown
+//! once, optionally written to a file by apply) and deleted, never changed; a special kind:
+//! plain functions (and the lowering method on `Lowerer`) called from the scaffolds.
+
+use std::collections::HashMap;
+
+use crate::manifest::raw::RawServiceToken;
+use crate::manifest::spanned::Sp;
+use crate::model::lower::{Cx, Lowerer};
+use crate::model::{Kind, Name, ResourceKey, ServiceTokenSpec, Spec};
+use crate::wire::{CreateServiceToken, ServiceToken};
+
+impl Lowerer<'_> {
+    /// The tokens of the service account `account` (inserted as `key`): each is checked,
+    /// inserted and made to depend on its account.
+    pub(crate) fn lower_service_tokens(
+        &mut self,
+        cx: Cx<'_>,
+        key: &ResourceKey,
+        account: &Name,
+        tokens: &[Sp<RawServiceToken>],
+    ) {
+        let at = cx.at;
+        for token in tokens {
+            let Some(token_name) = self.name(at, &token.name) else {
+                continue;
+            };
+            let write_key_to = token
+                .write_key_to
+                .as_ref()
+                .and_then(|p| self.relative_path(at, p));
+            let tkey = ResourceKey::in_org(
+                cx.org,
+                Kind::ServiceToken,
+                format!("{account}/{token_name}"),
+            );
+            let spec = Spec::ServiceToken(ServiceTokenSpec {
+                account: account.clone(),
+                name: token_name,
+                write_key_to,
+            });
+            let span = self.span(at, &token.name);
+            if let Some(tkey) = self.add(cx, tkey, spec, span, &token.state, None, &[]) {
+                self.reference(&tkey, key.clone(), span, "service account");
+            }
+        }
+    }
+}
+
+/// The create body of the token `t`, for the service account with id `account_id` in the org
+/// `org_name`.
+#[must_use]
+pub fn create(t: &ServiceTokenSpec, account_id: String, org_name: &str) -> CreateServiceToken {
+    CreateServiceToken {
+        name: t.name.as_str().to_owned(),
+        service_account_id: account_id,
+        org_name: Some(org_name.to_owned()),
+    }
+}
+
+/// The key name (`account/name`) and spec of a listed token; its account is found by id among
+/// the service accounts read (`accounts`), else by the name the list gives.
+#[must_use]
+pub fn read(
+    t: &ServiceToken,
+    accounts: &HashMap<String, Name>,
+) -> Option<(String, ServiceTokenSpec)> {
+    let account = t
+        .service_account_id
+        .as_ref()
+        .and_then(|id| accounts.get(id.as_str()).cloned())
+        .or_else(|| {
+            t.service_account_name
+                .as_deref()
+                .and_then(|n| Name::new(n).ok())
+        });
+    let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
+        return None;
+    };
+    Some((
+        format!("{account}/{name}"),
+        ServiceTokenSpec {
+            account,
+            name,
+            write_key_to: None,
+        },
+    ))
+}
