@@ -407,6 +407,21 @@ pub async fn fetch_org(
     Ok(b.state)
 }
 
+/// The names of an org's live projects (`import` reads every project's env vars).
+///
+/// # Errors
+/// When the project list fails.
+pub async fn project_names(client: &Client, org: &OrgName) -> Result<Vec<ProjectName>, ApiError> {
+    let projects: Vec<wire::Project> = client
+        .list_all(Kind::Project.list(), &[("org_name", org.to_string())])
+        .await?;
+    Ok(projects
+        .iter()
+        .filter(|p| p.deleted_at.is_none())
+        .filter_map(|p| ProjectName::new(&p.name).ok())
+        .collect())
+}
+
 /// The env vars of one object. This list has no cursor parameters, so it is one request.
 async fn env_vars(
     client: &Client,
