@@ -171,3 +171,26 @@ fn a_grant_on_a_dataset_declared_alongside_converges() {
     );
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
+
+/// An aggregate score may combine the output of a scorer the project's online rules run
+/// (`Factuality`), not only declared project scores: such a manifest (as `import` writes it)
+/// validates, applies and converges; a name that is neither stays an error (diagnostic 0214).
+#[test]
+fn aggregate_scores_may_combine_scorer_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::create_dir_all(dir.path().join("m")).expect("mkdir");
+    fs_err::write(
+        dir.path().join("m/p.yaml"),
+        "org: acme\n---\nproject: research\norg: acme\nscores:\n  - { name: helpfulness, type: slider }\n  - { name: blended, type: weighted, weights: { helpfulness: 0.5, Factuality: 0.5 } }\nonline_scoring:\n  - { name: facts, sampling_rate: 0.1, scorers: [{ global: Factuality }] }\n",
+    )
+    .expect("manifest");
+    let validate = run_in(dir.path(), &["validate", "m"]);
+    assert_eq!(validate.code, Some(0), "{}", validate.stderr);
+    let apply = run_in(dir.path(), &["apply", "--emulator", "--auto-approve", "m"]);
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let plan = run_in(
+        dir.path(),
+        &["plan", "--emulator", "--detailed-exitcode", "m"],
+    );
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+}
