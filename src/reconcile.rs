@@ -158,6 +158,10 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     diffs.retain(|d| live.is_complete_for(&d.key));
     let mut notes = diff::name_conflicts(input.desired, &live);
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    notes.extend(diff::policy::api_key_violations(input.desired, &live, now));
     let orgs = input
         .targets
         .iter()

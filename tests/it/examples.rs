@@ -194,3 +194,33 @@ fn aggregate_scores_may_combine_scorer_outputs() {
     );
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
+
+/// `api_key_policy` reports, in the plan, each live API key that breaks it (here: a key owned
+/// by someone outside `allowed_users`), and says what `on_violation` does with it.
+#[test]
+fn api_key_policy_violations_are_reported_in_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::create_dir_all(dir.path().join("m")).expect("mkdir");
+    fs_err::write(
+        dir.path().join("m/org.yaml"),
+        "org: acme\napi_key_policy:\n  allowed_users: [alice@acme.com]\n  on_violation: report\n",
+    )
+    .expect("manifest");
+    let plan = run_in(dir.path(), &["plan", "--emulator", "m"]);
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    let out = format!("{}{}", plan.stdout, plan.stderr);
+    let line = out
+        .lines()
+        .find(|l| l.contains("api_key_policy of org `acme`"))
+        .unwrap_or_else(|| panic!("no violation reported:\n{out}"));
+    assert!(
+        line.contains("`zed-laptop`")
+            && line.contains("zed@acme.com")
+            && line.contains("reported only"),
+        "{line}"
+    );
+    assert!(
+        !out.contains("`bt-gitops-emulator` belongs"),
+        "alice's key is allowed:\n{out}"
+    );
+}
