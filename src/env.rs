@@ -16,6 +16,10 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Log filter for diagnostics on stderr (`bt_gitops=debug`), in `tracing` syntax.
 pub const BT_GITOPS_LOG: &str = "BT_GITOPS_LOG";
 
+/// The emulator profile of `--emulator` runs: `real` (default) or `lenient` (see
+/// `emulator::profile`).
+pub const BT_GITOPS_EMULATOR_PROFILE: &str = "BT_GITOPS_EMULATOR_PROFILE";
+
 /// Token for fetching a followed branch over HTTPS (`watch --remote https://...`), sent as the
 /// password.
 pub const BT_GITOPS_GIT_TOKEN: &str = "BT_GITOPS_GIT_TOKEN";
@@ -67,6 +71,10 @@ pub const ALL: &[(&str, &str)] = &[
     (
         BT_GITOPS_LOG,
         "log filter for stderr, e.g. `bt_gitops=debug`",
+    ),
+    (
+        BT_GITOPS_EMULATOR_PROFILE,
+        "emulator profile of `--emulator` runs: `real` (default) or `lenient`",
     ),
     (
         BT_GITOPS_GIT_TOKEN,

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::kinds::{ai_secret, env_var};
+use crate::kinds::{ai_secret, drop_empty, drop_nulls, env_var};
 use crate::kinds::{alert, export, online_scoring, project, retention, score};
 use crate::live::LiveState;
 use crate::model::*;
@@ -42,7 +42,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
     let mut doc = String::new();
     let _ = writeln!(doc, "org: {}", scalar(org.as_str()));
     if let Some((_, Spec::Org(s))) = objects.iter().find(|(k, _)| k.kind == Kind::Org) {
-        let settings = without_nulls(crate::kinds::org::manifest(s));
+        let settings = drop_nulls(crate::kinds::org::manifest(s));
         if settings.as_object().is_some_and(|m| !m.is_empty()) {
             let _ = writeln!(doc, "settings: {}", flow(&settings));
         }
@@ -61,7 +61,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Spec::AiSecret(a) => {
                 let env = env_name(&k.name);
                 secrets_needed.push(format!("{env} (AI secret {})", k.name));
-                Some(flow(&without_empty(ai_secret::manifest(&k.name, a, &env))))
+                Some(flow(&drop_empty(ai_secret::manifest(&k.name, a, &env))))
             }
             _ => None,
         }),
@@ -99,7 +99,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         "service_accounts",
         accounts
             .iter()
-            .map(|(name, tokens)| flow(&without_empty(json!({ "name": name, "tokens": tokens })))),
+            .map(|(name, tokens)| flow(&drop_empty(json!({ "name": name, "tokens": tokens })))),
     );
     list(
         &mut doc,
@@ -245,13 +245,13 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::OrgChild(c) => {
             return Some(Entry {
                 section: c.manifest_key(),
-                text: flow(&without_nulls(c.manifest(&k.name))),
+                text: flow(&drop_nulls(c.manifest(&k.name))),
             });
         }
         Spec::Child(c) => {
             return Some(Entry {
                 section: c.manifest_key(),
-                text: flow(&without_nulls(c.manifest(&k.name))),
+                text: flow(&drop_nulls(c.manifest(&k.name))),
             });
         }
         Spec::Score(sc) => score::manifest(&k.name, sc),
@@ -329,25 +329,6 @@ fn scalar(s: &str) -> String {
     } else {
         Value::String(s.to_owned()).to_string()
     }
-}
-
-fn without_nulls(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        map.retain(|_, v| !v.is_null());
-    }
-    v
-}
-
-/// Drops nulls, empty lists and empty objects.
-pub(crate) fn without_empty(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        map.retain(|_, v| {
-            !(v.is_null()
-                || v.as_array().is_some_and(Vec::is_empty)
-                || v.as_object().is_some_and(serde_json::Map::is_empty))
-        });
-    }
-    v
 }
 
 fn slug(s: &str) -> String {

@@ -42,6 +42,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod private_file;
 pub mod propose;
 pub mod reconcile;
 pub mod redact;

@@ -202,6 +202,20 @@ impl Collection {
             other => other.path(),
         }
     }
+
+    /// Whether the spec's list operation of the collection declares cursor paging (`limit`
+    /// and `starting_after`): every list but `/environment` (no paging parameters at all) and
+    /// `/v1/env_var` (`limit` only), which are read in one call.
+    #[must_use]
+    pub fn declares_cursor_paging(self) -> bool {
+        !matches!(self, Collection::Environment | Collection::EnvVar)
+    }
+
+    /// The collection whose list is at `path` (`org_list`), if any.
+    #[must_use]
+    pub fn at_list_path(path: &str) -> Option<Collection> {
+        ALL_COLLECTIONS.into_iter().find(|c| c.org_list() == path)
+    }
 }
 
 #[cfg(test)]

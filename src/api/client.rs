@@ -1,5 +1,7 @@
 //! The HTTP client: one base URL and key per org, bounded concurrency, retries, pagination, and
-//! a count of the requests made.
+//! a count of the requests made. Requests follow what first-party clients do: no body on a
+//! DELETE, no paging parameters where the spec declares none, no blind retry of a create that is
+//! not idempotent, and a list that hands back a cursor twice is an error, not a loop.
 //!
 //! The key is sent only as a bearer token and never appears in errors or logs.
 
@@ -13,7 +15,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use super::error::{ApiError, redact};
-use super::retry::{RetryPolicy, parse_retry_after, retry};
+pub use super::retry::Created;
+use super::retry::{RetryPolicy, parse_retry_after, retry, retry_checked};
+use crate::vocab::Collection;
 
 /// Largest page requested from list endpoints.
 pub const PAGE_SIZE: usize = 1000;
@@ -184,19 +188,21 @@ impl Client {
         }
     }
 
-    /// Whether a key preview the API shows (`sk…ijkl`: a few leading and trailing characters
-    /// around an ellipsis) could be this client's key. Lets the caller find its own principal
-    /// without the key leaving the client.
+    /// Whether a key preview the API shows could be this client's key. Lets the caller find its
+    /// own principal without the key leaving the client. The preview's format is not documented
+    /// (K8), so any form of a few leading characters, a hidden middle of characters a key does
+    /// not hold (`…`, `...`, `***`, `•••`) and a few trailing characters is read: `sk…ijkl`,
+    /// `sk-ab...ijkl`. At least four known characters must match.
     #[must_use]
     pub fn key_matches_preview(&self, preview: &str) -> bool {
-        let key = &self.config.api_key;
-        let Some((head, tail)) = preview.split_once('…') else {
-            return false;
-        };
-        !tail.is_empty()
-            && key.starts_with(head)
-            && key.ends_with(tail)
-            && key.len() > head.len() + tail.len()
+        preview_matches(&self.config.api_key, preview)
+    }
+
+    /// Whether this client authenticates with a service token (`bt-st-...`) rather than a
+    /// user's API key (T3).
+    #[must_use]
+    pub fn uses_service_token(&self) -> bool {
+        self.config.api_key.starts_with("bt-st-")
     }
 
     /// Requests that may be in flight right now (the limit less what rate limiting withheld).
@@ -230,8 +236,64 @@ impl Client {
         self.request(method, path, &[], Some(body)).await
     }
 
+    /// `DELETE path`, with no request body (the spec declares none on deletes by id, and
+    /// first-party clients send none), decoded as `T`.
+    ///
+    /// # Errors
+    /// The last error after retries; see [`ApiError`].
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.request::<(), T>(Method::DELETE, path, &[], None).await
+    }
+
+    /// A create that is not idempotent (`POST /v1/service_token`, a service account made by the
+    /// members PATCH): each attempt is sent once, and after a failure that retrying could fix
+    /// (a timeout, a dropped connection, a 5xx) `landed` looks for the object (list and match)
+    /// before the create is sent again, so that a create whose answer was lost is never made
+    /// twice. See [`super::retry::retry_checked`].
+    ///
+    /// # Errors
+    /// As [`super::retry::retry_checked`].
+    pub async fn create_once<B, T, L, LFut>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        landed: L,
+    ) -> Result<Created<T>, ApiError>
+    where
+        B: Serialize + Sync,
+        T: DeserializeOwned,
+        L: FnMut() -> LFut,
+        LFut: std::future::Future<Output = Result<Option<T>, ApiError>>,
+    {
+        retry_checked(
+            &self.config.retry,
+            |attempt| self.request_once(method.clone(), path, body, attempt),
+            landed,
+        )
+        .await
+    }
+
+    /// The objects of a list endpoint that declares no paging parameters (`/environment`): one
+    /// request, without `limit` or a cursor, answered with everything.
+    ///
+    /// # Errors
+    /// The last error after retries.
+    pub async fn list_unpaged<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ApiError> {
+        Ok(self
+            .get::<super::wire::ListResponse<T>>(path, query)
+            .await?
+            .objects)
+    }
+
     /// Every object of a list endpoint (`{"objects": [...]}`), following `starting_after` cursors
-    /// to the end (see [`is_last_page`]).
+    /// to the end (see [`is_last_page`]). A cursor handed back twice is an error
+    /// ([`ApiError::RepeatedCursor`]), never a loop. A collection whose spec list declares no
+    /// cursor paging (`Collection::declares_cursor_paging`) is read in one unpaged call.
     ///
     /// # Errors
     /// The first page that failed after retries; the caller records the read as incomplete.
@@ -262,7 +324,14 @@ impl Client {
         query: &[(&str, String)],
         envelope: Envelope,
     ) -> Result<Vec<T>, ApiError> {
+        // No paging parameters where the spec declares none: one call answers everything.
+        if let (Envelope::Objects, Some(c)) = (envelope, Collection::at_list_path(path))
+            && !c.declares_cursor_paging()
+        {
+            return self.list_unpaged(path, query).await;
+        }
         let mut all: Vec<T> = Vec::new();
+        let mut cursors: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("limit", PAGE_SIZE.to_string()));
@@ -282,6 +351,14 @@ impl Client {
             if is_last_page(n) {
                 return Ok(all);
             }
+            let cursor = all.last().map(|o| o.id().to_owned()).unwrap_or_default();
+            if !cursors.insert(cursor.clone()) {
+                return Err(ApiError::RepeatedCursor {
+                    collection: path.to_owned(),
+                    url: format!("{}{path}", self.config.base_url),
+                    cursor,
+                });
+            }
         }
     }
 
@@ -300,48 +377,70 @@ impl Client {
             format!("{url}?{}", q.join("&"))
         };
         retry(&self.config.retry, |attempt| {
-            let method = method.clone();
-            let url = &url;
-            let shown_url = &shown_url;
-            async move {
-                if attempt > 1 {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                }
-                let _permit = self
-                    .limit
-                    .acquire()
-                    .await
-                    .map_err(|e| ApiError::Transport {
-                        method: method.to_string(),
-                        url: shown_url.clone(),
-                        message: e.to_string(),
-                    })?;
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let mut req = self
-                    .http
-                    .request(method.clone(), url)
-                    .bearer_auth(&self.config.api_key)
-                    .query(query);
-                if let Some(body) = body {
-                    req = req.json(body);
-                }
-                let result = self.finish::<T>(req, &method, shown_url).await;
-                drop(_permit);
-                match &result {
-                    Err(err) if err.status() == Some(429) => {
-                        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                        self.slow_down();
-                    }
-                    Err(_) => {}
-                    Ok(_) => self.speed_up(),
-                }
-                if result.is_err() {
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                }
-                result
-            }
+            self.attempt(method.clone(), &url, &shown_url, query, body, attempt)
         })
         .await
+    }
+
+    /// A request sent once: for creates that must not be repeated blindly (see
+    /// [`Client::create_once`]).
+    async fn request_once<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        attempt: u32,
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{}", self.config.base_url, path);
+        self.attempt(method, &url, &url, &[], Some(body), attempt)
+            .await
+    }
+
+    /// One attempt of a request.
+    async fn attempt<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        shown_url: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        attempt: u32,
+    ) -> Result<T, ApiError> {
+        if attempt > 1 {
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Transport {
+                method: method.to_string(),
+                url: shown_url.to_owned(),
+                message: e.to_string(),
+            })?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(&self.config.api_key)
+            .query(query);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let result = self.finish::<T>(req, &method, shown_url).await;
+        drop(_permit);
+        match &result {
+            Err(err) if err.status() == Some(429) => {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                self.slow_down();
+            }
+            Err(_) => {}
+            Ok(_) => self.speed_up(),
+        }
+        if result.is_err() {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     async fn finish<T: DeserializeOwned>(
@@ -386,6 +485,24 @@ impl Client {
             message: redact(&e.to_string()),
         })
     }
+}
+
+/// Whether `preview` (head, hidden middle, tail) could show `key`: see
+/// [`Client::key_matches_preview`].
+#[must_use]
+pub fn preview_matches(key: &str, preview: &str) -> bool {
+    let shown = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let head_len = preview.find(|c: char| !shown(c)).unwrap_or(preview.len());
+    let (head, rest) = preview.split_at(head_len);
+    let tail_start = rest.rfind(|c: char| !shown(c)).map_or(0, |i| {
+        i + rest[i..].chars().next().map_or(1, char::len_utf8)
+    });
+    let (middle, tail) = rest.split_at(tail_start);
+    !middle.is_empty()
+        && head.len() + tail.len() >= 4
+        && key.starts_with(head)
+        && key.ends_with(tail)
+        && key.len() > head.len() + tail.len()
 }
 
 /// Whether a page of `n` objects (asked for [`PAGE_SIZE`]) ends the list. The API documents no
@@ -474,6 +591,24 @@ pub use crate::wire::HasId;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previews_in_any_form() {
+        let key = "sk-abcdefghijkl";
+        for preview in [
+            "sk…ijkl",
+            "sk...ijkl",
+            "sk-ab...ijkl",
+            "sk-***ijkl",
+            "sk•••ijkl",
+        ] {
+            assert!(preview_matches(key, preview), "{preview}");
+        }
+        for preview in ["sk…ijkm", "sx...ijkl", "…", "...", "sk-abcdefghijkl", "s…l"] {
+            assert!(!preview_matches(key, preview), "{preview}");
+        }
+        assert!(preview_matches("bt-st-0123456789", "bt...6789"));
+    }
 
     #[test]
     fn last_pages() {

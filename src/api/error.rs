@@ -43,6 +43,16 @@ pub enum ApiError {
         url: String,
         message: String,
     },
+    /// A paginated list handed back a cursor it had already given: the server ignores our
+    /// paging parameters, and following it would loop forever.
+    #[error(
+        "listing {collection} at {url} went in a circle: the page after `{cursor}` ended with `{cursor}` again (the server ignores the paging parameters); the list was not read"
+    )]
+    RepeatedCursor {
+        collection: String,
+        url: String,
+        cursor: String,
+    },
 }
 
 impl ApiError {
@@ -52,7 +62,9 @@ impl ApiError {
         match self {
             ApiError::Status { status, .. } => matches!(status, 408 | 409 | 429) || *status >= 500,
             ApiError::Transport { .. } => true,
-            ApiError::Decode { .. } | ApiError::Tls { .. } => false,
+            ApiError::Decode { .. } | ApiError::Tls { .. } | ApiError::RepeatedCursor { .. } => {
+                false
+            }
         }
     }
 

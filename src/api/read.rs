@@ -301,26 +301,20 @@ pub async fn fetch_org(
         );
     }
 
-    for t in b
+    let tokens = b
         .complete(tokens, &[Kind::ServiceToken])
-        .unwrap_or_default()
-    {
-        let Some((name, spec)) = service_token::read(&t, &accounts) else {
+        .unwrap_or_default();
+    for t in &tokens {
+        let Some((name, spec)) = service_token::read(t, &accounts) else {
             continue;
         };
         let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
-        b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), &t, None);
+        b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), t, None);
     }
 
     let keys = b.complete(keys, &[]).unwrap_or_default();
-    if let Some(email) = keys
-        .iter()
-        .filter(|k| client.key_matches_preview(&k.preview_name))
-        .find_map(|k| k.user_id.as_ref().and_then(|id| emails.get(id.as_str())))
-    {
-        b.state
-            .own_principal
-            .insert(org.clone(), Principal::User(email.to_string()));
+    if let Some(me) = own_principal(client, &keys, &tokens, &emails, &accounts) {
+        b.state.own_principal.insert(org.clone(), me);
     }
     for k in keys {
         b.state.api_keys.push(LiveApiKey {
@@ -670,4 +664,50 @@ fn split_metadata(
         }
     }
     (out, recorded)
+}
+
+/// Whose key this client uses (assumption K8), found without relying on one preview format
+/// (`Client::key_matches_preview` reads any preview of the form head, hidden middle, tail:
+/// `sk…ijkl`, `sk-ab...ijkl`, `sk-***ijkl`): the user of a listed API key whose preview
+/// matches; else the account of a listed service token whose preview matches (service tokens
+/// are not API keys); else, for a user key, the one user every listed API key belongs to, since
+/// the API lists only the caller's own keys (K7).
+fn own_principal(
+    client: &Client,
+    keys: &[wire::ApiKey],
+    tokens: &[wire::ServiceToken],
+    emails: &HashMap<String, Email>,
+    accounts: &HashMap<String, Name>,
+) -> Option<Principal> {
+    let email_of = |k: &wire::ApiKey| k.user_id.as_ref().and_then(|id| emails.get(id.as_str()));
+    if let Some(email) = keys
+        .iter()
+        .filter(|k| client.key_matches_preview(&k.preview_name))
+        .find_map(email_of)
+    {
+        return Some(Principal::User(email.to_string()));
+    }
+    if let Some(name) = tokens
+        .iter()
+        .filter(|t| client.key_matches_preview(&t.preview_name))
+        .find_map(|t| {
+            t.service_account_id
+                .as_ref()
+                .and_then(|id| accounts.get(id.as_str()).map(ToString::to_string))
+                .or_else(|| t.service_account_name.clone())
+        })
+    {
+        return Some(Principal::ServiceAccount(name));
+    }
+    if client.uses_service_token() {
+        return None;
+    }
+    let mut owners = keys
+        .iter()
+        .map(|k| k.user_id.as_ref().map(wire::Id::as_str));
+    let first = owners.next()??;
+    if owners.all(|o| o == Some(first)) {
+        return emails.get(first).map(|e| Principal::User(e.to_string()));
+    }
+    None
 }

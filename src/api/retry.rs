@@ -124,6 +124,62 @@ where
     }
 }
 
+/// What a checked create ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// The server answered the create.
+    Answered(T),
+    /// An attempt's answer was lost, but the object it created was found: the create landed.
+    Found(T),
+}
+
+/// Runs a create that is not idempotent (a retry after a lost answer would make a second
+/// object): `op` is one attempt, without retries of its own. After a failure that retrying could
+/// fix, it waits as [`retry`] does, then asks `landed` whether an earlier attempt created the
+/// object after all (list and match); only when nothing is found is the create sent again.
+///
+/// # Errors
+/// The last error of `op` when every attempt failed, or one failed in a way retrying cannot
+/// fix; the error of `landed` when the check itself fails (the create is then not repeated,
+/// since whether it landed is unknown).
+pub async fn retry_checked<T, F, Fut, L, LFut>(
+    policy: &RetryPolicy,
+    mut op: F,
+    mut landed: L,
+) -> Result<Created<T>, ApiError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+    L: FnMut() -> LFut,
+    LFut: Future<Output = Result<Option<T>, ApiError>>,
+{
+    let mut backoff = Backoff::new(policy);
+    let attempts = policy.attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        let err = match op(attempt).await {
+            Ok(value) => return Ok(Created::Answered(value)),
+            Err(err) => err,
+        };
+        if !err.is_retryable() {
+            return Err(err);
+        }
+        let delay = backoff.next().unwrap_or(policy.cap);
+        let delay = err
+            .retry_after()
+            .map_or(delay, |server| server.min(policy.cap).max(delay));
+        tracing::debug!(attempt, ?delay, error = %err, "checking whether the create landed");
+        tokio::time::sleep(delay).await;
+        if let Some(found) = landed().await? {
+            return Ok(Created::Found(found));
+        }
+        if attempt >= attempts {
+            return Err(err);
+        }
+        attempt += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

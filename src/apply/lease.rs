@@ -174,9 +174,7 @@ pub async fn acquire_named(
             });
         }
         // Expired: take it over. Losing a race here is fine: the next POST decides.
-        let _ = client
-            .send::<Value, Value>(Method::DELETE, &format!("/v1/env_var/{id}"), &Value::Null)
-            .await;
+        let _ = client.delete::<Value>(&format!("/v1/env_var/{id}")).await;
     }
     Err(LeaseError::Held {
         org: org.to_owned(),
@@ -243,7 +241,7 @@ pub async fn inspect(client: &Client, org: &str) -> Result<Option<LeaseInfo>, Le
 /// When the API refuses or cannot be reached.
 pub async fn break_lease(client: &Client, id: &str) -> Result<(), ApiError> {
     client
-        .send::<Value, Value>(Method::DELETE, &format!("/v1/env_var/{id}"), &Value::Null)
+        .delete::<Value>(&format!("/v1/env_var/{id}"))
         .await
         .map(|_| ())
 }
@@ -271,11 +269,7 @@ impl Lease {
     /// When the API cannot be reached; the lease then expires on its own.
     pub async fn release(self) -> Result<(), ApiError> {
         self.client
-            .send::<Value, Value>(
-                Method::DELETE,
-                &format!("/v1/env_var/{}", self.id),
-                &Value::Null,
-            )
+            .delete::<Value>(&format!("/v1/env_var/{}", self.id))
             .await
             .map(|_| ())
     }

@@ -9,8 +9,11 @@
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
-//! over: see `kinds::project`), an AWS export gets an external id when it declares none, and
-//! members, service accounts and grants go through their special endpoints.
+//! over: see `kinds::project`), an AWS export gets an external id when it declares none,
+//! members, service accounts and grants go through their special endpoints, new members' and
+//! service accounts' ids are looked up in the user list when the members PATCH does not answer
+//! them, and service tokens and service accounts (creates that are not idempotent) go through
+//! `Client::create_once`.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +21,8 @@ use crate::api::client::Method;
 use serde_json::{Map, Value, json};
 
 use super::{ApplyInput, ChangeError, Ids, key_of};
-use crate::api::client::Client;
+use crate::api::client::{Client, Created};
+use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::kinds::{
     BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, member, project,
@@ -234,15 +238,34 @@ impl Cx<'_> {
             Spec::Member(email) => {
                 let body = body_value(&member::invite(email, self.key.org.as_str()));
                 let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
-                Ok(self.added_user(&out))
+                if let Some(id) = self.added_user(&out) {
+                    return Ok(Some(id));
+                }
+                // `added_users` is promised only for service accounts with tokens (O7).
+                let id =
+                    lookup::member_id(self.client, self.key.org.as_str(), email.as_str()).await?;
+                Ok(id.map(|id| self.record_id(id)))
             }
             Spec::ServiceAccount => {
+                // Not idempotent (K6): a lost answer is checked in the user list, never resent blindly.
                 let body = body_value(&service_account::invite(
                     &self.key.name,
                     self.key.org.as_str(),
                 ));
-                let out = self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
-                Ok(self.added_user(&out))
+                let (org, name) = (self.key.org.as_str(), self.key.name.as_str());
+                let created = self
+                    .client
+                    .create_once(Method::PATCH, ORG_MEMBERS_PATH, &body, || async {
+                        let id = lookup::service_account_id(self.client, org, name).await?;
+                        Ok(id.map(|id| json!({ "added_users": [{ "id": id }] })))
+                    })
+                    .await?;
+                let (Created::Answered(out) | Created::Found(out)) = created;
+                if let Some(id) = self.added_user(&out) {
+                    return Ok(Some(id));
+                }
+                let id = lookup::service_account_id(self.client, org, name).await?;
+                Ok(id.map(|id| self.record_id(id)))
             }
             Spec::ServiceToken(t) => {
                 let account = self.id_of(&ResourceKey::in_org(
@@ -250,8 +273,41 @@ impl Cx<'_> {
                     Kind::ServiceAccount,
                     t.account.as_str(),
                 ))?;
-                let body = body_value(&service_token::create(t, account, self.key.org.as_str()));
-                let out = self.send(Method::POST, self.collection()?, body).await?;
+                let body = body_value(&service_token::create(
+                    t,
+                    account.clone(),
+                    self.key.org.as_str(),
+                ));
+                // Not idempotent (K4): token names need not be unique, so a lost answer is
+                // checked in the token list, never resent blindly.
+                let (org, name) = (self.key.org.as_str(), t.name.as_str());
+                let created = self
+                    .client
+                    .create_once(Method::POST, self.collection()?, &body, || {
+                        lookup::service_token(self.client, org, &account, name)
+                    })
+                    .await?;
+                let out = match created {
+                    Created::Answered(out) => out,
+                    Created::Found(found) if t.write_key_to.is_some() => {
+                        // The key was in the lost answer and is shown only once: a token
+                        // nobody holds is useless, so it is revoked for the next apply to
+                        // create afresh.
+                        let id = found.get("id").and_then(Value::as_str).unwrap_or_default();
+                        let revoked = self
+                            .client
+                            .delete::<Value>(&format!("/v1/service_token/{id}"))
+                            .await
+                            .map_or_else(
+                                |r| format!("revoking it failed ({r}): delete it by hand"),
+                                |_| "it was revoked again".to_owned(),
+                            );
+                        return Err(ChangeError::Unresolved(format!(
+                            "the token was created but the answer carrying its key was lost, so no key could be written; {revoked}, and the next apply creates it afresh"
+                        )));
+                    }
+                    Created::Found(found) => found,
+                };
                 if let Some(key) = out.get("key").and_then(Value::as_str) {
                     crate::redact::register(key);
                 }
@@ -263,11 +319,8 @@ impl Cx<'_> {
                     // revoke the token again and fail loudly.
                     let id = out.get("id").and_then(Value::as_str).unwrap_or_default();
                     let revoked = self
-                        .send(
-                            Method::DELETE,
-                            &format!("/v1/service_token/{id}"),
-                            Value::Null,
-                        )
+                        .client
+                        .delete::<Value>(&format!("/v1/service_token/{id}"))
                         .await
                         .map_or_else(
                             |r| format!("revoking it failed too ({r}): delete it by hand"),
@@ -481,9 +534,7 @@ impl Cx<'_> {
             }
             _ => self.collection()?,
         };
-        self.client
-            .send::<Value, Value>(Method::DELETE, &format!("{path}/{id}"), &Value::Null)
-            .await?;
+        self.client.delete::<Value>(&format!("{path}/{id}")).await?;
         Ok(())
     }
 
@@ -491,14 +542,19 @@ impl Cx<'_> {
         &self.input.root
     }
 
-    /// The id of the user or service account a members PATCH added.
+    /// The id of the user or service account a members PATCH added, when it says.
     fn added_user(&self, out: &Value) -> Option<String> {
         let id = out
             .pointer("/added_users/0/id")
             .and_then(Value::as_str)
             .map(str::to_owned)?;
+        Some(self.record_id(id))
+    }
+
+    /// Records the id of the object this change created, for later changes.
+    fn record_id(&self, id: String) -> String {
         self.ids.set(self.key.clone(), id.clone());
-        Some(id)
+        id
     }
 
     /// Metadata as declared, plus the digest of the secret being written.
@@ -655,36 +711,7 @@ fn external_id(key: &ResourceKey) -> String {
 /// 0600) beside it, synced, then renamed over the target, so the file is never half-written and
 /// an existing file ends with mode 0600 too.
 fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use fs_err::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| {
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        std::io::Write::write_all(&mut file, key.as_bytes())?;
-        file.sync_all()?;
-        fs_err::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs_err::remove_file(&tmp);
-    }
-    written
+    crate::private_file::write(path, key.as_bytes())
 }
 
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the

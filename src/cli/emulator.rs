@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::emulator::{EmulatorConfig, FaultRule, SeedDoc, spawn};
+use crate::emulator::{EmulatorConfig, FaultRule, ProfileName, SeedDoc, spawn};
 use crate::env;
 
 /// Arguments of `bt-gitops emulator`.
@@ -34,6 +34,10 @@ pub struct EmulatorArgs {
     /// Fault rules to start with: a JSON array of rules, as accepted by `PUT /_emulator/faults`.
     #[arg(long, value_name = "FILE")]
     pub faults: Option<PathBuf>,
+    /// How to answer where the real API's behaviour is unsure: `real` (as strict as the real API
+    /// wherever that is unknown) or `lenient` (bt-gitops's first guesses).
+    #[arg(long, value_name = "PROFILE", default_value = "real", value_parser = clap::builder::PossibleValuesParser::new(ProfileName::ALL))]
+    pub profile: String,
     /// Delete the state file (the `--state` file, or else `.bt-gitops/emulator.json`, the state of
     /// `--emulator` commands) and exit; the next run seeds a fresh state.
     #[arg(long)]
@@ -63,7 +67,13 @@ pub async fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
     let mut config = EmulatorConfig::default()
         .with_port(args.port)
         .with_latency(Duration::from_millis(args.latency_ms))
-        .with_deterministic(args.deterministic);
+        .with_deterministic(args.deterministic)
+        .with_profile(
+            args.profile
+                .parse::<ProfileName>()
+                .map_err(anyhow::Error::msg)?
+                .profile(),
+        );
     if let Some(path) = &args.seed {
         config = config.with_seed(SeedDoc::load(path)?);
     }
@@ -78,7 +88,12 @@ pub async fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
     }
     let emu = spawn(config).await?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "emulator listening on {}", emu.url())?;
+    writeln!(
+        out,
+        "emulator listening on {} (profile {})",
+        emu.url(),
+        emu.state().profile().name
+    )?;
     writeln!(out, "api key: {}", emu.api_key())?;
     if let Some(token) = emu.service_token() {
         writeln!(out, "service token: {token}")?;

@@ -11,6 +11,7 @@
 //! has one (so a demo can create service tokens, as with a real owner service token), else with
 //! the user key; the owner and that key are printed on stderr when the org is created.
 //! `bt-gitops emulator --reset` deletes the state, so the next command seeds a fresh one.
+//! `BT_GITOPS_EMULATOR_PROFILE` picks the emulator's profile (`real` unless set).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,20 @@ use crate::emulator::seed::SeedOrg;
 use crate::emulator::{EmuHandle, EmulatorConfig, SeedDoc, Store, spawn};
 use crate::model::{DesiredState, OrgName};
 use crate::reconcile::OrgTarget;
+
+/// The profile named by `BT_GITOPS_EMULATOR_PROFILE` (`real` when unset).
+///
+/// # Errors
+/// When the variable names no profile.
+fn profile() -> anyhow::Result<crate::emulator::Profile> {
+    match std::env::var(crate::env::BT_GITOPS_EMULATOR_PROFILE) {
+        Ok(name) if !name.is_empty() => Ok(name
+            .parse::<crate::emulator::ProfileName>()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::env::BT_GITOPS_EMULATOR_PROFILE))?
+            .profile()),
+        _ => Ok(crate::emulator::Profile::real()),
+    }
+}
 
 /// The seed used on first use.
 const SEED: &str = include_str!("../../examples/emulator/seed.json");
@@ -118,7 +133,8 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     let handle = spawn(
         EmulatorConfig::default()
             .with_seed(seed.clone())
-            .with_state_file(&state),
+            .with_state_file(&state)
+            .with_profile(profile()?),
     )
     .await
     .with_context(|| format!("cannot start the emulator with state `{}`", state.display()))?;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::resource::fields;
-use super::store::{Collection, Record, Store, preview};
+use super::store::{Collection, Record, Store};
 use crate::api::wire::{self, JsonMap};
 
 /// The built-in groups of every org, in creation order.
@@ -173,7 +173,7 @@ pub fn create_api_key(
         id: wire::Id::parse(&id).unwrap_or_else(|_| wire::Id::nil()),
         created: Some(now),
         name: name.to_owned(),
-        preview_name: preview(&raw),
+        preview_name: store.profile.preview(&raw),
         user_id: wire::Id::parse(user_id).ok(),
         user_email: field("email").as_str().map(str::to_owned),
         user_given_name: field("given_name").as_str().map(str::to_owned),
@@ -206,7 +206,7 @@ pub fn create_service_token(
         id: wire::Id::parse(&id).unwrap_or_else(|_| wire::Id::nil()),
         created: Some(now),
         name: name.to_owned(),
-        preview_name: preview(&raw),
+        preview_name: store.profile.preview(&raw),
         service_account_id: wire::Id::parse(account_id).ok(),
         service_account_email: None,
         service_account_name: account_name,
@@ -224,7 +224,10 @@ pub fn create_service_token(
 pub fn rotate_service_token(store: &mut Store, token: &Record) -> (JsonMap, String) {
     let raw = store.clock.new_token("bt-st-");
     let mut object = token.object.clone();
-    object.insert("preview_name".into(), Value::String(preview(&raw)));
+    object.insert(
+        "preview_name".into(),
+        Value::String(store.profile.preview(&raw)),
+    );
     store.delete_credential(token);
     store.update(
         Collection::ServiceToken,

@@ -50,6 +50,13 @@ impl Caller {
                     .is_some_and(|m| m.iter().any(|u| u.as_str() == Some(&self.user_id)))
         })
     }
+
+    /// Whether the caller may create service tokens: an org owner, with a service token unless
+    /// the profile lets user API keys do it too (assumption K3).
+    pub fn may_create_service_tokens(&self, store: &Store) -> bool {
+        self.is_owner(store)
+            && (self.service_token || !store.profile.service_tokens_need_service_caller)
+    }
 }
 
 /// Authenticates a request from its `Authorization` header.

@@ -1,5 +1,6 @@
 //! Test controls applied around every API request: injected latency, fault rules (an error
-//! status, 429 with `Retry-After`, a dropped connection, a delay, or an error echoing the request; on every Nth matching request, on a
+//! status, 429 with `Retry-After`, a dropped connection, a delay, an error echoing the request,
+//! or a dropped connection or error status after the request was served (a lost answer); on every Nth matching request, on a
 //! seeded random fraction, or always, optionally limited to a method, a path pattern and a number
 //! of times), the request log, and CORS preflight answers.
 
@@ -38,6 +39,12 @@ pub enum FaultAction {
     /// `Authorization` header and body included, as some servers and proxies do on 400 and 500:
     /// for proving that nothing secret a request carried reaches bt-gitops's outputs.
     Echo { status: u16 },
+    /// Run the request (a write lands), then close the connection without its answer: what a
+    /// client sees when its request timed out after the server acted on it.
+    DropAfter,
+    /// Run the request (a write lands), then answer this status instead of its answer, as a
+    /// gateway that timed out waiting for the server does (502, 504).
+    StatusAfter { status: u16 },
 }
 
 fn one() -> u64 {
@@ -308,7 +315,10 @@ fn injected(action: &FaultAction) -> Option<Response> {
             response
         }
         FaultAction::Drop => Response::new(Body::new(Dropped)),
-        FaultAction::Delay { .. } | FaultAction::Echo { .. } => return None,
+        FaultAction::Delay { .. }
+        | FaultAction::Echo { .. }
+        | FaultAction::DropAfter
+        | FaultAction::StatusAfter { .. } => return None,
     })
 }
 
@@ -339,6 +349,8 @@ fn fault_name(action: &FaultAction) -> &'static str {
         FaultAction::Drop => "drop",
         FaultAction::Delay { .. } => "delay",
         FaultAction::Echo { .. } => "echo",
+        FaultAction::DropAfter => "drop_after",
+        FaultAction::StatusAfter { .. } => "status_after",
     }
 }
 
@@ -373,7 +385,7 @@ fn preflight(state: &AppState, path: &str) -> Response {
     };
     if let Some((collection, id)) = item
         && let Some(kind) = Collection::from_api_name(collection)
-        && !matches!(id, "members" | "batch_update" | "list_org")
+        && !matches!(id, "members" | "batch_update" | "batch-update" | "list_org")
     {
         let Ok(id) = Id::parse(id) else {
             return json_error(StatusCode::BAD_REQUEST, &format!("`{id}` is not a UUID"));
@@ -481,10 +493,18 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
             if let Some(FaultAction::Delay { ms }) = &fault {
                 tokio::time::sleep(Duration::from_millis(*ms)).await;
             }
-            next.run(request).await
+            let answer = next.run(request).await;
+            match &fault {
+                Some(FaultAction::DropAfter) => Response::new(Body::new(Dropped)),
+                Some(FaultAction::StatusAfter { status }) => json_error(
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::GATEWAY_TIMEOUT),
+                    "injected fault after the request was served",
+                ),
+                _ => answer,
+            }
         }
     };
-    if !matches!(fault, Some(FaultAction::Drop))
+    if !matches!(fault, Some(FaultAction::Drop | FaultAction::DropAfter))
         && let Some(entry) = guard.entry.as_mut()
     {
         entry.status = response.status().as_u16();

@@ -11,6 +11,8 @@
 //! replaces `project.settings` and applies add/remove lists to groups and roles), DELETE returns
 //! the object which then reads as 404, lists are newest first with cursors, secrets are write-only.
 //! Errors are `{"error": "..."}` with the API's statuses; an object of another org is 403.
+//! Where the real API's behaviour is unsure, [`profile`] decides: the `real` profile (the
+//! default) is at least as strict as the real API, `lenient` follows bt-gitops's first guesses.
 //!
 //! Test controls (latency, fault rules, the request log, a state dump) live under `/_emulator/`
 //! (see [`control`]) and on [`EmuHandle`]. It is the only module that knows axum, and it does not
@@ -43,6 +45,7 @@ pub mod endpoints;
 pub mod error;
 pub mod faults;
 pub mod functions;
+pub mod profile;
 pub mod query;
 pub mod resource;
 mod routes;
@@ -50,6 +53,7 @@ pub mod seed;
 pub mod store;
 
 pub use faults::{FaultAction, FaultRule, LoggedRequest};
+pub use profile::{PreviewStyle, Profile, ProfileName};
 pub use seed::{SeedDoc, SeededKey};
 pub use store::{Collection, Snapshot, Store};
 
@@ -68,6 +72,8 @@ pub struct EmulatorConfig {
     pub deterministic: bool,
     /// Fault rules active from the start.
     pub faults: Vec<FaultRule>,
+    /// The rules followed where the real API is unsure (default: [`Profile::real`]).
+    pub profile: Profile,
 }
 
 impl EmulatorConfig {
@@ -103,6 +109,13 @@ impl EmulatorConfig {
     #[must_use]
     pub fn with_deterministic(mut self, deterministic: bool) -> EmulatorConfig {
         self.deterministic = deterministic;
+        self
+    }
+
+    /// Follow these rules where the real API is unsure.
+    #[must_use]
+    pub fn with_profile(mut self, profile: Profile) -> EmulatorConfig {
+        self.profile = profile;
         self
     }
 
@@ -173,6 +186,11 @@ impl AppState {
         }
     }
 
+    /// The rules this emulator follows where the real API is unsure.
+    pub fn profile(&self) -> Profile {
+        self.store().profile
+    }
+
     /// Locks the controls (latency, faults, request log).
     pub fn controls(&self) -> MutexGuard<'_, faults::Controls> {
         self.0.controls.lock().unwrap_or_else(|p| p.into_inner())
@@ -194,6 +212,10 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            profile::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             faults::middleware,
         ))
         .with_state(state)
@@ -206,9 +228,14 @@ pub fn app(state: AppState) -> Router {
 /// When the state file or the seed is invalid, or the state file cannot be written.
 pub fn build(config: &EmulatorConfig) -> Result<(AppState, Vec<SeededKey>), EmulatorError> {
     let (store, keys) = match &config.state_file {
-        Some(path) if path.exists() => (Store::load(path)?, Vec::new()),
+        Some(path) if path.exists() => {
+            let mut store = Store::load(path)?;
+            store.profile = config.profile;
+            (store, Vec::new())
+        }
         _ => {
             let mut store = Store::new(config.deterministic);
+            store.profile = config.profile;
             let seed = config.seed.clone().unwrap_or_else(SeedDoc::default_org);
             let keys = seed.apply(&mut store)?;
             if let Some(path) = &config.state_file {

@@ -4,11 +4,13 @@
 //! older than that id, `ending_before=<id>` the objects newer than it (the `limit` closest to it,
 //! still newest first); both at once is a 400. Without `limit`, a list returns every match (the
 //! spec declares no default; first-party clients list without paginating). A cursor naming an
-//! unknown id yields an empty page; a cursor naming a deleted object keeps its position.
+//! unknown id yields an empty page; a cursor naming a deleted object keeps its position. Under
+//! the real-API profile a list ignores the paging parameters its spec operation does not declare.
 
 use serde::de::DeserializeOwned;
 
 use super::error::ErrorResponse;
+use super::profile::Profile;
 use super::store::{Record, Table};
 use crate::api::wire::Id;
 
@@ -131,6 +133,31 @@ impl Params {
             starting_after,
             ending_before,
         })
+    }
+}
+
+impl Params {
+    /// The page requested of the list at `collection_path`, reading only the paging parameters
+    /// the profile lets that list honour (see [`Profile::honours_cursors`]); the others are
+    /// ignored, unchecked, as a server that does not declare them would.
+    ///
+    /// # Errors
+    /// As [`Params::page`], for the parameters read.
+    pub fn page_for(
+        &self,
+        profile: &Profile,
+        collection_path: &str,
+    ) -> Result<Page, ErrorResponse> {
+        let mut honoured = self.clone();
+        honoured.0.retain(|(key, _)| {
+            let key = key.strip_suffix("[]").unwrap_or(key);
+            match key {
+                "limit" => profile.honours_limit(collection_path),
+                "starting_after" | "ending_before" => profile.honours_cursors(collection_path),
+                _ => false,
+            }
+        });
+        honoured.page()
     }
 }
 

@@ -424,7 +424,7 @@ pub fn list(
     params: &Params,
 ) -> Result<Vec<JsonMap>, ErrorResponse> {
     caller.check_org_name(params.one("org_name")?)?;
-    let page = params.page()?;
+    let page = params.page_for(&store.profile, spec.kind.path())?;
     let ids = params.uuids("ids")?;
     let name = if spec.name_param.is_empty() {
         None

@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::profile::Profile;
 use crate::api::wire::JsonMap;
 
 pub use crate::vocab::{ALL_COLLECTIONS, Collection};
@@ -256,6 +257,9 @@ pub struct Store {
     pub members: BTreeSet<(String, String)>,
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
     credentials: HashMap<String, (Collection, String)>,
+    /// The rules followed where the real API is unsure (not persisted: a state file loads under
+    /// whichever profile the emulator starts with).
+    pub profile: Profile,
 }
 
 /// The persisted form of a [`Store`] (`--state FILE`).
@@ -300,6 +304,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: BTreeSet::new(),
             credentials: HashMap::new(),
+            profile: Profile::default(),
         }
     }
 
@@ -442,6 +447,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: snapshot.members.into_iter().collect(),
             credentials: HashMap::new(),
+            profile: Profile::default(),
         };
         for (kind, records) in snapshot.records {
             for record in records {
@@ -517,27 +523,8 @@ impl Store {
                 source,
             }
         })?;
-        if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            fs_err::create_dir_all(parent).map_err(io)?;
-        }
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = std::path::PathBuf::from(tmp);
         // The state holds every key and secret: only its owner may read it.
-        let mut options = fs_err::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use fs_err::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(io)?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-        drop(file);
-        fs_err::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        crate::private_file::write(path, text.as_bytes()).map_err(io)
     }
 }
 

@@ -227,7 +227,7 @@ impl OrgChild for Group {
     }
 
     fn manifest(name: &str, g: &GroupSpec) -> Value {
-        crate::import::without_empty(json!({
+        super::drop_empty(json!({
             "name": name, "description": g.description,
             "members": g.members.iter().map(Email::as_str).collect::<Vec<_>>(),
             "service_accounts": g.service_accounts.iter().map(Name::as_str).collect::<Vec<_>>(),

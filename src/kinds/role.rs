@@ -166,7 +166,7 @@ impl OrgChild for Role {
     }
 
     fn manifest(name: &str, r: &RoleSpec) -> Value {
-        crate::import::without_empty(json!({
+        super::drop_empty(json!({
             "name": name, "description": r.description,
             "permissions": r.permissions.iter().map(|(p, t)| match t {
                 Some(t) => json!({ "permission": p.as_str(), "restrict_object_type": t.as_str() }),

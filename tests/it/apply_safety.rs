@@ -183,11 +183,7 @@ fn a_partial_refusal_exits_1_and_is_reported_and_journaled() {
             .map(|t| t.id.to_string())
             .expect("pr-new exists");
         client
-            .send::<Value, Value>(
-                bt_gitops::api::client::Method::DELETE,
-                &format!("/v1/project_tag/{id}"),
-                &Value::Null,
-            )
+            .delete::<Value>(&format!("/v1/project_tag/{id}"))
             .await
             .expect("delete");
     });

@@ -19,6 +19,7 @@ mod import;
 mod kinds;
 mod plans;
 mod propose;
+mod real_api;
 mod redaction;
 mod release;
 mod schema;

@@ -255,7 +255,7 @@ fn drift_becomes_one_pull_request_whose_branch_plans_empty() {
         // Drift made in the UI: a colour changed, a tag deleted.
         recolor(&client, &tags["flaky"], "#ffb224").await;
         let _: Value = client
-            .send(Method::DELETE, &format!("/v1/project_tag/{}", tags["stale"]), &Value::Null)
+            .delete(&format!("/v1/project_tag/{}", tags["stale"]))
             .await
             .expect("delete");
         let outcome = plan(&analysis, &emu).await;

@@ -1,6 +1,7 @@
 //! `acl`: create-or-return by the full tuple, get and delete by id, delete by content, the
 //! per-object list (with required `object_type` and `object_id`), `list_org` (a bare array), and
-//! the idempotent `batch_update`. ACLs are immutable: there is no PUT or PATCH.
+//! the idempotent `batch_update` (also served as `batch-update`, the spelling of the official
+//! Python client). ACLs are immutable: there is no PUT or PATCH.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -47,6 +48,9 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(Collection::Acl.org_list(), get(list_org))
         .route(ACL_BATCH_UPDATE_PATH, post(batch_update))
+        // The official Python client `braintrust-api` posts batches here (a hyphen, not the
+        // spec's underscore); the same operation.
+        .route("/v1/acl/batch-update", post(batch_update))
         .route(
             &super::item(Collection::Acl),
             get_one(&ACL).merge(delete_one(&ACL)),

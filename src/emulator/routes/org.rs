@@ -1,5 +1,7 @@
 //! `organization` (list, get, patch), `organization/members` (invite, remove, service accounts)
-//! and `user` (list, get). A credential sees only its own org: other orgs are 403.
+//! and `user` (list, get). A credential sees only its own org: other orgs are 403. Under the
+//! real-API profile the members PATCH answers `added_users` only for service accounts created
+//! with a token, as the spec promises.
 //!
 //! Users are global and join orgs through memberships; inviting an unknown email creates the
 //! user. Service accounts are users without an email whose `given_name` is the account name, so
@@ -208,7 +210,7 @@ fn patch_members(
     let accounts = invite.service_accounts.unwrap_or_default();
     for account in &accounts {
         non_empty("service_accounts[].name", &account.name)?;
-        if account.token_name.is_some() && !(caller.service_token && caller.is_owner(store)) {
+        if account.token_name.is_some() && !caller.may_create_service_tokens(store) {
             return Err(ErrorResponse::forbidden(
                 "creating a service account with a token requires an org-owner service token",
             ));
@@ -289,11 +291,16 @@ fn patch_members(
     for id in leaving {
         accounts::remove_member(store, &org_id, &id);
     }
+    if store.profile.added_users_only_with_tokens {
+        // The spec fills `added_users` only "if service accounts with tokens were created".
+        added.retain(|a| a.api_key.is_some());
+    }
     Ok(wire::PatchOrganizationMembersOutput {
         status: "success".into(),
         org_id,
         send_email_error: None,
-        added_users: Some(added),
+        added_users: (!added.is_empty() || !store.profile.added_users_only_with_tokens)
+            .then_some(added),
     })
 }
 

@@ -86,7 +86,7 @@ async fn create(
     respond(&st, &headers, Access::Write, |store, caller| {
         let req: wire::CreateServiceToken = parse(&parse_json(&body)?)?;
         caller.check_org_name(req.org_name.as_deref())?;
-        if !(caller.service_token && caller.is_owner(store)) {
+        if !caller.may_create_service_tokens(store) {
             return Err(ErrorResponse::forbidden(
                 "creating a service token requires an org-owner service token; user API keys are rejected",
             ));

@@ -1,0 +1,275 @@
+//! The emulator's profiles: the one place that says how it behaves where the real API's
+//! behaviour is unsure (`docs/api-assumptions.md`, "unconfirmed" and "contradicted" entries).
+//!
+//! `real` (the default, and what the test suite runs under) is at least as strict as the real
+//! API wherever we do not know better: a body on a DELETE whose spec operation takes none is a
+//! 400 (the JSON `null` included), the members PATCH fills `added_users` only where the spec
+//! promises it (service accounts created with a token), lists whose spec operation declares no
+//! paging parameters ignore them (`/environment` answers everything at once, `/v1/env_var`
+//! ignores cursors), and key previews use three ASCII dots. `lenient` is the emulator as it was
+//! before: every one of those guesses answered the way our client first assumed.
+//!
+//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others.
+
+use std::fmt;
+use std::str::FromStr;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::AppState;
+use super::error::json_error;
+use crate::vocab::Collection;
+
+/// Which named profile a [`Profile`] started from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfileName {
+    /// As strict as the real API wherever we are unsure.
+    #[default]
+    Real,
+    /// The emulator's first guesses, which our client was written against.
+    Lenient,
+}
+
+impl ProfileName {
+    /// The names accepted by `--profile` and `BT_GITOPS_EMULATOR_PROFILE`.
+    pub const ALL: [&'static str; 2] = ["real", "lenient"];
+
+    /// The rules of this profile.
+    pub fn profile(self) -> Profile {
+        match self {
+            ProfileName::Real => Profile::real(),
+            ProfileName::Lenient => Profile::lenient(),
+        }
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProfileName::Real => "real",
+            ProfileName::Lenient => "lenient",
+        })
+    }
+}
+
+impl FromStr for ProfileName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ProfileName, String> {
+        match s {
+            "real" => Ok(ProfileName::Real),
+            "lenient" => Ok(ProfileName::Lenient),
+            other => Err(format!(
+                "unknown emulator profile `{other}` (expected one of: {})",
+                ProfileName::ALL.join(", ")
+            )),
+        }
+    }
+}
+
+/// How a key preview (`ApiKey.preview_name`, `ServiceToken.preview_name`) shows the hidden
+/// middle of a key (assumption K8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewStyle {
+    /// `sk…ijkl`: the ellipsis character U+2026.
+    Ellipsis,
+    /// `sk...ijkl`: three ASCII dots, as the docs show for AI-provider previews.
+    AsciiDots,
+    /// `********`: nothing of the key shown, so no preview names its key.
+    Hidden,
+}
+
+/// The rules the emulator follows where the real API is unsure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// The named profile these rules started from.
+    pub name: ProfileName,
+    /// A DELETE whose spec operation declares no request body is refused with 400 when it
+    /// carries one, the JSON `null` included (T10). Only `DELETE /v1/acl`, `/v1/ai_secret`,
+    /// `/v1/service_token` and `/v1/view/{id}` take a body.
+    pub refuse_delete_bodies: bool,
+    /// `added_users` of `PATCH /v1/organization/members` lists only the service accounts
+    /// created with a token, as the spec promises; invited members and token-less service
+    /// accounts are not in it (O7).
+    pub added_users_only_with_tokens: bool,
+    /// Lists ignore paging parameters their spec operation does not declare: `/environment`
+    /// (none at all) answers every match, `/v1/env_var` (`limit` only) ignores cursors (P6, P7).
+    pub paging_only_where_declared: bool,
+    /// How key previews are written (K8).
+    pub previews: PreviewStyle,
+    /// Creating a service token (`POST`/`PUT /v1/service_token`, or a members PATCH creating a
+    /// service account with a token) needs an org-owner service token; a user API key is
+    /// refused (K3). Both profiles keep this on; it is a switch of its own so that a caller can
+    /// let a user key create tokens (the `--emulator` default key, for instance).
+    pub service_tokens_need_service_caller: bool,
+}
+
+impl Default for Profile {
+    fn default() -> Profile {
+        Profile::real()
+    }
+}
+
+impl Profile {
+    /// As strict as the real API wherever we are unsure.
+    pub fn real() -> Profile {
+        Profile {
+            name: ProfileName::Real,
+            refuse_delete_bodies: true,
+            added_users_only_with_tokens: true,
+            paging_only_where_declared: true,
+            previews: PreviewStyle::AsciiDots,
+            service_tokens_need_service_caller: true,
+        }
+    }
+
+    /// The emulator's first guesses.
+    pub fn lenient() -> Profile {
+        Profile {
+            name: ProfileName::Lenient,
+            refuse_delete_bodies: false,
+            added_users_only_with_tokens: false,
+            paging_only_where_declared: false,
+            previews: PreviewStyle::Ellipsis,
+            service_tokens_need_service_caller: true,
+        }
+    }
+
+    /// These rules with key previews written in `style`.
+    #[must_use]
+    pub fn with_previews(mut self, style: PreviewStyle) -> Profile {
+        self.previews = style;
+        self
+    }
+
+    /// These rules with service-token creation open to user API keys too (or not).
+    #[must_use]
+    pub fn with_user_keys_creating_service_tokens(mut self, allowed: bool) -> Profile {
+        self.service_tokens_need_service_caller = !allowed;
+        self
+    }
+
+    /// A preview of a raw key in this profile's style: the first two and last four characters.
+    pub fn preview(&self, raw: &str) -> String {
+        let dots = match self.previews {
+            PreviewStyle::Ellipsis => "…",
+            PreviewStyle::AsciiDots => "...",
+            PreviewStyle::Hidden => return "********".to_owned(),
+        };
+        let chars: Vec<char> = raw.chars().collect();
+        if chars.len() <= 6 {
+            return dots.to_owned();
+        }
+        let head: String = chars[..2].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}{dots}{tail}")
+    }
+
+    /// Whether a list of `collection_path` honours `starting_after`/`ending_before` (and, for
+    /// `/environment`, `limit`): always in the lenient profile, only where the spec declares them
+    /// in the real one.
+    pub fn honours_cursors(&self, collection_path: &str) -> bool {
+        !self.paging_only_where_declared
+            || Collection::at_list_path(collection_path).is_none_or(|c| c.declares_cursor_paging())
+    }
+
+    /// Whether a list of `collection_path` honours `limit` (everywhere but `/environment`,
+    /// whose spec list declares no paging parameter at all).
+    pub fn honours_limit(&self, collection_path: &str) -> bool {
+        !self.paging_only_where_declared
+            || Collection::at_list_path(collection_path) != Some(Collection::Environment)
+    }
+}
+
+/// Whether the spec's DELETE on this path takes a request body.
+pub fn delete_takes_body(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    matches!(
+        path,
+        "/v1/acl" | "/v1/ai_secret" | "/v1/service_token" | "/v1/view"
+    ) || path
+        .strip_prefix("/v1/view/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Whether a request carries a body: a non-zero `Content-Length`, or a chunked one.
+fn has_body(request: &Request<Body>) -> bool {
+    let headers = request.headers();
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => headers.contains_key(header::TRANSFER_ENCODING),
+    }
+}
+
+/// The middleware of the request rules that do not depend on a route: a DELETE with a body the
+/// spec does not declare is a 400 when the profile refuses them.
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if request.method() == Method::DELETE
+        && !path.starts_with("/_emulator")
+        && state.profile().refuse_delete_bodies
+        && has_body(&request)
+        && !delete_takes_body(path)
+    {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "this DELETE takes no request body (the emulator's real-API profile refuses one, even `null`)",
+        );
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_bodies_only_where_the_spec_declares_them() {
+        for path in [
+            "/v1/acl",
+            "/v1/ai_secret",
+            "/v1/service_token",
+            "/v1/view/0b2d3a4e-5f60-4a1b-8c2d-3e4f5a6b7c8d",
+        ] {
+            assert!(delete_takes_body(path), "{path}");
+        }
+        for path in [
+            "/v1/project/0b2d3a4e-5f60-4a1b-8c2d-3e4f5a6b7c8d",
+            "/v1/env_var/x",
+            "/environment/x",
+            "/v1/service_token/x",
+            "/v1/acl/x",
+        ] {
+            assert!(!delete_takes_body(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn previews_in_both_styles() {
+        assert_eq!(Profile::lenient().preview("sk-abcdefghijkl"), "sk…ijkl");
+        assert_eq!(Profile::real().preview("sk-abcdefghijkl"), "sk...ijkl");
+        assert_eq!(Profile::real().preview("short"), "...");
+    }
+
+    #[test]
+    fn paging_rules() {
+        let real = Profile::real();
+        assert!(!real.honours_cursors("/environment"));
+        assert!(!real.honours_limit("/environment"));
+        assert!(!real.honours_cursors("/v1/env_var"));
+        assert!(real.honours_limit("/v1/env_var"));
+        assert!(real.honours_cursors("/v1/project"));
+        let lenient = Profile::lenient();
+        assert!(lenient.honours_cursors("/environment") && lenient.honours_limit("/environment"));
+        assert_eq!("lenient".parse(), Ok(ProfileName::Lenient));
+        assert!("strict".parse::<ProfileName>().is_err());
+    }
+}
