@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::model::{Kind, OrgName, ProjectName, ResourceKey, Spec};
+use crate::vocab::Collection;
 
 /// Everything read from the API for the orgs of one run.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +23,44 @@ pub struct LiveState {
     pub references: crate::refs::References,
     /// The names of those that were not found, one message each: the plan is refused.
     pub unresolved: Vec<String>,
+    /// Objects the API listed that are outside bt-gitops's model (an undecodable item, a value
+    /// we do not know, a shape we do not manage): never changed or deleted, shown in the plan
+    /// as unmanaged, and their names are taken.
+    pub unknown: Vec<UnknownObject>,
+}
+
+/// A listed object outside the model, kept as the API sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownObject {
+    pub org: OrgName,
+    /// The project it lives in, for project-scoped collections.
+    pub project: Option<ProjectName>,
+    /// The API collection it was listed from.
+    pub collection: Collection,
+    /// Its id, when it has a string one.
+    pub id: Option<String>,
+    /// The name it holds in its collection's name space (an env var's or automation's `name`, an
+    /// environment's `slug`, a user's email), when it has one.
+    pub name: Option<String>,
+    /// Why it is outside the model.
+    pub reason: String,
+    /// The object as listed.
+    pub raw: serde_json::Value,
+}
+
+impl UnknownObject {
+    /// Whether this object holds the name of `key`: same org, project and collection name
+    /// space, same name.
+    #[must_use]
+    pub fn holds_name_of(&self, key: &ResourceKey) -> bool {
+        self.org == key.org
+            && self.project == key.project
+            && key.kind.list_collection() == self.collection
+            && self.name.as_deref().is_some_and(|n| match key.kind {
+                Kind::Member => n.eq_ignore_ascii_case(&key.name),
+                _ => n == key.name,
+            })
+    }
 }
 
 /// A user (by email) or a service account (by name).
@@ -43,6 +82,9 @@ pub struct LiveObject {
     pub fingerprint: String,
     /// For objects holding a write-only secret: what bt-gitops can know about it.
     pub secret: Option<LiveSecret>,
+    /// The object as the API listed it, with the fields the model leaves out: updates that
+    /// replace a whole field (project `settings`) start from it so that nothing unknown is lost.
+    pub raw: Option<serde_json::Value>,
 }
 
 /// What is known about a write-only secret without reading it.

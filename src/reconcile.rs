@@ -14,7 +14,7 @@ use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
 use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey};
-use crate::plan::{self, GuardFinding, Plan, PlanOrg};
+use crate::plan::{self, GuardFinding, Plan, PlanOrg, UnmanagedObject};
 
 /// Where and how to reach one org.
 #[derive(Debug, Clone)]
@@ -120,6 +120,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
                 live.api_keys.extend(state.api_keys);
                 live.own_principal.extend(state.own_principal);
                 live.references.extend(state.references);
+                live.unknown.extend(state.unknown);
             }
             Err(source) => {
                 failure.get_or_insert(ReconcileError::Fetch {
@@ -172,6 +173,7 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         .collect();
     let mut plan = plan::build(diffs, input.graph, orgs, notes);
     plan.incomplete = incomplete;
+    plan.unmanaged = unmanaged(&live);
     record_secret_digests(&mut plan, &input.secrets);
     // Every guard apply will run is run now too, so that review sees what apply would refuse.
     plan.guards = guard::check(&plan, &live, &GuardConfig::default())
@@ -184,6 +186,24 @@ pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
         requests,
         requests_by_org,
     })
+}
+
+/// The live objects outside the model, as the plan shows them, in a stable order.
+fn unmanaged(live: &LiveState) -> Vec<UnmanagedObject> {
+    let mut out: Vec<UnmanagedObject> = live
+        .unknown
+        .iter()
+        .map(|u| UnmanagedObject {
+            org: u.org.to_string(),
+            project: u.project.as_ref().map(ToString::to_string),
+            collection: u.collection.api_name().to_owned(),
+            name: u.name.clone(),
+            id: u.id.clone(),
+            reason: u.reason.clone(),
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Records in each change the digest of the secret value it plans to write, so that

@@ -294,6 +294,8 @@ impl Client {
     /// to the end (see [`is_last_page`]). A cursor handed back twice is an error
     /// ([`ApiError::RepeatedCursor`]), never a loop. A collection whose spec list declares no
     /// cursor paging (`Collection::declares_cursor_paging`) is read in one unpaged call.
+    /// Strict: one item that does not decode as `T` fails the list; the reader uses
+    /// [`Client::list_items`] instead.
     ///
     /// # Errors
     /// The first page that failed after retries; the caller records the read as incomplete.
@@ -302,48 +304,91 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<T>, ApiError> {
-        self.walk(path, query, Envelope::Objects).await
+        let listed = self.list_items::<T>(path, query).await?;
+        match listed.unknown.into_iter().next() {
+            None => Ok(listed.items),
+            Some(item) => Err(ApiError::Decode {
+                method: "GET".into(),
+                url: path.to_owned(),
+                message: item.error,
+            }),
+        }
     }
 
-    /// Like [`Client::list_all`], for endpoints that return a bare JSON array
+    /// Every item of a list endpoint (`{"objects": [...]}`), each decoded on its own: an item
+    /// that does not fit `T` is kept raw in [`Listed::unknown`], and its neighbours still decode.
+    ///
+    /// # Errors
+    /// The first page that failed after retries, or a page that is not a list of objects.
+    pub async fn list_items<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Listed<T>, ApiError> {
+        Ok(Listed::decode(
+            self.walk(path, query, Envelope::Objects).await?,
+        ))
+    }
+
+    /// Like [`Client::list_items`], for endpoints that return a bare JSON array
     /// (`GET /v1/acl/list_org`).
     ///
     /// # Errors
     /// The first page that failed after retries.
-    pub async fn list_all_bare<T: DeserializeOwned + HasId>(
+    pub async fn list_items_bare<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<Vec<T>, ApiError> {
-        self.walk(path, query, Envelope::Bare).await
+    ) -> Result<Listed<T>, ApiError> {
+        Ok(Listed::decode(
+            self.walk(path, query, Envelope::Bare).await?,
+        ))
     }
 
-    async fn walk<T: DeserializeOwned + HasId>(
+    /// The items of a one-request list (`{"objects": [...]}`, no cursor), each decoded on its own.
+    ///
+    /// # Errors
+    /// When the request failed after retries or the answer is not a list of objects.
+    pub async fn get_items<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Listed<T>, ApiError> {
+        let page: RawPage = self.get(path, query).await?;
+        Ok(Listed::decode(page.objects))
+    }
+
+    /// The raw items of a list, page by page. The cursor is the last item's `id`; a full page
+    /// whose last item has no string `id` cannot be followed and fails the list.
+    async fn walk(
         &self,
         path: &str,
         query: &[(&str, String)],
         envelope: Envelope,
-    ) -> Result<Vec<T>, ApiError> {
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
         // No paging parameters where the spec declares none: one call answers everything.
         if let (Envelope::Objects, Some(c)) = (envelope, Collection::at_list_path(path))
             && !c.declares_cursor_paging()
         {
-            return self.list_unpaged(path, query).await;
+            return Ok(self.get::<RawPage>(path, query).await?.objects);
         }
-        let mut all: Vec<T> = Vec::new();
+        let mut all: Vec<serde_json::Value> = Vec::new();
         let mut cursors: std::collections::HashSet<String> = std::collections::HashSet::new();
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("limit", PAGE_SIZE.to_string()));
             if let Some(last) = all.last() {
-                q.push(("starting_after", last.id().to_owned()));
+                let Some(id) = last.get("id").and_then(serde_json::Value::as_str) else {
+                    return Err(ApiError::Decode {
+                        method: "GET".into(),
+                        url: path.to_owned(),
+                        message: "a list item without an `id` ends a full page, so the next page cannot be asked for".into(),
+                    });
+                };
+                q.push(("starting_after", id.to_owned()));
             }
-            let page: Vec<T> = match envelope {
-                Envelope::Objects => {
-                    self.get::<super::wire::ListResponse<T>>(path, &q)
-                        .await?
-                        .objects
-                }
+            let page: Vec<serde_json::Value> = match envelope {
+                Envelope::Objects => self.get::<RawPage>(path, &q).await?.objects,
                 Envelope::Bare => self.get(path, &q).await?,
             };
             let n = page.len();
@@ -351,7 +396,12 @@ impl Client {
             if is_last_page(n) {
                 return Ok(all);
             }
-            let cursor = all.last().map(|o| o.id().to_owned()).unwrap_or_default();
+            let cursor = all
+                .last()
+                .and_then(|o| o.get("id"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if !cursors.insert(cursor.clone()) {
                 return Err(ApiError::RepeatedCursor {
                     collection: path.to_owned(),
@@ -487,6 +537,57 @@ impl Client {
     }
 }
 
+/// A list page as raw JSON items, decoded one by one afterwards.
+#[derive(serde::Deserialize)]
+struct RawPage {
+    objects: Vec<serde_json::Value>,
+}
+
+/// A list decoded item by item: the items that fit the wire type, and the others kept raw.
+#[derive(Debug)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    /// The JSON of each decoded item as the API sent it, in the order of `items` (it keeps the
+    /// fields the wire type does not model, for read-modify-write).
+    pub raw: Vec<serde_json::Value>,
+    pub unknown: Vec<RawItem>,
+}
+
+/// A list item outside the wire type: its JSON as the API sent it and why it did not decode.
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    pub raw: serde_json::Value,
+    /// The decode error (redacted: serde may quote the value it could not read).
+    pub error: String,
+}
+
+impl<T: DeserializeOwned> Listed<T> {
+    /// Decodes each item on its own.
+    #[must_use]
+    pub fn decode(raw: Vec<serde_json::Value>) -> Listed<T> {
+        let mut items = Vec::new();
+        let mut raws = Vec::new();
+        let mut unknown = Vec::new();
+        for item in raw {
+            match T::deserialize(&item) {
+                Ok(t) => {
+                    items.push(t);
+                    raws.push(item);
+                }
+                Err(e) => unknown.push(RawItem {
+                    raw: item,
+                    error: redact(&e.to_string()),
+                }),
+            }
+        }
+        Listed {
+            items,
+            raw: raws,
+            unknown,
+        }
+    }
+}
+
 /// Whether `preview` (head, hidden middle, tail) could show `key`: see
 /// [`Client::key_matches_preview`].
 #[must_use]
@@ -591,6 +692,25 @@ pub use crate::wire::HasId;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_decode_one_by_one() {
+        let page = vec![
+            serde_json::json!({"id": "a0000000-0000-4000-8000-000000000001", "project_id": "a0000000-0000-4000-8000-000000000002", "user_id": "a0000000-0000-4000-8000-000000000004", "name": "kept"}),
+            serde_json::json!({"id": "a0000000-0000-4000-8000-000000000003", "user_id": "a0000000-0000-4000-8000-000000000004", "name": "no project"}),
+        ];
+        let listed: Listed<crate::wire::ProjectTag> = Listed::decode(page);
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].name, "kept");
+        assert_eq!(listed.raw.len(), 1);
+        assert_eq!(listed.unknown.len(), 1);
+        assert_eq!(listed.unknown[0].raw["name"], "no project");
+        assert!(
+            listed.unknown[0].error.contains("project_id"),
+            "{}",
+            listed.unknown[0].error
+        );
+    }
 
     #[test]
     fn previews_in_any_form() {

@@ -1,23 +1,28 @@
 //! Reading live state: one paginated list walk per kind per org (per project only where the
 //! API has no org-wide list), run concurrently, turned into model-shaped [`LiveState`].
 //!
-//! Ids are resolved back to names and emails, soft-deleted objects are dropped, system roles and
-//! objects bt-gitops does not manage are skipped, and every failed list is recorded as an
-//! incomplete read so that no delete is planned in its scope.
+//! Ids are resolved back to names and emails, soft-deleted objects are dropped, system roles are
+//! skipped, and every failed list is recorded as an incomplete read so that no delete is planned
+//! in its scope. List items are decoded one by one: an item outside the model (one our wire
+//! types cannot decode, an automation kind or an env var category bt-gitops does not manage, a
+//! second object under a name already read) is kept as an unknown object in its org or
+//! project, never dropped and never fatal to its neighbours.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::client::Client;
+use super::client::{Client, Listed, RawItem};
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::{
     ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, member,
     service_account, service_token,
 };
-use crate::live::{LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope};
+use crate::live::{
+    LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope, UnknownObject,
+};
 use crate::model::*;
 use crate::refs::References;
 use crate::vocab::Collection;
@@ -111,28 +116,30 @@ pub async fn fetch_org(
         keys,
         org_env,
     ) = tokio::join!(
-        client.list_all::<wire::User>(Kind::Member.list(), &org_q),
+        client.list_items::<wire::User>(Kind::Member.list(), &org_q),
         list_org_children(client, &org_q),
-        client.list_all_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
-        client.list_all::<wire::Project>(Kind::Project.list(), &org_q),
+        client.list_items_bare::<wire::Acl>(Kind::Grant.list(), &org_q),
+        client.list_items::<wire::Project>(Kind::Project.list(), &org_q),
         list_children(client, &org_q),
-        client.list_all::<wire::ProjectScore>(Kind::Score.list(), &org_q),
-        client.list_all::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
-        client.list_all::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
-        client.list_all::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
-        client.list_all::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
+        client.list_items::<wire::ProjectScore>(Kind::Score.list(), &org_q),
+        client.list_items::<wire::ProjectAutomation>(Kind::Alert.list(), &org_q),
+        client.list_items::<wire::AiSecret>(Kind::AiSecret.list(), &org_q),
+        client.list_items::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
+        client.list_items::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
         env_vars(client, "organization", &org_id),
     );
 
     let mut b = Builder {
         org: org.clone(),
         state: LiveState::default(),
+        unplaced: Vec::new(),
     };
     b.insert(
         ResourceKey::org(org),
         organization.id.as_str(),
         Spec::Org(crate::kinds::org::read(&organization)),
         &organization,
+        None,
         None,
     );
 
@@ -144,6 +151,7 @@ pub async fn fetch_org(
     // changed (members of a group, subjects of a grant).
     if let Some(users) = b.complete(
         users,
+        Collection::User,
         &[
             Kind::Member,
             Kind::ServiceAccount,
@@ -152,7 +160,7 @@ pub async fn fetch_org(
             Kind::Grant,
         ],
     ) {
-        for u in users {
+        for (u, raw) in users {
             if u.email.is_some() {
                 let Some(email) = member::read(&u) else {
                     continue;
@@ -164,6 +172,7 @@ pub async fn fetch_org(
                     Spec::Member(email),
                     &u,
                     None,
+                    Some(raw),
                 );
             } else {
                 let Some(name) = service_account::read(&u) else {
@@ -176,6 +185,7 @@ pub async fn fetch_org(
                     Spec::ServiceAccount,
                     &u,
                     None,
+                    Some(raw),
                 );
             }
         }
@@ -199,7 +209,9 @@ pub async fn fetch_org(
         .copied()
         .filter(|k| *k == Kind::Project || k.in_project() && *k != Kind::EnvVar)
         .collect();
-    let projects = b.complete(projects, &in_projects).unwrap_or_default();
+    let projects = b
+        .complete(projects, Collection::Project, &in_projects)
+        .unwrap_or_default();
     if !projects_read {
         // Project env vars are read per project, by id.
         for p in projects_with_env_vars {
@@ -216,20 +228,22 @@ pub async fn fetch_org(
     }
     let project_names: HashMap<String, ProjectName> = projects
         .iter()
-        .filter(|p| p.deleted_at.is_none())
-        .filter_map(|p| Some((p.id.to_string(), ProjectName::new(&p.name).ok()?)))
+        .filter(|(p, _)| p.deleted_at.is_none())
+        .filter_map(|(p, _)| Some((p.id.to_string(), ProjectName::new(&p.name).ok()?)))
+        .chain(b.unknown_projects())
         .collect();
-    for p in projects.iter().filter(|p| p.deleted_at.is_none()) {
+    for (p, raw) in projects.into_iter().filter(|(p, _)| p.deleted_at.is_none()) {
         let Some(name) = project_names.get(p.id.as_str()) else {
             continue;
         };
-        let spec = crate::kinds::project::read(p, name, refs);
+        let spec = crate::kinds::project::read(&p, name, refs);
         b.insert(
             ResourceKey::project(org, name),
             p.id.as_str(),
             Spec::Project(spec),
-            p,
+            &p,
             None,
+            Some(raw),
         );
     }
     let in_project = |project_id: &wire::Id, kind: Kind, name: &str| -> Option<ResourceKey> {
@@ -238,11 +252,11 @@ pub async fn fetch_org(
             .map(|p| ResourceKey::in_project(org, p, kind, name))
     };
 
-    if let Some(acls) = b.complete(acls, &[Kind::Grant]) {
-        for acl in &acls {
+    if let Some(acls) = b.complete(acls, Collection::Acl, &[Kind::Grant]) {
+        for (acl, raw) in acls {
             let Some((key, spec)) = crate::kinds::grant::read(
                 org,
-                acl,
+                &acl,
                 &emails,
                 &accounts,
                 &names,
@@ -251,40 +265,67 @@ pub async fn fetch_org(
             ) else {
                 continue;
             };
-            b.insert(key, acl.id.as_str(), Spec::Grant(spec), acl, None);
+            b.insert(
+                key,
+                acl.id.as_str(),
+                Spec::Grant(spec),
+                &acl,
+                None,
+                Some(raw),
+            );
         }
     }
 
     children.read(&mut b, &in_project);
 
-    for s in b
-        .complete(scores, &[Kind::Score, Kind::OnlineScoring])
+    for (s, raw) in b
+        .complete(
+            scores,
+            Collection::ProjectScore,
+            &[Kind::Score, Kind::OnlineScoring],
+        )
         .unwrap_or_default()
     {
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
         let Some((kind, spec)) = crate::kinds::project_score::read(&s, project, refs) else {
+            // An online score without its online configuration: outside the model.
+            b.unmodelled(
+                Collection::ProjectScore,
+                raw,
+                crate::kinds::project_score::UNMANAGED_REASON.into(),
+            );
             continue;
         };
         let key = ResourceKey::in_project(org, project, kind, &s.name);
-        b.insert(key, s.id.as_str(), spec, &s, None);
+        b.insert(key, s.id.as_str(), spec, &s, None, Some(raw));
     }
 
-    for a in b
-        .complete(automations, &[Kind::Alert, Kind::Retention, Kind::Export])
+    for (a, raw) in b
+        .complete(
+            automations,
+            Collection::ProjectAutomation,
+            &[Kind::Alert, Kind::Retention, Kind::Export],
+        )
         .unwrap_or_default()
     {
         let Some((kind, spec)) = crate::kinds::automation::read(&a) else {
+            // Not managed, but it holds its name in the project's automations.
+            let reason = crate::kinds::automation::unmanaged_reason(&raw);
+            b.unmodelled(Collection::ProjectAutomation, raw, reason);
             continue;
         };
         let Some(key) = in_project(&a.project_id, kind, &a.name) else {
             continue;
         };
-        b.insert(key, a.id.as_str(), spec, &a, None);
+        b.insert(key, a.id.as_str(), spec, &a, None, Some(raw));
     }
 
-    for s in b.complete(secrets, &[Kind::AiSecret]).unwrap_or_default() {
+    for (s, raw) in b
+        .complete(secrets, Collection::AiSecret, &[Kind::AiSecret])
+        .unwrap_or_default()
+    {
         let (metadata, recorded) = split_metadata(s.metadata.as_ref());
         let spec = ai_secret::read(s.r#type.clone(), metadata);
         let secret = LiveSecret {
@@ -298,21 +339,35 @@ pub async fn fetch_org(
             Spec::AiSecret(spec),
             &s,
             Some(secret),
+            Some(raw),
         );
     }
 
     let tokens = b
-        .complete(tokens, &[Kind::ServiceToken])
+        .complete(tokens, Collection::ServiceToken, &[Kind::ServiceToken])
         .unwrap_or_default();
-    for t in &tokens {
+    for (t, raw) in &tokens {
         let Some((name, spec)) = service_token::read(t, &accounts) else {
             continue;
         };
         let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
-        b.insert(key, t.id.as_str(), Spec::ServiceToken(spec), t, None);
+        b.insert(
+            key,
+            t.id.as_str(),
+            Spec::ServiceToken(spec),
+            t,
+            None,
+            Some(raw.clone()),
+        );
     }
+    let tokens: Vec<wire::ServiceToken> = tokens.into_iter().map(|(t, _)| t).collect();
 
-    let keys = b.complete(keys, &[]).unwrap_or_default();
+    let keys: Vec<wire::ApiKey> = b
+        .complete(keys, Collection::ApiKey, &[])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     if let Some(me) = own_principal(client, &keys, &tokens, &emails, &accounts) {
         b.state.own_principal.insert(org.clone(), me);
     }
@@ -330,16 +385,10 @@ pub async fn fetch_org(
         });
     }
 
+    b.place_unknown(&project_names);
+
     match org_env {
-        Ok(vars) => {
-            for v in vars {
-                b.env_var(
-                    ResourceKey::in_org(org, Kind::EnvVar, &v.name),
-                    EnvVarScope::Org,
-                    &v,
-                );
-            }
-        }
+        Ok(vars) => b.env_vars(None, vars),
         Err(err) => b.incomplete(None, Kind::EnvVar, &err),
     }
     let wanted: BTreeSet<&ProjectName> = projects_with_env_vars.iter().collect();
@@ -353,7 +402,7 @@ pub async fn fetch_org(
         let (client, id) = (client.clone(), id.clone());
         tasks.spawn(async move { (i, env_vars(&client, "project", &id).await) });
     }
-    let mut results: Vec<Option<Result<Vec<wire::EnvVar>, ApiError>>> =
+    let mut results: Vec<Option<Result<Listed<wire::EnvVar>, ApiError>>> =
         (0..reads.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((i, result)) = joined {
@@ -363,7 +412,15 @@ pub async fn fetch_org(
     for (r, id) in refs.functions().filter(|(r, _)| &r.org == org) {
         match env_vars(client, "function", id).await {
             Ok(vars) => {
-                for v in vars {
+                for RawItem { raw, error } in vars.unknown {
+                    b.unknown(
+                        Some(r.project.clone()),
+                        Collection::EnvVar,
+                        raw,
+                        format!("outside the model: {error}"),
+                    );
+                }
+                for (v, raw) in vars.items.into_iter().zip(vars.raw) {
                     let key = ResourceKey::in_project(
                         org,
                         &r.project,
@@ -374,7 +431,7 @@ pub async fn fetch_org(
                         project: r.project.clone(),
                         slug: r.name.clone(),
                     };
-                    b.env_var(key, scope, &v);
+                    b.env_var(key, scope, &v, raw);
                 }
             }
             Err(err) => b.incomplete(Some(r.project.clone()), Kind::EnvVar, &err),
@@ -389,12 +446,7 @@ pub async fn fetch_org(
             })
         });
         match result {
-            Ok(vars) => {
-                for v in vars {
-                    let key = ResourceKey::in_project(org, &project, Kind::EnvVar, &v.name);
-                    b.env_var(key, EnvVarScope::Project(project.clone()), &v);
-                }
-            }
+            Ok(vars) => b.env_vars(Some(project), vars),
             Err(err) => b.incomplete(Some(project), Kind::EnvVar, &err),
         }
     }
@@ -421,18 +473,19 @@ async fn env_vars(
     client: &Client,
     object_type: &str,
     object_id: &str,
-) -> Result<Vec<wire::EnvVar>, ApiError> {
+) -> Result<Listed<wire::EnvVar>, ApiError> {
     let q = [
         ("object_type", object_type.to_owned()),
         ("object_id", object_id.to_owned()),
     ];
-    let list: wire::ListResponse<wire::EnvVar> = client.get(Kind::EnvVar.list(), &q).await?;
-    Ok(list.objects)
+    client.get_items(Kind::EnvVar.list(), &q).await
 }
 
 struct Builder {
     org: OrgName,
     state: LiveState,
+    /// Items outside the model whose project is not known yet: `(collection, item, reason)`.
+    unplaced: Vec<(Collection, serde_json::Value, String)>,
 }
 
 /// The list responses of the [`ProjectChild`] kinds, nested `(first, (second, (... ())))`, each
@@ -451,7 +504,7 @@ impl ChildLists for () {
 
 impl<K: ChildVariant, Rest: ChildLists> ChildLists
     for (
-        Result<Vec<K::Item>, ApiError>,
+        Result<Listed<K::Item>, ApiError>,
         Rest,
         std::marker::PhantomData<K>,
     )
@@ -474,7 +527,7 @@ async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildL
             async {
                 use crate::kinds::$module::$kind;
                 let (first, rest) = tokio::join!(
-                    $client.list_all::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
+                    $client.list_items::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
                     list!([$client, $q] $($rest_module::$rest($rest_field)),*),
                 );
                 (first, rest, std::marker::PhantomData::<$kind>)
@@ -496,7 +549,7 @@ impl OrgLists for () {
 
 impl<K: OrgVariant, Rest: OrgLists> OrgLists
     for (
-        Result<Vec<K::Item>, ApiError>,
+        Result<Listed<K::Item>, ApiError>,
         Rest,
         std::marker::PhantomData<K>,
     )
@@ -515,7 +568,7 @@ async fn list_org_children(client: &Client, org_q: &[(&str, String)]) -> impl Or
             async {
                 use crate::kinds::$module::$kind;
                 let (first, rest) = tokio::join!(
-                    $client.list_all::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
+                    $client.list_items::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
                     list!([$client, $q] $($rest_module::$rest($rest_field)),*),
                 );
                 (first, rest, std::marker::PhantomData::<$kind>)
@@ -531,26 +584,28 @@ impl Builder {
     /// is read. A failed list leaves the kinds that name its objects incomplete too.
     fn org_children<K: OrgVariant>(
         &mut self,
-        result: Result<Vec<K::Item>, ApiError>,
+        result: Result<Listed<K::Item>, ApiError>,
         names: &mut LiveNames,
     ) {
         let kinds: Vec<Kind> = std::iter::once(K::KIND)
             .chain(K::NAMED_BY.iter().copied())
             .collect();
-        let items = self.complete(result, &kinds).unwrap_or_default();
-        let named: Vec<(&K::Item, String)> = items
+        let items = self
+            .complete(result, K::KIND.list_collection(), &kinds)
+            .unwrap_or_default();
+        let named: Vec<(&K::Item, &serde_json::Value, String)> = items
             .iter()
-            .filter_map(|item| Some((item, K::name(item)?)))
+            .filter_map(|(item, raw)| Some((item, raw, K::name(item)?)))
             .collect();
-        for (item, name) in &named {
+        for (item, _, name) in &named {
             names.insert(K::KIND, item.id(), name.clone());
         }
-        for (item, name) in named {
+        for (item, raw, name) in named {
             let Some((key_name, spec)) = K::read(item, &name, names) else {
                 continue;
             };
             let key = ResourceKey::in_org(&self.org, K::KIND, key_name);
-            self.insert(key, item.id(), K::wrap(spec), item, None);
+            self.insert(key, item.id(), K::wrap(spec), item, None, Some(raw.clone()));
         }
     }
 
@@ -558,10 +613,14 @@ impl Builder {
     /// and items of unknown projects are skipped.
     fn children<K: ChildVariant>(
         &mut self,
-        result: Result<Vec<K::Item>, ApiError>,
+        result: Result<Listed<K::Item>, ApiError>,
         in_project: &impl Fn(&wire::Id, Kind, &str) -> Option<ResourceKey>,
     ) {
-        for item in self.complete(result, &[K::KIND]).unwrap_or_default() {
+        let collection = K::KIND.list_collection();
+        for (item, raw) in self
+            .complete(result, collection, &[K::KIND])
+            .unwrap_or_default()
+        {
             let head = K::item(&item);
             if head.deleted {
                 continue;
@@ -570,14 +629,28 @@ impl Builder {
                 continue;
             };
             let spec = K::wrap(K::read(&item));
-            self.insert(key, head.id.as_str(), spec, &item, None);
+            let id = head.id.to_string();
+            self.insert(key, &id, spec, &item, None, Some(raw));
         }
     }
 
-    /// The objects of a list that completed; a failed list marks its kinds incomplete.
-    fn complete<T>(&mut self, result: Result<Vec<T>, ApiError>, kinds: &[Kind]) -> Option<Vec<T>> {
+    /// The objects of a list that completed, each with its JSON as listed; a failed list marks
+    /// its kinds incomplete. Items outside the wire type are kept as unknown objects of
+    /// `collection`, placed once the projects are known ([`Builder::place_unknown`]).
+    fn complete<T>(
+        &mut self,
+        result: Result<Listed<T>, ApiError>,
+        collection: Collection,
+        kinds: &[Kind],
+    ) -> Option<Vec<(T, serde_json::Value)>> {
         match result {
-            Ok(v) => Some(v),
+            Ok(listed) => {
+                for RawItem { raw, error } in listed.unknown {
+                    self.unplaced
+                        .push((collection, raw, format!("outside the model: {error}")));
+                }
+                Some(listed.items.into_iter().zip(listed.raw).collect())
+            }
             Err(err) => {
                 for kind in kinds {
                     self.incomplete(None, *kind, &err);
@@ -596,6 +669,9 @@ impl Builder {
         });
     }
 
+    /// Adds a live object. A second object under a key already taken (two service tokens of
+    /// one account with the same name) cannot be told apart from the first: it is kept as an
+    /// unknown object instead of hiding the first one.
     fn insert<W: Serialize>(
         &mut self,
         key: ResourceKey,
@@ -603,17 +679,162 @@ impl Builder {
         spec: Spec,
         wire: &W,
         secret: Option<LiveSecret>,
+        raw: Option<serde_json::Value>,
     ) {
+        if self.state.objects.contains_key(&key) {
+            let collection = key.kind.list_collection();
+            self.state.unknown.push(UnknownObject {
+                org: key.org.clone(),
+                project: key.project.clone(),
+                collection,
+                id: Some(id.to_owned()),
+                name: Some(key.name.clone()),
+                reason: format!(
+                    "a second {} named `{}`: bt-gitops manages one object per name",
+                    key.kind.human(),
+                    key.name
+                ),
+                raw: raw.unwrap_or_else(|| serde_json::to_value(wire).unwrap_or_default()),
+            });
+            return;
+        }
         let object = LiveObject {
             id: id.to_owned(),
             spec,
             fingerprint: fingerprint(wire),
             secret,
+            raw,
         };
         self.state.objects.insert(key, object);
     }
 
-    fn env_var(&mut self, key: ResourceKey, scope: EnvVarScope, v: &wire::EnvVar) {
+    /// A decoded item the model does not manage (its shape or a value is outside it), kept as
+    /// an unknown object of `collection`.
+    fn unmodelled(&mut self, collection: Collection, raw: serde_json::Value, reason: String) {
+        self.unplaced.push((collection, raw, reason));
+    }
+
+    /// The ids and names of projects that did not decode: their children are still read.
+    fn unknown_projects(&self) -> Vec<(String, ProjectName)> {
+        self.unplaced
+            .iter()
+            .filter(|(c, raw, _)| *c == Collection::Project && raw["deleted_at"].is_null())
+            .filter_map(|(_, raw, _)| {
+                Some((
+                    raw["id"].as_str()?.to_owned(),
+                    ProjectName::new(raw["name"].as_str()?).ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Turns the items kept so far into unknown objects, in their projects. Soft-deleted ones
+    /// and those of projects not listed are dropped like their decoded neighbours. An item of a
+    /// project collection whose project cannot be told could hold a name anywhere: its kinds
+    /// are marked incomplete in the whole org.
+    fn place_unknown(&mut self, projects: &HashMap<String, ProjectName>) {
+        for (collection, raw, reason) in std::mem::take(&mut self.unplaced) {
+            if !raw["deleted_at"].is_null() {
+                continue;
+            }
+            let project = if in_project_collection(collection) {
+                match raw["project_id"].as_str() {
+                    Some(id) => match projects.get(id) {
+                        Some(p) => Some(p.clone()),
+                        None => continue,
+                    },
+                    None => {
+                        let err = ApiError::Decode {
+                            method: "GET".into(),
+                            url: collection.org_list().into(),
+                            message: format!("an item without a `project_id` ({reason})"),
+                        };
+                        for kind in Kind::ALL
+                            .iter()
+                            .filter(|k| k.list_collection() == collection)
+                        {
+                            self.incomplete(None, *kind, &err);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            self.unknown(project, collection, raw, reason);
+        }
+    }
+
+    fn unknown(
+        &mut self,
+        project: Option<ProjectName>,
+        collection: Collection,
+        raw: serde_json::Value,
+        reason: String,
+    ) {
+        let text = |field: &str| raw[field].as_str().map(str::to_owned);
+        let name = match collection {
+            Collection::Environment => text("slug"),
+            Collection::User => text("email")
+                .map(|e| e.to_lowercase())
+                .or_else(|| text("given_name")),
+            Collection::ServiceToken => text("name").map(|n| match text("service_account_name") {
+                Some(account) => format!("{account}/{n}"),
+                None => n,
+            }),
+            Collection::Acl => None,
+            _ => text("name"),
+        };
+        tracing::warn!(org = %self.org, collection = %collection.api_name(), name = ?name, %reason, "object outside the model; kept as unmanaged");
+        self.state.unknown.push(UnknownObject {
+            org: self.org.clone(),
+            project,
+            collection,
+            id: text("id"),
+            name,
+            reason,
+            raw,
+        });
+    }
+
+    /// The env vars of the org (`project` `None`) or of one project. Only entries of the
+    /// `env_var` category (or without one) are env vars; AI and sandbox provider keys stored in
+    /// the same list are kept as unknown objects, and so is every entry that does not decode.
+    fn env_vars(&mut self, project: Option<ProjectName>, vars: Listed<wire::EnvVar>) {
+        for RawItem { raw, error } in vars.unknown {
+            self.unknown(
+                project.clone(),
+                Collection::EnvVar,
+                raw,
+                format!("outside the model: {error}"),
+            );
+        }
+        for (v, raw) in vars.items.into_iter().zip(vars.raw) {
+            if let Some(reason) = crate::kinds::env_var::not_an_env_var(&v) {
+                self.unknown(project.clone(), Collection::EnvVar, raw, reason);
+                continue;
+            }
+            let (key, scope) = match &project {
+                Some(p) => (
+                    ResourceKey::in_project(&self.org, p, Kind::EnvVar, &v.name),
+                    EnvVarScope::Project(p.clone()),
+                ),
+                None => (
+                    ResourceKey::in_org(&self.org, Kind::EnvVar, &v.name),
+                    EnvVarScope::Org,
+                ),
+            };
+            self.env_var(key, scope, &v, raw);
+        }
+    }
+
+    fn env_var(
+        &mut self,
+        key: ResourceKey,
+        scope: EnvVarScope,
+        v: &wire::EnvVar,
+        raw: serde_json::Value,
+    ) {
         // The leases are bt-gitops's own bookkeeping, never managed objects.
         if LEASE_NAMES.contains(&v.name.as_str()) {
             return;
@@ -630,8 +851,21 @@ impl Builder {
             scope,
             value: None,
         });
-        self.insert(key, v.id.as_str(), spec, v, Some(secret));
+        self.insert(key, v.id.as_str(), spec, v, Some(secret), Some(raw));
     }
+}
+
+/// Collections whose items carry a `project_id` and hold their names inside their project.
+fn in_project_collection(collection: Collection) -> bool {
+    matches!(
+        collection,
+        Collection::ProjectTag
+            | Collection::ProjectScore
+            | Collection::ProjectAutomation
+            | Collection::SpanIframe
+            | Collection::McpServer
+            | Collection::View
+    )
 }
 
 /// A short, stable digest of an object as the API returned it.

@@ -73,6 +73,7 @@ pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal
     out.extend(lockout(plan, live));
     out.extend(service_token_key(plan, live));
     out.extend(unresolved_references(live));
+    out.extend(name_taken(plan, live));
     out
 }
 
@@ -86,6 +87,39 @@ fn unresolved_references(live: &LiveState) -> Vec<Refusal> {
             guard: "unresolved-reference",
             message: message.clone(),
             flag: None,
+        })
+        .collect()
+}
+
+/// Creates (and renames) under a name that a live object outside the model holds in the same
+/// name space: the API would replace that object in place (`PUT` by name) or refuse the
+/// create, and bt-gitops cannot tell which, so the plan is refused. No flag overrides it.
+fn name_taken(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
+    plan.changes
+        .iter()
+        .filter(|c| {
+            c.action == Action::Create || c.action == Action::Update && c.renamed_from.is_some()
+        })
+        .filter_map(|c| {
+            let key = super::key_of(c).ok()?;
+            let holder = live.unknown.iter().find(|u| u.holds_name_of(&key))?;
+            let id = holder
+                .id
+                .as_deref()
+                .map(|i| format!(" (id {i})"))
+                .unwrap_or_default();
+            Some(Refusal {
+                guard: "name-taken",
+                message: format!(
+                    "`{}` needs the name `{}`, which a live {} object{id} holds that bt-gitops does not manage ({}); writing it would replace or collide with that object. Rename the declared {}, or rename or delete the live object",
+                    c.address,
+                    key.name,
+                    holder.collection.api_name(),
+                    holder.reason,
+                    key.kind.human(),
+                ),
+                flag: None,
+            })
         })
         .collect()
 }

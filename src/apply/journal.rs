@@ -230,6 +230,7 @@ mod tests {
             guards: Vec::new(),
             incomplete: Vec::new(),
             manifests: None,
+            unmanaged: Vec::new(),
         };
         let a = Journal::start(dir.path(), &plan, "a").expect("first");
         let b = Journal::start(dir.path(), &plan, "b").expect("second");

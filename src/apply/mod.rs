@@ -404,7 +404,7 @@ pub fn reviewed(saved: &Plan, fresh: &Plan) -> Reviewed {
 }
 
 /// The resource key a change is about.
-fn key_of(change: &Change) -> Result<ResourceKey, ChangeError> {
+pub(crate) fn key_of(change: &Change) -> Result<ResourceKey, ChangeError> {
     let bad = || {
         ChangeError::Unresolved(format!(
             "`{}` is not a valid address in this plan",

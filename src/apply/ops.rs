@@ -115,6 +115,26 @@ impl Cx<'_> {
             })
     }
 
+    /// Adds to `sent` (the value of the live object's field `field` as this update sends it)
+    /// every part of the live field that the wire type `W` does not model, so that an update
+    /// sending the field whole does not erase what bt-gitops cannot see. Parts the model knows
+    /// are never brought back (a key removed from the manifest stays removed), and nothing is
+    /// carried across a change of `type` or `event_type`.
+    fn keep_unmodelled<W: serde::de::DeserializeOwned + serde::Serialize>(
+        &self,
+        sent: &mut Value,
+        field: &str,
+    ) {
+        let Some(raw) = self.live().and_then(|o| o.raw.as_ref()) else {
+            return;
+        };
+        let Ok(typed) = W::deserialize(raw) else {
+            return;
+        };
+        let modelled = serde_json::to_value(&typed).unwrap_or_default();
+        keep_unknown(sent, &raw[field], &modelled[field]);
+    }
+
     /// The live object this change updates or deletes, found by id (renames change the key).
     fn live(&self) -> Option<&LiveObject> {
         let id = self.change.id.as_deref()?;
@@ -443,7 +463,12 @@ impl Cx<'_> {
                 let body =
                     project::patch(p, old.as_ref(), self.rename(), &self.own_project()?, self)
                         .map_err(|e| self.body_error(e))?;
-                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
+                let mut body = typed(&Some(body))?;
+                if body.get("settings").is_some() {
+                    // PATCH replaces `settings` whole: send back every key we do not model.
+                    self.keep_unmodelled::<crate::wire::Project>(&mut body["settings"], "settings");
+                }
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
             }
             (Spec::Child(c), _) => {
@@ -457,7 +482,12 @@ impl Cx<'_> {
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
                 let parts = project_score::parts(&spec, self).map_err(|e| self.body_error(e))?;
                 let body = project_score::patch(parts, self.rename());
-                self.send(Method::PATCH, &self.object_path(&id)?, typed(&Some(body))?)
+                let mut body = typed(&Some(body))?;
+                // `config` is sent whole: keep what the live one holds outside our model.
+                if let Some(config) = body.get_mut("config") {
+                    self.keep_unmodelled::<crate::wire::ProjectScore>(config, "config");
+                }
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
@@ -477,7 +507,12 @@ impl Cx<'_> {
                 let body = automation::patch(&spec, self.rename(), || {
                     kept.unwrap_or_else(|| external_id(self.key))
                 });
-                self.send(Method::PATCH, &self.object_path(&id)?, typed(&body)?)
+                let mut body = typed(&body)?;
+                // The config is sent whole (A4): keep what the live one holds outside our model.
+                if let Some(config) = body.get_mut("config") {
+                    self.keep_unmodelled::<crate::wire::ProjectAutomation>(config, "config");
+                }
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
             }
             (
@@ -714,6 +749,34 @@ fn write_key(path: &std::path::Path, key: &str) -> std::io::Result<()> {
     crate::private_file::write(path, key.as_bytes())
 }
 
+/// Copies into `sent` the keys of `live` that `modelled` (the same object through our wire
+/// types) lacks, recursing into objects both sides have, unless their `type` or `event_type`
+/// differ (a Slack action turned webhook keeps nothing of the Slack one).
+fn keep_unknown(sent: &mut Value, live: &Value, modelled: &Value) {
+    let (Value::Object(sent), Value::Object(live)) = (sent, live) else {
+        return;
+    };
+    for tag in ["type", "event_type"] {
+        if let (Some(a), Some(b)) = (sent.get(tag), live.get(tag))
+            && a != b
+        {
+            return;
+        }
+    }
+    for (k, v) in live {
+        if v.is_null() {
+            continue;
+        }
+        match (sent.get_mut(k), modelled.get(k)) {
+            (Some(s), Some(m)) => keep_unknown(s, v, m),
+            (None, None) => {
+                sent.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the
 /// caller's match.
 fn typed<T: serde::Serialize>(body: &Option<T>) -> Result<Value, ChangeError> {
@@ -726,4 +789,36 @@ fn typed<T: serde::Serialize>(body: &Option<T>) -> Result<Value, ChangeError> {
 /// A typed request body as JSON.
 fn body_value<T: serde::Serialize>(body: &T) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::keep_unknown;
+
+    #[test]
+    fn unknown_parts_are_kept_and_known_ones_are_not_brought_back() {
+        let live = json!({"event_type": "logs", "interval_seconds": 600, "future": 1,
+            "action": {"type": "slack", "channel": "#a", "message_template": "t", "thread": true}});
+        let modelled = json!({"event_type": "logs", "interval_seconds": 600,
+            "action": {"type": "slack", "channel": "#a", "message_template": "t"}});
+        // The manifest dropped the template: it stays dropped; `future` and `thread` are kept.
+        let mut sent = json!({"event_type": "logs", "interval_seconds": 900,
+            "action": {"type": "slack", "channel": "#a"}});
+        keep_unknown(&mut sent, &live, &modelled);
+        assert_eq!(
+            sent,
+            json!({"event_type": "logs", "interval_seconds": 900, "future": 1,
+                "action": {"type": "slack", "channel": "#a", "thread": true}})
+        );
+        // A Slack action turned webhook keeps nothing of the Slack one.
+        let mut sent = json!({"event_type": "logs", "interval_seconds": 600,
+            "action": {"type": "webhook", "url": "https://x"}});
+        keep_unknown(&mut sent, &live, &modelled);
+        assert_eq!(
+            sent["action"],
+            json!({"type": "webhook", "url": "https://x"})
+        );
+    }
 }

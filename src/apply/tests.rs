@@ -40,6 +40,7 @@ fn plan(changes: Vec<Change>) -> Plan {
         guards: Vec::new(),
         incomplete: Vec::new(),
         manifests: None,
+        unmanaged: Vec::new(),
     }
 }
 
@@ -61,6 +62,7 @@ fn live_groups(n: usize) -> LiveState {
                 spec,
                 fingerprint: "f".into(),
                 secret: None,
+                raw: None,
             },
         );
     }

@@ -96,6 +96,18 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         }
         fs_err::write(&path, crate::redact::scrub(&file.text).as_bytes())?;
     }
+    for u in &live.unknown {
+        let name = u.name.as_deref().unwrap_or("(no name)");
+        let place = match &u.project {
+            Some(p) => format!("{org}/{p}"),
+            None => org.to_string(),
+        };
+        printer.err(&format!(
+            "note: not imported: {} `{name}` in {place} is outside bt-gitops's model ({})\n",
+            u.collection.api_name(),
+            u.reason
+        ));
+    }
     printer.err(&format!(
         "wrote {} files to {}; run `bt-gitops plan {}` to check them\n",
         files.len(),

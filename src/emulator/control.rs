@@ -11,6 +11,7 @@
 //! | `GET`, `POST /_emulator/latency` | read or set `{"ms": N}` injected before every API request |
 //! | `GET /_emulator/state` | the whole state, as the `--state` file holds it (secrets included) |
 //! | `POST /_emulator/reset` | put the state back as it was right after seeding (or loading) |
+//! | `POST /_emulator/objects` | store one object as given, without validation (a `RawObject` body); answers `{"id": ...}` |
 //!
 //! Only requests addressed to a loopback host (`localhost`, `127.0.0.1`, `[::1]`) and carrying no
 //! Origin but a loopback one get here: the middleware answers others 403, so a web page cannot
@@ -29,6 +30,18 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::json_error;
 use super::faults::FaultRule;
+
+/// The body of `POST /_emulator/objects`: an object of org `org` stored as given (see
+/// `seed::insert_raw`), so that lists hold what our wire types cannot decode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawObject {
+    pub org: String,
+    pub kind: super::store::Collection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub body: serde_json::Value,
+}
 
 /// The body of `/_emulator/latency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +62,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/_emulator/latency", get(latency).post(set_latency))
         .route("/_emulator/state", get(state))
         .route("/_emulator/reset", axum::routing::post(reset))
+        .route("/_emulator/objects", axum::routing::post(raw_object))
 }
 
 fn bad(e: serde_json::Error) -> Response {
@@ -120,5 +134,29 @@ async fn reset(State(st): State<AppState>) -> Response {
     match st.reset() {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn raw_object(State(st): State<AppState>, body: Bytes) -> Response {
+    let raw = match serde_json::from_slice::<RawObject>(&body) {
+        Ok(raw) => raw,
+        Err(e) => return bad(e),
+    };
+    let mut store = st.store();
+    let Some(org_id) = store.org_by_name(&raw.org).map(|o| o.id().to_owned()) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("no org named `{}`", raw.org),
+        );
+    };
+    let object = super::seed::SeedObject {
+        kind: raw.kind,
+        id: raw.id,
+        body: raw.body,
+        raw: true,
+    };
+    match super::seed::insert_raw(&mut store, &org_id, &object) {
+        Ok(id) => axum::Json(serde_json::json!({ "id": id })).into_response(),
+        Err(e) => json_error(StatusCode::BAD_REQUEST, &e.message),
     }
 }

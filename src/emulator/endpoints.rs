@@ -96,10 +96,21 @@ pub static PROJECT: Endpoint = Endpoint {
     server: ORG_SERVER,
     create: project_create,
     patch: project_patch,
-    normalize: normalize::<wire::Project>,
+    normalize: project_normalize,
     filters: no_filters,
     on_delete: project_cascade,
 };
+
+/// Like the other kinds' normalisation, except that `settings` is kept as sent: the API stores
+/// the settings object whole, keys newer than our wire types included.
+fn project_normalize(object: wire::JsonMap) -> Result<wire::JsonMap, ErrorResponse> {
+    let settings = object.get("settings").cloned();
+    let mut out = normalize::<wire::Project>(object)?;
+    if let Some(settings @ Value::Object(_)) = settings {
+        out.insert("settings".into(), settings);
+    }
+    Ok(out)
+}
 
 fn project_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, ErrorResponse> {
     let req: wire::CreateProject = parse(body)?;
@@ -119,10 +130,27 @@ fn project_patch(
         non_empty("name", name)?;
     }
     let mut object = merged(record, &req, &["settings"]);
-    if let Some(settings) = &req.settings {
-        object.insert("settings".into(), Value::Object(fields(settings, &[])));
+    // The settings object is replaced whole, as sent (spec `PatchProject.settings`), keys our
+    // wire types do not know included: their types were checked by the parse above.
+    if req.settings.is_some()
+        && let Some(settings @ Value::Object(_)) = body.get("settings")
+    {
+        object.insert("settings".into(), strip_null_values(settings));
     }
     Ok(patched(object))
+}
+
+/// A settings object as stored: keys sent as `null` are left out, like an absent key.
+fn strip_null_values(settings: &Value) -> Value {
+    match settings {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Deleting a project deletes what lives in it and the ACLs, views and env vars attached to it.

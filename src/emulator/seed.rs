@@ -27,6 +27,8 @@
 //! Every org gets the built-in groups Owners, Engineers and Viewers; `owner: true` puts a
 //! principal in Owners. `objects` are created in order with the same validation as a POST, as the
 //! org's first user; a body may name its project with `project_name` instead of `project_id`.
+//! An object with `"raw": true` is stored as given instead (see [`insert_raw`]): the way to hold
+//! objects outside bt-gitops's model (new event types, new enum values, missing fields).
 //! Keys without `key` get a generated value (deterministic in deterministic mode).
 
 use serde::{Deserialize, Serialize};
@@ -107,7 +109,7 @@ pub struct SeedKey {
     pub key: Option<String>,
 }
 
-/// An object created through the generic create path.
+/// An object created through the generic create path, or with `raw: true` stored as given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedObject {
@@ -115,6 +117,11 @@ pub struct SeedObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub body: Value,
+    /// Store `body` as the listed object, bypassing the emulator's validation (only `id` is
+    /// filled in when absent, and `project_name` resolved): objects and values outside our wire
+    /// types, as a real org may hold them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raw: bool,
 }
 
 /// A credential created by seeding.
@@ -320,6 +327,9 @@ fn create_object(
     caller: &Caller,
     object: &SeedObject,
 ) -> Result<(), ErrorResponse> {
+    if object.raw {
+        return insert_raw(store, &caller.org_id, object).map(|_| ());
+    }
     let spec = spec_of(object.kind).ok_or_else(|| {
         ErrorResponse::bad_request("this kind is seeded through `users` and `service_accounts`")
     })?;
@@ -340,4 +350,59 @@ fn create_object(
         crate::api::wire::Id::parse(id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
     }
     resource::create(store, caller, spec, &body, Mode::Post, object.id.clone()).map(|_| ())
+}
+
+/// Stores `object.body` in its collection of org `org_id` as is, without the create path's
+/// validation: lists return it exactly as given. Only the `id` (from `object.id`, else a new
+/// one) is filled in when the body has none, and `project_name` is replaced by `project_id`.
+/// Returns the object's id.
+///
+/// # Errors
+/// When the body is not a JSON object or names an unknown project.
+pub fn insert_raw(
+    store: &mut Store,
+    org_id: &str,
+    object: &SeedObject,
+) -> Result<String, ErrorResponse> {
+    let Value::Object(mut map) = object.body.clone() else {
+        return Err(ErrorResponse::bad_request(
+            "a raw object must be a JSON object",
+        ));
+    };
+    if !map.contains_key("project_id")
+        && let Some(Value::String(name)) = map.remove("project_name")
+    {
+        let id = store
+            .table(Collection::Project)
+            .live()
+            .find(|p| p.org_id == org_id && p.str_field("name") == name)
+            .map(|p| p.id().to_owned())
+            .ok_or_else(|| ErrorResponse::bad_request(format!("unknown project `{name}`")))?;
+        map.insert("project_id".into(), Value::String(id));
+    }
+    if !map.contains_key("id") {
+        let id = match &object.id {
+            Some(id) => id.clone(),
+            None => store.clock.new_id(),
+        };
+        map.insert("id".into(), Value::String(id));
+    }
+    let id = map
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    store.insert(
+        object.kind,
+        super::store::Record {
+            seq: 0,
+            org_id: org_id.to_owned(),
+            deleted: false,
+            secret: None,
+            principal: None,
+            service_account: false,
+            object: map,
+        },
+    );
+    Ok(id)
 }

@@ -133,3 +133,11 @@ pub(super) fn seconds(s: f64) -> u64 {
         0
     }
 }
+
+/// Why [`read`] does not manage an automation (topic, topic digest, environment update, async
+/// query): such automations still hold their names in the project (A2).
+#[must_use]
+pub fn unmanaged_reason(raw: &serde_json::Value) -> String {
+    let event = raw["config"]["event_type"].as_str().unwrap_or("?");
+    format!("automations with `event_type: {event}` are not managed by bt-gitops")
+}

@@ -115,3 +115,19 @@ pub fn patch(e: &EnvVarSpec) -> PatchEnvVar {
 pub fn manifest(name: &str, env: &str) -> Value {
     json!({ "name": name, "value": { "env": env } })
 }
+
+/// Why an entry of an env var list is not an env var, or `None` when it is one. AI and sandbox
+/// provider keys are stored in the same list, told apart by `secret_category` (S8): they are
+/// read as objects outside the model, never managed as env vars.
+#[must_use]
+pub fn not_an_env_var(v: &crate::wire::EnvVar) -> Option<String> {
+    use crate::wire::SecretCategory;
+    let category = match v.secret_category? {
+        SecretCategory::EnvVar => return None,
+        SecretCategory::AiProvider => "ai_provider",
+        SecretCategory::SandboxProvider => "sandbox_provider",
+    };
+    Some(format!(
+        "`secret_category: {category}` is a provider key, not an env var"
+    ))
+}

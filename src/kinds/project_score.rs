@@ -74,3 +74,6 @@ pub fn read(
     }
     Some((Kind::Score, Spec::Score(score::read(s))))
 }
+
+/// Why [`read`] does not manage a project score: an online rule without its online config.
+pub const UNMANAGED_REASON: &str = "an online score without `config.online`";

@@ -54,6 +54,49 @@ pub struct Plan {
     /// reviewed desired state without reading the work tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifests: Option<Manifests>,
+    /// Live objects outside bt-gitops's model (a shape, a value or a category it does not
+    /// manage): never changed or deleted, and their names are taken (see the `name-taken`
+    /// guard).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<UnmanagedObject>,
+}
+
+/// A live object outside the model, as shown to reviewers (its JSON stays out of the plan).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UnmanagedObject {
+    pub org: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The API collection it was listed from (`project_automation`).
+    pub collection: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why bt-gitops does not manage it.
+    pub reason: String,
+}
+
+impl UnmanagedObject {
+    /// `project_automation `nightly-loop` in acme/chatbot (id ...)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| format!(" `{n}`"))
+            .unwrap_or_default();
+        let place = match &self.project {
+            Some(p) => format!("{}/{p}", self.org),
+            None => self.org.clone(),
+        };
+        let id = self
+            .id
+            .as_deref()
+            .map(|i| format!(" (id {i})"))
+            .unwrap_or_default();
+        format!("{}{name} in {place}{id}", self.collection)
+    }
 }
 
 /// A refusal `apply` would make, as shown to reviewers.
@@ -369,6 +412,7 @@ pub fn build(
         guards: Vec::new(),
         incomplete: Vec::new(),
         manifests: None,
+        unmanaged: Vec::new(),
     }
 }
 

@@ -70,7 +70,16 @@ pub fn render(plan: &Plan, style: Style) -> String {
     }
     out.push('\n');
     if plan.changes.is_empty() {
-        let _ = writeln!(out, "No changes. The live org matches the manifests.");
+        if plan.incomplete.is_empty() {
+            let _ = writeln!(out, "No changes. The live org matches the manifests.");
+        } else {
+            // Held-back scopes: "no changes" would be a false all-clear.
+            let _ = writeln!(
+                out,
+                "{} no change was found where the org could be read, but some lists could not be read (below).",
+                p.paint(RED, "Incomplete plan:")
+            );
+        }
     }
     for change in &plan.changes {
         change_lines(&mut out, change, &p);
@@ -91,6 +100,18 @@ pub fn render(plan: &Plan, style: Style) -> String {
         );
     }
     if !plan.incomplete.is_empty() || !plan.guards.is_empty() {
+        out.push('\n');
+    }
+    for u in &plan.unmanaged {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            p.paint(YELLOW, "unmanaged:"),
+            u.describe(),
+            u.reason
+        );
+    }
+    if !plan.unmanaged.is_empty() {
         out.push('\n');
     }
     for note in &plan.notes {

@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use super::{FieldView, field_view};
 use crate::plan::{Action, Plan, Risk, by_kind};
 
+/// How many unmanaged live objects the comment lists by name; the rest are counted.
+const UNMANAGED_SHOWN: usize = 20;
+
 /// GitHub's limit for one comment body.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
@@ -39,25 +42,34 @@ pub fn render(plan: &Plan, limit: usize) -> String {
         );
         head.push('\n');
     }
-    if plan.changes.is_empty() {
-        head.push_str("**No changes.** The live org matches the manifests.\n");
-        return fit(head, limit);
-    }
-    let _ = writeln!(head, "**Plan: {}.**\n", summary.line());
-    head.push_str("| Kind | Create | Update | Delete | Replace |\n|---|---:|---:|---:|---:|\n");
     let groups = by_kind(plan);
-    for (kind, changes) in &groups {
-        let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
-        let _ = writeln!(
-            head,
-            "| {kind} | {} | {} | {} | {} |",
-            count(Action::Create),
-            count(Action::Update),
-            count(Action::Delete),
-            count(Action::Replace)
-        );
+    if plan.changes.is_empty() {
+        if !plan.incomplete.is_empty() {
+            // Held-back scopes: "no changes" would be a false all-clear.
+            head.push_str("**Incomplete plan.** No change was found where the org could be read, but some lists could not be read (below), so this is not a clean plan.\n\n");
+        } else {
+            head.push_str("**No changes.** The live org matches the manifests.\n");
+            if plan.guards.is_empty() && plan.unmanaged.is_empty() {
+                return fit(head, limit);
+            }
+            head.push('\n');
+        }
+    } else {
+        let _ = writeln!(head, "**Plan: {}.**\n", summary.line());
+        head.push_str("| Kind | Create | Update | Delete | Replace |\n|---|---:|---:|---:|---:|\n");
+        for (kind, changes) in &groups {
+            let count = |a: Action| changes.iter().filter(|c| c.action == a).count();
+            let _ = writeln!(
+                head,
+                "| {kind} | {} | {} | {} | {} |",
+                count(Action::Create),
+                count(Action::Update),
+                count(Action::Delete),
+                count(Action::Replace)
+            );
+        }
+        head.push('\n');
     }
-    head.push('\n');
     let mut risky: Vec<(Risk, usize)> = Vec::new();
     for c in &plan.changes {
         for r in &c.risks {
@@ -105,6 +117,29 @@ pub fn render(plan: &Plan, limit: usize) -> String {
                 g.guard,
                 escape_html(&g.message),
                 g.override_note()
+            );
+        }
+        head.push('\n');
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            head,
+            "> [!NOTE]\n> **Unmanaged live objects** (outside bt-gitops's model: never changed or deleted, and their names are taken):"
+        );
+        // A long list must not push the changes out of the comment.
+        for u in plan.unmanaged.iter().take(UNMANAGED_SHOWN) {
+            let _ = writeln!(
+                head,
+                "> - {}: {}",
+                escape_html(&u.describe()),
+                escape_html(&u.reason)
+            );
+        }
+        if plan.unmanaged.len() > UNMANAGED_SHOWN {
+            let _ = writeln!(
+                head,
+                "> - and {} more (see `unmanaged` in the plan artifact)",
+                plan.unmanaged.len() - UNMANAGED_SHOWN
             );
         }
         head.push('\n');
@@ -280,4 +315,43 @@ fn fit(mut text: String, limit: usize) -> String {
         text.push_str(note);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{FORMAT_VERSION, UnmanagedObject};
+
+    #[test]
+    fn a_long_unmanaged_list_is_counted_not_listed() {
+        let unmanaged = (0..UNMANAGED_SHOWN + 5)
+            .map(|i| UnmanagedObject {
+                org: "acme".into(),
+                project: Some("chatbot".into()),
+                collection: "project_automation".into(),
+                name: Some(format!("topic-{i:02}")),
+                id: None,
+                reason: "not managed".into(),
+            })
+            .collect();
+        let plan = Plan {
+            format_version: FORMAT_VERSION,
+            orgs: Vec::new(),
+            changes: Vec::new(),
+            notes: Vec::new(),
+            commit: None,
+            author: None,
+            dirty: false,
+            base: None,
+            guards: Vec::new(),
+            incomplete: Vec::new(),
+            manifests: None,
+            unmanaged,
+        };
+        let text = render(&plan, GITHUB_COMMENT_LIMIT);
+        assert!(text.contains("**No changes.**"), "{text}");
+        assert!(text.contains("`topic-00`"), "{text}");
+        assert!(!text.contains("`topic-20`"), "{text}");
+        assert!(text.contains("and 5 more"), "{text}");
+    }
 }

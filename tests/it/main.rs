@@ -27,5 +27,6 @@ mod shard;
 mod support;
 mod tidy;
 mod tls;
+mod tolerance;
 mod watch;
 mod workflows;

@@ -326,6 +326,7 @@ scenarios! {
     delete_authoritative => "delete-authoritative",
     tombstone_delete => "tombstone-delete",
     unmanaged_left_alone => "unmanaged-left-alone",
+    unknown_objects => "unknown-objects",
     rename_project_with_children => "rename-project-with-children",
     rename_tag => "rename-tag",
     reference_created_in_same_plan => "reference-created-in-same-plan",
@@ -457,6 +458,52 @@ mod expectations {
                 "update".to_owned(),
                 "project:acme/chatbot/tag:regression".to_owned()
             )]
+        );
+    }
+
+    /// Objects outside the model do not fail their lists: the neighbours are planned, nothing
+    /// of theirs is deleted (env vars are authoritative), they are listed as unmanaged, and the
+    /// alert declared under the Loop automation's name is refused, not written.
+    pub fn unknown_objects(plan: &Value) {
+        assert!(plan.get("incomplete").is_none(), "{plan}");
+        assert!(has(plan, "create", "project:acme/chatbot/tag:release"));
+        assert!(has(plan, "create", "env_var:acme/APP_MODE"));
+        assert!(has(plan, "delete", "env_var:acme/UI_VAR"));
+        assert!(
+            !actions(plan)
+                .iter()
+                .any(|(_, a)| a.contains("OPENAI_API_KEY")),
+            "the AI provider key is not an env var: {plan}"
+        );
+        let names: Vec<&str> = plan["unmanaged"]
+            .as_array()
+            .expect("unmanaged objects are listed")
+            .iter()
+            .filter_map(|u| u["name"].as_str())
+            .collect();
+        for name in [
+            "nightly-loop",
+            "env-watch",
+            "toxicity",
+            "session-quality",
+            "OPENAI_API_KEY",
+        ] {
+            assert!(names.contains(&name), "{name} not unmanaged: {names:?}");
+        }
+        let guards = plan["guards"].as_array().expect("a guard refuses the plan");
+        assert!(
+            guards.iter().any(|g| g["guard"] == "name-taken"
+                && g["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("alert:nightly-loop"))),
+            "{guards:?}"
+        );
+        assert!(
+            guards.iter().any(|g| g["guard"] == "name-taken"
+                && g["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("score:toxicity"))),
+            "{guards:?}"
         );
     }
 
