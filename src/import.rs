@@ -144,6 +144,8 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         list(&mut p, "online_scoring", online.into_iter());
         for kind in [
             Kind::SpanIframe,
+            Kind::McpServer,
+            Kind::Dataset,
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
@@ -216,6 +218,8 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::Score => "scores",
         Kind::OnlineScoring => "online_scoring",
         Kind::SpanIframe => "span_iframes",
+        Kind::McpServer => "mcp_servers",
+        Kind::Dataset => "datasets",
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",

@@ -46,6 +46,7 @@ pub mod private_file;
 pub mod propose;
 pub mod reconcile;
 pub mod redact;
+pub mod refs;
 pub mod render;
 pub mod source;
 pub mod vocab;

@@ -19,6 +19,10 @@ pub struct LiveState {
     pub api_keys: Vec<LiveApiKey>,
     /// Who bt-gitops itself is in each org, when its key could be matched to a principal.
     pub own_principal: BTreeMap<OrgName, Principal>,
+    /// The functions, prompts, experiments and datasets the manifests name, as found live.
+    pub references: crate::refs::References,
+    /// The names of those that were not found, one message each: the plan is refused.
+    pub unresolved: Vec<String>,
     /// Objects the API listed that are outside bt-gitops's model (an undecodable item, a value
     /// we do not know, a shape we do not manage): never changed or deleted, shown in the plan
     /// as unmanaged, and their names are taken.

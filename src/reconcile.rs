@@ -7,14 +7,17 @@
 use std::collections::BTreeSet;
 
 use crate::api::client::{Client, ClientConfig};
+use crate::api::error::ApiError;
 use crate::api::read::{FetchError, fetch_org_then};
+use crate::api::refs::fetch_references;
 use crate::apply::guard::{self, GuardConfig};
 use crate::diff::{self, SecretDigests};
 use crate::graph::DepGraph;
 use crate::live::LiveState;
-use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey, Spec};
+use crate::model::{DesiredState, Kind, OrgName, Presence, ProjectName, ResourceKey};
 use crate::pipeline::Analysis;
 use crate::plan::{self, GuardFinding, Plan, PlanOrg, UnmanagedObject};
+use crate::refs::{ObjectRef, References};
 
 /// Where and how to reach one org.
 #[derive(Debug, Clone)]
@@ -78,8 +81,14 @@ pub enum ReconcileError {
 /// its scope; the caller treats such a plan as incomplete.
 pub async fn plan(input: PlanInput<'_>) -> Result<PlanOutcome, ReconcileError> {
     let desired = input.desired;
-    let reads = Reads::start(&input.targets, input.concurrency, |org| {
-        std::future::ready(projects_with_env_vars(desired, org))
+    let reads = Reads::start(&input.targets, input.concurrency, |org, client| {
+        let env = projects_with_env_vars(desired, org);
+        let wanted = crate::refs::wanted(desired, org);
+        let org = org.clone();
+        async move {
+            let refs = fetch_references(&client, &org, &wanted).await;
+            (env, refs)
+        }
     });
     let read = reads.finish().await?;
     Ok(plan_from(input, read))
@@ -100,10 +109,15 @@ pub async fn analyze_and_plan(
     secrets: impl FnOnce(&Analysis) -> SecretDigests,
 ) -> (Analysis, Option<Result<PlanOutcome, ReconcileError>>) {
     let mut senders = Vec::new();
-    let reads = Reads::start(&targets, concurrency, |org| {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+    let reads = Reads::start(&targets, concurrency, |org, client| {
+        let (tx, rx) = tokio::sync::oneshot::channel::<(Vec<ProjectName>, BTreeSet<ObjectRef>)>();
         senders.push((org.clone(), tx));
-        async move { rx.await.unwrap_or_default() }
+        let org = org.clone();
+        async move {
+            let (env, wanted) = rx.await.unwrap_or_default();
+            let refs = fetch_references(&client, &org, &wanted).await;
+            (env, refs)
+        }
     });
     let analysis = match tokio::task::spawn_blocking(analyze).await {
         Ok(analysis) => analysis,
@@ -114,7 +128,10 @@ pub async fn analyze_and_plan(
     }
     for (org, tx) in senders {
         // A closed receiver is a read that already failed; its error is reported below.
-        let _ = tx.send(projects_with_env_vars(&analysis.state, &org));
+        let _ = tx.send((
+            projects_with_env_vars(&analysis.state, &org),
+            crate::refs::wanted(&analysis.state, &org),
+        ));
     }
     let outcome = reads.finish().await.map(|read| {
         plan_from(
@@ -147,12 +164,15 @@ struct Read {
 }
 
 impl Reads {
-    /// Starts reading every org; `env_projects` gives, per org, the projects whose env vars are
-    /// read (awaited after the org-wide lists).
-    fn start<F, Fut>(targets: &[OrgTarget], concurrency: usize, mut env_projects: F) -> Reads
+    /// Starts reading every org; `later` gives, per org (with its client), the projects whose
+    /// env vars are read and the named objects looked up (`api::refs`), both of which need the
+    /// desired state: it is awaited alongside the org-wide lists.
+    fn start<F, Fut>(targets: &[OrgTarget], concurrency: usize, mut later: F) -> Reads
     where
-        F: FnMut(&OrgName) -> Fut,
-        Fut: std::future::Future<Output = Vec<ProjectName>> + Send + 'static,
+        F: FnMut(&OrgName, Client) -> Fut,
+        Fut: std::future::Future<Output = (Vec<ProjectName>, Result<References, ApiError>)>
+            + Send
+            + 'static,
     {
         let mut tasks = tokio::task::JoinSet::new();
         let mut clients: Vec<(String, Client)> = Vec::new();
@@ -174,7 +194,7 @@ impl Reads {
                 }
             };
             clients.push((target.org.to_string(), client.clone()));
-            let env = env_projects(&target.org);
+            let env = later(&target.org, client.clone());
             let org = target.org.clone();
             let url = target.base_url.clone();
             tasks.spawn(async move {
@@ -205,6 +225,7 @@ impl Reads {
                     live.incomplete.extend(state.incomplete);
                     live.api_keys.extend(state.api_keys);
                     live.own_principal.extend(state.own_principal);
+                    live.references.extend(state.references);
                     live.unknown.extend(state.unknown);
                 }
                 Err(source) => {
@@ -241,10 +262,12 @@ impl Reads {
 /// Diffs, plans and runs the guards over the live state read.
 fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     let Read {
-        live,
+        mut live,
         requests,
         requests_by_org,
     } = read;
+    // A name that does not resolve is refused at plan time (the `unresolved-reference` guard).
+    live.unresolved = crate::refs::unresolved(input.desired, &live.references);
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The
@@ -260,7 +283,10 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     incomplete.extend(diff::name_conflicts(input.desired, &live));
     let mut notes = Vec::new();
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
-    notes.extend(limitation_notes(input.desired));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    notes.extend(diff::policy::api_key_violations(input.desired, &live, now));
     let orgs = input
         .targets
         .iter()
@@ -362,40 +388,4 @@ fn unavailable_secret_notes(desired: &DesiredState, secrets: &SecretDigests) -> 
             ))
         })
         .collect()
-}
-
-/// What the manifests ask for that this version cannot yet read back, said in the plan instead
-/// of silently showing a change on every run.
-fn limitation_notes(desired: &DesiredState) -> Vec<String> {
-    let mut notes = BTreeSet::new();
-    for r in desired
-        .resources
-        .values()
-        .filter(|r| r.presence == Presence::Present)
-    {
-        match &r.spec {
-            Spec::Grant(g) if matches!(g.target, crate::model::GrantTarget::Object { .. }) => {
-                notes.insert(format!("`{}`: grants on experiments, datasets and prompts are not read back yet, so they show as creates", r.key));
-            }
-            Spec::Project(p)
-                if p.settings
-                    .as_ref()
-                    .is_some_and(|s| s.baseline_experiment.is_some()) =>
-            {
-                notes.insert(format!("`{}`: `baseline_experiment` is not resolved to an experiment id yet and is not compared", r.key));
-            }
-            Spec::OnlineScoring(o)
-                if o.scorers
-                    .iter()
-                    .any(|s| matches!(s, crate::model::FunctionRef::Project { .. })) =>
-            {
-                notes.insert(format!(
-                    "`{}`: scorers given by function slug are not resolved to ids yet",
-                    r.key
-                ));
-            }
-            _ => {}
-        }
-    }
-    notes.into_iter().collect()
 }

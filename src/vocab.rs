@@ -181,6 +181,10 @@ collections! {
     ApiKey = ("api_key", "/v1/api_key", false),
     Environment = ("environment", "/environment", true),
     McpServer = ("mcp_server", "/v1/mcp_server", true),
+    Function = ("function", "/v1/function", false),
+    Prompt = ("prompt", "/v1/prompt", false),
+    Experiment = ("experiment", "/v1/experiment", true),
+    Dataset = ("dataset", "/v1/dataset", true),
 }
 
 /// `PATCH`: invite and remove an org's members and service accounts.

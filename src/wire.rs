@@ -29,6 +29,9 @@ pub use crate::vocab::{
 /// A JSON object with arbitrary values (`additionalProperties: {nullable: true}` in the spec).
 pub type JsonMap = serde_json::Map<String, Value>;
 
+mod objects;
+pub use objects::*;
+
 // ---------------------------------------------------------------------------------------------
 // Scalars and helpers
 // ---------------------------------------------------------------------------------------------

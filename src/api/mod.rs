@@ -9,6 +9,7 @@ pub mod error;
 pub mod github;
 pub mod lookup;
 pub mod read;
+pub mod refs;
 pub mod retry;
 pub mod webhook;
 pub use crate::wire;

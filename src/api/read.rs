@@ -25,6 +25,7 @@ use crate::live::{
     LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope, UnknownObject,
 };
 use crate::model::*;
+use crate::refs::References;
 use crate::vocab::Collection;
 use crate::wire::HasId;
 
@@ -52,7 +53,10 @@ pub enum FetchError {
 }
 
 /// Reads one org. `projects_with_env_vars` names the declared projects whose env vars are read
-/// (the env var list has no org-wide form, so it costs one request per project).
+/// (the env var list has no org-wide form, so it costs one request per project). `refs` holds
+/// the functions, prompts, experiments and datasets the manifests name (`api::refs`): ids of
+/// those read back as names (scorers, preprocessors, baselines, grants on single objects), and
+/// the env vars of each function in it are read too.
 ///
 /// # Errors
 /// When the org itself cannot be found or listed. Failures of individual lists do not fail the
@@ -61,25 +65,27 @@ pub async fn fetch_org(
     client: &Client,
     org: &OrgName,
     projects_with_env_vars: &[ProjectName],
+    refs: &References,
 ) -> Result<LiveState, FetchError> {
     fetch_org_then(
         client,
         org,
-        std::future::ready(projects_with_env_vars.to_vec()),
+        std::future::ready((projects_with_env_vars.to_vec(), Ok(refs.clone()))),
     )
     .await
 }
 
-/// Like [`fetch_org`], with the projects whose env vars are read given by a future that is
-/// awaited only once the org-wide lists have been read: a caller can start reading before it
-/// knows them (while the manifests are still being parsed, see `reconcile::analyze_and_plan`).
+/// Like [`fetch_org`], with the projects whose env vars are read and the looked-up named objects
+/// given by a future that is awaited alongside the org-wide lists: a caller can start reading
+/// before it knows them (while the manifests are still being parsed, see
+/// `reconcile::analyze_and_plan`).
 ///
 /// # Errors
 /// As [`fetch_org`].
 pub async fn fetch_org_then(
     client: &Client,
     org: &OrgName,
-    projects_with_env_vars: impl std::future::Future<Output = Vec<ProjectName>>,
+    later: impl std::future::Future<Output = (Vec<ProjectName>, Result<References, ApiError>)>,
 ) -> Result<LiveState, FetchError> {
     let org_q = [("org_name", org.to_string())];
     // A valid key asked about an org it does not belong to gets 401/403 (not an empty list):
@@ -130,6 +136,7 @@ pub async fn fetch_org_then(
         tokens,
         keys,
         org_env,
+        (projects_with_env_vars, refs),
     ) = tokio::join!(
         client.list_items::<wire::User>(Kind::Member.list(), &org_q),
         list_org_children(client, &org_q),
@@ -142,9 +149,11 @@ pub async fn fetch_org_then(
         client.list_items::<wire::ServiceToken>(Kind::ServiceToken.list(), &org_q),
         client.list_items::<wire::ApiKey>(Collection::ApiKey.path(), &org_q),
         env_vars(client, "organization", &org_id),
+        later,
     );
-    let projects_with_env_vars = projects_with_env_vars.await;
     let projects_with_env_vars = projects_with_env_vars.as_slice();
+    // Without the named objects, ids could not be named back: the read fails as a whole.
+    let refs = &refs?;
 
     let mut b = Builder {
         org: org.clone(),
@@ -253,7 +262,7 @@ pub async fn fetch_org_then(
         let Some(name) = project_names.get(p.id.as_str()) else {
             continue;
         };
-        let spec = crate::kinds::project::read(&p, name);
+        let spec = crate::kinds::project::read(&p, name, refs);
         b.insert(
             ResourceKey::project(org, name),
             p.id.as_str(),
@@ -271,9 +280,15 @@ pub async fn fetch_org_then(
 
     if let Some(acls) = b.complete(acls, Collection::Acl, &[Kind::Grant]) {
         for (acl, raw) in acls {
-            let Some((key, spec)) =
-                crate::kinds::grant::read(org, &acl, &emails, &accounts, &names, &project_names)
-            else {
+            let Some((key, spec)) = crate::kinds::grant::read(
+                org,
+                &acl,
+                &emails,
+                &accounts,
+                &names,
+                &project_names,
+                refs,
+            ) else {
                 continue;
             };
             b.insert(
@@ -300,7 +315,7 @@ pub async fn fetch_org_then(
         let Some(project) = project_names.get(s.project_id.as_str()) else {
             continue;
         };
-        let Some((kind, spec)) = crate::kinds::project_score::read(&s, project) else {
+        let Some((kind, spec)) = crate::kinds::project_score::read(&s, project, refs) else {
             // An online score without its online configuration: outside the model.
             b.unmodelled(
                 Collection::ProjectScore,
@@ -420,6 +435,34 @@ pub async fn fetch_org_then(
             results[i] = Some(result);
         }
     }
+    for (r, id) in refs.functions().filter(|(r, _)| &r.org == org) {
+        match env_vars(client, "function", id).await {
+            Ok(vars) => {
+                for RawItem { raw, error } in vars.unknown {
+                    b.unknown(
+                        Some(r.project.clone()),
+                        Collection::EnvVar,
+                        raw,
+                        format!("outside the model: {error}"),
+                    );
+                }
+                for (v, raw) in vars.items.into_iter().zip(vars.raw) {
+                    let key = ResourceKey::in_project(
+                        org,
+                        &r.project,
+                        Kind::EnvVar,
+                        format!("function:{}/{}", r.name, v.name),
+                    );
+                    let scope = EnvVarScope::Function {
+                        project: r.project.clone(),
+                        slug: r.name.clone(),
+                    };
+                    b.env_var(key, scope, &v, raw);
+                }
+            }
+            Err(err) => b.incomplete(Some(r.project.clone()), Kind::EnvVar, &err),
+        }
+    }
     for ((project, _), result) in reads.into_iter().zip(results) {
         let result = result.unwrap_or_else(|| {
             Err(ApiError::Transport {
@@ -433,7 +476,23 @@ pub async fn fetch_org_then(
             Err(err) => b.incomplete(Some(project), Kind::EnvVar, &err),
         }
     }
+    b.state.references = refs.clone();
     Ok(b.state)
+}
+
+/// The names of an org's live projects (`import` reads every project's env vars).
+///
+/// # Errors
+/// When the project list fails.
+pub async fn project_names(client: &Client, org: &OrgName) -> Result<Vec<ProjectName>, ApiError> {
+    let projects: Vec<wire::Project> = client
+        .list_all(Kind::Project.list(), &[("org_name", org.to_string())])
+        .await?;
+    Ok(projects
+        .iter()
+        .filter(|p| p.deleted_at.is_none())
+        .filter_map(|p| ProjectName::new(&p.name).ok())
+        .collect())
 }
 
 /// The env vars of one object. This list has no cursor parameters, so it is one request.

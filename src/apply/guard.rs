@@ -72,8 +72,23 @@ pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal
     }
     out.extend(lockout(plan, live));
     out.extend(service_token_key(plan, live));
+    out.extend(unresolved_references(live));
     out.extend(name_taken(plan, live));
     out
+}
+
+/// Names of functions, prompts, experiments or datasets that do not resolve: the objects that
+/// use them cannot be written, so the plan is refused before anything runs (not left to fail
+/// after merge). No flag overrides it: create the object or fix the name.
+fn unresolved_references(live: &LiveState) -> Vec<Refusal> {
+    live.unresolved
+        .iter()
+        .map(|message| Refusal {
+            guard: "unresolved-reference",
+            message: message.clone(),
+            flag: None,
+        })
+        .collect()
 }
 
 /// Creates (and renames) under a name that a live object outside the model holds in the same

@@ -31,6 +31,7 @@ use crate::kinds::{
 use crate::live::LiveObject;
 use crate::model::*;
 use crate::plan::{Action, Change};
+use crate::refs::{ObjectRef, RefKind};
 use crate::vocab::{ACL_BATCH_UPDATE_PATH, ORG_MEMBERS_PATH};
 use crate::wire::{AclBatchUpdateRequest, AclItem, Id};
 
@@ -138,6 +139,12 @@ impl Cx<'_> {
     fn live(&self) -> Option<&LiveObject> {
         let id = self.change.id.as_deref()?;
         self.input.live.objects.values().find(|o| o.id == id)
+    }
+
+    /// The project a project change is about (its own name, not its parent).
+    fn own_project(&self) -> Result<ProjectName, ChangeError> {
+        ProjectName::new(&self.key.name)
+            .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e:?}", self.key)))
     }
 
     fn id_of(&self, key: &ResourceKey) -> Result<String, ChangeError> {
@@ -370,7 +377,9 @@ impl Cx<'_> {
                     .send(Method::POST, self.collection()?, typed(&Some(body))?)
                     .await?;
                 let id = self.created(&out);
-                if let (Some(body), Some(id)) = (project::settings_patch(p), &id) {
+                let settings = project::settings_patch(p, &self.own_project()?, self)
+                    .map_err(|e| self.body_error(e))?;
+                if let (Some(body), Some(id)) = (settings, &id) {
                     self.send(Method::PATCH, &self.object_path(id)?, typed(&Some(body))?)
                         .await?;
                 }
@@ -378,7 +387,7 @@ impl Cx<'_> {
             }
             Spec::Child(c) => self.create_child(c).await,
             Spec::Score(_) | Spec::OnlineScoring(_) => {
-                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let parts = project_score::parts(&spec, self).map_err(|e| self.body_error(e))?;
                 let body = project_score::create(parts, self.typed_project_id()?, &self.key.name);
                 let out = self
                     .send(Method::PUT, self.collection()?, typed(&Some(body))?)
@@ -451,7 +460,9 @@ impl Cx<'_> {
                     Some(Spec::Project(old)) => old.settings.clone(),
                     _ => None,
                 };
-                let body = project::patch(p, old.as_ref(), self.rename());
+                let body =
+                    project::patch(p, old.as_ref(), self.rename(), &self.own_project()?, self)
+                        .map_err(|e| self.body_error(e))?;
                 let mut body = typed(&Some(body))?;
                 if body.get("settings").is_some() {
                     // PATCH replaces `settings` whole: send back every key we do not model.
@@ -469,7 +480,7 @@ impl Cx<'_> {
                 .await?;
             }
             (Spec::Score(_) | Spec::OnlineScoring(_), _) => {
-                let parts = project_score::parts(&spec).map_err(ChangeError::Unresolved)?;
+                let parts = project_score::parts(&spec, self).map_err(|e| self.body_error(e))?;
                 let body = project_score::patch(parts, self.rename());
                 let mut body = typed(&Some(body))?;
                 // `config` is sent whole: keep what the live one holds outside our model.
@@ -675,6 +686,41 @@ impl BodyIds for Cx<'_> {
         let id = self
             .id_of(&ResourceKey::in_org(&self.key.org, kind, name))
             .map_err(|e| BodyError::Unresolved(e.to_string()))?;
+        Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
+    }
+
+    fn named(&self, project: &ProjectName, kind: RefKind, name: &str) -> Result<Id, BodyError> {
+        let id = match name.strip_prefix("id:") {
+            Some(id) => Some(id.to_owned()),
+            None => {
+                // A dataset this apply declares (and maybe just created) has its id here.
+                let managed = (kind == RefKind::Dataset)
+                    .then(|| {
+                        self.ids.get(&ResourceKey::in_project(
+                            &self.key.org,
+                            project,
+                            Kind::Dataset,
+                            name,
+                        ))
+                    })
+                    .flatten();
+                managed.or_else(|| {
+                    let r = ObjectRef {
+                        org: self.key.org.clone(),
+                        project: project.clone(),
+                        kind,
+                        name: name.to_owned(),
+                    };
+                    self.input.live.references.id(&r).map(str::to_owned)
+                })
+            }
+        };
+        let id = id.ok_or_else(|| {
+            BodyError::Unresolved(format!(
+                "{} `{name}` in project `{project}` was not found when planning",
+                kind.as_str()
+            ))
+        })?;
         Id::parse(&id).map_err(|e| BodyError::Unresolved(format!("`{}`: {e}", self.key)))
     }
 }

@@ -6,7 +6,10 @@
 //! first plan shows creates, updates and deletes) plus a bare org for every other org the
 //! manifests name. An org named later, when the state already exists, is added to it on demand.
 //! Each made-up org has one owner, `owner@<org>.example`, with the fixed key
-//! `sk-emulator-<org>-key`; both are printed on stderr when the org is created.
+//! `sk-emulator-<org>-key`, and an owner service account `bt-gitops` with the fixed service token
+//! `bt-st-emulator-<org>-key`. bt-gitops runs with an org's owner service token when the seed
+//! has one (so a demo can create service tokens, as with a real owner service token), else with
+//! the user key; the owner and that key are printed on stderr when the org is created.
 //! `bt-gitops emulator --reset` deletes the state, so the next command seeds a fresh one.
 //! `BT_GITOPS_EMULATOR_PROFILE` picks the emulator's profile (`real` unless set).
 
@@ -14,6 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::emulator::seed::SeedOrg;
 use crate::emulator::{EmuHandle, EmulatorConfig, SeedDoc, Store, spawn};
 use crate::model::{DesiredState, OrgName};
 use crate::reconcile::OrgTarget;
@@ -119,12 +123,7 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
                 .iter()
                 .find(|u| u.owner)
                 .map_or("", |u| u.email.as_str());
-            let key = doc
-                .users
-                .iter()
-                .flat_map(|u| &u.api_keys)
-                .find_map(|k| k.key.clone())
-                .unwrap_or_default();
+            let key = seeded_key(doc).unwrap_or_default();
             eprintln!(
                 "emulator: org `{org}` created in {} (owner {owner}, API key {key})",
                 state.display()
@@ -143,12 +142,7 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     for org in orgs {
         let seeded = seed.orgs.iter().find(|o| o.name == org.as_str());
         let key = seeded
-            .and_then(|o| {
-                o.users
-                    .iter()
-                    .flat_map(|u| &u.api_keys)
-                    .find_map(|k| k.key.clone())
-            })
+            .and_then(seeded_key)
             .unwrap_or_else(|| key_for(org.as_str()));
         crate::redact::register(&key);
         targets.push(OrgTarget {
@@ -161,6 +155,17 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
         tracing::info!(path = %state.display(), "seeded a new emulator state");
     }
     Ok(Emulated { handle, targets })
+}
+
+/// The key bt-gitops uses for a seeded org: an owner service account's token when there is
+/// one (it may create service tokens), else the first user API key.
+fn seeded_key(org: &SeedOrg) -> Option<String> {
+    org.service_accounts
+        .iter()
+        .filter(|a| a.owner)
+        .flat_map(|a| &a.tokens)
+        .chain(org.users.iter().flat_map(|u| &u.api_keys))
+        .find_map(|k| k.key.clone())
 }
 
 /// Adds to an existing state file every org of `orgs` it lacks, as `seed` describes them.
@@ -211,6 +216,11 @@ fn seed_for(orgs: &[OrgName]) -> anyhow::Result<SeedDoc> {
                 "email": format!("owner@{}.example", org.as_str().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
                 "owner": true,
                 "api_keys": [{ "name": "bt-gitops-emulator", "key": key_for(org.as_str()) }]
+            }],
+            "service_accounts": [{
+                "name": "bt-gitops",
+                "owner": true,
+                "tokens": [{ "name": "bt-gitops-emulator", "key": token_for(org.as_str()) }]
             }]
         });
         seed.orgs
@@ -219,8 +229,18 @@ fn seed_for(orgs: &[OrgName]) -> anyhow::Result<SeedDoc> {
     Ok(seed)
 }
 
+/// The fixed owner service token of an org not in the built-in seed.
+fn token_for(org: &str) -> String {
+    format!("bt-st-emulator-{}-key", slug(org))
+}
+
 /// The fixed emulator key of an org not in the built-in seed.
 fn key_for(org: &str) -> String {
+    format!("sk-emulator-{}-key", slug(org))
+}
+
+/// An org name as it appears in the made-up keys.
+fn slug(org: &str) -> String {
     let slug: String = org
         .chars()
         .map(|c| {
@@ -231,5 +251,5 @@ fn key_for(org: &str) -> String {
             }
         })
         .collect();
-    format!("sk-emulator-{slug}-key")
+    slug
 }

@@ -64,7 +64,11 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
             }
         };
         let client = Client::new(ClientConfig::new(&url, &key))?;
-        let live = fetch_org(&client, &org, &[])
+        // Every project's env vars are imported: read them all.
+        let projects = crate::api::read::project_names(&client, &org)
+            .await
+            .with_context(|| format!("cannot list the projects of org `{org}` at {url}"))?;
+        let live = fetch_org(&client, &org, &projects, &Default::default())
             .await
             .with_context(|| format!("cannot read org `{org}` at {url}"))?;
         anyhow::Ok(live)

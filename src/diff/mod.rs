@@ -7,6 +7,7 @@
 
 pub mod fields;
 pub mod normalize;
+pub mod policy;
 pub mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -162,6 +162,10 @@ fn project_cascade(store: &mut Store, project: &Record) {
         Collection::ProjectAutomation,
         Collection::SpanIframe,
         Collection::McpServer,
+        Collection::Function,
+        Collection::Prompt,
+        Collection::Experiment,
+        Collection::Dataset,
     ] {
         delete_where(store, kind, |r| r.str_field("project_id") == id);
     }

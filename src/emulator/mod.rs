@@ -5,7 +5,8 @@
 //! OpenAPI spec: organization (list, get, patch) and organization/members, user (list, get),
 //! group, role, acl (+ `batch_update`, `list_org`), project, project_tag, project_score,
 //! project_automation, span_iframe, view, ai_secret, env_var, service_token, api_key,
-//! `/environment` and mcp_server, plus the unauthenticated `GET /v1`. The behaviour follows
+//! `/environment`, mcp_server, and the objects manifests name without managing (function,
+//! prompt, experiment, dataset: see [`functions`]), plus the unauthenticated `GET /v1`. The behaviour follows
 //! `braintrust-api.md` sections 9 and 10: POST returns an existing object with the same natural
 //! key unmodified, PUT replaces it keeping its id, PATCH deep-merges and ignores nulls (but
 //! replaces `project.settings` and applies add/remove lists to groups and roles), DELETE returns
@@ -44,6 +45,7 @@ pub mod control;
 pub mod endpoints;
 pub mod error;
 pub mod faults;
+pub mod functions;
 pub mod profile;
 pub mod query;
 pub mod resource;

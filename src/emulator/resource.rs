@@ -238,8 +238,8 @@ pub fn visible<'a>(
 
 /// The org that owns an object referenced by type and id (ACLs, views, env vars).
 ///
-/// Kinds the emulator stores must exist; other object types (experiments, functions...) are
-/// assumed to be the caller's.
+/// Kinds the emulator stores (experiments, datasets, prompts and functions included) must
+/// exist; other object types (prompt sessions...) are assumed to be the caller's.
 ///
 /// # Errors
 /// 400 when a stored kind has no such object, 403 when another org owns it.
@@ -254,6 +254,10 @@ pub fn object_org(
         "project" | "project_log" => Collection::Project,
         "group" => Collection::Group,
         "role" => Collection::Role,
+        "experiment" => Collection::Experiment,
+        "dataset" => Collection::Dataset,
+        "prompt" => Collection::Prompt,
+        "function" => Collection::Function,
         _ => return Ok(caller.org_id.clone()),
     };
     match store.get(kind, object_id) {

@@ -310,6 +310,10 @@ fn spec_of(kind: Collection) -> Option<&'static Endpoint> {
         Collection::EnvVar => &endpoints::ENV_VAR,
         Collection::Environment => &endpoints::ENVIRONMENT,
         Collection::McpServer => &endpoints::MCP_SERVER,
+        Collection::Function => &super::functions::FUNCTION,
+        Collection::Prompt => &super::functions::PROMPT,
+        Collection::Experiment => &super::functions::EXPERIMENT,
+        Collection::Dataset => &super::functions::DATASET,
         Collection::Acl => &super::routes::acl::ACL,
         Collection::Organization
         | Collection::User

@@ -545,6 +545,12 @@ pub fn natural_key(kind: Collection, record: &Record) -> Option<String> {
         | Collection::ProjectAutomation
         | Collection::SpanIframe
         | Collection::McpServer => format!("{}\u{0}{}", f("project_id"), f("name")),
+        Collection::Experiment | Collection::Dataset => {
+            format!("{}\u{0}{}", f("project_id"), f("name"))
+        }
+        Collection::Function | Collection::Prompt => {
+            format!("{}\u{0}{}", f("project_id"), f("slug"))
+        }
         Collection::View => format!(
             "{}\u{0}{}\u{0}{}\u{0}{}",
             f("object_type"),

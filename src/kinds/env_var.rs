@@ -62,7 +62,8 @@ impl Lowerer<'_> {
 /// The object an env var belongs to, by id.
 ///
 /// # Errors
-/// When that object has no id, or the env var is function-level (not written yet).
+/// When that object has no id, or a function-level env var's function was not found when
+/// planning.
 pub fn object(
     scope: &EnvVarScope,
     org: &OrgName,
@@ -77,9 +78,10 @@ pub fn object(
             EnvVarObjectType::Project,
             ids.id(&ResourceKey::project(org, p))?,
         )),
-        EnvVarScope::Function { slug, .. } => Err(BodyError::Unresolved(format!(
-            "function-level env vars (function `{slug}`) are not supported yet"
-        ))),
+        EnvVarScope::Function { project, slug } => Ok((
+            EnvVarObjectType::Function,
+            ids.named(project, crate::refs::RefKind::Function, slug)?,
+        )),
     }
 }
 

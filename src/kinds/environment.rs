@@ -1,5 +1,6 @@
-//! The `environment` kind: a deployment environment of the org (slug, description), on
-//! `/environment`. Its key is the slug, which defaults to the name, slugified.
+//! The `environment` kind: a deployment environment of the org (display name, slug,
+//! description), on `/environment`. Its key is the slug, which defaults to the name, slugified;
+//! the name is sent, compared and imported on its own.
 
 use serde_json::{Value, json};
 
@@ -59,6 +60,7 @@ impl OrgChild for Environment {
         Some(Lowered {
             key: slug.clone(),
             spec: EnvironmentSpec {
+                name: name.to_string(),
                 slug,
                 description: e.description.as_ref().map(|d| d.value.clone()),
             },
@@ -67,12 +69,15 @@ impl OrgChild for Environment {
     }
 
     fn fields(e: &EnvironmentSpec) -> Vec<Field> {
-        vec![("description", e.description.as_ref().map(|v| json!(v)))]
+        vec![
+            ("name", Some(json!(e.name))),
+            ("description", e.description.as_ref().map(|v| json!(v))),
+        ]
     }
 
     fn create(e: &EnvironmentSpec, org_name: &str, _: &str, _: &dyn Ids) -> Result<CreateEnvironment, BodyError> {
         Ok(CreateEnvironment {
-            name: e.slug.clone(),
+            name: e.name.clone(),
             slug: e.slug.clone(),
             description: e.description.clone(),
             org_name: Some(org_name.to_owned()),
@@ -81,11 +86,13 @@ impl OrgChild for Environment {
 
     fn patch(
         e: &EnvironmentSpec,
-        _: Option<&EnvironmentSpec>,
+        live: Option<&EnvironmentSpec>,
         _: Option<String>,
         _: &dyn Ids,
     ) -> Result<PatchEnvironment, BodyError> {
         Ok(PatchEnvironment {
+            // Sent only when it changes: the slug is the key, the name is shown.
+            name: (live.map(|l| &l.name) != Some(&e.name)).then(|| e.name.clone()),
             description: e.description.clone(),
             ..PatchEnvironment::default()
         })
@@ -100,13 +107,14 @@ impl OrgChild for Environment {
         Some((
             e.slug.clone(),
             EnvironmentSpec {
+                name: e.name.clone(),
                 slug: e.slug.clone(),
                 description: e.description.clone(),
             },
         ))
     }
 
-    fn manifest(name: &str, e: &EnvironmentSpec) -> Value {
-        json!({ "name": name, "slug": e.slug, "description": e.description })
+    fn manifest(_: &str, e: &EnvironmentSpec) -> Value {
+        json!({ "name": e.name, "slug": e.slug, "description": e.description })
     }
 }

@@ -9,7 +9,10 @@ use crate::manifest::raw;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::Lowerer;
 use crate::model::{FunctionRef, ProjectName};
+use crate::refs::{RefKind, References};
 use crate::wire;
+
+use super::{BodyError, Ids};
 
 /// Checks a manifest function reference; a `function` without `project` is in `project`.
 pub(crate) fn lower(
@@ -80,40 +83,40 @@ pub fn label(f: &FunctionRef) -> String {
     }
 }
 
-/// A function reference as the API takes it. Project functions by slug are not resolved yet:
-/// `None` unless read back as `id:<uuid>`.
-#[must_use]
-pub fn body(f: &FunctionRef) -> Option<wire::SavedFunctionId> {
+/// A function reference as the API takes it: project functions by the id their slug was
+/// resolved to when planning.
+///
+/// # Errors
+/// When a project function's slug did not resolve.
+pub fn body(f: &FunctionRef, ids: &dyn Ids) -> Result<wire::SavedFunctionId, BodyError> {
     match f {
         FunctionRef::Global {
             name,
             function_type,
-        } => Some(wire::SavedFunctionId::Global(wire::GlobalFunction {
+        } => Ok(wire::SavedFunctionId::Global(wire::GlobalFunction {
             name: name.clone(),
             function_type: *function_type,
         })),
-        FunctionRef::Project { slug, .. } => slug.strip_prefix("id:").map(|id| {
-            wire::SavedFunctionId::Function(wire::FunctionById {
-                id: id.to_owned(),
+        FunctionRef::Project { project, slug } => {
+            let id = ids.named(project, RefKind::Function, slug)?;
+            Ok(wire::SavedFunctionId::Function(wire::FunctionById {
+                id: id.to_string(),
                 version: None,
-            })
-        }),
+            }))
+        }
     }
 }
 
-/// A function reference as read: built-ins by name, project functions by id (bt-gitops does
-/// not yet resolve function slugs, so such references read as `id:<uuid>` in their project).
+/// A function reference as read: built-ins by name, project functions by slug when they are
+/// among the functions the manifests name (`refs`), else as `id:<uuid>` in `project`.
 #[must_use]
-pub fn read(f: &wire::SavedFunctionId, project: &ProjectName) -> FunctionRef {
+pub fn read(f: &wire::SavedFunctionId, project: &ProjectName, refs: &References) -> FunctionRef {
     match f {
         wire::SavedFunctionId::Global(g) => FunctionRef::Global {
             name: g.name.clone(),
             function_type: g.function_type,
         },
-        wire::SavedFunctionId::Function(f) => FunctionRef::Project {
-            project: project.clone(),
-            slug: format!("id:{}", f.id),
-        },
+        wire::SavedFunctionId::Function(f) => refs.function_ref(&f.id, project),
     }
 }
 

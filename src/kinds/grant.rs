@@ -13,6 +13,7 @@ use crate::manifest::raw::RawGrant;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::*;
+use crate::refs::{RefKind, References};
 use crate::source::Span;
 use crate::wire::{Acl, AclItem};
 
@@ -227,7 +228,15 @@ impl Lowerer<'_> {
                 return Some((GrantTarget::Role(n), Some((key, span, "role"))));
             }
             "experiment" => object(AclObjectType::Experiment),
-            "dataset" => object(AclObjectType::Dataset),
+            "dataset" => {
+                // Ordered after the dataset when the manifests declare it.
+                let t = object(AclObjectType::Dataset);
+                if let (Some(t), Some(p)) = (t.clone(), cx.project) {
+                    let key = ResourceKey::in_project(cx.org, p, Kind::Dataset, &value.value);
+                    return Some((t, Some((key, span, "dataset"))));
+                }
+                t
+            }
             "prompt" => object(AclObjectType::Prompt),
             _ => None,
         };
@@ -266,12 +275,17 @@ pub fn acl_item(g: &GrantSpec, org: &OrgName, ids: &dyn Ids) -> Result<AclItem, 
         ),
         GrantTarget::Role(n) => (AclObjectType::Role, ids.org_object(Kind::Role, n.as_str())?),
         GrantTarget::Object {
-            object_type, name, ..
+            project,
+            object_type,
+            name,
         } => {
-            return Err(BodyError::Unresolved(format!(
-                "grants on a {} by name (`{name}`) are not supported yet",
-                object_type.as_str()
-            )));
+            let kind = RefKind::of_acl_object(*object_type).ok_or_else(|| {
+                BodyError::Unresolved(format!(
+                    "grants on a {} by name are not supported",
+                    object_type.as_str()
+                ))
+            })?;
+            (*object_type, ids.named(project, kind, name)?)
         }
     };
     let mut item = AclItem {
@@ -314,6 +328,7 @@ pub fn read(
     accounts: &HashMap<String, Name>,
     names: &LiveNames,
     projects: &HashMap<String, ProjectName>,
+    refs: &References,
 ) -> Option<(ResourceKey, GrantSpec)> {
     let named = |kind: Kind, id: &str| names.get(kind, id).and_then(|n| Name::new(n).ok());
     let subject = match (&acl.user_id, &acl.group_id) {
@@ -339,8 +354,19 @@ pub fn read(
         AclObjectType::Project => GrantTarget::Project(projects.get(object)?.clone()),
         AclObjectType::Group => GrantTarget::Group(named(Kind::Group, object)?),
         AclObjectType::Role => GrantTarget::Role(named(Kind::Role, object)?),
-        // Grants on experiments, datasets and other objects are not read yet.
-        _ => return None,
+        // Grants on experiments, datasets and prompts are read when the manifests name the
+        // object (others cannot be named back, so they are left alone).
+        other => {
+            let r = refs.by_id(object)?;
+            if RefKind::of_acl_object(other) != Some(r.kind) {
+                return None;
+            }
+            GrantTarget::Object {
+                project: r.project.clone(),
+                object_type: other,
+                name: r.name.clone(),
+            }
+        }
     };
     let spec = GrantSpec {
         subject,
@@ -348,7 +374,9 @@ pub fn read(
         target,
     };
     let key = match &spec.target {
-        GrantTarget::Project(p) => ResourceKey::in_project(org, p, Kind::Grant, spec.key_name()),
+        GrantTarget::Project(p) | GrantTarget::Object { project: p, .. } => {
+            ResourceKey::in_project(org, p, Kind::Grant, spec.key_name())
+        }
         _ => ResourceKey::in_org(org, Kind::Grant, spec.key_name()),
     };
     Some((key, spec))

@@ -10,6 +10,7 @@
 //! kinds; `diff::fields`, `apply::ops` (`create_child`, `patch_child`) and `import` (`children`)
 //! have one line per kind, the first two in matches the compiler checks for exhaustiveness.
 //!
+//! Plain project children: `tag`, `span_iframe`, `mcp_server` and `dataset`.
 //! Plain org-level kinds (`group`, `role`, `environment`) go the same way through the
 //! [`OrgChild`] trait and [`org_children!`]: `model::lower` (`lower_org_children`), `api::read`
 //! (`Builder::org_children`), `diff::fields` and `apply::ops` (`create_org_child`, the
@@ -32,7 +33,7 @@
 /// [`ChildVariant`]: the scaffolds never call it and the conformance test fails.
 macro_rules! project_children {
     ($m:ident!($($arg:tt)*)) => {
-        $m! {[$($arg)*] tag::Tag(tags), span_iframe::SpanIframe(span_iframes)}
+        $m! {[$($arg)*] tag::Tag(tags), span_iframe::SpanIframe(span_iframes), mcp_server::McpServer(mcp_servers), dataset::Dataset(datasets)}
     };
 }
 pub(crate) use project_children;
@@ -276,6 +277,18 @@ pub trait Ids {
     /// # Errors
     /// When the object neither exists nor was created.
     fn org_object(&self, kind: Kind, name: &str) -> Result<Id, BodyError>;
+    /// The id of a function, prompt, experiment or dataset the manifests name, in `project`:
+    /// looked up when planning (`crate::refs`), or created by this apply (datasets); a name
+    /// `id:<uuid>` is an id as read back.
+    ///
+    /// # Errors
+    /// When it was not found.
+    fn named(
+        &self,
+        project: &crate::model::ProjectName,
+        kind: crate::refs::RefKind,
+        name: &str,
+    ) -> Result<Id, BodyError>;
 }
 
 /// Why a request body could not be built.

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::function;
 use super::project_score::ScoreParts;
+use super::{BodyError, Ids};
 use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
 use crate::manifest::DocOrigin;
@@ -13,6 +14,7 @@ use crate::manifest::raw;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::{FunctionRef, Kind, OnlineScoringSpec, ProjectName, Scope, Spec};
+use crate::refs::References;
 use crate::source::Span;
 use crate::wire::{
     self, OnlineScoreConfigBody, ProjectScoreConfigBody, ProjectScoreType, ScopeBody,
@@ -253,12 +255,13 @@ fn scope_field(s: &Scope) -> Value {
 /// The request body's parts: a score of type `online` whose config holds the rule.
 ///
 /// # Errors
-/// When a scorer is a project function given by slug (not resolved to an id yet).
-pub fn body(o: &OnlineScoringSpec) -> Result<ScoreParts, String> {
-    let scorers: Vec<wire::SavedFunctionId> = o.scorers.iter().filter_map(function::body).collect();
-    if scorers.len() != o.scorers.len() {
-        return Err("scorers given by function slug are not resolved to ids yet".into());
-    }
+/// When a scorer is a project function whose slug did not resolve when planning.
+pub fn body(o: &OnlineScoringSpec, ids: &dyn Ids) -> Result<ScoreParts, BodyError> {
+    let scorers = o
+        .scorers
+        .iter()
+        .map(|f| function::body(f, ids))
+        .collect::<Result<Vec<wire::SavedFunctionId>, BodyError>>()?;
     let scope = match &o.scope {
         Scope::Span => ScopeBody::Span,
         Scope::Trace { idle_seconds } => ScopeBody::Trace {
@@ -300,7 +303,11 @@ pub fn body(o: &OnlineScoringSpec) -> Result<ScoreParts, String> {
 
 /// The spec of an `online` project score as listed; `None` without its online config.
 #[must_use]
-pub fn read(s: &wire::ProjectScore, project: &ProjectName) -> Option<OnlineScoringSpec> {
+pub fn read(
+    s: &wire::ProjectScore,
+    project: &ProjectName,
+    refs: &References,
+) -> Option<OnlineScoringSpec> {
     let online = s.config.as_ref().and_then(|c| c.online.as_ref())?;
     Some(OnlineScoringSpec {
         description: s.description.clone(),
@@ -308,7 +315,7 @@ pub fn read(s: &wire::ProjectScore, project: &ProjectName) -> Option<OnlineScori
         scorers: online
             .scorers
             .iter()
-            .map(|f| function::read(f, project))
+            .map(|f| function::read(f, project, refs))
             .collect(),
         filter: online.btql_filter.clone(),
         scope: match &online.scope {

@@ -10,11 +10,13 @@
 use serde_json::{Value, json};
 
 use super::function;
+use super::{BodyError, Ids};
 use crate::diff::fields::Field;
 use crate::manifest::DocOrigin;
 use crate::manifest::raw::{self, RawProject};
 use crate::model::lower::Lowerer;
 use crate::model::{ProjectName, ProjectSettings, ProjectSpec, RemoteEvalSource, SpanField};
+use crate::refs::{RefKind, References};
 use crate::wire::{
     self, CreateProject, ProjectPatchBody, ProjectSettingsBody, RemoteEvalSourceBody,
     SpanFieldOrderItem,
@@ -107,7 +109,11 @@ fn settings_field(s: &ProjectSettings) -> Value {
         "comparison_key",
         s.comparison_key.as_ref().map(|v| json!(v)),
     );
-    // `baseline_experiment` is not compared until experiment names are resolved to ids.
+    // By name: the reader names the live id back through the looked-up experiments.
+    put(
+        "baseline_experiment",
+        s.baseline_experiment.as_ref().map(|v| json!(v)),
+    );
     put(
         "span_field_order",
         s.span_field_order
@@ -157,38 +163,76 @@ pub fn create(p: &ProjectSpec, org: &str, name: &str) -> CreateProject {
     }
 }
 
-/// The PATCH that sets a new project's declared settings; `None` when it declares none.
-#[must_use]
-pub fn settings_patch(p: &ProjectSpec) -> Option<ProjectPatchBody> {
-    p.settings.as_ref().map(|s| ProjectPatchBody {
-        settings: Some(settings_body(s, None)),
-        ..ProjectPatchBody::default()
-    })
+/// The PATCH that sets a new project's declared settings (of the project `project`); `None`
+/// when it declares none.
+///
+/// # Errors
+/// When a named experiment or function did not resolve.
+pub fn settings_patch(
+    p: &ProjectSpec,
+    project: &ProjectName,
+    ids: &dyn Ids,
+) -> Result<Option<ProjectPatchBody>, BodyError> {
+    p.settings
+        .as_ref()
+        .map(|s| {
+            Ok(ProjectPatchBody {
+                settings: Some(settings_body(s, None, project, ids)?),
+                ..ProjectPatchBody::default()
+            })
+        })
+        .transpose()
 }
 
 /// The PATCH body; `live` is the live project's settings, carried over where the manifest
 /// leaves them alone; `rename` is the new name when the project is renamed.
-#[must_use]
+///
+/// # Errors
+/// When a named experiment or function did not resolve.
 pub fn patch(
     p: &ProjectSpec,
     live: Option<&ProjectSettings>,
     rename: Option<String>,
-) -> ProjectPatchBody {
-    ProjectPatchBody {
+    project: &ProjectName,
+    ids: &dyn Ids,
+) -> Result<ProjectPatchBody, BodyError> {
+    Ok(ProjectPatchBody {
         name: rename,
         description: p.description.clone(),
-        settings: p.settings.as_ref().map(|s| settings_body(s, live)),
-    }
+        settings: p
+            .settings
+            .as_ref()
+            .map(|s| settings_body(s, live, project, ids))
+            .transpose()?,
+    })
 }
 
 /// Project settings as sent: the declared ones, over the live ones the manifest leaves alone
 /// (PATCH replaces settings whole).
-fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> ProjectSettingsBody {
+fn settings_body(
+    desired: &ProjectSettings,
+    live: Option<&ProjectSettings>,
+    project: &ProjectName,
+    ids: &dyn Ids,
+) -> Result<ProjectSettingsBody, BodyError> {
     let live = live.cloned().unwrap_or_default();
-    ProjectSettingsBody {
+    // By name, resolved when planning; an unmanaged live baseline is kept as it is.
+    let baseline_experiment_id = desired
+        .baseline_experiment
+        .as_ref()
+        .or(live.baseline_experiment.as_ref())
+        .map(|name| ids.named(project, RefKind::Experiment, name))
+        .transpose()?
+        .map(|id| id.to_string());
+    let default_preprocessor = desired
+        .default_preprocessor
+        .as_ref()
+        .or(live.default_preprocessor.as_ref())
+        .map(|f| function::body(f, ids))
+        .transpose()?;
+    Ok(ProjectSettingsBody {
         comparison_key: desired.comparison_key.clone().or(live.comparison_key),
-        // Experiment names are not resolved yet: keep whatever baseline is set.
-        baseline_experiment_id: live.baseline_experiment,
+        baseline_experiment_id,
         span_field_order: desired
             .span_field_order
             .as_ref()
@@ -219,30 +263,33 @@ fn settings_body(desired: &ProjectSettings, live: Option<&ProjectSettings>) -> P
         disable_realtime_queries: desired
             .disable_realtime_queries
             .or(live.disable_realtime_queries),
-        default_preprocessor: desired
-            .default_preprocessor
-            .as_ref()
-            .or(live.default_preprocessor.as_ref())
-            .and_then(function::body),
-    }
+        default_preprocessor,
+    })
 }
 
 /// The spec of a listed project named `name`.
 #[must_use]
-pub fn read(p: &wire::Project, name: &ProjectName) -> ProjectSpec {
+pub fn read(p: &wire::Project, name: &ProjectName, refs: &References) -> ProjectSpec {
     ProjectSpec {
         description: p.description.clone(),
-        settings: Some(read_settings(p.settings.as_ref(), name)),
+        settings: Some(read_settings(p.settings.as_ref(), name, refs)),
     }
 }
 
-fn read_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> ProjectSettings {
+fn read_settings(
+    s: Option<&wire::ProjectSettings>,
+    project: &ProjectName,
+    refs: &References,
+) -> ProjectSettings {
     let Some(s) = s else {
         return ProjectSettings::default();
     };
     ProjectSettings {
         comparison_key: s.comparison_key.clone(),
-        baseline_experiment: s.baseline_experiment_id.as_ref().map(ToString::to_string),
+        baseline_experiment: s
+            .baseline_experiment_id
+            .as_ref()
+            .map(|id| refs.experiment_name(id.as_str())),
         span_field_order: s.span_field_order.as_ref().map(|f| {
             f.iter()
                 .map(|f| SpanField {
@@ -266,7 +313,7 @@ fn read_settings(s: Option<&wire::ProjectSettings>, project: &ProjectName) -> Pr
         default_preprocessor: s
             .default_preprocessor
             .as_ref()
-            .map(|f| function::read(f, project)),
+            .map(|f| function::read(f, project, refs)),
     }
 }
 

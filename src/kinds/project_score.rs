@@ -6,8 +6,9 @@
 //! call these plain functions: the two kinds share one API list, so they do not fit
 //! [`super::ProjectChild`].
 
-use super::{online_scoring, score};
+use super::{BodyError, Ids, online_scoring, score};
 use crate::model::{Kind, ProjectName, Spec};
+use crate::refs::References;
 use crate::wire::{
     self, Id, ProjectScoreBody, ProjectScoreCategories, ProjectScoreConfigBody,
     ProjectScorePatchBody, ProjectScoreType,
@@ -26,11 +27,11 @@ pub struct ScoreParts {
 ///
 /// # Errors
 /// For another spec, or when the body cannot be built yet (see [`online_scoring::body`]).
-pub fn parts(spec: &Spec) -> Result<ScoreParts, String> {
+pub fn parts(spec: &Spec, ids: &dyn Ids) -> Result<ScoreParts, BodyError> {
     match spec {
         Spec::Score(s) => Ok(score::body(s)),
-        Spec::OnlineScoring(o) => online_scoring::body(o),
-        _ => Err("not a score".into()),
+        Spec::OnlineScoring(o) => online_scoring::body(o, ids),
+        _ => Err(BodyError::Unresolved("not a score".into())),
     }
 }
 
@@ -62,9 +63,13 @@ pub fn patch(p: ScoreParts, rename: Option<String>) -> ProjectScorePatchBody {
 /// The kind and spec of a list item in the project `project`; `None` for an online rule
 /// without its config.
 #[must_use]
-pub fn read(s: &wire::ProjectScore, project: &ProjectName) -> Option<(Kind, Spec)> {
+pub fn read(
+    s: &wire::ProjectScore,
+    project: &ProjectName,
+    refs: &References,
+) -> Option<(Kind, Spec)> {
     if s.score_type == ProjectScoreType::Online {
-        return online_scoring::read(s, project)
+        return online_scoring::read(s, project, refs)
             .map(|o| (Kind::OnlineScoring, Spec::OnlineScoring(o)));
     }
     Some((Kind::Score, Spec::Score(score::read(s))))

@@ -324,6 +324,12 @@ pub struct RawProject {
     /// Custom span views embedded as iframes.
     #[serde(default)]
     pub span_iframes: Vec<Sp<RawSpanIframe>>,
+    /// MCP servers the project's prompts and agents can call.
+    #[serde(default)]
+    pub mcp_servers: Vec<Sp<crate::kinds::mcp_server::RawMcpServer>>,
+    /// Datasets (name, description, metadata; never their rows).
+    #[serde(default)]
+    pub datasets: Vec<Sp<crate::kinds::dataset::RawDataset>>,
     /// Alerts on logs matching a BTQL filter.
     #[serde(default)]
     pub alerts: Vec<Sp<RawAlert>>,
@@ -349,6 +355,8 @@ pub enum ProjectCollection {
     Scores,
     OnlineScoring,
     SpanIframes,
+    McpServers,
+    Datasets,
     Alerts,
     Retention,
     Exports,

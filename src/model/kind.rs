@@ -266,6 +266,30 @@ kinds! {
         secret: false,
         shares: [],
     },
+    /// An MCP server of a project.
+    McpServer {
+        name: "mcp_server",
+        human: "MCP server",
+        collection: Some(Collection::McpServer),
+        list: Collection::McpServer,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::McpServers),
+        protected: false,
+        secret: false,
+        shares: [],
+    },
+    /// A dataset of a project (the object, never its rows).
+    Dataset {
+        name: "dataset",
+        human: "dataset",
+        collection: Some(Collection::Dataset),
+        list: Collection::Dataset,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::Datasets),
+        protected: false,
+        secret: false,
+        shares: [],
+    },
     /// An alert automation of a project.
     Alert {
         name: "alert",

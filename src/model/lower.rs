@@ -1020,6 +1020,22 @@ impl Lowerer<'_> {
 
     // ---- references ------------------------------------------------------------------------
 
+    /// Whether a score name is written by a scorer of one of the project's online-scoring
+    /// rules (a built-in by name, or a function by slug).
+    fn scorer_output(&self, score: &ResourceKey) -> bool {
+        self.state
+            .resources
+            .values()
+            .filter(|r| r.key.org == score.org && r.key.project == score.project)
+            .any(|r| match &r.spec {
+                Spec::OnlineScoring(o) => o.scorers.iter().any(|f| match f {
+                    FunctionRef::Global { name, .. } => *name == score.name,
+                    FunctionRef::Project { slug, .. } => *slug == score.name,
+                }),
+                _ => false,
+            })
+    }
+
     fn resolve_refs(&mut self) {
         let refs = std::mem::take(&mut self.refs);
         // A reference written in a template is resolved once per project using the template:
@@ -1063,6 +1079,12 @@ impl Lowerer<'_> {
                     }
                 }
                 None if builtin_group => {}
+                // A dataset need not be declared: an undeclared one is looked up live when
+                // planning (`crate::refs`), and a missing one refuses the plan there.
+                None if r.target.kind == Kind::Dataset => {}
+                // An aggregate score may combine what a scorer of the project's online rules
+                // writes (`Factuality`), which is not a declared project score.
+                None if r.target.kind == Kind::Score && self.scorer_output(&r.target) => {}
                 // Objects of an org whose document failed to parse are unknown, not missing.
                 None if r.target.project.is_none()
                     && self.unparsed.orgs.contains(r.target.org.as_str()) => {}

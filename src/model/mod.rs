@@ -231,6 +231,8 @@ pub struct RoleSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentSpec {
+    /// The display name.
+    pub name: String,
     pub slug: String,
     pub description: Option<String>,
 }

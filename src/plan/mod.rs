@@ -102,7 +102,8 @@ impl UnmanagedObject {
 /// A refusal `apply` would make, as shown to reviewers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardFinding {
-    /// `protect`, `mass-delete`, `lockout`, `service-token-key`, `stale-plan`.
+    /// `protect`, `mass-delete`, `lockout`, `service-token-key`, `unresolved-reference`,
+    /// `stale-plan`.
     pub guard: String,
     pub message: String,
     /// The flag that overrides it, when one does.
@@ -476,7 +477,7 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         })
     };
     match (d.kind, d.key.kind) {
-        (DiffKind::Delete, Kind::Project) => {
+        (DiffKind::Delete, Kind::Project | Kind::Dataset) => {
             risks.insert(Risk::DataDestroying);
         }
         (
@@ -519,7 +520,7 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         }
         (
             DiffKind::Create | DiffKind::Replace | DiffKind::Update,
-            Kind::Alert | Kind::SpanIframe,
+            Kind::Alert | Kind::SpanIframe | Kind::McpServer,
         ) if field("notify")
             .is_some_and(|f| f.after.as_ref().is_some_and(|v| v.get("webhook").is_some()))
             || field("url").is_some() =>

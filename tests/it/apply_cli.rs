@@ -349,7 +349,7 @@ fn the_live_read_knows_its_own_principal() {
         ))
         .expect("client");
         let org = bt_gitops::model::OrgName::new("acme").expect("name");
-        let live = bt_gitops::api::read::fetch_org(&client, &org, &[])
+        let live = bt_gitops::api::read::fetch_org(&client, &org, &[], &Default::default())
             .await
             .expect("read");
         assert_eq!(

@@ -83,6 +83,12 @@ fn import_then_plan_shows_no_changes() {
     );
     assert!(!org.contains("sk-live-value"));
     assert!(dir.path().join("acme/projects/chat_bot.yaml").exists());
+    let project =
+        fs_err::read_to_string(dir.path().join("acme/projects/chat_bot.yaml")).expect("project");
+    assert!(
+        project.contains("PROJECT_TOKEN"),
+        "project-level env vars are imported:\n{project}"
+    );
     let validate = run_with_env(dir.path(), &["validate", "acme"], &env);
     assert_eq!(validate.code, Some(0), "{}\n{org}", validate.stderr);
     let plan = run_with_env(dir.path(), &["plan", "--detailed-exitcode", "acme"], &env);

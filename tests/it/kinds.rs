@@ -146,7 +146,7 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<Strin
     }
 
     let org = OrgName::new(ORG).expect("valid");
-    let live = bt_gitops::api::read::fetch_org(&client(emu), &org, &[])
+    let live = bt_gitops::api::read::fetch_org(&client(emu), &org, &[], &Default::default())
         .await
         .map_err(|e| format!("import read: {e}"))?;
     let imported: Vec<(String, String)> = bt_gitops::import::manifests(&live, &org)

@@ -10,6 +10,7 @@ mod deploy;
 mod diagnostics;
 mod emulator;
 mod emulator_faults;
+mod emulator_objects;
 mod emulator_schema;
 mod examples;
 mod fuzz;

@@ -91,9 +91,10 @@ fn two_replicas_split_the_orgs_and_the_survivor_takes_over_within_a_ttl() {
 
         // The leases never show as managed objects.
         let north = bt_gitops::model::OrgName::new("north").expect("org name");
-        let live = bt_gitops::api::read::fetch_org(&clients["north"], &north, &[])
-            .await
-            .expect("org read");
+        let live =
+            bt_gitops::api::read::fetch_org(&clients["north"], &north, &[], &Default::default())
+                .await
+                .expect("org read");
         let keys = format!("{:?}", live.objects.keys().collect::<Vec<_>>());
         assert!(!keys.contains("LEASE"), "{keys}");
 

@@ -78,6 +78,7 @@ const CORE: &[&str] = &[
     "src/source.rs",
     "src/pipeline.rs",
     "src/live.rs",
+    "src/refs.rs",
     "src/diff/",
     "src/plan/",
     "src/render/",
@@ -85,6 +86,7 @@ const CORE: &[&str] = &[
     "src/propose.rs",
     "src/vocab.rs",
     "src/wire.rs",
+    "src/wire/",
     "src/kinds/",
 ];
 

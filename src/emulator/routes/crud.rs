@@ -80,7 +80,7 @@ pub(crate) fn delete_one(spec: &'static Endpoint) -> MethodRouter<AppState> {
 }
 
 /// The standard routes of a kind: list, POST, PUT if it has one, GET, PATCH, DELETE.
-fn standard(spec: &'static Endpoint) -> Router<AppState> {
+pub(crate) fn standard(spec: &'static Endpoint) -> Router<AppState> {
     let mut routes = list(spec).merge(create(spec, Mode::Post));
     if spec.put {
         routes = routes.merge(create(spec, Mode::Put));

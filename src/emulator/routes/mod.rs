@@ -17,6 +17,7 @@ use crate::vocab::Collection;
 
 pub(crate) mod acl;
 mod crud;
+pub(crate) use crud::standard;
 mod org;
 mod tokens;
 
@@ -64,6 +65,7 @@ pub(crate) fn api() -> Router<AppState> {
         .merge(acl::routes())
         .merge(tokens::routes())
         .merge(crud::routes())
+        .merge(crate::emulator::functions::routes())
 }
 
 async fn hello() -> &'static str {

@@ -1,0 +1,99 @@
+//! The `mcp_server` kind: a project's MCP server (URL and description), on `/v1/mcp_server`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{CreateVerb, ItemHeader, ProjectChild};
+use crate::diff::fields::Field;
+use crate::manifest::raw::State;
+use crate::manifest::spanned::Sp;
+use crate::model::Kind;
+use crate::model::lower::{Cx, Lowerer};
+use crate::wire::{CreateMcpServer, Id, McpServer as Item, PatchMcpServer};
+
+/// An MCP server a project's prompts and agents can call.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpServer {
+    pub name: Sp<String>,
+    /// The server's URL (`https://`).
+    pub url: Sp<String>,
+    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
+/// The managed fields of an MCP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpServerSpec {
+    pub url: String,
+    pub description: Option<String>,
+}
+
+/// The `mcp_server` kind.
+pub struct McpServer;
+
+impl ProjectChild for McpServer {
+    const KIND: Kind = Kind::McpServer;
+    const CREATE: CreateVerb = CreateVerb::Put;
+    type Raw = RawMcpServer;
+    type Spec = McpServerSpec;
+    type Item = Item;
+    type Create = CreateMcpServer;
+    type Patch = PatchMcpServer;
+
+    fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, m: &RawMcpServer) -> Option<McpServerSpec> {
+        let url = lw.url(cx.at, &m.url, "an MCP server URL", &["https"])?;
+        Some(McpServerSpec {
+            url,
+            description: m.description.as_ref().map(|d| d.value.clone()),
+        })
+    }
+
+    fn fields(m: &McpServerSpec) -> Vec<Field> {
+        vec![
+            ("url", Some(json!(m.url))),
+            ("description", m.description.as_ref().map(|v| json!(v))),
+        ]
+    }
+
+    fn create(m: &McpServerSpec, project_id: Id, name: &str) -> CreateMcpServer {
+        CreateMcpServer {
+            project_id,
+            name: name.to_owned(),
+            description: m.description.clone(),
+            url: m.url.clone(),
+        }
+    }
+
+    fn patch(m: &McpServerSpec, rename: Option<String>) -> PatchMcpServer {
+        PatchMcpServer {
+            name: rename,
+            url: Some(m.url.clone()),
+            description: m.description.clone(),
+        }
+    }
+
+    fn item(m: &Item) -> ItemHeader<'_> {
+        ItemHeader {
+            id: &m.id,
+            project_id: &m.project_id,
+            name: &m.name,
+            deleted: m.deleted_at.is_some(),
+        }
+    }
+
+    fn read(m: &Item) -> McpServerSpec {
+        McpServerSpec {
+            url: m.url.clone(),
+            description: m.description.clone(),
+        }
+    }
+
+    fn manifest(name: &str, m: &McpServerSpec) -> Value {
+        json!({ "name": name, "url": m.url, "description": m.description })
+    }
+}
