@@ -442,7 +442,7 @@ fn is_loopback_authority(authority: &str) -> bool {
 
 /// The middleware: answers CORS preflights, then applies latency and faults and logs the request.
 /// `/_emulator/` control requests pass through untouched and unlogged, once
-/// [`foreign_control_request`] has let them.
+/// `foreign_control_request` has let them.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();

@@ -6,13 +6,13 @@
 //! so the compiler checks their field names), how a list item becomes a spec, and the manifest
 //! form `import` writes. It is core code: no IO, no async, no `api` (the wire types are a pure
 //! contract). The scaffolds that call it are generic: `model::lower` (`lower_children`) and
-//! `api::read` (`Builder::children`) go through [`project_children!`], the one list of these
+//! `api::read` (`Builder::children`) go through `project_children!`, the one list of these
 //! kinds; `diff::fields`, `apply::ops` (`create_child`, `patch_child`) and `import` (`children`)
 //! have one line per kind, the first two in matches the compiler checks for exhaustiveness.
 //!
 //! Plain project children: `tag`, `span_iframe`, `mcp_server` and `dataset`.
 //! Plain org-level kinds (`group`, `role`, `environment`) go the same way through the
-//! [`OrgChild`] trait and [`org_children!`]: `model::lower` (`lower_org_children`), `api::read`
+//! [`OrgChild`] trait and `org_children!`: `model::lower` (`lower_org_children`), `api::read`
 //! (`Builder::org_children`), `diff::fields` and `apply::ops` (`create_org_child`, the
 //! `Spec::OrgChild` arm of `update`) and `import` (`entry`) reach them through [`OrgChildSpec`].
 //! Their bodies name other objects by id through [`Ids`].
@@ -150,7 +150,7 @@ macro_rules! child_spec {
 project_children!(child_spec!());
 
 /// Every [`OrgChild`] kind, as `module::Type(its list on RawOrg)`, in the order lowering visits
-/// them: the org-level counterpart of [`project_children!`]. It expands to the `pub mod` lines
+/// them: the org-level counterpart of `project_children!`. It expands to the `pub mod` lines
 /// and [`OrgChildSpec`] here, lowering in `lower.rs` and the list calls in `read.rs`.
 macro_rules! org_children {
     ($m:ident!($($arg:tt)*)) => {
@@ -257,7 +257,7 @@ macro_rules! org_child_spec {
 org_children!(org_child_spec!());
 
 /// An [`OrgChild`]'s place in [`Spec`] and in the org manifest; implemented for the kinds of
-/// [`org_children!`].
+/// `org_children!`.
 pub trait OrgVariant: OrgChild {
     /// The kind's entries in an org manifest.
     fn entries(org: &RawOrg) -> &[Sp<Self::Raw>];
@@ -414,7 +414,7 @@ pub trait OrgChild {
     fn manifest(name: &str, spec: &Self::Spec) -> Value;
 }
 
-/// A [`ProjectChild`]'s place in [`Spec`]; implemented for the kinds of [`project_children!`].
+/// A [`ProjectChild`]'s place in [`Spec`]; implemented for the kinds of `project_children!`.
 pub trait ChildVariant: ProjectChild {
     /// The key of the kind's list in a project manifest (`tags`, `span_iframes`...), the field of
     /// `RawProject` that holds it.

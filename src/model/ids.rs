@@ -1,5 +1,5 @@
 //! Identifier newtypes. Their constructors are the only validation of names and emails, so a
-//! function taking a [`GroupName`] never has to wonder whether it was checked.
+//! function taking a [`ProjectName`] never has to wonder whether it was checked.
 
 use std::fmt;
 

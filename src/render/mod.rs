@@ -1,5 +1,5 @@
 //! Renderings of a plan: for humans, for machines (JSON) and for pull-request comments
-//! (Markdown). Each reads only the [`Plan`](crate::plan::Plan) value, so no rendering can show
+//! (Markdown). Each reads only the [`Plan`] value, so no rendering can show
 //! something the others do not contain.
 
 pub mod human;
