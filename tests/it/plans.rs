@@ -325,6 +325,7 @@ scenarios! {
     update_fields => "update-fields",
     delete_authoritative => "delete-authoritative",
     tombstone_delete => "tombstone-delete",
+    tombstone_identity_only => "tombstone-identity-only",
     unmanaged_left_alone => "unmanaged-left-alone",
     unknown_objects => "unknown-objects",
     rename_project_with_children => "rename-project-with-children",
@@ -449,6 +450,29 @@ mod expectations {
             Value::Null
         );
         assert_eq!(risks(plan, "project:acme/scratch"), ["data_destroying"]);
+    }
+
+    /// Tombstones with only their identifying fields plan deletes; `removed_members` removes one
+    /// member and leaves the unlisted one alone.
+    pub fn tombstone_identity_only(plan: &Value) {
+        let mut got = actions(plan);
+        got.sort();
+        let want = [
+            "member:acme/zed@acme.com",
+            "project:acme/chatbot/alert:error-spike",
+            "project:acme/chatbot/export:old-export",
+            "project:acme/chatbot/online_scoring:old-judge",
+            "project:acme/chatbot/retention:keep-datasets",
+            "project:acme/chatbot/retention:retention-project_logs",
+            "project:acme/chatbot/score:old-rubric",
+            "project:acme/chatbot/span_iframe:legacy-view",
+        ];
+        let mut want: Vec<(String, String)> = want
+            .iter()
+            .map(|a| ("delete".to_owned(), (*a).to_owned()))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     pub fn unmanaged_left_alone(plan: &Value) {
