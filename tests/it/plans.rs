@@ -326,6 +326,7 @@ scenarios! {
     delete_authoritative => "delete-authoritative",
     tombstone_delete => "tombstone-delete",
     tombstone_identity_only => "tombstone-identity-only",
+    removed_member_lockout => "removed-member-lockout",
     unmanaged_left_alone => "unmanaged-left-alone",
     unknown_objects => "unknown-objects",
     rename_project_with_children => "rename-project-with-children",
@@ -473,6 +474,19 @@ mod expectations {
             .collect();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    /// Removing the only owner (the key's own user) through `removed_members` is planned and
+    /// refused by the lockout guard, as a member delete from an authoritative list is.
+    pub fn removed_member_lockout(plan: &Value) {
+        assert_eq!(
+            actions(plan),
+            [("delete".to_owned(), "member:acme/alice@acme.com".to_owned())]
+        );
+        let guards = plan["guards"]
+            .as_array()
+            .expect("the lockout guard refuses");
+        assert!(guards.iter().any(|g| g["guard"] == "lockout"), "{guards:?}");
     }
 
     pub fn unmanaged_left_alone(plan: &Value) {
