@@ -18,8 +18,39 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
     let Some(name) = lw.name(at, &a.name) else {
         return;
     };
-    let interval = lw.interval(at, &a.interval, "`interval`");
-    let notify = match (&a.notify.webhook, &a.notify.slack) {
+    if super::tombstone_only(
+        &a.state,
+        [a.filter.is_none(), a.interval.is_none(), a.notify.is_none()],
+    ) {
+        // Only the name identifies the alert; the rest of a tombstone's spec is never used.
+        let spec = Spec::Alert(AlertSpec {
+            description: None,
+            filter: String::new(),
+            interval_seconds: 0,
+            notify: Notify::Webhook { url: String::new() },
+        });
+        let span = lw.span(at, &a.name);
+        super::automation::add(
+            lw,
+            cx,
+            Kind::Alert,
+            &name,
+            spec,
+            span,
+            &a.state,
+            &a.previous_names,
+        );
+        return;
+    }
+    let anchor = lw.span(at, &a.name);
+    let filter = lw.required(anchor, &a.filter, "filter");
+    let interval = lw.required(anchor, &a.interval, "interval");
+    let notify = lw.required(anchor, &a.notify, "notify");
+    let (Some(filter), Some(interval), Some(notify_field)) = (filter, interval, notify) else {
+        return;
+    };
+    let interval = lw.interval(at, interval, "`interval`");
+    let notify = match (&notify_field.webhook, &notify_field.slack) {
         (Some(url), None) => lw
             .url(at, url, "a webhook", &["https"])
             .map(|url| Notify::Webhook { url }),
@@ -34,8 +65,8 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
                     Code::FieldNotAllowed,
                     "`notify` needs exactly one of `webhook` or `slack`",
                 )
-                .with_label(lw.span(at, &a.notify), "notification target")
-                .with_hint(if a.notify.webhook.is_none() {
+                .with_label(lw.span(at, notify_field), "notification target")
+                .with_hint(if notify_field.webhook.is_none() {
                     "add `webhook: https://...` or `slack: { workspace_id: ..., channel: ... }`"
                 } else {
                     "keep `webhook` or `slack`; to notify both, declare two alerts"
@@ -49,7 +80,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
     };
     let spec = Spec::Alert(AlertSpec {
         description: a.description.as_ref().map(|d| d.value.clone()),
-        filter: a.filter.value.clone(),
+        filter: filter.value.clone(),
         interval_seconds,
         notify,
     });

@@ -24,14 +24,58 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
     let Some(name) = lw.name(at, &e.name) else {
         return;
     };
-    let interval = lw.interval(at, &e.interval, "`interval`");
-    let path = lw.url(at, &e.path, "an export path", &["s3", "gs"]);
-    let data = match (e.data.value, &e.query) {
+    let anchor = lw.span(at, &e.name);
+    let missing = [
+        e.data.is_none(),
+        e.path.is_none(),
+        e.format.is_none(),
+        e.interval.is_none(),
+        e.credentials.is_none(),
+    ];
+    if super::tombstone_only(&e.state, missing) {
+        // Only the name identifies the export; a tombstone's spec is never used.
+        let spec = Spec::Export(ExportSpec {
+            description: None,
+            data: ExportData::LogTraces,
+            path: String::new(),
+            format: crate::vocab::ExportFormat::Jsonl,
+            interval_seconds: 0,
+            credentials: ExportCredentials::Gcp {
+                service_account: String::new(),
+            },
+            status: None,
+            batch_size: None,
+        });
+        super::automation::add(
+            lw,
+            cx,
+            Kind::Export,
+            &name,
+            spec,
+            anchor,
+            &e.state,
+            &e.previous_names,
+        );
+        return;
+    }
+    let data_field = lw.required(anchor, &e.data, "data");
+    let path_field = lw.required(anchor, &e.path, "path");
+    let format = lw.required(anchor, &e.format, "format");
+    let interval_field = lw.required(anchor, &e.interval, "interval");
+    let c = lw.required(anchor, &e.credentials, "credentials");
+    let (Some(data_field), Some(path_field), Some(format), Some(interval_field), Some(c)) =
+        (data_field, path_field, format, interval_field, c)
+    else {
+        return;
+    };
+    let interval = lw.interval(at, interval_field, "`interval`");
+    let path = lw.url(at, path_field, "an export path", &["s3", "gs"]);
+    let data = match (data_field.value, &e.query) {
         (raw::ExportData::BtqlQuery, Some(q)) => Some(ExportData::Query(q.value.clone())),
         (raw::ExportData::BtqlQuery, None) => {
             lw.diags.push(
                 Diagnostic::error(Code::MissingField, "`data: btql_query` needs `query`")
-                    .with_label(lw.span(at, &e.data), "query export")
+                    .with_label(lw.span(at, data_field), "query export")
                     .with_hint("add `query: \"select: * from: project_logs('...')\"`"),
             );
             None
@@ -48,7 +92,6 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
         (raw::ExportData::LogTraces, None) => Some(ExportData::LogTraces),
         (raw::ExportData::LogSpans, None) => Some(ExportData::LogSpans),
     };
-    let c = &e.credentials;
     let credentials = match (&c.aws_role_arn, &c.gcp_service_account) {
         (Some(arn), None) => {
             if arn.value.starts_with("arn:") {
@@ -118,7 +161,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
                     Code::InvalidUrl,
                     "the export path does not match the credentials",
                 )
-                .with_label(lw.span(at, &e.path), "path")
+                .with_label(lw.span(at, path_field), "path")
                 .with_label(lw.span(at, c), "credentials")
                 .with_hint("AWS credentials write to `s3://`, GCP credentials to `gs://`"),
             );
@@ -141,7 +184,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
         description: e.description.as_ref().map(|d| d.value.clone()),
         data,
         path,
-        format: e.format.value,
+        format: format.value,
         interval_seconds,
         credentials,
         status: e.status.as_ref().map(|s| s.value),

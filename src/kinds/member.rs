@@ -1,9 +1,11 @@
-//! The `member` kind: a human member of the org, by email, from the org's `members:` list.
+//! The `member` kind: a human member of the org, by email, from the org's `members:` list (and
+//! single-member tombstones from `removed_members:`).
 //! Written through `organization/members` (invite, remove) and read from the user list; a
 //! special kind: plain functions (and the lowering method on `Lowerer`) called from the
 //! scaffolds.
 
-use crate::manifest::raw::RawOrg;
+use crate::manifest::raw::{RawOrg, State};
+use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::{Email, Kind, ResourceKey, Spec};
 use crate::wire::{InviteUsers, PatchOrganizationMembers, RemoveUsers, User};
@@ -21,6 +23,17 @@ impl Lowerer<'_> {
             let key = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
             let span = self.span(cx.at, m);
             self.add(cx, key, Spec::Member(email), span, &None, None, &[]);
+        }
+        // `removed_members:` are single-member tombstones; they do not make the org declare
+        // its members. An email in both lists is reported as declared twice.
+        let absent = Some(Sp::synthetic(State::Absent));
+        for m in &raw.removed_members {
+            let Some(email) = self.email(cx.at, m) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(cx.org, Kind::Member, email.as_str());
+            let span = self.span(cx.at, m);
+            self.add(cx, key, Spec::Member(email), span, &absent, None, &[]);
         }
         declared
     }

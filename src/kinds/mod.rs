@@ -529,3 +529,14 @@ pub(crate) fn drop_empty(mut v: Value) -> Value {
     }
     v
 }
+
+/// Whether an entry is a tombstone (`state: absent`) that leaves out some of the fields a
+/// present object needs (`missing`, one flag per such field): it is then lowered from its
+/// identifying fields alone, and the spec built for it is never compared or sent (a tombstone
+/// is deleted by key and live id).
+pub(crate) fn tombstone_only<const N: usize>(
+    state: &Option<Sp<State>>,
+    missing: [bool; N],
+) -> bool {
+    Lowerer::presence(state) == crate::model::Presence::Absent && missing.contains(&true)
+}

@@ -13,7 +13,7 @@ use crate::manifest::DocOrigin;
 use crate::manifest::raw;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
-use crate::model::{FunctionRef, Kind, OnlineScoringSpec, ProjectName, Scope, Spec};
+use crate::model::{FunctionRef, Kind, Name, OnlineScoringSpec, ProjectName, Scope, Spec};
 use crate::refs::References;
 use crate::source::Span;
 use crate::wire::{
@@ -28,13 +28,33 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, o: &Sp<raw::RawOnlineScori
     let Some(name) = lw.name(at, &o.name) else {
         return;
     };
-    let sampling_rate = lw.range(at, &o.sampling_rate, 0.0, 1.0, "`sampling_rate`");
-    let scorers: Vec<FunctionRef> = o
-        .scorers
+    if super::tombstone_only(&o.state, [o.sampling_rate.is_none(), o.scorers.is_none()]) {
+        // Only the name identifies the rule; a tombstone's spec is never used.
+        let spec = Spec::OnlineScoring(OnlineScoringSpec {
+            description: None,
+            sampling_rate: 0.0,
+            scorers: Vec::new(),
+            filter: None,
+            scope: Scope::Span,
+            apply_to_root_span: None,
+            apply_to_span_names: None,
+            skip_logging: None,
+        });
+        add(lw, cx, &name, spec, lw.span(at, &o.name), o);
+        return;
+    }
+    let anchor = lw.span(at, &o.name);
+    let sampling_rate = lw.required(anchor, &o.sampling_rate, "sampling_rate");
+    let raw_scorers = lw.required(anchor, &o.scorers, "scorers");
+    let (Some(sampling_rate), Some(raw_scorers)) = (sampling_rate, raw_scorers) else {
+        return;
+    };
+    let sampling_rate = lw.range(at, sampling_rate, 0.0, 1.0, "`sampling_rate`");
+    let scorers: Vec<FunctionRef> = raw_scorers
         .iter()
         .filter_map(|f| function::lower(lw, at, project, f))
         .collect();
-    if o.scorers.is_empty() {
+    if raw_scorers.is_empty() {
         lw.diags.push(
             Diagnostic::error(
                 Code::MissingField,
@@ -82,7 +102,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, o: &Sp<raw::RawOnlineScori
     let (Some(sampling_rate), Some(scope)) = (sampling_rate, scope) else {
         return;
     };
-    if scorers.len() != o.scorers.len() {
+    if scorers.len() != raw_scorers.len() {
         return;
     }
     let spec = Spec::OnlineScoring(OnlineScoringSpec {
@@ -98,12 +118,24 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, o: &Sp<raw::RawOnlineScori
             .map(|v| v.iter().map(|s| s.value.clone()).collect()),
         skip_logging: o.skip_logging.as_ref().map(|v| v.value),
     });
+    add(lw, cx, &name, spec, lw.span(at, &o.name), o);
+}
+
+/// Adds a rule to the desired state, unless a score of the project has its name.
+fn add(
+    lw: &mut Lowerer<'_>,
+    cx: Cx<'_>,
+    name: &Name,
+    spec: Spec,
+    span: Span,
+    o: &raw::RawOnlineScoring,
+) {
+    let Some(project) = cx.project else { return };
     // Online-scoring rules are project scores on the wire, so they share the score namespace.
     let Some(key) = Lowerer::project_key(cx, Kind::OnlineScoring, name.as_str()) else {
         return;
     };
     let score_key = Lowerer::project_key(cx, Kind::Score, name.as_str());
-    let span = lw.span(at, &o.name);
     if let Some(existing) = score_key.and_then(|k| lw.state.resources.get(&k)) {
         if !cx.from_template {
             let d = Diagnostic::error(

@@ -19,13 +19,49 @@ pub const IMMUTABLE: &[&str] = &["object_type"];
 /// to the desired state.
 pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, r: &Sp<raw::RawRetention>) {
     let at = cx.at;
-    let object = r.object_type.value.as_str();
+    let anchor = r
+        .name
+        .as_ref()
+        .map_or_else(|| lw.span(at, r), |n| lw.span(at, n));
+    if let (Some(n), true) = (
+        &r.name,
+        super::tombstone_only(&r.state, [r.object_type.is_none(), r.days.is_none()]),
+    ) {
+        // A named tombstone is identified by its name; its spec is never used.
+        let Some(name) = lw.name(at, n) else { return };
+        let spec = Spec::Retention(RetentionSpec {
+            object_type: r
+                .object_type
+                .as_ref()
+                .map_or(crate::vocab::RetentionObjectType::ProjectLogs, |t| t.value),
+            days: 0.0,
+        });
+        super::automation::add(lw, cx, Kind::Retention, &name, spec, anchor, &r.state, &[]);
+        return;
+    }
+    let Some(object_type) = lw.required(anchor, &r.object_type, "object_type") else {
+        return;
+    };
+    let object = object_type.value.as_str();
     let name = match &r.name {
         Some(n) => lw.name(at, n),
         None => Name::new(&format!("retention-{object}")).ok(),
     };
     let Some(name) = name else { return };
-    let Some(days) = lw.range(at, &r.days, 0.0, f64::INFINITY, "`days`") else {
+    if super::tombstone_only(&r.state, [r.days.is_none()]) {
+        // An unnamed tombstone is identified by its object type; its spec is never used.
+        let spec = Spec::Retention(RetentionSpec {
+            object_type: object_type.value,
+            days: 0.0,
+        });
+        let span = lw.span(at, object_type);
+        super::automation::add(lw, cx, Kind::Retention, &name, spec, span, &r.state, &[]);
+        return;
+    }
+    let Some(days_field) = lw.required(anchor, &r.days, "days") else {
+        return;
+    };
+    let Some(days) = lw.range(at, days_field, 0.0, f64::INFINITY, "`days`") else {
         return;
     };
     if days == 0.0 {
@@ -34,18 +70,18 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, r: &Sp<raw::RawRetention>)
                 Code::Suspicious,
                 format!("`days: 0` deletes all {object} data as soon as it is written"),
             )
-            .with_label(lw.span(at, &r.days), "zero days")
+            .with_label(lw.span(at, days_field), "zero days")
             .with_hint("retention permanently deletes data; check this is intended"),
         );
     }
     let spec = Spec::Retention(RetentionSpec {
-        object_type: r.object_type.value,
+        object_type: object_type.value,
         days,
     });
     let span = r
         .name
         .as_ref()
-        .map_or_else(|| lw.span(at, &r.object_type), |n| lw.span(at, n));
+        .map_or_else(|| lw.span(at, object_type), |n| lw.span(at, n));
     super::automation::add(lw, cx, Kind::Retention, &name, spec, span, &r.state, &[]);
 }
 

@@ -25,7 +25,25 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
     let Some(name) = lw.name(at, &s.name) else {
         return;
     };
-    let ty = s.score_type.value;
+    let span = lw.span(at, &s.name);
+    if super::tombstone_only(&s.state, [s.score_type.is_none()]) {
+        // Only the name identifies the score; a tombstone's spec is never used.
+        let spec = Spec::Score(ScoreSpec {
+            description: None,
+            kind: ScoreKind::FreeForm,
+            object_types: None,
+        });
+        if let Some(key) = Lowerer::project_key(cx, Kind::Score, name.as_str())
+            && let Some(key) = lw.add(cx, key, spec, span, &s.state, None, &s.previous_names)
+        {
+            lw.depend_on_project(cx, &key, span);
+        }
+        return;
+    }
+    let Some(score_type) = lw.required(span, &s.score_type, "type") else {
+        return;
+    };
+    let ty = score_type.value;
     let type_name = match ty {
         T::Slider => "slider",
         T::Categorical => "categorical",
@@ -50,7 +68,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
     };
     let categories_span = s.categories.as_ref().map(|c| {
         c.first()
-            .map_or(lw.span(at, &s.score_type), |c| lw.span(at, c))
+            .map_or(lw.span(at, score_type), |c| lw.span(at, c))
     });
     if ty != T::Categorical {
         disallow(lw, categories_span, "categories", "categorical");
@@ -72,7 +90,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
     if !matches!(ty, T::Minimum | T::Maximum) {
         let span = s.scores.as_ref().map(|v| {
             v.first()
-                .map_or(lw.span(at, &s.score_type), |c| lw.span(at, c))
+                .map_or(lw.span(at, score_type), |c| lw.span(at, c))
         });
         disallow(lw, span, "scores", "minimum and maximum");
     }
@@ -204,12 +222,16 @@ fn missing(
     type_name: &str,
     field: &str,
 ) {
+    let span = s
+        .score_type
+        .as_ref()
+        .map_or_else(|| lw.span(at, &s.name), |t| lw.span(at, t));
     lw.diags.push(
         Diagnostic::error(
             Code::MissingField,
             format!("a {type_name} score needs `{field}`"),
         )
-        .with_label(lw.span(at, &s.score_type), format!("{type_name} score"))
+        .with_label(span, format!("{type_name} score"))
         .with_hint(match field {
             "categories" => "add `categories: [{ name: good, value: 1 }, { name: bad, value: 0 }]`",
             "weights" => "add `weights: { score-a: 0.5, score-b: 0.5 }`",

@@ -23,7 +23,16 @@ impl ProjectChild for SpanIframe {
     type Patch = PatchSpanIFrame;
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, i: &RawSpanIframe) -> Option<SpanIframeSpec> {
-        let url = lw.url(cx.at, &i.url, "a span iframe URL", &["https"])?;
+        if super::tombstone_only(&i.state, [i.url.is_none()]) {
+            // Only the name identifies the iframe; a tombstone's spec is never used.
+            return Some(SpanIframeSpec {
+                url: String::new(),
+                description: None,
+                post_message: None,
+            });
+        }
+        let url = lw.required(lw.span(cx.at, &i.name), &i.url, "url")?;
+        let url = lw.url(cx.at, url, "a span iframe URL", &["https"])?;
         Some(SpanIframeSpec {
             url,
             description: i.description.as_ref().map(|d| d.value.clone()),

@@ -636,6 +636,7 @@ fn parse_document(
             if let Ok(doc) = serde_saphyr::from_str_with_options::<RawProject>(text, options())
                 && (doc.project.is_some() || doc.project_template.is_some())
             {
+                check_required(&doc, at, sources)?;
                 return Ok(Some(RawDocument::Project(Box::new(doc))));
             }
         }
@@ -661,6 +662,7 @@ fn parse_document(
     if probe.project.is_some() || probe.project_template.is_some() {
         let doc: RawProject = serde_saphyr::from_str_with_options(text, options())
             .map_err(|err| convert_error(&err, at, sources))?;
+        check_required(&doc, at, sources)?;
         return Ok(Some(RawDocument::Project(Box::new(doc))));
     }
     if probe.org.is_some() {
@@ -680,6 +682,36 @@ fn parse_document(
         return Ok(Some(RawDocument::Org(Box::new(doc))));
     }
     Err(unknown_document(text, at))
+}
+
+/// Fields required unless `state: absent` (see [`raw::TombstoneFields`]) fail the document
+/// like any field the parser requires: the first one missing is its error.
+fn check_required(doc: &RawProject, at: DocOrigin, sources: &SourceMap) -> Result<(), Diagnostic> {
+    match doc.first_missing_field() {
+        Some((pos, field)) => Err(missing_field(sources, at.span(pos, sources), field)),
+        None => Ok(()),
+    }
+}
+
+/// The error for a missing required field, on the first key of the mapping that lacks it.
+/// `anchor` is the entry, or a value of it written on a `key: value` line of its mapping.
+pub(crate) fn missing_field(sources: &SourceMap, anchor: Span, field: &str) -> Diagnostic {
+    let text = &sources.get(anchor.file).text;
+    let line_start = text
+        .get(..anchor.start)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let key = text.get(line_start..).map_or(line_start, |line| {
+        line_start + line.find(|c| c != ' ' && c != '-').unwrap_or(0)
+    });
+    let span = text::block_mapping_start(text, key)
+        .map_or(anchor, |(start, len)| Span::new(anchor.file, start, len));
+    Diagnostic::error(
+        Code::MissingField,
+        format!("missing required field `{field}`"),
+    )
+    .with_label(span, format!("`{field}` is required in this mapping"))
+    .with_hint(format!("add `{field}: ...` to this mapping"))
 }
 
 /// Whether `field` is a field of project documents that an org document does not have: seeing

@@ -58,6 +58,10 @@ pub struct RawOrg {
     /// Members of the org, by email.
     #[serde(default)]
     pub members: Vec<Sp<String>>,
+    /// Members to remove from the org, by email: one tombstone per member, without making
+    /// `members` authoritative.
+    #[serde(default)]
+    pub removed_members: Vec<Sp<String>>,
     /// Permission groups. The built-in `Owners`, `Engineers` and `Viewers` exist in every org and
     /// can be referenced (and given members) without being declared.
     #[serde(default)]
@@ -429,10 +433,12 @@ pub struct RawTag {
 /// A human-review or aggregate score. Which fields apply depends on `type`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawScore>)]
 pub struct RawScore {
     pub name: Sp<String>,
+    /// Required unless `state: absent`.
     #[serde(rename = "type")]
-    pub score_type: Sp<ScoreType>,
+    pub score_type: Option<Sp<ScoreType>>,
     pub description: Option<Sp<String>>,
     /// `categorical` only: the choices, each with a value between 0 and 1.
     pub categories: Option<Vec<Sp<RawCategory>>>,
@@ -477,13 +483,14 @@ pub struct RawCategory {
 /// An online-scoring rule (a project score of type `online`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawOnlineScoring>)]
 pub struct RawOnlineScoring {
     pub name: Sp<String>,
     pub description: Option<Sp<String>>,
-    /// Fraction of logs scored, between 0 and 1.
-    pub sampling_rate: Sp<f64>,
-    /// Scorers to run.
-    pub scorers: Vec<Sp<RawFunctionRef>>,
+    /// Fraction of logs scored, between 0 and 1. Required unless `state: absent`.
+    pub sampling_rate: Option<Sp<f64>>,
+    /// Scorers to run. Required unless `state: absent`.
+    pub scorers: Option<Vec<Sp<RawFunctionRef>>>,
     /// BTQL filter selecting the logs to score.
     pub filter: Option<Sp<String>>,
     /// What one scoring run sees: a span (default), a trace or a group of traces.
@@ -529,9 +536,11 @@ pub enum ScopeType {
 /// A span iframe: a custom view of span data.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawSpanIframe>)]
 pub struct RawSpanIframe {
     pub name: Sp<String>,
-    pub url: Sp<String>,
+    /// Required unless `state: absent`.
+    pub url: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
     /// Send span data to the iframe with `postMessage`.
     pub post_message: Option<Sp<bool>>,
@@ -544,14 +553,17 @@ pub struct RawSpanIframe {
 /// An alert: fires when logs match `filter`, at most once per `interval`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawAlert>)]
 pub struct RawAlert {
     pub name: Sp<String>,
     pub description: Option<Sp<String>>,
-    /// BTQL filter on logs.
-    pub filter: Sp<String>,
-    /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days.
-    pub interval: Sp<Duration>,
-    pub notify: Sp<RawNotify>,
+    /// BTQL filter on logs. Required unless `state: absent`.
+    pub filter: Option<Sp<String>>,
+    /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days. Required unless
+    /// `state: absent`.
+    pub interval: Option<Sp<Duration>>,
+    /// Required unless `state: absent`.
+    pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
     #[serde(default)]
@@ -578,11 +590,14 @@ pub struct RawSlack {
 /// A retention rule: data of `object_type` older than `days` is permanently deleted.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawRetention>)]
 pub struct RawRetention {
     /// Defaults to `retention-<object_type>`.
     pub name: Option<Sp<String>>,
-    pub object_type: Sp<RetentionObjectType>,
-    pub days: Sp<f64>,
+    /// Required unless `state: absent` (a tombstone needs `name` or `object_type`).
+    pub object_type: Option<Sp<RetentionObjectType>>,
+    /// Required unless `state: absent`.
+    pub days: Option<Sp<f64>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
 }
@@ -590,19 +605,24 @@ pub struct RawRetention {
 /// A periodic export of logs to object storage.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawExport>)]
 pub struct RawExport {
     pub name: Sp<String>,
     pub description: Option<Sp<String>>,
-    /// `log_traces`, `log_spans` or `btql_query` (with `query`).
-    pub data: Sp<ExportData>,
+    /// `log_traces`, `log_spans` or `btql_query` (with `query`). Required unless
+    /// `state: absent`.
+    pub data: Option<Sp<ExportData>>,
     /// BTQL query, for `data: btql_query`.
     pub query: Option<Sp<String>>,
     /// `s3://bucket/prefix` or `gs://bucket/prefix`. Braintrust cannot change it later.
-    pub path: Sp<String>,
-    pub format: Sp<ExportFormat>,
-    /// How often to export; between 1 second and 30 days.
-    pub interval: Sp<Duration>,
-    pub credentials: Sp<RawExportCredentials>,
+    /// Required unless `state: absent`.
+    pub path: Option<Sp<String>>,
+    /// Required unless `state: absent`.
+    pub format: Option<Sp<ExportFormat>>,
+    /// How often to export; between 1 second and 30 days. Required unless `state: absent`.
+    pub interval: Option<Sp<Duration>>,
+    /// Required unless `state: absent`.
+    pub credentials: Option<Sp<RawExportCredentials>>,
     /// `active` (default) or `paused`.
     pub status: Option<Sp<AutomationStatus>>,
     pub batch_size: Option<Sp<i64>>,
@@ -629,4 +649,153 @@ pub struct RawExportCredentials {
     /// AWS only; generated by Braintrust when left out.
     pub external_id: Option<Sp<String>>,
     pub gcp_service_account: Option<Sp<String>>,
+}
+
+/// Kinds whose tombstones (`state: absent`) need only their identifying fields: the fields a
+/// present object must have.
+pub trait TombstoneFields {
+    /// Fields required unless `state: absent`, as written in YAML.
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str];
+    /// For kinds whose identifying field is itself optional: a tombstone needs one of these.
+    const TOMBSTONE_NEEDS_ONE_OF: &'static [&'static str] = &[];
+    /// The first field (in declaration order, as the parser would name it) that this entry
+    /// needs and leaves out: any of [`Self::REQUIRED_UNLESS_ABSENT`] for a present object,
+    /// and for a tombstone only what identifies it.
+    fn first_missing(&self) -> Option<&'static str>;
+}
+
+/// Whether `state` makes an entry a tombstone.
+fn absent(state: &Option<Sp<State>>) -> bool {
+    state.as_ref().is_some_and(|s| s.value == State::Absent)
+}
+
+/// The first of `fields` (name, whether it is set) that is not set, unless `state` is absent.
+fn first_unset(state: &Option<Sp<State>>, fields: &[(&'static str, bool)]) -> Option<&'static str> {
+    if absent(state) {
+        return None;
+    }
+    fields.iter().find(|(_, set)| !set).map(|(name, _)| *name)
+}
+
+impl TombstoneFields for RawScore {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["type"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(&self.state, &[("type", self.score_type.is_some())])
+    }
+}
+impl TombstoneFields for RawOnlineScoring {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["sampling_rate", "scorers"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(
+            &self.state,
+            &[
+                ("sampling_rate", self.sampling_rate.is_some()),
+                ("scorers", self.scorers.is_some()),
+            ],
+        )
+    }
+}
+impl TombstoneFields for RawSpanIframe {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["url"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(&self.state, &[("url", self.url.is_some())])
+    }
+}
+impl TombstoneFields for RawAlert {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["filter", "interval", "notify"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(
+            &self.state,
+            &[
+                ("filter", self.filter.is_some()),
+                ("interval", self.interval.is_some()),
+                ("notify", self.notify.is_some()),
+            ],
+        )
+    }
+}
+impl TombstoneFields for RawRetention {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["object_type", "days"];
+    const TOMBSTONE_NEEDS_ONE_OF: &'static [&'static str] = &["name", "object_type"];
+    fn first_missing(&self) -> Option<&'static str> {
+        if absent(&self.state) {
+            // Named by `name`, or by its object type when unnamed.
+            return (self.name.is_none() && self.object_type.is_none()).then_some("object_type");
+        }
+        first_unset(
+            &self.state,
+            &[
+                ("object_type", self.object_type.is_some()),
+                ("days", self.days.is_some()),
+            ],
+        )
+    }
+}
+impl TombstoneFields for RawExport {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] =
+        &["data", "path", "format", "interval", "credentials"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(
+            &self.state,
+            &[
+                ("data", self.data.is_some()),
+                ("path", self.path.is_some()),
+                ("format", self.format.is_some()),
+                ("interval", self.interval.is_some()),
+                ("credentials", self.credentials.is_some()),
+            ],
+        )
+    }
+}
+
+impl RawProject {
+    /// The first entry (in document order) that leaves out a field it needs, and that field:
+    /// what the parser reported when these fields were required even in tombstones.
+    #[must_use]
+    pub fn first_missing_field(&self) -> Option<(super::spanned::DocPos, &'static str)> {
+        fn scan<T: TombstoneFields>(
+            entries: &[Sp<T>],
+            out: &mut Vec<(super::spanned::DocPos, &'static str)>,
+        ) {
+            out.extend(
+                entries
+                    .iter()
+                    .filter_map(|e| e.value.first_missing().map(|f| (e.pos, f))),
+            );
+        }
+        let mut found = Vec::new();
+        scan(&self.scores, &mut found);
+        scan(&self.online_scoring, &mut found);
+        scan(&self.span_iframes, &mut found);
+        scan(&self.alerts, &mut found);
+        scan(&self.retention, &mut found);
+        scan(&self.exports, &mut found);
+        found
+            .into_iter()
+            .min_by_key(|(pos, _)| (pos.offset.unwrap_or(usize::MAX), pos.line, pos.col))
+    }
+}
+
+/// Makes the schema say what lowering enforces: the kind's fields are required unless
+/// `state: absent` (`if`/`else`), so that a tombstone may carry only its name.
+fn tombstone_schema<T: TombstoneFields>(schema: &mut schemars::Schema) {
+    let required = T::REQUIRED_UNLESS_ABSENT;
+    if let Some(serde_json::Value::Array(list)) = schema.get_mut("required") {
+        list.retain(|f| !f.as_str().is_some_and(|f| required.contains(&f)));
+    }
+    schema.insert(
+        "if".into(),
+        serde_json::json!({
+            "properties": { "state": { "const": "absent" } },
+            "required": ["state"],
+        }),
+    );
+    if !T::TOMBSTONE_NEEDS_ONE_OF.is_empty() {
+        let one_of: Vec<_> = T::TOMBSTONE_NEEDS_ONE_OF
+            .iter()
+            .map(|f| serde_json::json!({ "required": [f] }))
+            .collect();
+        schema.insert("then".into(), serde_json::json!({ "anyOf": one_of }));
+    }
+    schema.insert("else".into(), serde_json::json!({ "required": required }));
 }

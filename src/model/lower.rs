@@ -266,6 +266,24 @@ impl Lowerer<'_> {
         self.diags.push(d);
     }
 
+    /// A field required unless the entry is a tombstone (see
+    /// [`crate::manifest::raw::TombstoneFields`]): when it is missing, reports it as the parser
+    /// reports a missing field (E0103 on the first key of the entry's mapping), so present
+    /// objects read the same as when the schema required the field. `anchor` is any value of
+    /// the entry written on a `key: value` line of its block mapping (its name), or the entry.
+    pub(crate) fn required<'v, F>(
+        &mut self,
+        anchor: Span,
+        field: &'v Option<F>,
+        name: &str,
+    ) -> Option<&'v F> {
+        if field.is_none() {
+            let d = crate::manifest::missing_field(self.sources, anchor, name);
+            self.diags.push(d);
+        }
+        field.as_ref()
+    }
+
     pub(crate) fn email(&mut self, at: DocOrigin, value: &Sp<String>) -> Option<Email> {
         match Email::new(&value.value) {
             Ok(e) => Some(e),
@@ -466,7 +484,7 @@ impl Lowerer<'_> {
         );
     }
 
-    fn presence(state: &Option<Sp<State>>) -> Presence {
+    pub(crate) fn presence(state: &Option<Sp<State>>) -> Presence {
         match state.as_ref().map(|s| s.value) {
             Some(State::Absent) => Presence::Absent,
             _ => Presence::Present,

@@ -325,6 +325,8 @@ scenarios! {
     update_fields => "update-fields",
     delete_authoritative => "delete-authoritative",
     tombstone_delete => "tombstone-delete",
+    tombstone_identity_only => "tombstone-identity-only",
+    removed_member_lockout => "removed-member-lockout",
     unmanaged_left_alone => "unmanaged-left-alone",
     unknown_objects => "unknown-objects",
     rename_project_with_children => "rename-project-with-children",
@@ -449,6 +451,42 @@ mod expectations {
             Value::Null
         );
         assert_eq!(risks(plan, "project:acme/scratch"), ["data_destroying"]);
+    }
+
+    /// Tombstones with only their identifying fields plan deletes; `removed_members` removes one
+    /// member and leaves the unlisted one alone.
+    pub fn tombstone_identity_only(plan: &Value) {
+        let mut got = actions(plan);
+        got.sort();
+        let want = [
+            "member:acme/zed@acme.com",
+            "project:acme/chatbot/alert:error-spike",
+            "project:acme/chatbot/export:old-export",
+            "project:acme/chatbot/online_scoring:old-judge",
+            "project:acme/chatbot/retention:keep-datasets",
+            "project:acme/chatbot/retention:retention-project_logs",
+            "project:acme/chatbot/score:old-rubric",
+            "project:acme/chatbot/span_iframe:legacy-view",
+        ];
+        let mut want: Vec<(String, String)> = want
+            .iter()
+            .map(|a| ("delete".to_owned(), (*a).to_owned()))
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    /// Removing the only owner (the key's own user) through `removed_members` is planned and
+    /// refused by the lockout guard, as a member delete from an authoritative list is.
+    pub fn removed_member_lockout(plan: &Value) {
+        assert_eq!(
+            actions(plan),
+            [("delete".to_owned(), "member:acme/alice@acme.com".to_owned())]
+        );
+        let guards = plan["guards"]
+            .as_array()
+            .expect("the lockout guard refuses");
+        assert!(guards.iter().any(|g| g["guard"] == "lockout"), "{guards:?}");
     }
 
     pub fn unmanaged_left_alone(plan: &Value) {
