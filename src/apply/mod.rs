@@ -7,7 +7,11 @@
 //! # Guarantees
 //! - Writes and creates start only after every change they depend on succeeded; the dependants of
 //!   a failed change are skipped and name the failure. Independent work always runs to the end.
-//! - Deletes run after all writes, one at a time, in plan order (dependants first).
+//! - Deletes run after all writes, one at a time, in plan order (dependants first); grant
+//!   deletes all run, batched, where the first of them stands (nothing depends on a grant).
+//! - Grant creates ready in the same wave, and grant deletes, go in as few `acl/batch_update`
+//!   calls as allowed (per org, at most `ops::ACL_BATCH_MAX` ACLs each); each grant still has
+//!   its own start, result and report line, and a failed call fails exactly its grants.
 //! - Protected deletes are refused, never executed.
 //! - Secret values are sent only in request bodies and never appear in the report.
 
@@ -209,9 +213,22 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
             // Only possible with a dependency that is not in the plan's write set: run in order.
             wave.push(rest.remove(0));
         }
-        for chunk in wave.chunks(input.concurrency.max(1)) {
+        // Grant creates of the wave go in as few `acl/batch_update` calls as possible.
+        let (grants, others): (Vec<&Change>, Vec<&Change>) =
+            wave.into_iter().partition(|c| is_batched_grant(c));
+        for chunk in others.chunks(input.concurrency.max(1)) {
             let results = run_chunk(&input, &ids, chunk).await;
             for (change, result) in chunk.iter().zip(results) {
+                record(&input, &mut report, &mut failed_or_skipped, change, result);
+                done.insert(&change.address, true);
+            }
+        }
+        if !grants.is_empty() {
+            for change in &grants {
+                started(&input, change);
+            }
+            let results = ops::run_grants(&input, &ids, &grants, input.concurrency).await;
+            for (change, result) in grants.iter().zip(results) {
                 record(&input, &mut report, &mut failed_or_skipped, change, result);
                 done.insert(&change.address, true);
             }
@@ -219,8 +236,30 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
         pending = rest;
     }
 
-    // Deletes: one at a time, dependants first (the plan's order).
+    // Deletes: one at a time, dependants first (the plan's order), except grant deletes: they
+    // all go, batched, where the first of them stands. Nothing depends on a grant, so deleting
+    // the later ones earlier is safe, and each still goes before the objects it names.
+    let grant_deletes: Vec<&Change> = deletes
+        .iter()
+        .copied()
+        .filter(|c| !c.protected && is_batched_grant(c))
+        .collect();
+    let mut grants_done = false;
     for change in deletes {
+        if !change.protected && is_batched_grant(change) {
+            if !grants_done {
+                grants_done = true;
+                for c in &grant_deletes {
+                    started(&input, c);
+                }
+                let results =
+                    ops::run_grants(&input, &ids, &grant_deletes, input.concurrency).await;
+                for (c, result) in grant_deletes.iter().zip(results) {
+                    record(&input, &mut report, &mut failed_or_skipped, c, result);
+                }
+            }
+            continue;
+        }
         let result = if change.protected {
             Err(ChangeError::Protected(change.address.clone()))
         } else {
@@ -230,6 +269,12 @@ pub async fn execute(input: ApplyInput<'_>) -> ApplyReport {
         record(&input, &mut report, &mut failed_or_skipped, change, result);
     }
     report
+}
+
+/// A grant create or delete: written through batched `acl/batch_update` calls
+/// (`ops::run_grants`) instead of one call per change.
+fn is_batched_grant(change: &Change) -> bool {
+    matches!(change.action, Action::Create | Action::Delete) && change.kind == Kind::Grant.as_str()
 }
 
 async fn run_chunk(

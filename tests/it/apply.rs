@@ -256,3 +256,165 @@ fn failed_list_blocks_deletes_in_its_scope() {
         emu.shutdown().await;
     });
 }
+
+/// An org document declaring `n` groups, each granted `read` on the org: `n` grant creates
+/// that become ready in the same wave, once their groups exist.
+fn many_grants(n: usize) -> Analysis {
+    let mut text = String::from("org: acme\ngroups:\n");
+    for i in 0..n {
+        text.push_str(&format!("  - name: batch-{i:03}\n"));
+    }
+    text.push_str("grants:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - {{ group: batch-{i:03}, permission: read }}\n"
+        ));
+    }
+    let mut sources = SourceMap::new();
+    sources.add("many-grants.yaml".to_owned(), text);
+    let analysis = pipeline::analyze(&sources);
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    analysis
+}
+
+fn batch_calls(emu: &EmuHandle) -> Vec<usize> {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/acl/batch_update")
+        .map(|r| {
+            let body = r.body.as_ref().expect("a logged body");
+            ["add_acls", "remove_acls"]
+                .iter()
+                .filter_map(|k| body.get(*k).and_then(|v| v.as_array()))
+                .map(Vec::len)
+                .sum()
+        })
+        .collect()
+}
+
+fn grant_creates(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .filter(|c| c.kind == "grant" && c.action == bt_gitops::plan::Action::Create)
+        .count()
+}
+
+/// 150 grants ready in one wave go in two `acl/batch_update` calls (100 and 50 ACLs), each grant
+/// still reported on its own line; deleting them all again takes two calls too.
+#[test]
+fn many_grants_apply_in_few_batch_calls() {
+    let runtime = crate::support::runtime();
+    runtime.block_on(async {
+        let emu = crate::support::acme_emulator(true).await;
+        let analysis = many_grants(150);
+        let values = BTreeMap::new();
+        let first = plan(&analysis, &emu, &values).await;
+        assert_eq!(grant_creates(&first.plan), 150);
+        emu.clear_requests();
+        let report = execute(&analysis, &emu, &first, &values).await;
+        assert!(report.is_clean(), "{report:#?}");
+        assert_eq!(report.total(), first.plan.changes.len());
+        let grants: Vec<_> = report
+            .succeeded
+            .iter()
+            .filter(|a| a.address.contains("grant"))
+            .collect();
+        assert_eq!(grants.len(), 150);
+        assert!(
+            grants.iter().all(|a| a.created_id.is_some()),
+            "every new grant learns its id from the batch answer"
+        );
+        // The two calls run at once, so the log (in order of completion) may hold either first.
+        let mut calls = batch_calls(&emu);
+        calls.sort_unstable();
+        assert_eq!(calls, vec![50, 100]);
+        let second = plan(&analysis, &emu, &values).await;
+        assert!(second.plan.is_empty(), "{:#?}", addresses(&second.plan));
+
+        // Deleting them: the grants (and groups) are gone from the manifests of an
+        // authoritative org document.
+        let mut sources = SourceMap::new();
+        sources.add(
+            "org.yaml".to_owned(),
+            "org: acme\nauthoritative: [grants]\n".to_owned(),
+        );
+        let empty = pipeline::analyze(&sources);
+        assert!(!empty.has_errors(), "{:?}", empty.diagnostics);
+        let third = plan(&empty, &emu, &values).await;
+        let deletes = third
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.kind == "grant" && c.action == bt_gitops::plan::Action::Delete)
+            .count();
+        assert!(deletes >= 150, "{:#?}", addresses(&third.plan));
+        emu.clear_requests();
+        let report = execute(&empty, &emu, &third, &values).await;
+        assert!(report.failed.is_empty(), "{:#?}", report.failed);
+        let calls = batch_calls(&emu);
+        assert_eq!(calls.iter().sum::<usize>(), deletes);
+        assert_eq!(calls.len(), deletes.div_ceil(100), "{calls:?}");
+        emu.shutdown().await;
+    });
+}
+
+/// A failed `acl/batch_update` call fails exactly the grants it carried, each reported on its
+/// own, and nothing else. Whether a failed call left some of its ACLs in place is not known
+/// (assumption G9), so both ends are run: a call refused before anything landed (400) and a call
+/// that landed whole but was answered with an error (a gateway's 504 after the server acted).
+/// Either way the next plan shows exactly what did not land, and applying it converges.
+#[test]
+fn a_failed_batch_call_fails_exactly_its_grants() {
+    use bt_gitops::emulator::{FaultAction, FaultRule};
+    let runtime = crate::support::runtime();
+    runtime.block_on(async {
+        for (action, left) in [
+            (FaultAction::Status { status: 400 }, 100),
+            (FaultAction::StatusAfter { status: 400 }, 0),
+        ] {
+            let emu = crate::support::acme_emulator(true).await;
+            let analysis = many_grants(150);
+            let values = BTreeMap::new();
+            let first = plan(&analysis, &emu, &values).await;
+            emu.set_faults(vec![
+                FaultRule::new(action.clone())
+                    .with_method("POST")
+                    .with_path("/v1/acl/batch_update")
+                    .times(1),
+            ]);
+            emu.clear_requests();
+            let report = execute_with(&analysis, &emu, &first, &values, 1).await;
+            assert_eq!(batch_calls(&emu), vec![100, 50], "{action:?}");
+            assert_eq!(report.failed.len(), 100, "{action:?}: {:#?}", report.failed);
+            assert!(
+                report
+                    .failed
+                    .iter()
+                    .all(|(address, error)| address.contains("grant")
+                        && error.contains("acl/batch_update")
+                        && error.contains("99 other")),
+                "{:#?}",
+                report.failed
+            );
+            assert!(report.skipped.is_empty());
+            assert_eq!(
+                report.succeeded.len(),
+                first.plan.changes.len() - 100,
+                "the groups and the other batch's 50 grants went through"
+            );
+            emu.set_faults(Vec::new());
+            let second = plan(&analysis, &emu, &values).await;
+            assert_eq!(grant_creates(&second.plan), left, "{action:?}");
+            assert_eq!(
+                second.plan.changes.len(),
+                left,
+                "{:#?}",
+                addresses(&second.plan)
+            );
+            let report = execute(&analysis, &emu, &second, &values).await;
+            assert!(report.is_clean(), "{report:#?}");
+            assert!(plan(&analysis, &emu, &values).await.plan.is_empty());
+            emu.shutdown().await;
+        }
+    });
+}
