@@ -43,10 +43,7 @@ pub(super) async fn run(
     change: &Change,
 ) -> Result<Option<String>, ChangeError> {
     let key = key_of(change)?;
-    let client = input
-        .clients
-        .get(&key.org)
-        .ok_or_else(|| ChangeError::Unresolved(format!("no API client for org `{}`", key.org)))?;
+    let client = client_for(input, &key.org)?;
     let cx = Cx {
         input,
         ids,
@@ -147,6 +144,14 @@ pub(super) async fn run_grants(
         .collect()
 }
 
+/// The API client of `org`.
+fn client_for<'a>(input: &'a ApplyInput<'_>, org: &OrgName) -> Result<&'a Client, ChangeError> {
+    input
+        .clients
+        .get(org)
+        .ok_or_else(|| ChangeError::Unresolved(format!("no API client for org `{org}`")))
+}
+
 /// The org and ACL item of one grant create (from the manifests) or delete (from live state).
 fn grant_item(
     input: &ApplyInput<'_>,
@@ -154,10 +159,7 @@ fn grant_item(
     change: &Change,
 ) -> Result<(OrgName, AclItem), ChangeError> {
     let key = key_of(change)?;
-    let client = input
-        .clients
-        .get(&key.org)
-        .ok_or_else(|| ChangeError::Unresolved(format!("no API client for org `{}`", key.org)))?;
+    let client = client_for(input, &key.org)?;
     let cx = Cx {
         input,
         ids,
@@ -193,10 +195,7 @@ async fn send_acl_batch(
     let Some((org, _, _)) = batch.first() else {
         return Ok(Vec::new());
     };
-    let client = input
-        .clients
-        .get(org)
-        .ok_or_else(|| ChangeError::Unresolved(format!("no API client for org `{org}`")))?;
+    let client = client_for(input, org)?;
     let list: Vec<AclItem> = batch.iter().map(|(_, item, _)| item.clone()).collect();
     let body = if remove {
         AclBatchUpdateRequest {
