@@ -149,6 +149,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
+            Kind::EnvironmentAlert,
             Kind::Grant,
         ] {
             list(
@@ -223,6 +224,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",
+        Kind::EnvironmentAlert => "environment_alerts",
         _ => return None,
     })
 }
@@ -259,6 +261,7 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::Alert(a) => alert::manifest(&k.name, a),
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
+        Spec::EnvironmentAlert(e) => crate::kinds::environment_alert::manifest(&k.name, e),
         _ => return None,
     };
     Some(Entry {

@@ -111,7 +111,7 @@ fn an_undecodable_item_does_not_fail_its_list() {
 }
 
 /// Automations the reader does not manage still hold their names: an alert declared under the
-/// name of a live environment-update automation is refused by the plan and by apply, and the
+/// name of a live topic-digest automation (`env-watch`) is refused by the plan and by apply, and the
 /// live automation is left as it was. (Before: the alert was planned as a create, and its PUT
 /// replaced the live automation in place.)
 #[test]
@@ -132,7 +132,7 @@ fn skipped_automations_hold_their_names() {
     assert_eq!(apply.code, Some(1), "{}\n{}", apply.stdout, apply.stderr);
     let automations = stored(&emu, Collection::ProjectAutomation);
     let live = named(&automations, "env-watch").expect("env-watch is still there");
-    assert_eq!(live["config"]["event_type"], "environment_update", "{live}");
+    assert_eq!(live["config"]["event_type"], "topic_digest", "{live}");
     runtime.block_on(emu.shutdown());
 }
 
