@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::alert;
+use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
 use crate::manifest::raw::{self, OrgCollection};
 use crate::manifest::spanned::Sp;
@@ -53,6 +54,20 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawEnvironment
     let Some(notify) = alert::lower_notify(lw, at, notify_field) else {
         return;
     };
+    if a.environments.as_ref().is_some_and(Vec::is_empty) {
+        // The API's meaning of an empty filter is not documented (A9): never send one.
+        lw.diags.push(
+            Diagnostic::error(
+                Code::FieldNotAllowed,
+                format!("environment alert `{name}` lists no environment"),
+            )
+            .with_label(span, "`environments: []`")
+            .with_hint(
+                "leave `environments` out to watch every environment, or name at least one slug",
+            ),
+        );
+        return;
+    }
     let environments = a.environments.as_ref().map(|list| {
         list.iter()
             .map(|slug| (slug.value.clone(), lw.span(at, slug)))
@@ -131,15 +146,19 @@ pub fn read(description: Option<&String>, u: &EnvironmentUpdateAutomation) -> En
     }
 }
 
-/// The manifest entry `import` writes (no `environments` for every environment).
+/// The manifest entry `import` writes (no `environments` for every environment); `None` for an
+/// empty filter, which a manifest cannot express (its meaning is not documented, A9).
 #[must_use]
-pub fn manifest(name: &str, e: &EnvironmentAlertSpec) -> Value {
-    super::drop_nulls(json!({
+pub fn manifest(name: &str, e: &EnvironmentAlertSpec) -> Option<Value> {
+    if e.environments.as_ref().is_some_and(BTreeSet::is_empty) {
+        return None;
+    }
+    Some(super::drop_nulls(json!({
         "name": name,
         "description": e.description,
         "environments": e.environments,
         "notify": alert::notify_manifest(&e.notify),
-    }))
+    })))
 }
 
 /// One message per environment slug that a present environment alert names and that neither a

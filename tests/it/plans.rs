@@ -764,6 +764,10 @@ mod expectations {
             !actions(plan).iter().any(|(_, a)| a.contains("any-change")),
             "an alert on every environment matches a live one without a filter: {plan}"
         );
+        let empty = change(plan, "project:acme/chatbot/environment_alert:empty-filter");
+        assert_eq!(empty["action"], "update");
+        assert_eq!(empty["fields"][0]["before"], serde_json::json!([]));
+        assert_eq!(empty["fields"][0]["after"], "all");
         let guards = plan["guards"].as_array().expect("a guard refuses the plan");
         assert_eq!(guards.len(), 1, "{guards:?}");
         assert_eq!(guards[0]["guard"], "unresolved-reference");
