@@ -216,3 +216,71 @@ pub fn unresolved(desired: &DesiredState, live: &crate::live::LiveState) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unresolved;
+    use crate::kinds::OrgChildSpec;
+    use crate::live::{LiveObject, LiveState};
+    use crate::model::{DesiredState, EnvironmentSpec, Kind, OrgName, ResourceKey, Spec};
+    use crate::source::SourceMap;
+
+    /// The org document `org`, and a project whose alert watches `staging`.
+    fn desired(org: &str) -> DesiredState {
+        let mut sources = SourceMap::new();
+        sources.add("org.yaml", org);
+        sources.add(
+            "chatbot.yaml",
+            "project: chatbot\norg: acme\nenvironment_alerts:\n  - { name: watch, environments: [staging], notify: { webhook: \"https://hooks.acme.com/x\" } }\n",
+        );
+        let analysis = crate::pipeline::analyze(&sources);
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+        analysis.state
+    }
+
+    fn live_staging() -> LiveState {
+        let org = OrgName::new("acme").expect("valid");
+        let mut live = LiveState::default();
+        live.objects.insert(
+            ResourceKey::in_org(&org, Kind::Environment, "staging"),
+            LiveObject {
+                id: "e0000000-0000-4000-8000-000000000001".into(),
+                spec: Spec::OrgChild(OrgChildSpec::Environment(EnvironmentSpec {
+                    name: "Staging".into(),
+                    slug: "staging".into(),
+                    description: None,
+                })),
+                fingerprint: String::new(),
+                secret: None,
+                raw: None,
+            },
+        );
+        live
+    }
+
+    #[test]
+    fn a_slug_resolves_when_declared_or_live_and_kept() {
+        assert!(unresolved(&desired("org: acme\n"), &live_staging()).is_empty());
+        let declared = "org: acme\nenvironments:\n  - { name: Staging, slug: staging }\n";
+        assert!(unresolved(&desired(declared), &LiveState::default()).is_empty());
+    }
+
+    #[test]
+    fn a_slug_is_refused_when_missing_or_deleted_by_an_authoritative_list() {
+        let missing = unresolved(&desired("org: acme\n"), &LiveState::default());
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].contains("`staging`") && missing[0].contains("neither declared"),
+            "{missing:?}"
+        );
+        let deleted = unresolved(
+            &desired("org: acme\nauthoritative: [environments]\n"),
+            &live_staging(),
+        );
+        assert_eq!(deleted.len(), 1, "{deleted:?}");
+        assert!(
+            deleted[0].contains("`authoritative: [environments]` deletes it"),
+            "{deleted:?}"
+        );
+    }
+}
