@@ -1,6 +1,7 @@
 //! The `alert` kind: a project automation that notifies a webhook or Slack channel when logs
-//! match a filter (`event_type: logs` on `/v1/project_automation`). Shared with retention and
-//! exports: see `automation`.
+//! match a filter (`event_type: logs` on `/v1/project_automation`). Shared with retention,
+//! exports and environment alerts: see `automation`. The notification target (its checks, field
+//! value, action and manifest form) is used by `environment_alert` too.
 
 use serde_json::{Value, json};
 
