@@ -142,6 +142,11 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             }
         }
         list(&mut p, "online_scoring", online.into_iter());
+        for (k, s) in each(Kind::EnvironmentAlert) {
+            if entry(k, s).is_none() {
+                skipped.push(format!("{k}: its environment filter is an empty list"));
+            }
+        }
         for kind in [
             Kind::SpanIframe,
             Kind::McpServer,
@@ -149,6 +154,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
+            Kind::EnvironmentAlert,
             Kind::Grant,
         ] {
             list(
@@ -223,13 +229,15 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",
+        Kind::EnvironmentAlert => "environment_alerts",
         _ => return None,
     })
 }
 
 /// An object of a list-item kind as import writes it; `None` for other kinds (org settings,
 /// projects, secrets, service accounts and tokens) and for what manifests cannot express yet
-/// (an online scoring rule whose scorers are functions given by id).
+/// (an online scoring rule whose scorers are functions given by id, an environment alert whose
+/// filter is an empty list).
 #[must_use]
 pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
     let value = match spec {
@@ -259,6 +267,7 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::Alert(a) => alert::manifest(&k.name, a),
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
+        Spec::EnvironmentAlert(e) => crate::kinds::environment_alert::manifest(&k.name, e)?,
         _ => return None,
     };
     Some(Entry {

@@ -268,6 +268,11 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     } = read;
     // A name that does not resolve is refused at plan time (the `unresolved-reference` guard).
     live.unresolved = crate::refs::unresolved(input.desired, &live.references);
+    live.unresolved
+        .extend(crate::kinds::environment_alert::unresolved(
+            input.desired,
+            &live,
+        ));
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The

@@ -332,7 +332,12 @@ pub async fn fetch_org_then(
         .complete(
             automations,
             Collection::ProjectAutomation,
-            &[Kind::Alert, Kind::Retention, Kind::Export],
+            &[
+                Kind::Alert,
+                Kind::Retention,
+                Kind::Export,
+                Kind::EnvironmentAlert,
+            ],
         )
         .unwrap_or_default()
     {

@@ -560,7 +560,7 @@ impl Cx<'_> {
                     .await?;
                 Ok(self.created(&out))
             }
-            Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
+            Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) | Spec::EnvironmentAlert(_) => {
                 let body =
                     automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
                         external_id(self.key)
@@ -656,7 +656,10 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
             }
-            (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
+            (
+                Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) | Spec::EnvironmentAlert(_),
+                live,
+            ) => {
                 // The config is sent whole and the API requires an AWS external id: keep the
                 // live one when the manifest leaves it to Braintrust.
                 let kept = match live {
