@@ -227,6 +227,9 @@ impl Reads {
                     live.own_principal.extend(state.own_principal);
                     live.references.extend(state.references);
                     live.unknown.extend(state.unknown);
+                    live.account_listing.extend(state.account_listing);
+                    live.accounts_seen_only_through_tokens
+                        .extend(state.accounts_seen_only_through_tokens);
                 }
                 Err(source) => {
                     failure.get_or_insert(ReconcileError::Fetch {

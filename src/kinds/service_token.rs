@@ -60,21 +60,21 @@ pub fn create(t: &ServiceTokenSpec, account_id: String, org_name: &str) -> Creat
 }
 
 /// The key name (`account/name`) and spec of a listed token; its account is found by id among
-/// the service accounts read (`accounts`), else by the name the list gives.
+/// the service accounts read (`accounts`), or by name when the token gives no id. `None` for
+/// a token whose account is not among them: a deleted account's leftover token is never read
+/// as one of a live account (issue 14: import brought such accounts back).
 #[must_use]
 pub fn read(
     t: &ServiceToken,
     accounts: &HashMap<String, Name>,
 ) -> Option<(String, ServiceTokenSpec)> {
-    let account = t
-        .service_account_id
-        .as_ref()
-        .and_then(|id| accounts.get(id.as_str()).cloned())
-        .or_else(|| {
-            t.service_account_name
-                .as_deref()
-                .and_then(|n| Name::new(n).ok())
-        });
+    let account = match &t.service_account_id {
+        Some(id) => accounts.get(id.as_str()).cloned(),
+        None => t
+            .service_account_name
+            .as_deref()
+            .and_then(|n| accounts.values().find(|a| a.as_str() == n).cloned()),
+    };
     let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
         return None;
     };
