@@ -271,6 +271,9 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     } = read;
     // A name that does not resolve is refused at plan time (the `unresolved-reference` guard).
     live.unresolved = crate::refs::unresolved(input.desired, &live.references);
+    // So is a built-in group the org does not have (G3: Starter plans have only Owners).
+    live.unresolved
+        .extend(crate::kinds::group::missing_builtins(input.desired, &live));
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The
