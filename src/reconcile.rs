@@ -293,6 +293,10 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     notes.extend(diff::policy::api_key_violations(input.desired, &live, now));
+    notes.extend(crate::kinds::service_token::duplicate_name_notes(
+        input.desired,
+        &live,
+    ));
     let orgs = input
         .targets
         .iter()

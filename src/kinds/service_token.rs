@@ -87,3 +87,42 @@ pub fn read(
         },
     ))
 }
+
+/// Plan notes for service-token names that more than one live token of an account holds
+/// (assumption K10: token names need not be unique). bt-gitops manages the first such token
+/// it reads and keeps the others as unmanaged objects, never deleted: the note says which one a
+/// declaration of that name is met by, and that a delete removes only that one, so that neither
+/// happens silently.
+#[must_use]
+pub fn duplicate_name_notes(
+    desired: &crate::model::DesiredState,
+    live: &crate::live::LiveState,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in &live.unknown {
+        if u.collection != crate::vocab::Collection::ServiceToken || u.project.is_some() {
+            continue;
+        }
+        let Some(name) = &u.name else { continue };
+        if !desired.orgs.contains_key(&u.org) {
+            continue;
+        }
+        let key = ResourceKey::in_org(&u.org, Kind::ServiceToken, name.as_str());
+        let Some(managed) = live.objects.get(&key) else {
+            continue;
+        };
+        let (account, token) = name.split_once('/').unwrap_or(("?", name));
+        let declared = match desired.resources.get(&key).map(|r| r.presence) {
+            Some(crate::model::Presence::Present) => "the declaration of this token is met by it, ",
+            Some(_) => "its tombstone deletes only it, ",
+            None => "",
+        };
+        out.push(format!(
+            "service account `{account}` of org `{}` holds more than one token named `{token}` (names need not be unique): bt-gitops manages the one with id {} ({declared}an `authoritative` delete removes only it) and leaves the one with id {} alone, shown as unmanaged; delete the token you do not want in the UI",
+            u.org,
+            managed.id,
+            u.id.as_deref().unwrap_or("?"),
+        ));
+    }
+    out
+}
