@@ -15,6 +15,9 @@ pub struct LiveState {
     pub objects: BTreeMap<ResourceKey, LiveObject>,
     /// Reads that failed or were cut short: deletes in these scopes are not safe.
     pub incomplete: BTreeSet<ReadScope>,
+    /// Why a scope of `incomplete` is held back, when it is not a failed list (an object that
+    /// could hold a name anywhere in it, named).
+    pub incomplete_reasons: BTreeMap<ReadScope, Vec<String>>,
     /// Live API keys, for the API-key policy (observe and delete only).
     pub api_keys: Vec<LiveApiKey>,
     /// Who bt-gitops itself is in each org, when its key could be matched to a principal.

@@ -223,6 +223,7 @@ impl Reads {
                 Ok(state) => {
                     live.objects.extend(state.objects);
                     live.incomplete.extend(state.incomplete);
+                    live.incomplete_reasons.extend(state.incomplete_reasons);
                     live.api_keys.extend(state.api_keys);
                     live.own_principal.extend(state.own_principal);
                     live.references.extend(state.references);
@@ -281,7 +282,10 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     let mut incomplete: Vec<String> = live
         .incomplete
         .iter()
-        .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
+        .map(|s| match live.incomplete_reasons.get(s) {
+            Some(why) => format!("{s}: changes there (deletes included) are held back: {}", why.join("; ")),
+            None => format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"),
+        })
         .collect();
     diffs.retain(|d| live.is_complete_for(&d.key));
     // A declared object whose name a live object of another kind holds, which the manifests do

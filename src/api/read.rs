@@ -782,6 +782,23 @@ impl Builder {
         }
     }
 
+    /// Marks `kind` incomplete in the whole org for a reason other than a failed list; the
+    /// plan shows the reason.
+    fn incomplete_because(&mut self, kind: Kind, why: &str) {
+        tracing::warn!(org = %self.org, kind = %kind, %why, "held back in the whole org");
+        let scope = ReadScope {
+            org: self.org.clone(),
+            project: None,
+            kind,
+        };
+        self.state
+            .incomplete_reasons
+            .entry(scope.clone())
+            .or_default()
+            .push(why.to_owned());
+        self.state.incomplete.insert(scope);
+    }
+
     fn incomplete(&mut self, project: Option<ProjectName>, kind: Kind, err: &ApiError) {
         tracing::warn!(org = %self.org, kind = %kind, error = %err, "list failed; deletes in this scope are blocked");
         self.state.incomplete.insert(ReadScope {
@@ -852,30 +869,37 @@ impl Builder {
 
     /// Turns the items kept so far into unknown objects, in their projects. Soft-deleted ones
     /// and those of projects not listed are dropped like their decoded neighbours. An item of a
-    /// project collection whose project cannot be told could hold a name anywhere: its kinds
-    /// are marked incomplete in the whole org.
+    /// project collection without a `project_id` is placed by another field that names its
+    /// project (`project_name`, or `object_type: project` with `object_id`); one whose project
+    /// cannot be told at all could hold a name anywhere: its kinds are marked incomplete in the
+    /// whole org, and the plan names the item.
     fn place_unknown(&mut self, projects: &HashMap<String, ProjectName>) {
         for (collection, raw, reason) in std::mem::take(&mut self.unplaced) {
             if !raw["deleted_at"].is_null() {
                 continue;
             }
             let project = if in_project_collection(collection) {
-                match raw["project_id"].as_str() {
-                    Some(id) => match projects.get(id) {
-                        Some(p) => Some(p.clone()),
-                        None => continue,
-                    },
-                    None => {
-                        let err = ApiError::Decode {
-                            method: "GET".into(),
-                            url: collection.org_list().into(),
-                            message: format!("an item without a `project_id` ({reason})"),
+                match project_of(&raw, projects) {
+                    Placed::In(p) => Some(p),
+                    Placed::Gone => continue,
+                    Placed::Unknown => {
+                        let text = |f: &str| raw[f].as_str().map(|v| format!("{f} `{v}`"));
+                        let which: Vec<String> =
+                            ["name", "id"].iter().filter_map(|f| text(f)).collect();
+                        let which = if which.is_empty() {
+                            "an item with neither name nor id".to_owned()
+                        } else {
+                            format!("the item with {}", which.join(" and "))
                         };
+                        let why = format!(
+                            "{which} of `{}` names no project (no `project_id`, `project_name` or project `object_id`; {reason}), so it could hold a name in any project",
+                            collection.org_list()
+                        );
                         for kind in Kind::ALL
                             .iter()
                             .filter(|k| k.list_collection() == collection)
                         {
-                            self.incomplete(None, *kind, &err);
+                            self.incomplete_because(*kind, &why);
                         }
                         continue;
                     }
@@ -975,6 +999,39 @@ impl Builder {
         });
         self.insert(key, v.id.as_str(), spec, v, Some(secret), Some(raw));
     }
+}
+
+/// Where an item outside the model lives, by the fields that can name its project.
+enum Placed {
+    In(ProjectName),
+    /// It names a project that is not listed (deleted): dropped like its decoded neighbours.
+    Gone,
+    /// Nothing names its project.
+    Unknown,
+}
+
+/// The project of an item outside the model: its `project_id`, else its `project_name`, else
+/// `object_id` when `object_type` is `project` (the form of views and ACL-like items).
+fn project_of(raw: &serde_json::Value, projects: &HashMap<String, ProjectName>) -> Placed {
+    let by_id = |id: &str| match projects.get(id) {
+        Some(p) => Placed::In(p.clone()),
+        None => Placed::Gone,
+    };
+    if let Some(id) = raw["project_id"].as_str() {
+        return by_id(id);
+    }
+    if let Some(name) = raw["project_name"].as_str() {
+        return match projects.values().find(|p| p.as_str() == name) {
+            Some(p) => Placed::In(p.clone()),
+            None => Placed::Gone,
+        };
+    }
+    if raw["object_type"].as_str() == Some("project")
+        && let Some(id) = raw["object_id"].as_str()
+    {
+        return by_id(id);
+    }
+    Placed::Unknown
 }
 
 /// Collections whose items carry a `project_id` and hold their names inside their project.
