@@ -4,8 +4,10 @@
 //! The org document holds people, access control and credentials; each project gets its own
 //! file. Values are written in YAML flow style (`{ name: x, color: "#fff" }`), which reads like
 //! the hand-written examples. Secrets become `{ env: NAME }` stubs, listed in a header comment,
-//! because their values cannot be read. Objects the manifest language cannot express yet
-//! (scorers or preprocessors given by function id) are left out and named in a comment, so that
+//! because their values cannot be read. The functions, prompts, experiments and datasets of every
+//! project are read with the org (`cli::import`), so grants on them and scorers using them are
+//! written by name. Objects the manifest language cannot express yet (a scorer known only by
+//! function id, function-level env vars) are left out and named in a comment, so that
 //! `plan` right after an import shows no changes besides secrets awaiting values.
 
 use std::collections::BTreeMap;
@@ -161,7 +163,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         for (k, s) in each(Kind::OnlineScoring) {
             match entry(k, s) {
                 Some(e) => online.push(e.text),
-                None => skipped.push(format!("{}: its scorers are functions given by id", k)),
+                None => skipped.push(format!("{}: a scorer is a function known only by id", k)),
             }
         }
         list(&mut p, "online_scoring", online.into_iter());
@@ -180,14 +182,21 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 entries(&objects, kind, Some(name)),
             );
         }
+        for (k, _) in each(Kind::EnvVar).filter(|(_, s)| !project_scoped(s)) {
+            skipped.push(format!(
+                "{k}: an env var of a function (not written by import yet)"
+            ));
+        }
         list(
             &mut p,
             "env_vars",
-            each(Kind::EnvVar).map(|(k, _)| {
-                let env = env_name(&format!("{name}_{}", k.name));
-                secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                flow(&env_var::manifest(&k.name, &env))
-            }),
+            each(Kind::EnvVar)
+                .filter(|(_, s)| project_scoped(s))
+                .map(|(k, _)| {
+                    let env = env_name(&format!("{name}_{}", k.name));
+                    secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
+                    flow(&env_var::manifest(&k.name, &env))
+                }),
         );
         files.push(ImportedFile {
             path: format!("projects/{}.yaml", file_name(name)),
@@ -219,6 +228,17 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         },
     );
     files
+}
+
+/// Whether a spec is an env var of its project itself (not of one of its functions).
+fn project_scoped(s: &Spec) -> bool {
+    matches!(
+        s,
+        Spec::EnvVar(EnvVarSpec {
+            scope: EnvVarScope::Project(_),
+            ..
+        })
+    )
 }
 
 /// One object as an item of a manifest list: the list's key and the item in flow style.
@@ -254,7 +274,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
 
 /// An object of a list-item kind as import writes it; `None` for other kinds (org settings,
 /// projects, secrets, service accounts and tokens) and for what manifests cannot express yet
-/// (an online scoring rule whose scorers are functions given by id).
+/// (an online scoring rule with a scorer known only by function id).
 #[must_use]
 pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
     let value = match spec {
@@ -280,7 +300,7 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
             });
         }
         Spec::Score(sc) => score::manifest(&k.name, sc),
-        Spec::OnlineScoring(o) => online_scoring::manifest(&k.name, o)?,
+        Spec::OnlineScoring(o) => online_scoring::manifest(&k.name, o, k.project.as_ref())?,
         Spec::Alert(a) => alert::manifest(&k.name, a),
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
