@@ -3,7 +3,8 @@
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
 //! live lists must show afterwards. A case names the profile and preview style when it runs
-//! under the other answer of an unconfirmed assumption.
+//! under the other answer of an unconfirmed assumption, how the user list shows service
+//! accounts (K1) and the org's plan (G3).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +32,13 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
+    /// `hidden`, `without_email`, `with_email` or `with_email_unmarked`: how the user list
+    /// shows service accounts (K1).
+    #[serde(default)]
+    service_accounts: Option<String>,
+    /// `starter`: the org has only the Owners group and group and role creates are refused (G3).
+    #[serde(default)]
+    plan: Option<String>,
     seed: Value,
     /// The key bt-gitops runs with (`BRAINTRUST_API_KEY`).
     key: String,
@@ -57,6 +65,20 @@ struct Step {
     output_contains: Vec<String>,
     #[serde(default)]
     output_lacks: Vec<String>,
+    /// Files of the working directory after the step (written by `import`), each with texts
+    /// it must hold and must not hold.
+    #[serde(default)]
+    written: BTreeMap<String, FileCheck>,
+}
+
+/// Texts a file must and must not hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCheck {
+    #[serde(default)]
+    contains: Vec<String>,
+    #[serde(default)]
+    lacks: Vec<String>,
 }
 
 /// How many logged requests match `method` and the `*` pattern `path`.
@@ -119,7 +141,16 @@ fn profile_of(case: &Case) -> Profile {
         .unwrap_or("real")
         .parse()
         .expect("a profile name");
-    let profile = name.profile();
+    let mut profile = name.profile();
+    if let Some(listing) = &case.service_accounts {
+        profile =
+            profile.with_service_accounts(listing.parse().expect("a service-account listing"));
+    }
+    match case.plan.as_deref() {
+        None | Some("enterprise") => {}
+        Some("starter") => profile = profile.with_starter_plan(true),
+        Some(other) => panic!("unknown plan `{other}`"),
+    }
     match case.previews.as_deref() {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
@@ -181,6 +212,19 @@ fn run_case(case: &Case) -> Vec<String> {
         for text in &step.output_lacks {
             if output.contains(text) {
                 failures.push(format!("{step_name}: output has `{text}`\n{output}"));
+            }
+        }
+        for (path, check) in &step.written {
+            let text = fs_err::read_to_string(dir.path().join(path)).unwrap_or_default();
+            for want in &check.contains {
+                if !text.contains(want) {
+                    failures.push(format!("{step_name}: `{path}` lacks `{want}`\n{text}"));
+                }
+            }
+            for unwanted in &check.lacks {
+                if text.contains(unwanted) {
+                    failures.push(format!("{step_name}: `{path}` has `{unwanted}`\n{text}"));
+                }
             }
         }
     }
