@@ -146,6 +146,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Kind::SpanIframe,
             Kind::McpServer,
             Kind::Dataset,
+            Kind::View,
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
@@ -220,6 +221,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::SpanIframe => "span_iframes",
         Kind::McpServer => "mcp_servers",
         Kind::Dataset => "datasets",
+        Kind::View => "views",
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",
@@ -259,6 +261,7 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::Alert(a) => alert::manifest(&k.name, a),
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
+        Spec::View(v) => crate::kinds::view::manifest(&k.name, v),
         _ => return None,
     };
     Some(Entry {

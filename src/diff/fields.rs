@@ -31,6 +31,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         Spec::Alert(a) => alert::fields(a),
         Spec::Retention(r) => retention::fields(r),
         Spec::Export(e) => export::fields(e),
+        Spec::View(v) => crate::kinds::view::fields(v),
     }
 }
 

@@ -985,6 +985,9 @@ impl Lowerer<'_> {
         for e in &raw.exports {
             crate::kinds::export::lower(self, cx, e);
         }
+        for v in &raw.views {
+            crate::kinds::view::lower(self, cx, v);
+        }
         let check_members = self
             .state
             .resources

@@ -180,6 +180,8 @@ pub enum Spec {
     Alert(AlertSpec),
     Retention(RetentionSpec),
     Export(ExportSpec),
+    /// A saved view of a project, whose module is [`crate::kinds::view`].
+    View(crate::kinds::view::ViewSpec),
     Grant(GrantSpec),
 }
 
