@@ -134,8 +134,9 @@ fn shaped<T: DeserializeOwned>(
                 )
                 .with_label(lw.span(at, map), format!("this view's `{field}`"))
                 .with_hint(
-                    "keys are the API's (camelCase in `options`); `bt-gitops schema` and the \
-                     Braintrust API reference list their types",
+                    "keys are the API's own (camelCase in `options`); the Braintrust API \
+                     reference gives their types under `View`; keys it does not list are kept \
+                     as written",
                 ),
             );
             Err(())
