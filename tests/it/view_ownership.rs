@@ -3,9 +3,11 @@
 //! an authoritative `views` collection. An update keeps the keys of `view_data` and `options`
 //! that the manifest leaves out (J14). The org is seeded from `tests/data/views/seed.json`
 //! (three raw views of project `chatbot`: a shared one, Bob's, and one of the key's user) and
-//! the real binary runs against it.
+//! the real binary runs against it. A failed view list holds back its project's deletes.
 
-use bt_gitops::emulator::{Collection, EmuHandle, EmulatorConfig, SeedDoc, spawn};
+use bt_gitops::emulator::{
+    Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn,
+};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
@@ -141,5 +143,40 @@ fn a_declared_view_never_takes_another_users_name() {
     let live = views(&emu);
     let bobs = named(&live, "bobs-view").expect("Bob's view is still there");
     assert_eq!(bobs["options"], json!({ "rowHeight": "tall" }), "{bobs}");
+    runtime.block_on(emu.shutdown());
+}
+
+/// When a project's view list fails, its views are an incomplete scope: the plan says so and
+/// exits 1, and apply deletes nothing there, authoritative `views` or not.
+#[test]
+fn a_failed_view_list_blocks_deletes_in_its_project() {
+    let (runtime, emu) = start();
+    emu.set_faults(vec![
+        FaultRule::new(FaultAction::Status { status: 503 })
+            .with_method("GET")
+            .with_path("/v1/view"),
+    ]);
+    let plan = run(
+        &emu,
+        &["plan", "--detailed-exitcode"],
+        "views-authoritative.yaml",
+    );
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stderr.contains("incomplete"), "{}", plan.stderr);
+    assert!(
+        !plan.stdout.contains("- project:acme/chatbot/view:stale"),
+        "{}",
+        plan.stdout
+    );
+    let apply = run(
+        &emu,
+        &["apply", "--auto-approve"],
+        "views-authoritative.yaml",
+    );
+    assert_ne!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        named(&views(&emu), "stale").is_some(),
+        "a view was deleted although its project's list failed"
+    );
     runtime.block_on(emu.shutdown());
 }
