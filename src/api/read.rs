@@ -791,7 +791,9 @@ impl Builder {
 
     /// The views of `project`: soft-deleted ones are dropped, another user's views kept as
     /// unknown objects (see `kinds::view`), the others read with the item as listed (its maps
-    /// whole, and its fingerprint over all of it).
+    /// whole, and its fingerprint over all of it). Several live views under one name (of
+    /// different types, if the API allows it: J13) are all kept as unknown objects, so that
+    /// none is changed into another.
     fn views(&mut self, project: &ProjectName, listed: Listed<wire::View>, own_user: Option<&str>) {
         for RawItem { raw, error } in listed.unknown {
             if raw["deleted_at"].is_null() {
@@ -799,8 +801,25 @@ impl Builder {
                 self.unknown(Some(project.clone()), Collection::View, raw, reason);
             }
         }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for v in listed.items.iter().filter(|v| v.deleted_at.is_none()) {
+            *seen.entry(v.name.as_str()).or_default() += 1;
+        }
+        let shared: BTreeSet<String> = seen
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         for (v, raw) in listed.items.into_iter().zip(listed.raw) {
             if v.deleted_at.is_some() {
+                continue;
+            }
+            if shared.contains(&v.name) {
+                let reason = format!(
+                    "one of several views named `{}`: bt-gitops manages one view per name",
+                    v.name
+                );
+                self.unknown(Some(project.clone()), Collection::View, raw, reason);
                 continue;
             }
             if !crate::kinds::view::managed(&v, own_user) {

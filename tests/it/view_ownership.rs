@@ -3,7 +3,8 @@
 //! an authoritative `views` collection. An update keeps the keys of `view_data` and `options`
 //! that the manifest leaves out (J14). The org is seeded from `tests/data/views/seed.json`
 //! (three raw views of project `chatbot`: a shared one, Bob's, and one of the key's user) and
-//! the real binary runs against it. A failed view list holds back its project's deletes.
+//! the real binary runs against it. A failed view list holds back its project's deletes, and
+//! several live views of one name (J13) are all left alone.
 
 use bt_gitops::emulator::{
     Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn,
@@ -177,6 +178,52 @@ fn a_failed_view_list_blocks_deletes_in_its_project() {
     assert!(
         named(&views(&emu), "stale").is_some(),
         "a view was deleted although its project's list failed"
+    );
+    runtime.block_on(emu.shutdown());
+}
+
+/// Two live views of one name (a logs view and an experiments view, should the API key views by
+/// type too: J13) are both left alone: neither is changed into the declared one, neither is
+/// deleted although `views` is authoritative, and the declared view is refused (`name-taken`).
+#[test]
+fn views_sharing_a_name_are_left_alone() {
+    let (runtime, emu) = start();
+    let body = fs_err::read_to_string(root().join("tests/data/views/second-team-errors.json"))
+        .expect("data file");
+    let added = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_emulator/objects", emu.url()))
+            .body(body)
+            .send()
+            .await
+            .expect("the control endpoint answers")
+    });
+    assert_eq!(added.status(), 200);
+    let plan = run(&emu, &["plan"], "views-authoritative.yaml");
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("`name-taken` guard") && plan.stdout.contains("view:team-errors"),
+        "{}",
+        plan.stdout
+    );
+    let apply = run(
+        &emu,
+        &["apply", "--auto-approve"],
+        "views-authoritative.yaml",
+    );
+    assert_eq!(apply.code, Some(1), "{}\n{}", apply.stdout, apply.stderr);
+    let live = views(&emu);
+    let types: Vec<&Value> = live
+        .iter()
+        .filter(|v| v["name"] == "team-errors")
+        .map(|v| &v["view_type"])
+        .collect();
+    assert_eq!(types, [&json!("logs"), &json!("experiments")], "{live:?}");
+    assert!(
+        live.iter()
+            .filter(|v| v["name"] == "team-errors")
+            .all(|v| v["options"]["rowHeight"] != "compact"),
+        "{live:?}"
     );
     runtime.block_on(emu.shutdown());
 }
