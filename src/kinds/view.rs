@@ -3,6 +3,8 @@
 //! list, every patch and the delete (as its request body) must carry.
 //!
 //! A view is named within its project; its `type` (the API's `view_type`) is a managed field.
+//! Should a project hold several live views of one name (J13), the reader leaves them all
+//! alone.
 //! Its definition (`data`, the API's `view_data`) and display `options` are opaque maps: each is
 //! checked against the spec's shape when lowering (`wire::ViewData`, `wire::ViewOptions`), sent
 //! as written (keys newer than our wire types included), read back from the list item as
