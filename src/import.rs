@@ -176,6 +176,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Kind::SpanIframe,
             Kind::McpServer,
             Kind::Dataset,
+            Kind::View,
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
@@ -271,6 +272,7 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::SpanIframe => "span_iframes",
         Kind::McpServer => "mcp_servers",
         Kind::Dataset => "datasets",
+        Kind::View => "views",
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",
@@ -313,6 +315,7 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
         Spec::EnvironmentAlert(e) => crate::kinds::environment_alert::manifest(&k.name, e)?,
+        Spec::View(v) => crate::kinds::view::manifest(&k.name, v),
         _ => return None,
     };
     Some(Entry {

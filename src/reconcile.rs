@@ -363,17 +363,20 @@ fn record_secret_digests(plan: &mut Plan, secrets: &SecretDigests) {
     }
 }
 
-/// Declared projects whose env vars must be read.
+/// Declared projects whose env vars and views must be read (both are listed per project).
 fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectName> {
     let mut out: BTreeSet<ProjectName> = desired
         .of_kind(Kind::EnvVar)
+        .chain(desired.of_kind(Kind::View))
         .filter(|r| r.key.org == *org)
         .filter_map(|r| r.key.project.clone())
         .collect();
-    // Authoritative env var collections need a read even when nothing is declared.
+    // Authoritative env var and view collections need a read even when nothing is declared.
     if let Some(cfg) = desired.orgs.get(org) {
         for (project, collections) in &cfg.project_authoritative {
-            if collections.contains(&crate::model::ProjectCollection::EnvVars) {
+            if collections.contains(&crate::model::ProjectCollection::EnvVars)
+                || collections.contains(&crate::model::ProjectCollection::Views)
+            {
                 out.insert(project.clone());
             }
         }

@@ -120,6 +120,27 @@ vocabularies! {
         Active = "active",
         Paused = "paused",
     }
+
+    /// What a saved view shows (`view_type`): the manifest's `type` of a view.
+    ViewType {
+        Projects = "projects",
+        Experiments = "experiments",
+        Experiment = "experiment",
+        Playgrounds = "playgrounds",
+        Playground = "playground",
+        Datasets = "datasets",
+        Dataset = "dataset",
+        Prompts = "prompts",
+        Parameters = "parameters",
+        Tools = "tools",
+        Scorers = "scorers",
+        Classifiers = "classifiers",
+        Logs = "logs",
+        Monitor = "monitor",
+        ForReviewProjectLog = "for_review_project_log",
+        ForReviewExperiments = "for_review_experiments",
+        ForReviewDatasets = "for_review_datasets",
+    }
 }
 
 macro_rules! collections {

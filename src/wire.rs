@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 pub use crate::vocab::{
     AclObjectType, AutomationStatus, ExportFormat, FunctionType, GroupPlacement,
     ImageRenderingMode, Permission, RetentionObjectType, ScoreObjectType, SpanFieldLayout,
+    ViewType,
 };
 
 /// A JSON object with arbitrary values (`additionalProperties: {nullable: true}` in the spec).
@@ -181,29 +182,6 @@ pub enum ProjectScoreType {
     Online,
     #[serde(rename = "free-form")]
     FreeForm,
-}
-
-/// The `view_type` of a view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViewType {
-    Projects,
-    Experiments,
-    Experiment,
-    Playgrounds,
-    Playground,
-    Datasets,
-    Dataset,
-    Prompts,
-    Parameters,
-    Tools,
-    Scorers,
-    Classifiers,
-    Logs,
-    Monitor,
-    ForReviewProjectLog,
-    ForReviewExperiments,
-    ForReviewDatasets,
 }
 
 /// The `object_type` of an env var.

@@ -53,8 +53,8 @@ pub enum FetchError {
     Api(#[from] ApiError),
 }
 
-/// Reads one org. `projects_with_env_vars` names the declared projects whose env vars are read
-/// (the env var list has no org-wide form, so it costs one request per project). `refs` holds
+/// Reads one org. `projects_with_env_vars` names the declared projects whose env vars and views
+/// are read (neither list has an org-wide form, so each costs one request per project). `refs` holds
 /// the functions, prompts, experiments and datasets the manifests name (`api::refs`): ids of
 /// those read back as names (scorers, preprocessors, baselines, grants on single objects), and
 /// the env vars of each function in it are read too.
@@ -528,11 +528,38 @@ pub async fn fetch_org_then(
         let (client, id) = (client.clone(), id.clone());
         tasks.spawn(async move { (i, env_vars(&client, "project", &id).await) });
     }
+    // Views are read per project too (their list requires the project as its locator).
+    let mut view_tasks = tokio::task::JoinSet::new();
+    for (i, (_, id)) in reads.iter().enumerate() {
+        let (client, id) = (client.clone(), id.clone());
+        view_tasks.spawn(async move { (i, views(&client, &id).await) });
+    }
     let mut results: Vec<Option<Result<Listed<wire::EnvVar>, ApiError>>> =
         (0..reads.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((i, result)) = joined {
             results[i] = Some(result);
+        }
+    }
+    let mut view_results: Vec<Option<Result<Listed<wire::View>, ApiError>>> =
+        (0..reads.len()).map(|_| None).collect();
+    while let Some(joined) = view_tasks.join_next().await {
+        if let Ok((i, result)) = joined {
+            view_results[i] = Some(result);
+        }
+    }
+    let own_user = own_user_id(b.state.own_principal.get(org), &emails, &accounts);
+    for ((project, _), result) in reads.iter().zip(view_results) {
+        let result = result.unwrap_or_else(|| {
+            Err(ApiError::Transport {
+                method: "GET".into(),
+                url: Kind::View.list().into(),
+                message: "the read task stopped".into(),
+            })
+        });
+        match result {
+            Ok(listed) => b.views(project, listed, own_user.as_deref()),
+            Err(err) => b.incomplete(Some(project.clone()), Kind::View, &err),
         }
     }
     for (r, id) in refs.functions().filter(|(r, _)| &r.org == org) {
@@ -606,6 +633,33 @@ async fn env_vars(
         ("object_id", object_id.to_owned()),
     ];
     client.get_items(Kind::EnvVar.list(), &q).await
+}
+
+/// The views of one project: the list requires the project as its locator.
+async fn views(client: &Client, project_id: &str) -> Result<Listed<wire::View>, ApiError> {
+    let q = [
+        ("object_type", "project".to_owned()),
+        ("object_id", project_id.to_owned()),
+    ];
+    client.list_items(Kind::View.list(), &q).await
+}
+
+/// The user or service account id behind the API key, when the reader could tell who it is.
+fn own_user_id(
+    me: Option<&Principal>,
+    emails: &HashMap<String, Email>,
+    accounts: &HashMap<String, Name>,
+) -> Option<String> {
+    match me? {
+        Principal::User(email) => emails
+            .iter()
+            .find(|(_, e)| e.as_str() == email)
+            .map(|(id, _)| id.clone()),
+        Principal::ServiceAccount(name) => accounts
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(id, _)| id.clone()),
+    }
 }
 
 struct Builder {
@@ -850,6 +904,50 @@ impl Builder {
             raw,
         };
         self.state.objects.insert(key, object);
+    }
+
+    /// The views of `project`: soft-deleted ones are dropped, another user's views kept as
+    /// unknown objects (see `kinds::view`), the others read with the item as listed (its maps
+    /// whole, and its fingerprint over all of it). Several live views under one name (of
+    /// different types, if the API allows it: J13) are all kept as unknown objects, so that
+    /// none is changed into another.
+    fn views(&mut self, project: &ProjectName, listed: Listed<wire::View>, own_user: Option<&str>) {
+        for RawItem { raw, error } in listed.unknown {
+            if raw["deleted_at"].is_null() {
+                let reason = format!("outside the model: {error}");
+                self.unknown(Some(project.clone()), Collection::View, raw, reason);
+            }
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for v in listed.items.iter().filter(|v| v.deleted_at.is_none()) {
+            *seen.entry(v.name.as_str()).or_default() += 1;
+        }
+        let shared: BTreeSet<String> = seen
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for (v, raw) in listed.items.into_iter().zip(listed.raw) {
+            if v.deleted_at.is_some() {
+                continue;
+            }
+            if shared.contains(&v.name) {
+                let reason = format!(
+                    "one of several views named `{}`: bt-gitops manages one view per name",
+                    v.name
+                );
+                self.unknown(Some(project.clone()), Collection::View, raw, reason);
+                continue;
+            }
+            if !crate::kinds::view::managed(&v, own_user) {
+                let reason = crate::kinds::view::OTHER_USER.to_owned();
+                self.unknown(Some(project.clone()), Collection::View, raw, reason);
+                continue;
+            }
+            let key = ResourceKey::in_project(&self.org, project, Kind::View, &v.name);
+            let spec = Spec::View(crate::kinds::view::read(&v, &raw));
+            self.insert(key, v.id.as_str(), spec, &raw.clone(), None, Some(raw));
+        }
     }
 
     /// A decoded item the model does not manage (its shape or a value is outside it), kept as

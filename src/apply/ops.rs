@@ -576,6 +576,12 @@ impl Cx<'_> {
                     .await?;
                 Ok(self.created(&out))
             }
+            Spec::View(v) => {
+                // POST, not PUT: a PUT would replace a view of that name made by someone else.
+                let body = crate::kinds::view::create(v, self.typed_project_id()?, &self.key.name);
+                let out = self.send(Method::POST, self.collection()?, body).await?;
+                Ok(self.created(&out))
+            }
             Spec::Grant(g) => {
                 let item = self.acl_item(g)?;
                 let out = self
@@ -690,6 +696,13 @@ impl Cx<'_> {
                 self.send(Method::PATCH, &self.object_path(&id)?, body)
                     .await?;
             }
+            (Spec::View(v), _) => {
+                let live = self.view_raw()?;
+                let body =
+                    crate::kinds::view::patch(v, self.view_locator(live)?, self.rename(), live);
+                self.send(Method::PATCH, &self.object_path(&id)?, body)
+                    .await?;
+            }
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
                 _,
@@ -742,10 +755,33 @@ impl Cx<'_> {
                 .await?;
                 return Ok(());
             }
+            Kind::View => {
+                // The delete carries the view's locator as its body (spec `DeleteView`).
+                let locator = self.view_locator(self.view_raw()?)?;
+                let path = self.object_path(&id)?;
+                self.client
+                    .send::<_, Value>(Method::DELETE, &path, &locator)
+                    .await?;
+                return Ok(());
+            }
             _ => self.collection()?,
         };
         self.client.delete::<Value>(&format!("{path}/{id}")).await?;
         Ok(())
+    }
+
+    /// The live view this change updates or deletes, as listed.
+    fn view_raw(&self) -> Result<&Value, ChangeError> {
+        self.live().and_then(|o| o.raw.as_ref()).ok_or_else(|| {
+            ChangeError::Unresolved(format!("`{}` is not in the live state", self.key))
+        })
+    }
+
+    /// The locator (`object_type`, `object_id`) of a listed view.
+    fn view_locator(&self, raw: &Value) -> Result<crate::wire::DeleteView, ChangeError> {
+        crate::kinds::view::locator(raw).ok_or_else(|| {
+            ChangeError::Unresolved(format!("`{}`: the listed view has no locator", self.key))
+        })
     }
 
     fn input_root(&self) -> &std::path::Path {

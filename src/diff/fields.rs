@@ -32,6 +32,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         Spec::Retention(r) => retention::fields(r),
         Spec::Export(e) => export::fields(e),
         Spec::EnvironmentAlert(e) => environment_alert::fields(e),
+        Spec::View(v) => crate::kinds::view::fields(v),
     }
 }
 

@@ -674,7 +674,7 @@ pub static VIEW: Endpoint = Endpoint {
     server: &[Server::Id, Server::Created, Server::UserId],
     create: view_create,
     patch: view_patch,
-    normalize: normalize::<wire::View>,
+    normalize: view_normalize,
     filters: view_filters,
     on_delete: no_cascade,
 };
@@ -717,7 +717,46 @@ fn view_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, Er
         &enum_text(&req.object_type),
         req.object_id.as_str(),
     )?;
-    Ok(draft(org_id, fields(&req, &["deleted_at"])))
+    let mut object = fields(&req, &["deleted_at"]);
+    keep_view_maps(&mut object, body, false);
+    Ok(draft(org_id, object))
+}
+
+/// The maps of a view that are stored as sent (`view_data`, `options`): the app keeps keys
+/// newer than the spec's shapes, whose known keys the typed parse has already checked.
+const VIEW_MAPS: [&str; 2] = ["view_data", "options"];
+
+/// Puts the view maps of `body` into `object` as sent: replacing (a create) or deep-merged
+/// into the stored ones (a patch, as the spec's PATCH describes object fields).
+fn keep_view_maps(object: &mut wire::JsonMap, body: &Value, deep_merge: bool) {
+    for key in VIEW_MAPS {
+        let Some(Value::Object(sent)) = body.get(key) else {
+            continue;
+        };
+        match object.get_mut(key) {
+            Some(Value::Object(stored)) if deep_merge => merge(stored, sent),
+            _ => {
+                let mut fresh = wire::JsonMap::new();
+                merge(&mut fresh, sent);
+                object.insert(key.to_owned(), Value::Object(fresh));
+            }
+        }
+    }
+}
+
+/// Like the other kinds' normalisation, except that the view maps are kept as stored.
+fn view_normalize(object: wire::JsonMap) -> Result<wire::JsonMap, ErrorResponse> {
+    let maps: Vec<(&str, Value)> = VIEW_MAPS
+        .iter()
+        .filter_map(|k| Some((*k, object.get(*k)?.clone())))
+        .collect();
+    let mut out = normalize::<wire::View>(object)?;
+    for (key, map) in maps {
+        if map.is_object() {
+            out.insert(key.to_owned(), map);
+        }
+    }
+    Ok(out)
 }
 
 /// Checks the locator that reads, patches and deletes of a view must carry: the object it names
@@ -749,7 +788,9 @@ fn view_patch(
         &enum_text(&req.object_type),
         req.object_id.as_str(),
     )?;
-    Ok(patched(merged(record, &req, &["object_type", "object_id"])))
+    let mut object = merged(record, &req, &["object_type", "object_id"]);
+    keep_view_maps(&mut object, body, true);
+    Ok(patched(object))
 }
 
 fn view_filters(params: &Params) -> Result<Constraints, ErrorResponse> {

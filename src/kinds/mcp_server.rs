@@ -15,10 +15,11 @@ use crate::wire::{CreateMcpServer, Id, McpServer as Item, PatchMcpServer};
 /// An MCP server a project's prompts and agents can call.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = crate::manifest::raw::tombstone_schema::<RawMcpServer>)]
 pub struct RawMcpServer {
     pub name: Sp<String>,
-    /// The server's URL (`https://`).
-    pub url: Sp<String>,
+    /// The server's URL (`https://`); a tombstone needs only the name.
+    pub url: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -46,7 +47,15 @@ impl ProjectChild for McpServer {
     type Patch = PatchMcpServer;
 
     fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, m: &RawMcpServer) -> Option<McpServerSpec> {
-        let url = lw.url(cx.at, &m.url, "an MCP server URL", &["https"])?;
+        if super::tombstone_only(&m.state, [m.url.is_none()]) {
+            // Only the name identifies the server; a tombstone's spec is never compared or sent.
+            return Some(McpServerSpec {
+                url: String::new(),
+                description: None,
+            });
+        }
+        let url = lw.required(lw.span(cx.at, &m.name), &m.url, "url")?;
+        let url = lw.url(cx.at, url, "an MCP server URL", &["https"])?;
         Some(McpServerSpec {
             url,
             description: m.description.as_ref().map(|d| d.value.clone()),

@@ -23,7 +23,8 @@
 //! `apply::ops`). Project side: `project` (the project itself and its settings), `score` and
 //! `online_scoring` (sharing `/v1/project_score`; the shared part is in `project_score`),
 //! `alert`, `retention`, `export` and `environment_alert` (sharing `/v1/project_automation`; the
-//! shared part is in `automation`), with `function` for the function references scorers and project settings
+//! shared part is in `automation`), `view` (saved views, read per project and located by their
+//! project in every write), with `function` for the function references scorers and project settings
 //! share. Every kind in the registry now has its module here (see ARCHITECTURE.md, "Adding a
 //! kind").
 
@@ -57,6 +58,7 @@ pub mod project;
 pub mod project_score;
 pub mod retention;
 pub mod score;
+pub mod view;
 
 macro_rules! child_spec {
     ([] $($module:ident::$kind:ident($field:ident)),*) => {

@@ -334,6 +334,9 @@ pub struct RawProject {
     /// Datasets (name, description, metadata; never their rows).
     #[serde(default)]
     pub datasets: Vec<Sp<crate::kinds::dataset::RawDataset>>,
+    /// Saved views of the project's pages (logs, experiments...), shared with its members.
+    #[serde(default)]
+    pub views: Vec<Sp<crate::kinds::view::RawView>>,
     /// Alerts on logs matching a BTQL filter.
     #[serde(default)]
     pub alerts: Vec<Sp<RawAlert>>,
@@ -364,6 +367,7 @@ pub enum ProjectCollection {
     SpanIframes,
     McpServers,
     Datasets,
+    Views,
     Alerts,
     Retention,
     Exports,
@@ -777,6 +781,20 @@ impl TombstoneFields for RawExport {
     }
 }
 
+impl TombstoneFields for crate::kinds::mcp_server::RawMcpServer {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["url"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(&self.state, &[("url", self.url.is_some())])
+    }
+}
+
+impl TombstoneFields for crate::kinds::view::RawView {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["type"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(&self.state, &[("type", self.view_type.is_some())])
+    }
+}
+
 impl RawProject {
     /// The first entry (in document order) that leaves out a field it needs, and that field:
     /// what the parser reported when these fields were required even in tombstones.
@@ -800,6 +818,8 @@ impl RawProject {
         scan(&self.retention, &mut found);
         scan(&self.exports, &mut found);
         scan(&self.environment_alerts, &mut found);
+        scan(&self.mcp_servers, &mut found);
+        scan(&self.views, &mut found);
         found
             .into_iter()
             .min_by_key(|(pos, _)| (pos.offset.unwrap_or(usize::MAX), pos.line, pos.col))
@@ -808,7 +828,7 @@ impl RawProject {
 
 /// Makes the schema say what lowering enforces: the kind's fields are required unless
 /// `state: absent` (`if`/`else`), so that a tombstone may carry only its name.
-fn tombstone_schema<T: TombstoneFields>(schema: &mut schemars::Schema) {
+pub(crate) fn tombstone_schema<T: TombstoneFields>(schema: &mut schemars::Schema) {
     let required = T::REQUIRED_UNLESS_ABSENT;
     if let Some(serde_json::Value::Array(list)) = schema.get_mut("required") {
         list.retain(|f| !f.as_str().is_some_and(|f| required.contains(&f)));

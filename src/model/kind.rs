@@ -290,6 +290,18 @@ kinds! {
         secret: false,
         shares: [],
     },
+    /// A saved view of a project (shared views only: another user's views are left alone).
+    View {
+        name: "view",
+        human: "saved view",
+        collection: Some(Collection::View),
+        list: Collection::View,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::Views),
+        protected: false,
+        secret: false,
+        shares: [],
+    },
     /// An alert automation of a project.
     Alert {
         name: "alert",

@@ -988,6 +988,9 @@ impl Lowerer<'_> {
         for e in &raw.environment_alerts {
             crate::kinds::environment_alert::lower(self, cx, e);
         }
+        for v in &raw.views {
+            crate::kinds::view::lower(self, cx, v);
+        }
         let check_members = self
             .state
             .resources

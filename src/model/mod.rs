@@ -181,6 +181,8 @@ pub enum Spec {
     Retention(RetentionSpec),
     Export(ExportSpec),
     EnvironmentAlert(EnvironmentAlertSpec),
+    /// A saved view of a project, whose module is [`crate::kinds::view`].
+    View(crate::kinds::view::ViewSpec),
     Grant(GrantSpec),
 }
 

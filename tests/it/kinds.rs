@@ -1,15 +1,21 @@
 //! Conformance over the kind registry: every kind in `Kind::ALL` has a data file in
 //! `tests/data/kinds/<kind>.yaml`, and each one validates, plans against the emulator (with a
 //! change of that kind), applies, re-plans empty, imports with the kind kept, and plans empty
-//! from the import. A kind added to the registry without a data file fails here.
+//! from the import. Then the objects are deleted through the tombstones of
+//! `tests/data/tombstones/<kind>.yaml`, which give only what identifies each object (members
+//! leave through `removed_members`): the plan deletes each of them, the apply succeeds, the
+//! objects are gone from the live state and the re-plan is empty. A kind added to the registry
+//! without a data file, or without tombstone data (orgs aside: they cannot be deleted), fails
+//! here.
 
 use std::collections::BTreeMap;
 
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::apply::{self, ApplyInput, SecretValue};
 use bt_gitops::emulator::{EmuHandle, EmulatorConfig, SeedDoc, spawn};
-use bt_gitops::model::{Kind, OrgName, ResourceKey};
+use bt_gitops::model::{Kind, OrgName, Presence, ResourceKey};
 use bt_gitops::pipeline::{self, Analysis};
+use bt_gitops::plan::Action;
 use bt_gitops::reconcile::{self, PlanInput, PlanOutcome};
 use bt_gitops::source::SourceMap;
 
@@ -68,9 +74,110 @@ fn changes(outcome: &PlanOutcome) -> Vec<String> {
         .collect()
 }
 
-/// The whole cycle for one kind's data file; `Err` says which step failed. `Ok` holds the
-/// writes the first apply sent (see [`logged_writes`]).
-async fn conform(kind: Kind, text: String) -> Result<String, String> {
+/// Kinds without tombstone data: an org cannot be deleted through the API.
+const NO_TOMBSTONES: &[Kind] = &[Kind::Org];
+
+/// Applies a plan one change at a time; `Err` names what failed or was skipped.
+async fn apply_all(
+    outcome: &PlanOutcome,
+    analysis: &Analysis,
+    emu: &EmuHandle,
+    values: &BTreeMap<ResourceKey, SecretValue>,
+) -> Result<(), String> {
+    let clients = [(OrgName::new(ORG).expect("valid"), client(emu))]
+        .into_iter()
+        .collect();
+    let report = apply::execute(ApplyInput {
+        plan: &outcome.plan,
+        desired: &analysis.state,
+        live: &outcome.live,
+        clients,
+        secrets: values.clone(),
+        // One at a time, so that the emulator's ids and the logged writes come in plan order.
+        concurrency: 1,
+        root: std::env::temp_dir(),
+        observer: None,
+    })
+    .await;
+    if !report.failed.is_empty() || !report.skipped.is_empty() {
+        return Err(format!(
+            "failed {:?}, skipped {:?}",
+            report.failed, report.skipped
+        ));
+    }
+    Ok(())
+}
+
+/// The org as the reader sees it, with every project's per-project lists (env vars, views)
+/// read, as `import` reads it.
+async fn read_all(emu: &EmuHandle) -> Result<bt_gitops::live::LiveState, String> {
+    let org = OrgName::new(ORG).expect("valid");
+    let client = client(emu);
+    let projects = bt_gitops::api::read::project_names(&client, &org)
+        .await
+        .map_err(|e| format!("project list: {e}"))?;
+    bt_gitops::api::read::fetch_org(&client, &org, &projects, &Default::default())
+        .await
+        .map_err(|e| format!("read: {e}"))
+}
+
+/// Deletes the kind's objects through its tombstone data (after [`cycle`] made them): every
+/// tombstone of the kind is a planned delete, passes the guards, applies, and is gone after.
+async fn tombstones(kind: Kind, text: String, emu: &EmuHandle) -> Result<(), String> {
+    let analysis = analyze(&[(format!("{kind}.yaml"), text)]);
+    if analysis.has_errors() {
+        return Err(format!("tombstones: validate: {:?}", analysis.diagnostics));
+    }
+    let gone: Vec<ResourceKey> = analysis
+        .state
+        .of_kind(kind)
+        .filter(|r| r.presence == Presence::Absent)
+        .map(|r| r.key.clone())
+        .collect();
+    if gone.is_empty() {
+        return Err("the tombstone data deletes no object of this kind".into());
+    }
+    let values = secret_values(&analysis);
+    let first = plan(&analysis, emu, &values).await?;
+    let deletes: Vec<String> = first
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.clone())
+        .collect();
+    for key in &gone {
+        if !deletes.contains(&key.to_string()) {
+            return Err(format!(
+                "tombstones: no delete of {key} in the plan: {:?}",
+                changes(&first)
+            ));
+        }
+    }
+    if !first.plan.guards.is_empty() {
+        return Err(format!("tombstones: refused: {:?}", first.plan.guards));
+    }
+    apply_all(&first, &analysis, emu, &values)
+        .await
+        .map_err(|e| format!("tombstones: apply: {e}"))?;
+    let live = read_all(emu).await?;
+    if let Some(key) = gone.iter().find(|k| live.objects.contains_key(*k)) {
+        return Err(format!("tombstones: {key} is still live after the apply"));
+    }
+    let again = plan(&analysis, emu, &values).await?;
+    if !again.plan.changes.is_empty() {
+        return Err(format!(
+            "tombstones: re-plan after apply: {:?}",
+            changes(&again)
+        ));
+    }
+    Ok(())
+}
+
+/// The whole cycle for one kind's data file, then its tombstones (`None`: the kind has none);
+/// `Err` says which step failed. `Ok` holds the writes the first apply sent (see
+/// [`logged_writes`]).
+async fn conform(kind: Kind, text: String, tombstone: Option<String>) -> Result<String, String> {
     let files = vec![(format!("{kind}.yaml"), text)];
     let analysis = analyze(&files);
     if analysis.has_errors() {
@@ -105,6 +212,10 @@ async fn conform(kind: Kind, text: String) -> Result<String, String> {
     .await
     .map_err(|e| format!("emulator: {e}"))?;
     let result = cycle(kind, &analysis, &emu).await;
+    let result = match (result, tombstone) {
+        (Ok(writes), Some(text)) => tombstones(kind, text, &emu).await.map(|()| writes),
+        (result, _) => result,
+    };
     emu.shutdown().await;
     result
 }
@@ -118,27 +229,9 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<Strin
             changes(&first)
         ));
     }
-    let clients = [(OrgName::new(ORG).expect("valid"), client(emu))]
-        .into_iter()
-        .collect();
-    let report = apply::execute(ApplyInput {
-        plan: &first.plan,
-        desired: &analysis.state,
-        live: &first.live,
-        clients,
-        secrets: values.clone(),
-        // One at a time, so that the emulator's ids and the logged writes come in plan order.
-        concurrency: 1,
-        root: std::env::temp_dir(),
-        observer: None,
-    })
-    .await;
-    if !report.failed.is_empty() || !report.skipped.is_empty() {
-        return Err(format!(
-            "apply: failed {:?}, skipped {:?}",
-            report.failed, report.skipped
-        ));
-    }
+    apply_all(&first, analysis, emu, &values)
+        .await
+        .map_err(|e| format!("apply: {e}"))?;
     let writes = logged_writes(emu);
     let again = plan(analysis, emu, &values).await?;
     if !again.plan.changes.is_empty() {
@@ -146,9 +239,7 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<Strin
     }
 
     let org = OrgName::new(ORG).expect("valid");
-    let live = bt_gitops::api::read::fetch_org(&client(emu), &org, &[], &Default::default())
-        .await
-        .map_err(|e| format!("import read: {e}"))?;
+    let live = read_all(emu).await.map_err(|e| format!("import {e}"))?;
     let imported: Vec<(String, String)> = bt_gitops::import::manifests(&live, &org)
         .into_iter()
         .map(|f| (f.path, f.text))
@@ -176,6 +267,7 @@ async fn cycle(kind: Kind, analysis: &Analysis, emu: &EmuHandle) -> Result<Strin
 #[test]
 fn every_kind_in_the_registry_conforms() {
     let dir = root().join("tests/data/kinds");
+    let tombstone_dir = root().join("tests/data/tombstones");
     let runtime = runtime();
     let mut failures = Vec::new();
     let mut writes = Vec::new();
@@ -185,7 +277,15 @@ fn every_kind_in_the_registry_conforms() {
             failures.push(format!("{kind}: no data file {}", path.display()));
             continue;
         };
-        match runtime.block_on(conform(kind, text)) {
+        let tombstone_path = tombstone_dir.join(format!("{kind}.yaml"));
+        let tombstone = fs_err::read_to_string(&tombstone_path).ok();
+        if tombstone.is_none() && !NO_TOMBSTONES.contains(&kind) {
+            failures.push(format!(
+                "{kind}: no tombstone data {}",
+                tombstone_path.display()
+            ));
+        }
+        match runtime.block_on(conform(kind, text, tombstone)) {
             Ok(sent) => writes.push((kind, sent)),
             Err(e) => failures.push(format!("{kind}: {e}")),
         }

@@ -28,5 +28,6 @@ mod support;
 mod tidy;
 mod tls;
 mod tolerance;
+mod view_ownership;
 mod watch;
 mod workflows;
