@@ -106,6 +106,9 @@ pub struct Profile {
     /// refused (K3). Both profiles keep this on; it is a switch of its own so that a caller can
     /// let a user key create tokens (the `--emulator` default key, for instance).
     pub service_tokens_need_service_caller: bool,
+    /// `GET /v1/api_key` lists only the caller's own keys, even for an org owner (K7, from
+    /// Braintrust's docs); the lenient profile lists every key of the org.
+    pub own_api_keys_only: bool,
 }
 
 impl Default for Profile {
@@ -124,6 +127,7 @@ impl Profile {
             paging_only_where_declared: true,
             previews: PreviewStyle::AsciiDots,
             service_tokens_need_service_caller: true,
+            own_api_keys_only: true,
         }
     }
 
@@ -136,6 +140,7 @@ impl Profile {
             paging_only_where_declared: false,
             previews: PreviewStyle::Ellipsis,
             service_tokens_need_service_caller: true,
+            own_api_keys_only: false,
         }
     }
 

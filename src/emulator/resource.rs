@@ -432,6 +432,10 @@ pub fn list(
         params.one(spec.name_param)?.map(str::to_owned)
     };
     let mut constraints = (spec.filters)(params)?;
+    // K7: the real API lists only the caller's own API keys, even for an org owner.
+    if spec.kind == Collection::ApiKey && store.profile.own_api_keys_only {
+        constraints.push(("user_id", vec![caller.user_id.clone()]));
+    }
     if spec.project_scoped {
         if let Some(project_id) = params.uuid("project_id")? {
             constraints.push(("project_id", vec![project_id]));

@@ -267,7 +267,11 @@ pub struct RawApiKeyPolicy {
     pub max_age_days: Option<Sp<u32>>,
     /// Only these users may hold keys; keys of other users violate the policy.
     pub allowed_users: Option<Vec<Sp<String>>>,
-    /// `report` (default) lists violations in the plan; `delete` plans their deletion.
+    /// Only these service accounts may hold service tokens; tokens of other accounts violate
+    /// the policy.
+    pub allowed_service_accounts: Option<Vec<Sp<String>>>,
+    /// `report` (default) lists violations in the plan; `delete` plans the deletion of
+    /// violating service tokens (API keys are only reported).
     pub on_violation: Option<Sp<PolicyAction>>,
 }
 

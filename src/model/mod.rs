@@ -126,6 +126,8 @@ pub struct OrgConfig {
 pub struct ApiKeyPolicy {
     pub max_age_days: Option<u32>,
     pub allowed_users: Option<BTreeSet<Email>>,
+    /// Service accounts whose tokens are allowed; tokens of others violate the policy.
+    pub allowed_service_accounts: Option<BTreeSet<Name>>,
     pub on_violation: PolicyAction,
 }
 

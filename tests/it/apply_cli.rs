@@ -359,3 +359,62 @@ fn the_live_read_knows_its_own_principal() {
         emu.shutdown().await;
     });
 }
+
+/// `api_key_policy` with `on_violation: delete` (the `api-key-policy-delete` plan scenario):
+/// apply deletes the violating service tokens through the normal path, journals each delete,
+/// and the next plan has nothing left to do (the token bt-gitops runs with, and the declared
+/// one, are kept and only reported).
+#[test]
+fn api_key_policy_deletes_are_applied_and_journaled() {
+    use crate::support::run_with_env;
+    let scenario = root().join("tests/data/plans/api-key-policy-delete");
+    let seed: SeedDoc = serde_json::from_str(
+        &fs_err::read_to_string(scenario.join("live.json")).expect("live.json"),
+    )
+    .expect("seed");
+    let runtime = crate::support::runtime();
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::copy(
+        scenario.join("manifests/org.yaml"),
+        dir.path().join("org.yaml"),
+    )
+    .expect("copy manifest");
+    let url = emu.url().to_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", "bt-st-plan-acme-0000000000000009"),
+    ];
+    let run = run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 failed, 0 skipped"), "{}", run.stdout);
+    let journal: String = fs_err::read_dir(dir.path().join(".bt-gitops/journal"))
+        .expect("journal")
+        .filter_map(Result::ok)
+        .map(|e| fs_err::read_to_string(e.path()).expect("journal text"))
+        .collect();
+    for address in [
+        "service_token:acme/ci-bot/stale",
+        "service_token:acme/rogue/leaked",
+    ] {
+        assert!(
+            journal.contains(address),
+            "{address} not journaled:\n{journal}"
+        );
+    }
+    assert!(!journal.contains("bt-gitops/deploy"), "{journal}");
+    let plan = run_with_env(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "org.yaml"],
+        &env,
+    );
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("`bt-gitops/deploy`") && !plan.stdout.contains("rogue/leaked"),
+        "{}",
+        plan.stdout
+    );
+    runtime.block_on(emu.shutdown());
+}

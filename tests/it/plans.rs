@@ -343,6 +343,7 @@ scenarios! {
     protected_project_delete => "protected-project-delete",
     org_settings => "org-settings",
     multi_org => "multi-org",
+    api_key_policy_delete => "api-key-policy-delete",
 }
 
 /// Per-scenario assertions on top of the snapshots: the facts a reviewer checked, so that a
@@ -372,6 +373,49 @@ mod expectations {
             .flatten()
             .filter_map(|r| r.as_str().map(str::to_owned))
             .collect()
+    }
+
+    /// The policy deletes the violating service tokens it may (reason and risk shown) and
+    /// keeps the declared one and the one bt-gitops runs with, saying why in the notes.
+    pub fn api_key_policy_delete(plan: &Value) {
+        let deletes = [
+            "service_token:acme/ci-bot/stale",
+            "service_token:acme/rogue/leaked",
+        ];
+        assert_eq!(
+            actions(plan),
+            deletes
+                .iter()
+                .map(|a| ("delete".to_owned(), (*a).to_owned()))
+                .collect::<Vec<_>>()
+        );
+        for address in deletes {
+            assert_eq!(
+                change(plan, address)["reason"],
+                "breaks the org's api_key_policy (on_violation: delete)"
+            );
+            assert_eq!(risks(plan, address), ["access_reducing"]);
+        }
+        let notes = plan["notes"].to_string();
+        assert!(
+            notes.contains("`bt-gitops/deploy` was created on 2001-01-01"),
+            "{notes}"
+        );
+        assert!(notes.contains("bt-gitops runs with this token"), "{notes}");
+        assert!(
+            notes.contains("`ci-bot/declared-stale`") && notes.contains("the manifests declare it"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("personal API keys cannot be listed"),
+            "{notes}"
+        );
+        assert!(!notes.contains("zed-laptop"), "{notes}");
+        assert!(
+            plan["guards"].as_array().is_none_or(Vec::is_empty),
+            "{}",
+            plan["guards"]
+        );
     }
 
     pub fn no_change(plan: &Value) {
