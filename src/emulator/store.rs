@@ -257,6 +257,9 @@ pub struct Store {
     pub members: BTreeSet<(String, String)>,
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
     credentials: HashMap<String, (Collection, String)>,
+    /// Export automations registered with `POST /automation/cron`: automation id -> id of the
+    /// `api_key` or `service_token` record its runs use (not persisted).
+    pub cron: BTreeMap<String, String>,
     /// The rules followed where the real API is unsure (not persisted: a state file loads under
     /// whichever profile the emulator starts with).
     pub profile: Profile,
@@ -304,6 +307,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: BTreeSet::new(),
             credentials: HashMap::new(),
+            cron: BTreeMap::new(),
             profile: Profile::default(),
         }
     }
@@ -447,6 +451,7 @@ impl Store {
             tables: BTreeMap::new(),
             members: snapshot.members.into_iter().collect(),
             credentials: HashMap::new(),
+            cron: BTreeMap::new(),
             profile: Profile::default(),
         };
         for (kind, records) in snapshot.records {
