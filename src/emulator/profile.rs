@@ -109,6 +109,10 @@ pub struct Profile {
     /// `GET /v1/api_key` lists only the caller's own keys, even for an org owner (K7, from
     /// Braintrust's docs); the lenient profile lists every key of the org.
     pub own_api_keys_only: bool,
+    /// `PATCH /v1/project_automation/{id}` deep-merges the body's `config` into the stored one,
+    /// keys outside our wire types included, as the spec says of object fields (A4); the
+    /// lenient profile keeps only what the wire types model.
+    pub patch_keeps_unmodelled_config: bool,
 }
 
 impl Default for Profile {
@@ -128,6 +132,7 @@ impl Profile {
             previews: PreviewStyle::AsciiDots,
             service_tokens_need_service_caller: true,
             own_api_keys_only: true,
+            patch_keeps_unmodelled_config: true,
         }
     }
 
@@ -141,6 +146,7 @@ impl Profile {
             previews: PreviewStyle::Ellipsis,
             service_tokens_need_service_caller: true,
             own_api_keys_only: false,
+            patch_keeps_unmodelled_config: false,
         }
     }
 
