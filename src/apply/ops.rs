@@ -916,6 +916,7 @@ impl BodyIds for Cx<'_> {
                         project: project.clone(),
                         kind,
                         name: name.to_owned(),
+                        version: None,
                     };
                     self.input.live.references.id(&r).map(str::to_owned)
                 })

@@ -462,10 +462,19 @@ pub fn list(
             })
         })
         .collect();
+    // Functions and prompts are versioned: `version=` answers each match as it was at that
+    // version (its `_xact_id`), and leaves out those that never had it.
+    let version = match spec.kind {
+        Collection::Function | Collection::Prompt => params.one("version")?,
+        _ => None,
+    };
     Ok(page
         .apply(table, items)
         .into_iter()
-        .map(|r| r.object.clone())
+        .filter_map(|r| match version {
+            None => Some(r.object.clone()),
+            Some(v) => store.version_of(r.id(), v).cloned(),
+        })
         .collect())
 }
 

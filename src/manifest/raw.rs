@@ -418,6 +418,9 @@ pub struct RawFunctionRef {
     pub project: Option<Sp<String>>,
     /// For `global`: the function type (`scorer` by default).
     pub function_type: Option<Sp<FunctionType>>,
+    /// For `function`: pin this version of it (its transaction id `_xact_id`, or a short
+    /// version id); without it, the latest version runs.
+    pub version: Option<Sp<String>>,
 }
 
 /// A project tag.

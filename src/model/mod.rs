@@ -297,6 +297,8 @@ pub enum FunctionRef {
     Project {
         project: ProjectName,
         slug: String,
+        /// A pinned version (the function's `_xact_id`); `None` follows the latest.
+        version: Option<String>,
     },
 }
 

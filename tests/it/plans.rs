@@ -344,6 +344,7 @@ scenarios! {
     org_settings => "org-settings",
     multi_org => "multi-org",
     api_key_policy_delete => "api-key-policy-delete",
+    scorer_version_pin => "scorer-version-pin",
 }
 
 /// Per-scenario assertions on top of the snapshots: the facts a reviewer checked, so that a
@@ -416,6 +417,46 @@ mod expectations {
             "{}",
             plan["guards"]
         );
+    }
+
+    /// A pin is compared like any field (adding or removing one is an update of `scorers`), a
+    /// new rule is created with it, and a version the function never had is refused at plan
+    /// time.
+    pub fn scorer_version_pin(plan: &Value) {
+        let rule = |n: &str| format!("project:acme/chatbot/online_scoring:{n}");
+        assert!(
+            has(plan, "update", &rule("now-pinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(
+            has(plan, "update", &rule("now-unpinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(
+            has(plan, "create", &rule("new-pinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(!actions(plan).iter().any(|(_, a)| *a == rule("pinned-same")));
+        let scorers = &change(plan, &rule("now-pinned"))["fields"][0];
+        assert_eq!(scorers["field"], "scorers");
+        assert_eq!(
+            scorers["before"],
+            serde_json::json!(["function:chatbot/judge"])
+        );
+        assert_eq!(
+            scorers["after"],
+            serde_json::json!(["function:chatbot/judge@1000000000000000042"])
+        );
+        let guards = plan["guards"].to_string();
+        assert!(
+            guards.contains("unresolved-reference")
+                && guards.contains("version `999` of function `judge`"),
+            "{guards}"
+        );
+        assert!(!guards.contains("1000000000000000042"), "{guards}");
     }
 
     pub fn no_change(plan: &Value) {

@@ -283,7 +283,11 @@ fn automation_config_patches_keep_or_drop_unmodelled_keys_by_profile() {
         let apply = run(&emu, &["apply", "--auto-approve"], "alert-config.yaml");
         assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
         let config = paging_config(&emu);
-        assert_eq!(config["interval_seconds"].as_f64(), Some(1800.0), "{config}");
+        assert_eq!(
+            config["interval_seconds"].as_f64(),
+            Some(1800.0),
+            "{config}"
+        );
         let headers = serde_json::json!({"X-Team": "ml"});
         assert_eq!(
             config["action"]["headers"] == headers,
