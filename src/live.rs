@@ -22,6 +22,10 @@ pub struct LiveState {
     pub api_keys: Vec<LiveApiKey>,
     /// Who bt-gitops itself is in each org, when its key could be matched to a principal.
     pub own_principal: BTreeMap<OrgName, Principal>,
+    /// The id of the API key or service token bt-gitops runs with in each org, when exactly one
+    /// listed preview matches its key: the `api_key_policy` never deletes it, and the lockout
+    /// guard refuses deleting it.
+    pub own_credential: BTreeMap<OrgName, String>,
     /// The functions, prompts, experiments and datasets the manifests name, as found live.
     pub references: crate::refs::References,
     /// The names of those that were not found, one message each: the plan is refused.

@@ -226,6 +226,7 @@ impl Reads {
                     live.incomplete_reasons.extend(state.incomplete_reasons);
                     live.api_keys.extend(state.api_keys);
                     live.own_principal.extend(state.own_principal);
+                    live.own_credential.extend(state.own_credential);
                     live.references.extend(state.references);
                     live.unknown.extend(state.unknown);
                     live.account_listing.extend(state.account_listing);
@@ -301,7 +302,16 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    notes.extend(diff::policy::api_key_violations(input.desired, &live, now));
+    // The API-key policy reports what it can see and, with `on_violation: delete`, plans
+    // deletes of violating service tokens like any other change (guards and journal included).
+    let policy = diff::policy::check(input.desired, &live, &diffs, now);
+    notes.extend(policy.notes);
+    diffs.extend(
+        policy
+            .deletes
+            .into_iter()
+            .filter(|d| live.is_complete_for(&d.key)),
+    );
     notes.extend(crate::kinds::service_token::duplicate_name_notes(
         input.desired,
         &live,

@@ -59,10 +59,16 @@ pub struct ObjectRef {
     pub project: ProjectName,
     pub kind: RefKind,
     pub name: String,
+    /// For a function pinned to a version: that version (its `_xact_id`). A pinned reference
+    /// is looked up with `version=` besides the unpinned one that gives the function's id.
+    pub version: Option<String>,
 }
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(v) = &self.version {
+            write!(f, "version `{v}` of ")?;
+        }
         write!(
             f,
             "{} `{}` in project `{}/{}`",
@@ -84,7 +90,9 @@ pub struct References {
 impl References {
     /// Records a found object.
     pub fn insert(&mut self, r: ObjectRef, id: String) {
-        self.names.insert(id.clone(), r.clone());
+        if r.version.is_none() || !self.names.contains_key(&id) {
+            self.names.insert(id.clone(), r.clone());
+        }
         self.ids.insert(r, id);
     }
 
@@ -111,7 +119,7 @@ impl References {
     pub fn functions(&self) -> impl Iterator<Item = (&ObjectRef, &str)> {
         self.ids
             .iter()
-            .filter(|(r, _)| r.kind == RefKind::Function)
+            .filter(|(r, _)| r.kind == RefKind::Function && r.version.is_none())
             .map(|(r, id)| (r, id.as_str()))
     }
 
@@ -123,10 +131,12 @@ impl References {
             Some(r) if r.kind == RefKind::Function => FunctionRef::Project {
                 project: r.project.clone(),
                 slug: r.name.clone(),
+                version: None,
             },
             _ => FunctionRef::Project {
                 project: project.clone(),
                 slug: format!("id:{id}"),
+                version: None,
             },
         }
     }
@@ -152,6 +162,9 @@ pub struct Use {
     pub field: &'static str,
 }
 
+/// Records one use: project, kind, name, pinned version, field.
+type Push<'a> = dyn FnMut(&ProjectName, RefKind, &str, Option<&String>, &'static str) + 'a;
+
 /// Every reference of the present objects of one org, in key order.
 #[must_use]
 pub fn uses(desired: &DesiredState, org: &OrgName) -> Vec<Use> {
@@ -161,7 +174,11 @@ pub fn uses(desired: &DesiredState, org: &OrgName) -> Vec<Use> {
         .values()
         .filter(|r| r.key.org == *org && r.presence == Presence::Present)
     {
-        let mut push = |project: &ProjectName, kind: RefKind, name: &str, field: &'static str| {
+        let mut push = |project: &ProjectName,
+                        kind: RefKind,
+                        name: &str,
+                        version: Option<&String>,
+                        field: &'static str| {
             out.push(Use {
                 key: r.key.clone(),
                 target: ObjectRef {
@@ -169,20 +186,26 @@ pub fn uses(desired: &DesiredState, org: &OrgName) -> Vec<Use> {
                     project: project.clone(),
                     kind,
                     name: name.to_owned(),
+                    version: version.cloned(),
                 },
                 field,
             });
         };
-        let function =
-            |f: &FunctionRef,
-             field: &'static str,
-             push: &mut dyn FnMut(&ProjectName, RefKind, &str, &'static str)| {
-                if let FunctionRef::Project { project, slug } = f
-                    && !slug.starts_with("id:")
-                {
-                    push(project, RefKind::Function, slug, field);
+        // A pinned function is looked up twice: unpinned for its id, and at its version.
+        let function = |f: &FunctionRef, field: &'static str, push: &mut Push<'_>| {
+            if let FunctionRef::Project {
+                project,
+                slug,
+                version,
+            } = f
+                && !slug.starts_with("id:")
+            {
+                push(project, RefKind::Function, slug, None, field);
+                if version.is_some() {
+                    push(project, RefKind::Function, slug, version.as_ref(), field);
                 }
-            };
+            }
+        };
         match &r.spec {
             Spec::OnlineScoring(o) => {
                 for s in &o.scorers {
@@ -199,6 +222,7 @@ pub fn uses(desired: &DesiredState, org: &OrgName) -> Vec<Use> {
                             &project,
                             RefKind::Experiment,
                             b,
+                            None,
                             "settings.baseline_experiment",
                         );
                     }
@@ -215,12 +239,12 @@ pub fn uses(desired: &DesiredState, org: &OrgName) -> Vec<Use> {
                 } = &g.target
                     && let Some(kind) = RefKind::of_acl_object(*object_type)
                 {
-                    push(project, kind, name, "on");
+                    push(project, kind, name, None, "on");
                 }
             }
             Spec::EnvVar(e) => {
                 if let EnvVarScope::Function { project, slug } = &e.scope {
-                    push(project, RefKind::Function, slug, "function");
+                    push(project, RefKind::Function, slug, None, "function");
                 }
             }
             _ => {}
@@ -255,7 +279,14 @@ pub fn unresolved(desired: &DesiredState, found: &References) -> Vec<String> {
     let mut out = Vec::new();
     for org in desired.orgs.keys() {
         for u in uses(desired, org) {
-            if found.id(&u.target).is_none() && !declared(desired, &u.target) {
+            let function_missing = u.target.version.is_some()
+                && found
+                    .id(&ObjectRef {
+                        version: None,
+                        ..u.target.clone()
+                    })
+                    .is_none();
+            if found.id(&u.target).is_none() && !declared(desired, &u.target) && !function_missing {
                 out.push(format!(
                     "`{}` names {} in `{}`, which does not exist; create it first, or fix the name",
                     u.key, u.target, u.field

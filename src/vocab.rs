@@ -213,6 +213,10 @@ pub const ORG_MEMBERS_PATH: &str = "/v1/organization/members";
 /// `POST`: add and remove ACLs in one request.
 pub const ACL_BATCH_UPDATE_PATH: &str = "/v1/acl/batch_update";
 
+/// Registers an export automation with Braintrust's scheduler (outside `/v1` and outside the
+/// spec; Braintrust's data-management docs, assumption A6).
+pub const AUTOMATION_CRON_PATH: &str = "/automation/cron";
+
 impl Collection {
     /// The org-wide list of the collection: its path, but `/v1/acl/list_org` for ACLs (the
     /// plain ACL list needs an object).

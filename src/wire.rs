@@ -501,6 +501,33 @@ pub struct AclBatchUpdateRequest {
     pub remove_acls: Option<Vec<AclItem>>,
 }
 
+/// The body of `POST /automation/cron` (not in the spec; Braintrust's data-management docs,
+/// assumption A6): registers an export automation with the scheduler, with the token its runs are
+/// made with. `Debug` hides the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterCron {
+    pub automation_id: String,
+    pub cron: CronJob,
+    pub service_token: String,
+}
+
+impl std::fmt::Debug for RegisterCron {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterCron")
+            .field("automation_id", &self.automation_id)
+            .field("cron", &self.cron)
+            .field("service_token", &"[hidden]")
+            .finish()
+    }
+}
+
+/// What a registration schedules: `{"type": "btql_export"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CronJob {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
 /// `AclBatchUpdateResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AclBatchUpdateResponse {

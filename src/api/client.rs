@@ -245,6 +245,28 @@ impl Client {
         self.request::<(), T>(Method::DELETE, path, &[], None).await
     }
 
+    /// Registers the export automation `automation_id` with Braintrust's scheduler
+    /// (`POST /automation/cron`, assumption A6), giving this client's own key as the token the
+    /// export runs with: the key goes into this one request body and nowhere else (never a
+    /// plan, log or journal; errors are redacted like every other).
+    ///
+    /// # Errors
+    /// The last error after retries.
+    pub async fn register_export(
+        &self,
+        automation_id: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let body = crate::wire::RegisterCron {
+            automation_id: automation_id.to_owned(),
+            cron: crate::wire::CronJob {
+                kind: "btql_export".to_owned(),
+            },
+            service_token: self.config.api_key.clone(),
+        };
+        self.send(Method::POST, crate::vocab::AUTOMATION_CRON_PATH, &body)
+            .await
+    }
+
     /// A create that is not idempotent (`POST /v1/service_token`, a service account made by the
     /// members PATCH): each attempt is sent once, and after a failure that retrying could fix
     /// (a timeout, a dropped connection, a 5xx) `landed` looks for the object (list and match)

@@ -497,6 +497,9 @@ pub async fn fetch_org_then(
     if let Some(me) = own_principal(client, &keys, &tokens, &emails, &accounts) {
         b.state.own_principal.insert(org.clone(), me);
     }
+    if let Some(id) = own_credential(client, &keys, &tokens) {
+        b.state.own_credential.insert(org.clone(), id);
+    }
     for k in keys {
         b.state.api_keys.push(LiveApiKey {
             org: org.clone(),
@@ -1196,6 +1199,27 @@ fn split_metadata(
 /// matches; else the account of a listed service token whose preview matches (service tokens
 /// are not API keys); else, for a user key, the one user every listed API key belongs to, since
 /// the API lists only the caller's own keys (K7).
+/// The id of the one listed API key or service token whose preview matches this client's key;
+/// `None` when none or several match (K8: a preview shows a few characters only).
+fn own_credential(
+    client: &Client,
+    keys: &[wire::ApiKey],
+    tokens: &[wire::ServiceToken],
+) -> Option<String> {
+    let mut matching = keys
+        .iter()
+        .filter(|k| client.key_matches_preview(&k.preview_name))
+        .map(|k| k.id.to_string())
+        .chain(
+            tokens
+                .iter()
+                .filter(|t| client.key_matches_preview(&t.preview_name))
+                .map(|t| t.id.to_string()),
+        );
+    let first = matching.next()?;
+    matching.next().is_none().then_some(first)
+}
+
 fn own_principal(
     client: &Client,
     keys: &[wire::ApiKey],

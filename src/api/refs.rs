@@ -2,8 +2,9 @@
 //! filtered list call per distinct name, with the filters first-party `bt` uses
 //! (`/v1/function?project_name=&slug=`, `/v1/prompt?project_name=&slug=`,
 //! `/v1/experiment?project_name=&experiment_name=`, `/v1/dataset?project_name=&dataset_name=`;
-//! assumptions R1-R4). A name that lists nothing is left out of the table, and the plan says so.
-//! For `import`, which has no manifests, [`everything`] lists every such object of each project.
+//! assumptions R1-R4; a function pinned to a version adds `version=`, R11). A name that lists
+//! nothing is left out of the table, and the plan says so. For `import`, which has no manifests,
+//! [`everything`] lists every such object of each project.
 
 use std::collections::BTreeSet;
 
@@ -102,6 +103,7 @@ pub async fn everything(
                         project: project.clone(),
                         kind,
                         name,
+                        version: None,
                     };
                     out.insert(r, o.id.to_string());
                 }
@@ -135,19 +137,31 @@ async fn lookup(client: &Client, org: &OrgName, r: &ObjectRef) -> Result<Option<
         RefKind::Experiment => (Collection::Experiment, "experiment_name"),
         RefKind::Dataset => (Collection::Dataset, "dataset_name"),
     };
-    let query = [
+    let mut query = vec![
         ("org_name", org.to_string()),
         ("project_name", r.project.to_string()),
         (name_param, r.name.clone()),
     ];
+    // A pinned function is looked up at its version (R11).
+    if let Some(v) = &r.version {
+        query.push(("version", v.clone()));
+    }
     let list: wire::ListResponse<wire::NamedObject> = client.get(collection.path(), &query).await?;
-    // The filter is exact; the check guards against a server that ignores it.
+    // The filters are exact; the checks guard against a server that ignores them.
     Ok(list
         .objects
         .into_iter()
-        .find(|o| match r.kind {
-            RefKind::Function | RefKind::Prompt => o.slug.as_deref() == Some(r.name.as_str()),
-            RefKind::Experiment | RefKind::Dataset => o.name == r.name,
+        .find(|o| {
+            let named = match r.kind {
+                RefKind::Function | RefKind::Prompt => o.slug.as_deref() == Some(r.name.as_str()),
+                RefKind::Experiment | RefKind::Dataset => o.name == r.name,
+            };
+            // A transaction id must be the answer's `_xact_id`; a short version id (R11)
+            // cannot be compared, and the server's filter is trusted for it.
+            named
+                && r.version.as_ref().is_none_or(|v| {
+                    !v.bytes().all(|b| b.is_ascii_digit()) || o.xact_id.as_ref() == Some(v)
+                })
         })
         .map(|o| o.id.to_string()))
 }

@@ -337,16 +337,22 @@ fn lockout(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
                             .is_some_and(|a| a.iter().any(|v| v == name))
                 })
         });
-        // The token bt-gitops authenticates with is one of its account's tokens; which one is
-        // not visible, so deleting any of them may cut the apply off half-way.
+        // The token bt-gitops authenticates with is one of its account's tokens. When its
+        // preview named exactly one listed token, deleting that one is refused; otherwise which
+        // one is not visible, so deleting any of them may cut the apply off half-way.
+        let own_id = live.own_credential.get(org);
         let token_deleted = matches!(me, Principal::ServiceAccount(_))
             && plan.changes.iter().any(|c| {
                 c.org == org.as_str()
                     && c.kind == Kind::ServiceToken.as_str()
                     && matches!(c.action, Action::Delete | Action::Replace)
-                    && c.name
-                        .split_once('/')
-                        .is_some_and(|(account, _)| account == name)
+                    && match own_id {
+                        Some(id) => c.id.as_deref() == Some(id.as_str()),
+                        None => c
+                            .name
+                            .split_once('/')
+                            .is_some_and(|(account, _)| account == name),
+                    }
             });
         if token_deleted {
             out.push(Refusal {

@@ -7,7 +7,9 @@
 //! whether the work tree was dirty, and the holder; then a `refused` line per refused change;
 //! then, per change, an `intent` line written *before* its first request and a result line
 //! (`succeeded`, `failed`, `skipped`) after, so an operation in flight when the process died
-//! shows as an intent without a result; then the `end` line with the totals.
+//! shows as an intent without a result; a change with a step of its own after its main write
+//! (an export's registration) adds `step_intent` and `step_succeeded` or `step_failed` lines
+//! between them; then the `end` line with the totals.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,19 @@ enum Entry<'a> {
     Skipped {
         address: &'a str,
         because_of: &'a str,
+    },
+    StepIntent {
+        address: &'a str,
+        step: &'a str,
+    },
+    StepSucceeded {
+        address: &'a str,
+        step: &'a str,
+    },
+    StepFailed {
+        address: &'a str,
+        step: &'a str,
+        error: &'a str,
     },
     End {
         time: u64,
@@ -190,6 +205,19 @@ impl Journal {
             } => self.write(&Entry::Skipped {
                 address,
                 because_of,
+            }),
+            Outcome::Step {
+                address,
+                step,
+                result,
+            } => self.write(&match result {
+                None => Entry::StepIntent { address, step },
+                Some(Ok(())) => Entry::StepSucceeded { address, step },
+                Some(Err(error)) => Entry::StepFailed {
+                    address,
+                    step,
+                    error,
+                },
             }),
         }
     }

@@ -64,6 +64,14 @@ pub enum Outcome<'a> {
         address: &'a str,
         because_of: &'a str,
     },
+    /// A request of a change that is a step of its own after the change's main write (an
+    /// export's registration with the scheduler), told before it is sent and when it ends.
+    Step {
+        address: &'a str,
+        step: &'a str,
+        /// `None` before the request; then `Ok` or the error.
+        result: Option<Result<(), &'a str>>,
+    },
 }
 
 /// A secret value to write and the digest recorded next to it.

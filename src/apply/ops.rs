@@ -574,7 +574,11 @@ impl Cx<'_> {
                 let out = self
                     .send(Method::PUT, self.collection()?, typed(&body)?)
                     .await?;
-                Ok(self.created(&out))
+                let id = self.created(&out);
+                if let (Spec::Export(_), Some(id)) = (&spec, &id) {
+                    self.register_export(id).await?;
+                }
+                Ok(id)
             }
             Spec::View(v) => {
                 // POST, not PUT: a PUT would replace a view of that name made by someone else.
@@ -604,6 +608,42 @@ impl Cx<'_> {
                 Ok(id)
             }
         }
+    }
+
+    /// Registers a newly created export with Braintrust's scheduler (A6), as a journaled step
+    /// of its own. The public API shows no registration, so a plan cannot tell a registered
+    /// export from an unregistered one: when the registration fails, the export just created
+    /// is deleted again, so that the next plan creates and registers it afresh, and the change
+    /// fails loudly either way.
+    async fn register_export(&self, id: &str) -> Result<(), ChangeError> {
+        const STEP: &str = "register_export";
+        let observe = |result: Option<Result<(), &str>>| {
+            if let Some(observe) = self.input.observer {
+                observe(super::Outcome::Step {
+                    address: &self.change.address,
+                    step: STEP,
+                    result,
+                });
+            }
+        };
+        observe(None);
+        let Err(e) = self.client.register_export(id).await else {
+            observe(Some(Ok(())));
+            return Ok(());
+        };
+        let error = e.to_string();
+        observe(Some(Err(&error)));
+        let undone = self
+            .client
+            .delete::<Value>(&self.object_path(id)?)
+            .await
+            .map_or_else(
+                |d| format!("deleting the unregistered export failed too ({d}): register it in the Braintrust UI or delete it by hand, since no plan can see that it is unregistered"),
+                |_| "the unregistered export was deleted again, so the next apply creates and registers it afresh".to_owned(),
+            );
+        Err(ChangeError::Unresolved(format!(
+            "the export was created but registering it with `POST /automation/cron` failed ({error}); {undone}"
+        )))
     }
 
     async fn update(&self) -> Result<(), ChangeError> {
@@ -921,6 +961,7 @@ impl BodyIds for Cx<'_> {
                         project: project.clone(),
                         kind,
                         name: name.to_owned(),
+                        version: None,
                     };
                     self.input.live.references.id(&r).map(str::to_owned)
                 })

@@ -292,3 +292,52 @@ fn service_tokens_are_guarded_both_ways() {
     assert_eq!(refusals[0].guard, "service-token-key");
     assert!(check(&plan(vec![create]), &as_account, &GuardConfig::default()).is_empty());
 }
+
+/// When the token bt-gitops runs with is known (one listed preview matched it), only its delete
+/// is refused: other tokens of the same account may go (an `api_key_policy` delete, a
+/// tombstone), and many deletes still trip the mass-delete guard.
+#[test]
+fn a_known_own_token_narrows_the_lockout_guard() {
+    let org = OrgName::new("acme").unwrap();
+    let mut live = LiveState::default();
+    live.own_principal.insert(
+        org.clone(),
+        crate::live::Principal::ServiceAccount("deployer".into()),
+    );
+    live.own_credential.insert(org, "own-token".into());
+    let mut own = change(
+        "service_token:acme/deployer/ci",
+        "service_token",
+        "deployer/ci",
+        Action::Delete,
+    );
+    own.id = Some("own-token".into());
+    let refusals = check(&plan(vec![own]), &live, &GuardConfig::default());
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].guard, "lockout");
+    let mut other = change(
+        "service_token:acme/deployer/old",
+        "service_token",
+        "deployer/old",
+        Action::Delete,
+    );
+    other.id = Some("other-token".into());
+    assert!(check(&plan(vec![other]), &live, &GuardConfig::default()).is_empty());
+    let many: Vec<Change> = (0..6)
+        .map(|i| {
+            let mut c = change(
+                &format!("service_token:acme/rogue/t{i}"),
+                "service_token",
+                &format!("rogue/t{i}"),
+                Action::Delete,
+            );
+            c.id = Some(format!("t{i}"));
+            c
+        })
+        .collect();
+    let refusals = check(&plan(many), &live, &GuardConfig::default());
+    assert!(
+        refusals.iter().any(|r| r.guard == "mass-delete"),
+        "{refusals:?}"
+    );
+}

@@ -435,7 +435,7 @@ impl Progress {
 
     fn step(&self, outcome: Outcome<'_>) {
         let line = match outcome {
-            Outcome::Started { .. } => return,
+            Outcome::Started { .. } | Outcome::Step { .. } => return,
             Outcome::Succeeded(a) => format!("ok      {} {}", a.action.symbol(), a.address),
             Outcome::Failed { address, .. } => format!("FAILED  {address}"),
             Outcome::Skipped { address, .. } => format!("skipped {address}"),

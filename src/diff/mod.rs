@@ -42,6 +42,8 @@ pub enum DeleteReason {
     Tombstone,
     /// It is not declared, in a collection the manifests own (`authoritative:`).
     NotDeclared,
+    /// It breaks the org's `api_key_policy`, whose `on_violation` is `delete`.
+    Policy,
 }
 
 /// One object's difference.

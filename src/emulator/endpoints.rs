@@ -529,7 +529,7 @@ pub static PROJECT_AUTOMATION: Endpoint = Endpoint {
     server: PROJECT_SERVER,
     create: automation_create,
     patch: automation_patch,
-    normalize: normalize::<wire::ProjectAutomation>,
+    normalize: automation_normalize,
     filters: no_filters,
     on_delete: no_cascade,
 };
@@ -607,7 +607,7 @@ fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Dra
 }
 
 fn automation_patch(
-    _: &Store,
+    store: &Store,
     _: &Caller,
     record: &Record,
     body: &Value,
@@ -622,15 +622,54 @@ fn automation_patch(
             .and_then(|c| c.get("event_type"))
             .zip(body.get("config").and_then(|c| c.get("event_type")))
             .is_some_and(|(a, b)| a == b);
-        let new = fields(config, &[]);
+        // The real profile merges the body's config as sent, keys outside our model included
+        // (the spec: a PATCH deep-merges object fields, A4); the lenient one only what the
+        // wire type holds.
+        let keep = store.profile.patch_keeps_unmodelled_config;
+        let new = match body.get("config") {
+            Some(Value::Object(raw)) if keep => raw.clone(),
+            _ => fields(config, &[]),
+        };
         match object.get_mut("config") {
             Some(Value::Object(current)) if same_type => merge(current, &new),
             _ => {
                 object.insert("config".into(), Value::Object(new));
             }
         }
+        if !keep && let Some(current) = object.get("config").cloned() {
+            // The first guess: the stored config is what the wire type models, nothing more.
+            let typed: wire::AutomationConfig = parse(&current)?;
+            object.insert("config".into(), Value::Object(fields(&typed, &[])));
+        }
     }
     Ok(patched(object))
+}
+
+/// Like the other kinds' normalisation, except that `config` keeps the keys outside our wire
+/// types that the stored object holds (webhook headers, newer options): a PATCH merges into
+/// the stored config rather than rebuilding it from our model.
+fn automation_normalize(object: wire::JsonMap) -> Result<wire::JsonMap, ErrorResponse> {
+    let config = object.get("config").cloned();
+    let mut out = normalize::<wire::ProjectAutomation>(object)?;
+    if let (Some(Value::Object(stored)), Some(Value::Object(modelled))) =
+        (config, out.get_mut("config"))
+    {
+        keep_unmodelled(modelled, &stored);
+    }
+    Ok(out)
+}
+
+/// Puts back into `modelled` every key of `stored` it lacks, at any depth.
+fn keep_unmodelled(modelled: &mut wire::JsonMap, stored: &wire::JsonMap) {
+    for (key, value) in stored {
+        match (modelled.get_mut(key), value) {
+            (None, v) if !v.is_null() => {
+                modelled.insert(key.clone(), v.clone());
+            }
+            (Some(Value::Object(inner)), Value::Object(v)) => keep_unmodelled(inner, v),
+            _ => {}
+        }
+    }
 }
 
 /// `span_iframe`.

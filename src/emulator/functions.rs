@@ -6,7 +6,8 @@
 //! List filters: `project_id` / `project_name` (all four), `slug`, `function_name` / `prompt_name`
 //! and `version` (functions and prompts), `experiment_name`, `dataset_name`. Natural keys:
 //! project + `slug` for functions and prompts, project + `name` for experiments and datasets.
-//! Only the current version of a function or prompt is kept: `version=` matches it alone.
+//! Every write of a function or prompt makes a new version (`_xact_id`); the store keeps each
+//! one, and `version=` answers the object as it was at that version (`Store::version_of`).
 
 use axum::Router;
 use serde_json::Value;
@@ -89,15 +90,13 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(super::routes::standard(&DATASET))
 }
 
-/// `slug` and `version` filters of functions and prompts.
+/// The `slug` filter of functions and prompts (`version` is answered by `resource::list`).
 fn versioned_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
     let mut out = Constraints::new();
     if let Some(slug) = params.one("slug")? {
         out.push(("slug", vec![slug.to_owned()]));
     }
-    if let Some(version) = params.one("version")? {
-        out.push(("_xact_id", vec![version.to_owned()]));
-    }
+    // `version` is answered by `resource::list` from the versions the store keeps.
     Ok(out)
 }
 

@@ -157,6 +157,13 @@ pub struct Profile {
     /// The org is on a plan with only the Owners group: new orgs get no Engineers or Viewers,
     /// and group and role creates answer 403 (G3).
     pub starter_plan: bool,
+    /// `GET /v1/api_key` lists only the caller's own keys, even for an org owner (K7, from
+    /// Braintrust's docs); the lenient profile lists every key of the org.
+    pub own_api_keys_only: bool,
+    /// `PATCH /v1/project_automation/{id}` deep-merges the body's `config` into the stored one,
+    /// keys outside our wire types included, as the spec says of object fields (A4); the
+    /// lenient profile keeps only what the wire types model.
+    pub patch_keeps_unmodelled_config: bool,
 }
 
 impl Default for Profile {
@@ -177,6 +184,8 @@ impl Profile {
             service_tokens_need_service_caller: true,
             service_accounts: AccountListing::WithoutEmail,
             starter_plan: false,
+            own_api_keys_only: true,
+            patch_keeps_unmodelled_config: true,
         }
     }
 
@@ -191,6 +200,8 @@ impl Profile {
             service_tokens_need_service_caller: true,
             service_accounts: AccountListing::WithoutEmail,
             starter_plan: false,
+            own_api_keys_only: false,
+            patch_keeps_unmodelled_config: false,
         }
     }
 

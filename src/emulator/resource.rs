@@ -432,6 +432,10 @@ pub fn list(
         params.one(spec.name_param)?.map(str::to_owned)
     };
     let mut constraints = (spec.filters)(params)?;
+    // K7: the real API lists only the caller's own API keys, even for an org owner.
+    if spec.kind == Collection::ApiKey && store.profile.own_api_keys_only {
+        constraints.push(("user_id", vec![caller.user_id.clone()]));
+    }
     if spec.project_scoped {
         if let Some(project_id) = params.uuid("project_id")? {
             constraints.push(("project_id", vec![project_id]));
@@ -458,10 +462,19 @@ pub fn list(
             })
         })
         .collect();
+    // Functions and prompts are versioned: `version=` answers each match as it was at that
+    // version (its `_xact_id`), and leaves out those that never had it.
+    let version = match spec.kind {
+        Collection::Function | Collection::Prompt => params.one("version")?,
+        _ => None,
+    };
     Ok(page
         .apply(table, items)
         .into_iter()
-        .map(|r| r.object.clone())
+        .filter_map(|r| match version {
+            None => Some(r.object.clone()),
+            Some(v) => store.version_of(r.id(), v).cloned(),
+        })
         .collect())
 }
 

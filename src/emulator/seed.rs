@@ -111,6 +111,10 @@ pub struct SeedKey {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// When the key was made (RFC 3339), instead of the emulator's clock: old keys for the
+    /// `api_key_policy`'s `max_age_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// An object created through the generic create path, or with `raw: true` stored as given.
@@ -138,6 +142,19 @@ pub struct SeededKey {
     pub kind: Collection,
     pub name: String,
     pub key: String,
+}
+
+/// Sets the `created` time of a seeded key or token, when the seed gives one.
+fn backdate(store: &mut Store, kind: Collection, object: &JsonMap, created: Option<&str>) {
+    let (Some(created), Some(id)) = (created, object.get("id").and_then(Value::as_str)) else {
+        return;
+    };
+    let Some(record) = store.get(kind, id).cloned() else {
+        return;
+    };
+    let mut object = record.object.clone();
+    object.insert("created".into(), Value::String(created.to_owned()));
+    store.update(kind, id, object, record.secret.clone());
 }
 
 /// A seed that cannot be applied.
@@ -190,6 +207,7 @@ impl SeedDoc {
                     api_keys: vec![SeedKey {
                         name: "default".into(),
                         key: None,
+                        created: None,
                     }],
                     ..SeedUser::default()
                 }],
@@ -199,6 +217,7 @@ impl SeedDoc {
                     tokens: vec![SeedKey {
                         name: "default".into(),
                         key: None,
+                        created: None,
                     }],
                     ..SeedServiceAccount::default()
                 }],
@@ -247,8 +266,9 @@ impl SeedDoc {
                 join(store, &id, user.owner, &user.groups)?;
                 first_user.get_or_insert(id.clone());
                 for key in &user.api_keys {
-                    let (_, raw) =
+                    let (object, raw) =
                         accounts::create_api_key(store, &org_id, &id, &key.name, key.key.clone());
+                    backdate(store, Collection::ApiKey, &object, key.created.as_deref());
                     keys.push(SeededKey {
                         org: org.name.clone(),
                         principal: user.email.clone(),
@@ -263,12 +283,18 @@ impl SeedDoc {
                 join(store, &id, account.owner, &account.groups)?;
                 first_user.get_or_insert(id.clone());
                 for token in &account.tokens {
-                    let (_, raw) = accounts::create_service_token(
+                    let (object, raw) = accounts::create_service_token(
                         store,
                         &org_id,
                         &id,
                         &token.name,
                         token.key.clone(),
+                    );
+                    backdate(
+                        store,
+                        Collection::ServiceToken,
+                        &object,
+                        token.created.as_deref(),
                     );
                     keys.push(SeededKey {
                         org: org.name.clone(),

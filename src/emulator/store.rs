@@ -257,6 +257,12 @@ pub struct Store {
     pub members: BTreeSet<(String, String)>,
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
     credentials: HashMap<String, (Collection, String)>,
+    /// Export automations registered with `POST /automation/cron`: automation id -> id of the
+    /// `api_key` or `service_token` record its runs use (not persisted).
+    pub cron: BTreeMap<String, String>,
+    /// Every version of each function and prompt, by id, oldest first: a list with `version=`
+    /// finds earlier versions too (not persisted: a state file keeps the current ones).
+    versions: HashMap<String, Vec<JsonMap>>,
     /// The rules followed where the real API is unsure (not persisted: a state file loads under
     /// whichever profile the emulator starts with).
     pub profile: Profile,
@@ -304,6 +310,8 @@ impl Store {
             tables: BTreeMap::new(),
             members: BTreeSet::new(),
             credentials: HashMap::new(),
+            cron: BTreeMap::new(),
+            versions: HashMap::new(),
             profile: Profile::default(),
         }
     }
@@ -332,6 +340,7 @@ impl Store {
         {
             self.credentials.insert(secret.clone(), (kind, id.clone()));
         }
+        self.keep_version(kind, &id, &record.object);
         let key = natural_key(kind, &record);
         let table = self.tables.entry(kind).or_default();
         table.by_id.insert(id, seq);
@@ -342,8 +351,29 @@ impl Store {
         seq
     }
 
+    /// Records a version of a function or prompt (a new `_xact_id`).
+    fn keep_version(&mut self, kind: Collection, id: &str, object: &JsonMap) {
+        if !matches!(kind, Collection::Function | Collection::Prompt) {
+            return;
+        }
+        let versions = self.versions.entry(id.to_owned()).or_default();
+        if versions.last().and_then(|v| v.get("_xact_id")) != object.get("_xact_id") {
+            versions.push(object.clone());
+        }
+    }
+
+    /// The function or prompt `id` as it was at version `xact` (its `_xact_id`), if it had it.
+    pub fn version_of(&self, id: &str, xact: &str) -> Option<&JsonMap> {
+        self.versions
+            .get(id)?
+            .iter()
+            .rev()
+            .find(|v| v.get("_xact_id").and_then(Value::as_str) == Some(xact))
+    }
+
     /// Replaces the object (and secret) of a live record, keeping its sequence number, and re-indexes it.
     pub fn update(&mut self, kind: Collection, id: &str, object: JsonMap, secret: Option<String>) {
+        self.keep_version(kind, id, &object);
         let Some(table) = self.tables.get_mut(&kind) else {
             return;
         };
@@ -447,6 +477,8 @@ impl Store {
             tables: BTreeMap::new(),
             members: snapshot.members.into_iter().collect(),
             credentials: HashMap::new(),
+            cron: BTreeMap::new(),
+            versions: HashMap::new(),
             profile: Profile::default(),
         };
         for (kind, records) in snapshot.records {

@@ -32,6 +32,15 @@ pub(crate) fn lower(
                 );
                 return None;
             }
+            if let Some(v) = &f.version {
+                lw.not_allowed(
+                    at,
+                    v,
+                    "`version` only applies to `function` references".into(),
+                    "built-in functions have no versions to pin",
+                );
+                return None;
+            }
             Some(FunctionRef::Global {
                 name: global.value.clone(),
                 function_type: f.function_type.as_ref().map(|t| t.value),
@@ -51,9 +60,23 @@ pub(crate) fn lower(
                 Some(p) => lw.project_name(at, p)?,
                 None => project.clone(),
             };
+            let version = match &f.version {
+                Some(v) if v.value.trim().is_empty() || v.value.trim() != v.value => {
+                    lw.not_allowed(
+                        at,
+                        v,
+                        "a function `version` cannot be empty or padded with spaces".into(),
+                        "write the function version to pin (its `_xact_id` or short version id)",
+                    );
+                    return None;
+                }
+                Some(v) => Some(v.value.clone()),
+                None => None,
+            };
             Some(FunctionRef::Project {
                 project,
                 slug: slug.value.clone(),
+                version,
             })
         }
         _ => {
@@ -79,7 +102,16 @@ pub fn label(f: &FunctionRef) -> String {
             name,
             function_type: Some(t),
         } => format!("global:{name} ({})", t.as_str()),
-        FunctionRef::Project { project, slug } => format!("function:{project}/{slug}"),
+        FunctionRef::Project {
+            project,
+            slug,
+            version: None,
+        } => format!("function:{project}/{slug}"),
+        FunctionRef::Project {
+            project,
+            slug,
+            version: Some(v),
+        } => format!("function:{project}/{slug}@{v}"),
     }
 }
 
@@ -97,11 +129,15 @@ pub fn body(f: &FunctionRef, ids: &dyn Ids) -> Result<wire::SavedFunctionId, Bod
             name: name.clone(),
             function_type: *function_type,
         })),
-        FunctionRef::Project { project, slug } => {
+        FunctionRef::Project {
+            project,
+            slug,
+            version,
+        } => {
             let id = ids.named(project, RefKind::Function, slug)?;
             Ok(wire::SavedFunctionId::Function(wire::FunctionById {
                 id: id.to_string(),
-                version: None,
+                version: version.clone(),
             }))
         }
     }
@@ -116,13 +152,19 @@ pub fn read(f: &wire::SavedFunctionId, project: &ProjectName, refs: &References)
             name: g.name.clone(),
             function_type: g.function_type,
         },
-        wire::SavedFunctionId::Function(f) => refs.function_ref(&f.id, project),
+        wire::SavedFunctionId::Function(f) => {
+            let mut read = refs.function_ref(&f.id, project);
+            if let FunctionRef::Project { version, .. } = &mut read {
+                version.clone_from(&f.version);
+            }
+            read
+        }
     }
 }
 
 /// A function reference as `import` writes it, in project `here`: a project function by slug
-/// (with its project when it is another one); `None` for a project function known only by id
-/// (not among the functions read, which manifests cannot express).
+/// (with its project when it is another one), a pinned version included; `None` for a project
+/// function known only by id (not among the functions read, which manifests cannot express).
 #[must_use]
 pub fn manifest(f: &FunctionRef, here: Option<&ProjectName>) -> Option<Value> {
     match f {
@@ -135,11 +177,66 @@ pub fn manifest(f: &FunctionRef, here: Option<&ProjectName>) -> Option<Value> {
             function_type: Some(t),
         } => Some(json!({ "global": name, "function_type": t.as_str() })),
         FunctionRef::Project { slug, .. } if slug.starts_with("id:") => None,
-        FunctionRef::Project { project, slug } if Some(project) == here => {
-            Some(json!({ "function": slug }))
+        FunctionRef::Project {
+            project,
+            slug,
+            version,
+        } => {
+            let mut out = json!({ "function": slug });
+            if Some(project) != here {
+                out["project"] = json!(project.as_str());
+            }
+            if let Some(v) = version {
+                out["version"] = json!(v);
+            }
+            Some(out)
         }
-        FunctionRef::Project { project, slug } => {
-            Some(json!({ "function": slug, "project": project.as_str() }))
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::refs::ObjectRef;
+
+    /// A pinned scorer reads back with its version, is shown with it, and `import` writes it.
+    #[test]
+    fn a_pinned_version_reads_shows_and_imports() {
+        let project = ProjectName::new("chatbot").expect("name");
+        let mut refs = References::default();
+        refs.insert(
+            ObjectRef {
+                org: crate::model::OrgName::new("acme").expect("org"),
+                project: project.clone(),
+                kind: RefKind::Function,
+                name: "judge".into(),
+                version: None,
+            },
+            "f1".into(),
+        );
+        let live = wire::SavedFunctionId::Function(wire::FunctionById {
+            id: "f1".into(),
+            version: Some("42".into()),
+        });
+        let read = read(&live, &project, &refs);
+        assert_eq!(
+            read,
+            FunctionRef::Project {
+                project: project.clone(),
+                slug: "judge".into(),
+                version: Some("42".into()),
+            }
+        );
+        assert_eq!(label(&read), "function:chatbot/judge@42");
+        assert_eq!(
+            manifest(&read, None),
+            Some(json!({ "function": "judge", "project": "chatbot", "version": "42" }))
+        );
+        let unpinned = FunctionRef::Project {
+            project,
+            slug: "judge".into(),
+            version: None,
+        };
+        assert_ne!(label(&unpinned), label(&read));
     }
 }

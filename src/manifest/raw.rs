@@ -267,7 +267,11 @@ pub struct RawApiKeyPolicy {
     pub max_age_days: Option<Sp<u32>>,
     /// Only these users may hold keys; keys of other users violate the policy.
     pub allowed_users: Option<Vec<Sp<String>>>,
-    /// `report` (default) lists violations in the plan; `delete` plans their deletion.
+    /// Only these service accounts may hold service tokens; tokens of other accounts violate
+    /// the policy.
+    pub allowed_service_accounts: Option<Vec<Sp<String>>>,
+    /// `report` (default) lists violations in the plan; `delete` plans the deletion of
+    /// violating service tokens (API keys are only reported).
     pub on_violation: Option<Sp<PolicyAction>>,
 }
 
@@ -422,6 +426,9 @@ pub struct RawFunctionRef {
     pub project: Option<Sp<String>>,
     /// For `global`: the function type (`scorer` by default).
     pub function_type: Option<Sp<FunctionType>>,
+    /// For `function`: pin this version of it (its transaction id `_xact_id`, or a short
+    /// version id); without it, the latest version runs.
+    pub version: Option<Sp<String>>,
 }
 
 /// A project tag.

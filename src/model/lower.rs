@@ -673,6 +673,10 @@ impl Lowerer<'_> {
                 .allowed_users
                 .as_ref()
                 .map(|users| users.iter().filter_map(|u| self.email(at, u)).collect()),
+            allowed_service_accounts: p
+                .allowed_service_accounts
+                .as_ref()
+                .map(|names| names.iter().filter_map(|n| self.name(at, n)).collect()),
             on_violation: p
                 .on_violation
                 .as_ref()

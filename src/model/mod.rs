@@ -126,6 +126,8 @@ pub struct OrgConfig {
 pub struct ApiKeyPolicy {
     pub max_age_days: Option<u32>,
     pub allowed_users: Option<BTreeSet<Email>>,
+    /// Service accounts whose tokens are allowed; tokens of others violate the policy.
+    pub allowed_service_accounts: Option<BTreeSet<Name>>,
     pub on_violation: PolicyAction,
 }
 
@@ -298,6 +300,8 @@ pub enum FunctionRef {
     Project {
         project: ProjectName,
         slug: String,
+        /// A pinned version (the function's `_xact_id`); `None` follows the latest.
+        version: Option<String>,
     },
 }
 

@@ -359,3 +359,137 @@ fn the_live_read_knows_its_own_principal() {
         emu.shutdown().await;
     });
 }
+
+/// `api_key_policy` with `on_violation: delete` (the `api-key-policy-delete` plan scenario):
+/// apply deletes the violating service tokens through the normal path, journals each delete,
+/// and the next plan has nothing left to do (the token bt-gitops runs with, and the declared
+/// one, are kept and only reported).
+#[test]
+fn api_key_policy_deletes_are_applied_and_journaled() {
+    use crate::support::run_with_env;
+    let scenario = root().join("tests/data/plans/api-key-policy-delete");
+    let seed: SeedDoc = serde_json::from_str(
+        &fs_err::read_to_string(scenario.join("live.json")).expect("live.json"),
+    )
+    .expect("seed");
+    let runtime = crate::support::runtime();
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::copy(
+        scenario.join("manifests/org.yaml"),
+        dir.path().join("org.yaml"),
+    )
+    .expect("copy manifest");
+    let url = emu.url().to_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", "bt-st-plan-acme-0000000000000009"),
+    ];
+    let run = run_with_env(dir.path(), &["apply", "--auto-approve", "org.yaml"], &env);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 failed, 0 skipped"), "{}", run.stdout);
+    let journal: String = fs_err::read_dir(dir.path().join(".bt-gitops/journal"))
+        .expect("journal")
+        .filter_map(Result::ok)
+        .map(|e| fs_err::read_to_string(e.path()).expect("journal text"))
+        .collect();
+    for address in [
+        "service_token:acme/ci-bot/stale",
+        "service_token:acme/rogue/leaked",
+    ] {
+        assert!(
+            journal.contains(address),
+            "{address} not journaled:\n{journal}"
+        );
+    }
+    assert!(!journal.contains("bt-gitops/deploy"), "{journal}");
+    let plan = run_with_env(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "org.yaml"],
+        &env,
+    );
+    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("`bt-gitops/deploy`") && !plan.stdout.contains("rogue/leaked"),
+        "{}",
+        plan.stdout
+    );
+    runtime.block_on(emu.shutdown());
+}
+
+/// A new export is registered with the scheduler (A6) as a journaled step of its own, with the
+/// key bt-gitops runs with (the emulator records which credential), and that key is in no
+/// journal line.
+#[test]
+fn exports_are_registered_with_the_key_bt_gitops_runs_with() {
+    use crate::support::run_with_env;
+    const KEY: &str = "bt-st-export-0000000000000001";
+    let runtime = crate::support::runtime();
+    let seed: SeedDoc = serde_json::from_value(serde_json::json!({ "orgs": [{
+        "name": "acme",
+        "users": [{ "email": "alice@acme.com", "owner": true }],
+        "service_accounts": [{ "name": "gitops", "owner": true, "tokens": [{ "name": "tool", "key": KEY }] }]
+    }] }))
+    .expect("seed");
+    let emu = runtime
+        .block_on(spawn(EmulatorConfig::default().with_seed(seed)))
+        .expect("emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(
+        dir.path().join("chatbot.yaml"),
+        "org: acme\n---\nproject: chatbot\norg: acme\nexports:\n  - { name: nightly, data: log_traces, path: gs://acme-exports/nightly, credentials: { gcp_service_account: exporter@acme.iam.gserviceaccount.com }, format: jsonl, interval: 1d }\n",
+    )
+    .expect("manifest");
+    let url = emu.url().to_owned();
+    let env = [
+        ("BRAINTRUST_API_URL", url.as_str()),
+        ("BRAINTRUST_API_KEY", KEY),
+    ];
+    let run = run_with_env(
+        dir.path(),
+        &["apply", "--auto-approve", "chatbot.yaml"],
+        &env,
+    );
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let (registered, token_id) = {
+        let store = emu.state().store();
+        let token_id = store
+            .credential(KEY)
+            .map(|(_, r)| r.id().to_owned())
+            .expect("the key is a credential");
+        (store.cron.clone(), token_id)
+    };
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    assert_eq!(registered.values().next(), Some(&token_id));
+    let journal: String = fs_err::read_dir(dir.path().join(".bt-gitops/journal"))
+        .expect("journal")
+        .filter_map(Result::ok)
+        .map(|e| fs_err::read_to_string(e.path()).expect("journal text"))
+        .collect();
+    let events: Vec<String> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["address"] == "project:acme/chatbot/export:nightly")
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["event"].as_str().unwrap_or_default(),
+                v["step"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "intent ",
+            "step_intent register_export",
+            "step_succeeded register_export",
+            "succeeded "
+        ],
+        "{journal}"
+    );
+    assert!(!journal.contains(KEY), "the key is in the journal");
+    runtime.block_on(emu.shutdown());
+}

@@ -61,13 +61,40 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
         .expect("a version")
         .to_owned();
     assert_ne!(v1, v2, "a patch makes a new version");
+    // Every version is kept: `version=` answers the function as it was then.
+    let old = api
+        .get(&format!(
+            "/v1/function?project_id={pid}&slug=session-judge&version={v1}"
+        ))
+        .await;
+    assert_eq!(old.body["objects"][0]["id"], fid.as_str(), "{}", old.text);
+    assert_eq!(
+        old.body["objects"][0]["_xact_id"],
+        v1.as_str(),
+        "{}",
+        old.text
+    );
+    assert!(
+        old.body["objects"][0]
+            .get("description")
+            .is_none_or(Value::is_null),
+        "{}",
+        old.text
+    );
+    assert_eq!(
+        api.ids(&format!(
+            "/v1/function?project_id={pid}&slug=session-judge&version={v2}"
+        ))
+        .await,
+        vec![fid.clone()]
+    );
     assert!(
         api.ids(&format!(
-            "/v1/function?project_id={pid}&slug=session-judge&version={v1}"
+            "/v1/function?project_id={pid}&slug=session-judge&version=1"
         ))
         .await
         .is_empty(),
-        "only the current version is kept"
+        "a version the function never had matches nothing"
     );
     assert_eq!(
         api.get(&format!("/v1/function/{fid}")).await.body["description"],

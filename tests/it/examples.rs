@@ -195,8 +195,11 @@ fn aggregate_scores_may_combine_scorer_outputs() {
     assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
 
-/// `api_key_policy` reports, in the plan, each live API key that breaks it (here: a key owned
-/// by someone outside `allowed_users`), and says what `on_violation` does with it.
+/// `api_key_policy` reports, in the plan, each listed API key that breaks it (here: a key owned
+/// by someone outside `allowed_users`), and says what `on_violation` does with it. Under both
+/// answers of K7: the real API lists only the caller's own keys, so zed's key is not seen and
+/// the plan says other users' keys cannot be checked; a list of every key (the lenient
+/// profile) shows the violation.
 #[test]
 fn api_key_policy_violations_are_reported_in_the_plan() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,21 +209,34 @@ fn api_key_policy_violations_are_reported_in_the_plan() {
         "org: acme\napi_key_policy:\n  allowed_users: [alice@acme.com]\n  on_violation: report\n",
     )
     .expect("manifest");
-    let plan = run_in(dir.path(), &["plan", "--emulator", "m"]);
-    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
-    let out = format!("{}{}", plan.stdout, plan.stderr);
-    let line = out
-        .lines()
-        .find(|l| l.contains("api_key_policy of org `acme`"))
-        .unwrap_or_else(|| panic!("no violation reported:\n{out}"));
-    assert!(
-        line.contains("`zed-laptop`")
-            && line.contains("zed@acme.com")
-            && line.contains("reported only"),
-        "{line}"
-    );
-    assert!(
-        !out.contains("`bt-gitops-emulator` belongs"),
-        "alice's key is allowed:\n{out}"
-    );
+    for profile in ["real", "lenient"] {
+        let plan = crate::support::run_with_env(
+            dir.path(),
+            &["plan", "--emulator", "m"],
+            &[("BT_GITOPS_EMULATOR_PROFILE", profile)],
+        );
+        assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+        let out = format!("{}{}", plan.stdout, plan.stderr);
+        assert!(
+            out.contains("other users' personal API keys cannot be listed through the API"),
+            "{profile}: the plan does not say what it cannot see:\n{out}"
+        );
+        let zed = out.lines().find(|l| l.contains("`zed-laptop`"));
+        if profile == "real" {
+            assert!(
+                zed.is_none(),
+                "zed's key is listed to another caller:\n{out}"
+            );
+        } else {
+            let line = zed.unwrap_or_else(|| panic!("no violation reported:\n{out}"));
+            assert!(
+                line.contains("zed@acme.com") && line.contains("reported only"),
+                "{line}"
+            );
+        }
+        assert!(
+            !out.contains("`bt-gitops-emulator` belongs"),
+            "alice's key is allowed:\n{out}"
+        );
+    }
 }

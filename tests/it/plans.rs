@@ -344,6 +344,8 @@ scenarios! {
     org_settings => "org-settings",
     multi_org => "multi-org",
     environment_alerts => "environment-alerts",
+    api_key_policy_delete => "api-key-policy-delete",
+    scorer_version_pin => "scorer-version-pin",
 }
 
 /// Per-scenario assertions on top of the snapshots: the facts a reviewer checked, so that a
@@ -373,6 +375,89 @@ mod expectations {
             .flatten()
             .filter_map(|r| r.as_str().map(str::to_owned))
             .collect()
+    }
+
+    /// The policy deletes the violating service tokens it may (reason and risk shown) and
+    /// keeps the declared one and the one bt-gitops runs with, saying why in the notes.
+    pub fn api_key_policy_delete(plan: &Value) {
+        let deletes = [
+            "service_token:acme/ci-bot/stale",
+            "service_token:acme/rogue/leaked",
+        ];
+        assert_eq!(
+            actions(plan),
+            deletes
+                .iter()
+                .map(|a| ("delete".to_owned(), (*a).to_owned()))
+                .collect::<Vec<_>>()
+        );
+        for address in deletes {
+            assert_eq!(
+                change(plan, address)["reason"],
+                "breaks the org's api_key_policy (on_violation: delete)"
+            );
+            assert_eq!(risks(plan, address), ["access_reducing"]);
+        }
+        let notes = plan["notes"].to_string();
+        assert!(
+            notes.contains("`bt-gitops/deploy` was created on 2001-01-01"),
+            "{notes}"
+        );
+        assert!(notes.contains("bt-gitops runs with this token"), "{notes}");
+        assert!(
+            notes.contains("`ci-bot/declared-stale`") && notes.contains("the manifests declare it"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("personal API keys cannot be listed"),
+            "{notes}"
+        );
+        assert!(!notes.contains("zed-laptop"), "{notes}");
+        assert!(
+            plan["guards"].as_array().is_none_or(Vec::is_empty),
+            "{}",
+            plan["guards"]
+        );
+    }
+
+    /// A pin is compared like any field (adding or removing one is an update of `scorers`), a
+    /// new rule is created with it, and a version the function never had is refused at plan
+    /// time.
+    pub fn scorer_version_pin(plan: &Value) {
+        let rule = |n: &str| format!("project:acme/chatbot/online_scoring:{n}");
+        assert!(
+            has(plan, "update", &rule("now-pinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(
+            has(plan, "update", &rule("now-unpinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(
+            has(plan, "create", &rule("new-pinned")),
+            "{:?}",
+            actions(plan)
+        );
+        assert!(!actions(plan).iter().any(|(_, a)| *a == rule("pinned-same")));
+        let scorers = &change(plan, &rule("now-pinned"))["fields"][0];
+        assert_eq!(scorers["field"], "scorers");
+        assert_eq!(
+            scorers["before"],
+            serde_json::json!(["function:chatbot/judge"])
+        );
+        assert_eq!(
+            scorers["after"],
+            serde_json::json!(["function:chatbot/judge@1000000000000000042"])
+        );
+        let guards = plan["guards"].to_string();
+        assert!(
+            guards.contains("unresolved-reference")
+                && guards.contains("version `999` of function `judge`"),
+            "{guards}"
+        );
+        assert!(!guards.contains("1000000000000000042"), "{guards}");
     }
 
     pub fn no_change(plan: &Value) {

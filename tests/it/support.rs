@@ -196,6 +196,10 @@ pub fn logged_writes(emu: &bt_gitops::emulator::EmuHandle) -> String {
                         serde_json::Value::String(s) if key == "external_id" => {
                             *s = format!("bt-gitops-[{} hex digits]", s.len() - "bt-gitops-".len());
                         }
+                        // The key bt-gitops runs with, sent to register an export (A6).
+                        serde_json::Value::String(s) if key == "service_token" => {
+                            *s = "[the key bt-gitops runs with]".to_owned();
+                        }
                         _ => mask(v),
                     }
                 }

@@ -324,6 +324,73 @@ fn automation_updates_keep_unmodelled_config() {
     runtime.block_on(emu.shutdown());
 }
 
+/// The live config of the `paging` alert, as the emulator stores it.
+fn paging_config(emu: &EmuHandle) -> Value {
+    stored(emu, Collection::ProjectAutomation)
+        .into_iter()
+        .find(|a| a["name"] == "paging")
+        .map(|a| a["config"].clone())
+        .expect("the paging alert is stored")
+}
+
+/// A4 under both answers. The real profile deep-merges a config PATCH (the spec's rule for
+/// object fields): webhook headers outside our model stay, both after bt-gitops's own update
+/// (which sends them back) and after a PATCH that leaves them out. The lenient profile keeps
+/// only what the wire types model. Either way bt-gitops's update lands and the next plan is
+/// empty, since the headers are not managed.
+#[test]
+fn automation_config_patches_keep_or_drop_unmodelled_keys_by_profile() {
+    for (profile, kept) in [(Profile::real(), true), (Profile::lenient(), false)] {
+        let (runtime, emu) = start_in(profile);
+        let apply = run(&emu, &["apply", "--auto-approve"], "alert-config.yaml");
+        assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+        let config = paging_config(&emu);
+        assert_eq!(
+            config["interval_seconds"].as_f64(),
+            Some(1800.0),
+            "{config}"
+        );
+        let headers = serde_json::json!({"X-Team": "ml"});
+        assert_eq!(
+            config["action"]["headers"] == headers,
+            kept,
+            "{:?}: {config}",
+            profile.name
+        );
+        // A PATCH that leaves the headers out, as a client that does not keep them would send.
+        let client = bt_gitops::api::client::Client::new(
+            bt_gitops::api::client::ClientConfig::new(emu.url(), KEY),
+        )
+        .expect("client");
+        let id = stored(&emu, Collection::ProjectAutomation)
+            .into_iter()
+            .find(|a| a["name"] == "paging")
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+            .expect("id");
+        let body = serde_json::json!({ "config": {
+            "event_type": "logs", "btql_filter": "metrics.duration > 30", "interval_seconds": 1800,
+            "action": { "type": "webhook", "url": "https://hooks.acme.com/paging" }
+        }});
+        runtime
+            .block_on(client.send::<Value, Value>(
+                bt_gitops::api::client::Method::PATCH,
+                &format!("/v1/project_automation/{id}"),
+                &body,
+            ))
+            .expect("the PATCH is accepted");
+        let config = paging_config(&emu);
+        assert_eq!(
+            config["action"]["headers"] == headers,
+            kept,
+            "{:?}: {config}",
+            profile.name
+        );
+        let plan = run(&emu, &["plan", "--detailed-exitcode"], "alert-config.yaml");
+        assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
+        runtime.block_on(emu.shutdown());
+    }
+}
+
 /// `import` writes the org without the objects outside the model, says which it left out, and
 /// the imported manifests plan clean: nothing unmanaged is deleted or written.
 #[test]

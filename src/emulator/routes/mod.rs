@@ -16,6 +16,7 @@ use super::store::Store;
 use crate::vocab::Collection;
 
 pub(crate) mod acl;
+mod cron;
 mod crud;
 pub(crate) use crud::standard;
 mod org;
@@ -64,6 +65,7 @@ pub(crate) fn api() -> Router<AppState> {
         .merge(org::routes())
         .merge(acl::routes())
         .merge(tokens::routes())
+        .merge(cron::routes())
         .merge(crud::routes())
         .merge(crate::emulator::functions::routes())
 }
