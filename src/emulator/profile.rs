@@ -9,7 +9,10 @@
 //! ignores cursors), and key previews use three ASCII dots. `lenient` is the emulator as it was
 //! before: every one of those guesses answered the way our client first assumed.
 //!
-//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others.
+//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others
+//! ([`Overrides`] names them for test cases). The switches for the answers of unconfirmed
+//! entries that neither profile picks (a page cap, soft-deleted objects in lists, a foreign
+//! `org_name`...) are off in both profiles.
 
 use std::fmt;
 use std::str::FromStr;
@@ -106,6 +109,66 @@ pub struct Profile {
     /// refused (K3). Both profiles keep this on; it is a switch of its own so that a caller can
     /// let a user key create tokens (the `--emulator` default key, for instance).
     pub service_tokens_need_service_caller: bool,
+    /// The most objects a page of a cursor-paged list holds, whatever `limit` asks (P3). `None`:
+    /// `limit` is honoured as asked. A real server may cap pages lower than bt-gitops asks.
+    pub page_cap: Option<usize>,
+    /// `GET /v1/acl/list_org` answers `{"objects": [...]}` instead of the bare array the spec
+    /// shows (P8).
+    pub acl_list_org_envelope: bool,
+    /// Lists hold soft-deleted objects too, with `deleted_at` set, for the collections whose
+    /// objects have that field (P9).
+    pub lists_show_soft_deleted: bool,
+    /// What a list answers when its `org_name` names an org the credential does not belong to
+    /// (O2).
+    pub foreign_org: ForeignOrg,
+    /// `remove_users.ids` of the members PATCH leaves a service account in the org (it removes
+    /// only human users), and answers success all the same (K9).
+    pub remove_users_keeps_service_accounts: bool,
+    /// `POST /environment` with a slug that exists is a 409 instead of returning the existing
+    /// environment (E3).
+    pub environment_create_conflicts: bool,
+    /// `GET /v1/env_var` without a `limit` answers at most this many objects (P7). `None`:
+    /// everything.
+    pub env_var_default_cap: Option<usize>,
+    /// `POST /v1/env_var` of a name that exists creates a second env var of that name, as two
+    /// simultaneous POSTs would if the create-or-return were not atomic (S11).
+    pub env_var_post_duplicates: bool,
+}
+
+/// What a list answers when its `org_name` is an org the credential does not belong to (O2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForeignOrg {
+    /// 403, as the emulator always did.
+    #[default]
+    Forbidden,
+    /// 200 with an empty list.
+    Empty,
+    /// 200 with the credential's own org's objects: `org_name` ignored.
+    Unfiltered,
+}
+
+/// Switches of a [`Profile`] set one by one (a test case names the ones it flips; each
+/// unconfirmed entry of `docs/api-assumptions.md` that has one names it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    #[serde(default)]
+    pub page_cap: Option<usize>,
+    #[serde(default)]
+    pub acl_list_org_envelope: Option<bool>,
+    #[serde(default)]
+    pub lists_show_soft_deleted: Option<bool>,
+    #[serde(default)]
+    pub foreign_org: Option<ForeignOrg>,
+    #[serde(default)]
+    pub remove_users_keeps_service_accounts: Option<bool>,
+    #[serde(default)]
+    pub environment_create_conflicts: Option<bool>,
+    #[serde(default)]
+    pub env_var_default_cap: Option<usize>,
+    #[serde(default)]
+    pub env_var_post_duplicates: Option<bool>,
 }
 
 impl Default for Profile {
@@ -124,6 +187,14 @@ impl Profile {
             paging_only_where_declared: true,
             previews: PreviewStyle::AsciiDots,
             service_tokens_need_service_caller: true,
+            page_cap: None,
+            acl_list_org_envelope: false,
+            lists_show_soft_deleted: false,
+            foreign_org: ForeignOrg::Forbidden,
+            remove_users_keeps_service_accounts: false,
+            environment_create_conflicts: false,
+            env_var_default_cap: None,
+            env_var_post_duplicates: false,
         }
     }
 
@@ -136,7 +207,45 @@ impl Profile {
             paging_only_where_declared: false,
             previews: PreviewStyle::Ellipsis,
             service_tokens_need_service_caller: true,
+            page_cap: None,
+            acl_list_org_envelope: false,
+            lists_show_soft_deleted: false,
+            foreign_org: ForeignOrg::Forbidden,
+            remove_users_keeps_service_accounts: false,
+            environment_create_conflicts: false,
+            env_var_default_cap: None,
+            env_var_post_duplicates: false,
         }
+    }
+
+    /// These rules with the switches `overrides` names flipped.
+    #[must_use]
+    pub fn with_overrides(mut self, overrides: &Overrides) -> Profile {
+        if let Some(cap) = overrides.page_cap {
+            self.page_cap = Some(cap);
+        }
+        if let Some(on) = overrides.acl_list_org_envelope {
+            self.acl_list_org_envelope = on;
+        }
+        if let Some(on) = overrides.lists_show_soft_deleted {
+            self.lists_show_soft_deleted = on;
+        }
+        if let Some(answer) = overrides.foreign_org {
+            self.foreign_org = answer;
+        }
+        if let Some(on) = overrides.remove_users_keeps_service_accounts {
+            self.remove_users_keeps_service_accounts = on;
+        }
+        if let Some(on) = overrides.environment_create_conflicts {
+            self.environment_create_conflicts = on;
+        }
+        if let Some(cap) = overrides.env_var_default_cap {
+            self.env_var_default_cap = Some(cap);
+        }
+        if let Some(on) = overrides.env_var_post_duplicates {
+            self.env_var_post_duplicates = on;
+        }
+        self
     }
 
     /// These rules with key previews written in `style`.

@@ -423,7 +423,9 @@ pub fn list(
     spec: &Endpoint,
     params: &Params,
 ) -> Result<Vec<JsonMap>, ErrorResponse> {
-    caller.check_org_name(params.one("org_name")?)?;
+    if !caller.list_org_name(store, params.one("org_name")?)? {
+        return Ok(Vec::new());
+    }
     let page = params.page_for(&store.profile, spec.kind.path())?;
     let ids = params.uuids("ids")?;
     let name = if spec.name_param.is_empty() {
@@ -446,8 +448,11 @@ pub fn list(
         }
     }
     let table = store.table(spec.kind);
+    // Soft-deleted objects stay listed, with `deleted_at`, when the profile says so (P9).
+    let with_deleted = store.profile.lists_show_soft_deleted && spec.kind.has_deleted_at();
     let items: Vec<&Record> = table
-        .live()
+        .newest_first()
+        .filter(|r| !r.deleted || with_deleted)
         .filter(|r| r.org_id == caller.org_id)
         .filter(|r| ids.is_empty() || ids.iter().any(|id| id == r.id()))
         .filter(|r| name.as_deref().is_none_or(|n| r.str_field("name") == n))

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::api::error::ApiError;
 use bt_gitops::emulator::{
-    EmuHandle, EmulatorConfig, FaultRule, PreviewStyle, Profile, ProfileName, SeedDoc, spawn,
+    EmuHandle, EmulatorConfig, FaultRule, Overrides, PreviewStyle, Profile, ProfileName, SeedDoc,
+    spawn,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,6 +32,10 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
+    /// Single switches of the profile flipped for this case (the answer of an unconfirmed
+    /// assumption that neither profile picks: a page cap, an enveloped ACL list...).
+    #[serde(default)]
+    rules: Overrides,
     seed: Value,
     /// The key bt-gitops runs with (`BRAINTRUST_API_KEY`).
     key: String,
@@ -84,6 +89,9 @@ struct LiveCheck {
     field: String,
     equals: String,
     count: usize,
+    /// Count only objects without `deleted_at` (for lists that show soft-deleted ones).
+    #[serde(default)]
+    not_deleted: bool,
 }
 
 /// The longest a command may run: a guard against a client that loops (the paging case),
@@ -119,7 +127,7 @@ fn profile_of(case: &Case) -> Profile {
         .unwrap_or("real")
         .parse()
         .expect("a profile name");
-    let profile = name.profile();
+    let profile = name.profile().with_overrides(&case.rules);
     match case.previews.as_deref() {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
@@ -231,14 +239,21 @@ fn run_case(case: &Case) -> Vec<String> {
     }
     let client = Client::new(ClientConfig::new(emu.url(), &case.key)).expect("client");
     for check in &case.live {
-        let list: Result<Value, ApiError> = runtime.block_on(client.get(&check.list, &[]));
-        let objects = list
-            .ok()
-            .and_then(|v| v.get("objects").and_then(Value::as_array).cloned())
-            .unwrap_or_default();
+        // Walked like bt-gitops walks lists, so that a page cap does not hide objects.
+        let (path, query) = check.list.split_once('?').unwrap_or((&check.list, ""));
+        let query: Vec<(&str, String)> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
+        let list: Result<Vec<Value>, ApiError> = runtime
+            .block_on(client.list_items::<Value>(path, &query))
+            .map(|listed| listed.items);
+        let objects = list.unwrap_or_default();
         let n = objects
             .iter()
             .filter(|o| o.get(&check.field).and_then(Value::as_str) == Some(&check.equals))
+            .filter(|o| !check.not_deleted || o.get("deleted_at").is_none_or(Value::is_null))
             .count();
         if n != check.count {
             failures.push(format!(

@@ -57,8 +57,12 @@ async fn org_list(
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
         let params = Params::parse(q.as_deref());
-        caller.check_org_name(params.one("org_name")?)?;
-        let page = params.page()?;
+        if !caller.list_org_name(store, params.one("org_name")?)? {
+            return Ok(ListResponse::<JsonMap> {
+                objects: Vec::new(),
+            });
+        }
+        let page = params.page_for(&store.profile, Collection::Organization.path())?;
         let ids = params.uuids("ids")?;
         let table = store.table(Collection::Organization);
         let items: Vec<&Record> = table
@@ -117,8 +121,12 @@ async fn user_list(
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
         let params = Params::parse(q.as_deref());
-        caller.check_org_name(params.one("org_name")?)?;
-        let page = params.page()?;
+        if !caller.list_org_name(store, params.one("org_name")?)? {
+            return Ok(ListResponse::<JsonMap> {
+                objects: Vec::new(),
+            });
+        }
+        let page = params.page_for(&store.profile, Collection::User.path())?;
         let ids = params.uuids("ids")?;
         let filters: Vec<(&str, Vec<&str>)> = ["given_name", "family_name", "email"]
             .into_iter()
