@@ -76,6 +76,10 @@ pub enum LeaseError {
         holder: String,
         expires: u64,
     },
+    /// The key cannot see the org: a 200 that does not name it (an empty or unfiltered list,
+    /// assumption O2) is not taken for an org, nor for a lease someone else holds.
+    #[error("org `{org}` is not visible to this API key, so its apply lease cannot be taken")]
+    OrgNotVisible { org: String },
     #[error("cannot take the apply lease of org `{org}`")]
     Api {
         org: String,
@@ -195,10 +199,8 @@ async fn org_id(client: &Client, org: &str) -> Result<String, LeaseError> {
     orgs.iter()
         .find(|o| o.name == org)
         .map(|o| o.id.to_string())
-        .ok_or_else(|| LeaseError::Held {
+        .ok_or_else(|| LeaseError::OrgNotVisible {
             org: org.to_owned(),
-            holder: "(org not visible to this key)".into(),
-            expires: 0,
         })
 }
 
