@@ -297,6 +297,14 @@ fn patch_members(
         }
     }
     for id in leaving {
+        // The answer of K9 where `remove_users` removes only human users, silently.
+        if store.profile.remove_users_keeps_service_accounts
+            && store
+                .get(Collection::User, &id)
+                .is_some_and(|u| u.service_account)
+        {
+            continue;
+        }
         accounts::remove_member(store, &org_id, &id);
     }
     if store.profile.added_users_only_with_tokens {
