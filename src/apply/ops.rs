@@ -402,6 +402,19 @@ impl Cx<'_> {
             CreateVerb::Post => Method::POST,
             CreateVerb::Put => Method::PUT,
         };
+        if self.key.kind == Kind::Environment {
+            // Whether a POST of an existing slug returns it or is an error is not documented
+            // (E3): a lost answer is checked in the list, never resent blindly.
+            let (org, slug) = (self.key.org.as_str(), self.key.name.as_str());
+            let created = self
+                .client
+                .create_once(method, self.collection()?, &body, || {
+                    lookup::environment(self.client, org, slug)
+                })
+                .await?;
+            let (Created::Answered(out) | Created::Found(out)) = created;
+            return Ok(self.created(&out));
+        }
         let out = self.send(method, self.collection()?, body).await?;
         Ok(self.created(&out))
     }

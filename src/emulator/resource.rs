@@ -311,8 +311,25 @@ pub fn create(
     };
     let existing = natural_key(spec.kind, &probe)
         .and_then(|key| store.table(spec.kind).get_by_key(&key))
-        .cloned();
+        .cloned()
+        // The answer of S11 where create-or-return is not atomic: two POSTs of one name that
+        // cross both create, as every POST does here.
+        .filter(|_| {
+            !(mode == Mode::Post
+                && spec.kind == Collection::EnvVar
+                && store.profile.env_var_post_duplicates)
+        });
     match (existing, mode) {
+        // The answer of E3 where an existing slug is an error rather than returned.
+        (Some(_), Mode::Post)
+            if spec.kind == Collection::Environment
+                && store.profile.environment_create_conflicts =>
+        {
+            Err(ErrorResponse {
+                status: axum::http::StatusCode::CONFLICT,
+                message: "an environment with this slug already exists".into(),
+            })
+        }
         (Some(existing), Mode::Post) => Ok(existing.object),
         (Some(existing), Mode::Put) => {
             let mut object = draft.fields;
