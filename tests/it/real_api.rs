@@ -357,3 +357,123 @@ fn emulator_runs_take_their_profile_from_the_environment() {
         unknown.stderr
     );
 }
+
+/// S11: two applies never hold an org's lease at once, whether two `POST /v1/env_var` of the
+/// lease's name create one env var between them (answer A) or one each (answer B, the
+/// emulator's `env_var_post_duplicates`). A lease held by another apply stops a second one, two
+/// takes that race leave exactly one holder, and the loser leaves nothing behind; an apply run
+/// while the lease is held exits 1 and writes nothing.
+#[test]
+fn two_applies_never_hold_the_lease_at_once() {
+    use bt_gitops::apply::lease::{self, LeaseError};
+    let key = "sk-realapi-acme-0000000000000001";
+    let seed: SeedDoc = serde_json::from_value(serde_json::json!({
+        "orgs": [{
+            "name": "acme",
+            "users": [{ "email": "alice@acme.com", "owner": true,
+                        "api_keys": [{ "name": "tool", "key": key }] }],
+        }]
+    }))
+    .expect("a valid seed");
+    let ttl = Duration::from_secs(600);
+    for duplicates in [false, true] {
+        let answer = if duplicates { "B" } else { "A" };
+        let runtime = runtime();
+        let profile = Profile::real().with_overrides(&Overrides {
+            env_var_post_duplicates: Some(duplicates),
+            ..Overrides::default()
+        });
+        let emu = runtime.block_on(async {
+            spawn(
+                EmulatorConfig::default()
+                    .with_seed(seed.clone())
+                    .with_profile(profile),
+            )
+            .await
+            .expect("emulator starts")
+        });
+        let client = Client::new(ClientConfig::new(emu.url(), key)).expect("client");
+        let leases = || {
+            runtime
+                .block_on(client.list_items::<Value>(
+                    "/v1/env_var",
+                    &[("env_var_name", lease::LEASE_NAME.to_owned())],
+                ))
+                .map(|l| l.items.len())
+                .unwrap_or(usize::MAX)
+        };
+
+        // One after the other: the second is told who holds it.
+        let first = runtime
+            .block_on(lease::acquire(&client, "acme", "first", ttl))
+            .unwrap_or_else(|e| panic!("{answer}: the first take: {e}"));
+        match runtime.block_on(lease::acquire(&client, "acme", "second", ttl)) {
+            Err(LeaseError::Held { holder, .. }) => assert_eq!(holder, "first", "{answer}"),
+            other => panic!("{answer}: expected the lease held by `first`, got {other:?}"),
+        }
+        assert_eq!(leases(), 1, "{answer}: the loser leaves nothing behind");
+
+        // An apply while it is held: refused, nothing written.
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(
+            dir.path().join("org.yaml"),
+            "org: acme\n---\nproject: research\n",
+        )
+        .expect("write");
+        emu.clear_requests();
+        let run = run_bounded_with_env(
+            dir.path(),
+            &["apply", "--auto-approve", "org.yaml"],
+            &[
+                ("BRAINTRUST_API_URL", emu.url()),
+                ("BRAINTRUST_API_KEY", key),
+            ],
+            HANG_GUARD,
+        );
+        assert_eq!(run.code, Some(1), "{answer}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("another apply holds the lease of org `acme`: first"),
+            "{answer}: {}",
+            run.stderr
+        );
+        let writes: Vec<String> = emu
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method != "GET" && r.path != "/v1/env_var" && !r.path.starts_with("/v1/env_var/")
+            })
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(writes.is_empty(), "{answer}: {writes:?}");
+        assert_eq!(
+            leases(),
+            1,
+            "{answer}: the refused apply leaves nothing behind"
+        );
+        runtime
+            .block_on(first.release())
+            .unwrap_or_else(|e| panic!("{answer}: release: {e}"));
+        assert_eq!(leases(), 0, "{answer}");
+
+        // Two takes at once: exactly one holds it.
+        let (x, y) = runtime.block_on(async {
+            tokio::join!(
+                lease::acquire(&client, "acme", "x", ttl),
+                lease::acquire(&client, "acme", "y", ttl)
+            )
+        });
+        let held: Vec<_> = [x, y].into_iter().filter_map(Result::ok).collect();
+        assert_eq!(
+            held.len(),
+            1,
+            "{answer}: exactly one of two racing takes holds the lease"
+        );
+        assert_eq!(leases(), 1, "{answer}");
+        for lease in held {
+            runtime.block_on(lease.release()).expect("release");
+        }
+        assert_eq!(leases(), 0, "{answer}");
+        runtime.block_on(emu.shutdown());
+    }
+}
