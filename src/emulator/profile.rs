@@ -369,6 +369,34 @@ mod tests {
     }
 
     #[test]
+    fn overrides_flip_only_what_they_name() {
+        let overrides: Overrides = serde_json::from_value(serde_json::json!({
+            "page_cap": 37, "foreign_org": "unfiltered", "acl_list_org_envelope": true
+        }))
+        .expect("overrides");
+        let flipped = Profile::real().with_overrides(&overrides);
+        assert_eq!(flipped.page_cap, Some(37));
+        assert_eq!(flipped.foreign_org, ForeignOrg::Unfiltered);
+        assert!(flipped.acl_list_org_envelope);
+        assert_eq!(
+            Profile {
+                page_cap: None,
+                foreign_org: ForeignOrg::Forbidden,
+                acl_list_org_envelope: false,
+                ..flipped
+            },
+            Profile::real()
+        );
+        assert_eq!(
+            Profile::real().with_overrides(&Overrides::default()),
+            Profile::real()
+        );
+        assert!(
+            serde_json::from_value::<Overrides>(serde_json::json!({ "page_size": 1 })).is_err()
+        );
+    }
+
+    #[test]
     fn paging_rules() {
         let real = Profile::real();
         assert!(!real.honours_cursors("/environment"));

@@ -2,8 +2,8 @@
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
-//! live lists must show afterwards. A case names the profile and preview style when it runs
-//! under the other answer of an unconfirmed assumption.
+//! live lists must show afterwards. A case names the profile, preview style or single profile
+//! switches (`rules:`) when it runs under the other answer of an unconfirmed assumption.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
