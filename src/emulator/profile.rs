@@ -9,10 +9,13 @@
 //! ignores cursors), and key previews use three ASCII dots. `lenient` is the emulator as it was
 //! before: every one of those guesses answered the way our client first assumed.
 //!
-//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others
-//! ([`Overrides`] names them for test cases). The switches for the answers of unconfirmed
-//! entries that neither profile picks (a page cap, soft-deleted objects in lists, a foreign
-//! `org_name`...) are off in both profiles.
+//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others. Two
+//! rules are switches between answers that both profiles leave at today's guess: how the user
+//! list shows service accounts (K1, [`AccountListing`]) and whether the org is on a plan with
+//! only the Owners group (G3, [`Profile::starter_plan`]).
+//! The switches for the answers of other unconfirmed entries that neither profile
+//! picks (a page cap, soft-deleted objects in lists, a foreign `org_name`...) are off in both
+//! profiles too; [`Overrides`] names them for test cases.
 
 use std::fmt;
 use std::str::FromStr;
@@ -86,6 +89,49 @@ pub enum PreviewStyle {
     Hidden,
 }
 
+/// How `GET /v1/user` shows the org's service accounts (assumption K1). Every answer lists
+/// service tokens with their account's id, name and `service_account_email`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountListing {
+    /// Not listed at all, as Braintrust's docs say (the user list holds human users only; a
+    /// read of one by id is refused).
+    Hidden,
+    /// Listed as users without an email, named by `given_name` (the emulator's first guess).
+    WithoutEmail,
+    /// Listed with their (not routable) email and `user_type: "service_account"`, the field
+    /// Braintrust's docs show on service-account user records.
+    WithEmail,
+    /// Listed with their email and nothing else that tells them from people.
+    WithEmailUnmarked,
+}
+
+impl AccountListing {
+    /// The names accepted where a test names an answer.
+    pub const ALL: [&'static str; 4] = [
+        "hidden",
+        "without_email",
+        "with_email",
+        "with_email_unmarked",
+    ];
+}
+
+impl FromStr for AccountListing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<AccountListing, String> {
+        match s {
+            "hidden" => Ok(AccountListing::Hidden),
+            "without_email" => Ok(AccountListing::WithoutEmail),
+            "with_email" => Ok(AccountListing::WithEmail),
+            "with_email_unmarked" => Ok(AccountListing::WithEmailUnmarked),
+            other => Err(format!(
+                "unknown service-account listing `{other}` (expected one of: {})",
+                AccountListing::ALL.join(", ")
+            )),
+        }
+    }
+}
+
 /// The rules the emulator follows where the real API is unsure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
@@ -109,6 +155,11 @@ pub struct Profile {
     /// refused (K3). Both profiles keep this on; it is a switch of its own so that a caller can
     /// let a user key create tokens (the `--emulator` default key, for instance).
     pub service_tokens_need_service_caller: bool,
+    /// How the user list shows service accounts (K1).
+    pub service_accounts: AccountListing,
+    /// The org is on a plan with only the Owners group: new orgs get no Engineers or Viewers,
+    /// and group and role creates answer 403 (G3).
+    pub starter_plan: bool,
     /// The most objects a page of a cursor-paged list holds, whatever `limit` asks (P3). `None`:
     /// `limit` is honoured as asked. A real server may cap pages lower than bt-gitops asks.
     pub page_cap: Option<usize>,
@@ -187,6 +238,8 @@ impl Profile {
             paging_only_where_declared: true,
             previews: PreviewStyle::AsciiDots,
             service_tokens_need_service_caller: true,
+            service_accounts: AccountListing::WithoutEmail,
+            starter_plan: false,
             page_cap: None,
             acl_list_org_envelope: false,
             lists_show_soft_deleted: false,
@@ -207,6 +260,8 @@ impl Profile {
             paging_only_where_declared: false,
             previews: PreviewStyle::Ellipsis,
             service_tokens_need_service_caller: true,
+            service_accounts: AccountListing::WithoutEmail,
+            starter_plan: false,
             page_cap: None,
             acl_list_org_envelope: false,
             lists_show_soft_deleted: false,
@@ -259,6 +314,20 @@ impl Profile {
     #[must_use]
     pub fn with_user_keys_creating_service_tokens(mut self, allowed: bool) -> Profile {
         self.service_tokens_need_service_caller = !allowed;
+        self
+    }
+
+    /// These rules with service accounts listed as `listing` says.
+    #[must_use]
+    pub fn with_service_accounts(mut self, listing: AccountListing) -> Profile {
+        self.service_accounts = listing;
+        self
+    }
+
+    /// These rules on a plan with only the Owners group (or not).
+    #[must_use]
+    pub fn with_starter_plan(mut self, starter: bool) -> Profile {
+        self.starter_plan = starter;
         self
     }
 
@@ -319,9 +388,20 @@ fn has_body(request: &Request<Body>) -> bool {
 }
 
 /// The middleware of the request rules that do not depend on a route: a DELETE with a body the
-/// spec does not declare is a 400 when the profile refuses them.
+/// spec does not declare is a 400 when the profile refuses them, and on a starter plan a group
+/// or role create is a 403.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    let creates = matches!(*request.method(), Method::POST | Method::PUT);
+    if creates
+        && state.profile().starter_plan
+        && matches!(path.trim_end_matches('/'), "/v1/group" | "/v1/role")
+    {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "custom permission groups and roles are not available on this organization's plan",
+        );
+    }
     if request.method() == Method::DELETE
         && !path.starts_with("/_emulator")
         && state.profile().refuse_delete_bodies

@@ -2,8 +2,9 @@
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
-//! live lists must show afterwards. A case names the profile, preview style or single profile
-//! switches (`rules:`) when it runs under the other answer of an unconfirmed assumption.
+//! live lists must show afterwards. A case names the profile and preview style when it runs
+//! under the other answer of an unconfirmed assumption, how the user list shows service
+//! accounts (K1), the org's plan (G3), and single profile switches (`rules:`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +33,13 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
+    /// `hidden`, `without_email`, `with_email` or `with_email_unmarked`: how the user list
+    /// shows service accounts (K1).
+    #[serde(default)]
+    service_accounts: Option<String>,
+    /// `starter`: the org has only the Owners group and group and role creates are refused (G3).
+    #[serde(default)]
+    plan: Option<String>,
     /// Single switches of the profile flipped for this case (the answer of an unconfirmed
     /// assumption that neither profile picks: a page cap, an enveloped ACL list...).
     #[serde(default)]
@@ -62,6 +70,20 @@ struct Step {
     output_contains: Vec<String>,
     #[serde(default)]
     output_lacks: Vec<String>,
+    /// Files of the working directory after the step (written by `import`), each with texts
+    /// it must hold and must not hold.
+    #[serde(default)]
+    written: BTreeMap<String, FileCheck>,
+}
+
+/// Texts a file must and must not hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCheck {
+    #[serde(default)]
+    contains: Vec<String>,
+    #[serde(default)]
+    lacks: Vec<String>,
 }
 
 /// How many logged requests match `method` and the `*` pattern `path`.
@@ -127,7 +149,16 @@ fn profile_of(case: &Case) -> Profile {
         .unwrap_or("real")
         .parse()
         .expect("a profile name");
-    let profile = name.profile().with_overrides(&case.rules);
+    let mut profile = name.profile().with_overrides(&case.rules);
+    if let Some(listing) = &case.service_accounts {
+        profile =
+            profile.with_service_accounts(listing.parse().expect("a service-account listing"));
+    }
+    match case.plan.as_deref() {
+        None | Some("enterprise") => {}
+        Some("starter") => profile = profile.with_starter_plan(true),
+        Some(other) => panic!("unknown plan `{other}`"),
+    }
     match case.previews.as_deref() {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
@@ -189,6 +220,19 @@ fn run_case(case: &Case) -> Vec<String> {
         for text in &step.output_lacks {
             if output.contains(text) {
                 failures.push(format!("{step_name}: output has `{text}`\n{output}"));
+            }
+        }
+        for (path, check) in &step.written {
+            let text = fs_err::read_to_string(dir.path().join(path)).unwrap_or_default();
+            for want in &check.contains {
+                if !text.contains(want) {
+                    failures.push(format!("{step_name}: `{path}` lacks `{want}`\n{text}"));
+                }
+            }
+            for unwanted in &check.lacks {
+                if text.contains(unwanted) {
+                    failures.push(format!("{step_name}: `{path}` has `{unwanted}`\n{text}"));
+                }
             }
         }
     }
