@@ -396,6 +396,8 @@ impl Client {
         }
         let mut all: Vec<serde_json::Value> = Vec::new();
         let mut cursors: std::collections::HashSet<String> = std::collections::HashSet::new();
+        // The largest page seen so far: a server's page cap, once a page was cut by it.
+        let mut largest = 0;
         loop {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("limit", PAGE_SIZE.to_string()));
@@ -411,13 +413,14 @@ impl Client {
             }
             let page: Vec<serde_json::Value> = match envelope {
                 Envelope::Objects => self.get::<RawPage>(path, &q).await?.objects,
-                Envelope::Bare => self.get(path, &q).await?,
+                Envelope::Bare => self.get::<BarePage>(path, &q).await?.objects(),
             };
             let n = page.len();
             all.extend(page);
-            if is_last_page(n) {
+            if is_last_page(n, largest) {
                 return Ok(all);
             }
+            largest = largest.max(n);
             let cursor = all
                 .last()
                 .and_then(|o| o.get("id"))
@@ -565,6 +568,23 @@ struct RawPage {
     objects: Vec<serde_json::Value>,
 }
 
+/// A page of a list the spec shows as a bare array (`acl/list_org`), read in either shape: the
+/// bare array, or the `{"objects": [...]}` envelope of the other lists (assumption P8).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum BarePage {
+    Bare(Vec<serde_json::Value>),
+    Wrapped(RawPage),
+}
+
+impl BarePage {
+    fn objects(self) -> Vec<serde_json::Value> {
+        match self {
+            BarePage::Bare(objects) | BarePage::Wrapped(RawPage { objects }) => objects,
+        }
+    }
+}
+
 /// A list decoded item by item: the items that fit the wire type, and the others kept raw.
 #[derive(Debug)]
 pub struct Listed<T> {
@@ -628,14 +648,16 @@ pub fn preview_matches(key: &str, preview: &str) -> bool {
         && key.len() > head.len() + tail.len()
 }
 
-/// Whether a page of `n` objects (asked for [`PAGE_SIZE`]) ends the list. The API documents no
-/// maximum page size, so a server that caps pages lower than we ask would return short pages
-/// before the end; a round page (a multiple of 50) is therefore followed up, and only an empty
-/// page or a short, non-round one ends the walk. Truncating a list silently would turn into
-/// wrong deletes.
+/// Whether a page of `n` objects (asked for [`PAGE_SIZE`]) ends the list, after pages of at
+/// most `largest` objects. The API documents no maximum page size (assumption P3), so a server
+/// that caps pages lower than we ask returns short pages before the end, and the cap can be any
+/// number: a short page ends the walk only when it is empty or shorter than an earlier page of
+/// the same walk (which was then cut at the cap). A first short page is therefore followed up
+/// once, which costs one request per non-empty list; truncating a list silently would turn
+/// into wrong deletes and duplicate creates.
 #[must_use]
-pub fn is_last_page(n: usize) -> bool {
-    n == 0 || n < PAGE_SIZE && !n.is_multiple_of(50)
+pub fn is_last_page(n: usize, largest: usize) -> bool {
+    n == 0 || n < largest
 }
 
 /// What went wrong in a TLS handshake, when that is why a request failed. reqwest's chain holds
@@ -705,7 +727,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 enum Envelope {
     /// `{"objects": [...]}`, nearly every list.
     Objects,
-    /// A bare array (`acl/list_org`).
+    /// A bare array (`acl/list_org`), or the `objects` envelope all the same.
     Bare,
 }
 
@@ -754,10 +776,15 @@ mod tests {
 
     #[test]
     fn last_pages() {
-        assert!(is_last_page(0));
-        assert!(is_last_page(37));
-        assert!(!is_last_page(100));
-        assert!(!is_last_page(PAGE_SIZE));
+        assert!(is_last_page(0, 0));
+        assert!(
+            !is_last_page(37, 0),
+            "a first short page may be a capped one"
+        );
+        assert!(!is_last_page(37, 37), "as long as a cut page");
+        assert!(is_last_page(3, 37), "shorter than the cap");
+        assert!(!is_last_page(100, 0));
+        assert!(!is_last_page(PAGE_SIZE, 0));
     }
 
     #[test]

@@ -117,3 +117,28 @@ pub async fn service_token(
         })
         .and_then(|t| serde_json::to_value(t).ok()))
 }
+
+/// The live environment of `org` with this slug, as the API lists it: whether an environment
+/// create whose answer was lost landed (E3). `/environment` declares no paging, so this is one
+/// call, matched by slug (soft-deleted environments left out, P9).
+///
+/// # Errors
+/// When the environment list cannot be read.
+pub async fn environment(
+    client: &Client,
+    org: &str,
+    slug: &str,
+) -> Result<Option<Value>, ApiError> {
+    let listed = client
+        .list_items::<wire::Environment>(
+            Collection::Environment.path(),
+            &[("org_name", org.to_owned())],
+        )
+        .await?;
+    Ok(listed
+        .items
+        .iter()
+        .zip(listed.raw)
+        .find(|(e, _)| e.slug == slug && e.deleted_at.is_none())
+        .map(|(_, raw)| raw))
+}

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::client::{Client, Listed, RawItem};
+use super::client::{Client, Listed, PAGE_SIZE, RawItem};
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::{
@@ -625,7 +625,10 @@ pub async fn project_names(client: &Client, org: &OrgName) -> Result<Vec<Project
         .collect())
 }
 
-/// The env vars of one object. This list has no cursor parameters, so it is one request.
+/// The env vars of one object. This list has no cursor parameters, so it is one request; it
+/// asks for [`PAGE_SIZE`] explicitly, since a default cap on the server would otherwise cut it
+/// (P7), and an answer that fills the page cannot be followed up, so it fails the read (the
+/// plan is then incomplete) rather than reading the rest as missing.
 async fn env_vars(
     client: &Client,
     object_type: &str,
@@ -634,8 +637,22 @@ async fn env_vars(
     let q = [
         ("object_type", object_type.to_owned()),
         ("object_id", object_id.to_owned()),
+        ("limit", PAGE_SIZE.to_string()),
     ];
-    client.get_items(Kind::EnvVar.list(), &q).await
+    let listed: Listed<wire::EnvVar> = client.get_items(Kind::EnvVar.list(), &q).await?;
+    if listed.items.len() + listed.unknown.len() >= PAGE_SIZE {
+        return Err(ApiError::Decode {
+            method: "GET".into(),
+            url: format!(
+                "{}?object_type={object_type}&object_id={object_id}",
+                Kind::EnvVar.list()
+            ),
+            message: format!(
+                "the env var list of this {object_type} holds {PAGE_SIZE} or more entries, more than one request can read (the list has no cursor)"
+            ),
+        });
+    }
+    Ok(listed)
 }
 
 /// The views of one project: the list requires the project as its locator.

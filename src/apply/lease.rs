@@ -76,6 +76,10 @@ pub enum LeaseError {
         holder: String,
         expires: u64,
     },
+    /// The key cannot see the org: a 200 that does not name it (an empty or unfiltered list,
+    /// assumption O2) is not taken for an org, nor for a lease someone else holds.
+    #[error("org `{org}` is not visible to this API key, so its apply lease cannot be taken")]
+    OrgNotVisible { org: String },
     #[error("cannot take the apply lease of org `{org}`")]
     Api {
         org: String,
@@ -151,6 +155,23 @@ pub async fn acquire_named(
             .to_owned();
         let meta = got.get("metadata").cloned().unwrap_or(Value::Null);
         if meta.get("token").and_then(Value::as_str) == Some(mine.as_str()) {
+            // Two POSTs that cross may both create (S11): the oldest live lease of this name
+            // holds it, and a younger one steps back.
+            let created = got
+                .get("created")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if let Some(rival) = older_rival(client, &org_id, name, &id, created)
+                .await
+                .map_err(api)?
+            {
+                let _ = client.delete::<Value>(&format!("/v1/env_var/{id}")).await;
+                return Err(LeaseError::Held {
+                    org: org.to_owned(),
+                    holder: rival.holder,
+                    expires: rival.expires,
+                });
+            }
             return Ok(Lease {
                 client: client.clone(),
                 id,
@@ -183,6 +204,62 @@ pub async fn acquire_named(
     })
 }
 
+/// Another live lease called `name` of the org, created before ours (`id`, `created`), if
+/// there is one: the one that holds the org when two creates of the name both landed (S11).
+/// Expired ones are deleted on the way (best effort), as `acquire_named` would take them over.
+async fn older_rival(
+    client: &Client,
+    org_id: &str,
+    name: &str,
+    id: &str,
+    created: &str,
+) -> Result<Option<LeaseInfo>, ApiError> {
+    let vars: Vec<crate::api::wire::EnvVar> = client
+        .list_all(
+            "/v1/env_var",
+            &[
+                ("object_type", "organization".to_owned()),
+                ("object_id", org_id.to_owned()),
+                ("env_var_name", name.to_owned()),
+            ],
+        )
+        .await?;
+    let mut oldest: Option<(String, String, LeaseInfo)> = None;
+    for v in vars {
+        let other = v.id.to_string();
+        if v.name != name || other == id {
+            continue;
+        }
+        let meta = v.metadata.unwrap_or_default();
+        let expires = meta.get("expires_at").and_then(Value::as_u64).unwrap_or(0);
+        if expires <= now() {
+            let _ = client
+                .delete::<Value>(&format!("/v1/env_var/{other}"))
+                .await;
+            continue;
+        }
+        let their_created = v.created.unwrap_or_default();
+        if (their_created.as_str(), other.as_str()) >= (created, id) {
+            continue;
+        }
+        let info = LeaseInfo {
+            id: other.clone(),
+            holder: meta
+                .get("holder")
+                .and_then(Value::as_str)
+                .unwrap_or("an unknown holder")
+                .to_owned(),
+            expires,
+        };
+        if oldest.as_ref().is_none_or(|(c, i, _)| {
+            (their_created.as_str(), other.as_str()) < (c.as_str(), i.as_str())
+        }) {
+            oldest = Some((their_created, other, info));
+        }
+    }
+    Ok(oldest.map(|(_, _, info)| info))
+}
+
 /// The id of an org by name.
 async fn org_id(client: &Client, org: &str) -> Result<String, LeaseError> {
     let orgs: Vec<crate::api::wire::Organization> = client
@@ -195,10 +272,8 @@ async fn org_id(client: &Client, org: &str) -> Result<String, LeaseError> {
     orgs.iter()
         .find(|o| o.name == org)
         .map(|o| o.id.to_string())
-        .ok_or_else(|| LeaseError::Held {
+        .ok_or_else(|| LeaseError::OrgNotVisible {
             org: org.to_owned(),
-            holder: "(org not visible to this key)".into(),
-            expires: 0,
         })
 }
 

@@ -402,6 +402,19 @@ impl Cx<'_> {
             CreateVerb::Post => Method::POST,
             CreateVerb::Put => Method::PUT,
         };
+        if self.key.kind == Kind::Environment {
+            // Whether a POST of an existing slug returns it or is an error is not documented
+            // (E3): a lost answer is checked in the list, never resent blindly.
+            let (org, slug) = (self.key.org.as_str(), self.key.name.as_str());
+            let created = self
+                .client
+                .create_once(method, self.collection()?, &body, || {
+                    lookup::environment(self.client, org, slug)
+                })
+                .await?;
+            let (Created::Answered(out) | Created::Found(out)) = created;
+            return Ok(self.created(&out));
+        }
         let out = self.send(method, self.collection()?, body).await?;
         Ok(self.created(&out))
     }
@@ -772,8 +785,18 @@ impl Cx<'_> {
             Kind::ServiceAccount => {
                 let id = Id::parse(&id)
                     .map_err(|e| ChangeError::Unresolved(format!("`{}`: {e}", self.key)))?;
-                let body = body_value(&service_account::remove(id, self.key.org.as_str()));
+                let body = body_value(&service_account::remove(id.clone(), self.key.org.as_str()));
                 self.send(Method::PATCH, ORG_MEMBERS_PATH, body).await?;
+                // Whether `remove_users.ids` removes a service account is not documented (K9):
+                // the answer says success either way, so the account is looked up again.
+                let org = self.key.org.as_str();
+                let still = lookup::service_account_id(self.client, org, &self.key.name).await?;
+                if still.as_deref() == Some(id.as_str()) {
+                    return Err(ChangeError::Unresolved(format!(
+                        "`{}`: the API answered the removal with success, but the service account is still in the org (remove it in the Braintrust UI)",
+                        self.key
+                    )));
+                }
                 return Ok(());
             }
             Kind::Grant => {

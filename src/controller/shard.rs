@@ -75,7 +75,7 @@ impl Shard {
                 self.held.insert(org.to_owned(), lease);
                 Ok(true)
             }
-            Err(LeaseError::Held { .. }) => Ok(false),
+            Err(LeaseError::Held { .. } | LeaseError::OrgNotVisible { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }

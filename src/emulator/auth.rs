@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
 use super::error::ErrorResponse;
+use super::profile::ForeignOrg;
 use super::store::{Collection, Store};
 
 /// The authenticated principal of a request.
@@ -36,6 +37,27 @@ impl Caller {
                 "the credential does not belong to organization `{name}`"
             ))),
             _ => Ok(()),
+        }
+    }
+
+    /// Checks the `org_name` of a list: whether the list answers at all. An org the credential
+    /// does not belong to is a 403, or, as the profile says (O2), an empty answer (`false`) or
+    /// the credential's own org's objects (`true`, the name ignored).
+    ///
+    /// # Errors
+    /// 403 when it names another org and the profile refuses that.
+    pub fn list_org_name(
+        &self,
+        store: &Store,
+        org_name: Option<&str>,
+    ) -> Result<bool, ErrorResponse> {
+        match (org_name, store.profile.foreign_org) {
+            (Some(name), answer) if name != self.org_name => match answer {
+                ForeignOrg::Forbidden => self.check_org_name(org_name).map(|()| true),
+                ForeignOrg::Empty => Ok(false),
+                ForeignOrg::Unfiltered => Ok(true),
+            },
+            _ => Ok(true),
         }
     }
 

@@ -13,6 +13,9 @@
 //! rules are switches between answers that both profiles leave at today's guess: how the user
 //! list shows service accounts (K1, [`AccountListing`]) and whether the org is on a plan with
 //! only the Owners group (G3, [`Profile::starter_plan`]).
+//! The switches for the answers of other unconfirmed entries that neither profile
+//! picks (a page cap, soft-deleted objects in lists, a foreign `org_name`...) are off in both
+//! profiles too; [`Overrides`] names them for test cases.
 
 use std::fmt;
 use std::str::FromStr;
@@ -164,6 +167,66 @@ pub struct Profile {
     /// keys outside our wire types included, as the spec says of object fields (A4); the
     /// lenient profile keeps only what the wire types model.
     pub patch_keeps_unmodelled_config: bool,
+    /// The most objects a page of a cursor-paged list holds, whatever `limit` asks (P3). `None`:
+    /// `limit` is honoured as asked. A real server may cap pages lower than bt-gitops asks.
+    pub page_cap: Option<usize>,
+    /// `GET /v1/acl/list_org` answers `{"objects": [...]}` instead of the bare array the spec
+    /// shows (P8).
+    pub acl_list_org_envelope: bool,
+    /// Lists hold soft-deleted objects too, with `deleted_at` set, for the collections whose
+    /// objects have that field (P9).
+    pub lists_show_soft_deleted: bool,
+    /// What a list answers when its `org_name` names an org the credential does not belong to
+    /// (O2).
+    pub foreign_org: ForeignOrg,
+    /// `remove_users.ids` of the members PATCH leaves a service account in the org (it removes
+    /// only human users), and answers success all the same (K9).
+    pub remove_users_keeps_service_accounts: bool,
+    /// `POST /environment` with a slug that exists is a 409 instead of returning the existing
+    /// environment (E3).
+    pub environment_create_conflicts: bool,
+    /// `GET /v1/env_var` without a `limit` answers at most this many objects (P7). `None`:
+    /// everything.
+    pub env_var_default_cap: Option<usize>,
+    /// `POST /v1/env_var` of a name that exists creates a second env var of that name, as two
+    /// simultaneous POSTs would if the create-or-return were not atomic (S11).
+    pub env_var_post_duplicates: bool,
+}
+
+/// What a list answers when its `org_name` is an org the credential does not belong to (O2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForeignOrg {
+    /// 403, as the emulator always did.
+    #[default]
+    Forbidden,
+    /// 200 with an empty list.
+    Empty,
+    /// 200 with the credential's own org's objects: `org_name` ignored.
+    Unfiltered,
+}
+
+/// Switches of a [`Profile`] set one by one (a test case names the ones it flips; each
+/// unconfirmed entry of `docs/api-assumptions.md` that has one names it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    #[serde(default)]
+    pub page_cap: Option<usize>,
+    #[serde(default)]
+    pub acl_list_org_envelope: Option<bool>,
+    #[serde(default)]
+    pub lists_show_soft_deleted: Option<bool>,
+    #[serde(default)]
+    pub foreign_org: Option<ForeignOrg>,
+    #[serde(default)]
+    pub remove_users_keeps_service_accounts: Option<bool>,
+    #[serde(default)]
+    pub environment_create_conflicts: Option<bool>,
+    #[serde(default)]
+    pub env_var_default_cap: Option<usize>,
+    #[serde(default)]
+    pub env_var_post_duplicates: Option<bool>,
 }
 
 impl Default for Profile {
@@ -186,6 +249,14 @@ impl Profile {
             starter_plan: false,
             own_api_keys_only: true,
             patch_keeps_unmodelled_config: true,
+            page_cap: None,
+            acl_list_org_envelope: false,
+            lists_show_soft_deleted: false,
+            foreign_org: ForeignOrg::Forbidden,
+            remove_users_keeps_service_accounts: false,
+            environment_create_conflicts: false,
+            env_var_default_cap: None,
+            env_var_post_duplicates: false,
         }
     }
 
@@ -202,7 +273,45 @@ impl Profile {
             starter_plan: false,
             own_api_keys_only: false,
             patch_keeps_unmodelled_config: false,
+            page_cap: None,
+            acl_list_org_envelope: false,
+            lists_show_soft_deleted: false,
+            foreign_org: ForeignOrg::Forbidden,
+            remove_users_keeps_service_accounts: false,
+            environment_create_conflicts: false,
+            env_var_default_cap: None,
+            env_var_post_duplicates: false,
         }
+    }
+
+    /// These rules with the switches `overrides` names flipped.
+    #[must_use]
+    pub fn with_overrides(mut self, overrides: &Overrides) -> Profile {
+        if let Some(cap) = overrides.page_cap {
+            self.page_cap = Some(cap);
+        }
+        if let Some(on) = overrides.acl_list_org_envelope {
+            self.acl_list_org_envelope = on;
+        }
+        if let Some(on) = overrides.lists_show_soft_deleted {
+            self.lists_show_soft_deleted = on;
+        }
+        if let Some(answer) = overrides.foreign_org {
+            self.foreign_org = answer;
+        }
+        if let Some(on) = overrides.remove_users_keeps_service_accounts {
+            self.remove_users_keeps_service_accounts = on;
+        }
+        if let Some(on) = overrides.environment_create_conflicts {
+            self.environment_create_conflicts = on;
+        }
+        if let Some(cap) = overrides.env_var_default_cap {
+            self.env_var_default_cap = Some(cap);
+        }
+        if let Some(on) = overrides.env_var_post_duplicates {
+            self.env_var_post_duplicates = on;
+        }
+        self
     }
 
     /// These rules with key previews written in `style`.
@@ -348,6 +457,34 @@ mod tests {
         assert_eq!(Profile::lenient().preview("sk-abcdefghijkl"), "sk…ijkl");
         assert_eq!(Profile::real().preview("sk-abcdefghijkl"), "sk...ijkl");
         assert_eq!(Profile::real().preview("short"), "...");
+    }
+
+    #[test]
+    fn overrides_flip_only_what_they_name() {
+        let overrides: Overrides = serde_json::from_value(serde_json::json!({
+            "page_cap": 37, "foreign_org": "unfiltered", "acl_list_org_envelope": true
+        }))
+        .expect("overrides");
+        let flipped = Profile::real().with_overrides(&overrides);
+        assert_eq!(flipped.page_cap, Some(37));
+        assert_eq!(flipped.foreign_org, ForeignOrg::Unfiltered);
+        assert!(flipped.acl_list_org_envelope);
+        assert_eq!(
+            Profile {
+                page_cap: None,
+                foreign_org: ForeignOrg::Forbidden,
+                acl_list_org_envelope: false,
+                ..flipped
+            },
+            Profile::real()
+        );
+        assert_eq!(
+            Profile::real().with_overrides(&Overrides::default()),
+            Profile::real()
+        );
+        assert!(
+            serde_json::from_value::<Overrides>(serde_json::json!({ "page_size": 1 })).is_err()
+        );
     }
 
     #[test]

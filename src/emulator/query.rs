@@ -139,7 +139,9 @@ impl Params {
 impl Params {
     /// The page requested of the list at `collection_path`, reading only the paging parameters
     /// the profile lets that list honour (see [`Profile::honours_cursors`]); the others are
-    /// ignored, unchecked, as a server that does not declare them would.
+    /// ignored, unchecked, as a server that does not declare them would. The profile's page cap
+    /// (P3) bounds every cursor-paged list, and its env var default cap (P7) an env var list
+    /// asked without `limit`.
     ///
     /// # Errors
     /// As [`Params::page`], for the parameters read.
@@ -157,7 +159,20 @@ impl Params {
                 _ => false,
             }
         });
-        honoured.page()
+        let mut page = honoured.page()?;
+        let collection = crate::vocab::Collection::at_list_path(collection_path);
+        if let Some(cap) = profile.page_cap
+            && collection.is_none_or(|c| c.declares_cursor_paging())
+        {
+            page.limit = Some(page.limit.map_or(cap, |asked| asked.min(cap)));
+        }
+        if let Some(cap) = profile.env_var_default_cap
+            && collection == Some(crate::vocab::Collection::EnvVar)
+            && page.limit.is_none()
+        {
+            page.limit = Some(cap);
+        }
+        Ok(page)
     }
 }
 

@@ -311,8 +311,25 @@ pub fn create(
     };
     let existing = natural_key(spec.kind, &probe)
         .and_then(|key| store.table(spec.kind).get_by_key(&key))
-        .cloned();
+        .cloned()
+        // The answer of S11 where create-or-return is not atomic: two POSTs of one name that
+        // cross both create, as every POST does here.
+        .filter(|_| {
+            !(mode == Mode::Post
+                && spec.kind == Collection::EnvVar
+                && store.profile.env_var_post_duplicates)
+        });
     match (existing, mode) {
+        // The answer of E3 where an existing slug is an error rather than returned.
+        (Some(_), Mode::Post)
+            if spec.kind == Collection::Environment
+                && store.profile.environment_create_conflicts =>
+        {
+            Err(ErrorResponse {
+                status: axum::http::StatusCode::CONFLICT,
+                message: "an environment with this slug already exists".into(),
+            })
+        }
         (Some(existing), Mode::Post) => Ok(existing.object),
         (Some(existing), Mode::Put) => {
             let mut object = draft.fields;
@@ -423,7 +440,9 @@ pub fn list(
     spec: &Endpoint,
     params: &Params,
 ) -> Result<Vec<JsonMap>, ErrorResponse> {
-    caller.check_org_name(params.one("org_name")?)?;
+    if !caller.list_org_name(store, params.one("org_name")?)? {
+        return Ok(Vec::new());
+    }
     let page = params.page_for(&store.profile, spec.kind.path())?;
     let ids = params.uuids("ids")?;
     let name = if spec.name_param.is_empty() {
@@ -450,8 +469,11 @@ pub fn list(
         }
     }
     let table = store.table(spec.kind);
+    // Soft-deleted objects stay listed, with `deleted_at`, when the profile says so (P9).
+    let with_deleted = store.profile.lists_show_soft_deleted && spec.kind.has_deleted_at();
     let items: Vec<&Record> = table
-        .live()
+        .newest_first()
+        .filter(|r| !r.deleted || with_deleted)
         .filter(|r| r.org_id == caller.org_id)
         .filter(|r| ids.is_empty() || ids.iter().any(|id| id == r.id()))
         .filter(|r| name.as_deref().is_none_or(|n| r.str_field("name") == n))

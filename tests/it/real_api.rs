@@ -4,7 +4,7 @@
 //! through the real binary (with their exit codes and output), and what the request log and the
 //! live lists must show afterwards. A case names the profile and preview style when it runs
 //! under the other answer of an unconfirmed assumption, how the user list shows service
-//! accounts (K1) and the org's plan (G3).
+//! accounts (K1), the org's plan (G3), and single profile switches (`rules:`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +12,8 @@ use std::time::Duration;
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::api::error::ApiError;
 use bt_gitops::emulator::{
-    EmuHandle, EmulatorConfig, FaultRule, PreviewStyle, Profile, ProfileName, SeedDoc, spawn,
+    EmuHandle, EmulatorConfig, FaultRule, Overrides, PreviewStyle, Profile, ProfileName, SeedDoc,
+    spawn,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,6 +40,10 @@ struct Case {
     /// `starter`: the org has only the Owners group and group and role creates are refused (G3).
     #[serde(default)]
     plan: Option<String>,
+    /// Single switches of the profile flipped for this case (the answer of an unconfirmed
+    /// assumption that neither profile picks: a page cap, an enveloped ACL list...).
+    #[serde(default)]
+    rules: Overrides,
     seed: Value,
     /// The key bt-gitops runs with (`BRAINTRUST_API_KEY`).
     key: String,
@@ -106,6 +111,9 @@ struct LiveCheck {
     field: String,
     equals: String,
     count: usize,
+    /// Count only objects without `deleted_at` (for lists that show soft-deleted ones).
+    #[serde(default)]
+    not_deleted: bool,
 }
 
 /// The longest a command may run: a guard against a client that loops (the paging case),
@@ -141,7 +149,7 @@ fn profile_of(case: &Case) -> Profile {
         .unwrap_or("real")
         .parse()
         .expect("a profile name");
-    let mut profile = name.profile();
+    let mut profile = name.profile().with_overrides(&case.rules);
     if let Some(listing) = &case.service_accounts {
         profile =
             profile.with_service_accounts(listing.parse().expect("a service-account listing"));
@@ -275,14 +283,21 @@ fn run_case(case: &Case) -> Vec<String> {
     }
     let client = Client::new(ClientConfig::new(emu.url(), &case.key)).expect("client");
     for check in &case.live {
-        let list: Result<Value, ApiError> = runtime.block_on(client.get(&check.list, &[]));
-        let objects = list
-            .ok()
-            .and_then(|v| v.get("objects").and_then(Value::as_array).cloned())
-            .unwrap_or_default();
+        // Walked like bt-gitops walks lists, so that a page cap does not hide objects.
+        let (path, query) = check.list.split_once('?').unwrap_or((&check.list, ""));
+        let query: Vec<(&str, String)> = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
+        let list: Result<Vec<Value>, ApiError> = runtime
+            .block_on(client.list_items::<Value>(path, &query))
+            .map(|listed| listed.items);
+        let objects = list.unwrap_or_default();
         let n = objects
             .iter()
             .filter(|o| o.get(&check.field).and_then(Value::as_str) == Some(&check.equals))
+            .filter(|o| !check.not_deleted || o.get("deleted_at").is_none_or(Value::is_null))
             .count();
         if n != check.count {
             failures.push(format!(
@@ -385,4 +400,124 @@ fn emulator_runs_take_their_profile_from_the_environment() {
         "{}",
         unknown.stderr
     );
+}
+
+/// S11: two applies never hold an org's lease at once, whether two `POST /v1/env_var` of the
+/// lease's name create one env var between them (answer A) or one each (answer B, the
+/// emulator's `env_var_post_duplicates`). A lease held by another apply stops a second one, two
+/// takes that race leave exactly one holder, and the loser leaves nothing behind; an apply run
+/// while the lease is held exits 1 and writes nothing.
+#[test]
+fn two_applies_never_hold_the_lease_at_once() {
+    use bt_gitops::apply::lease::{self, LeaseError};
+    let key = "sk-realapi-acme-0000000000000001";
+    let seed: SeedDoc = serde_json::from_value(serde_json::json!({
+        "orgs": [{
+            "name": "acme",
+            "users": [{ "email": "alice@acme.com", "owner": true,
+                        "api_keys": [{ "name": "tool", "key": key }] }],
+        }]
+    }))
+    .expect("a valid seed");
+    let ttl = Duration::from_secs(600);
+    for duplicates in [false, true] {
+        let answer = if duplicates { "B" } else { "A" };
+        let runtime = runtime();
+        let profile = Profile::real().with_overrides(&Overrides {
+            env_var_post_duplicates: Some(duplicates),
+            ..Overrides::default()
+        });
+        let emu = runtime.block_on(async {
+            spawn(
+                EmulatorConfig::default()
+                    .with_seed(seed.clone())
+                    .with_profile(profile),
+            )
+            .await
+            .expect("emulator starts")
+        });
+        let client = Client::new(ClientConfig::new(emu.url(), key)).expect("client");
+        let leases = || {
+            runtime
+                .block_on(client.list_items::<Value>(
+                    "/v1/env_var",
+                    &[("env_var_name", lease::LEASE_NAME.to_owned())],
+                ))
+                .map(|l| l.items.len())
+                .unwrap_or(usize::MAX)
+        };
+
+        // One after the other: the second is told who holds it.
+        let first = runtime
+            .block_on(lease::acquire(&client, "acme", "first", ttl))
+            .unwrap_or_else(|e| panic!("{answer}: the first take: {e}"));
+        match runtime.block_on(lease::acquire(&client, "acme", "second", ttl)) {
+            Err(LeaseError::Held { holder, .. }) => assert_eq!(holder, "first", "{answer}"),
+            other => panic!("{answer}: expected the lease held by `first`, got {other:?}"),
+        }
+        assert_eq!(leases(), 1, "{answer}: the loser leaves nothing behind");
+
+        // An apply while it is held: refused, nothing written.
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(
+            dir.path().join("org.yaml"),
+            "org: acme\n---\nproject: research\n",
+        )
+        .expect("write");
+        emu.clear_requests();
+        let run = run_bounded_with_env(
+            dir.path(),
+            &["apply", "--auto-approve", "org.yaml"],
+            &[
+                ("BRAINTRUST_API_URL", emu.url()),
+                ("BRAINTRUST_API_KEY", key),
+            ],
+            HANG_GUARD,
+        );
+        assert_eq!(run.code, Some(1), "{answer}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr
+                .contains("another apply holds the lease of org `acme`: first"),
+            "{answer}: {}",
+            run.stderr
+        );
+        let writes: Vec<String> = emu
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method != "GET" && r.path != "/v1/env_var" && !r.path.starts_with("/v1/env_var/")
+            })
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(writes.is_empty(), "{answer}: {writes:?}");
+        assert_eq!(
+            leases(),
+            1,
+            "{answer}: the refused apply leaves nothing behind"
+        );
+        runtime
+            .block_on(first.release())
+            .unwrap_or_else(|e| panic!("{answer}: release: {e}"));
+        assert_eq!(leases(), 0, "{answer}");
+
+        // Two takes at once: exactly one holds it.
+        let (x, y) = runtime.block_on(async {
+            tokio::join!(
+                lease::acquire(&client, "acme", "x", ttl),
+                lease::acquire(&client, "acme", "y", ttl)
+            )
+        });
+        let held: Vec<_> = [x, y].into_iter().filter_map(Result::ok).collect();
+        assert_eq!(
+            held.len(),
+            1,
+            "{answer}: exactly one of two racing takes holds the lease"
+        );
+        assert_eq!(leases(), 1, "{answer}");
+        for lease in held {
+            runtime.block_on(lease.release()).expect("release");
+        }
+        assert_eq!(leases(), 0, "{answer}");
+        runtime.block_on(emu.shutdown());
+    }
 }

@@ -170,7 +170,13 @@ async fn list_org(
     RawQuery(q): RawQuery,
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
-        resource::list(store, caller, &ACL_ORG, &Params::parse(q.as_deref()))
+        let objects = resource::list(store, caller, &ACL_ORG, &Params::parse(q.as_deref()))?;
+        // The spec shows a bare array; the profile may wrap it as the other lists are (P8).
+        Ok(if store.profile.acl_list_org_envelope {
+            serde_json::json!({ "objects": objects })
+        } else {
+            Value::Array(objects.into_iter().map(Value::Object).collect())
+        })
     })
 }
 

@@ -58,8 +58,12 @@ async fn org_list(
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
         let params = Params::parse(q.as_deref());
-        caller.check_org_name(params.one("org_name")?)?;
-        let page = params.page()?;
+        if !caller.list_org_name(store, params.one("org_name")?)? {
+            return Ok(ListResponse::<JsonMap> {
+                objects: Vec::new(),
+            });
+        }
+        let page = params.page_for(&store.profile, Collection::Organization.path())?;
         let ids = params.uuids("ids")?;
         let table = store.table(Collection::Organization);
         let items: Vec<&Record> = table
@@ -118,8 +122,12 @@ async fn user_list(
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
         let params = Params::parse(q.as_deref());
-        caller.check_org_name(params.one("org_name")?)?;
-        let page = params.page()?;
+        if !caller.list_org_name(store, params.one("org_name")?)? {
+            return Ok(ListResponse::<JsonMap> {
+                objects: Vec::new(),
+            });
+        }
+        let page = params.page_for(&store.profile, Collection::User.path())?;
         let ids = params.uuids("ids")?;
         let filters: Vec<(&str, Vec<&str>)> = ["given_name", "family_name", "email"]
             .into_iter()
@@ -301,6 +309,14 @@ fn patch_members(
         }
     }
     for id in leaving {
+        // The answer of K9 where `remove_users` removes only human users, silently.
+        if store.profile.remove_users_keeps_service_accounts
+            && store
+                .get(Collection::User, &id)
+                .is_some_and(|u| u.service_account)
+        {
+            continue;
+        }
         accounts::remove_member(store, &org_id, &id);
     }
     if store.profile.added_users_only_with_tokens {
