@@ -238,6 +238,10 @@ struct SecretWrite<'a> {
     declared: &'a BTreeMap<String, Value>,
     /// `PATCH /v1/env_var/{id}` requires the name.
     name: Option<&'a str>,
+    /// The metadata map is the manifest's whole (AI secrets): a key the manifest removed must
+    /// go, even where a PATCH deep-merges it back (S4). Env vars declare none, and keys others
+    /// put there are left alone.
+    metadata_managed: bool,
 }
 
 impl<'a> SecretWrite<'a> {
@@ -246,6 +250,7 @@ impl<'a> SecretWrite<'a> {
             field: "secret",
             declared,
             name: None,
+            metadata_managed: true,
         }
     }
 
@@ -254,6 +259,7 @@ impl<'a> SecretWrite<'a> {
             field: "value",
             declared: &NO_METADATA,
             name: Some(name),
+            metadata_managed: false,
         }
     }
 }
@@ -653,7 +659,11 @@ impl Cx<'_> {
                 if let Some(config) = body.get_mut("config") {
                     self.keep_unmodelled::<crate::wire::ProjectScore>(config, "config");
                 }
-                self.send(Method::PATCH, &self.object_path(&id)?, body)
+                let out = self
+                    .send(Method::PATCH, &self.object_path(&id)?, body.clone())
+                    .await?;
+                // A weighted score's map and the config may be deep-merged (J7).
+                self.replace_if_merged(&body, &out, &["categories", "config"], None)
                     .await?;
             }
             (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
@@ -678,7 +688,11 @@ impl Cx<'_> {
                 if let Some(config) = body.get_mut("config") {
                     self.keep_unmodelled::<crate::wire::ProjectAutomation>(config, "config");
                 }
-                self.send(Method::PATCH, &self.object_path(&id)?, body)
+                let out = self
+                    .send(Method::PATCH, &self.object_path(&id)?, body.clone())
+                    .await?;
+                // The config may be deep-merged (A4).
+                self.replace_if_merged(&body, &out, &["config"], None)
                     .await?;
             }
             (
@@ -813,7 +827,18 @@ impl Cx<'_> {
         if let Some(v) = secret {
             body[write.field] = json!(v.value);
         }
-        let out = self.send(method, path, body).await?;
+        let out = self.send(method.clone(), path, body.clone()).await?;
+        if write.metadata_managed && method == Method::PATCH {
+            // The metadata may be deep-merged (S4); bt-gitops's own record is rewritten whole
+            // below, so only the declared keys are looked at. The replacing PUT carries no
+            // secret, which keeps the stored one (S1).
+            let mut put = body.clone();
+            if let Some(map) = put.as_object_mut() {
+                map.remove(write.field);
+            }
+            self.replace_if_merged(&body, &out, &["metadata"], Some(put))
+                .await?;
+        }
         if let (Some(v), Some(id)) = (secret, out.get("id").and_then(Value::as_str)) {
             let at = out.get("secret_updated_at").cloned().unwrap_or(Value::Null);
             let mut map: Map<String, Value> = write
@@ -833,6 +858,50 @@ impl Cx<'_> {
                 .await?;
         }
         Ok(out)
+    }
+
+    /// After a PATCH that sent the object-typed `fields` of `sent` whole: when the answer still
+    /// holds a key that the live object had and `sent` left out, the server deep-merged them
+    /// (the spec's PATCH descriptions say it does; J7, A4, S4), and the key the manifest removed
+    /// would stay, with the plan showing the same update forever. The object is then replaced by
+    /// a PUT of its create body (`put`, or `sent` with the object's name and project), which
+    /// keeps the object's name, and that answer is checked the same way: a key still kept fails
+    /// the change loudly.
+    async fn replace_if_merged(
+        &self,
+        sent: &Value,
+        answer: &Value,
+        fields: &[&str],
+        put: Option<Value>,
+    ) -> Result<(), ChangeError> {
+        let Some(live) = self.live().and_then(|o| o.raw.as_ref()) else {
+            return Ok(());
+        };
+        if kept_by_merge(live, sent, answer, fields).is_empty() {
+            return Ok(());
+        }
+        let mut body = put.unwrap_or_else(|| sent.clone());
+        if let Some(map) = body.as_object_mut() {
+            map.insert("name".into(), json!(self.key.name));
+            if self.key.project.is_some() {
+                map.insert("project_id".into(), json!(self.project_id()?));
+            } else {
+                map.insert("org_name".into(), json!(self.key.org.as_str()));
+            }
+        }
+        let out = self
+            .send(Method::PUT, self.collection()?, body.clone())
+            .await?;
+        let kept = kept_by_merge(live, &body, &out, fields);
+        if kept.is_empty() {
+            Ok(())
+        } else {
+            Err(ChangeError::Unresolved(format!(
+                "the API kept {} although the manifest removed {}, after a PATCH and a replacing PUT",
+                kept.join(", "),
+                if kept.len() == 1 { "it" } else { "them" }
+            )))
+        }
     }
 
     fn acl_item(&self, g: &GrantSpec) -> Result<AclItem, ChangeError> {
@@ -938,6 +1007,36 @@ fn keep_unknown(sent: &mut Value, live: &Value, modelled: &Value) {
             (None, None) => {
                 sent.insert(k.clone(), v.clone());
             }
+            _ => {}
+        }
+    }
+}
+
+/// The keys (as `field.key` paths) under the object-typed `fields` that `live` held, `sent`
+/// left out and `answer` still holds; bt-gitops's own secret record is not looked at.
+fn kept_by_merge(live: &Value, sent: &Value, answer: &Value, fields: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in fields {
+        if let Some(sent) = sent.get(*field) {
+            kept_keys(&live[*field], sent, &answer[*field], field, &mut out);
+        }
+    }
+    out
+}
+
+fn kept_keys(live: &Value, sent: &Value, answer: &Value, at: &str, out: &mut Vec<String>) {
+    let (Value::Object(live), Value::Object(sent), Value::Object(answer)) = (live, sent, answer)
+    else {
+        return;
+    };
+    for (k, v) in live {
+        if v.is_null() || k == SECRET_METADATA_KEY {
+            continue;
+        }
+        let path = format!("{at}.{k}");
+        match (sent.get(k), answer.get(k)) {
+            (None, Some(kept)) if !kept.is_null() => out.push(path),
+            (Some(s), Some(a)) => kept_keys(v, s, a, &path, out),
             _ => {}
         }
     }

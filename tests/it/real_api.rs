@@ -2,8 +2,10 @@
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
-//! live lists must show afterwards. A case names the profile and preview style when it runs
-//! under the other answer of an unconfirmed assumption.
+//! live lists must show afterwards. A case names the profile, the preview style and the answers
+//! (`Profile::with_answer`) when it runs under the other answer of an unconfirmed assumption
+//! (`docs/api-assumptions.md`); the cases named after an entry id (`j7-...`) run bt-gitops under
+//! each answer of that entry.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +33,9 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
+    /// Answers of unconfirmed assumptions to set on the profile (`Profile::ANSWERS`).
+    #[serde(default)]
+    answers: Vec<String>,
     seed: Value,
     /// The key bt-gitops runs with (`BRAINTRUST_API_KEY`).
     key: String,
@@ -81,6 +86,8 @@ struct RequestCheck {
 #[serde(deny_unknown_fields)]
 struct LiveCheck {
     list: String,
+    /// A top-level field, or a JSON pointer (`/config/export_path`); a value that is not a
+    /// string is compared as its JSON text.
     field: String,
     equals: String,
     count: usize,
@@ -119,7 +126,10 @@ fn profile_of(case: &Case) -> Profile {
         .unwrap_or("real")
         .parse()
         .expect("a profile name");
-    let profile = name.profile();
+    let mut profile = name.profile();
+    for answer in &case.answers {
+        profile = profile.with_answer(answer).expect("a known answer");
+    }
     match case.previews.as_deref() {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
@@ -238,7 +248,19 @@ fn run_case(case: &Case) -> Vec<String> {
             .unwrap_or_default();
         let n = objects
             .iter()
-            .filter(|o| o.get(&check.field).and_then(Value::as_str) == Some(&check.equals))
+            .filter(|o| {
+                let value = if check.field.starts_with('/') {
+                    o.pointer(&check.field)
+                } else {
+                    o.get(&check.field)
+                };
+                value.is_some_and(|v| match v {
+                    Value::String(s) => *s == check.equals,
+                    other => {
+                        serde_json::to_string(other).ok().as_deref() == Some(check.equals.as_str())
+                    }
+                })
+            })
             .count();
         if n != check.count {
             failures.push(format!(
