@@ -7,7 +7,9 @@
 //! secrets and env vars.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
-//! object unmodified), projects are created and then patched with their settings (settings are
+//! object unmodified), except where the name is held in another project of a collection whose
+//! names may be unique per org (A3, J9: then a POST, checked), updates whose PATCH deep-merged
+//! a removed key back are finished by a replacing PUT (J7, A4, S4), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
 //! over: see `kinds::project`), an AWS export gets an external id when it declares none,
 //! members, service accounts and grants go through their special endpoints, new members' and
@@ -391,12 +393,64 @@ impl Cx<'_> {
     async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
         let project_id = self.typed_project_id()?;
         let (verb, body) = spec.create(project_id, &self.key.name);
-        let method = match verb {
-            CreateVerb::Post => Method::POST,
-            CreateVerb::Put => Method::PUT,
+        let out = match verb {
+            CreateVerb::Post => self.send(Method::POST, self.collection()?, body).await?,
+            CreateVerb::Put => self.put_in_project(body).await?,
         };
-        let out = self.send(method, self.collection()?, body).await?;
         Ok(self.created(&out))
+    }
+
+    /// Whether another project of the org holds, or is declared to hold, an object of this
+    /// change's collection under its name, in a collection whose names the spec does not
+    /// promise to be unique per project (A3, J9).
+    fn name_held_elsewhere(&self) -> bool {
+        let collection = self.key.kind.list_collection();
+        if collection.names_unique_per_project() {
+            return false;
+        }
+        let elsewhere =
+            |project: &Option<ProjectName>| project.is_some() && *project != self.key.project;
+        let same = |k: &ResourceKey| {
+            k.org == self.key.org
+                && elsewhere(&k.project)
+                && k.kind.list_collection() == collection
+                && k.name == self.key.name
+        };
+        self.input.live.objects.keys().any(same)
+            || self.input.desired.resources.keys().any(same)
+            || self.input.live.unknown.iter().any(|u| {
+                u.org == self.key.org
+                    && elsewhere(&u.project)
+                    && u.collection == collection
+                    && u.name.as_deref() == Some(self.key.name.as_str())
+            })
+    }
+
+    /// Creates a project child with a PUT (create or replace by name), unless its name is
+    /// held in another project of the org: where names are unique per org rather than per
+    /// project, that PUT would replace the other project's object. It is then created with a
+    /// POST (create, or return the existing object unmodified), and an answer from another
+    /// project fails the change without anything changed (A3, J9).
+    async fn put_in_project(&self, body: Value) -> Result<Value, ChangeError> {
+        if !self.name_held_elsewhere() {
+            return self.send(Method::PUT, self.collection()?, body).await;
+        }
+        let out = self.send(Method::POST, self.collection()?, body).await?;
+        let ours = self.project_id()?;
+        match out.get("project_id").and_then(Value::as_str) {
+            Some(project_id) if project_id == ours => Ok(out),
+            other => {
+                let entry = match self.key.kind.list_collection() {
+                    crate::vocab::Collection::SpanIframe => "J9",
+                    _ => "A3",
+                };
+                Err(ChangeError::Unresolved(format!(
+                    "the API answered the create of `{}` with an object of that name in another project ({}): its names are unique in the org, not per project (docs/api-assumptions.md {entry}); nothing was changed, give it a name no other project uses",
+                    self.key,
+                    other.unwrap_or("none named")
+                )))
+            }
+        }
     }
 
     /// Creates a plain org-level object with its kind's typed create body (see `crate::kinds`).
@@ -571,9 +625,7 @@ impl Cx<'_> {
                     automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
                         external_id(self.key)
                     });
-                let out = self
-                    .send(Method::PUT, self.collection()?, typed(&body)?)
-                    .await?;
+                let out = self.put_in_project(typed(&body)?).await?;
                 Ok(self.created(&out))
             }
             Spec::Grant(g) => {
