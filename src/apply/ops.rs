@@ -27,7 +27,7 @@ use crate::api::client::{Client, Created};
 use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::kinds::{
-    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, member, project,
+    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, export, member, project,
     project_score, service_account, service_token,
 };
 use crate::live::LiveObject;
@@ -626,7 +626,11 @@ impl Cx<'_> {
                         external_id(self.key)
                     });
                 let out = self.put_in_project(typed(&body)?).await?;
-                Ok(self.created(&out))
+                let id = self.created(&out);
+                if let Some(message) = export::external_id_not_taken(&spec, &out) {
+                    return Err(ChangeError::Unresolved(message));
+                }
+                Ok(id)
             }
             Spec::Grant(g) => {
                 let item = self.acl_item(g)?;
@@ -746,6 +750,9 @@ impl Cx<'_> {
                 // The config may be deep-merged (A4).
                 self.replace_if_merged(&body, &out, &["config"], None)
                     .await?;
+                if let Some(message) = export::external_id_not_taken(&spec, &out) {
+                    return Err(ChangeError::Unresolved(message));
+                }
             }
             (
                 Spec::Member(_) | Spec::ServiceAccount | Spec::ServiceToken(_) | Spec::Grant(_),
