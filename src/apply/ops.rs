@@ -913,8 +913,20 @@ impl Cx<'_> {
             if let Some(name) = write.name {
                 stamp["name"] = json!(name);
             }
-            self.send(Method::PATCH, &self.object_path(id)?, stamp)
+            let stamped = self
+                .send(Method::PATCH, &self.object_path(id)?, stamp)
                 .await?;
+            // The record holds only when a metadata PATCH leaves the time alone (S5, S10);
+            // otherwise every write would read as a rotation made outside git.
+            if let (Some(written), Some(moved)) = (
+                at.as_str(),
+                stamped.get("secret_updated_at").and_then(Value::as_str),
+            ) && written != moved
+            {
+                return Err(ChangeError::Unresolved(format!(
+                    "the value was written, but the API moved `secret_updated_at` (from {written} to {moved}) when bt-gitops only recorded the write in the metadata, so its own writes would read as rotations made outside git; see docs/api-assumptions.md S10"
+                )));
+            }
         }
         Ok(out)
     }
