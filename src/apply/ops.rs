@@ -1131,7 +1131,26 @@ fn body_value<T: serde::Serialize>(body: &T) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::keep_unknown;
+    use super::{SECRET_METADATA_KEY, keep_unknown, kept_by_merge};
+
+    #[test]
+    fn keys_a_merging_patch_kept_are_found() {
+        let live = json!({"categories": {"a": 0.5, "b": 0.5},
+            "metadata": {"team": "ml", "region": "us", SECRET_METADATA_KEY: {"digest": "d", "written_at": "t"}}});
+        let sent = json!({"categories": {"a": 1.0},
+            "metadata": {"region": "eu", SECRET_METADATA_KEY: {"digest": "e"}}});
+        // A merging server: every live key stays.
+        let merged = json!({"categories": {"a": 1.0, "b": 0.5},
+            "metadata": {"team": "ml", "region": "eu", SECRET_METADATA_KEY: {"digest": "e", "written_at": "t"}}});
+        assert_eq!(
+            kept_by_merge(&live, &sent, &merged, &["categories", "metadata"]),
+            ["categories.b", "metadata.team"]
+        );
+        // A replacing server: nothing kept; bt-gitops's own record is never looked at.
+        assert!(kept_by_merge(&live, &sent, &sent, &["categories", "metadata"]).is_empty());
+        // A field the body does not send is not looked at either.
+        assert!(kept_by_merge(&live, &json!({}), &merged, &["categories"]).is_empty());
+    }
 
     #[test]
     fn unknown_parts_are_kept_and_known_ones_are_not_brought_back() {
