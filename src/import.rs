@@ -4,8 +4,10 @@
 //! The org document holds people, access control and credentials; each project gets its own
 //! file. Values are written in YAML flow style (`{ name: x, color: "#fff" }`), which reads like
 //! the hand-written examples. Secrets become `{ env: NAME }` stubs, listed in a header comment,
-//! because their values cannot be read. Objects the manifest language cannot express yet
-//! (scorers or preprocessors given by function id) are left out and named in a comment, so that
+//! because their values cannot be read. The functions, prompts, experiments and datasets of every
+//! project are read with the org (`cli::import`), so grants on them and scorers using them are
+//! written by name. Objects the manifest language cannot express yet (a scorer known only by
+//! function id, function-level env vars) are left out and named in a comment, so that
 //! `plan` right after an import shows no changes besides secrets awaiting values.
 
 use std::collections::BTreeMap;
@@ -81,17 +83,40 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 _ => None,
             }),
     );
-    let mut accounts: BTreeMap<&str, Vec<Value>> = objects
+    // Only accounts that exist: one seen only through its tokens may be a deleted account's
+    // leftovers (assumption K1), so unless a group or grant holds it (it is then in the org),
+    // it is named in the header instead of written.
+    let held: std::collections::BTreeSet<&str> = objects
+        .iter()
+        .flat_map(|(_, s)| match s {
+            Spec::OrgChild(OrgChildSpec::Group(g)) => {
+                g.service_accounts.iter().map(Name::as_str).collect()
+            }
+            Spec::Grant(GrantSpec {
+                subject: Subject::ServiceAccount(n),
+                ..
+            }) => vec![n.as_str()],
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut accounts: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for (k, _) in objects
         .iter()
         .filter(|(k, _)| k.kind == Kind::ServiceAccount)
-        .map(|(k, _)| (k.name.as_str(), Vec::new()))
-        .collect();
+    {
+        if live.accounts_seen_only_through_tokens.contains(k) && !held.contains(k.name.as_str()) {
+            skipped.push(format!(
+                "{k}: seen only through its service tokens (the user list does not show it), so it may have been deleted"
+            ));
+        } else {
+            accounts.insert(k.name.as_str(), Vec::new());
+        }
+    }
     for (_, s) in &objects {
-        if let Spec::ServiceToken(t) = s {
-            accounts
-                .entry(t.account.as_str())
-                .or_default()
-                .push(json!({ "name": t.name.as_str() }));
+        if let Spec::ServiceToken(t) = s
+            && let Some(tokens) = accounts.get_mut(t.account.as_str())
+        {
+            tokens.push(json!({ "name": t.name.as_str() }));
         }
     }
     list(
@@ -138,10 +163,15 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         for (k, s) in each(Kind::OnlineScoring) {
             match entry(k, s) {
                 Some(e) => online.push(e.text),
-                None => skipped.push(format!("{}: its scorers are functions given by id", k)),
+                None => skipped.push(format!("{}: a scorer is a function known only by id", k)),
             }
         }
         list(&mut p, "online_scoring", online.into_iter());
+        for (k, s) in each(Kind::EnvironmentAlert) {
+            if entry(k, s).is_none() {
+                skipped.push(format!("{k}: its environment filter is an empty list"));
+            }
+        }
         for kind in [
             Kind::SpanIframe,
             Kind::McpServer,
@@ -149,6 +179,7 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             Kind::Alert,
             Kind::Retention,
             Kind::Export,
+            Kind::EnvironmentAlert,
             Kind::Grant,
         ] {
             list(
@@ -157,14 +188,21 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 entries(&objects, kind, Some(name)),
             );
         }
+        for (k, _) in each(Kind::EnvVar).filter(|(_, s)| !project_scoped(s)) {
+            skipped.push(format!(
+                "{k}: an env var of a function (not written by import yet)"
+            ));
+        }
         list(
             &mut p,
             "env_vars",
-            each(Kind::EnvVar).map(|(k, _)| {
-                let env = env_name(&format!("{name}_{}", k.name));
-                secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                flow(&env_var::manifest(&k.name, &env))
-            }),
+            each(Kind::EnvVar)
+                .filter(|(_, s)| project_scoped(s))
+                .map(|(k, _)| {
+                    let env = env_name(&format!("{name}_{}", k.name));
+                    secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
+                    flow(&env_var::manifest(&k.name, &env))
+                }),
         );
         files.push(ImportedFile {
             path: format!("projects/{}.yaml", file_name(name)),
@@ -181,7 +219,9 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         }
     }
     if !skipped.is_empty() {
-        header.push_str("# Left out (not expressible in manifests yet):\n");
+        header.push_str(
+            "# Left out (not expressible in manifests yet, or not confirmed to exist):\n",
+        );
         for s in &skipped {
             let _ = writeln!(header, "#   {s}");
         }
@@ -194,6 +234,17 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         },
     );
     files
+}
+
+/// Whether a spec is an env var of its project itself (not of one of its functions).
+fn project_scoped(s: &Spec) -> bool {
+    matches!(
+        s,
+        Spec::EnvVar(EnvVarSpec {
+            scope: EnvVarScope::Project(_),
+            ..
+        })
+    )
 }
 
 /// One object as an item of a manifest list: the list's key and the item in flow style.
@@ -223,13 +274,15 @@ pub fn section(kind: Kind) -> Option<&'static str> {
         Kind::Alert => "alerts",
         Kind::Retention => "retention",
         Kind::Export => "exports",
+        Kind::EnvironmentAlert => "environment_alerts",
         _ => return None,
     })
 }
 
 /// An object of a list-item kind as import writes it; `None` for other kinds (org settings,
 /// projects, secrets, service accounts and tokens) and for what manifests cannot express yet
-/// (an online scoring rule whose scorers are functions given by id).
+/// (an online scoring rule with a scorer known only by function id, an environment alert whose
+/// filter is an empty list).
 #[must_use]
 pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
     let value = match spec {
@@ -255,10 +308,11 @@ pub fn entry(k: &ResourceKey, spec: &Spec) -> Option<Entry> {
             });
         }
         Spec::Score(sc) => score::manifest(&k.name, sc),
-        Spec::OnlineScoring(o) => online_scoring::manifest(&k.name, o)?,
+        Spec::OnlineScoring(o) => online_scoring::manifest(&k.name, o, k.project.as_ref())?,
         Spec::Alert(a) => alert::manifest(&k.name, a),
         Spec::Retention(r) => retention::manifest(&k.name, r),
         Spec::Export(e) => export::manifest(&k.name, e),
+        Spec::EnvironmentAlert(e) => crate::kinds::environment_alert::manifest(&k.name, e)?,
         _ => return None,
     };
     Some(Entry {

@@ -15,6 +15,9 @@ pub struct LiveState {
     pub objects: BTreeMap<ResourceKey, LiveObject>,
     /// Reads that failed or were cut short: deletes in these scopes are not safe.
     pub incomplete: BTreeSet<ReadScope>,
+    /// Why a scope of `incomplete` is held back, when it is not a failed list (an object that
+    /// could hold a name anywhere in it, named).
+    pub incomplete_reasons: BTreeMap<ReadScope, Vec<String>>,
     /// Live API keys, for the API-key policy (observe and delete only).
     pub api_keys: Vec<LiveApiKey>,
     /// Who bt-gitops itself is in each org, when its key could be matched to a principal.
@@ -27,6 +30,28 @@ pub struct LiveState {
     /// we do not know, a shape we do not manage): never changed or deleted, shown in the plan
     /// as unmanaged, and their names are taken.
     pub unknown: Vec<UnknownObject>,
+    /// What each org's reads showed about how its user list shows service accounts (K1).
+    pub account_listing: BTreeMap<OrgName, AccountListing>,
+    /// Service accounts seen only through their tokens (the user list did not show them): they
+    /// may exist hidden from the user list, or be deleted with their tokens left behind, and
+    /// nothing read tells which. `import` does not write them.
+    pub accounts_seen_only_through_tokens: BTreeSet<ResourceKey>,
+}
+
+/// How an org's user list was seen to show service accounts (assumption K1): whether an
+/// account missing from it can be taken as absent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AccountListing {
+    /// The user list shows service accounts (one without an email, one marked
+    /// `user_type: service_account`, or one whose id a service token names): an account
+    /// missing from it does not exist.
+    Listed,
+    /// The user list hides some principal (a service token's account, a group member or a
+    /// grant's user missing from it, said in the text): an account missing from it may exist.
+    Hidden(String),
+    /// Nothing read tells either way (no service account, token or unknown principal).
+    #[default]
+    Unknown,
 }
 
 /// A listed object outside the model, kept as the API sent it.

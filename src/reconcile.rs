@@ -223,10 +223,14 @@ impl Reads {
                 Ok(state) => {
                     live.objects.extend(state.objects);
                     live.incomplete.extend(state.incomplete);
+                    live.incomplete_reasons.extend(state.incomplete_reasons);
                     live.api_keys.extend(state.api_keys);
                     live.own_principal.extend(state.own_principal);
                     live.references.extend(state.references);
                     live.unknown.extend(state.unknown);
+                    live.account_listing.extend(state.account_listing);
+                    live.accounts_seen_only_through_tokens
+                        .extend(state.accounts_seen_only_through_tokens);
                 }
                 Err(source) => {
                     failure.get_or_insert(ReconcileError::Fetch {
@@ -268,6 +272,14 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     } = read;
     // A name that does not resolve is refused at plan time (the `unresolved-reference` guard).
     live.unresolved = crate::refs::unresolved(input.desired, &live.references);
+    live.unresolved
+        .extend(crate::kinds::environment_alert::unresolved(
+            input.desired,
+            &live,
+        ));
+    // So is a built-in group the org does not have (G3: Starter plans have only Owners).
+    live.unresolved
+        .extend(crate::kinds::group::missing_builtins(input.desired, &live));
     let mut diffs = diff::diff(input.desired, &live, &input.secrets);
     // A failed list hides objects: nothing is planned in a scope that was not read completely.
     // Deletes there could remove what merely went unseen, and creates could overwrite it. The
@@ -275,7 +287,10 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     let mut incomplete: Vec<String> = live
         .incomplete
         .iter()
-        .map(|s| format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"))
+        .map(|s| match live.incomplete_reasons.get(s) {
+            Some(why) => format!("{s}: changes there (deletes included) are held back: {}", why.join("; ")),
+            None => format!("the list of {s} failed; changes there (deletes included) are held back until it reads completely"),
+        })
         .collect();
     diffs.retain(|d| live.is_complete_for(&d.key));
     // A declared object whose name a live object of another kind holds, which the manifests do
@@ -287,6 +302,10 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     notes.extend(diff::policy::api_key_violations(input.desired, &live, now));
+    notes.extend(crate::kinds::service_token::duplicate_name_notes(
+        input.desired,
+        &live,
+    ));
     let orgs = input
         .targets
         .iter()

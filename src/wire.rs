@@ -1271,6 +1271,7 @@ pub enum AutomationConfigBody {
     Logs(LogsAutomationBody),
     Retention(RetentionAutomation),
     BtqlExport(BtqlExportAutomationBody),
+    EnvironmentUpdate(EnvironmentUpdateAutomation),
 }
 
 /// `event_type: logs` as sent.

@@ -53,8 +53,11 @@ pub async fn member_id(
     Ok(None)
 }
 
-/// The id of the service account of `org` with this name, a user read as one by
-/// `kinds::service_account::read` (assumption K1).
+/// The id of the service account of `org` with this name (assumption K1): a user read as one
+/// by `kinds::service_account::read`, else a user of that given name (a service account
+/// listed with an email and nothing that marks it: the plan was refused if a member had that
+/// given name, so a user who has it now is the account). `None` when the user list does not
+/// show service accounts.
 ///
 /// # Errors
 /// When the user list cannot be read.
@@ -63,8 +66,8 @@ pub async fn service_account_id(
     org: &str,
     name: &str,
 ) -> Result<Option<String>, ApiError> {
-    let users: Vec<wire::User> = client
-        .list_all(
+    let users = client
+        .list_items::<wire::User>(
             Collection::User.path(),
             &[
                 ("org_name", org.to_owned()),
@@ -72,10 +75,16 @@ pub async fn service_account_id(
             ],
         )
         .await?;
-    Ok(users
+    let pairs: Vec<(&wire::User, &Value)> = users.items.iter().zip(&users.raw).collect();
+    let marked = pairs
         .iter()
-        .find(|u| service_account::read(u).is_some_and(|n| n.as_str() == name))
-        .map(|u| u.id.to_string()))
+        .find(|(u, raw)| service_account::read(u, raw).is_some_and(|n| n.as_str() == name));
+    let named = || {
+        pairs
+            .iter()
+            .find(|(u, _)| u.given_name.as_deref() == Some(name))
+    };
+    Ok(marked.or_else(named).map(|(u, _)| u.id.to_string()))
 }
 
 /// The service token of `org` with this name held by this account, as the API lists it

@@ -18,11 +18,12 @@ use super::client::{Client, Listed, RawItem};
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::{
-    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, member,
-    service_account, service_token,
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, service_account,
+    service_token,
 };
 use crate::live::{
-    LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope, UnknownObject,
+    AccountListing, LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope,
+    UnknownObject,
 };
 use crate::model::*;
 use crate::refs::References;
@@ -169,9 +170,18 @@ pub async fn fetch_org_then(
         None,
     );
 
-    // Users first: every other kind refers to them by id.
+    // The token list first: it names service accounts whatever the user list shows (K1).
+    let tokens = b
+        .complete(tokens, Collection::ServiceToken, &[Kind::ServiceToken])
+        .unwrap_or_default();
+    let token_accounts = service_account::TokenAccounts::new(tokens.iter().map(|(t, _)| t));
+
+    // Users next: every other kind refers to them by id.
     let mut emails: HashMap<String, Email> = HashMap::new();
     let mut accounts: HashMap<String, Name> = HashMap::new();
+    let mut users_read = false;
+    let mut listed_accounts = false;
+    let mut user_ids: BTreeSet<String> = BTreeSet::new();
     // A list that fails also leaves incomplete the kinds that name its objects: their live
     // objects could not be resolved, so they would read as missing (planned creates) or as
     // changed (members of a group, subjects of a grant).
@@ -186,34 +196,67 @@ pub async fn fetch_org_then(
             Kind::Grant,
         ],
     ) {
+        users_read = true;
         for (u, raw) in users {
-            if u.email.is_some() {
-                let Some(email) = member::read(&u) else {
-                    continue;
-                };
-                emails.insert(u.id.to_string(), email.clone());
-                b.insert(
-                    ResourceKey::in_org(org, Kind::Member, email.as_str()),
-                    u.id.as_str(),
-                    Spec::Member(email),
-                    &u,
-                    None,
-                    Some(raw),
-                );
-            } else {
-                let Some(name) = service_account::read(&u) else {
-                    continue;
-                };
-                accounts.insert(u.id.to_string(), name.clone());
-                b.insert(
-                    ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
-                    u.id.as_str(),
-                    Spec::ServiceAccount,
-                    &u,
-                    None,
-                    Some(raw),
-                );
+            user_ids.insert(u.id.to_string());
+            match service_account::classify(&u, &raw, &token_accounts) {
+                service_account::ListedUser::Member(email) => {
+                    emails.insert(u.id.to_string(), email.clone());
+                    b.insert(
+                        ResourceKey::in_org(org, Kind::Member, email.as_str()),
+                        u.id.as_str(),
+                        Spec::Member(email),
+                        &u,
+                        None,
+                        Some(raw),
+                    );
+                }
+                service_account::ListedUser::ServiceAccount(name) => {
+                    listed_accounts = true;
+                    accounts.insert(u.id.to_string(), name.clone());
+                    b.insert(
+                        ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str()),
+                        u.id.as_str(),
+                        Spec::ServiceAccount,
+                        &u,
+                        None,
+                        Some(raw),
+                    );
+                }
+                service_account::ListedUser::Unreadable => {}
             }
+        }
+    }
+    // Accounts that tokens name but the user list does not show: where the user list shows
+    // service accounts, these were deleted and left their tokens behind (kept as unmanaged
+    // tokens below); where it shows none, they may be hidden from it (K1's documented answer)
+    // or deleted, and nothing read tells which, so they are read as accounts (grants and
+    // groups naming them resolve, and no second one is created) and marked as seen only
+    // through their tokens.
+    let mut hidden: Vec<String> = Vec::new();
+    if users_read {
+        for (id, name) in token_accounts.iter() {
+            if user_ids.contains(id) {
+                continue;
+            }
+            hidden.push(format!(
+                "service tokens name the account `{}` ({id}), which the user list does not show",
+                name.unwrap_or("?")
+            ));
+            if listed_accounts {
+                continue;
+            }
+            let Some(name) = name.and_then(|n| Name::new(n).ok()) else {
+                continue;
+            };
+            let key = ResourceKey::in_org(org, Kind::ServiceAccount, name.as_str());
+            if b.state.objects.contains_key(&key) {
+                continue;
+            }
+            accounts.insert(id.to_owned(), name.clone());
+            let shown = serde_json::json!({ "id": id, "service_account_name": name.as_str() });
+            b.insert(key.clone(), id, Spec::ServiceAccount, &shown, None, None);
+            b.state.accounts_seen_only_through_tokens.insert(key);
         }
     }
 
@@ -280,6 +323,15 @@ pub async fn fetch_org_then(
 
     if let Some(acls) = b.complete(acls, Collection::Acl, &[Kind::Grant]) {
         for (acl, raw) in acls {
+            if let Some(user) = acl.user_id.as_ref().map(wire::Id::as_str)
+                && users_read
+                && !user_ids.contains(user)
+                && !accounts.contains_key(user)
+            {
+                hidden.push(format!(
+                    "a grant names the user {user}, which the user list does not show"
+                ));
+            }
             let Some((key, spec)) = crate::kinds::grant::read(
                 org,
                 &acl,
@@ -300,6 +352,35 @@ pub async fn fetch_org_then(
                 Some(raw),
             );
         }
+    }
+
+    if users_read {
+        for (key, o) in &b.state.objects {
+            if key.kind != Kind::Group {
+                continue;
+            }
+            let members = o.raw.as_ref().and_then(|r| r["member_users"].as_array());
+            for id in members
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+            {
+                if !user_ids.contains(id) && !accounts.contains_key(id) {
+                    hidden.push(format!(
+                        "group `{}` holds the user {id}, which the user list does not show",
+                        key.name
+                    ));
+                }
+            }
+        }
+        let listing = if listed_accounts {
+            AccountListing::Listed
+        } else if let Some(first) = hidden.first() {
+            AccountListing::Hidden(first.clone())
+        } else {
+            AccountListing::Unknown
+        };
+        b.state.account_listing.insert(org.clone(), listing);
     }
 
     children.read(&mut b, &in_project);
@@ -333,7 +414,12 @@ pub async fn fetch_org_then(
         .complete(
             automations,
             Collection::ProjectAutomation,
-            &[Kind::Alert, Kind::Retention, Kind::Export],
+            &[
+                Kind::Alert,
+                Kind::Retention,
+                Kind::Export,
+                Kind::EnvironmentAlert,
+            ],
         )
         .unwrap_or_default()
     {
@@ -370,11 +456,25 @@ pub async fn fetch_org_then(
         );
     }
 
-    let tokens = b
-        .complete(tokens, Collection::ServiceToken, &[Kind::ServiceToken])
-        .unwrap_or_default();
     for (t, raw) in &tokens {
         let Some((name, spec)) = service_token::read(t, &accounts) else {
+            // Its account is not in the org (deleted, its tokens left behind): never read as a
+            // token of a declared account, never deleted, shown as unmanaged.
+            // It holds no name: a new account of the same name may declare a token of the same
+            // name (token names need not be unique, K10).
+            b.state.unknown.push(UnknownObject {
+                org: org.clone(),
+                project: None,
+                collection: Collection::ServiceToken,
+                id: Some(t.id.to_string()),
+                name: None,
+                reason: format!(
+                    "token `{}` of service account `{}`, which is not in the org (deleted, its tokens left behind)",
+                    t.name,
+                    t.service_account_name.as_deref().unwrap_or("?"),
+                ),
+                raw: raw.clone(),
+            });
             continue;
         };
         let key = ResourceKey::in_org(org, Kind::ServiceToken, name);
@@ -688,6 +788,23 @@ impl Builder {
         }
     }
 
+    /// Marks `kind` incomplete in the whole org for a reason other than a failed list; the
+    /// plan shows the reason.
+    fn incomplete_because(&mut self, kind: Kind, why: &str) {
+        tracing::warn!(org = %self.org, kind = %kind, %why, "held back in the whole org");
+        let scope = ReadScope {
+            org: self.org.clone(),
+            project: None,
+            kind,
+        };
+        self.state
+            .incomplete_reasons
+            .entry(scope.clone())
+            .or_default()
+            .push(why.to_owned());
+        self.state.incomplete.insert(scope);
+    }
+
     fn incomplete(&mut self, project: Option<ProjectName>, kind: Kind, err: &ApiError) {
         tracing::warn!(org = %self.org, kind = %kind, error = %err, "list failed; deletes in this scope are blocked");
         self.state.incomplete.insert(ReadScope {
@@ -758,30 +875,37 @@ impl Builder {
 
     /// Turns the items kept so far into unknown objects, in their projects. Soft-deleted ones
     /// and those of projects not listed are dropped like their decoded neighbours. An item of a
-    /// project collection whose project cannot be told could hold a name anywhere: its kinds
-    /// are marked incomplete in the whole org.
+    /// project collection without a `project_id` is placed by another field that names its
+    /// project (`project_name`, or `object_type: project` with `object_id`); one whose project
+    /// cannot be told at all could hold a name anywhere: its kinds are marked incomplete in the
+    /// whole org, and the plan names the item.
     fn place_unknown(&mut self, projects: &HashMap<String, ProjectName>) {
         for (collection, raw, reason) in std::mem::take(&mut self.unplaced) {
             if !raw["deleted_at"].is_null() {
                 continue;
             }
             let project = if in_project_collection(collection) {
-                match raw["project_id"].as_str() {
-                    Some(id) => match projects.get(id) {
-                        Some(p) => Some(p.clone()),
-                        None => continue,
-                    },
-                    None => {
-                        let err = ApiError::Decode {
-                            method: "GET".into(),
-                            url: collection.org_list().into(),
-                            message: format!("an item without a `project_id` ({reason})"),
+                match project_of(&raw, projects) {
+                    Placed::In(p) => Some(p),
+                    Placed::Gone => continue,
+                    Placed::Unknown => {
+                        let text = |f: &str| raw[f].as_str().map(|v| format!("{f} `{v}`"));
+                        let which: Vec<String> =
+                            ["name", "id"].iter().filter_map(|f| text(f)).collect();
+                        let which = if which.is_empty() {
+                            "an item with neither name nor id".to_owned()
+                        } else {
+                            format!("the item with {}", which.join(" and "))
                         };
+                        let why = format!(
+                            "{which} of `{}` names no project (no `project_id`, `project_name` or project `object_id`; {reason}), so it could hold a name in any project",
+                            collection.org_list()
+                        );
                         for kind in Kind::ALL
                             .iter()
                             .filter(|k| k.list_collection() == collection)
                         {
-                            self.incomplete(None, *kind, &err);
+                            self.incomplete_because(*kind, &why);
                         }
                         continue;
                     }
@@ -881,6 +1005,39 @@ impl Builder {
         });
         self.insert(key, v.id.as_str(), spec, v, Some(secret), Some(raw));
     }
+}
+
+/// Where an item outside the model lives, by the fields that can name its project.
+enum Placed {
+    In(ProjectName),
+    /// It names a project that is not listed (deleted): dropped like its decoded neighbours.
+    Gone,
+    /// Nothing names its project.
+    Unknown,
+}
+
+/// The project of an item outside the model: its `project_id`, else its `project_name`, else
+/// `object_id` when `object_type` is `project` (the form of views and ACL-like items).
+fn project_of(raw: &serde_json::Value, projects: &HashMap<String, ProjectName>) -> Placed {
+    let by_id = |id: &str| match projects.get(id) {
+        Some(p) => Placed::In(p.clone()),
+        None => Placed::Gone,
+    };
+    if let Some(id) = raw["project_id"].as_str() {
+        return by_id(id);
+    }
+    if let Some(name) = raw["project_name"].as_str() {
+        return match projects.values().find(|p| p.as_str() == name) {
+            Some(p) => Placed::In(p.clone()),
+            None => Placed::Gone,
+        };
+    }
+    if raw["object_type"].as_str() == Some("project")
+        && let Some(id) = raw["object_id"].as_str()
+    {
+        return by_id(id);
+    }
+    Placed::Unknown
 }
 
 /// Collections whose items carry a `project_id` and hold their names inside their project.

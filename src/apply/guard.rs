@@ -74,6 +74,7 @@ pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal
     out.extend(service_token_key(plan, live));
     out.extend(unresolved_references(live));
     out.extend(name_taken(plan, live));
+    out.extend(service_account_unconfirmed(plan, live));
     out.extend(retention_duplicate(plan, live));
     out
 }
@@ -113,6 +114,48 @@ fn retention_duplicate(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
                     "`{}` adds a retention rule for `{object_type}` in project `{project}`, which the live rule `{}` already covers, and two rules would apply to the same data; rules made in the UI carry names the UI picks, so declare that rule under the name `{}` (`bt-gitops import` writes it) instead of a new one, or delete it in the same plan",
                     c.address, key.name, key.name
                 ),
+                flag: None,
+            })
+        })
+        .collect()
+}
+
+/// Creates of service accounts that may already exist unseen (assumption K1): the org's
+/// reads show that its user list hides some principal (a service token's account, a group
+/// member or a grant's user it does not show), or a member has the account's name as their
+/// given name (a service account listed with an email and nothing that marks it reads as a
+/// member). A create would then make a second account on every run, so the plan is refused.
+/// No flag overrides it.
+fn service_account_unconfirmed(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == Action::Create && c.kind == Kind::ServiceAccount.as_str())
+        .filter_map(|c| {
+            let key = super::key_of(c).ok()?;
+            let namesake = live.objects.iter().find(|(k, o)| {
+                k.kind == Kind::Member
+                    && k.org == key.org
+                    && o.raw.as_ref().and_then(|r| r["given_name"].as_str())
+                        == Some(key.name.as_str())
+            });
+            let message = if let Some((member, _)) = namesake {
+                format!(
+                    "`{}` would create the service account `{}`, but the member `{}` has that name as their given name and may be this account, listed with an email (assumption K1); bt-gitops cannot tell and will not create a second one. Check the org's members in the UI: give the account a token (then bt-gitops tells it apart), or rename the declared account",
+                    c.address, key.name, member.name
+                )
+            } else if let Some(crate::live::AccountListing::Hidden(why)) =
+                live.account_listing.get(&key.org)
+            {
+                format!(
+                    "`{}` would create the service account `{}`, which bt-gitops does not see; but this org's user list does not show every service account ({why}; assumption K1), so `{}` may exist without tokens and bt-gitops will not create a second one. Check the org's service accounts in the UI, and give the account a token there (then bt-gitops sees it) or create it there",
+                    c.address, key.name, key.name
+                )
+            } else {
+                return None;
+            };
+            Some(Refusal {
+                guard: "service-account-unconfirmed",
+                message,
                 flag: None,
             })
         })

@@ -510,8 +510,14 @@ impl Cx<'_> {
                 if let Some(id) = self.added_user(&out) {
                     return Ok(Some(id));
                 }
-                let id = lookup::service_account_id(self.client, org, name).await?;
-                Ok(id.map(|id| self.record_id(id)))
+                match lookup::service_account_id(self.client, org, name).await? {
+                    Some(id) => Ok(Some(self.record_id(id))),
+                    // The user list hides service accounts (K1): the account exists, but
+                    // nothing that names it (groups, grants, tokens) can be written.
+                    None => Err(ChangeError::Unresolved(format!(
+                        "the service account `{name}` was created, but this org's user list does not show service accounts (assumption K1), so its id is unknown; give it a token in the UI so that bt-gitops can see it, and do not apply again before (the next plan cannot see it either)"
+                    ))),
+                }
             }
             Spec::ServiceToken(t) => {
                 let account = self.id_of(&ResourceKey::in_org(
@@ -620,7 +626,7 @@ impl Cx<'_> {
                     .await?;
                 Ok(self.created(&out))
             }
-            Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) => {
+            Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) | Spec::EnvironmentAlert(_) => {
                 let body =
                     automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
                         external_id(self.key)
@@ -722,7 +728,10 @@ impl Cx<'_> {
                 self.replace_if_merged(&body, &out, &["categories", "config"], None)
                     .await?;
             }
-            (Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_), live) => {
+            (
+                Spec::Alert(_) | Spec::Retention(_) | Spec::Export(_) | Spec::EnvironmentAlert(_),
+                live,
+            ) => {
                 // The config is sent whole and the API requires an AWS external id: keep the
                 // live one when the manifest leaves it to Braintrust.
                 let kept = match live {

@@ -68,7 +68,14 @@ pub fn run(args: &ImportArgs, printer: Printer) -> anyhow::Result<ExitStatus> {
         let projects = crate::api::read::project_names(&client, &org)
             .await
             .with_context(|| format!("cannot list the projects of org `{org}` at {url}"))?;
-        let live = fetch_org(&client, &org, &projects, &Default::default())
+        // Nothing names the functions, prompts, experiments and datasets yet: read them all, so
+        // that grants on them and scorers using them are written by name.
+        let refs = crate::api::refs::everything(&client, &org, &projects)
+            .await
+            .with_context(|| {
+                format!("cannot list the functions, prompts, experiments and datasets of org `{org}` at {url}")
+            })?;
+        let live = fetch_org(&client, &org, &projects, &refs)
             .await
             .with_context(|| format!("cannot read org `{org}` at {url}"))?;
         anyhow::Ok(live)

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::kinds::{alert, export, online_scoring, project, retention, score};
+use crate::kinds::{alert, environment_alert, export, online_scoring, project, retention, score};
 use crate::model::*;
 
 /// One field of a spec. `None` means "not set" (unmanaged on the desired side).
@@ -31,6 +31,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         Spec::Alert(a) => alert::fields(a),
         Spec::Retention(r) => retention::fields(r),
         Spec::Export(e) => export::fields(e),
+        Spec::EnvironmentAlert(e) => environment_alert::fields(e),
     }
 }
 

@@ -29,7 +29,7 @@ fn record(org_id: &str, object: JsonMap) -> Record {
     }
 }
 
-/// Creates an org with its built-in groups; returns its id.
+/// Creates an org with its built-in groups (only Owners on a starter plan, G3); returns its id.
 pub fn create_org(store: &mut Store, name: &str, id: Option<String>, extra: &JsonMap) -> String {
     let id = id.unwrap_or_else(|| store.clock.new_id());
     let now = store.clock.now();
@@ -43,7 +43,12 @@ pub fn create_org(store: &mut Store, name: &str, id: Option<String>, extra: &Jso
         .map(|o| fields(&o, &[]))
         .unwrap_or(org);
     store.insert(Collection::Organization, record(&id, org));
-    for group in BUILT_IN_GROUPS {
+    let groups = if store.profile.starter_plan {
+        &BUILT_IN_GROUPS[..1]
+    } else {
+        &BUILT_IN_GROUPS[..]
+    };
+    for group in groups {
         let group_id = store.clock.new_id();
         let now = store.clock.now();
         let object = object(json!({
@@ -93,6 +98,52 @@ pub fn create_service_account(store: &mut Store, name: &str, id: Option<String>)
     rec.service_account = true;
     store.insert(Collection::User, rec);
     id
+}
+
+/// The email of a service account (`ServiceToken.service_account_email`, "not routable" in the
+/// spec). Its form is the emulator's own and bt-gitops must not rely on it: a `.invalid`
+/// address, except under [`AccountListing::WithEmailUnmarked`](super::profile::AccountListing),
+/// where it looks like anyone's (the worst case: only tokens tell the account apart).
+pub fn service_account_email(store: &Store, name: &str, id: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let short: String = id.chars().filter(char::is_ascii_hexdigit).take(8).collect();
+    if store.profile.service_accounts == super::profile::AccountListing::WithEmailUnmarked {
+        format!("{slug}-{short}@bots.acme-corp.com")
+    } else {
+        format!("{slug}-{short}@service-accounts.invalid")
+    }
+}
+
+/// A user record as the user list shows it under the profile's service-account rule (K1):
+/// `None` when service accounts are not shown, else the object, with an email (and the
+/// `user_type` marker unless unmarked) added to a service account's.
+pub fn user_view(store: &Store, user: &Record) -> Option<JsonMap> {
+    use super::profile::AccountListing;
+    if !user.service_account {
+        return Some(user.object.clone());
+    }
+    let mut object = user.object.clone();
+    match store.profile.service_accounts {
+        AccountListing::Hidden => return None,
+        AccountListing::WithoutEmail => {}
+        AccountListing::WithEmail | AccountListing::WithEmailUnmarked => {
+            let email = service_account_email(store, user.str_field("given_name"), user.id());
+            object.insert("email".into(), Value::String(email));
+            if store.profile.service_accounts == AccountListing::WithEmail {
+                object.insert("user_type".into(), Value::String("service_account".into()));
+            }
+        }
+    }
+    Some(object)
 }
 
 /// Adds a user to an org (idempotent); returns whether it was newly added.
@@ -202,13 +253,16 @@ pub fn create_service_token(
     let account_name = store
         .get(Collection::User, account_id)
         .map(|u| u.str_field("given_name").to_owned());
+    let account_email = account_name
+        .as_deref()
+        .map(|n| service_account_email(store, n, account_id));
     let token = wire::ServiceToken {
         id: wire::Id::parse(&id).unwrap_or_else(|_| wire::Id::nil()),
         created: Some(now),
         name: name.to_owned(),
         preview_name: store.profile.preview(&raw),
         service_account_id: wire::Id::parse(account_id).ok(),
-        service_account_email: None,
+        service_account_email: account_email,
         service_account_name: account_name,
         org_id: wire::Id::parse(org_id).ok(),
     };

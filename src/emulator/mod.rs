@@ -54,7 +54,7 @@ pub mod seed;
 pub mod store;
 
 pub use faults::{FaultAction, FaultRule, LoggedRequest};
-pub use profile::{ExportPathPatch, PreviewStyle, Profile, ProfileName};
+pub use profile::{AccountListing, ExportPathPatch, PreviewStyle, Profile, ProfileName};
 pub use seed::{SeedDoc, SeededKey};
 pub use store::{Collection, Snapshot, Store};
 

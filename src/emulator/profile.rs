@@ -14,7 +14,10 @@
 //! Some switches answer an unconfirmed assumption the other way in neither named profile; the
 //! tests that run bt-gitops under that answer turn them on one by one (`with_*` below).
 //!
-//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others.
+//! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others. Two
+//! rules are switches between answers that both profiles leave at today's guess: how the user
+//! list shows service accounts (K1, [`AccountListing`]) and whether the org is on a plan with
+//! only the Owners group (G3, [`Profile::starter_plan`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -99,6 +102,49 @@ pub enum ExportPathPatch {
     Ignored,
 }
 
+/// How `GET /v1/user` shows the org's service accounts (assumption K1). Every answer lists
+/// service tokens with their account's id, name and `service_account_email`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountListing {
+    /// Not listed at all, as Braintrust's docs say (the user list holds human users only; a
+    /// read of one by id is refused).
+    Hidden,
+    /// Listed as users without an email, named by `given_name` (the emulator's first guess).
+    WithoutEmail,
+    /// Listed with their (not routable) email and `user_type: "service_account"`, the field
+    /// Braintrust's docs show on service-account user records.
+    WithEmail,
+    /// Listed with their email and nothing else that tells them from people.
+    WithEmailUnmarked,
+}
+
+impl AccountListing {
+    /// The names accepted where a test names an answer.
+    pub const ALL: [&'static str; 4] = [
+        "hidden",
+        "without_email",
+        "with_email",
+        "with_email_unmarked",
+    ];
+}
+
+impl FromStr for AccountListing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<AccountListing, String> {
+        match s {
+            "hidden" => Ok(AccountListing::Hidden),
+            "without_email" => Ok(AccountListing::WithoutEmail),
+            "with_email" => Ok(AccountListing::WithEmail),
+            "with_email_unmarked" => Ok(AccountListing::WithEmailUnmarked),
+            other => Err(format!(
+                "unknown service-account listing `{other}` (expected one of: {})",
+                AccountListing::ALL.join(", ")
+            )),
+        }
+    }
+}
+
 /// The rules the emulator follows where the real API is unsure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
@@ -142,6 +188,11 @@ pub struct Profile {
     /// A PATCH of an env var's metadata alone moves its `secret_updated_at`, as a write of the
     /// value does (S10).
     pub env_var_metadata_moves_secret_time: bool,
+    /// How the user list shows service accounts (K1).
+    pub service_accounts: AccountListing,
+    /// The org is on a plan with only the Owners group: new orgs get no Engineers or Viewers,
+    /// and group and role creates answer 403 (G3).
+    pub starter_plan: bool,
 }
 
 impl Default for Profile {
@@ -167,6 +218,8 @@ impl Profile {
             maximum_score_names: true,
             export_external_id_generated: false,
             env_var_metadata_moves_secret_time: false,
+            service_accounts: AccountListing::WithoutEmail,
+            starter_plan: false,
         }
     }
 
@@ -186,6 +239,8 @@ impl Profile {
             maximum_score_names: true,
             export_external_id_generated: false,
             env_var_metadata_moves_secret_time: false,
+            service_accounts: AccountListing::WithoutEmail,
+            starter_plan: false,
         }
     }
 
@@ -245,6 +300,20 @@ impl Profile {
         Ok(self)
     }
 
+    /// These rules with service accounts listed as `listing` says.
+    #[must_use]
+    pub fn with_service_accounts(mut self, listing: AccountListing) -> Profile {
+        self.service_accounts = listing;
+        self
+    }
+
+    /// These rules on a plan with only the Owners group (or not).
+    #[must_use]
+    pub fn with_starter_plan(mut self, starter: bool) -> Profile {
+        self.starter_plan = starter;
+        self
+    }
+
     /// A preview of a raw key in this profile's style: the first two and last four characters.
     pub fn preview(&self, raw: &str) -> String {
         let dots = match self.previews {
@@ -302,9 +371,20 @@ fn has_body(request: &Request<Body>) -> bool {
 }
 
 /// The middleware of the request rules that do not depend on a route: a DELETE with a body the
-/// spec does not declare is a 400 when the profile refuses them.
+/// spec does not declare is a 400 when the profile refuses them, and on a starter plan a group
+/// or role create is a 403.
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    let creates = matches!(*request.method(), Method::POST | Method::PUT);
+    if creates
+        && state.profile().starter_plan
+        && matches!(path.trim_end_matches('/'), "/v1/group" | "/v1/role")
+    {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "custom permission groups and roles are not available on this organization's plan",
+        );
+    }
     if request.method() == Method::DELETE
         && !path.starts_with("/_emulator")
         && state.profile().refuse_delete_bodies

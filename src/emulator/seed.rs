@@ -98,6 +98,10 @@ pub struct SeedServiceAccount {
     pub groups: Vec<String>,
     #[serde(default)]
     pub tokens: Vec<SeedKey>,
+    /// Removed from the org after seeding, its tokens left behind (a deleted account's
+    /// leftovers, issue 14).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// An API key or service token; `key` fixes the raw value.
@@ -273,6 +277,9 @@ impl SeedDoc {
                         name: token.name.clone(),
                         key: raw,
                     });
+                }
+                if account.removed {
+                    accounts::remove_member(store, &org_id, &id);
                 }
             }
             if org.objects.is_empty() {

@@ -1,11 +1,13 @@
 //! The `alert` kind: a project automation that notifies a webhook or Slack channel when logs
-//! match a filter (`event_type: logs` on `/v1/project_automation`). Shared with retention and
-//! exports: see `automation`.
+//! match a filter (`event_type: logs` on `/v1/project_automation`). Shared with retention,
+//! exports and environment alerts: see `automation`. The notification target (its checks, field
+//! value, action and manifest form) is used by `environment_alert` too.
 
 use serde_json::{Value, json};
 
 use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
+use crate::manifest::DocOrigin;
 use crate::manifest::raw;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
@@ -50,7 +52,36 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
         return;
     };
     let interval = lw.interval(at, interval, "`interval`");
-    let notify = match (&notify_field.webhook, &notify_field.slack) {
+    let notify = lower_notify(lw, at, notify_field);
+    let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
+        return;
+    };
+    let spec = Spec::Alert(AlertSpec {
+        description: a.description.as_ref().map(|d| d.value.clone()),
+        filter: filter.value.clone(),
+        interval_seconds,
+        notify,
+    });
+    super::automation::add(
+        lw,
+        cx,
+        Kind::Alert,
+        &name,
+        spec,
+        lw.span(at, &a.name),
+        &a.state,
+        &a.previous_names,
+    );
+}
+
+/// Checks where an alert goes (`notify`: exactly one of `webhook` or `slack`); shared with
+/// `environment_alert`.
+pub(super) fn lower_notify(
+    lw: &mut Lowerer<'_>,
+    at: DocOrigin,
+    notify_field: &Sp<raw::RawNotify>,
+) -> Option<Notify> {
+    match (&notify_field.webhook, &notify_field.slack) {
         (Some(url), None) => lw
             .url(at, url, "a webhook", &["https"])
             .map(|url| Notify::Webhook { url }),
@@ -74,26 +105,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
             );
             None
         }
-    };
-    let (Some(interval_seconds), Some(notify)) = (interval, notify) else {
-        return;
-    };
-    let spec = Spec::Alert(AlertSpec {
-        description: a.description.as_ref().map(|d| d.value.clone()),
-        filter: filter.value.clone(),
-        interval_seconds,
-        notify,
-    });
-    super::automation::add(
-        lw,
-        cx,
-        Kind::Alert,
-        &name,
-        spec,
-        lw.span(at, &a.name),
-        &a.state,
-        &a.previous_names,
-    );
+    }
 }
 
 /// The managed fields, in display order (see `diff::fields`).
@@ -107,7 +119,8 @@ pub fn fields(a: &AlertSpec) -> Vec<Field> {
     ]
 }
 
-fn notify(n: &Notify) -> Value {
+/// A notification target as a field value (see `diff::fields`); shared with `environment_alert`.
+pub(super) fn notify(n: &Notify) -> Value {
     match n {
         Notify::Webhook { url } => json!({ "webhook": url }),
         Notify::Slack {
@@ -123,7 +136,16 @@ fn notify(n: &Notify) -> Value {
 /// The automation config the API takes.
 #[must_use]
 pub fn config(a: &AlertSpec) -> AutomationConfigBody {
-    let action = match &a.notify {
+    AutomationConfigBody::Logs(LogsAutomationBody {
+        btql_filter: a.filter.clone(),
+        interval_seconds: a.interval_seconds,
+        action: action(&a.notify),
+    })
+}
+
+/// The action the API takes for a notification target; shared with `environment_alert`.
+pub(super) fn action(n: &Notify) -> AutomationAction {
+    match n {
         Notify::Webhook { url } => {
             AutomationAction::Webhook(wire::WebhookAction { url: url.clone() })
         }
@@ -136,12 +158,19 @@ pub fn config(a: &AlertSpec) -> AutomationConfigBody {
             channel: channel.clone(),
             message_template: message_template.clone(),
         }),
-    };
-    AutomationConfigBody::Logs(LogsAutomationBody {
-        btql_filter: a.filter.clone(),
-        interval_seconds: a.interval_seconds,
-        action,
-    })
+    }
+}
+
+/// The notification target of a listed action; shared with `environment_alert`.
+pub(super) fn read_action(a: &AutomationAction) -> Notify {
+    match a {
+        AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
+        AutomationAction::Slack(s) => Notify::Slack {
+            workspace_id: s.workspace_id.clone(),
+            channel: s.channel.clone(),
+            message_template: s.message_template.clone(),
+        },
+    }
 }
 
 /// The spec of a `logs` automation as listed.
@@ -151,14 +180,7 @@ pub fn read(description: Option<&String>, l: &wire::LogsAutomation) -> AlertSpec
         description: description.cloned(),
         filter: l.btql_filter.clone(),
         interval_seconds: super::automation::seconds(l.interval_seconds),
-        notify: match &l.action {
-            AutomationAction::Webhook(w) => Notify::Webhook { url: w.url.clone() },
-            AutomationAction::Slack(s) => Notify::Slack {
-                workspace_id: s.workspace_id.clone(),
-                channel: s.channel.clone(),
-                message_template: s.message_template.clone(),
-            },
-        },
+        notify: read_action(&l.action),
     }
 }
 
@@ -167,11 +189,20 @@ pub fn read(description: Option<&String>, l: &wire::LogsAutomation) -> AlertSpec
 pub fn manifest(name: &str, a: &AlertSpec) -> Value {
     super::drop_nulls(json!({
         "name": name, "description": a.description, "filter": a.filter, "interval": a.interval_seconds,
-        "notify": match &a.notify {
-            Notify::Webhook { url } => json!({ "webhook": url }),
-            Notify::Slack { workspace_id, channel, message_template } => json!({ "slack": super::drop_nulls(json!({
-                "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
-            })) }),
-        },
+        "notify": notify_manifest(&a.notify),
     }))
+}
+
+/// A notification target as `import` writes it; shared with `environment_alert`.
+pub(super) fn notify_manifest(n: &Notify) -> Value {
+    match n {
+        Notify::Webhook { url } => json!({ "webhook": url }),
+        Notify::Slack {
+            workspace_id,
+            channel,
+            message_template,
+        } => json!({ "slack": super::drop_nulls(json!({
+            "workspace_id": workspace_id, "channel": channel, "message_template": message_template,
+        })) }),
+    }
 }

@@ -1,23 +1,25 @@
-//! What alerts, retention rules and exports share: they are all project automations on
+//! What alerts, retention rules, exports and environment alerts share: they are all project
+//! automations on
 //! `/v1/project_automation`, told apart by the config's `event_type`, with one name space per
 //! project. This module holds that shared part (the name-space check at lowering, the request
 //! bodies' common header, telling a list item's kind by its config); each kind's own part is in
-//! `alert`, `retention` and `export`. The scaffolds (`model::lower`, `api::read`, `apply::ops`,
+//! `alert`, `retention`, `export` and `environment_alert`. The scaffolds (`model::lower`, `api::read`, `apply::ops`,
 //! `diff::fields`, `import`) call these plain functions: automations do not fit
 //! [`super::ProjectChild`], whose kinds each own an API list.
 
-use super::{alert, export, retention};
+use super::{alert, environment_alert, export, retention};
 use crate::diag::{Code, Diagnostic};
 use crate::manifest::raw::State;
 use crate::manifest::spanned::Sp;
 use crate::model::lower::{Cx, Lowerer};
-use crate::model::{Kind, Name, Spec};
+use crate::model::{Kind, Name, ResourceKey, Spec};
 use crate::source::Span;
 use crate::wire::{
     self, AutomationConfigBody, Id, ProjectAutomationBody, ProjectAutomationPatchBody,
 };
 
-/// Automations (alerts, retention rules, exports) share one namespace per project.
+/// Automations (alerts, retention rules, exports, environment alerts) share one namespace per
+/// project. The key of the inserted object, if it was inserted.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn add(
     lw: &mut Lowerer<'_>,
@@ -28,13 +30,11 @@ pub(crate) fn add(
     span: Span,
     state: &Option<Sp<State>>,
     previous: &[Sp<String>],
-) {
+) -> Option<ResourceKey> {
     // The registry's `shares` lists the other automation kinds.
     let others = kind.shares_names_with().iter().copied();
     for other in others {
-        let Some(other_key) = Lowerer::project_key(cx, other, name.as_str()) else {
-            return;
-        };
+        let other_key = Lowerer::project_key(cx, other, name.as_str())?;
         if let Some(existing) = lw.state.resources.get(&other_key) {
             if !cx.from_template {
                 lw.diags.push(
@@ -45,19 +45,17 @@ pub(crate) fn add(
                     .with_label(span, format!("{kind} declared here"))
                     .with_label(existing.span, format!("{other} with the same name"))
                     .with_hint(
-                        "alerts, retention rules and exports share one namespace per project",
+                        "alerts, retention rules, exports and environment alerts share one namespace per project",
                     ),
                 );
             }
-            return;
+            return None;
         }
     }
-    let Some(key) = Lowerer::project_key(cx, kind, name.as_str()) else {
-        return;
-    };
-    if let Some(key) = lw.add(cx, key, spec, span, state, None, previous) {
-        lw.depend_on_project(cx, &key, span);
-    }
+    let key = Lowerer::project_key(cx, kind, name.as_str())?;
+    let key = lw.add(cx, key, spec, span, state, None, previous)?;
+    lw.depend_on_project(cx, &key, span);
+    Some(key)
 }
 
 /// The description and config of an automation spec; `None` for other specs. An AWS export
@@ -70,6 +68,7 @@ fn config(
         Spec::Alert(a) => (a.description.clone(), alert::config(a)),
         Spec::Retention(r) => (None, retention::config(r)),
         Spec::Export(e) => (e.description.clone(), export::config(e, fresh_external_id)),
+        Spec::EnvironmentAlert(e) => (e.description.clone(), environment_alert::config(e)),
         _ => return None,
     })
 }
@@ -121,6 +120,10 @@ pub fn read(a: &wire::ProjectAutomation) -> Option<(Kind, Spec)> {
             Kind::Export,
             Spec::Export(export::read(a.description.as_ref(), e)),
         )),
+        wire::AutomationConfig::EnvironmentUpdate(u) => Some((
+            Kind::EnvironmentAlert,
+            Spec::EnvironmentAlert(environment_alert::read(a.description.as_ref(), u)),
+        )),
         _ => None,
     }
 }
@@ -134,8 +137,8 @@ pub(super) fn seconds(s: f64) -> u64 {
     }
 }
 
-/// Why [`read`] does not manage an automation (topic, topic digest, environment update, async
-/// query): such automations still hold their names in the project (A2).
+/// Why [`read`] does not manage an automation (topic, topic digest, async query): such
+/// automations still hold their names in the project (A2).
 #[must_use]
 pub fn unmanaged_reason(raw: &serde_json::Value) -> String {
     let event = raw["config"]["event_type"].as_str().unwrap_or("?");

@@ -120,10 +120,11 @@ pub fn read(f: &wire::SavedFunctionId, project: &ProjectName, refs: &References)
     }
 }
 
-/// A function reference as `import` writes it; `None` for project functions (given by id,
-/// which manifests cannot express yet).
+/// A function reference as `import` writes it, in project `here`: a project function by slug
+/// (with its project when it is another one); `None` for a project function known only by id
+/// (not among the functions read, which manifests cannot express).
 #[must_use]
-pub fn manifest(f: &FunctionRef) -> Option<Value> {
+pub fn manifest(f: &FunctionRef, here: Option<&ProjectName>) -> Option<Value> {
     match f {
         FunctionRef::Global {
             name,
@@ -133,6 +134,12 @@ pub fn manifest(f: &FunctionRef) -> Option<Value> {
             name,
             function_type: Some(t),
         } => Some(json!({ "global": name, "function_type": t.as_str() })),
-        FunctionRef::Project { .. } => None,
+        FunctionRef::Project { slug, .. } if slug.starts_with("id:") => None,
+        FunctionRef::Project { project, slug } if Some(project) == here => {
+            Some(json!({ "function": slug }))
+        }
+        FunctionRef::Project { project, slug } => {
+            Some(json!({ "function": slug, "project": project.as_str() }))
+        }
     }
 }

@@ -235,3 +235,72 @@ impl OrgChild for Group {
         }))
     }
 }
+
+/// The uses of built-in groups that the live org does not have (assumption G3: on Starter
+/// plans only Owners exists): a declared built-in group, a group inheriting one, a grant to
+/// one or on one. Each is a message for the plan's `unresolved-reference` refusal, so such a
+/// manifest fails review instead of an apply after merge. Built-in groups are taken from the
+/// live group list, never assumed; an org whose group list did not read completely is left
+/// to the incomplete plan.
+#[must_use]
+pub fn missing_builtins(
+    desired: &crate::model::DesiredState,
+    live: &crate::live::LiveState,
+) -> Vec<String> {
+    use crate::model::{GrantSpec, GrantTarget, OrgChildSpec, Presence, ResourceKey, Spec, Subject};
+    let mut out = Vec::new();
+    for org in desired.orgs.keys() {
+        let missing: Vec<&str> = BUILTIN_GROUPS
+            .iter()
+            .copied()
+            .filter(|b| {
+                let key = ResourceKey::in_org(org, Kind::Group, *b);
+                live.is_complete_for(&key) && !live.objects.contains_key(&key)
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let is_missing = |n: &str| missing.contains(&n);
+        let why = |b: &str| {
+            format!(
+                "the built-in group `{b}`, which org `{org}` does not have (plans below Enterprise have only Owners, and custom groups cannot be created there)"
+            )
+        };
+        for (key, r) in desired
+            .resources
+            .iter()
+            .filter(|(k, r)| k.org == *org && r.presence == Presence::Present)
+        {
+            match &r.spec {
+                Spec::OrgChild(OrgChildSpec::Group(g)) => {
+                    if is_missing(key.name.as_str()) {
+                        out.push(format!(
+                            "`{key}` declares {}; remove it, or use a group the org has",
+                            why(&key.name)
+                        ));
+                    }
+                    for b in g.inherits.iter().filter(|b| is_missing(b.as_str())) {
+                        out.push(format!("`{key}` inherits {}; remove it", why(b.as_str())));
+                    }
+                }
+                Spec::Grant(GrantSpec {
+                    subject, target, ..
+                }) => {
+                    if let Subject::Group(b) = subject
+                        && is_missing(b.as_str())
+                    {
+                        out.push(format!("`{key}` grants to {}; remove it", why(b.as_str())));
+                    }
+                    if let GrantTarget::Group(b) = target
+                        && is_missing(b.as_str())
+                    {
+                        out.push(format!("`{key}` grants on {}; remove it", why(b.as_str())));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -22,8 +22,8 @@
 //! (`acl/batch_update`), `ai_secret` and `env_var` (write-only values, added to their bodies by
 //! `apply::ops`). Project side: `project` (the project itself and its settings), `score` and
 //! `online_scoring` (sharing `/v1/project_score`; the shared part is in `project_score`),
-//! `alert`, `retention` and `export` (sharing `/v1/project_automation`; the shared part is in
-//! `automation`), with `function` for the function references scorers and project settings
+//! `alert`, `retention`, `export` and `environment_alert` (sharing `/v1/project_automation`; the
+//! shared part is in `automation`), with `function` for the function references scorers and project settings
 //! share. Every kind in the registry now has its module here (see ARCHITECTURE.md, "Adding a
 //! kind").
 
@@ -49,6 +49,7 @@ project_children!(modules!());
 // `project_score`): plain functions called from the scaffolds.
 pub mod alert;
 pub mod automation;
+pub mod environment_alert;
 pub mod export;
 pub mod function;
 pub mod online_scoring;

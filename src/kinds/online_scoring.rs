@@ -369,14 +369,14 @@ pub fn read(
     })
 }
 
-/// The manifest entry `import` writes; `None` when a scorer is a project function given by id
-/// (manifests cannot express that yet).
+/// The manifest entry `import` writes for a rule of project `here`; `None` when a scorer is a
+/// project function known only by id (manifests cannot express that).
 #[must_use]
-pub fn manifest(name: &str, o: &OnlineScoringSpec) -> Option<Value> {
+pub fn manifest(name: &str, o: &OnlineScoringSpec, here: Option<&ProjectName>) -> Option<Value> {
     let scorers: Vec<Value> = o
         .scorers
         .iter()
-        .map(function::manifest)
+        .map(|f| function::manifest(f, here))
         .collect::<Option<_>>()?;
     // A span scope is the default: leave it out.
     let scope = match &o.scope {

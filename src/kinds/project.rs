@@ -326,7 +326,7 @@ pub fn manifest_settings(p: &ProjectSpec) -> Option<Value> {
         "span_field_order": settings.span_field_order.as_ref().map(|f| f.iter().map(|f| super::drop_nulls(span_field(f))).collect::<Vec<_>>()),
         "remote_eval_sources": settings.remote_eval_sources.as_ref().map(|r| r.iter().map(|r| super::drop_nulls(remote_eval_source(r))).collect::<Vec<_>>()),
         "disable_realtime_queries": settings.disable_realtime_queries,
-        "default_preprocessor": settings.default_preprocessor.as_ref().and_then(function::manifest),
+        "default_preprocessor": settings.default_preprocessor.as_ref().and_then(|f| function::manifest(f, None)),
     }));
     value
         .as_object()

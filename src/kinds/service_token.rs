@@ -60,21 +60,21 @@ pub fn create(t: &ServiceTokenSpec, account_id: String, org_name: &str) -> Creat
 }
 
 /// The key name (`account/name`) and spec of a listed token; its account is found by id among
-/// the service accounts read (`accounts`), else by the name the list gives.
+/// the service accounts read (`accounts`), or by name when the token gives no id. `None` for
+/// a token whose account is not among them: a deleted account's leftover token is never read
+/// as one of a live account (issue 14: import brought such accounts back).
 #[must_use]
 pub fn read(
     t: &ServiceToken,
     accounts: &HashMap<String, Name>,
 ) -> Option<(String, ServiceTokenSpec)> {
-    let account = t
-        .service_account_id
-        .as_ref()
-        .and_then(|id| accounts.get(id.as_str()).cloned())
-        .or_else(|| {
-            t.service_account_name
-                .as_deref()
-                .and_then(|n| Name::new(n).ok())
-        });
+    let account = match &t.service_account_id {
+        Some(id) => accounts.get(id.as_str()).cloned(),
+        None => t
+            .service_account_name
+            .as_deref()
+            .and_then(|n| accounts.values().find(|a| a.as_str() == n).cloned()),
+    };
     let (Some(account), Ok(name)) = (account, Name::new(&t.name)) else {
         return None;
     };
@@ -86,4 +86,43 @@ pub fn read(
             write_key_to: None,
         },
     ))
+}
+
+/// Plan notes for service-token names that more than one live token of an account holds
+/// (assumption K10: token names need not be unique). bt-gitops manages the first such token
+/// it reads and keeps the others as unmanaged objects, never deleted: the note says which one a
+/// declaration of that name is met by, and that a delete removes only that one, so that neither
+/// happens silently.
+#[must_use]
+pub fn duplicate_name_notes(
+    desired: &crate::model::DesiredState,
+    live: &crate::live::LiveState,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in &live.unknown {
+        if u.collection != crate::vocab::Collection::ServiceToken || u.project.is_some() {
+            continue;
+        }
+        let Some(name) = &u.name else { continue };
+        if !desired.orgs.contains_key(&u.org) {
+            continue;
+        }
+        let key = ResourceKey::in_org(&u.org, Kind::ServiceToken, name.as_str());
+        let Some(managed) = live.objects.get(&key) else {
+            continue;
+        };
+        let (account, token) = name.split_once('/').unwrap_or(("?", name));
+        let declared = match desired.resources.get(&key).map(|r| r.presence) {
+            Some(crate::model::Presence::Present) => "the declaration of this token is met by it, ",
+            Some(_) => "its tombstone deletes only it, ",
+            None => "",
+        };
+        out.push(format!(
+            "service account `{account}` of org `{}` holds more than one token named `{token}` (names need not be unique): bt-gitops manages the one with id {} ({declared}an `authoritative` delete removes only it) and leaves the one with id {} alone, shown as unmanaged; delete the token you do not want in the UI",
+            u.org,
+            managed.id,
+            u.id.as_deref().unwrap_or("?"),
+        ));
+    }
+    out
 }

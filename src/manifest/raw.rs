@@ -343,6 +343,9 @@ pub struct RawProject {
     /// Periodic exports of logs to S3 or GCS.
     #[serde(default)]
     pub exports: Vec<Sp<RawExport>>,
+    /// Alerts when an environment of the org changes (a prompt or function moved to it).
+    #[serde(default)]
+    pub environment_alerts: Vec<Sp<RawEnvironmentAlert>>,
     /// Project-level access grants.
     #[serde(default)]
     pub grants: Vec<Sp<RawGrant>>,
@@ -364,6 +367,7 @@ pub enum ProjectCollection {
     Alerts,
     Retention,
     Exports,
+    EnvironmentAlerts,
     Grants,
     EnvVars,
 }
@@ -587,6 +591,25 @@ pub struct RawSlack {
     pub message_template: Option<Sp<String>>,
 }
 
+/// An environment alert: notifies a webhook or Slack channel when one of the org's
+/// environments changes.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = tombstone_schema::<RawEnvironmentAlert>)]
+pub struct RawEnvironmentAlert {
+    pub name: Sp<String>,
+    pub description: Option<Sp<String>>,
+    /// Slugs of the environments to watch, declared in the org document or existing live;
+    /// every environment when left out.
+    pub environments: Option<Vec<Sp<String>>>,
+    /// Required unless `state: absent`.
+    pub notify: Option<Sp<RawNotify>>,
+    #[serde(default)]
+    pub previous_names: Vec<Sp<String>>,
+    #[serde(default)]
+    pub state: Option<Sp<State>>,
+}
+
 /// A retention rule: data of `object_type` older than `days` is permanently deleted.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -731,6 +754,12 @@ impl TombstoneFields for RawRetention {
         )
     }
 }
+impl TombstoneFields for RawEnvironmentAlert {
+    const REQUIRED_UNLESS_ABSENT: &'static [&'static str] = &["notify"];
+    fn first_missing(&self) -> Option<&'static str> {
+        first_unset(&self.state, &[("notify", self.notify.is_some())])
+    }
+}
 impl TombstoneFields for RawExport {
     const REQUIRED_UNLESS_ABSENT: &'static [&'static str] =
         &["data", "path", "format", "interval", "credentials"];
@@ -770,6 +799,7 @@ impl RawProject {
         scan(&self.alerts, &mut found);
         scan(&self.retention, &mut found);
         scan(&self.exports, &mut found);
+        scan(&self.environment_alerts, &mut found);
         found
             .into_iter()
             .min_by_key(|(pos, _)| (pos.offset.unwrap_or(usize::MAX), pos.line, pos.col))

@@ -300,7 +300,7 @@ kinds! {
         project_collection: Some(ProjectCollection::Alerts),
         protected: false,
         secret: false,
-        shares: [Retention, Export],
+        shares: [Retention, Export, EnvironmentAlert],
     },
     /// A data-retention automation of a project.
     Retention {
@@ -312,7 +312,7 @@ kinds! {
         project_collection: Some(ProjectCollection::Retention),
         protected: false,
         secret: false,
-        shares: [Alert, Export],
+        shares: [Alert, Export, EnvironmentAlert],
     },
     /// A data-export automation of a project.
     Export {
@@ -324,7 +324,19 @@ kinds! {
         project_collection: Some(ProjectCollection::Exports),
         protected: false,
         secret: false,
-        shares: [Alert, Retention],
+        shares: [Alert, Retention, EnvironmentAlert],
+    },
+    /// An automation of a project that notifies when one of its org's environments changes.
+    EnvironmentAlert {
+        name: "environment_alert",
+        human: "environment alert",
+        collection: Some(Collection::ProjectAutomation),
+        list: Collection::ProjectAutomation,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::EnvironmentAlerts),
+        protected: false,
+        secret: false,
+        shares: [Alert, Retention, Export],
     },
     /// An ACL: a subject gets a privilege on a target.
     Grant {

@@ -985,6 +985,9 @@ impl Lowerer<'_> {
         for e in &raw.exports {
             crate::kinds::export::lower(self, cx, e);
         }
+        for e in &raw.environment_alerts {
+            crate::kinds::environment_alert::lower(self, cx, e);
+        }
         let check_members = self
             .state
             .resources
@@ -1100,6 +1103,10 @@ impl Lowerer<'_> {
                 // A dataset need not be declared: an undeclared one is looked up live when
                 // planning (`crate::refs`), and a missing one refuses the plan there.
                 None if r.target.kind == Kind::Dataset => {}
+                // Likewise an environment an environment alert watches: an undeclared one is
+                // looked up live when planning (`kinds::environment_alert::unresolved`).
+                None if r.target.kind == Kind::Environment
+                    && r.from.kind == Kind::EnvironmentAlert => {}
                 // An aggregate score may combine what a scorer of the project's online rules
                 // writes (`Factuality`), which is not a declared project score.
                 None if r.target.kind == Kind::Score && self.scorer_output(&r.target) => {}

@@ -180,6 +180,7 @@ pub enum Spec {
     Alert(AlertSpec),
     Retention(RetentionSpec),
     Export(ExportSpec),
+    EnvironmentAlert(EnvironmentAlertSpec),
     Grant(GrantSpec),
 }
 
@@ -391,6 +392,15 @@ pub enum Notify {
         channel: String,
         message_template: Option<String>,
     },
+}
+
+/// An alert on changes to the org's environments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentAlertSpec {
+    pub description: Option<String>,
+    /// The slugs of the environments watched; `None` for every environment.
+    pub environments: Option<BTreeSet<String>>,
+    pub notify: Notify,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -520,7 +520,7 @@ fn risks(d: &ResourceDiff) -> Vec<Risk> {
         }
         (
             DiffKind::Create | DiffKind::Replace | DiffKind::Update,
-            Kind::Alert | Kind::SpanIframe | Kind::McpServer,
+            Kind::Alert | Kind::EnvironmentAlert | Kind::SpanIframe | Kind::McpServer,
         ) if field("notify")
             .is_some_and(|f| f.after.as_ref().is_some_and(|v| v.get("webhook").is_some()))
             || field("url").is_some() =>

@@ -6,7 +6,7 @@ const KEY: &str = "sk-import-test-000000000000001";
 
 fn rich_seed() -> bt_gitops::emulator::SeedDoc {
     let id = |n: u32| format!("c0000000-0000-4000-8000-{n:012x}");
-    let doc = serde_json::json!({ "orgs": [{
+    let mut doc = serde_json::json!({ "orgs": [{
         "name": "acme", "id": id(1),
         "users": [
             { "email": "alice@acme.com", "id": id(10), "owner": true, "api_keys": [{ "name": "import", "key": KEY }] },
@@ -53,6 +53,14 @@ fn rich_seed() -> bt_gitops::emulator::SeedDoc {
             { "kind": "acl", "body": { "object_type": "group", "object_id": id(30), "group_id": id(31), "permission": "update" } }
         ]
     }] });
+    // Environment alerts (one json! call cannot hold them all: macro recursion limit): one on a
+    // live environment, one with an empty filter, which import leaves out.
+    if let Some(objects) = doc["orgs"][0]["objects"].as_array_mut() {
+        objects.push(serde_json::json!({ "kind": "project_automation", "body": { "project_name": "chat bot", "name": "staging-moves",
+            "config": { "event_type": "environment_update", "environment_filter": ["staging"], "action": { "type": "slack", "workspace_id": "T1", "channel": "C2" } } } }));
+        objects.push(serde_json::json!({ "kind": "project_automation", "body": { "project_name": "chat bot", "name": "no-env",
+            "config": { "event_type": "environment_update", "environment_filter": [], "action": { "type": "webhook", "url": "https://hooks.acme.com/e" } } } }));
+    }
     serde_json::from_value(doc).expect("valid seed")
 }
 
@@ -88,6 +96,15 @@ fn import_then_plan_shows_no_changes() {
     assert!(
         project.contains("PROJECT_TOKEN"),
         "project-level env vars are imported:\n{project}"
+    );
+    assert!(
+        project.contains("environment_alerts:") && project.contains("environments: [staging]"),
+        "environment alerts are imported with their slugs:\n{project}"
+    );
+    assert!(
+        !project.contains("no-env")
+            && org.contains("environment_alert:no-env: its environment filter is an empty list"),
+        "an empty environment filter is left out, and the header says so:\n{org}\n{project}"
     );
     let validate = run_with_env(dir.path(), &["validate", "acme"], &env);
     assert_eq!(validate.code, Some(0), "{}\n{org}", validate.stderr);

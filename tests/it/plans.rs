@@ -343,6 +343,7 @@ scenarios! {
     protected_project_delete => "protected-project-delete",
     org_settings => "org-settings",
     multi_org => "multi-org",
+    environment_alerts => "environment-alerts",
 }
 
 /// Per-scenario assertions on top of the snapshots: the facts a reviewer checked, so that a
@@ -743,6 +744,39 @@ mod expectations {
             !actions(plan)
                 .iter()
                 .any(|(_, a)| a.ends_with("online_scoring:same"))
+        );
+    }
+
+    pub fn environment_alerts(plan: &Value) {
+        let production = "environment:acme/production";
+        let watch = "project:acme/chatbot/environment_alert:deploy-watch";
+        assert!(has(plan, "create", production));
+        assert!(has(plan, "update", watch));
+        assert!(position(plan, production) < position(plan, watch));
+        // Same webhook, more environments: no new destination.
+        assert!(risks(plan, watch).is_empty());
+        assert!(has(
+            plan,
+            "create",
+            "project:acme/chatbot/environment_alert:qa-watch"
+        ));
+        assert!(
+            !actions(plan).iter().any(|(_, a)| a.contains("any-change")),
+            "an alert on every environment matches a live one without a filter: {plan}"
+        );
+        let empty = change(plan, "project:acme/chatbot/environment_alert:empty-filter");
+        assert_eq!(empty["action"], "update");
+        assert_eq!(empty["fields"][0]["before"], serde_json::json!([]));
+        assert_eq!(empty["fields"][0]["after"], "all");
+        let guards = plan["guards"].as_array().expect("a guard refuses the plan");
+        assert_eq!(guards.len(), 1, "{guards:?}");
+        assert_eq!(guards[0]["guard"], "unresolved-reference");
+        let message = guards[0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("qa-watch")
+                && message.contains("`prodution`")
+                && message.contains("did you mean `production`?"),
+            "{message}"
         );
     }
 

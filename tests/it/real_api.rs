@@ -4,8 +4,9 @@
 //! through the real binary (with their exit codes and output), and what the request log and the
 //! live lists must show afterwards. A case names the profile, the preview style and the answers
 //! (`Profile::with_answer`) when it runs under the other answer of an unconfirmed assumption
-//! (`docs/api-assumptions.md`); the cases named after an entry id (`j7-...`) run bt-gitops under
-//! each answer of that entry.
+//! (`docs/api-assumptions.md`; the cases named after an entry id, `j7-...`, run bt-gitops under
+//! each answer of that entry), how the user list shows service accounts (K1) and the org's
+//! plan (G3).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,6 +37,13 @@ struct Case {
     /// Answers of unconfirmed assumptions to set on the profile (`Profile::ANSWERS`).
     #[serde(default)]
     answers: Vec<String>,
+    /// `hidden`, `without_email`, `with_email` or `with_email_unmarked`: how the user list
+    /// shows service accounts (K1).
+    #[serde(default)]
+    service_accounts: Option<String>,
+    /// `starter`: the org has only the Owners group and group and role creates are refused (G3).
+    #[serde(default)]
+    plan: Option<String>,
     seed: Value,
     /// The key bt-gitops runs with (`BRAINTRUST_API_KEY`).
     key: String,
@@ -62,6 +70,20 @@ struct Step {
     output_contains: Vec<String>,
     #[serde(default)]
     output_lacks: Vec<String>,
+    /// Files of the working directory after the step (written by `import`), each with texts
+    /// it must hold and must not hold.
+    #[serde(default)]
+    written: BTreeMap<String, FileCheck>,
+}
+
+/// Texts a file must and must not hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCheck {
+    #[serde(default)]
+    contains: Vec<String>,
+    #[serde(default)]
+    lacks: Vec<String>,
 }
 
 /// How many logged requests match `method` and the `*` pattern `path`.
@@ -130,6 +152,15 @@ fn profile_of(case: &Case) -> Profile {
     for answer in &case.answers {
         profile = profile.with_answer(answer).expect("a known answer");
     }
+    if let Some(listing) = &case.service_accounts {
+        profile =
+            profile.with_service_accounts(listing.parse().expect("a service-account listing"));
+    }
+    match case.plan.as_deref() {
+        None | Some("enterprise") => {}
+        Some("starter") => profile = profile.with_starter_plan(true),
+        Some(other) => panic!("unknown plan `{other}`"),
+    }
     match case.previews.as_deref() {
         None => profile,
         Some("ellipsis") => profile.with_previews(PreviewStyle::Ellipsis),
@@ -191,6 +222,19 @@ fn run_case(case: &Case) -> Vec<String> {
         for text in &step.output_lacks {
             if output.contains(text) {
                 failures.push(format!("{step_name}: output has `{text}`\n{output}"));
+            }
+        }
+        for (path, check) in &step.written {
+            let text = fs_err::read_to_string(dir.path().join(path)).unwrap_or_default();
+            for want in &check.contains {
+                if !text.contains(want) {
+                    failures.push(format!("{step_name}: `{path}` lacks `{want}`\n{text}"));
+                }
+            }
+            for unwanted in &check.lacks {
+                if text.contains(unwanted) {
+                    failures.push(format!("{step_name}: `{path}` has `{unwanted}`\n{text}"));
+                }
             }
         }
     }

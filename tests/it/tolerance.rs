@@ -1,5 +1,5 @@
 //! Reading the real API with tolerance (issue 11): lists hold objects outside our model, seeded
-//! raw into the emulator from `tests/data/tolerance/seed.json` (an environment-update
+//! raw into the emulator from `tests/data/tolerance/seed.json` (a topic-digest
 //! automation, an AI provider key in the env var list, project settings with a key we do not
 //! model), or added raw through `POST /_emulator/objects` (a `windowed` Loop automation). Each test runs the real binary against that org and checks what
 //! the plan says and what the emulator holds afterwards.
@@ -111,7 +111,7 @@ fn an_undecodable_item_does_not_fail_its_list() {
 }
 
 /// Automations the reader does not manage still hold their names: an alert declared under the
-/// name of a live environment-update automation is refused by the plan and by apply, and the
+/// name of a live topic-digest automation (`env-watch`) is refused by the plan and by apply, and the
 /// live automation is left as it was. (Before: the alert was planned as a create, and its PUT
 /// replaced the live automation in place.)
 #[test]
@@ -132,7 +132,69 @@ fn skipped_automations_hold_their_names() {
     assert_eq!(apply.code, Some(1), "{}\n{}", apply.stdout, apply.stderr);
     let automations = stored(&emu, Collection::ProjectAutomation);
     let live = named(&automations, "env-watch").expect("env-watch is still there");
-    assert_eq!(live["config"]["event_type"], "environment_update", "{live}");
+    assert_eq!(live["config"]["event_type"], "topic_digest", "{live}");
+    runtime.block_on(emu.shutdown());
+}
+
+/// Environment alerts share the automation name space both ways: one declared under the name
+/// of an unmanaged automation (the topic digest `env-watch`) is refused by the `name-taken`
+/// guard, and an alert declared under the name of a live environment alert that no manifest
+/// declares is held back (the plan is incomplete), so neither PUT replaces the live object.
+#[test]
+fn environment_alerts_share_the_automation_names() {
+    let (runtime, emu) = start();
+    let refused = run(
+        &emu,
+        &["plan"],
+        "environment-alert-named-like-env-watch.yaml",
+    );
+    assert_eq!(
+        refused.code,
+        Some(1),
+        "{}\n{}",
+        refused.stdout,
+        refused.stderr
+    );
+    assert!(
+        refused.stdout.contains("`name-taken` guard")
+            && refused
+                .stdout
+                .contains("project:acme/chatbot/environment_alert:env-watch"),
+        "{}",
+        refused.stdout
+    );
+    let body = fs_err::read_to_string(
+        root().join("tests/data/tolerance/environment-update-automation.json"),
+    )
+    .expect("data file");
+    let added = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_emulator/objects", emu.url()))
+            .body(body)
+            .send()
+            .await
+            .expect("the control endpoint answers")
+    });
+    assert_eq!(added.status(), 200);
+    let held = run(&emu, &["plan"], "alert-named-like-deploy-watch.yaml");
+    assert_eq!(held.code, Some(1), "{}\n{}", held.stdout, held.stderr);
+    let all = format!("{}{}", held.stdout, held.stderr);
+    assert!(
+        all.contains("`project:acme/chatbot/alert:deploy-watch` is not created")
+            && all.contains("project:acme/chatbot/environment_alert:deploy-watch"),
+        "{all}"
+    );
+    let apply = run(
+        &emu,
+        &["apply", "--auto-approve"],
+        "alert-named-like-deploy-watch.yaml",
+    );
+    assert_eq!(apply.code, Some(1), "{}\n{}", apply.stdout, apply.stderr);
+    let automations = stored(&emu, Collection::ProjectAutomation);
+    for name in ["env-watch", "deploy-watch"] {
+        let live = named(&automations, name).expect("the live automation is still there");
+        assert_ne!(live["config"]["event_type"], "logs", "{live}");
+    }
     runtime.block_on(emu.shutdown());
 }
 

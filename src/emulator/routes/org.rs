@@ -4,8 +4,9 @@
 //! with a token, as the spec promises.
 //!
 //! Users are global and join orgs through memberships; inviting an unknown email creates the
-//! user. Service accounts are users without an email whose `given_name` is the account name, so
-//! they are listed by `GET /v1/user` and can be put in groups and ACLs like any user.
+//! user. Service accounts are users whose `given_name` is the account name, so they can be put
+//! in groups and ACLs like any user; how `GET /v1/user` shows them (not at all, without an
+//! email, with one) is the profile's service-account rule (K1, `accounts::user_view`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -126,20 +127,25 @@ async fn user_list(
             .filter(|(_, values)| !values.is_empty())
             .collect();
         let table = store.table(Collection::User);
-        let items: Vec<&Record> = table
+        let items: Vec<(&Record, JsonMap)> = table
             .live()
             .filter(|u| store.is_member(&caller.org_id, u.id()))
             .filter(|u| ids.is_empty() || ids.iter().any(|id| id == u.id()))
-            .filter(|u| {
-                filters
-                    .iter()
-                    .all(|(field, values)| values.contains(&u.str_field(field)))
+            .filter_map(|u| Some((u, accounts::user_view(store, u)?)))
+            .filter(|(_, shown)| {
+                filters.iter().all(|(field, values)| {
+                    values.contains(&shown.get(*field).and_then(Value::as_str).unwrap_or(""))
+                })
             })
             .collect();
+        let views: std::collections::HashMap<&str, JsonMap> = items
+            .iter()
+            .map(|(u, shown)| (u.id(), shown.clone()))
+            .collect();
         let objects: Vec<JsonMap> = page
-            .apply(table, items)
+            .apply(table, items.into_iter().map(|(u, _)| u).collect())
             .into_iter()
-            .map(|u| u.object.clone())
+            .filter_map(|u| views.get(u.id()).cloned())
             .collect();
         Ok(ListResponse { objects })
     })
@@ -153,7 +159,13 @@ async fn user_get(
     respond(&st, &headers, Access::Read, |store, caller| {
         let id = Id::parse(&id).map_err(|e| ErrorResponse::bad_request(e.to_string()))?;
         match store.get(Collection::User, id.as_str()) {
-            Some(user) if store.is_member(&caller.org_id, user.id()) => Ok(user.object.clone()),
+            Some(user) if store.is_member(&caller.org_id, user.id()) => {
+                accounts::user_view(store, user).ok_or_else(|| {
+                    ErrorResponse::forbidden(format!(
+                        "missing read access to user id `{id}`, or the user does not exist"
+                    ))
+                })
+            }
             Some(_) => Err(ErrorResponse::forbidden(format!(
                 "user `{id}` is not a member of your organization"
             ))),
