@@ -236,6 +236,15 @@ impl Collection {
         !matches!(self, Collection::Environment | Collection::EnvVar)
     }
 
+    /// Whether the spec says that a name is unique within its project in this project-level
+    /// collection (tags and scores: "in the project"). For automations, span iframes and MCP
+    /// servers it says only "the same name", so a PUT might replace an object of that name in
+    /// another project (A3, J9).
+    #[must_use]
+    pub fn names_unique_per_project(self) -> bool {
+        matches!(self, Collection::ProjectTag | Collection::ProjectScore)
+    }
+
     /// The collection whose list is at `path` (`org_list`), if any.
     #[must_use]
     pub fn at_list_path(path: &str) -> Option<Collection> {

@@ -397,11 +397,12 @@ pub async fn fetch_org_then(
             continue;
         };
         let Some((kind, spec)) = crate::kinds::project_score::read(&s, project, refs) else {
-            // An online score without its online configuration: outside the model.
+            // An online score without its online configuration, or a minimum or maximum score
+            // whose categories have another shape: outside the model.
             b.unmodelled(
                 Collection::ProjectScore,
                 raw,
-                crate::kinds::project_score::UNMANAGED_REASON.into(),
+                crate::kinds::project_score::unmanaged_reason(&s),
             );
             continue;
         };

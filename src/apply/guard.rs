@@ -75,7 +75,49 @@ pub fn check(plan: &Plan, live: &LiveState, config: &GuardConfig) -> Vec<Refusal
     out.extend(unresolved_references(live));
     out.extend(name_taken(plan, live));
     out.extend(service_account_unconfirmed(plan, live));
+    out.extend(retention_duplicate(plan, live));
     out
+}
+
+/// Creates of a retention rule for an object type that a live rule of another name already
+/// covers in the same project, when the plan keeps that rule: the UI names the rules it makes
+/// itself (A8), so a declared rule that does not carry the live one's name would become a
+/// second rule for the same data. No flag overrides it: declare the live rule under its name
+/// (`import` writes it), or delete it in the same plan.
+fn retention_duplicate(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
+    plan.changes
+        .iter()
+        .filter(|c| c.kind == Kind::Retention.as_str() && c.action == Action::Create)
+        .filter_map(|c| {
+            let object_type = c
+                .fields
+                .iter()
+                .find(|f| f.field == "object_type")?
+                .after
+                .as_ref()?
+                .as_str()?;
+            let project = c.project.as_deref()?;
+            let (key, _) = live.objects.iter().find(|(k, o)| {
+                k.kind == Kind::Retention
+                    && k.org.as_str() == c.org
+                    && k.project.as_ref().is_some_and(|p| p.as_str() == project)
+                    && k.name != c.name
+                    && matches!(&o.spec, Spec::Retention(r) if r.object_type.as_str() == object_type)
+                    && !plan.changes.iter().any(|d| {
+                        d.id.as_deref() == Some(o.id.as_str())
+                            && matches!(d.action, Action::Delete | Action::Replace)
+                    })
+            })?;
+            Some(Refusal {
+                guard: "retention-duplicate",
+                message: format!(
+                    "`{}` adds a retention rule for `{object_type}` in project `{project}`, which the live rule `{}` already covers, and two rules would apply to the same data; rules made in the UI carry names the UI picks, so declare that rule under the name `{}` (`bt-gitops import` writes it) instead of a new one, or delete it in the same plan",
+                    c.address, key.name, key.name
+                ),
+                flag: None,
+            })
+        })
+        .collect()
 }
 
 /// Creates of service accounts that may already exist unseen (assumption K1): the org's

@@ -7,7 +7,9 @@
 //! secrets and env vars.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
-//! object unmodified), projects are created and then patched with their settings (settings are
+//! object unmodified), except where the name is held in another project of a collection whose
+//! names may be unique per org (A3, J9: then a POST, checked), updates whose PATCH deep-merged
+//! a removed key back are finished by a replacing PUT (J7, A4, S4), projects are created and then patched with their settings (settings are
 //! not accepted on create and are replaced whole on PATCH, so unmanaged settings are carried
 //! over: see `kinds::project`), an AWS export gets an external id when it declares none,
 //! members, service accounts and grants go through their special endpoints, new members' and
@@ -25,7 +27,7 @@ use crate::api::client::{Client, Created};
 use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::kinds::{
-    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, member, project,
+    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, export, member, project,
     project_score, service_account, service_token,
 };
 use crate::live::LiveObject;
@@ -238,6 +240,10 @@ struct SecretWrite<'a> {
     declared: &'a BTreeMap<String, Value>,
     /// `PATCH /v1/env_var/{id}` requires the name.
     name: Option<&'a str>,
+    /// The metadata map is the manifest's whole (AI secrets): a key the manifest removed must
+    /// go, even where a PATCH deep-merges it back (S4). Env vars declare none, and keys others
+    /// put there are left alone.
+    metadata_managed: bool,
 }
 
 impl<'a> SecretWrite<'a> {
@@ -246,6 +252,7 @@ impl<'a> SecretWrite<'a> {
             field: "secret",
             declared,
             name: None,
+            metadata_managed: true,
         }
     }
 
@@ -254,6 +261,7 @@ impl<'a> SecretWrite<'a> {
             field: "value",
             declared: &NO_METADATA,
             name: Some(name),
+            metadata_managed: false,
         }
     }
 }
@@ -385,12 +393,64 @@ impl Cx<'_> {
     async fn create_child(&self, spec: &ChildSpec) -> Result<Option<String>, ChangeError> {
         let project_id = self.typed_project_id()?;
         let (verb, body) = spec.create(project_id, &self.key.name);
-        let method = match verb {
-            CreateVerb::Post => Method::POST,
-            CreateVerb::Put => Method::PUT,
+        let out = match verb {
+            CreateVerb::Post => self.send(Method::POST, self.collection()?, body).await?,
+            CreateVerb::Put => self.put_in_project(body).await?,
         };
-        let out = self.send(method, self.collection()?, body).await?;
         Ok(self.created(&out))
+    }
+
+    /// Whether another project of the org holds, or is declared to hold, an object of this
+    /// change's collection under its name, in a collection whose names the spec does not
+    /// promise to be unique per project (A3, J9).
+    fn name_held_elsewhere(&self) -> bool {
+        let collection = self.key.kind.list_collection();
+        if collection.names_unique_per_project() {
+            return false;
+        }
+        let elsewhere =
+            |project: &Option<ProjectName>| project.is_some() && *project != self.key.project;
+        let same = |k: &ResourceKey| {
+            k.org == self.key.org
+                && elsewhere(&k.project)
+                && k.kind.list_collection() == collection
+                && k.name == self.key.name
+        };
+        self.input.live.objects.keys().any(same)
+            || self.input.desired.resources.keys().any(same)
+            || self.input.live.unknown.iter().any(|u| {
+                u.org == self.key.org
+                    && elsewhere(&u.project)
+                    && u.collection == collection
+                    && u.name.as_deref() == Some(self.key.name.as_str())
+            })
+    }
+
+    /// Creates a project child with a PUT (create or replace by name), unless its name is
+    /// held in another project of the org: where names are unique per org rather than per
+    /// project, that PUT would replace the other project's object. It is then created with a
+    /// POST (create, or return the existing object unmodified), and an answer from another
+    /// project fails the change without anything changed (A3, J9).
+    async fn put_in_project(&self, body: Value) -> Result<Value, ChangeError> {
+        if !self.name_held_elsewhere() {
+            return self.send(Method::PUT, self.collection()?, body).await;
+        }
+        let out = self.send(Method::POST, self.collection()?, body).await?;
+        let ours = self.project_id()?;
+        match out.get("project_id").and_then(Value::as_str) {
+            Some(project_id) if project_id == ours => Ok(out),
+            other => {
+                let entry = match self.key.kind.list_collection() {
+                    crate::vocab::Collection::SpanIframe => "J9",
+                    _ => "A3",
+                };
+                Err(ChangeError::Unresolved(format!(
+                    "the API answered the create of `{}` with an object of that name in another project ({}): its names are unique in the org, not per project (docs/api-assumptions.md {entry}); nothing was changed, give it a name no other project uses",
+                    self.key,
+                    other.unwrap_or("none named")
+                )))
+            }
+        }
     }
 
     /// Creates a plain org-level object with its kind's typed create body (see `crate::kinds`).
@@ -584,12 +644,13 @@ impl Cx<'_> {
                     automation::create(&spec, self.typed_project_id()?, &self.key.name, || {
                         external_id(self.key)
                     });
-                let out = self
-                    .send(Method::PUT, self.collection()?, typed(&body)?)
-                    .await?;
+                let out = self.put_in_project(typed(&body)?).await?;
                 let id = self.created(&out);
                 if let (Spec::Export(_), Some(id)) = (&spec, &id) {
                     self.register_export(id).await?;
+                }
+                if let Some(message) = export::external_id_not_taken(&spec, &out) {
+                    return Err(ChangeError::Unresolved(message));
                 }
                 Ok(id)
             }
@@ -718,7 +779,11 @@ impl Cx<'_> {
                 if let Some(config) = body.get_mut("config") {
                     self.keep_unmodelled::<crate::wire::ProjectScore>(config, "config");
                 }
-                self.send(Method::PATCH, &self.object_path(&id)?, body)
+                let out = self
+                    .send(Method::PATCH, &self.object_path(&id)?, body.clone())
+                    .await?;
+                // A weighted score's map and the config may be deep-merged (J7).
+                self.replace_if_merged(&body, &out, &["categories", "config"], None)
                     .await?;
             }
             (
@@ -746,8 +811,15 @@ impl Cx<'_> {
                 if let Some(config) = body.get_mut("config") {
                     self.keep_unmodelled::<crate::wire::ProjectAutomation>(config, "config");
                 }
-                self.send(Method::PATCH, &self.object_path(&id)?, body)
+                let out = self
+                    .send(Method::PATCH, &self.object_path(&id)?, body.clone())
                     .await?;
+                // The config may be deep-merged (A4).
+                self.replace_if_merged(&body, &out, &["config"], None)
+                    .await?;
+                if let Some(message) = export::external_id_not_taken(&spec, &out) {
+                    return Err(ChangeError::Unresolved(message));
+                }
             }
             (Spec::View(v), _) => {
                 let live = self.view_raw()?;
@@ -921,7 +993,18 @@ impl Cx<'_> {
         if let Some(v) = secret {
             body[write.field] = json!(v.value);
         }
-        let out = self.send(method, path, body).await?;
+        let out = self.send(method.clone(), path, body.clone()).await?;
+        if write.metadata_managed && method == Method::PATCH {
+            // The metadata may be deep-merged (S4); bt-gitops's own record is rewritten whole
+            // below, so only the declared keys are looked at. The replacing PUT carries no
+            // secret, which keeps the stored one (S1).
+            let mut put = body.clone();
+            if let Some(map) = put.as_object_mut() {
+                map.remove(write.field);
+            }
+            self.replace_if_merged(&body, &out, &["metadata"], Some(put))
+                .await?;
+        }
         if let (Some(v), Some(id)) = (secret, out.get("id").and_then(Value::as_str)) {
             let at = out.get("secret_updated_at").cloned().unwrap_or(Value::Null);
             let mut map: Map<String, Value> = write
@@ -937,10 +1020,66 @@ impl Cx<'_> {
             if let Some(name) = write.name {
                 stamp["name"] = json!(name);
             }
-            self.send(Method::PATCH, &self.object_path(id)?, stamp)
+            let stamped = self
+                .send(Method::PATCH, &self.object_path(id)?, stamp)
                 .await?;
+            // The record holds only when a metadata PATCH leaves the time alone (S5, S10);
+            // otherwise every write would read as a rotation made outside git.
+            if let (Some(written), Some(moved)) = (
+                at.as_str(),
+                stamped.get("secret_updated_at").and_then(Value::as_str),
+            ) && written != moved
+            {
+                return Err(ChangeError::Unresolved(format!(
+                    "the value was written, but the API moved `secret_updated_at` (from {written} to {moved}) when bt-gitops only recorded the write in the metadata, so its own writes would read as rotations made outside git; see docs/api-assumptions.md S10"
+                )));
+            }
         }
         Ok(out)
+    }
+
+    /// After a PATCH that sent the object-typed `fields` of `sent` whole: when the answer still
+    /// holds a key that the live object had and `sent` left out, the server deep-merged them
+    /// (the spec's PATCH descriptions say it does; J7, A4, S4), and the key the manifest removed
+    /// would stay, with the plan showing the same update forever. The object is then replaced by
+    /// a PUT of its create body (`put`, or `sent` with the object's name and project), which
+    /// keeps the object's name, and that answer is checked the same way: a key still kept fails
+    /// the change loudly.
+    async fn replace_if_merged(
+        &self,
+        sent: &Value,
+        answer: &Value,
+        fields: &[&str],
+        put: Option<Value>,
+    ) -> Result<(), ChangeError> {
+        let Some(live) = self.live().and_then(|o| o.raw.as_ref()) else {
+            return Ok(());
+        };
+        if kept_by_merge(live, sent, answer, fields).is_empty() {
+            return Ok(());
+        }
+        let mut body = put.unwrap_or_else(|| sent.clone());
+        if let Some(map) = body.as_object_mut() {
+            map.insert("name".into(), json!(self.key.name));
+            if self.key.project.is_some() {
+                map.insert("project_id".into(), json!(self.project_id()?));
+            } else {
+                map.insert("org_name".into(), json!(self.key.org.as_str()));
+            }
+        }
+        let out = self
+            .send(Method::PUT, self.collection()?, body.clone())
+            .await?;
+        let kept = kept_by_merge(live, &body, &out, fields);
+        if kept.is_empty() {
+            Ok(())
+        } else {
+            Err(ChangeError::Unresolved(format!(
+                "the API kept {} although the manifest removed {}, after a PATCH and a replacing PUT",
+                kept.join(", "),
+                if kept.len() == 1 { "it" } else { "them" }
+            )))
+        }
     }
 
     fn acl_item(&self, g: &GrantSpec) -> Result<AclItem, ChangeError> {
@@ -1052,6 +1191,36 @@ fn keep_unknown(sent: &mut Value, live: &Value, modelled: &Value) {
     }
 }
 
+/// The keys (as `field.key` paths) under the object-typed `fields` that `live` held, `sent`
+/// left out and `answer` still holds; bt-gitops's own secret record is not looked at.
+fn kept_by_merge(live: &Value, sent: &Value, answer: &Value, fields: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in fields {
+        if let Some(sent) = sent.get(*field) {
+            kept_keys(&live[*field], sent, &answer[*field], field, &mut out);
+        }
+    }
+    out
+}
+
+fn kept_keys(live: &Value, sent: &Value, answer: &Value, at: &str, out: &mut Vec<String>) {
+    let (Value::Object(live), Value::Object(sent), Value::Object(answer)) = (live, sent, answer)
+    else {
+        return;
+    };
+    for (k, v) in live {
+        if v.is_null() || k == SECRET_METADATA_KEY {
+            continue;
+        }
+        let path = format!("{at}.{k}");
+        match (sent.get(k), answer.get(k)) {
+            (None, Some(kept)) if !kept.is_null() => out.push(path),
+            (Some(s), Some(a)) => kept_keys(v, s, a, &path, out),
+            _ => {}
+        }
+    }
+}
+
 /// A typed request body as JSON; `None` (a spec the body builder does not take) is a bug in the
 /// caller's match.
 fn typed<T: serde::Serialize>(body: &Option<T>) -> Result<Value, ChangeError> {
@@ -1070,7 +1239,26 @@ fn body_value<T: serde::Serialize>(body: &T) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::keep_unknown;
+    use super::{SECRET_METADATA_KEY, keep_unknown, kept_by_merge};
+
+    #[test]
+    fn keys_a_merging_patch_kept_are_found() {
+        let live = json!({"categories": {"a": 0.5, "b": 0.5},
+            "metadata": {"team": "ml", "region": "us", SECRET_METADATA_KEY: {"digest": "d", "written_at": "t"}}});
+        let sent = json!({"categories": {"a": 1.0},
+            "metadata": {"region": "eu", SECRET_METADATA_KEY: {"digest": "e"}}});
+        // A merging server: every live key stays.
+        let merged = json!({"categories": {"a": 1.0, "b": 0.5},
+            "metadata": {"team": "ml", "region": "eu", SECRET_METADATA_KEY: {"digest": "e", "written_at": "t"}}});
+        assert_eq!(
+            kept_by_merge(&live, &sent, &merged, &["categories", "metadata"]),
+            ["categories.b", "metadata.team"]
+        );
+        // A replacing server: nothing kept; bt-gitops's own record is never looked at.
+        assert!(kept_by_merge(&live, &sent, &sent, &["categories", "metadata"]).is_empty());
+        // A field the body does not send is not looked at either.
+        assert!(kept_by_merge(&live, &json!({}), &merged, &["categories"]).is_empty());
+    }
 
     #[test]
     fn unknown_parts_are_kept_and_known_ones_are_not_brought_back() {

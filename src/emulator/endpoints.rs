@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::ErrorResponse;
+use super::profile::ExportPathPatch;
 use super::query::Params;
 use super::resource::{
     Constraints, Draft, Endpoint, Patched, Server, fields, in_range, merge, no_cascade, no_filters,
@@ -487,12 +488,13 @@ fn score_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft, E
     let req: wire::CreateProjectScore = parse(body)?;
     check_categories(req.categories.as_ref())?;
     check_score_config(req.config.as_ref())?;
+    check_maximum(store, &enum_text(&req.score_type), req.categories.as_ref())?;
     let project = project(store, caller, &req.project_id)?;
     Ok(draft(project.org_id, fields(&req, &[])))
 }
 
 fn score_patch(
-    _: &Store,
+    store: &Store,
     _: &Caller,
     record: &Record,
     body: &Value,
@@ -500,15 +502,58 @@ fn score_patch(
     let req: wire::PatchProjectScore = parse(body)?;
     check_categories(req.categories.as_ref())?;
     check_score_config(req.config.as_ref())?;
-    // Categories change shape with the score type, so they replace rather than merge.
-    let mut object = merged(record, &req, &["categories"]);
+    let score_type = req
+        .score_type
+        .as_ref()
+        .map(enum_text)
+        .unwrap_or_else(|| record.str_field("score_type").to_owned());
+    check_maximum(store, &score_type, req.categories.as_ref())?;
+    // Lists replace; a weighted score's map, and the config, deep-merge when the profile says
+    // a PATCH merges object fields (J7), and replace otherwise.
+    let mut object = merged(record, &req, &["categories", "config"]);
+    let merges = store.profile.patch_merges_objects;
     if let Some(categories) = &req.categories {
-        object.insert(
-            "categories".into(),
-            serde_json::to_value(categories).unwrap_or(Value::Null),
+        let new = serde_json::to_value(categories).unwrap_or(Value::Null);
+        set_object_field(&mut object, "categories", new, merges);
+    }
+    if let Some(config) = &req.config {
+        set_object_field(
+            &mut object,
+            "config",
+            Value::Object(fields(config, &[])),
+            merges,
         );
     }
     Ok(patched(object))
+}
+
+/// Sets `field` of a stored object from a PATCH: deep-merged into the stored value when `merges`
+/// and both are objects, replaced whole otherwise.
+fn set_object_field(object: &mut wire::JsonMap, field: &str, new: Value, merges: bool) {
+    match (object.get_mut(field), new) {
+        (Some(Value::Object(current)), Value::Object(new)) if merges => merge(current, &new),
+        (_, new) => {
+            object.insert(field.into(), strip_null_values(&new));
+        }
+    }
+}
+
+/// Refuses a `maximum` score whose categories are a list of score names when the profile
+/// says that shape is documented for `minimum` only (J10).
+fn check_maximum(
+    store: &Store,
+    score_type: &str,
+    categories: Option<&wire::ProjectScoreCategories>,
+) -> Result<(), ErrorResponse> {
+    if !store.profile.maximum_score_names
+        && score_type == "maximum"
+        && matches!(categories, Some(wire::ProjectScoreCategories::Minimum(_)))
+    {
+        return Err(ErrorResponse::bad_request(
+            "`categories` of a maximum score cannot be a list of score names",
+        ));
+    }
+    Ok(())
 }
 
 fn score_filters(params: &Params) -> Result<Constraints, ErrorResponse> {
@@ -603,7 +648,18 @@ fn automation_create(store: &Store, caller: &Caller, body: &Value) -> Result<Dra
     let req: wire::CreateProjectAutomation = parse(body)?;
     check_automation(&req.config)?;
     let project = project(store, caller, &req.project_id)?;
-    Ok(draft(project.org_id, fields(&req, &[])))
+    let mut fields = fields(&req, &[]);
+    if store.profile.export_external_id_generated
+        && let Some(Value::Object(credentials)) = fields
+            .get_mut("config")
+            .and_then(|c| c.get_mut("credentials"))
+        && credentials.contains_key("external_id")
+    {
+        // The server makes up the automation's part of the external id itself (A5).
+        let generated = format!("bt-generated-{}", req.name);
+        credentials.insert("external_id".into(), Value::String(generated));
+    }
+    Ok(draft(project.org_id, fields))
 }
 
 fn automation_patch(
@@ -616,26 +672,29 @@ fn automation_patch(
     let mut object = merged(record, &req, &["config"]);
     if let Some(config) = &req.config {
         check_automation(config)?;
-        // A config of the same event type merges; another event type replaces it.
+        // A config of the same event type merges when the profile says PATCH merges object
+        // fields (A4); another event type, or a replacing profile, replaces it.
         let same_type = object
             .get("config")
             .and_then(|c| c.get("event_type"))
             .zip(body.get("config").and_then(|c| c.get("event_type")))
             .is_some_and(|(a, b)| a == b);
-        // The real profile merges the body's config as sent, keys outside our model included
-        // (the spec: a PATCH deep-merges object fields, A4); the lenient one only what the
-        // wire type holds.
+        // The real profile keeps the body's config as sent, keys outside our model included
+        // (A4); the lenient one only what the wire type holds.
         let keep = store.profile.patch_keeps_unmodelled_config;
-        let new = match body.get("config") {
+        let mut new = match body.get("config") {
             Some(Value::Object(raw)) if keep => raw.clone(),
             _ => fields(config, &[]),
         };
-        match object.get_mut("config") {
-            Some(Value::Object(current)) if same_type => merge(current, &new),
-            _ => {
-                object.insert("config".into(), Value::Object(new));
-            }
+        if same_type {
+            export_rules(store, &object["config"], &mut new)?;
         }
+        set_object_field(
+            &mut object,
+            "config",
+            Value::Object(new),
+            same_type && store.profile.patch_merges_objects,
+        );
         if !keep && let Some(current) = object.get("config").cloned() {
             // The first guess: the stored config is what the wire type models, nothing more.
             let typed: wire::AutomationConfig = parse(&current)?;
@@ -670,6 +729,42 @@ fn keep_unmodelled(modelled: &mut wire::JsonMap, stored: &wire::JsonMap) {
             _ => {}
         }
     }
+}
+
+/// What the profile says a PATCH of an export config may change: its path (A7) and, when the
+/// server generates it, its external id (A5), which then keep their stored values.
+fn export_rules(
+    store: &Store,
+    current: &Value,
+    new: &mut wire::JsonMap,
+) -> Result<(), ErrorResponse> {
+    if current["event_type"] != "btql_export" {
+        return Ok(());
+    }
+    if let (Some(Value::String(old)), Some(Value::String(path))) =
+        (current.get("export_path"), new.get("export_path"))
+        && old != path
+    {
+        match store.profile.export_path_patch {
+            ExportPathPatch::Changes => {}
+            ExportPathPatch::Refused => {
+                return Err(ErrorResponse::bad_request(
+                    "the export path cannot be changed after the export is created",
+                ));
+            }
+            ExportPathPatch::Ignored => {
+                new.insert("export_path".into(), Value::String(old.clone()));
+            }
+        }
+    }
+    if store.profile.export_external_id_generated
+        && let Some(old) = current.pointer("/credentials/external_id")
+        && let Some(Value::Object(credentials)) = new.get_mut("credentials")
+        && credentials.contains_key("external_id")
+    {
+        credentials.insert("external_id".into(), old.clone());
+    }
+    Ok(())
 }
 
 /// `span_iframe`.
@@ -884,14 +979,14 @@ fn ai_secret_create(_: &Store, caller: &Caller, body: &Value) -> Result<Draft, E
 }
 
 fn ai_secret_patch(
-    _: &Store,
+    store: &Store,
     _: &Caller,
     record: &Record,
     body: &Value,
 ) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchAiSecret = parse(body)?;
     Ok(Patched {
-        object: merged(record, &req, &["secret"]),
+        object: with_metadata(store, record, &req, body)?,
         secret: req.secret,
     })
 }
@@ -944,16 +1039,44 @@ fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft,
 }
 
 fn env_var_patch(
-    _: &Store,
+    store: &Store,
     _: &Caller,
     record: &Record,
     body: &Value,
 ) -> Result<Patched, ErrorResponse> {
     let req: wire::PatchEnvVar = parse(body)?;
+    let mut object = with_metadata(store, record, &req, body)?;
+    if store.profile.env_var_metadata_moves_secret_time
+        && req.value.is_none()
+        && body.get("metadata").is_some_and(Value::is_object)
+    {
+        // Stamped with the time of the PATCH by `resource::patch` (S10).
+        object.insert("secret_updated_at".into(), Value::Null);
+    }
     Ok(Patched {
-        object: merged(record, &req, &["value"]),
+        object,
         secret: req.value,
     })
+}
+
+/// A patched object holding a secret: its fields merged as usual but for the secret itself
+/// (`secret`, `value`), and `metadata` deep-merged or replaced as the profile says (S4).
+fn with_metadata<P: serde::Serialize>(
+    store: &Store,
+    record: &Record,
+    req: &P,
+    body: &Value,
+) -> Result<wire::JsonMap, ErrorResponse> {
+    let mut object = merged(record, req, &["secret", "value", "metadata"]);
+    if let Some(metadata @ Value::Object(_)) = body.get("metadata") {
+        set_object_field(
+            &mut object,
+            "metadata",
+            metadata.clone(),
+            store.profile.patch_merges_objects,
+        );
+    }
+    Ok(object)
 }
 
 fn env_var_filters(params: &Params) -> Result<Constraints, ErrorResponse> {

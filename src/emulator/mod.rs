@@ -54,7 +54,9 @@ pub mod seed;
 pub mod store;
 
 pub use faults::{FaultAction, FaultRule, LoggedRequest};
-pub use profile::{AccountListing, ForeignOrg, Overrides, PreviewStyle, Profile, ProfileName};
+pub use profile::{
+    AccountListing, ExportPathPatch, ForeignOrg, Overrides, PreviewStyle, Profile, ProfileName,
+};
 pub use seed::{SeedDoc, SeededKey};
 pub use store::{Collection, Snapshot, Store};
 

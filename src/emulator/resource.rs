@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::error::ErrorResponse;
 use super::query::Params;
-use super::store::{Collection, Record, Store, natural_key, preview};
+use super::store::{Collection, Record, Store, natural_key_in, preview};
 use crate::api::wire::{Id, JsonMap};
 
 /// One REST collection's behaviour: what the generic CRUD layer needs to serve it.
@@ -309,7 +309,7 @@ pub fn create(
         service_account: false,
         object: draft.fields.clone(),
     };
-    let existing = natural_key(spec.kind, &probe)
+    let existing = natural_key_in(&store.profile, spec.kind, &probe)
         .and_then(|key| store.table(spec.kind).get_by_key(&key))
         .cloned()
         // The answer of S11 where create-or-return is not atomic: two POSTs of one name that
@@ -514,6 +514,10 @@ pub fn patch(
     let record = visible(store, caller, spec.kind, id)?.clone();
     let patched = (spec.patch)(store, caller, &record, body)?;
     let mut object = patched.object;
+    if object.get("secret_updated_at").is_some_and(Value::is_null) {
+        // A patch function's way to say the PATCH moves the secret's time (profile, S10).
+        object.insert("secret_updated_at".into(), Value::String(store.clock.now()));
+    }
     let secret = match patched.secret {
         Some(secret) => {
             stamp_secret(store, caller, spec, &mut object, &secret);
@@ -529,7 +533,7 @@ pub fn patch(
         object: object.clone(),
         ..record.clone()
     };
-    if let Some(key) = natural_key(spec.kind, &probe)
+    if let Some(key) = natural_key_in(&store.profile, spec.kind, &probe)
         && let Some(other) = store.table(spec.kind).get_by_key(&key)
         && other.id() != record.id()
     {

@@ -341,7 +341,7 @@ impl Store {
             self.credentials.insert(secret.clone(), (kind, id.clone()));
         }
         self.keep_version(kind, &id, &record.object);
-        let key = natural_key(kind, &record);
+        let key = natural_key_in(&self.profile, kind, &record);
         let table = self.tables.entry(kind).or_default();
         table.by_id.insert(id, seq);
         if let Some(key) = key {
@@ -380,10 +380,10 @@ impl Store {
         let Some(record) = table.get_mut(id) else {
             return;
         };
-        let old_key = natural_key(kind, record);
+        let old_key = natural_key_in(&self.profile, kind, record);
         record.object = object;
         record.secret = secret;
-        let new_key = natural_key(kind, record);
+        let new_key = natural_key_in(&self.profile, kind, record);
         let seq = record.seq;
         if let Some(old) = old_key {
             table.by_key.remove(&old);
@@ -401,7 +401,7 @@ impl Store {
         if record.deleted {
             return None;
         }
-        let key = natural_key(kind, record);
+        let key = natural_key_in(&self.profile, kind, record);
         record.deleted = true;
         if kind.has_deleted_at() {
             record
@@ -563,6 +563,23 @@ impl Store {
 /// The natural key of a live record: the identity that POST deduplicates on and PUT replaces by.
 ///
 /// Kinds without one (service tokens, API keys) return `None`.
+pub fn natural_key_in(profile: &Profile, kind: Collection, record: &Record) -> Option<String> {
+    let per_org = match kind {
+        Collection::ProjectAutomation => profile.automation_names_per_org,
+        Collection::SpanIframe => profile.span_iframe_names_per_org,
+        _ => false,
+    };
+    if per_org {
+        return Some(format!(
+            "{}\u{0}{}",
+            record.org_id,
+            record.str_field("name")
+        ));
+    }
+    natural_key(kind, record)
+}
+
+/// The natural key of a record under the default answers; see [`natural_key_in`].
 pub fn natural_key(kind: Collection, record: &Record) -> Option<String> {
     let f = |name: &str| record.str_field(name).to_owned();
     let key = match kind {

@@ -300,6 +300,32 @@ pub fn read(description: Option<&String>, e: &wire::BtqlExportAutomation) -> Exp
     }
 }
 
+/// When `spec` is an AWS export that declares its external id and the API's answer to its
+/// create or update carries another one: the server then makes the id up itself (A5), and the
+/// plan would show the same update forever. The message says so and what to do.
+#[must_use]
+pub fn external_id_not_taken(spec: &Spec, answer: &Value) -> Option<String> {
+    let Spec::Export(ExportSpec {
+        credentials:
+            ExportCredentials::Aws {
+                external_id: Some(declared),
+                ..
+            },
+        ..
+    }) = spec
+    else {
+        return None;
+    };
+    let live = answer
+        .pointer("/config/credentials/external_id")
+        .and_then(Value::as_str)?;
+    (live != declared).then(|| {
+        format!(
+            "the API answered with the external id `{live}` instead of the declared `{declared}`: it makes the automation's part of the external id up itself (docs/api-assumptions.md A5); remove `external_id` from the manifest and let the role's trust policy accept the id the API shows (the docs suggest the pattern `bt:<org id>:*`)"
+        )
+    })
+}
+
 /// The manifest entry `import` writes.
 #[must_use]
 pub fn manifest(name: &str, e: &ExportSpec) -> Value {

@@ -61,13 +61,17 @@ pub fn patch(p: ScoreParts, rename: Option<String>) -> ProjectScorePatchBody {
 }
 
 /// The kind and spec of a list item in the project `project`; `None` for an online rule
-/// without its config.
+/// without its config, and for a minimum or maximum score whose categories are not a list of
+/// score names (J10: the spec documents that shape for minimum only).
 #[must_use]
 pub fn read(
     s: &wire::ProjectScore,
     project: &ProjectName,
     refs: &References,
 ) -> Option<(Kind, Spec)> {
+    if names_of_another_shape(s) {
+        return None;
+    }
     if s.score_type == ProjectScoreType::Online {
         return online_scoring::read(s, project, refs)
             .map(|o| (Kind::OnlineScoring, Spec::OnlineScoring(o)));
@@ -77,3 +81,26 @@ pub fn read(
 
 /// Why [`read`] does not manage a project score: an online rule without its online config.
 pub const UNMANAGED_REASON: &str = "an online score without `config.online`";
+
+/// Whether a minimum or maximum score's categories hold something other than a list of score
+/// names (an empty list reads as no names).
+fn names_of_another_shape(s: &wire::ProjectScore) -> bool {
+    matches!(
+        s.score_type,
+        ProjectScoreType::Minimum | ProjectScoreType::Maximum
+    ) && match &s.categories {
+        Some(ProjectScoreCategories::Weighted(_)) => true,
+        Some(ProjectScoreCategories::Categorical(items)) => !items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Why [`read`] does not manage the project score `s`.
+#[must_use]
+pub fn unmanaged_reason(s: &wire::ProjectScore) -> String {
+    if names_of_another_shape(s) {
+        "a minimum or maximum score whose `categories` are not a list of score names".into()
+    } else {
+        UNMANAGED_REASON.into()
+    }
+}

@@ -2,9 +2,11 @@
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
-//! live lists must show afterwards. A case names the profile and preview style when it runs
-//! under the other answer of an unconfirmed assumption, how the user list shows service
-//! accounts (K1), the org's plan (G3), and single profile switches (`rules:`).
+//! live lists must show afterwards. A case names the profile, the preview style, single profile
+//! switches (`rules:`) and the answers (`answers:`, `Profile::with_answer`) when it runs under the
+//! other answer of an unconfirmed assumption (`docs/api-assumptions.md`; the cases named after an
+//! entry id, `j7-...`, run bt-gitops under each answer of that entry), how the user list shows
+//! service accounts (K1) and the org's plan (G3).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,6 +35,9 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
+    /// Answers of unconfirmed assumptions to set on the profile (`Profile::ANSWERS`).
+    #[serde(default)]
+    answers: Vec<String>,
     /// `hidden`, `without_email`, `with_email` or `with_email_unmarked`: how the user list
     /// shows service accounts (K1).
     #[serde(default)]
@@ -108,6 +113,8 @@ struct RequestCheck {
 #[serde(deny_unknown_fields)]
 struct LiveCheck {
     list: String,
+    /// A top-level field, or a JSON pointer (`/config/export_path`); a value that is not a
+    /// string is compared as its JSON text.
     field: String,
     equals: String,
     count: usize,
@@ -150,6 +157,9 @@ fn profile_of(case: &Case) -> Profile {
         .parse()
         .expect("a profile name");
     let mut profile = name.profile().with_overrides(&case.rules);
+    for answer in &case.answers {
+        profile = profile.with_answer(answer).expect("a known answer");
+    }
     if let Some(listing) = &case.service_accounts {
         profile =
             profile.with_service_accounts(listing.parse().expect("a service-account listing"));
@@ -296,7 +306,19 @@ fn run_case(case: &Case) -> Vec<String> {
         let objects = list.unwrap_or_default();
         let n = objects
             .iter()
-            .filter(|o| o.get(&check.field).and_then(Value::as_str) == Some(&check.equals))
+            .filter(|o| {
+                let value = if check.field.starts_with('/') {
+                    o.pointer(&check.field)
+                } else {
+                    o.get(&check.field)
+                };
+                value.is_some_and(|v| match v {
+                    Value::String(s) => *s == check.equals,
+                    other => {
+                        serde_json::to_string(other).ok().as_deref() == Some(check.equals.as_str())
+                    }
+                })
+            })
             .filter(|o| !check.not_deleted || o.get("deleted_at").is_none_or(Value::is_null))
             .count();
         if n != check.count {
