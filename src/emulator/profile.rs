@@ -95,7 +95,8 @@ pub enum PreviewStyle {
 }
 
 /// What a PATCH of an export's `config.export_path` does (A7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExportPathPatch {
     /// The path changes.
     Changes,
@@ -263,6 +264,20 @@ pub struct Overrides {
     pub env_var_default_cap: Option<usize>,
     #[serde(default)]
     pub env_var_post_duplicates: Option<bool>,
+    #[serde(default)]
+    pub patch_merges_objects: Option<bool>,
+    #[serde(default)]
+    pub automation_names_per_org: Option<bool>,
+    #[serde(default)]
+    pub span_iframe_names_per_org: Option<bool>,
+    #[serde(default)]
+    pub export_path_patch: Option<ExportPathPatch>,
+    #[serde(default)]
+    pub maximum_score_names: Option<bool>,
+    #[serde(default)]
+    pub export_external_id_generated: Option<bool>,
+    #[serde(default)]
+    pub env_var_metadata_moves_secret_time: Option<bool>,
 }
 
 impl Default for Profile {
@@ -337,29 +352,34 @@ impl Profile {
     /// These rules with the switches `overrides` names flipped.
     #[must_use]
     pub fn with_overrides(mut self, overrides: &Overrides) -> Profile {
+        // Each switch the overrides name replaces the profile's own.
+        macro_rules! flip {
+            ($($field:ident),* $(,)?) => {
+                $(if let Some(value) = overrides.$field {
+                    self.$field = value;
+                })*
+            };
+        }
+        flip!(
+            acl_list_org_envelope,
+            lists_show_soft_deleted,
+            foreign_org,
+            remove_users_keeps_service_accounts,
+            environment_create_conflicts,
+            env_var_post_duplicates,
+            patch_merges_objects,
+            automation_names_per_org,
+            span_iframe_names_per_org,
+            export_path_patch,
+            maximum_score_names,
+            export_external_id_generated,
+            env_var_metadata_moves_secret_time,
+        );
         if let Some(cap) = overrides.page_cap {
             self.page_cap = Some(cap);
         }
-        if let Some(on) = overrides.acl_list_org_envelope {
-            self.acl_list_org_envelope = on;
-        }
-        if let Some(on) = overrides.lists_show_soft_deleted {
-            self.lists_show_soft_deleted = on;
-        }
-        if let Some(answer) = overrides.foreign_org {
-            self.foreign_org = answer;
-        }
-        if let Some(on) = overrides.remove_users_keeps_service_accounts {
-            self.remove_users_keeps_service_accounts = on;
-        }
-        if let Some(on) = overrides.environment_create_conflicts {
-            self.environment_create_conflicts = on;
-        }
         if let Some(cap) = overrides.env_var_default_cap {
             self.env_var_default_cap = Some(cap);
-        }
-        if let Some(on) = overrides.env_var_post_duplicates {
-            self.env_var_post_duplicates = on;
         }
         self
     }
@@ -376,48 +396,6 @@ impl Profile {
     pub fn with_user_keys_creating_service_tokens(mut self, allowed: bool) -> Profile {
         self.service_tokens_need_service_caller = !allowed;
         self
-    }
-
-    /// The names [`Profile::with_answer`] takes, each the answer of an unconfirmed assumption.
-    pub const ANSWERS: [&'static str; 10] = [
-        "patch_merges_objects",
-        "patch_replaces_objects",
-        "automation_names_per_org",
-        "span_iframe_names_per_org",
-        "export_path_refused",
-        "export_path_ignored",
-        "maximum_score_names_refused",
-        "export_external_id_generated",
-        "env_var_metadata_moves_secret_time",
-        "env_var_metadata_keeps_secret_time",
-    ];
-
-    /// These rules with one switch set to the answer named `answer` (one of [`Profile::ANSWERS`]).
-    ///
-    /// # Errors
-    /// The names it takes, when `answer` is none of them.
-    pub fn with_answer(mut self, answer: &str) -> Result<Profile, String> {
-        match answer {
-            "patch_merges_objects" => self.patch_merges_objects = true,
-            "patch_replaces_objects" => self.patch_merges_objects = false,
-            "automation_names_per_org" => self.automation_names_per_org = true,
-            "span_iframe_names_per_org" => self.span_iframe_names_per_org = true,
-            "export_path_refused" => self.export_path_patch = ExportPathPatch::Refused,
-            "export_path_ignored" => self.export_path_patch = ExportPathPatch::Ignored,
-            "maximum_score_names_refused" => self.maximum_score_names = false,
-            "export_external_id_generated" => self.export_external_id_generated = true,
-            "env_var_metadata_moves_secret_time" => self.env_var_metadata_moves_secret_time = true,
-            "env_var_metadata_keeps_secret_time" => {
-                self.env_var_metadata_moves_secret_time = false;
-            }
-            other => {
-                return Err(format!(
-                    "unknown emulator answer `{other}` (expected one of: {})",
-                    Profile::ANSWERS.join(", ")
-                ));
-            }
-        }
-        Ok(self)
     }
 
     /// These rules with service accounts listed as `listing` says.
@@ -591,26 +569,5 @@ mod tests {
         assert!(lenient.honours_cursors("/environment") && lenient.honours_limit("/environment"));
         assert_eq!("lenient".parse(), Ok(ProfileName::Lenient));
         assert!("strict".parse::<ProfileName>().is_err());
-    }
-
-    #[test]
-    fn every_answer_name_sets_a_switch() {
-        for name in Profile::ANSWERS {
-            assert!(Profile::real().with_answer(name).is_ok(), "{name}");
-        }
-        assert!(
-            !Profile::real()
-                .with_answer("patch_replaces_objects")
-                .unwrap()
-                .patch_merges_objects
-        );
-        assert_eq!(
-            Profile::real()
-                .with_answer("export_path_ignored")
-                .unwrap()
-                .export_path_patch,
-            ExportPathPatch::Ignored
-        );
-        assert!(Profile::real().with_answer("maybe").is_err());
     }
 }

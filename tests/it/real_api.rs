@@ -2,11 +2,11 @@
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
 //! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
 //! through the real binary (with their exit codes and output), and what the request log and the
-//! live lists must show afterwards. A case names the profile, the preview style, single profile
-//! switches (`rules:`) and the answers (`answers:`, `Profile::with_answer`) when it runs under the
-//! other answer of an unconfirmed assumption (`docs/api-assumptions.md`; the cases named after an
-//! entry id, `j7-...`, run bt-gitops under each answer of that entry), how the user list shows
-//! service accounts (K1) and the org's plan (G3).
+//! live lists must show afterwards. A case names the profile, the preview style and single
+//! profile switches (`rules:`) when it runs under the other answer of an unconfirmed assumption
+//! (`docs/api-assumptions.md`; the cases named after an entry id, `j7-...`, run bt-gitops under
+//! each answer of that entry), how the user list shows service accounts (K1) and the org's plan
+//! (G3).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,9 +35,6 @@ struct Case {
     /// `ellipsis`, `ascii` or `hidden`: overrides the profile's key previews.
     #[serde(default)]
     previews: Option<String>,
-    /// Answers of unconfirmed assumptions to set on the profile (`Profile::ANSWERS`).
-    #[serde(default)]
-    answers: Vec<String>,
     /// `hidden`, `without_email`, `with_email` or `with_email_unmarked`: how the user list
     /// shows service accounts (K1).
     #[serde(default)]
@@ -45,8 +42,9 @@ struct Case {
     /// `starter`: the org has only the Owners group and group and role creates are refused (G3).
     #[serde(default)]
     plan: Option<String>,
-    /// Single switches of the profile flipped for this case (the answer of an unconfirmed
-    /// assumption that neither profile picks: a page cap, an enveloped ACL list...).
+    /// Single switches of the profile flipped for this case (`emulator::Overrides`): the answer
+    /// of an unconfirmed assumption that the case's profile does not pick (a page cap, an
+    /// enveloped ACL list, a PATCH that replaces maps...).
     #[serde(default)]
     rules: Overrides,
     seed: Value,
@@ -157,9 +155,6 @@ fn profile_of(case: &Case) -> Profile {
         .parse()
         .expect("a profile name");
     let mut profile = name.profile().with_overrides(&case.rules);
-    for answer in &case.answers {
-        profile = profile.with_answer(answer).expect("a known answer");
-    }
     if let Some(listing) = &case.service_accounts {
         profile =
             profile.with_service_accounts(listing.parse().expect("a service-account listing"));
