@@ -220,3 +220,51 @@ pub fn logged_writes(emu: &bt_gitops::emulator::EmuHandle) -> String {
     }
     out
 }
+
+/// An emulator seeded from `tests/data/<folder>/seed.json` in `profile`, on its own runtime.
+pub fn start_seeded(
+    folder: &str,
+    profile: bt_gitops::emulator::Profile,
+) -> (tokio::runtime::Runtime, bt_gitops::emulator::EmuHandle) {
+    use bt_gitops::emulator::{EmulatorConfig, SeedDoc, spawn};
+    let runtime = runtime();
+    let path = root().join("tests/data").join(folder).join("seed.json");
+    let text = fs_err::read_to_string(&path).expect("seed file");
+    let seed: SeedDoc = serde_json::from_str(&text).expect("a seed document");
+    let emu = runtime
+        .block_on(spawn(
+            EmulatorConfig::default()
+                .with_seed(seed)
+                .with_deterministic(true)
+                .with_profile(profile),
+        ))
+        .expect("the emulator starts");
+    (runtime, emu)
+}
+
+/// Runs the binary with `key` against `emu` on one manifest of `tests/data/<folder>/`, copied
+/// into a fresh directory (apply writes its journal next to the manifests); `env` adds
+/// variables.
+pub fn run_data_manifest(
+    emu: &bt_gitops::emulator::EmuHandle,
+    key: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    folder: &str,
+    manifest: &str,
+) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::copy(
+        root().join("tests/data").join(folder).join(manifest),
+        dir.path().join(manifest),
+    )
+    .expect("copy the manifest");
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(manifest);
+    let mut vars = vec![
+        ("BRAINTRUST_API_URL", emu.url()),
+        ("BRAINTRUST_API_KEY", key),
+    ];
+    vars.extend_from_slice(env);
+    run_with_env(dir.path(), &all, &vars)
+}

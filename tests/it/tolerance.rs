@@ -4,13 +4,11 @@
 //! model), or added raw through `POST /_emulator/objects` (a `windowed` Loop automation). Each test runs the real binary against that org and checks what
 //! the plan says and what the emulator holds afterwards.
 
-use bt_gitops::emulator::{
-    Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, Profile, SeedDoc, spawn,
-};
+use bt_gitops::emulator::{Collection, EmuHandle, FaultAction, FaultRule, Profile};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use crate::support::{Run, root, run_with_env};
+use crate::support::{Run, root, run_data_manifest, run_with_env, start_seeded};
 
 const KEY: &str = "sk-tolerance-acme-000000000001";
 
@@ -22,41 +20,13 @@ fn start() -> (Runtime, EmuHandle) {
 
 /// Like [`start`], in the given emulator profile.
 fn start_in(profile: Profile) -> (Runtime, EmuHandle) {
-    let runtime = crate::support::runtime();
-    let text =
-        fs_err::read_to_string(root().join("tests/data/tolerance/seed.json")).expect("seed file");
-    let seed: SeedDoc = serde_json::from_str(&text).expect("a seed document");
-    let emu = runtime
-        .block_on(spawn(
-            EmulatorConfig::default()
-                .with_seed(seed)
-                .with_deterministic(true)
-                .with_profile(profile),
-        ))
-        .expect("the emulator starts");
-    (runtime, emu)
+    start_seeded("tolerance", profile)
 }
 
-/// Runs the binary on one manifest of `tests/data/tolerance/`, copied into a fresh directory
-/// (apply writes its journal next to the manifests).
+/// Runs the binary on one manifest of `tests/data/tolerance/`, copied into a fresh directory.
 fn run(emu: &EmuHandle, args: &[&str], manifest: &str) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    fs_err::copy(
-        root().join("tests/data/tolerance").join(manifest),
-        dir.path().join(manifest),
-    )
-    .expect("copy the manifest");
-    let mut all: Vec<&str> = args.to_vec();
-    all.push(manifest);
-    run_with_env(
-        dir.path(),
-        &all,
-        &[
-            ("BRAINTRUST_API_URL", emu.url()),
-            ("BRAINTRUST_API_KEY", KEY),
-            ("TOLERANCE_VALUE", "tolerance-value"),
-        ],
-    )
+    let env = [("TOLERANCE_VALUE", "tolerance-value")];
+    run_data_manifest(emu, KEY, &env, args, "tolerance", manifest)
 }
 
 /// The live objects of a collection, as the emulator stores them.

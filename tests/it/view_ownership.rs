@@ -6,49 +6,22 @@
 //! the real binary runs against it. A failed view list holds back its project's deletes, and
 //! several live views of one name (J13) are all left alone.
 
-use bt_gitops::emulator::{
-    Collection, EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn,
-};
+use bt_gitops::emulator::{Collection, EmuHandle, FaultAction, FaultRule, Profile};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use crate::support::{Run, root, run_with_env};
+use crate::support::{Run, root, run_data_manifest, start_seeded};
 
 /// Alice's key: the views she made are the tool's own.
 const KEY: &str = "sk-views-acme-0000000000000001";
 
 fn start() -> (Runtime, EmuHandle) {
-    let runtime = crate::support::runtime();
-    let text = fs_err::read_to_string(root().join("tests/data/views/seed.json")).expect("seed");
-    let seed: SeedDoc = serde_json::from_str(&text).expect("a seed document");
-    let emu = runtime
-        .block_on(spawn(
-            EmulatorConfig::default()
-                .with_seed(seed)
-                .with_deterministic(true),
-        ))
-        .expect("the emulator starts");
-    (runtime, emu)
+    start_seeded("views", Profile::default())
 }
 
 /// Runs the binary on one manifest of `tests/data/views/`, copied into a fresh directory.
 fn run(emu: &EmuHandle, args: &[&str], manifest: &str) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    fs_err::copy(
-        root().join("tests/data/views").join(manifest),
-        dir.path().join(manifest),
-    )
-    .expect("copy the manifest");
-    let mut all: Vec<&str> = args.to_vec();
-    all.push(manifest);
-    run_with_env(
-        dir.path(),
-        &all,
-        &[
-            ("BRAINTRUST_API_URL", emu.url()),
-            ("BRAINTRUST_API_KEY", KEY),
-        ],
-    )
+    run_data_manifest(emu, KEY, &[], args, "views", manifest)
 }
 
 fn views(emu: &EmuHandle) -> Vec<Value> {
