@@ -43,14 +43,7 @@ pub(super) async fn run(
     change: &Change,
 ) -> Result<Option<String>, ChangeError> {
     let key = key_of(change)?;
-    let client = client_for(input, &key.org)?;
-    let cx = Cx {
-        input,
-        ids,
-        client,
-        key: &key,
-        change,
-    };
+    let cx = Cx::new(input, ids, change, &key)?;
     match change.action {
         Action::Delete => cx.delete().await.map(|()| None),
         Action::Create => cx.create().await,
@@ -159,14 +152,7 @@ fn grant_item(
     change: &Change,
 ) -> Result<(OrgName, AclItem), ChangeError> {
     let key = key_of(change)?;
-    let client = client_for(input, &key.org)?;
-    let cx = Cx {
-        input,
-        ids,
-        client,
-        key: &key,
-        change,
-    };
+    let cx = Cx::new(input, ids, change, &key)?;
     let spec = if change.action == Action::Delete {
         cx.live().map(|o| &o.spec)
     } else {
@@ -267,6 +253,24 @@ struct Cx<'a> {
     client: &'a Client,
     key: &'a ResourceKey,
     change: &'a Change,
+}
+
+impl<'a> Cx<'a> {
+    /// The context of `change` to the object `key`, with its org's client.
+    fn new(
+        input: &'a ApplyInput<'a>,
+        ids: &'a Ids,
+        change: &'a Change,
+        key: &'a ResourceKey,
+    ) -> Result<Cx<'a>, ChangeError> {
+        Ok(Cx {
+            input,
+            ids,
+            client: client_for(input, &key.org)?,
+            key,
+            change,
+        })
+    }
 }
 
 impl Cx<'_> {
@@ -479,15 +483,7 @@ impl Cx<'_> {
                         // The key was in the lost answer and is shown only once: a token
                         // nobody holds is useless, so it is revoked for the next apply to
                         // create afresh.
-                        let id = found.get("id").and_then(Value::as_str).unwrap_or_default();
-                        let revoked = self
-                            .client
-                            .delete::<Value>(&format!("/v1/service_token/{id}"))
-                            .await
-                            .map_or_else(
-                                |r| format!("revoking it failed ({r}): delete it by hand"),
-                                |_| "it was revoked again".to_owned(),
-                            );
+                        let revoked = self.revoke_token(&found, "revoking it failed").await;
                         return Err(ChangeError::Unresolved(format!(
                             "the token was created but the answer carrying its key was lost, so no key could be written; {revoked}, and the next apply creates it afresh"
                         )));
@@ -503,15 +499,7 @@ impl Cx<'_> {
                 {
                     // A key nobody holds is useless and the next plan would not recreate it:
                     // revoke the token again and fail loudly.
-                    let id = out.get("id").and_then(Value::as_str).unwrap_or_default();
-                    let revoked = self
-                        .client
-                        .delete::<Value>(&format!("/v1/service_token/{id}"))
-                        .await
-                        .map_or_else(
-                            |r| format!("revoking it failed too ({r}): delete it by hand"),
-                            |_| "it was revoked again".to_owned(),
-                        );
+                    let revoked = self.revoke_token(&out, "revoking it failed too").await;
                     return Err(ChangeError::Unresolved(format!(
                         "the token was created but its key could not be written to `{path}` ({e}); {revoked}"
                     )));
@@ -737,6 +725,20 @@ impl Cx<'_> {
         };
         self.client.delete::<Value>(&format!("{path}/{id}")).await?;
         Ok(())
+    }
+
+    /// Revokes the service token `token` (as the API answered it) whose key could not be
+    /// handed over, and says how that went for the change's error; `failed` opens the sentence
+    /// when the revoke fails too.
+    async fn revoke_token(&self, token: &Value, failed: &str) -> String {
+        let id = token.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.client
+            .delete::<Value>(&format!("/v1/service_token/{id}"))
+            .await
+            .map_or_else(
+                |r| format!("{failed} ({r}): delete it by hand"),
+                |_| "it was revoked again".to_owned(),
+            )
     }
 
     fn input_root(&self) -> &std::path::Path {
