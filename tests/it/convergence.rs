@@ -456,7 +456,7 @@ fn live_project_children(
             json!({ "name": "docs", "url": "https://old.acme.com/docs" }),
         ));
     }
-    data_seed(x, Scope::Project, Some(project), objects);
+    data_seed(x, Scope::Project, Some((project, id)), objects);
 }
 
 /// The manifests: one org document and one document per declared project, as JSON (which is
@@ -1120,7 +1120,8 @@ struct KindData {
     tombstones: Vec<Value>,
     /// The emulator collection the live objects are seeded in.
     seed_kind: String,
-    /// Bodies of live objects: changed versions of declared ones, and live-only ones.
+    /// Bodies of live objects: changed versions of declared ones, and live-only ones. In a
+    /// project, the strings `$project_name` and `$project_id` stand for the live project's.
     live: Vec<Value>,
 }
 
@@ -1218,18 +1219,37 @@ fn check_data(kind: Kind, data: &KindData) -> Result<(), String> {
 }
 
 /// Live objects of the data-drawn kinds of `scope`, each about 40 % of the time; `project` is
-/// the live project they go in.
-fn data_seed(x: &mut Src<'_>, scope: Scope, project: Option<&str>, objects: &mut Vec<Value>) {
+/// the live project they go in (its name and id).
+fn data_seed(
+    x: &mut Src<'_>,
+    scope: Scope,
+    project: Option<(&str, &str)>,
+    objects: &mut Vec<Value>,
+) {
     for (_, data) in DATA.kinds.iter().filter(|(_, d)| d.scope == scope) {
         for body in &data.live {
             if x.chance(40) {
                 let mut body = body.clone();
-                if let Some(project) = project {
-                    body["project_name"] = json!(project);
+                if let Some((name, id)) = project {
+                    fill(&mut body, &[("$project_name", name), ("$project_id", id)]);
                 }
                 objects.push(json!({ "kind": data.seed_kind, "body": body }));
             }
         }
+    }
+}
+
+/// Replaces every string of `value` that is a placeholder of `with` by its value.
+fn fill(value: &mut Value, with: &[(&str, &str)]) {
+    match value {
+        Value::String(s) => {
+            if let Some((_, v)) = with.iter().find(|(p, _)| p == s) {
+                *s = (*v).to_owned();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, with)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, with)),
+        _ => {}
     }
 }
 
