@@ -9,35 +9,24 @@
 //! least 20x faster than the per-object walk.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::apply::{self, ApplyInput};
 use bt_gitops::diff::SecretDigests;
-use bt_gitops::emulator::{EmulatorConfig, SeedDoc, spawn};
-use bt_gitops::model::OrgName;
+use bt_gitops::emulator::{EmulatorConfig, spawn};
 use bt_gitops::pipeline;
-use bt_gitops::reconcile::{self, OrgTarget, PlanInput};
+use bt_gitops::reconcile::{self, PlanInput};
 use bt_gitops::source::SourceMap;
-use serde_json::json;
+
+#[allow(dead_code)] // each benchmark uses a part of the shared generator
+mod world;
+use world::{KEY, manifests, object_paths, owner_seed, seed, target};
 
 const PROJECTS: usize = 200;
-const TAGS: usize = 10;
-const SCORES: usize = 8;
-const AUTOMATIONS: usize = 4;
-const GROUPS: usize = 100;
-const ROLES: usize = 30;
-const ACLS: usize = 2_000;
-const SECRETS: usize = 20;
 const LATENCY: Duration = Duration::from_millis(25);
 const CONCURRENCY: usize = 16;
-const KEY: &str = "sk-bench-large-org-0000000001";
-
-fn uuid(kind: u32, n: usize) -> String {
-    format!("b{kind:07x}-0000-4000-8000-{n:012x}")
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -48,16 +37,16 @@ fn main() {
 }
 
 async fn run() {
-    let (seed, manifests, objects) = large_org();
+    let objects = object_paths(PROJECTS);
     let emu = spawn(
         EmulatorConfig::default()
-            .with_seed(seed)
+            .with_seed(seed(PROJECTS))
             .with_deterministic(true),
     )
     .await
     .expect("emulator starts");
     let mut sources = SourceMap::new();
-    sources.add("org.yaml", manifests);
+    sources.add("org.yaml", manifests(PROJECTS));
     let analysis = pipeline::analyze(&sources);
     assert!(
         !analysis.has_errors(),
@@ -67,11 +56,7 @@ async fn run() {
     emu.set_latency(LATENCY);
     emu.clear_requests();
 
-    let target = OrgTarget {
-        org: OrgName::new("bench").expect("valid"),
-        base_url: emu.url().to_owned(),
-        api_key: KEY.to_owned(),
-    };
+    let target = target(emu.url());
     let started = Instant::now();
     let outcome = reconcile::plan(PlanInput {
         desired: &analysis.state,
@@ -160,22 +145,15 @@ async fn run() {
 /// Applies the large org to an org that holds only its owner, and compares the wall time with
 /// `writes / concurrency x latency`.
 async fn apply_from_empty(analysis: &pipeline::Analysis) {
-    let seed = json!({ "orgs": [{ "name": "bench", "users": [{ "email": "user0@bench.example.com", "id": uuid(1, 0), "owner": true,
-        "api_keys": [{ "name": "bench", "key": KEY }] }] }] });
-    let seed: SeedDoc = serde_json::from_value(seed).expect("valid seed");
     let emu = spawn(
         EmulatorConfig::default()
-            .with_seed(seed)
+            .with_seed(owner_seed())
             .with_deterministic(true),
     )
     .await
     .expect("emulator starts");
     emu.set_latency(LATENCY);
-    let target = OrgTarget {
-        org: OrgName::new("bench").expect("valid"),
-        base_url: emu.url().to_owned(),
-        api_key: KEY.to_owned(),
-    };
+    let target = target(emu.url());
     let outcome = reconcile::plan(PlanInput {
         desired: &analysis.state,
         graph: &analysis.graph,
@@ -244,96 +222,4 @@ async fn naive_walk(url: &str, objects: &[(String, String)]) -> Duration {
     }
     while tasks.join_next().await.is_some() {}
     started.elapsed()
-}
-
-/// The seed, the matching manifests, and `(path, id)` of every object for the naive walk.
-fn large_org() -> (SeedDoc, String, Vec<(String, String)>) {
-    let mut objects = Vec::new();
-    let mut ids = Vec::new();
-    let mut yaml = String::from("org: bench\nmembers:\n");
-    let users: Vec<serde_json::Value> = (0..50)
-        .map(|u| {
-            ids.push(("/v1/user".to_owned(), uuid(1, u)));
-            let _ = writeln!(yaml, "  - user{u}@bench.example.com");
-            let mut user =
-                json!({ "email": format!("user{u}@bench.example.com"), "id": uuid(1, u) });
-            if u == 0 {
-                user["owner"] = json!(true);
-                user["api_keys"] = json!([{ "name": "bench", "key": KEY }]);
-            }
-            user
-        })
-        .collect();
-    yaml.push_str("groups:\n  - { name: Owners, members: [user0@bench.example.com] }\n");
-    for g in 0..GROUPS {
-        let members = [g % 50, (g * 7 + 3) % 50];
-        let _ = writeln!(
-            yaml,
-            "  - {{ name: group-{g}, description: Group {g}, members: [user{}@bench.example.com, user{}@bench.example.com] }}",
-            members[0], members[1]
-        );
-        let member_ids: Vec<String> = members.iter().map(|m| uuid(1, *m)).collect();
-        objects.push(json!({ "kind": "group", "id": uuid(2, g), "body": { "name": format!("group-{g}"), "description": format!("Group {g}"), "member_users": member_ids } }));
-        ids.push(("/v1/group".to_owned(), uuid(2, g)));
-    }
-    yaml.push_str("roles:\n");
-    for r in 0..ROLES {
-        let _ = writeln!(
-            yaml,
-            "  - {{ name: role-{r}, permissions: [read, {{ permission: create, restrict_object_type: experiment }}] }}"
-        );
-        objects.push(json!({ "kind": "role", "id": uuid(3, r), "body": { "name": format!("role-{r}"),
-            "member_permissions": [{ "permission": "read" }, { "permission": "create", "restrict_object_type": "experiment" }] } }));
-        ids.push(("/v1/role".to_owned(), uuid(3, r)));
-    }
-    yaml.push_str("ai_secrets:\n");
-    for s in 0..SECRETS {
-        let _ = writeln!(yaml, "  - {{ name: KEY_{s}, type: openai }}");
-        objects.push(json!({ "kind": "ai_secret", "id": uuid(5, s), "body": { "name": format!("KEY_{s}"), "type": "openai", "secret": format!("value-{s}") } }));
-        ids.push(("/v1/ai_secret".to_owned(), uuid(5, s)));
-    }
-    for p in 0..PROJECTS {
-        let name = format!("project-{p}");
-        let _ = write!(
-            yaml,
-            "---\nproject: {name}\ndescription: Project {p}\ntags:\n"
-        );
-        objects.push(json!({ "kind": "project", "id": uuid(4, p), "body": { "name": name, "description": format!("Project {p}") } }));
-        ids.push(("/v1/project".to_owned(), uuid(4, p)));
-        for t in 0..TAGS {
-            let _ = writeln!(yaml, "  - {{ name: tag-{t}, color: \"#00{t:02}00\" }}");
-            let id = uuid(6, p * TAGS + t);
-            ids.push(("/v1/project_tag".to_owned(), id.clone()));
-            objects.push(json!({ "kind": "project_tag", "id": id, "body": { "project_name": name, "name": format!("tag-{t}"), "color": format!("#00{t:02}00") } }));
-        }
-        yaml.push_str("scores:\n");
-        for s in 0..SCORES {
-            let _ = writeln!(yaml, "  - {{ name: score-{s}, type: slider }}");
-            let id = uuid(7, p * SCORES + s);
-            ids.push(("/v1/project_score".to_owned(), id.clone()));
-            objects.push(json!({ "kind": "project_score", "id": id, "body": { "project_name": name, "name": format!("score-{s}"), "score_type": "slider" } }));
-        }
-        yaml.push_str("alerts:\n");
-        for a in 0..AUTOMATIONS {
-            let _ = writeln!(
-                yaml,
-                "  - {{ name: alert-{a}, filter: \"error IS NOT NULL\", interval: 1h, notify: {{ webhook: \"https://hooks.example.com/{a}\" }} }}"
-            );
-            let id = uuid(8, p * AUTOMATIONS + a);
-            ids.push(("/v1/project_automation".to_owned(), id.clone()));
-            objects.push(json!({ "kind": "project_automation", "id": id, "body": { "project_name": name, "name": format!("alert-{a}"),
-                "config": { "event_type": "logs", "btql_filter": "error IS NOT NULL", "interval_seconds": 3600, "action": { "type": "webhook", "url": format!("https://hooks.example.com/{a}") } } } }));
-        }
-        yaml.push_str("grants:\n");
-        for g in 0..ACLS / PROJECTS {
-            let (group, role) = ((p + g) % GROUPS, (p * 3 + g) % ROLES);
-            let _ = writeln!(yaml, "  - {{ group: group-{group}, role: role-{role} }}");
-            let id = uuid(9, p * (ACLS / PROJECTS) + g);
-            ids.push(("/v1/acl".to_owned(), id.clone()));
-            objects.push(json!({ "kind": "acl", "id": id, "body": { "object_type": "project", "object_id": uuid(4, p), "group_id": uuid(2, group), "role_id": uuid(3, role) } }));
-        }
-    }
-    let seed = json!({ "orgs": [{ "name": "bench", "users": users, "objects": objects }] });
-    let seed: SeedDoc = serde_json::from_value(seed).expect("valid seed");
-    (seed, yaml, ids)
 }

@@ -721,22 +721,26 @@ impl<K: ChildVariant, Rest: ChildLists> ChildLists
     }
 }
 
+/// Lists every kind of a kind list (`project_children!` or `org_children!`, called with
+/// `list_kinds!(Trait, client, query)`) concurrently, each item type from `Trait::Item`: the
+/// responses nest as `(first, rest, PhantomData<Kind>)`, for [`ChildLists`] and [`OrgLists`].
+macro_rules! list_kinds {
+    ([$trait:ident, $client:expr, $q:expr]) => { async {} };
+    ([$trait:ident, $client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
+        async {
+            use crate::kinds::$module::$kind;
+            let (first, rest) = tokio::join!(
+                $client.list_items::<<$kind as $trait>::Item>(<$kind as $trait>::KIND.list(), $q),
+                list_kinds!([$trait, $client, $q] $($rest_module::$rest($rest_field)),*),
+            );
+            (first, rest, std::marker::PhantomData::<$kind>)
+        }
+    };
+}
+
 /// Lists every [`ProjectChild`] kind of the org concurrently.
 async fn list_children(client: &Client, org_q: &[(&str, String)]) -> impl ChildLists {
-    macro_rules! list {
-        ([$client:expr, $q:expr]) => { async {} };
-        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
-            async {
-                use crate::kinds::$module::$kind;
-                let (first, rest) = tokio::join!(
-                    $client.list_items::<<$kind as ProjectChild>::Item>($kind::KIND.list(), $q),
-                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
-                );
-                (first, rest, std::marker::PhantomData::<$kind>)
-            }
-        };
-    }
-    crate::kinds::project_children!(list!(client, org_q)).await
+    crate::kinds::project_children!(list_kinds!(ProjectChild, client, org_q)).await
 }
 
 /// The list responses of the [`OrgChild`] kinds, nested like [`ChildLists`], each turned into
@@ -764,20 +768,7 @@ impl<K: OrgVariant, Rest: OrgLists> OrgLists
 
 /// Lists every [`OrgChild`] kind of the org concurrently.
 async fn list_org_children(client: &Client, org_q: &[(&str, String)]) -> impl OrgLists {
-    macro_rules! list {
-        ([$client:expr, $q:expr]) => { async {} };
-        ([$client:expr, $q:expr] $module:ident::$kind:ident($field:ident) $(, $rest_module:ident::$rest:ident($rest_field:ident))*) => {
-            async {
-                use crate::kinds::$module::$kind;
-                let (first, rest) = tokio::join!(
-                    $client.list_items::<<$kind as OrgChild>::Item>($kind::KIND.list(), $q),
-                    list!([$client, $q] $($rest_module::$rest($rest_field)),*),
-                );
-                (first, rest, std::marker::PhantomData::<$kind>)
-            }
-        };
-    }
-    crate::kinds::org_children!(list!(client, org_q)).await
+    crate::kinds::org_children!(list_kinds!(OrgChild, client, org_q)).await
 }
 
 impl Builder {

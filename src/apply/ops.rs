@@ -45,14 +45,7 @@ pub(super) async fn run(
     change: &Change,
 ) -> Result<Option<String>, ChangeError> {
     let key = key_of(change)?;
-    let client = client_for(input, &key.org)?;
-    let cx = Cx {
-        input,
-        ids,
-        client,
-        key: &key,
-        change,
-    };
+    let cx = Cx::new(input, ids, change, &key)?;
     match change.action {
         Action::Delete => cx.delete().await.map(|()| None),
         Action::Create => cx.create().await,
@@ -161,14 +154,7 @@ fn grant_item(
     change: &Change,
 ) -> Result<(OrgName, AclItem), ChangeError> {
     let key = key_of(change)?;
-    let client = client_for(input, &key.org)?;
-    let cx = Cx {
-        input,
-        ids,
-        client,
-        key: &key,
-        change,
-    };
+    let cx = Cx::new(input, ids, change, &key)?;
     let spec = if change.action == Action::Delete {
         cx.live().map(|o| &o.spec)
     } else {
@@ -275,6 +261,24 @@ struct Cx<'a> {
     client: &'a Client,
     key: &'a ResourceKey,
     change: &'a Change,
+}
+
+impl<'a> Cx<'a> {
+    /// The context of `change` to the object `key`, with its org's client.
+    fn new(
+        input: &'a ApplyInput<'a>,
+        ids: &'a Ids,
+        change: &'a Change,
+        key: &'a ResourceKey,
+    ) -> Result<Cx<'a>, ChangeError> {
+        Ok(Cx {
+            input,
+            ids,
+            client: client_for(input, &key.org)?,
+            key,
+            change,
+        })
+    }
 }
 
 impl Cx<'_> {
@@ -558,15 +562,7 @@ impl Cx<'_> {
                         // The key was in the lost answer and is shown only once: a token
                         // nobody holds is useless, so it is revoked for the next apply to
                         // create afresh.
-                        let id = found.get("id").and_then(Value::as_str).unwrap_or_default();
-                        let revoked = self
-                            .client
-                            .delete::<Value>(&format!("/v1/service_token/{id}"))
-                            .await
-                            .map_or_else(
-                                |r| format!("revoking it failed ({r}): delete it by hand"),
-                                |_| "it was revoked again".to_owned(),
-                            );
+                        let revoked = self.revoke_token(&found, "revoking it failed").await;
                         return Err(ChangeError::Unresolved(format!(
                             "the token was created but the answer carrying its key was lost, so no key could be written; {revoked}, and the next apply creates it afresh"
                         )));
@@ -582,15 +578,7 @@ impl Cx<'_> {
                 {
                     // A key nobody holds is useless and the next plan would not recreate it:
                     // revoke the token again and fail loudly.
-                    let id = out.get("id").and_then(Value::as_str).unwrap_or_default();
-                    let revoked = self
-                        .client
-                        .delete::<Value>(&format!("/v1/service_token/{id}"))
-                        .await
-                        .map_or_else(
-                            |r| format!("revoking it failed too ({r}): delete it by hand"),
-                            |_| "it was revoked again".to_owned(),
-                        );
+                    let revoked = self.revoke_token(&out, "revoking it failed too").await;
                     return Err(ChangeError::Unresolved(format!(
                         "the token was created but its key could not be written to `{path}` ({e}); {revoked}"
                     )));
@@ -917,6 +905,20 @@ impl Cx<'_> {
         crate::kinds::view::locator(raw).ok_or_else(|| {
             ChangeError::Unresolved(format!("`{}`: the listed view has no locator", self.key))
         })
+    }
+
+    /// Revokes the service token `token` (as the API answered it) whose key could not be
+    /// handed over, and says how that went for the change's error; `failed` opens the sentence
+    /// when the revoke fails too.
+    async fn revoke_token(&self, token: &Value, failed: &str) -> String {
+        let id = token.get("id").and_then(Value::as_str).unwrap_or_default();
+        self.client
+            .delete::<Value>(&format!("/v1/service_token/{id}"))
+            .await
+            .map_or_else(
+                |r| format!("{failed} ({r}): delete it by hand"),
+                |_| "it was revoked again".to_owned(),
+            )
     }
 
     fn input_root(&self) -> &std::path::Path {

@@ -175,3 +175,52 @@ fn the_readme_says_what_the_emulator_makes_up_and_how_to_reset_it() {
         assert!(readme.contains(needed), "README lacks {needed}");
     }
 }
+
+/// `plan` starts its API reads while the manifests are parsed; a manifest with an error is still
+/// reported as such (coded, at `file:line:col`, with a hint; exit 1) and nothing of the API is,
+/// whether the API is unreachable or answers slowly: the reads are dropped, and nothing is
+/// written.
+#[test]
+fn plan_reports_manifest_errors_before_anything_the_api_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        "org: acme\n---\nproject: research\ntags:\n  - { name: regression, colour: red }\n",
+    )
+    .expect("manifest");
+    let key = ("BRAINTRUST_API_KEY", "sk-emulator-acme-0000000000000001");
+    let unreachable = run_with_env(
+        dir.path(),
+        &["plan", "org.yaml"],
+        &[("BRAINTRUST_API_URL", "http://127.0.0.1:9"), key],
+    );
+    let rt = runtime();
+    let emu = rt.block_on(acme_emulator(true));
+    emu.set_latency(std::time::Duration::from_millis(500));
+    let slow = run_with_env(
+        dir.path(),
+        &["plan", "org.yaml"],
+        &[("BRAINTRUST_API_URL", emu.url()), key],
+    );
+    for run in [&unreachable, &slow] {
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("error[E0101]")
+                && run.stderr.contains("[org.yaml:5:")
+                && run.stderr.contains("help:"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("127.0.0.1") && !run.stderr.contains("connect"),
+            "a read error came out: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    assert!(
+        emu.requests().iter().all(|r| !r.is_write()),
+        "{:?}",
+        emu.requests()
+    );
+}

@@ -18,9 +18,16 @@
 //! Some cases first plan and apply with one list failing: nothing is planned in what it reads,
 //! and what is planned applies. The apply's concurrency varies from 1 to 8.
 //!
+//! The kinds come from the registry: most are written out by hand below ([`HAND_WRITTEN`], with
+//! the references between them), every other kind of `Kind::ALL` is drawn from its data file
+//! `tests/data/convergence/<kind>.yaml` (declared entries, tombstones, live bodies), and
+//! `the_generator_covers_every_kind` fails, naming the kind, when a kind has neither or is never
+//! declared, live only, changed or tombstoned in a few fixed worlds.
+//!
 //! Generated manifests avoid what apply does not support yet: function scorers by slug, grants
-//! on experiments/datasets/prompts, service tokens (they need a service-token caller),
-//! function-level env vars, and project settings in the seed.
+//! on experiments/datasets/prompts, function-level env vars, and project settings in the seed.
+//! Service tokens are created with the tool's user key, which the emulator is told to allow
+//! (see [`emulator_config`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -29,7 +36,9 @@ use bt_gitops::api::client::{Client, ClientConfig};
 use bt_gitops::api::retry::RetryPolicy;
 use bt_gitops::apply::{self, ApplyInput, ApplyReport, SecretValue};
 use bt_gitops::diff::{self, SecretDigests, secrets};
-use bt_gitops::emulator::{EmuHandle, EmulatorConfig, FaultAction, FaultRule, SeedDoc, spawn};
+use bt_gitops::emulator::{
+    EmuHandle, EmulatorConfig, FaultAction, FaultRule, Profile, SeedDoc, spawn,
+};
 use bt_gitops::model::{Kind, OrgName, Presence, ResourceKey};
 use bt_gitops::pipeline::{self, Analysis};
 use bt_gitops::plan::{Action, Plan};
@@ -147,8 +156,15 @@ fn lists() -> Vec<(&'static str, Vec<Kind>)> {
 
 fn world(bytes: &[u8]) -> World {
     let mut s = Src { bytes, pos: 0 };
-    let seed = live_seed(&mut s);
-    let manifests = desired(&mut s);
+    // The kinds drawn from data (and what was added to the hand-written generator later) draw
+    // from the far end of the bytes, so that they do not shift what the rest draws.
+    let reversed: Vec<u8> = bytes.iter().rev().copied().collect();
+    let mut x = Src {
+        bytes: &reversed,
+        pos: 0,
+    };
+    let seed = live_seed(&mut s, &mut x);
+    let manifests = desired(&mut s, &mut x);
     let concurrency = [4, 1, 2, 8][s.pick(4)];
     let lists = lists();
     let failing_list = s.chance(30).then(|| lists[s.pick(lists.len())].clone());
@@ -162,7 +178,7 @@ fn world(bytes: &[u8]) -> World {
 
 /// The initial live state: users, groups, roles, ACLs, secrets, env vars, environments and
 /// projects with children, overlapping the desired names at random.
-fn live_seed(s: &mut Src<'_>) -> Value {
+fn live_seed(s: &mut Src<'_>, x: &mut Src<'_>) -> Value {
     let mut users = vec![
         json!({ "email": USERS[0].0, "id": USERS[0].1, "owner": true,
         "api_keys": [{ "name": "bt-gitops", "key": KEY }] }),
@@ -282,6 +298,7 @@ fn live_seed(s: &mut Src<'_>) -> Value {
             objects.push(json!({ "kind": "environment", "body": body }));
         }
     }
+    data_seed(x, Scope::Org, None, &mut objects);
     for (i, project) in LIVE_PROJECTS.iter().enumerate() {
         if !s.chance(50) {
             continue;
@@ -291,12 +308,21 @@ fn live_seed(s: &mut Src<'_>) -> Value {
             body["description"] = json!("live project");
         }
         objects.push(json!({ "kind": "project", "id": project_id(i), "body": body }));
-        live_project_children(s, project, &project_id(i), &groups, &mut objects);
+        live_project_children(s, x, project, &project_id(i), &groups, &mut objects);
     }
     let mut accounts = Vec::new();
     for (i, name) in ["ci-bot", "old-bot"].iter().enumerate() {
         if s.chance(35) {
-            accounts.push(json!({ "name": name, "id": format!("a0000000-0000-4000-8000-00000000020{}", i + 1) }));
+            let mut account = json!({ "name": name, "id": format!("a0000000-0000-4000-8000-00000000020{}", i + 1) });
+            let tokens: Vec<Value> = x
+                .subset(&["deploy", "old-token"], 40)
+                .into_iter()
+                .map(|t| json!({ "name": t }))
+                .collect();
+            if !tokens.is_empty() {
+                account["tokens"] = json!(tokens);
+            }
+            accounts.push(account);
         }
     }
     json!({ "orgs": [{ "name": ORG, "id": ORG_ID, "users": users, "service_accounts": accounts, "objects": objects }] })
@@ -325,6 +351,7 @@ fn recorded(s: &mut Src<'_>, name: &str) -> Option<Value> {
 
 fn live_project_children(
     s: &mut Src<'_>,
+    x: &mut Src<'_>,
     project: &str,
     id: &str,
     groups: &[String],
@@ -408,11 +435,33 @@ fn live_project_children(
             objects.push(json!({ "kind": "env_var", "body": { "object_type": "project", "object_id": id, "name": name, "value": "v" } }));
         }
     }
+    // Drawn from the far end of the bytes (see `project_doc`).
+    if x.chance(30) {
+        objects.push(child(
+            "project_automation",
+            json!({ "name": "pager", "config": {
+            "event_type": "logs", "btql_filter": "error IS NOT NULL", "interval_seconds": 3600,
+            "action": { "type": "webhook", "url": "https://hooks.acme.com/old" } } }),
+        ));
+    }
+    if x.chance(30) {
+        objects.push(child("project_automation", json!({ "name": "weekly", "config": {
+            "event_type": "btql_export", "export_definition": { "type": "log_traces" },
+            "export_path": "s3://acme/weekly", "format": "jsonl", "interval_seconds": 86400,
+            "credentials": { "type": "aws_iam", "role_arn": "arn:aws:iam::1:role/x", "external_id": "e" } } })));
+    }
+    if x.chance(30) {
+        objects.push(child(
+            "span_iframe",
+            json!({ "name": "docs", "url": "https://old.acme.com/docs" }),
+        ));
+    }
+    data_seed(x, Scope::Project, Some((project, id)), objects);
 }
 
 /// The manifests: one org document and one document per declared project, as JSON (which is
 /// YAML), one document per `---`.
-fn desired(s: &mut Src<'_>) -> String {
+fn desired(s: &mut Src<'_>, x: &mut Src<'_>) -> String {
     let mut org = json!({ "org": ORG });
     let authoritative = s.subset(
         &[
@@ -610,6 +659,41 @@ fn desired(s: &mut Src<'_>) -> String {
         org["environments"] = json!(envs);
     }
 
+    // Drawn from the far end of the bytes (added after the rest; see `world`): service tokens,
+    // and tombstones of a service account, a token and a grant.
+    if let Some(list) = org
+        .get_mut("service_accounts")
+        .and_then(Value::as_array_mut)
+    {
+        for account in list {
+            let mut tokens: Vec<Value> = x
+                .subset(&["deploy"], 40)
+                .into_iter()
+                .map(|t| json!({ "name": t }))
+                .collect();
+            if account["name"] == "ci-bot" && x.chance(30) {
+                tokens.push(json!({ "name": "old-token", "state": "absent" }));
+            }
+            if !tokens.is_empty() {
+                account["tokens"] = json!(tokens);
+            }
+        }
+    }
+    if x.chance(25) {
+        push_entry(
+            &mut org,
+            "service_accounts",
+            json!({ "name": "old-bot", "state": "absent" }),
+        );
+    }
+    if x.chance(25) {
+        push_entry(
+            &mut org,
+            "grants",
+            json!({ "group": "Viewers", "permission": "update_acls", "state": "absent" }),
+        );
+    }
+    data_entries(x, Scope::Org, &mut org);
     let mut docs = vec![org];
     for project in &projects {
         docs.push(project_doc(
@@ -621,6 +705,7 @@ fn desired(s: &mut Src<'_>) -> String {
             &accounts,
             &on_projects,
         ));
+        project_extras(x, docs.last_mut().expect("just pushed"));
     }
     if s.chance(30) {
         let mut p = json!({ "project": "legacy", "org": ORG, "state": "absent" });
@@ -918,6 +1003,275 @@ fn project_doc(
     p
 }
 
+/// What is drawn from the far end of the bytes for a project document `p` (added after the
+/// rest; see `world`): objects that live ones differ from (`live_project_children`),
+/// tombstones, and the data-drawn kinds.
+fn project_extras(x: &mut Src<'_>, p: &mut Value) {
+    if x.chance(40) {
+        let url = x.one(&["https://hooks.acme.com/old", "https://hooks.acme.com/new"]);
+        push_entry(
+            p,
+            "alerts",
+            json!({ "name": "pager", "filter": "error IS NOT NULL", "interval": "1h",
+                "notify": { "webhook": url } }),
+        );
+    }
+    if x.chance(40) {
+        let path = x.one(&["s3://acme/weekly", "s3://acme/weekly-2"]);
+        push_entry(
+            p,
+            "exports",
+            json!({ "name": "weekly", "data": "log_traces", "path": path, "format": "jsonl",
+                "interval": "1d", "credentials": { "aws_role_arn": "arn:aws:iam::1:role/x" } }),
+        );
+    }
+    if x.chance(40) {
+        let url = x.one(&["https://old.acme.com/docs", "https://tools.acme.com/docs"]);
+        push_entry(p, "span_iframes", json!({ "name": "docs", "url": url }));
+    }
+    for (key, name) in [
+        ("exports", "old-export"),
+        ("span_iframes", "old-view"),
+        ("online_scoring", "old-rule"),
+    ] {
+        if x.chance(25) {
+            push_entry(p, key, json!({ "name": name, "state": "absent" }));
+        }
+    }
+    if x.chance(30)
+        && let Some(object_type) = ["dataset", "experiment", "project_logs"]
+            .into_iter()
+            .find(|t| {
+                !p["retention"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r["object_type"] == *t)
+            })
+    {
+        push_entry(
+            p,
+            "retention",
+            json!({ "object_type": object_type, "state": "absent" }),
+        );
+    }
+    data_entries(x, Scope::Project, p);
+}
+
+/// Adds `entry` to the list `key` of a manifest document.
+fn push_entry(doc: &mut Value, key: &str, entry: Value) {
+    match doc[key].as_array_mut() {
+        Some(list) => list.push(entry),
+        None => doc[key] = json!([entry]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kinds drawn from data
+// ---------------------------------------------------------------------------------------------
+
+/// The kinds the generator above writes out by hand, with the references between them (grants
+/// name groups, roles, service accounts and projects; composite scores name scores...). Every
+/// other kind of [`Kind::ALL`] is drawn from its data file, `tests/data/convergence/<kind>.yaml`
+/// (see [`KindData`]); a kind with neither fails `the_generator_covers_every_kind`.
+const HAND_WRITTEN: &[Kind] = &[
+    Kind::Org,
+    Kind::Member,
+    Kind::ServiceAccount,
+    Kind::ServiceToken,
+    Kind::Group,
+    Kind::Role,
+    Kind::Environment,
+    Kind::AiSecret,
+    Kind::Project,
+    Kind::EnvVar,
+    Kind::Tag,
+    Kind::Score,
+    Kind::OnlineScoring,
+    Kind::SpanIframe,
+    Kind::Alert,
+    Kind::Retention,
+    Kind::Export,
+    Kind::Grant,
+];
+
+/// Where a data-drawn kind's manifest entries go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Scope {
+    /// The org document.
+    Org,
+    /// Every declared project's document (and live objects in every live project).
+    Project,
+}
+
+/// One kind's convergence data: `tests/data/convergence/<kind>.yaml` (`mcp_server.yaml` says
+/// what each key means).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindData {
+    scope: Scope,
+    /// The manifest list the entries go in; also the collection `authoritative:` names.
+    key: String,
+    /// Entries the manifests may declare.
+    declared: Vec<Value>,
+    /// Entries the manifests may tombstone (`state: absent` is added).
+    #[serde(default)]
+    tombstones: Vec<Value>,
+    /// The emulator collection the live objects are seeded in.
+    seed_kind: String,
+    /// Bodies of live objects: changed versions of declared ones, and live-only ones. In a
+    /// project, the strings `$project_name` and `$project_id` stand for the live project's.
+    live: Vec<Value>,
+}
+
+/// The data-drawn kinds, and what is wrong with the data (reported by
+/// `the_generator_covers_every_kind`; worlds are drawn from what loaded).
+struct Data {
+    kinds: Vec<(Kind, KindData)>,
+    problems: Vec<String>,
+}
+
+static DATA: std::sync::LazyLock<Data> = std::sync::LazyLock::new(load_data);
+
+fn load_data() -> Data {
+    let dir = crate::support::root().join("tests/data/convergence");
+    let mut kinds = Vec::new();
+    let mut problems = Vec::new();
+    for &kind in Kind::ALL {
+        let path = format!("tests/data/convergence/{kind}.yaml");
+        let text = fs_err::read_to_string(dir.join(format!("{kind}.yaml"))).ok();
+        let hand = HAND_WRITTEN.contains(&kind);
+        let text = match (text, hand) {
+            (Some(_), true) => {
+                problems.push(format!(
+                    "{kind}: both written by hand and drawn from {}; keep one",
+                    path
+                ));
+                continue;
+            }
+            (None, true) => continue,
+            (None, false) => {
+                problems.push(format!(
+                    "{kind}: the property suite cannot generate this kind: add {} (declared \
+                     entries, tombstones, live bodies; see tests/data/convergence/mcp_server.yaml \
+                     and ARCHITECTURE.md, \"Adding a kind\")",
+                    path
+                ));
+                continue;
+            }
+            (Some(text), false) => text,
+        };
+        match serde_saphyr::from_str::<KindData>(&text) {
+            Ok(data) => {
+                if let Err(e) = check_data(kind, &data) {
+                    problems.push(format!("{kind}: {}: {e}", path));
+                } else {
+                    kinds.push((kind, data));
+                }
+            }
+            Err(e) => problems.push(format!("{kind}: {}: {e}", path)),
+        }
+    }
+    for entry in fs_err::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name
+            .strip_suffix(".yaml")
+            .is_none_or(|stem| Kind::parse(stem).is_none())
+        {
+            problems.push(format!("tests/data/convergence/{name} names no kind"));
+        }
+    }
+    Data { kinds, problems }
+}
+
+/// The data fits the registry (`key` is the collection `authoritative:` names for the kind),
+/// has something to declare and something live, and tombstones no declared name.
+fn check_data(kind: Kind, data: &KindData) -> Result<(), String> {
+    let collection_matches = match data.scope {
+        Scope::Org => {
+            serde_json::from_value::<bt_gitops::manifest::raw::OrgCollection>(json!(data.key))
+                .is_ok_and(|c| kind.org_collection() == Some(c))
+        }
+        Scope::Project => {
+            serde_json::from_value::<bt_gitops::manifest::raw::ProjectCollection>(json!(data.key))
+                .is_ok_and(|c| kind.project_collection() == Some(c))
+        }
+    };
+    if !collection_matches {
+        return Err(format!(
+            "`key: {}` is not the kind's {:?} collection in the registry",
+            data.key, data.scope
+        ));
+    }
+    if data.declared.is_empty() || data.live.is_empty() {
+        return Err("`declared` and `live` need an entry each".into());
+    }
+    let declared: Vec<&Value> = data.declared.iter().map(|e| &e["name"]).collect();
+    if let Some(e) = data
+        .tombstones
+        .iter()
+        .find(|e| declared.contains(&&e["name"]))
+    {
+        return Err(format!("{} is both declared and tombstoned", e["name"]));
+    }
+    Ok(())
+}
+
+/// Live objects of the data-drawn kinds of `scope`, each about 40 % of the time; `project` is
+/// the live project they go in (its name and id).
+fn data_seed(
+    x: &mut Src<'_>,
+    scope: Scope,
+    project: Option<(&str, &str)>,
+    objects: &mut Vec<Value>,
+) {
+    for (_, data) in DATA.kinds.iter().filter(|(_, d)| d.scope == scope) {
+        for body in &data.live {
+            if x.chance(40) {
+                let mut body = body.clone();
+                if let Some((name, id)) = project {
+                    fill(&mut body, &[("$project_name", name), ("$project_id", id)]);
+                }
+                objects.push(json!({ "kind": data.seed_kind, "body": body }));
+            }
+        }
+    }
+}
+
+/// Replaces every string of `value` that is a placeholder of `with` by its value.
+fn fill(value: &mut Value, with: &[(&str, &str)]) {
+    match value {
+        Value::String(s) => {
+            if let Some((_, v)) = with.iter().find(|(p, _)| p == s) {
+                *s = (*v).to_owned();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill(v, with)),
+        Value::Object(map) => map.values_mut().for_each(|v| fill(v, with)),
+        _ => {}
+    }
+}
+
+/// The manifest entries of the data-drawn kinds of `scope` in `doc`: declared ones about half
+/// the time, tombstones about a third; the collection is authoritative about a third of the
+/// time.
+fn data_entries(x: &mut Src<'_>, scope: Scope, doc: &mut Value) {
+    for (_, data) in DATA.kinds.iter().filter(|(_, d)| d.scope == scope) {
+        let mut entries = x.subset(&data.declared, 50);
+        for mut tombstone in x.subset(&data.tombstones, 30) {
+            tombstone["state"] = json!("absent");
+            entries.push(tombstone);
+        }
+        if !entries.is_empty() {
+            doc[&data.key] = json!(entries);
+        }
+        if x.chance(30) {
+            push_entry(doc, "authoritative", json!(data.key));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running plan and apply
 // ---------------------------------------------------------------------------------------------
@@ -1008,6 +1362,17 @@ async fn execute(
         observer: None,
     })
     .await
+}
+
+/// The emulator of a generated world: deterministic, and letting the tool's key (a user's)
+/// create service tokens, which the real API allows only to an org owner's service token (K3):
+/// the suite is about converging, and the apply guard that refuses such plans up front is the
+/// CLI's (`apply::guard`, tested in `src/apply/tests.rs`).
+fn emulator_config(seed: SeedDoc) -> EmulatorConfig {
+    EmulatorConfig::default()
+        .with_seed(seed)
+        .with_deterministic(true)
+        .with_profile(Profile::real().with_user_keys_creating_service_tokens(true))
 }
 
 fn addresses(plan: &Plan) -> Vec<String> {
@@ -1280,13 +1645,9 @@ async fn converge(world: &World) -> Result<(), String> {
         ));
     }
     let seed: SeedDoc = serde_json::from_value(world.seed.clone()).map_err(|e| e.to_string())?;
-    let emu = spawn(
-        EmulatorConfig::default()
-            .with_seed(seed)
-            .with_deterministic(true),
-    )
-    .await
-    .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
+    let emu = spawn(emulator_config(seed))
+        .await
+        .map_err(|e| format!("the generator made an invalid seed: {e}"))?;
     let values = crate::support::secret_values(&analysis);
 
     if let Some((path, kinds)) = &world.failing_list {
@@ -1410,6 +1771,114 @@ proptest! {
     }
 }
 
+/// What a generated world does with objects of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Aspect {
+    /// The manifests declare one.
+    Declared,
+    /// One is live and the manifests do not mention it.
+    LiveOnly,
+    /// One is live and declared otherwise: the plan updates or replaces it.
+    Changed,
+    /// The manifests tombstone one (`state: absent`).
+    Tombstoned,
+}
+
+impl Aspect {
+    const ALL: [Aspect; 4] = [
+        Aspect::Declared,
+        Aspect::LiveOnly,
+        Aspect::Changed,
+        Aspect::Tombstoned,
+    ];
+}
+
+/// What a kind cannot be, and why: every other (kind, aspect) must occur in the generated
+/// worlds. A new kind gets no entry here unless it truly cannot be changed or tombstoned.
+const CANNOT: &[(Kind, Aspect, &str)] = &[
+    (Kind::Org, Aspect::LiveOnly, "the org is always declared"),
+    (Kind::Org, Aspect::Tombstoned, "an org has no `state`"),
+    (
+        Kind::Member,
+        Aspect::Changed,
+        "a member has no managed fields",
+    ),
+    (
+        Kind::Member,
+        Aspect::Tombstoned,
+        "`members` is a list of emails",
+    ),
+    (Kind::ServiceAccount, Aspect::Changed, "no managed fields"),
+    (Kind::ServiceToken, Aspect::Changed, "no managed fields"),
+    (Kind::Grant, Aspect::Changed, "a grant is all identity"),
+];
+
+/// Worlds the coverage test draws.
+const COVERAGE_WORLDS: u64 = 24;
+
+/// The generator covers the registry: every kind of [`Kind::ALL`] is written by hand or drawn
+/// from its data file, and across a few fixed worlds each is declared, live only, changed and
+/// tombstoned (save what [`CANNOT`] lists). A kind added to the registry without generator
+/// support fails here, by name.
+#[test]
+fn the_generator_covers_every_kind() {
+    let mut problems = DATA.problems.clone();
+    let mut seen: BTreeSet<(Kind, Aspect)> = BTreeSet::new();
+    let rt = runtime();
+    for n in 1..=COVERAGE_WORLDS {
+        let world = fixed_world(1000 + n);
+        let analysis = analyze(&world.manifests);
+        if analysis.has_errors() {
+            problems.push(format!(
+                "world {n}: the generator made invalid manifests: {:#?}\n{}",
+                analysis.diagnostics, world.manifests
+            ));
+            continue;
+        }
+        for r in analysis.state.resources.values() {
+            let aspect = match r.presence {
+                Presence::Absent => Aspect::Tombstoned,
+                _ => Aspect::Declared,
+            };
+            seen.insert((r.key.kind, aspect));
+        }
+        let outcome = rt.block_on(async {
+            let seed: SeedDoc = serde_json::from_value(world.seed.clone()).expect("valid seed");
+            let emu = spawn(emulator_config(seed)).await.expect("emulator");
+            let values = crate::support::secret_values(&analysis);
+            let outcome = plan(&analysis, &emu, &values).await;
+            emu.shutdown().await;
+            outcome
+        });
+        for key in outcome.live.objects.keys() {
+            if !analysis.state.resources.contains_key(key) {
+                seen.insert((key.kind, Aspect::LiveOnly));
+            }
+        }
+        for c in &outcome.plan.changes {
+            if matches!(c.action, Action::Update | Action::Replace) {
+                seen.insert((key_of(c).kind, Aspect::Changed));
+            }
+        }
+    }
+    for &kind in Kind::ALL {
+        for aspect in Aspect::ALL {
+            let exempt = CANNOT.iter().any(|(k, a, _)| *k == kind && *a == aspect);
+            if !exempt && !seen.contains(&(kind, aspect)) {
+                let source = if HAND_WRITTEN.contains(&kind) {
+                    "the hand-written generator in tests/it/convergence.rs".to_owned()
+                } else {
+                    format!("tests/data/convergence/{kind}.yaml")
+                };
+                problems.push(format!(
+                    "{kind}: never {aspect:?} in {COVERAGE_WORLDS} generated worlds: see {source}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fault suite
 // ---------------------------------------------------------------------------------------------
@@ -1455,13 +1924,9 @@ async fn apply_under_faults(world: &World, seed: u64, retry: RetryPolicy) -> Res
     }
     let seed_doc: SeedDoc =
         serde_json::from_value(world.seed.clone()).map_err(|e| e.to_string())?;
-    let emu = spawn(
-        EmulatorConfig::default()
-            .with_seed(seed_doc)
-            .with_deterministic(true),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let emu = spawn(emulator_config(seed_doc))
+        .await
+        .map_err(|e| e.to_string())?;
     let values = crate::support::secret_values(&analysis);
     let clean = plan(&analysis, &emu, &values).await;
     // The plan is read through the same faults (its reads retry), and comes out the same.
