@@ -44,6 +44,10 @@ pub enum DeleteReason {
     NotDeclared,
     /// It breaks the org's `api_key_policy`, whose `on_violation` is `delete`.
     Policy,
+    /// A service token whose service account the manifest marks `state: absent`: removing an
+    /// account must not leave its working keys behind (and, where the user list hides service
+    /// accounts, K1, a leftover token would make the account read as live again).
+    AccountRemoved,
 }
 
 /// One object's difference.
@@ -159,20 +163,43 @@ pub fn diff(
         if claimed.contains(key) || desired.resources.contains_key(key) {
             continue;
         }
-        if is_authoritative(desired, key) {
-            out.push(ResourceDiff {
-                key: key.clone(),
-                kind: DiffKind::Delete,
-                fields: Vec::new(),
-                live: Some((obj.id.clone(), obj.fingerprint.clone())),
-                renamed_from: None,
-                secret: None,
-                delete_reason: Some(DeleteReason::NotDeclared),
-                protected: key.kind.protected_by_default(),
-            });
-        }
+        let reason = if is_authoritative(desired, key) {
+            DeleteReason::NotDeclared
+        } else if account_removed(desired, key) {
+            DeleteReason::AccountRemoved
+        } else {
+            continue;
+        };
+        out.push(ResourceDiff {
+            key: key.clone(),
+            kind: DiffKind::Delete,
+            fields: Vec::new(),
+            live: Some((obj.id.clone(), obj.fingerprint.clone())),
+            renamed_from: None,
+            secret: None,
+            delete_reason: Some(reason),
+            protected: key.kind.protected_by_default(),
+        });
     }
     out
+}
+
+/// Whether `key` is a service token of an account the manifests mark `state: absent`.
+fn account_removed(desired: &DesiredState, key: &ResourceKey) -> bool {
+    if key.kind != Kind::ServiceToken {
+        return false;
+    }
+    let Some((account, _)) = key.name.split_once('/') else {
+        return false;
+    };
+    desired
+        .resources
+        .get(&ResourceKey::in_org(
+            &key.org,
+            Kind::ServiceAccount,
+            account,
+        ))
+        .is_some_and(|r| r.presence == Presence::Absent)
 }
 
 /// Whether the manifests own a live object: a tombstone names it, or it sits in an

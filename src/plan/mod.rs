@@ -458,6 +458,9 @@ fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
         reason: d.delete_reason.map(|r| match r {
             DeleteReason::Tombstone => "marked `state: absent`".to_owned(),
             DeleteReason::NotDeclared => "not declared in an authoritative collection".to_owned(),
+            DeleteReason::AccountRemoved => {
+                "its service account is marked `state: absent`".to_owned()
+            }
             DeleteReason::Policy => {
                 "breaks the org's api_key_policy (on_violation: delete)".to_owned()
             }
