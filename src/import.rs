@@ -6,8 +6,9 @@
 //! the hand-written examples. Secrets become `{ env: NAME }` stubs, listed in a header comment,
 //! because their values cannot be read. The functions, prompts, experiments and datasets of every
 //! project are read with the org (`cli::import`), so grants on them and scorers using them are
-//! written by name. Objects the manifest language cannot express yet (a scorer known only by
-//! function id, function-level env vars) are left out and named in a comment, so that
+//! written by name, and so are function-level env vars. Objects the manifest language cannot
+//! express (a scorer or env var of a function known only by id) are left out and named in a
+//! comment, so that
 //! `plan` right after an import shows no changes besides secrets awaiting values.
 
 use std::collections::BTreeMap;
@@ -189,22 +190,37 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
                 entries(&objects, kind, Some(name)),
             );
         }
-        for (k, _) in each(Kind::EnvVar).filter(|(_, s)| !project_scoped(s)) {
-            skipped.push(format!(
-                "{k}: an env var of a function (not written by import yet)"
-            ));
+        let mut vars = Vec::new();
+        for (k, s) in each(Kind::EnvVar) {
+            let Spec::EnvVar(EnvVarSpec {
+                name: var, scope, ..
+            }) = s
+            else {
+                continue;
+            };
+            match scope {
+                EnvVarScope::Project(_) => {
+                    let env = env_name(&format!("{name}_{var}"));
+                    secrets_needed.push(format!("{env} (env var {var} of project {name})"));
+                    vars.push(flow(&env_var::manifest(var.as_str(), &env)));
+                }
+                // A function known only by id cannot be named in a manifest.
+                EnvVarScope::Function { slug, .. } if slug.starts_with("id:") => {
+                    skipped.push(format!("{k}: an env var of a function known only by id"));
+                }
+                EnvVarScope::Function { slug, .. } => {
+                    let env = env_name(&format!("{name}_{slug}_{var}"));
+                    secrets_needed.push(format!(
+                        "{env} (env var {var} of function {slug} in project {name})"
+                    ));
+                    let mut item = env_var::manifest(var.as_str(), &env);
+                    item["function"] = Value::String(slug.clone());
+                    vars.push(flow(&item));
+                }
+                EnvVarScope::Org => {}
+            }
         }
-        list(
-            &mut p,
-            "env_vars",
-            each(Kind::EnvVar)
-                .filter(|(_, s)| project_scoped(s))
-                .map(|(k, _)| {
-                    let env = env_name(&format!("{name}_{}", k.name));
-                    secrets_needed.push(format!("{env} (env var {} of project {name})", k.name));
-                    flow(&env_var::manifest(&k.name, &env))
-                }),
-        );
+        list(&mut p, "env_vars", vars.into_iter());
         files.push(ImportedFile {
             path: format!("projects/{}.yaml", file_name(name)),
             text: p,
@@ -235,17 +251,6 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
         },
     );
     files
-}
-
-/// Whether a spec is an env var of its project itself (not of one of its functions).
-fn project_scoped(s: &Spec) -> bool {
-    matches!(
-        s,
-        Spec::EnvVar(EnvVarSpec {
-            scope: EnvVarScope::Project(_),
-            ..
-        })
-    )
 }
 
 /// One object as an item of a manifest list: the list's key and the item in flow style.
