@@ -50,6 +50,18 @@ impl RefKind {
             _ => None,
         }
     }
+
+    /// The ACL object type of this kind, if an ACL can sit on one object of it (R8; functions
+    /// have none).
+    #[must_use]
+    pub fn acl_object(self) -> Option<AclObjectType> {
+        match self {
+            RefKind::Experiment => Some(AclObjectType::Experiment),
+            RefKind::Dataset => Some(AclObjectType::Dataset),
+            RefKind::Prompt => Some(AclObjectType::Prompt),
+            RefKind::Function => None,
+        }
+    }
 }
 
 /// One named object: its org, project, kind and name (a slug for functions and prompts).
@@ -121,6 +133,15 @@ impl References {
             .iter()
             .filter(|(r, _)| r.kind == RefKind::Function && r.version.is_none())
             .map(|(r, id)| (r, id.as_str()))
+    }
+
+    /// The found experiments, datasets and prompts, each with its ACL object type: the single
+    /// objects whose ACLs the reader reads back as grants (R8).
+    pub fn acl_objects(&self) -> impl Iterator<Item = (&ObjectRef, AclObjectType, &str)> {
+        self.ids.iter().filter_map(|(r, id)| {
+            let object_type = r.kind.acl_object().filter(|_| r.version.is_none())?;
+            Some((r, object_type, id.as_str()))
+        })
     }
 
     /// A function reference as the live state shows it: by slug when the id is one of the
