@@ -317,3 +317,45 @@ pub fn unresolved(desired: &DesiredState, found: &References) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: RefKind, name: &str, version: Option<&str>) -> ObjectRef {
+        ObjectRef {
+            org: OrgName::new("acme").expect("org"),
+            project: ProjectName::new("web").expect("project"),
+            kind,
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn acl_objects_are_the_experiments_datasets_and_prompts() {
+        let mut refs = References::default();
+        refs.insert(object(RefKind::Experiment, "exp-1", None), "e".into());
+        refs.insert(object(RefKind::Dataset, "golden", None), "d".into());
+        refs.insert(object(RefKind::Prompt, "greeter", None), "p".into());
+        refs.insert(object(RefKind::Function, "judge", None), "f".into());
+        refs.insert(object(RefKind::Function, "judge", Some("7")), "f".into());
+        let found: Vec<(AclObjectType, &str)> = refs
+            .acl_objects()
+            .map(|(_, object_type, id)| (object_type, id))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (AclObjectType::Prompt, "p"),
+                (AclObjectType::Experiment, "e"),
+                (AclObjectType::Dataset, "d"),
+            ]
+        );
+        for kind in [RefKind::Experiment, RefKind::Dataset, RefKind::Prompt] {
+            let object_type = kind.acl_object().expect("an ACL object type");
+            assert_eq!(RefKind::of_acl_object(object_type), Some(kind));
+        }
+        assert_eq!(RefKind::Function.acl_object(), None);
+    }
+}

@@ -569,6 +569,18 @@ mod tests {
             Profile::real().with_overrides(&Overrides::default()),
             Profile::real()
         );
+        let r8_k12: Overrides = serde_json::from_value(serde_json::json!({
+            "acl_list_org_omits_objects": true, "rotation_resets_created": true
+        }))
+        .expect("overrides");
+        assert_eq!(
+            Profile::real().with_overrides(&r8_k12),
+            Profile {
+                acl_list_org_omits_objects: true,
+                rotation_resets_created: true,
+                ..Profile::real()
+            }
+        );
         assert!(
             serde_json::from_value::<Overrides>(serde_json::json!({ "page_size": 1 })).is_err()
         );

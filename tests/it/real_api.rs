@@ -1,7 +1,8 @@
 //! Requests that follow first-party clients, checked against the emulator's real-API profile
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
-//! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
-//! through the real binary (with their exit codes and output), and what the request log and the
+//! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, changes made
+//! outside bt-gitops (requests sent before a step), the commands run through the real binary
+//! (with their exit codes and output), and what the request log and the
 //! live lists must show afterwards. A case names the profile, the preview style and single
 //! profile switches (`rules:`) when it runs under the other answer of an unconfirmed assumption
 //! (`docs/api-assumptions.md`; the cases named after an entry id, `j7-...`, run bt-gitops under
