@@ -50,6 +50,18 @@ impl RefKind {
             _ => None,
         }
     }
+
+    /// The ACL object type of this kind, if an ACL can sit on one object of it (R8; functions
+    /// have none).
+    #[must_use]
+    pub fn acl_object(self) -> Option<AclObjectType> {
+        match self {
+            RefKind::Experiment => Some(AclObjectType::Experiment),
+            RefKind::Dataset => Some(AclObjectType::Dataset),
+            RefKind::Prompt => Some(AclObjectType::Prompt),
+            RefKind::Function => None,
+        }
+    }
 }
 
 /// One named object: its org, project, kind and name (a slug for functions and prompts).
@@ -121,6 +133,15 @@ impl References {
             .iter()
             .filter(|(r, _)| r.kind == RefKind::Function && r.version.is_none())
             .map(|(r, id)| (r, id.as_str()))
+    }
+
+    /// The found experiments, datasets and prompts, each with its ACL object type: the single
+    /// objects whose ACLs the reader reads back as grants (R8).
+    pub fn acl_objects(&self) -> impl Iterator<Item = (&ObjectRef, AclObjectType, &str)> {
+        self.ids.iter().filter_map(|(r, id)| {
+            let object_type = r.kind.acl_object().filter(|_| r.version.is_none())?;
+            Some((r, object_type, id.as_str()))
+        })
     }
 
     /// A function reference as the live state shows it: by slug when the id is one of the
@@ -295,4 +316,46 @@ pub fn unresolved(desired: &DesiredState, found: &References) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: RefKind, name: &str, version: Option<&str>) -> ObjectRef {
+        ObjectRef {
+            org: OrgName::new("acme").expect("org"),
+            project: ProjectName::new("web").expect("project"),
+            kind,
+            name: name.to_owned(),
+            version: version.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn acl_objects_are_the_experiments_datasets_and_prompts() {
+        let mut refs = References::default();
+        refs.insert(object(RefKind::Experiment, "exp-1", None), "e".into());
+        refs.insert(object(RefKind::Dataset, "golden", None), "d".into());
+        refs.insert(object(RefKind::Prompt, "greeter", None), "p".into());
+        refs.insert(object(RefKind::Function, "judge", None), "f".into());
+        refs.insert(object(RefKind::Function, "judge", Some("7")), "f".into());
+        let found: Vec<(AclObjectType, &str)> = refs
+            .acl_objects()
+            .map(|(_, object_type, id)| (object_type, id))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (AclObjectType::Prompt, "p"),
+                (AclObjectType::Experiment, "e"),
+                (AclObjectType::Dataset, "d"),
+            ]
+        );
+        for kind in [RefKind::Experiment, RefKind::Dataset, RefKind::Prompt] {
+            let object_type = kind.acl_object().expect("an ACL object type");
+            assert_eq!(RefKind::of_acl_object(object_type), Some(kind));
+        }
+        assert_eq!(RefKind::Function.acl_object(), None);
+    }
 }

@@ -282,6 +282,10 @@ pub fn rotate_service_token(store: &mut Store, token: &Record) -> (JsonMap, Stri
         "preview_name".into(),
         Value::String(store.profile.preview(&raw)),
     );
+    // Whether a rotation makes the token young again is unconfirmed (K12).
+    if store.profile.rotation_resets_created {
+        object.insert("created".into(), Value::String(store.clock.now()));
+    }
     store.delete_credential(token);
     store.update(
         Collection::ServiceToken,

@@ -228,6 +228,13 @@ pub struct Profile {
     /// `POST /v1/env_var` of a name that exists creates a second env var of that name, as two
     /// simultaneous POSTs would if the create-or-return were not atomic (S11).
     pub env_var_post_duplicates: bool,
+    /// `GET /v1/acl/list_org` lists only the ACLs on the org, its projects, groups and roles,
+    /// not those on single experiments, datasets, prompts or prompt sessions, which only the
+    /// per-object `GET /v1/acl` shows (R8).
+    pub acl_list_org_omits_objects: bool,
+    /// A service token rotation (`PUT /v1/service_token` of an existing token) sets `created`
+    /// to the time of the new key; otherwise `created` keeps the first creation (K12).
+    pub rotation_resets_created: bool,
 }
 
 /// What a list answers when its `org_name` is an org the credential does not belong to (O2).
@@ -278,6 +285,10 @@ pub struct Overrides {
     pub export_external_id_generated: Option<bool>,
     #[serde(default)]
     pub env_var_metadata_moves_secret_time: Option<bool>,
+    #[serde(default)]
+    pub acl_list_org_omits_objects: Option<bool>,
+    #[serde(default)]
+    pub rotation_resets_created: Option<bool>,
 }
 
 impl Default for Profile {
@@ -315,6 +326,8 @@ impl Profile {
             environment_create_conflicts: false,
             env_var_default_cap: None,
             env_var_post_duplicates: false,
+            acl_list_org_omits_objects: false,
+            rotation_resets_created: false,
         }
     }
 
@@ -346,6 +359,8 @@ impl Profile {
             environment_create_conflicts: false,
             env_var_default_cap: None,
             env_var_post_duplicates: false,
+            acl_list_org_omits_objects: false,
+            rotation_resets_created: false,
         }
     }
 
@@ -374,6 +389,8 @@ impl Profile {
             maximum_score_names,
             export_external_id_generated,
             env_var_metadata_moves_secret_time,
+            acl_list_org_omits_objects,
+            rotation_resets_created,
         );
         if let Some(cap) = overrides.page_cap {
             self.page_cap = Some(cap);
@@ -551,6 +568,18 @@ mod tests {
         assert_eq!(
             Profile::real().with_overrides(&Overrides::default()),
             Profile::real()
+        );
+        let r8_k12: Overrides = serde_json::from_value(serde_json::json!({
+            "acl_list_org_omits_objects": true, "rotation_resets_created": true
+        }))
+        .expect("overrides");
+        assert_eq!(
+            Profile::real().with_overrides(&r8_k12),
+            Profile {
+                acl_list_org_omits_objects: true,
+                rotation_resets_created: true,
+                ..Profile::real()
+            }
         );
         assert!(
             serde_json::from_value::<Overrides>(serde_json::json!({ "page_size": 1 })).is_err()

@@ -515,8 +515,18 @@ pub fn patch(
     let patched = (spec.patch)(store, caller, &record, body)?;
     let mut object = patched.object;
     if object.get("secret_updated_at").is_some_and(Value::is_null) {
-        // A patch function's way to say the PATCH moves the secret's time (profile, S10).
-        object.insert("secret_updated_at".into(), Value::String(store.clock.now()));
+        // A patch function's way to say the PATCH moves the secret's time (profile, S10). A
+        // PATCH in the same millisecond as the last write still moves it.
+        let before = record
+            .object
+            .get("secret_updated_at")
+            .and_then(Value::as_str);
+        let mut now = store.clock.now();
+        while before == Some(now.as_str()) {
+            std::thread::yield_now();
+            now = store.clock.now();
+        }
+        object.insert("secret_updated_at".into(), Value::String(now));
     }
     let secret = match patched.secret {
         Some(secret) => {

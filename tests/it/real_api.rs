@@ -1,7 +1,8 @@
 //! Requests that follow first-party clients, checked against the emulator's real-API profile
 //! (issue 11, "write with care"). Each case in `tests/data/real_api/` is one bullet of the
-//! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, the commands run
-//! through the real binary (with their exit codes and output), and what the request log and the
+//! issue's "Why": a seed, the key bt-gitops runs with, fault rules, manifests, changes made
+//! outside bt-gitops (requests sent before a step), the commands run through the real binary
+//! (with their exit codes and output), and what the request log and the
 //! live lists must show afterwards. A case names the profile, the preview style and single
 //! profile switches (`rules:`) when it runs under the other answer of an unconfirmed assumption
 //! (`docs/api-assumptions.md`; the cases named after an entry id, `j7-...`, run bt-gitops under
@@ -11,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bt_gitops::api::client::{Client, ClientConfig};
+use bt_gitops::api::client::{Client, ClientConfig, Method};
 use bt_gitops::api::error::ApiError;
 use bt_gitops::emulator::{
     EmuHandle, EmulatorConfig, FaultRule, Overrides, PreviewStyle, Profile, ProfileName, SeedDoc,
@@ -61,12 +62,17 @@ struct Case {
     live: Vec<LiveCheck>,
 }
 
-/// One command, after writing `files` into the working directory.
+/// One command, after writing `files` into the working directory and sending the `before`
+/// requests.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Step {
     #[serde(default)]
     files: BTreeMap<String, String>,
+    /// Requests sent to the emulator with the case's key before the command: a change made
+    /// outside bt-gitops (a token rotated with `PUT /v1/service_token`, K12). Each must succeed.
+    #[serde(default)]
+    before: Vec<Call>,
     args: Vec<String>,
     exit: i32,
     #[serde(default)]
@@ -77,6 +83,15 @@ struct Step {
     /// it must hold and must not hold.
     #[serde(default)]
     written: BTreeMap<String, FileCheck>,
+}
+
+/// One API request: method, path and JSON body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Call {
+    method: String,
+    path: String,
+    body: Value,
 }
 
 /// Texts a file must and must not hold.
@@ -191,6 +206,7 @@ fn run_case(case: &Case) -> Vec<String> {
     let emu = runtime.block_on(start(case));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut failures = Vec::new();
+    let client = Client::new(ClientConfig::new(emu.url(), &case.key)).expect("client");
     for (i, step) in case.steps.iter().enumerate() {
         for (path, text) in &step.files {
             let path = dir.path().join(path);
@@ -198,6 +214,19 @@ fn run_case(case: &Case) -> Vec<String> {
                 fs_err::create_dir_all(parent).expect("mkdir");
             }
             fs_err::write(&path, text).expect("write manifest");
+        }
+        for call in &step.before {
+            let method: Method = call.method.parse().expect("an HTTP method");
+            let sent: Result<Value, ApiError> =
+                runtime.block_on(client.send(method, &call.path, &call.body));
+            if let Err(e) = sent {
+                failures.push(format!(
+                    "step {}: {} {} failed: {e}",
+                    i + 1,
+                    call.method,
+                    call.path
+                ));
+            }
         }
         let args: Vec<&str> = step.args.iter().map(String::as_str).collect();
         let run = run_bounded_with_env(
@@ -286,7 +315,6 @@ fn run_case(case: &Case) -> Vec<String> {
             ));
         }
     }
-    let client = Client::new(ClientConfig::new(emu.url(), &case.key)).expect("client");
     for check in &case.live {
         // Walked like bt-gitops walks lists, so that a page cap does not hide objects.
         let (path, query) = check.list.split_once('?').unwrap_or((&check.list, ""));

@@ -1,7 +1,8 @@
 //! `acl`: create-or-return by the full tuple, get and delete by id, delete by content, the
-//! per-object list (with required `object_type` and `object_id`), `list_org` (a bare array), and
-//! the idempotent `batch_update` (also served as `batch-update`, the spelling of the official
-//! Python client). ACLs are immutable: there is no PUT or PATCH.
+//! per-object list (with required `object_type` and `object_id`), `list_org` (a bare array; the
+//! profile may leave ACLs on single objects out of it, R8), and the idempotent `batch_update`
+//! (also served as `batch-update`, the spelling of the official Python client). ACLs are
+//! immutable: there is no PUT or PATCH.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -164,13 +165,42 @@ static ACL_ORG: Endpoint = Endpoint {
     ..ACL
 };
 
+/// The list_org filters of a server that leaves out ACLs on single objects (R8).
+fn acl_filters_org_level(params: &Params) -> Result<Constraints, ErrorResponse> {
+    let mut constraints = acl_filters(params)?;
+    let org_level = [
+        wire::AclObjectType::Organization,
+        wire::AclObjectType::Project,
+        wire::AclObjectType::Group,
+        wire::AclObjectType::Role,
+        wire::AclObjectType::OrgMember,
+        wire::AclObjectType::ProjectLog,
+        wire::AclObjectType::OrgProject,
+        wire::AclObjectType::OrgAuditLogs,
+    ];
+    constraints.push(("object_type", org_level.iter().map(text).collect()));
+    Ok(constraints)
+}
+
+/// The ACL for the list_org filters, without ACLs on single experiments, datasets, prompts and
+/// prompt sessions (the profile's `acl_list_org_omits_objects`, R8).
+static ACL_ORG_LEVEL: Endpoint = Endpoint {
+    filters: acl_filters_org_level,
+    ..ACL
+};
+
 async fn list_org(
     State(st): State<AppState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> axum::response::Response {
     respond(&st, &headers, Access::Read, |store, caller| {
-        let objects = resource::list(store, caller, &ACL_ORG, &Params::parse(q.as_deref()))?;
+        let endpoint = if store.profile.acl_list_org_omits_objects {
+            &ACL_ORG_LEVEL
+        } else {
+            &ACL_ORG
+        };
+        let objects = resource::list(store, caller, endpoint, &Params::parse(q.as_deref()))?;
         // The spec shows a bare array; the profile may wrap it as the other lists are (P8).
         Ok(if store.profile.acl_list_org_envelope {
             serde_json::json!({ "objects": objects })
