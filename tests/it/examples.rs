@@ -156,13 +156,19 @@ fn names_that_do_not_resolve_are_refused_at_plan_time() {
 /// names its new id, and the next plan is empty (no live lookup is needed before the create).
 #[test]
 fn a_grant_on_a_dataset_declared_alongside_converges() {
+    converges_under_the_emulator(
+        "org: acme\n---\nproject: research\norg: acme\ndatasets:\n  - { name: fresh-set, description: New }\ngrants:\n  - { user: carol@acme.com, permission: read, on: { dataset: fresh-set } }\n",
+    );
+}
+
+/// Writes `manifest` as the only manifest file, checks that `validate` accepts it, that
+/// `apply --emulator` exits 0 from a fresh state, and that the next plan is empty.
+fn converges_under_the_emulator(manifest: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     fs_err::create_dir_all(dir.path().join("m")).expect("mkdir");
-    fs_err::write(
-        dir.path().join("m/research.yaml"),
-        "org: acme\n---\nproject: research\norg: acme\ndatasets:\n  - { name: fresh-set, description: New }\ngrants:\n  - { user: carol@acme.com, permission: read, on: { dataset: fresh-set } }\n",
-    )
-    .expect("manifest");
+    fs_err::write(dir.path().join("m/p.yaml"), manifest).expect("manifest");
+    let validate = run_in(dir.path(), &["validate", "m"]);
+    assert_eq!(validate.code, Some(0), "{}", validate.stderr);
     let apply = run_in(dir.path(), &["apply", "--emulator", "--auto-approve", "m"]);
     assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
     let plan = run_in(
@@ -177,22 +183,9 @@ fn a_grant_on_a_dataset_declared_alongside_converges() {
 /// validates, applies and converges; a name that is neither stays an error (diagnostic 0214).
 #[test]
 fn aggregate_scores_may_combine_scorer_outputs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fs_err::create_dir_all(dir.path().join("m")).expect("mkdir");
-    fs_err::write(
-        dir.path().join("m/p.yaml"),
+    converges_under_the_emulator(
         "org: acme\n---\nproject: research\norg: acme\nscores:\n  - { name: helpfulness, type: slider }\n  - { name: blended, type: weighted, weights: { helpfulness: 0.5, Factuality: 0.5 } }\nonline_scoring:\n  - { name: facts, sampling_rate: 0.1, scorers: [{ global: Factuality }] }\n",
-    )
-    .expect("manifest");
-    let validate = run_in(dir.path(), &["validate", "m"]);
-    assert_eq!(validate.code, Some(0), "{}", validate.stderr);
-    let apply = run_in(dir.path(), &["apply", "--emulator", "--auto-approve", "m"]);
-    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
-    let plan = run_in(
-        dir.path(),
-        &["plan", "--emulator", "--detailed-exitcode", "m"],
     );
-    assert_eq!(plan.code, Some(0), "{}\n{}", plan.stdout, plan.stderr);
 }
 
 /// `api_key_policy` reports, in the plan, each listed API key that breaks it (here: a key owned
