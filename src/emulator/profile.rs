@@ -333,34 +333,18 @@ impl Profile {
 
     /// The emulator's first guesses.
     pub fn lenient() -> Profile {
+        // Only what the first guesses answer otherwise; every other switch is the real
+        // profile's (most switches are off in both and flipped one by one by tests).
         Profile {
             name: ProfileName::Lenient,
             refuse_delete_bodies: false,
             added_users_only_with_tokens: false,
             paging_only_where_declared: false,
             previews: PreviewStyle::Ellipsis,
-            service_tokens_need_service_caller: true,
             patch_merges_objects: false,
-            automation_names_per_org: false,
-            span_iframe_names_per_org: false,
-            export_path_patch: ExportPathPatch::Changes,
-            maximum_score_names: true,
-            export_external_id_generated: false,
-            env_var_metadata_moves_secret_time: false,
-            service_accounts: AccountListing::WithoutEmail,
-            starter_plan: false,
             own_api_keys_only: false,
             patch_keeps_unmodelled_config: false,
-            page_cap: None,
-            acl_list_org_envelope: false,
-            lists_show_soft_deleted: false,
-            foreign_org: ForeignOrg::Forbidden,
-            remove_users_keeps_service_accounts: false,
-            environment_create_conflicts: false,
-            env_var_default_cap: None,
-            env_var_post_duplicates: false,
-            acl_list_org_omits_objects: false,
-            rotation_resets_created: false,
+            ..Profile::real()
         }
     }
 
