@@ -177,9 +177,9 @@ pub async fn fetch_org_then(
     );
 
     // The token list first: it names service accounts whatever the user list shows (K1).
-    let tokens = b
-        .complete(tokens, Collection::ServiceToken, &[Kind::ServiceToken])
-        .unwrap_or_default();
+    let tokens = b.complete(tokens, Collection::ServiceToken, &[Kind::ServiceToken]);
+    let tokens_read = tokens.is_some();
+    let tokens = tokens.unwrap_or_default();
     let token_accounts = service_account::TokenAccounts::new(tokens.iter().map(|(t, _)| t));
 
     // Users next: every other kind refers to them by id.
@@ -495,8 +495,9 @@ pub async fn fetch_org_then(
     }
     let tokens: Vec<wire::ServiceToken> = tokens.into_iter().map(|(t, _)| t).collect();
 
-    let keys: Vec<wire::ApiKey> = b
-        .complete(keys, Collection::ApiKey, &[])
+    let keys = b.complete(keys, Collection::ApiKey, &[]);
+    let keys_read = keys.is_some();
+    let keys: Vec<wire::ApiKey> = keys
         .unwrap_or_default()
         .into_iter()
         .map(|(k, _)| k)
@@ -559,6 +560,17 @@ pub async fn fetch_org_then(
         }
     }
     let own_user = own_user_id(b.state.own_principal.get(org), &emails, &accounts);
+    // Which views are the key's own is told by their `user_id` against the key's user (J12),
+    // whom the user, API-key and service-token lists name. When one of those failed and the
+    // key's user is not known, a view the key made reads like another user's: views are held
+    // back rather than planned around names that only seem taken.
+    let maker_unknown = own_user.is_none() && !(users_read && keys_read && tokens_read);
+    if maker_unknown {
+        b.incomplete_because(
+            Kind::View,
+            "the maker of a view cannot be told: the key's own user is unknown because the user, API-key or service-token list failed",
+        );
+    }
     for ((project, _), result) in reads.iter().zip(view_results) {
         let result = result.unwrap_or_else(|| {
             Err(ApiError::Transport {
@@ -568,7 +580,7 @@ pub async fn fetch_org_then(
             })
         });
         match result {
-            Ok(listed) => b.views(project, listed, own_user.as_deref()),
+            Ok(listed) => b.views(project, listed, own_user.as_deref(), maker_unknown),
             Err(err) => b.incomplete(Some(project.clone()), Kind::View, &err),
         }
     }
@@ -1017,8 +1029,16 @@ impl Builder {
     /// unknown objects (see `kinds::view`), the others read with the item as listed (its maps
     /// whole, and its fingerprint over all of it). Several live views under one name (of
     /// different types, if the API allows it: J13) are all kept as unknown objects, so that
-    /// none is changed into another.
-    fn views(&mut self, project: &ProjectName, listed: Listed<wire::View>, own_user: Option<&str>) {
+    /// none is changed into another. `maker_unknown`: the key's own user could not be read, so
+    /// a view with a `user_id` may be the key's own or another user's (views are then held
+    /// back by the caller).
+    fn views(
+        &mut self,
+        project: &ProjectName,
+        listed: Listed<wire::View>,
+        own_user: Option<&str>,
+        maker_unknown: bool,
+    ) {
         for RawItem { raw, error } in listed.unknown {
             if raw["deleted_at"].is_null() {
                 let reason = format!("outside the model: {error}");
@@ -1047,7 +1067,11 @@ impl Builder {
                 continue;
             }
             if !crate::kinds::view::managed(&v, own_user) {
-                let reason = crate::kinds::view::OTHER_USER.to_owned();
+                let reason = if maker_unknown {
+                    "a view whose maker cannot be told while the user list is unread".to_owned()
+                } else {
+                    crate::kinds::view::OTHER_USER.to_owned()
+                };
                 self.unknown(Some(project.clone()), Collection::View, raw, reason);
                 continue;
             }

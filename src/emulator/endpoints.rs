@@ -154,8 +154,12 @@ fn strip_null_values(settings: &Value) -> Value {
     }
 }
 
-/// Deleting a project deletes what lives in it and the ACLs, views and env vars attached to it.
+/// Deleting a project deletes what lives in it and the ACLs, views and env vars attached to it,
+/// when the profile says so (P10); otherwise they stay, under a project that is gone.
 fn project_cascade(store: &mut Store, project: &Record) {
+    if !store.profile.project_delete_cascades {
+        return;
+    }
     let id = project.id().to_owned();
     for kind in [
         Collection::ProjectTag,

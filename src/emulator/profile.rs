@@ -235,6 +235,12 @@ pub struct Profile {
     /// A service token rotation (`PUT /v1/service_token` of an existing token) sets `created`
     /// to the time of the new key; otherwise `created` keeps the first creation (K12).
     pub rotation_resets_created: bool,
+    /// Deleting a project deletes what lives in it (tags, scores, automations, iframes, MCP
+    /// servers, functions, prompts, experiments, datasets) and the ACLs, views and env vars
+    /// on it, so reads of them by id answer 404. Otherwise (both profiles) they stay as they
+    /// were, readable by id and in the lists that do not filter by the deleted project, like
+    /// rows left under a soft-deleted parent (P10).
+    pub project_delete_cascades: bool,
 }
 
 /// What a list answers when its `org_name` is an org the credential does not belong to (O2).
@@ -289,6 +295,8 @@ pub struct Overrides {
     pub acl_list_org_omits_objects: Option<bool>,
     #[serde(default)]
     pub rotation_resets_created: Option<bool>,
+    #[serde(default)]
+    pub project_delete_cascades: Option<bool>,
 }
 
 impl Default for Profile {
@@ -328,6 +336,7 @@ impl Profile {
             env_var_post_duplicates: false,
             acl_list_org_omits_objects: false,
             rotation_resets_created: false,
+            project_delete_cascades: false,
         }
     }
 
@@ -375,6 +384,7 @@ impl Profile {
             env_var_metadata_moves_secret_time,
             acl_list_org_omits_objects,
             rotation_resets_created,
+            project_delete_cascades,
         );
         if let Some(cap) = overrides.page_cap {
             self.page_cap = Some(cap);

@@ -567,12 +567,14 @@ async fn project_tags_and_scores() {
         400
     );
 
-    // Deleting the project takes its tags and scores with it.
+    // Deleting the project leaves its tags and scores readable by id (P10, answer B, both
+    // profiles; the cascade of answer A is the real-API case `p10-project-delete-cascades`).
     api.delete(&format!("/v1/project/{pid}")).await;
-    assert_eq!(api.get(&format!("/v1/project_tag/{tid}")).await.status, 404);
+    assert_eq!(api.get(&format!("/v1/project/{pid}")).await.status, 404);
+    assert_eq!(api.get(&format!("/v1/project_tag/{tid}")).await.status, 200);
     assert_eq!(
         api.get(&format!("/v1/project_score/{sid}")).await.status,
-        404
+        200
     );
 }
 

@@ -177,8 +177,9 @@ async fn functions_prompts_experiments_and_datasets_are_served_with_their_filter
         .await;
     assert_eq!(nowhere.status, 400, "no such dataset: {}", nowhere.text);
 
-    // Deleting the project deletes them all.
+    // Deleting the project leaves them readable by id (P10, answer B, both profiles).
     assert_eq!(api.delete(&format!("/v1/project/{pid}")).await.status, 200);
-    assert_eq!(api.get(&format!("/v1/function/{fid}")).await.status, 404);
-    assert_eq!(api.get(&format!("/v1/dataset/{did}")).await.status, 404);
+    assert_eq!(api.get(&format!("/v1/project/{pid}")).await.status, 404);
+    assert_eq!(api.get(&format!("/v1/function/{fid}")).await.status, 200);
+    assert_eq!(api.get(&format!("/v1/dataset/{did}")).await.status, 200);
 }
