@@ -299,6 +299,7 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     incomplete.extend(diff::name_conflicts(input.desired, &live));
     let mut notes = Vec::new();
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
+    notes.extend(crate::kinds::group::starter_plan_notes(&live, &diffs));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

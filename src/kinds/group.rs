@@ -304,3 +304,37 @@ pub fn missing_builtins(
     }
     out
 }
+
+/// Plan notes for the custom groups and roles a plan creates in an org that has only the
+/// Owners built-in group (G3). That is how orgs on plans below Enterprise look, and there the
+/// API refuses group and role creates with 403; the plan tier itself cannot be read, so this is
+/// said in the plan for the reviewer rather than refused (an Enterprise org whose Engineers and
+/// Viewers were deleted looks the same).
+#[must_use]
+pub fn starter_plan_notes(
+    live: &crate::live::LiveState,
+    diffs: &[crate::diff::ResourceDiff],
+) -> Vec<String> {
+    use crate::diff::DiffKind;
+    use crate::model::ResourceKey;
+    let only_owners = |org: &crate::model::OrgName| {
+        BUILTIN_GROUPS.iter().filter(|b| **b != "Owners").all(|b| {
+            let key = ResourceKey::in_org(org, Kind::Group, *b);
+            live.is_complete_for(&key) && !live.objects.contains_key(&key)
+        })
+    };
+    diffs
+        .iter()
+        .filter(|d| matches!(d.kind, DiffKind::Create | DiffKind::Replace))
+        .filter(|d| matches!(d.key.kind, Kind::Group | Kind::Role))
+        .filter(|d| only_owners(&d.key.org))
+        .map(|d| {
+            format!(
+                "`{}` is a new {} in org `{}`, which has only the Owners built-in group: orgs on plans below Enterprise look like this, and there the API refuses group and role creates with 403 (G3); check the org's plan before merging",
+                d.key,
+                d.key.kind.human(),
+                d.key.org
+            )
+        })
+        .collect()
+}
