@@ -258,10 +258,10 @@ pub struct Store {
     /// Raw key or token -> (kind, id) of its `api_key` / `service_token` record.
     credentials: HashMap<String, (Collection, String)>,
     /// Export automations registered with `POST /automation/cron`: automation id -> id of the
-    /// `api_key` or `service_token` record its runs use (not persisted).
+    /// `api_key` or `service_token` record its runs use.
     pub cron: BTreeMap<String, String>,
     /// Every version of each function and prompt, by id, oldest first: a list with `version=`
-    /// finds earlier versions too (not persisted: a state file keeps the current ones).
+    /// finds earlier versions too.
     versions: HashMap<String, Vec<JsonMap>>,
     /// The rules followed where the real API is unsure (not persisted: a state file loads under
     /// whichever profile the emulator starts with).
@@ -277,6 +277,13 @@ pub struct Snapshot {
     pub next_seq: u64,
     pub members: Vec<(String, String)>,
     pub records: BTreeMap<Collection, Vec<Record>>,
+    /// [`Store::cron`] (absent in files written before it was kept).
+    #[serde(default)]
+    pub cron: BTreeMap<String, String>,
+    /// [`Store::versions`], by id (absent in files written before they were kept: only the
+    /// current versions are known then).
+    #[serde(default)]
+    pub versions: BTreeMap<String, Vec<JsonMap>>,
 }
 
 /// The current [`Snapshot::format_version`].
@@ -466,6 +473,12 @@ impl Store {
                 .iter()
                 .map(|(kind, table)| (*kind, table.by_seq.values().cloned().collect()))
                 .collect(),
+            cron: self.cron.clone(),
+            versions: self
+                .versions
+                .iter()
+                .map(|(id, v)| (id.clone(), v.clone()))
+                .collect(),
         }
     }
 
@@ -477,8 +490,8 @@ impl Store {
             tables: BTreeMap::new(),
             members: snapshot.members.into_iter().collect(),
             credentials: HashMap::new(),
-            cron: BTreeMap::new(),
-            versions: HashMap::new(),
+            cron: snapshot.cron,
+            versions: snapshot.versions.into_iter().collect(),
             profile: Profile::default(),
         };
         for (kind, records) in snapshot.records {

@@ -244,6 +244,19 @@ async fn state_persists_across_a_restart() {
         json!({"name": "S", "secret": "top-secret-value"}),
     )
     .await;
+    // A function with two versions: the first must still be found by `version=` after the
+    // restart (a scorer pinned to it would otherwise stop resolving).
+    let judge = api
+        .post(
+            "/v1/function",
+            json!({"project_id": pid, "name": "Judge", "slug": "judge",
+                   "function_type": "scorer", "function_data": {"type": "prompt"}}),
+        )
+        .await;
+    let fid = judge.body["id"].as_str().expect("id").to_owned();
+    let v1 = judge.body["_xact_id"].as_str().expect("version").to_owned();
+    api.patch(&format!("/v1/function/{fid}"), json!({"description": "v2"}))
+        .await;
     let doomed = api.post("/v1/project", json!({"name": "gone"})).await;
     api.delete(&format!(
         "/v1/project/{}",
@@ -270,6 +283,17 @@ async fn state_persists_across_a_restart() {
     assert_eq!(api.ids("/v1/project").await, vec![pid.clone()]);
     let secret = api.get("/v1/ai_secret").await;
     assert_eq!(secret.body["objects"][0]["preview_secret"], "to…alue");
+    let old = api
+        .get(&format!(
+            "/v1/function?project_id={pid}&slug=judge&version={v1}"
+        ))
+        .await;
+    assert_eq!(
+        old.body["objects"][0]["_xact_id"],
+        v1.as_str(),
+        "{}",
+        old.text
+    );
     let newer = api.post("/v1/project", json!({"name": "after"})).await;
     assert_eq!(
         api.ids("/v1/project").await[0],
