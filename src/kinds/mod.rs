@@ -164,6 +164,7 @@ pub(crate) use org_children;
 
 org_children!(modules!());
 
+pub mod ai_provider;
 pub mod ai_secret;
 pub mod env_var;
 pub mod grant;
