@@ -4,7 +4,7 @@
 //! changes as add/remove deltas, grants as `acl/batch_update` items, scores and automations
 //! through their shared `project_score` and `automation` modules); this module resolves the ids
 //! they name, sends them, records created ids and adds write-only values to the bodies of AI
-//! secrets and env vars.
+//! secrets, env vars and project AI providers.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), except where the name is held in another project of a collection whose
@@ -14,8 +14,9 @@
 //! over: see `kinds::project`), an AWS export gets an external id when it declares none,
 //! members, service accounts and grants go through their special endpoints, new members' and
 //! service accounts' ids are looked up in the user list when the members PATCH does not answer
-//! them, and service tokens and service accounts (creates that are not idempotent) go through
-//! `Client::create_once`.
+//! them, service tokens and service accounts (creates that are not idempotent) go through
+//! `Client::create_once`, and a project AI provider is created with a POST whose answer is
+//! checked, the entry deleted again when the server filed it as a plain env var (S12).
 
 use std::collections::BTreeMap;
 

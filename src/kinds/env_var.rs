@@ -117,8 +117,9 @@ pub fn manifest(name: &str, env: &str) -> Value {
 }
 
 /// Why an entry of an env var list is not an env var, or `None` when it is one. AI and sandbox
-/// provider keys are stored in the same list, told apart by `secret_category` (S8): they are
-/// read as objects outside the model, never managed as env vars.
+/// provider keys are stored in the same list, told apart by `secret_category` (S8): never
+/// managed as env vars. The reader takes a project's AI providers as the `ai_provider` kind
+/// first (S12); every other provider key is read as an object outside the model.
 #[must_use]
 pub fn not_an_env_var(v: &crate::wire::EnvVar) -> Option<String> {
     use crate::wire::SecretCategory;
