@@ -25,6 +25,7 @@ use crate::manifest::spanned::Sp;
 use crate::manifest::values::SecretRef;
 use crate::model::lower::{Cx, Lowerer};
 use crate::model::{Kind, ResourceKey, SecretSource, Spec};
+use crate::source::Span;
 use crate::wire::{self, CreateEnvVar, EnvVarObjectType, Id, PatchEnvVar};
 
 /// An AI provider key of a project. The key comes from the environment or a file, never from
@@ -91,30 +92,8 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, p: &Sp<RawAiProvider>) {
     let Some(key) = Lowerer::project_key(cx, Kind::AiProvider, name.as_str()) else {
         return;
     };
-    // Env vars and AI providers of a project share one name space (S8, S12).
-    for other in Kind::AiProvider.shares_names_with() {
-        let other_key = ResourceKey {
-            kind: *other,
-            ..key.clone()
-        };
-        if let Some(existing) = lw.state.resources.get(&other_key) {
-            lw.diags.push(
-                Diagnostic::error(
-                    Code::DuplicateObject,
-                    format!(
-                        "`{name}` is declared both as an AI provider and as an {} of project `{}`",
-                        other.human(),
-                        cx.project.map(|p| p.as_str()).unwrap_or_default()
-                    ),
-                )
-                .with_label(span, "AI provider declared here")
-                .with_label(existing.span, format!("{} with the same name", other.human()))
-                .with_hint(
-                    "a project's env vars and AI providers share one name space: rename one of them; to turn one into the other, delete it in one apply and declare the other in the next",
-                ),
-            );
-            return;
-        }
+    if name_taken(lw, cx, &key, span) {
+        return;
     }
     let spec = AiProviderSpec {
         provider,
@@ -133,6 +112,43 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, p: &Sp<RawAiProvider>) {
     ) {
         lw.depend_on_project(cx, &key, span);
     }
+}
+
+/// Whether the project already declares an object of a kind sharing `key`'s name space (a
+/// project's env vars and AI providers, S8, S12) under its name: reported as error E0201 (a
+/// template's entry is left out silently, as the project's own entries replace a template's),
+/// and the object is not added.
+pub(crate) fn name_taken(lw: &mut Lowerer<'_>, cx: Cx<'_>, key: &ResourceKey, span: Span) -> bool {
+    for other in key.kind.shares_names_with() {
+        let other_key = ResourceKey {
+            kind: *other,
+            ..key.clone()
+        };
+        let Some(existing) = lw.state.resources.get(&other_key) else {
+            continue;
+        };
+        if !cx.from_template {
+            lw.diags.push(
+                Diagnostic::error(
+                    Code::DuplicateObject,
+                    format!(
+                        "`{}` is declared both as an {} and as an {} of project `{}`",
+                        key.name,
+                        key.kind.human(),
+                        other.human(),
+                        cx.project.map(|p| p.as_str()).unwrap_or_default()
+                    ),
+                )
+                .with_label(span, format!("{} declared here", key.kind.human()))
+                .with_label(existing.span, format!("{} with the same name", other.human()))
+                .with_hint(
+                    "a project's env vars and AI providers share one name space: rename one of them; to turn one into the other, delete it in one apply and declare the other in the next",
+                ),
+            );
+        }
+        return true;
+    }
+    false
 }
 
 /// The managed fields, in display order (see `diff::fields`): the metadata is compared key by
@@ -253,4 +269,40 @@ pub fn create_note(address: &str) -> String {
 #[must_use]
 pub fn manifest(name: &str, p: &AiProviderSpec, env: &str) -> Value {
     json!({ "name": name, "type": p.provider, "secret": { "env": env }, "metadata": p.metadata })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_sends_the_live_keys_it_does_not_declare_but_not_the_record() {
+        let declared: BTreeMap<String, Value> = [("api_base".to_owned(), json!("https://new"))]
+            .into_iter()
+            .collect();
+        let live = json!({ "api_base": "https://old", "ui_setting": "kept", "bt_gitops": { "digest": "d" } });
+        let sent = metadata_to_send(&declared, Some(&live), "bt_gitops");
+        assert_eq!(
+            json!(sent),
+            json!({ "api_base": "https://new", "ui_setting": "kept" })
+        );
+        assert_eq!(
+            json!(metadata_to_send(&declared, None, "bt_gitops")),
+            json!(declared)
+        );
+    }
+
+    #[test]
+    fn the_answer_tells_the_category_and_whose_entry_it_is() {
+        let ours = json!({ "secret_category": "env_var", "metadata": { "bt_gitops": { "digest": "abc" } } });
+        assert_eq!(
+            not_filed_as_provider(&ours).as_deref(),
+            Some("`secret_category: env_var`")
+        );
+        assert!(not_filed_as_provider(&json!({ "secret_category": "ai_provider" })).is_none());
+        assert!(not_filed_as_provider(&json!({})).is_some());
+        assert!(holds_record(&ours, "bt_gitops", Some("abc")));
+        assert!(!holds_record(&ours, "bt_gitops", Some("other")));
+        assert!(!holds_record(&ours, "bt_gitops", None));
+    }
 }

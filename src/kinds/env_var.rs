@@ -47,12 +47,17 @@ impl Lowerer<'_> {
                 format!("function:{}/{name}", f.value),
             ),
         };
+        let project_level = matches!(scope, EnvVarScope::Project(_));
         let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
         let key = match cx.project {
             Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
             None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
         };
         let span = self.span(at, &e.name);
+        // A project's env vars share their names with its AI providers (S12).
+        if project_level && super::ai_provider::name_taken(self, cx, &key, span) {
+            return;
+        }
         if let Some(key) = self.add(cx, key, spec, span, &e.state, None, &[]) {
             self.depend_on_project(cx, &key, span);
         }
