@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::kinds::{ai_secret, drop_empty, drop_nulls, env_var};
+use crate::kinds::{ai_provider, ai_secret, drop_empty, drop_nulls, env_var};
 use crate::kinds::{alert, export, online_scoring, project, retention, score};
 use crate::live::LiveState;
 use crate::model::*;
@@ -221,6 +221,15 @@ pub fn manifests(live: &LiveState, org: &OrgName) -> Vec<ImportedFile> {
             }
         }
         list(&mut p, "env_vars", vars.into_iter());
+        let mut providers = Vec::new();
+        for (k, s) in each(Kind::AiProvider) {
+            if let Spec::AiProvider(a) = s {
+                let env = env_name(&format!("{name}_{}", k.name));
+                secrets_needed.push(format!("{env} (AI provider {} of project {name})", k.name));
+                providers.push(flow(&drop_empty(ai_provider::manifest(&k.name, a, &env))));
+            }
+        }
+        list(&mut p, "ai_providers", providers.into_iter());
         files.push(ImportedFile {
             path: format!("projects/{}.yaml", file_name(name)),
             text: p,

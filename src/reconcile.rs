@@ -313,6 +313,14 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
             .into_iter()
             .filter(|d| live.is_complete_for(&d.key)),
     );
+    // Every AI provider create depends on an unconfirmed answer (S12): say what apply does.
+    notes.extend(
+        diffs
+            .iter()
+            .filter(|d| d.key.kind == Kind::AiProvider)
+            .filter(|d| matches!(d.kind, diff::DiffKind::Create | diff::DiffKind::Replace))
+            .map(|d| crate::kinds::ai_provider::create_note(&d.key.to_string())),
+    );
     notes.extend(crate::kinds::service_token::duplicate_name_notes(
         input.desired,
         &live,
@@ -374,10 +382,12 @@ fn record_secret_digests(plan: &mut Plan, secrets: &SecretDigests) {
     }
 }
 
-/// Declared projects whose env vars and views must be read (both are listed per project).
+/// Declared projects whose env vars (with their AI providers) and views must be read (both
+/// lists are per project).
 fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectName> {
     let mut out: BTreeSet<ProjectName> = desired
         .of_kind(Kind::EnvVar)
+        .chain(desired.of_kind(Kind::AiProvider))
         .chain(desired.of_kind(Kind::View))
         .filter(|r| r.key.org == *org)
         .filter_map(|r| r.key.project.clone())
@@ -386,6 +396,7 @@ fn projects_with_env_vars(desired: &DesiredState, org: &OrgName) -> Vec<ProjectN
     if let Some(cfg) = desired.orgs.get(org) {
         for (project, collections) in &cfg.project_authoritative {
             if collections.contains(&crate::model::ProjectCollection::EnvVars)
+                || collections.contains(&crate::model::ProjectCollection::AiProviders)
                 || collections.contains(&crate::model::ProjectCollection::Views)
             {
                 out.insert(project.clone());

@@ -18,8 +18,8 @@ use super::client::{Client, Listed, PAGE_SIZE, RawItem};
 use super::error::ApiError;
 use super::wire;
 use crate::kinds::{
-    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_secret, service_account,
-    service_token,
+    ChildVariant, LiveNames, OrgChild, OrgVariant, ProjectChild, ai_provider, ai_secret,
+    service_account, service_token,
 };
 use crate::live::{
     AccountListing, LiveApiKey, LiveObject, LiveSecret, LiveState, Principal, ReadScope,
@@ -277,12 +277,14 @@ pub async fn fetch_org_then(
     org_children.read(&mut b, &mut names);
 
     let projects_read = projects.is_ok();
-    // Without the project list no project-scoped object can be placed. Project env vars are
+    // Without the project list no project-scoped object can be placed. Project env vars (and AI providers) are
     // read per project (below), so their failure is recorded there.
     let in_projects: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| *k == Kind::Project || k.in_project() && *k != Kind::EnvVar)
+        .filter(|k| {
+            *k == Kind::Project || k.in_project() && !matches!(*k, Kind::EnvVar | Kind::AiProvider)
+        })
         .collect();
     let projects = b
         .complete(projects, Collection::Project, &in_projects)
@@ -290,9 +292,8 @@ pub async fn fetch_org_then(
     if !projects_read {
         // Project env vars are read per project, by id.
         for p in projects_with_env_vars {
-            b.incomplete(
-                Some(p.clone()),
-                Kind::EnvVar,
+            b.project_env_vars_failed(
+                p,
                 &ApiError::Transport {
                     method: "GET".into(),
                     url: Kind::Project.list().into(),
@@ -622,7 +623,7 @@ pub async fn fetch_org_then(
         });
         match result {
             Ok(vars) => b.env_vars(Some(project), vars),
-            Err(err) => b.incomplete(Some(project), Kind::EnvVar, &err),
+            Err(err) => b.project_env_vars_failed(&project, &err),
         }
     }
     b.state.references = refs.clone();
@@ -977,6 +978,14 @@ impl Builder {
         self.state.incomplete.insert(scope);
     }
 
+    /// A project's env var list could not be read: its env vars and AI providers (kept in the
+    /// same list) are incomplete.
+    fn project_env_vars_failed(&mut self, project: &ProjectName, err: &ApiError) {
+        for kind in [Kind::EnvVar, Kind::AiProvider] {
+            self.incomplete(Some(project.clone()), kind, err);
+        }
+    }
+
     fn incomplete(&mut self, project: Option<ProjectName>, kind: Kind, err: &ApiError) {
         tracing::warn!(org = %self.org, kind = %kind, error = %err, "list failed; deletes in this scope are blocked");
         self.state.incomplete.insert(ReadScope {
@@ -1178,8 +1187,10 @@ impl Builder {
     }
 
     /// The env vars of the org (`project` `None`) or of one project. Only entries of the
-    /// `env_var` category (or without one) are env vars; AI and sandbox provider keys stored in
-    /// the same list are kept as unknown objects, and so is every entry that does not decode.
+    /// `env_var` category (or without one) are env vars; a project's entries of the
+    /// `ai_provider` category are its AI providers (S12); other provider keys stored in the same
+    /// list (sandbox providers, the org's AI providers) are kept as unknown objects, and so is
+    /// every entry that does not decode.
     fn env_vars(&mut self, project: Option<ProjectName>, vars: Listed<wire::EnvVar>) {
         for RawItem { raw, error } in vars.unknown {
             self.unknown(
@@ -1190,6 +1201,18 @@ impl Builder {
             );
         }
         for (v, raw) in vars.items.into_iter().zip(vars.raw) {
+            if let Some(p) = project.as_ref().filter(|_| ai_provider::is_ai_provider(&v)) {
+                let (metadata, recorded) = split_metadata(v.metadata.as_ref());
+                let secret = LiveSecret {
+                    recorded_digest: recorded.0,
+                    recorded_at: recorded.1,
+                    updated_at: v.secret_updated_at.clone(),
+                };
+                let key = ResourceKey::in_project(&self.org, p, Kind::AiProvider, &v.name);
+                let spec = Spec::AiProvider(ai_provider::read(&v, metadata));
+                self.insert(key, v.id.as_str(), spec, &v, Some(secret), Some(raw));
+                continue;
+            }
             if let Some(reason) = crate::kinds::env_var::not_an_env_var(&v) {
                 self.unknown(project.clone(), Collection::EnvVar, raw, reason);
                 continue;

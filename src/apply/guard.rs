@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::live::{LiveState, Principal};
-use crate::model::{BUILTIN_GROUPS, Kind, OrgChildSpec, Spec};
+use crate::model::{BUILTIN_GROUPS, Kind, OrgChildSpec, ResourceKey, Spec};
 use crate::plan::{Action, GuardFinding, Plan};
 
 /// Thresholds of the mass-delete guard.
@@ -187,6 +187,13 @@ fn name_taken(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
         })
         .filter_map(|c| {
             let key = super::key_of(c).ok()?;
+            if let Some(message) = held_by_other_kind(c, &key, live) {
+                return Some(Refusal {
+                    guard: "name-taken",
+                    message,
+                    flag: None,
+                });
+            }
             let holder = live.unknown.iter().find(|u| u.holds_name_of(&key))?;
             let id = holder
                 .id
@@ -207,6 +214,34 @@ fn name_taken(plan: &Plan, live: &LiveState) -> Vec<Refusal> {
             })
         })
         .collect()
+}
+
+/// Why a create (or rename) of `key` needs a name that a live managed object of another kind
+/// holds in the same name space, or `None`. Kinds that share a list either replace each other
+/// (`diff` plans that, or holds the create back, for scores and automations) or, for a
+/// project's env vars and AI providers, never: writing one under the other's name would
+/// replace the entry or be answered with it unmodified (S8, S12), so the plan is refused.
+fn held_by_other_kind(
+    c: &crate::plan::Change,
+    key: &ResourceKey,
+    live: &LiveState,
+) -> Option<String> {
+    key.kind.shares_names_with().iter().find_map(|other| {
+        let held = ResourceKey {
+            kind: *other,
+            ..key.clone()
+        };
+        let obj = live.objects.get(&held)?;
+        Some(format!(
+            "`{}` needs the name `{}`, which the live {} `{held}` (id {}) holds in the same name space; writing it would replace or collide with that object. Rename the declared {}, or delete the live {} in an apply of its own first",
+            c.address,
+            key.name,
+            other.human(),
+            obj.id,
+            key.kind.human(),
+            other.human(),
+        ))
+    })
 }
 
 /// Service tokens can only be created by a service token with org-owner rights: with a user's

@@ -4,7 +4,7 @@
 //! changes as add/remove deltas, grants as `acl/batch_update` items, scores and automations
 //! through their shared `project_score` and `automation` modules); this module resolves the ids
 //! they name, sends them, records created ids and adds write-only values to the bodies of AI
-//! secrets and env vars.
+//! secrets, env vars and project AI providers.
 //!
 //! The API's traps are handled here: creates use PUT where it exists (POST returns an existing
 //! object unmodified), except where the name is held in another project of a collection whose
@@ -14,8 +14,9 @@
 //! over: see `kinds::project`), an AWS export gets an external id when it declares none,
 //! members, service accounts and grants go through their special endpoints, new members' and
 //! service accounts' ids are looked up in the user list when the members PATCH does not answer
-//! them, and service tokens and service accounts (creates that are not idempotent) go through
-//! `Client::create_once`.
+//! them, service tokens and service accounts (creates that are not idempotent) go through
+//! `Client::create_once`, and a project AI provider is created with a POST whose answer is
+//! checked, the entry deleted again when the server filed it as a plain env var (S12).
 
 use std::collections::BTreeMap;
 
@@ -27,8 +28,8 @@ use crate::api::client::{Client, Created};
 use crate::api::lookup;
 use crate::api::read::SECRET_METADATA_KEY;
 use crate::kinds::{
-    BodyError, CreateVerb, Ids as BodyIds, ai_secret, automation, env_var, export, member, project,
-    project_score, service_account, service_token,
+    BodyError, CreateVerb, Ids as BodyIds, ai_provider, ai_secret, automation, env_var, export,
+    member, project, project_score, service_account, service_token,
 };
 use crate::live::LiveObject;
 use crate::model::*;
@@ -239,6 +240,18 @@ impl<'a> SecretWrite<'a> {
             declared,
             name: None,
             metadata_managed: true,
+        }
+    }
+
+    /// A project AI provider: like an env var (the key in `value`, the name on every PATCH),
+    /// with `metadata` the map to send (declared keys over the live ones, see
+    /// `ai_provider::metadata_to_send`), never replaced whole.
+    fn ai_provider(name: &'a str, metadata: &'a BTreeMap<String, Value>) -> SecretWrite<'a> {
+        SecretWrite {
+            field: "value",
+            declared: metadata,
+            name: Some(name),
+            metadata_managed: false,
         }
     }
 
@@ -604,6 +617,7 @@ impl Cx<'_> {
                     .await?;
                 Ok(self.created(&out))
             }
+            Spec::AiProvider(p) => self.create_ai_provider(p).await,
             Spec::Project(p) => {
                 let body = project::create(p, self.key.org.as_str(), &self.key.name);
                 let out = self
@@ -734,6 +748,19 @@ impl Cx<'_> {
                 let body = body_value(&env_var::patch(e));
                 self.patch_with_secret(&id, body, &SecretWrite::env_var(e.name.as_str()))
                     .await?;
+            }
+            (Spec::AiProvider(p), _) => {
+                // Live keys the manifest does not declare are sent back (S12): the same result
+                // whether the PATCH deep-merges the map or replaces it.
+                let live = self
+                    .live()
+                    .and_then(|o| o.raw.as_ref())
+                    .and_then(|raw| raw.get("metadata"));
+                let metadata =
+                    ai_provider::metadata_to_send(&p.metadata, live, SECRET_METADATA_KEY);
+                let body = body_value(&ai_provider::patch(p, &self.key.name));
+                let write = SecretWrite::ai_provider(&self.key.name, &metadata);
+                self.patch_with_secret(&id, body, &write).await?;
             }
             (Spec::Project(p), live) => {
                 let old = match live {
@@ -990,11 +1017,7 @@ impl Cx<'_> {
         write: &SecretWrite<'_>,
         write_value: bool,
     ) -> Result<Value, ChangeError> {
-        let secret = self.input.secrets.get(self.key).filter(|_| write_value);
-        body["metadata"] = self.metadata(write.declared, secret.map(|v| v.digest.as_str()));
-        if let Some(v) = secret {
-            body[write.field] = json!(v.value);
-        }
+        self.add_secret(&mut body, write, write_value);
         let out = self.send(method.clone(), path, body.clone()).await?;
         if write.metadata_managed && method == Method::PATCH {
             // The metadata may be deep-merged (S4); bt-gitops's own record is rewritten whole
@@ -1007,6 +1030,112 @@ impl Cx<'_> {
             self.replace_if_merged(&body, &out, &["metadata"], Some(put))
                 .await?;
         }
+        self.record_write(&out, write, write_value).await?;
+        Ok(out)
+    }
+
+    /// Adds the metadata (with the digest of the value when `write_value` and a value is
+    /// available) and the value to a body.
+    fn add_secret(&self, body: &mut Value, write: &SecretWrite<'_>, write_value: bool) {
+        let secret = self.input.secrets.get(self.key).filter(|_| write_value);
+        body["metadata"] = self.metadata(write.declared, secret.map(|v| v.digest.as_str()));
+        if let Some(v) = secret {
+            body[write.field] = json!(v.value);
+        }
+    }
+
+    /// Creates a project AI provider with `POST /v1/env_var` (never PUT, which would replace an
+    /// entry of that name), then checks the answer before anything else is written: whether a
+    /// provider `secret_type` files the entry as an AI provider is unconfirmed (S12). When the
+    /// answer is not an AI provider and its metadata holds the digest record this write sent,
+    /// the entry is the plain env var this write made: it is deleted again, as a journaled step
+    /// of its own, and the change fails naming S12. Any other answer (an existing entry of that
+    /// name returned unmodified) is left untouched and fails the change.
+    async fn create_ai_provider(
+        &self,
+        p: &crate::kinds::ai_provider::AiProviderSpec,
+    ) -> Result<Option<String>, ChangeError> {
+        let mut body = body_value(&ai_provider::create(
+            p,
+            &self.key.name,
+            self.typed_project_id()?,
+        ));
+        let write = SecretWrite::ai_provider(&self.key.name, &p.metadata);
+        self.add_secret(&mut body, &write, true);
+        let out = self.send(Method::POST, self.collection()?, body).await?;
+        let digest = self.input.secrets.get(self.key).map(|v| v.digest.as_str());
+        let ours = ai_provider::holds_record(&out, SECRET_METADATA_KEY, digest);
+        let id = out.get("id").and_then(Value::as_str).unwrap_or_default();
+        match ai_provider::not_filed_as_provider(&out) {
+            None if ours || digest.is_none() => {}
+            None => {
+                return Err(ChangeError::Unresolved(format!(
+                    "`POST /v1/env_var` answered with an existing AI provider of that name (id {id}) that this write did not make (it was returned unmodified, so the key was not written); nothing was changed: plan again"
+                )));
+            }
+            Some(category) if ours => {
+                let undone = self.delete_plain_env_var(id).await;
+                return Err(ChangeError::Unresolved(format!(
+                    "the server filed the new entry as a plain env var ({category}), not as an AI provider, so project AI providers cannot be created through the API on this server (docs/api-assumptions.md S12, answer B); {undone}. Create the provider in the Braintrust UI: the next plan then manages it"
+                )));
+            }
+            Some(category) => {
+                return Err(ChangeError::Unresolved(format!(
+                    "`POST /v1/env_var` answered with an entry (id {id}, {category}) that this write did not make: an existing entry of that name, returned unmodified; nothing was changed. Whether such a write files an AI provider is unconfirmed (docs/api-assumptions.md S12)"
+                )));
+            }
+        }
+        self.record_write(&out, &write, true).await?;
+        Ok(self.created(&out))
+    }
+
+    /// Deletes the plain env var an AI provider create made (S12), as a journaled step of its
+    /// own; says how that went for the change's error.
+    async fn delete_plain_env_var(&self, id: &str) -> String {
+        const STEP: &str = "delete_plain_env_var";
+        let observe = |result: Option<Result<(), &str>>| {
+            if let Some(observe) = self.input.observer {
+                observe(super::Outcome::Step {
+                    address: &self.change.address,
+                    step: STEP,
+                    result,
+                });
+            }
+        };
+        observe(None);
+        let deleted = match self.object_path(id) {
+            Ok(path) => self
+                .client
+                .delete::<Value>(&path)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match deleted {
+            Ok(_) => {
+                observe(Some(Ok(())));
+                format!("the entry it made (id {id}) was deleted again, so nothing is left behind")
+            }
+            Err(e) => {
+                observe(Some(Err(&e)));
+                format!(
+                    "deleting the entry it made (id {id}) failed too ({e}): delete the env var `{}` of this project by hand",
+                    self.key.name
+                )
+            }
+        }
+    }
+
+    /// After a write that sent the value (see [`Cx::send_with_secret`]): records the server's
+    /// time of the change next to the digest in the metadata, and checks that this did not move
+    /// that time (S5, S10).
+    async fn record_write(
+        &self,
+        out: &Value,
+        write: &SecretWrite<'_>,
+        write_value: bool,
+    ) -> Result<(), ChangeError> {
+        let secret = self.input.secrets.get(self.key).filter(|_| write_value);
         if let (Some(v), Some(id)) = (secret, out.get("id").and_then(Value::as_str)) {
             let at = out.get("secret_updated_at").cloned().unwrap_or(Value::Null);
             let mut map: Map<String, Value> = write
@@ -1037,7 +1166,7 @@ impl Cx<'_> {
                 )));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// After a PATCH that sent the object-typed `fields` of `sent` whole: when the answer still

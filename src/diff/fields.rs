@@ -25,6 +25,7 @@ pub fn fields(spec: &Spec) -> Vec<Field> {
         Spec::AiSecret(s) => crate::kinds::ai_secret::fields(s),
         Spec::Project(p) => project::fields(p),
         Spec::EnvVar(_) => Vec::new(),
+        Spec::AiProvider(p) => crate::kinds::ai_provider::fields(p),
         Spec::Child(c) => c.fields(),
         Spec::Score(s) => score::fields(s),
         Spec::OnlineScoring(o) => online_scoring::fields(o),

@@ -242,6 +242,9 @@ fn retyped<'a>(
             continue;
         }
         for kind in key.kind.shares_names_with() {
+            if !retypes(key.kind, *kind) {
+                continue;
+            }
             let other = ResourceKey {
                 kind: *kind,
                 ..key.clone()
@@ -257,6 +260,16 @@ fn retyped<'a>(
         }
     }
     out
+}
+
+/// Whether a declared object of `kind` takes over (or is held back by) a live object of
+/// `other`, a kind sharing its names. A project's env vars and AI providers never do: the
+/// `name-taken` guard refuses the plan instead (S12), so that neither replaces the other.
+fn retypes(kind: Kind, other: Kind) -> bool {
+    !matches!(
+        (kind, other),
+        (Kind::EnvVar, Kind::AiProvider) | (Kind::AiProvider, Kind::EnvVar)
+    )
 }
 
 /// Renames found through `previous_names`: `(org, old name) -> new name`, per kind.

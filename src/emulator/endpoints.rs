@@ -1035,11 +1035,44 @@ fn env_var_create(store: &Store, caller: &Caller, body: &Value) -> Result<Draft,
         &enum_text(&req.object_type),
         req.object_id.as_str(),
     )?;
+    let mut fields = fields(&req, &["value"]);
+    if let Some(category) = category_of_type(store, req.secret_type.as_deref()) {
+        fields.insert("secret_category".into(), Value::String(category.into()));
+    }
     Ok(Draft {
         org_id,
-        fields: fields(&req, &["value"]),
+        fields,
         secret: req.value,
     })
+}
+
+/// AI providers whose `secret_type` files an env var as a provider key when the profile's
+/// `env_var_type_sets_category` is on (S12).
+const AI_PROVIDER_TYPES: &[&str] = &[
+    "openai",
+    "anthropic",
+    "google",
+    "mistral",
+    "together",
+    "groq",
+    "fireworks",
+    "perplexity",
+    "xai",
+    "replicate",
+    "bedrock",
+    "vertex",
+    "azure",
+    "databricks",
+    "cerebras",
+    "baseten",
+    "ollama",
+];
+
+/// The category a written `secret_type` files an env var under, when the profile says a type
+/// sets it (S12); `None`: the category is left as it is (`env_var` for a new entry).
+fn category_of_type(store: &Store, secret_type: Option<&str>) -> Option<&'static str> {
+    let known = secret_type.is_some_and(|t| AI_PROVIDER_TYPES.contains(&t));
+    (store.profile.env_var_type_sets_category && known).then_some("ai_provider")
 }
 
 fn env_var_patch(
@@ -1056,6 +1089,9 @@ fn env_var_patch(
     {
         // Stamped with the time of the PATCH by `resource::patch` (S10).
         object.insert("secret_updated_at".into(), Value::Null);
+    }
+    if let Some(category) = category_of_type(store, req.secret_type.as_deref()) {
+        object.insert("secret_category".into(), Value::String(category.into()));
     }
     Ok(Patched {
         object,

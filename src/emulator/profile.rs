@@ -13,6 +13,8 @@
 //!
 //! Some switches answer an unconfirmed assumption the other way in neither named profile; the
 //! tests that run bt-gitops under that answer turn them on one by one (`with_*` below).
+//! One is on in both and turned off by tests: `env_var_type_sets_category` (S12), the shape
+//! Braintrust's docs give project AI providers.
 //!
 //! Each rule is a field of [`Profile`], so a test can flip one rule and keep the others. Two
 //! rules are switches between answers that both profiles leave at today's guess: how the user
@@ -241,6 +243,11 @@ pub struct Profile {
     /// were, readable by id and in the lists that do not filter by the deleted project, like
     /// rows left under a soft-deleted parent (P10).
     pub project_delete_cascades: bool,
+    /// An env var of a project written (created or patched) with a `secret_type` naming a
+    /// known AI provider is filed under `secret_category: ai_provider`; otherwise every written
+    /// entry stays in the `env_var` category (S12). On in both named profiles, as Braintrust's
+    /// docs describe project AI providers; tests turn it off for the other answer.
+    pub env_var_type_sets_category: bool,
 }
 
 /// What a list answers when its `org_name` is an org the credential does not belong to (O2).
@@ -297,6 +304,8 @@ pub struct Overrides {
     pub rotation_resets_created: Option<bool>,
     #[serde(default)]
     pub project_delete_cascades: Option<bool>,
+    #[serde(default)]
+    pub env_var_type_sets_category: Option<bool>,
 }
 
 impl Default for Profile {
@@ -337,6 +346,7 @@ impl Profile {
             acl_list_org_omits_objects: false,
             rotation_resets_created: false,
             project_delete_cascades: false,
+            env_var_type_sets_category: true,
         }
     }
 
@@ -385,6 +395,7 @@ impl Profile {
             acl_list_org_omits_objects,
             rotation_resets_created,
             project_delete_cascades,
+            env_var_type_sets_category,
         );
         if let Some(cap) = overrides.page_cap {
             self.page_cap = Some(cap);

@@ -47,12 +47,17 @@ impl Lowerer<'_> {
                 format!("function:{}/{name}", f.value),
             ),
         };
+        let project_level = matches!(scope, EnvVarScope::Project(_));
         let spec = Spec::EnvVar(EnvVarSpec { name, scope, value });
         let key = match cx.project {
             Some(p) => ResourceKey::in_project(cx.org, p, Kind::EnvVar, key_name),
             None => ResourceKey::in_org(cx.org, Kind::EnvVar, key_name),
         };
         let span = self.span(at, &e.name);
+        // A project's env vars share their names with its AI providers (S12).
+        if project_level && super::ai_provider::name_taken(self, cx, &key, span) {
+            return;
+        }
         if let Some(key) = self.add(cx, key, spec, span, &e.state, None, &[]) {
             self.depend_on_project(cx, &key, span);
         }
@@ -117,8 +122,9 @@ pub fn manifest(name: &str, env: &str) -> Value {
 }
 
 /// Why an entry of an env var list is not an env var, or `None` when it is one. AI and sandbox
-/// provider keys are stored in the same list, told apart by `secret_category` (S8): they are
-/// read as objects outside the model, never managed as env vars.
+/// provider keys are stored in the same list, told apart by `secret_category` (S8): never
+/// managed as env vars. The reader takes a project's AI providers as the `ai_provider` kind
+/// first (S12); every other provider key is read as an object outside the model.
 #[must_use]
 pub fn not_an_env_var(v: &crate::wire::EnvVar) -> Option<String> {
     use crate::wire::SecretCategory;

@@ -24,9 +24,10 @@
 //! `online_scoring` (sharing `/v1/project_score`; the shared part is in `project_score`),
 //! `alert`, `retention`, `export` and `environment_alert` (sharing `/v1/project_automation`; the
 //! shared part is in `automation`), `view` (saved views, read per project and located by their
-//! project in every write), with `function` for the function references scorers and project settings
-//! share. Every kind in the registry now has its module here (see ARCHITECTURE.md, "Adding a
-//! kind").
+//! project in every write) and `ai_provider` (a project's AI provider key, kept in its env var
+//! list; its create is checked in `apply::ops`, S12), with `function` for the function
+//! references scorers and project settings share. Every kind in the registry now has its module
+//! here (see ARCHITECTURE.md, "Adding a kind").
 
 /// Every [`ProjectChild`] kind, as `module::Type(its list on RawProject)`: calls the macro `$m` with the given arguments
 /// in brackets, then the kinds, so code is expanded once per kind (the `pub mod` lines and
@@ -164,6 +165,7 @@ pub(crate) use org_children;
 
 org_children!(modules!());
 
+pub mod ai_provider;
 pub mod ai_secret;
 pub mod env_var;
 pub mod grant;

@@ -359,6 +359,10 @@ pub struct RawProject {
     /// Project- or function-level environment variables.
     #[serde(default)]
     pub env_vars: Vec<Sp<RawEnvVar>>,
+    /// AI providers of the project (keys that override the org's AI secrets of the same
+    /// provider); they share one name space with the project's env vars.
+    #[serde(default)]
+    pub ai_providers: Vec<Sp<crate::kinds::ai_provider::RawAiProvider>>,
 }
 
 /// Collections of a project document that can be made authoritative.
@@ -378,6 +382,7 @@ pub enum ProjectCollection {
     EnvironmentAlerts,
     Grants,
     EnvVars,
+    AiProviders,
 }
 
 /// Project settings. `PATCH` replaces them whole, so bt-gitops always sends all of them.
@@ -704,7 +709,10 @@ fn absent(state: &Option<Sp<State>>) -> bool {
 }
 
 /// The first of `fields` (name, whether it is set) that is not set, unless `state` is absent.
-fn first_unset(state: &Option<Sp<State>>, fields: &[(&'static str, bool)]) -> Option<&'static str> {
+pub(crate) fn first_unset(
+    state: &Option<Sp<State>>,
+    fields: &[(&'static str, bool)],
+) -> Option<&'static str> {
     if absent(state) {
         return None;
     }
@@ -827,6 +835,7 @@ impl RawProject {
         scan(&self.environment_alerts, &mut found);
         scan(&self.mcp_servers, &mut found);
         scan(&self.views, &mut found);
+        scan(&self.ai_providers, &mut found);
         found
             .into_iter()
             .min_by_key(|(pos, _)| (pos.offset.unwrap_or(usize::MAX), pos.line, pos.col))

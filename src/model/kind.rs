@@ -216,7 +216,20 @@ kinds! {
         project_collection: Some(ProjectCollection::EnvVars),
         protected: false,
         secret: true,
-        shares: [],
+        shares: [AiProvider],
+    },
+    /// An AI provider key of a project: an entry of the project's env var list filed under
+    /// `secret_category: ai_provider` (S12), sharing its name space with the project's env vars.
+    AiProvider {
+        name: "ai_provider",
+        human: "AI provider",
+        collection: Some(Collection::EnvVar),
+        list: Collection::EnvVar,
+        org_collection: None,
+        project_collection: Some(ProjectCollection::AiProviders),
+        protected: true,
+        secret: true,
+        shares: [EnvVar],
     },
     /// A project tag.
     Tag {

@@ -1006,6 +1006,10 @@ impl Lowerer<'_> {
         for e in &raw.env_vars {
             self.lower_env_var(cx, e);
         }
+        // After the env vars: a provider's name must not be a declared env var's.
+        for p in &raw.ai_providers {
+            crate::kinds::ai_provider::lower(self, cx, p);
+        }
     }
 
     pub(crate) fn project_key(

@@ -175,6 +175,8 @@ pub enum Spec {
     AiSecret(AiSecretSpec),
     Project(ProjectSpec),
     EnvVar(EnvVarSpec),
+    /// An AI provider key of a project, whose module is [`crate::kinds::ai_provider`].
+    AiProvider(crate::kinds::ai_provider::AiProviderSpec),
     /// A plain project child (tag, span iframe...), whose module is in [`crate::kinds`].
     Child(ChildSpec),
     Score(ScoreSpec),
@@ -196,6 +198,7 @@ impl Spec {
         match self {
             Spec::AiSecret(s) => s.secret.as_ref(),
             Spec::EnvVar(e) => e.value.as_ref(),
+            Spec::AiProvider(p) => p.secret.as_ref(),
             _ => None,
         }
     }

@@ -49,7 +49,7 @@ fn examples_validate() {
 fn acme_covers_every_kind() {
     let run = run_in(&root(), &["validate", "examples/acme"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 79 objects");
+    insta::assert_snapshot!(run.stdout, @"ok: 6 files, 2 orgs, 4 projects, 80 objects");
 }
 
 /// Copies a directory tree (the example manifests) into `to`.

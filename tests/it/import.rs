@@ -60,6 +60,9 @@ fn rich_seed() -> bt_gitops::emulator::SeedDoc {
             "config": { "event_type": "environment_update", "environment_filter": ["staging"], "action": { "type": "slack", "workspace_id": "T1", "channel": "C2" } } } }));
         objects.push(serde_json::json!({ "kind": "project_automation", "body": { "project_name": "chat bot", "name": "no-env",
             "config": { "event_type": "environment_update", "environment_filter": [], "action": { "type": "webhook", "url": "https://hooks.acme.com/e" } } } }));
+        // A project AI provider: an entry of the project's env var list filed as a provider.
+        objects.push(serde_json::json!({ "kind": "env_var", "body": { "object_type": "project", "object_id": id(50),
+            "name": "ANTHROPIC_API_KEY", "secret_type": "anthropic", "value": "sk-ant-live-value", "metadata": { "api_base": "https://proxy.acme.com" } } }));
     }
     serde_json::from_value(doc).expect("valid seed")
 }
@@ -96,6 +99,13 @@ fn import_then_plan_shows_no_changes() {
     assert!(
         project.contains("PROJECT_TOKEN"),
         "project-level env vars are imported:\n{project}"
+    );
+    assert!(
+        project.contains("ai_providers:")
+            && project.contains("ANTHROPIC_API_KEY")
+            && project.contains("ACME_CHAT_BOT_ANTHROPIC_API_KEY")
+            && !project.contains("sk-ant-live-value"),
+        "project AI providers are imported with an env stub:\n{project}"
     );
     assert!(
         project.contains("environment_alerts:") && project.contains("environments: [staging]"),

@@ -155,15 +155,11 @@ pub fn secret_values(
     analysis: &bt_gitops::pipeline::Analysis,
 ) -> std::collections::BTreeMap<bt_gitops::model::ResourceKey, bt_gitops::apply::SecretValue> {
     use bt_gitops::diff::secrets;
-    use bt_gitops::model::Spec;
     analysis
         .state
         .resources
         .iter()
-        .filter(|(_, r)| {
-            matches!(&r.spec, Spec::AiSecret(s) if s.secret.is_some())
-                || matches!(&r.spec, Spec::EnvVar(e) if e.value.is_some())
-        })
+        .filter(|(_, r)| r.spec.secret().is_some())
         .map(|(k, _)| {
             let value = format!("value-of-{}", k.name);
             let digest = secrets::digest(&secrets::default_key(k.org.as_str()), value.as_bytes());

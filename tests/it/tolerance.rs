@@ -227,6 +227,60 @@ fn provider_keys_in_the_env_var_list_are_not_env_vars() {
     runtime.block_on(emu.shutdown());
 }
 
+/// In a project's env var list, entries of the `ai_provider` category are the project's AI
+/// providers (S12), managed as `ai_provider` objects: left alone unless declared, owned by
+/// `authoritative: [ai_providers]` (never by `[env_vars]`). Sandbox provider keys stay objects
+/// outside the model. (Before: project AI providers were unknown objects too, S8.)
+#[test]
+fn project_ai_providers_are_read_as_ai_providers() {
+    let (runtime, emu) = start();
+    let declared = run(
+        &emu,
+        &["plan", "--detailed-exitcode"],
+        "project-ai-provider-declared.yaml",
+    );
+    assert_eq!(
+        declared.code,
+        Some(0),
+        "{}\n{}",
+        declared.stdout,
+        declared.stderr
+    );
+    let owned = run(&emu, &["plan"], "project-ai-providers-authoritative.yaml");
+    assert!(
+        owned
+            .stdout
+            .contains("- project:acme/chatbot/ai_provider:ANTHROPIC_API_KEY")
+            && !owned.stdout.contains("env_var:PROJECT_UI_VAR")
+            && !owned.stdout.contains("E2B_API_KEY\n"),
+        "{}\n{}",
+        owned.stdout,
+        owned.stderr
+    );
+    assert!(
+        owned
+            .stdout
+            .contains("unmanaged: env_var `E2B_API_KEY` in acme/chatbot"),
+        "{}",
+        owned.stdout
+    );
+    let apply = run(
+        &emu,
+        &["apply", "--auto-approve"],
+        "project-env-vars-authoritative.yaml",
+    );
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let vars = stored(&emu, Collection::EnvVar);
+    assert!(
+        named(&vars, "PROJECT_UI_VAR").is_none(),
+        "PROJECT_UI_VAR was not deleted"
+    );
+    for kept in ["ANTHROPIC_API_KEY", "E2B_API_KEY"] {
+        assert!(named(&vars, kept).is_some(), "{kept} was deleted");
+    }
+    runtime.block_on(emu.shutdown());
+}
+
 /// A plan that held a scope back is incomplete in every rendering and exit code: never
 /// "No changes", never exit 0 with `--detailed-exitcode`.
 #[test]
