@@ -300,6 +300,9 @@ fn plan_from(input: PlanInput<'_>, read: Read) -> PlanOutcome {
     let mut notes = Vec::new();
     notes.extend(unavailable_secret_notes(input.desired, &input.secrets));
     notes.extend(crate::kinds::group::starter_plan_notes(&live, &diffs));
+    notes.extend(crate::kinds::service_account::unknown_listing_notes(
+        &live, &diffs,
+    ));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));

@@ -169,6 +169,36 @@ pub fn read(u: &User, raw: &Value) -> Option<Name> {
     }
 }
 
+/// Plan notes for the service accounts a plan creates in an org where nothing read tells
+/// whether the user list shows service accounts (K1, `AccountListing::Unknown`: no account,
+/// token or unknown principal seen). Braintrust's docs say it does not: a new account without a
+/// token may then not be found after its create, and no later read can see it either. Apply
+/// fails loudly when that happens; this says beforehand what the reviewer must do then, since
+/// another apply would create a second account.
+#[must_use]
+pub fn unknown_listing_notes(
+    live: &crate::live::LiveState,
+    diffs: &[crate::diff::ResourceDiff],
+) -> Vec<String> {
+    use crate::live::AccountListing;
+    diffs
+        .iter()
+        .filter(|d| d.kind == crate::diff::DiffKind::Create && d.key.kind == Kind::ServiceAccount)
+        .filter(|d| {
+            matches!(
+                live.account_listing.get(&d.key.org),
+                None | Some(AccountListing::Unknown)
+            )
+        })
+        .map(|d| {
+            format!(
+                "`{}`: nothing read in org `{}` shows whether its user list shows service accounts (assumption K1; Braintrust's docs say it does not). If the new account cannot be found after its create, apply fails: then give it a token in the UI before applying again, or another apply would create a second account",
+                d.key, d.key.org
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
