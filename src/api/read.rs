@@ -527,7 +527,13 @@ pub async fn fetch_org_then(
 
     match org_env {
         Ok(vars) => b.env_vars(None, vars),
-        Err(err) => b.incomplete(None, Kind::EnvVar, &err),
+        // Held back in the whole org, project env vars and AI providers (the same list,
+        // read per project) included, as a failed list is everywhere else.
+        Err(err) => {
+            for kind in [Kind::EnvVar, Kind::AiProvider] {
+                b.incomplete(None, kind, &err);
+            }
+        }
     }
     let wanted: BTreeSet<&ProjectName> = projects_with_env_vars.iter().collect();
     let reads: Vec<(ProjectName, String)> = project_names

@@ -686,22 +686,26 @@ impl Cx<'_> {
         }
     }
 
+    /// Reports a step of this change of its own (started: `None`; then its result) to the
+    /// observer, which journals it.
+    fn observe_step(&self, step: &'static str, result: Option<Result<(), &str>>) {
+        if let Some(observe) = self.input.observer {
+            observe(super::Outcome::Step {
+                address: &self.change.address,
+                step,
+                result,
+            });
+        }
+    }
+
     /// Registers a newly created export with Braintrust's scheduler (A6), as a journaled step
     /// of its own. The public API shows no registration, so a plan cannot tell a registered
     /// export from an unregistered one: when the registration fails, the export just created
     /// is deleted again, so that the next plan creates and registers it afresh, and the change
     /// fails loudly either way.
     async fn register_export(&self, id: &str) -> Result<(), ChangeError> {
-        const STEP: &str = "register_export";
-        let observe = |result: Option<Result<(), &str>>| {
-            if let Some(observe) = self.input.observer {
-                observe(super::Outcome::Step {
-                    address: &self.change.address,
-                    step: STEP,
-                    result,
-                });
-            }
-        };
+        let observe =
+            |result: Option<Result<(), &str>>| self.observe_step("register_export", result);
         observe(None);
         let Err(e) = self.client.register_export(id).await else {
             observe(Some(Ok(())));
@@ -1092,16 +1096,8 @@ impl Cx<'_> {
     /// Deletes the plain env var an AI provider create made (S12), as a journaled step of its
     /// own; says how that went for the change's error.
     async fn delete_plain_env_var(&self, id: &str) -> String {
-        const STEP: &str = "delete_plain_env_var";
-        let observe = |result: Option<Result<(), &str>>| {
-            if let Some(observe) = self.input.observer {
-                observe(super::Outcome::Step {
-                    address: &self.change.address,
-                    step: STEP,
-                    result,
-                });
-            }
-        };
+        let observe =
+            |result: Option<Result<(), &str>>| self.observe_step("delete_plain_env_var", result);
         observe(None);
         let deleted = match self.object_path(id) {
             Ok(path) => self
