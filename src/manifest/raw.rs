@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::clearable::{Clearable, refuse_null, required_not_null};
 use super::spanned::Sp;
 use super::values::{Duration, PermissionSpec, SecretRef};
 pub use crate::vocab::{
@@ -108,12 +109,18 @@ pub enum OrgCollection {
 #[serde(deny_unknown_fields)]
 pub struct RawOrgSettings {
     /// The org's data-plane API URL as recorded in Braintrust.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub api_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub proxy_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub realtime_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub is_universal_api: Option<Sp<bool>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub is_dataplane_private: Option<Sp<bool>>,
     /// How images in traces are shown.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub image_rendering_mode: Option<Sp<ImageRenderingMode>>,
 }
 
@@ -131,7 +138,8 @@ pub enum State {
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Member users, by email. They must also be org members.
     #[serde(default)]
     pub members: Vec<Sp<String>>,
@@ -153,7 +161,8 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields)]
 pub struct RawRole {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `read`, or `{ permission: create, restrict_object_type: experiment }`.
     #[serde(default)]
     pub permissions: Vec<Sp<PermissionSpec>>,
@@ -288,8 +297,10 @@ pub enum PolicyAction {
 pub struct RawEnvironment {
     pub name: Sp<String>,
     /// URL-safe identifier, unique in the org. Defaults to the name, lowercased.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub slug: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
 }
@@ -308,7 +319,8 @@ pub struct RawProject {
     /// A template whose tags, scores, rules, automations, grants and settings this project
     /// starts from. Entries the project declares with the same name replace the template's.
     pub template: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Earlier names of this project: a rename instead of a delete and a create.
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -385,16 +397,22 @@ pub enum ProjectCollection {
 #[serde(deny_unknown_fields)]
 pub struct RawProjectSettings {
     /// Key used to match rows when comparing experiments (`input` by default in Braintrust).
+    #[serde(default, deserialize_with = "refuse_null")]
     pub comparison_key: Option<Sp<String>>,
     /// Default baseline experiment, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub baseline_experiment: Option<Sp<String>>,
     /// Order of fields in the trace view.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub span_field_order: Option<Vec<Sp<RawSpanField>>>,
     /// Remote eval endpoints.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub remote_eval_sources: Option<Vec<Sp<RawRemoteEvalSource>>>,
     /// Turn off realtime queries for this project.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub disable_realtime_queries: Option<Sp<bool>>,
     /// Default preprocessor function.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub default_preprocessor: Option<Sp<RawFunctionRef>>,
 }
 
@@ -404,6 +422,7 @@ pub struct RawSpanField {
     pub object_type: Sp<String>,
     pub column_id: Sp<String>,
     pub position: Sp<String>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub layout: Option<Sp<SpanFieldLayout>>,
 }
 
@@ -411,7 +430,9 @@ pub struct RawSpanField {
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvalSource {
     pub url: Sp<String>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub name: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub description: Option<Sp<String>>,
 }
 
@@ -437,8 +458,10 @@ pub struct RawFunctionRef {
 pub struct RawTag {
     pub name: Sp<String>,
     /// `#rgb` or `#rrggbb`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub color: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
     #[serde(default)]
@@ -453,17 +476,24 @@ pub struct RawScore {
     pub name: Sp<String>,
     /// Required unless `state: absent`.
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "required_not_null")]
     pub score_type: Option<Sp<ScoreType>>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `categorical` only: the choices, each with a value between 0 and 1.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub categories: Option<Vec<Sp<RawCategory>>>,
     /// `categorical` only: allow several categories at once.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub multi_select: Option<Sp<bool>>,
     /// `weighted` only: score name -> weight.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub weights: Option<Sp<BTreeMap<String, Sp<f64>>>>,
     /// `minimum` and `maximum` only: the scores combined.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub scores: Option<Vec<Sp<String>>>,
     /// Where the score is shown: `project_logs`, `experiment`, `dataset`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub object_types: Option<Vec<Sp<ScoreObjectType>>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -501,20 +531,28 @@ pub struct RawCategory {
 #[schemars(transform = tombstone_schema::<RawOnlineScoring>)]
 pub struct RawOnlineScoring {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Fraction of logs scored, between 0 and 1. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub sampling_rate: Option<Sp<f64>>,
     /// Scorers to run. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub scorers: Option<Vec<Sp<RawFunctionRef>>>,
     /// BTQL filter selecting the logs to score.
-    pub filter: Option<Sp<String>>,
+    #[serde(default)]
+    pub filter: Clearable<String>,
     /// What one scoring run sees: a span (default), a trace or a group of traces.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub scope: Option<Sp<RawScope>>,
     /// Span scope only: score root spans.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub apply_to_root_span: Option<Sp<bool>>,
     /// Span scope only: score spans with these names.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub apply_to_span_names: Option<Vec<Sp<String>>>,
     /// Do not log the scorer spans.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub skip_logging: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -529,14 +567,19 @@ pub struct RawScope {
     #[serde(rename = "type")]
     pub scope_type: Sp<ScopeType>,
     /// Trace and group scopes: seconds without new spans before the unit is complete.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub idle_seconds: Option<Sp<f64>>,
     /// Group scope: the field traces are grouped by.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub group_by: Option<Sp<String>>,
     /// Group scope: score the `first` trace of a group or `each`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub placement: Option<Sp<GroupPlacement>>,
     /// Group scope: at least 1.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub interval_seconds: Option<Sp<f64>>,
     /// Group scope: 1 to 64.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub max_traces: Option<Sp<i64>>,
 }
 
@@ -555,9 +598,12 @@ pub enum ScopeType {
 pub struct RawSpanIframe {
     pub name: Sp<String>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub url: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Send span data to the iframe with `postMessage`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub post_message: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -571,13 +617,17 @@ pub struct RawSpanIframe {
 #[schemars(transform = tombstone_schema::<RawAlert>)]
 pub struct RawAlert {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// BTQL filter on logs. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub filter: Option<Sp<String>>,
     /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days. Required unless
     /// `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -599,7 +649,8 @@ pub struct RawNotify {
 pub struct RawSlack {
     pub workspace_id: Sp<String>,
     pub channel: Sp<String>,
-    pub message_template: Option<Sp<String>>,
+    #[serde(default)]
+    pub message_template: Clearable<String>,
 }
 
 /// An environment alert: notifies a webhook or Slack channel when one of the org's
@@ -609,11 +660,14 @@ pub struct RawSlack {
 #[schemars(transform = tombstone_schema::<RawEnvironmentAlert>)]
 pub struct RawEnvironmentAlert {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Slugs of the environments to watch, declared in the org document or existing live;
     /// every environment when left out.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub environments: Option<Vec<Sp<String>>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -629,8 +683,10 @@ pub struct RawRetention {
     /// Defaults to `retention-<object_type>`.
     pub name: Option<Sp<String>>,
     /// Required unless `state: absent` (a tombstone needs `name` or `object_type`).
+    #[serde(default, deserialize_with = "required_not_null")]
     pub object_type: Option<Sp<RetentionObjectType>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub days: Option<Sp<f64>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -642,23 +698,32 @@ pub struct RawRetention {
 #[schemars(transform = tombstone_schema::<RawExport>)]
 pub struct RawExport {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `log_traces`, `log_spans` or `btql_query` (with `query`). Required unless
     /// `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub data: Option<Sp<ExportData>>,
     /// BTQL query, for `data: btql_query`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub query: Option<Sp<String>>,
     /// `s3://bucket/prefix` or `gs://bucket/prefix`. Braintrust cannot change it later.
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub path: Option<Sp<String>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub format: Option<Sp<ExportFormat>>,
     /// How often to export; between 1 second and 30 days. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
     pub credentials: Option<Sp<RawExportCredentials>>,
     /// `active` (default) or `paused`.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub status: Option<Sp<AutomationStatus>>,
+    #[serde(default, deserialize_with = "refuse_null")]
     pub batch_size: Option<Sp<i64>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -681,6 +746,7 @@ pub enum ExportData {
 pub struct RawExportCredentials {
     pub aws_role_arn: Option<Sp<String>>,
     /// AWS only; generated by Braintrust when left out.
+    #[serde(default, deserialize_with = "refuse_null")]
     pub external_id: Option<Sp<String>>,
     pub gcp_service_account: Option<Sp<String>>,
 }
