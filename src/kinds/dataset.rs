@@ -24,6 +24,7 @@ use crate::wire::{CreateDataset, Dataset as Item, Id, JsonMap, PatchDataset};
 #[serde(deny_unknown_fields)]
 pub struct RawDataset {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Free-form metadata; only the keys given are compared.

@@ -21,7 +21,9 @@ pub struct RawMcpServer {
     pub name: Sp<String>,
     /// The server's URL (`https://`); a tombstone needs only the name.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub url: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     #[serde(default)]

@@ -110,17 +110,23 @@ pub enum OrgCollection {
 pub struct RawOrgSettings {
     /// The org's data-plane API URL as recorded in Braintrust.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub api_url: Option<Sp<String>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub proxy_url: Option<Sp<String>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub realtime_url: Option<Sp<String>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub is_universal_api: Option<Sp<bool>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub is_dataplane_private: Option<Sp<bool>>,
     /// How images in traces are shown.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<ImageRenderingMode>")]
     pub image_rendering_mode: Option<Sp<ImageRenderingMode>>,
 }
 
@@ -138,6 +144,7 @@ pub enum State {
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Member users, by email. They must also be org members.
@@ -161,6 +168,7 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields)]
 pub struct RawRole {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// `read`, or `{ permission: create, restrict_object_type: experiment }`.
@@ -298,7 +306,9 @@ pub struct RawEnvironment {
     pub name: Sp<String>,
     /// URL-safe identifier, unique in the org. Defaults to the name, lowercased.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub slug: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     #[serde(default)]
@@ -319,6 +329,7 @@ pub struct RawProject {
     /// A template whose tags, scores, rules, automations, grants and settings this project
     /// starts from. Entries the project declares with the same name replace the template's.
     pub template: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Earlier names of this project: a rename instead of a delete and a create.
@@ -398,21 +409,27 @@ pub enum ProjectCollection {
 pub struct RawProjectSettings {
     /// Key used to match rows when comparing experiments (`input` by default in Braintrust).
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub comparison_key: Option<Sp<String>>,
     /// Default baseline experiment, by name.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub baseline_experiment: Option<Sp<String>>,
     /// Order of fields in the trace view.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawSpanField>>")]
     pub span_field_order: Option<Vec<Sp<RawSpanField>>>,
     /// Remote eval endpoints.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawRemoteEvalSource>>")]
     pub remote_eval_sources: Option<Vec<Sp<RawRemoteEvalSource>>>,
     /// Turn off realtime queries for this project.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub disable_realtime_queries: Option<Sp<bool>>,
     /// Default preprocessor function.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawFunctionRef>")]
     pub default_preprocessor: Option<Sp<RawFunctionRef>>,
 }
 
@@ -423,6 +440,7 @@ pub struct RawSpanField {
     pub column_id: Sp<String>,
     pub position: Sp<String>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<SpanFieldLayout>")]
     pub layout: Option<Sp<SpanFieldLayout>>,
 }
 
@@ -431,8 +449,10 @@ pub struct RawSpanField {
 pub struct RawRemoteEvalSource {
     pub url: Sp<String>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub name: Option<Sp<String>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub description: Option<Sp<String>>,
 }
 
@@ -459,7 +479,9 @@ pub struct RawTag {
     pub name: Sp<String>,
     /// `#rgb` or `#rrggbb`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub color: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     #[serde(default)]
@@ -477,23 +499,30 @@ pub struct RawScore {
     /// Required unless `state: absent`.
     #[serde(rename = "type")]
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ScoreType>")]
     pub score_type: Option<Sp<ScoreType>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// `categorical` only: the choices, each with a value between 0 and 1.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawCategory>>")]
     pub categories: Option<Vec<Sp<RawCategory>>>,
     /// `categorical` only: allow several categories at once.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub multi_select: Option<Sp<bool>>,
     /// `weighted` only: score name -> weight.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<BTreeMap<String, Sp<f64>>>")]
     pub weights: Option<Sp<BTreeMap<String, Sp<f64>>>>,
     /// `minimum` and `maximum` only: the scores combined.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub scores: Option<Vec<Sp<String>>>,
     /// Where the score is shown: `project_logs`, `experiment`, `dataset`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<ScoreObjectType>>")]
     pub object_types: Option<Vec<Sp<ScoreObjectType>>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -531,28 +560,36 @@ pub struct RawCategory {
 #[schemars(transform = tombstone_schema::<RawOnlineScoring>)]
 pub struct RawOnlineScoring {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Fraction of logs scored, between 0 and 1. Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<f64>")]
     pub sampling_rate: Option<Sp<f64>>,
     /// Scorers to run. Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Vec<Sp<RawFunctionRef>>")]
     pub scorers: Option<Vec<Sp<RawFunctionRef>>>,
     /// BTQL filter selecting the logs to score.
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub filter: Clearable<String>,
     /// What one scoring run sees: a span (default), a trace or a group of traces.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawScope>")]
     pub scope: Option<Sp<RawScope>>,
     /// Span scope only: score root spans.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub apply_to_root_span: Option<Sp<bool>>,
     /// Span scope only: score spans with these names.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub apply_to_span_names: Option<Vec<Sp<String>>>,
     /// Do not log the scorer spans.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub skip_logging: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -568,18 +605,23 @@ pub struct RawScope {
     pub scope_type: Sp<ScopeType>,
     /// Trace and group scopes: seconds without new spans before the unit is complete.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<f64>")]
     pub idle_seconds: Option<Sp<f64>>,
     /// Group scope: the field traces are grouped by.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group_by: Option<Sp<String>>,
     /// Group scope: score the `first` trace of a group or `each`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<GroupPlacement>")]
     pub placement: Option<Sp<GroupPlacement>>,
     /// Group scope: at least 1.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<f64>")]
     pub interval_seconds: Option<Sp<f64>>,
     /// Group scope: 1 to 64.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<i64>")]
     pub max_traces: Option<Sp<i64>>,
 }
 
@@ -599,11 +641,14 @@ pub struct RawSpanIframe {
     pub name: Sp<String>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub url: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Send span data to the iframe with `postMessage`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub post_message: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -617,17 +662,21 @@ pub struct RawSpanIframe {
 #[schemars(transform = tombstone_schema::<RawAlert>)]
 pub struct RawAlert {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// BTQL filter on logs. Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub filter: Option<Sp<String>>,
     /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days. Required unless
     /// `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<Duration>")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawNotify>")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -649,6 +698,7 @@ pub struct RawNotify {
 pub struct RawSlack {
     pub workspace_id: Sp<String>,
     pub channel: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub message_template: Clearable<String>,
 }
@@ -660,14 +710,17 @@ pub struct RawSlack {
 #[schemars(transform = tombstone_schema::<RawEnvironmentAlert>)]
 pub struct RawEnvironmentAlert {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// Slugs of the environments to watch, declared in the org document or existing live;
     /// every environment when left out.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub environments: Option<Vec<Sp<String>>>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawNotify>")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -684,9 +737,11 @@ pub struct RawRetention {
     pub name: Option<Sp<String>>,
     /// Required unless `state: absent` (a tombstone needs `name` or `object_type`).
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RetentionObjectType>")]
     pub object_type: Option<Sp<RetentionObjectType>>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<f64>")]
     pub days: Option<Sp<f64>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -698,32 +753,41 @@ pub struct RawRetention {
 #[schemars(transform = tombstone_schema::<RawExport>)]
 pub struct RawExport {
     pub name: Sp<String>,
+    /// `null` clears it; left out, the live value is left alone.
     #[serde(default)]
     pub description: Clearable<String>,
     /// `log_traces`, `log_spans` or `btql_query` (with `query`). Required unless
     /// `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ExportData>")]
     pub data: Option<Sp<ExportData>>,
     /// BTQL query, for `data: btql_query`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub query: Option<Sp<String>>,
     /// `s3://bucket/prefix` or `gs://bucket/prefix`. Braintrust cannot change it later.
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub path: Option<Sp<String>>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ExportFormat>")]
     pub format: Option<Sp<ExportFormat>>,
     /// How often to export; between 1 second and 30 days. Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<Duration>")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
     #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawExportCredentials>")]
     pub credentials: Option<Sp<RawExportCredentials>>,
     /// `active` (default) or `paused`.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<AutomationStatus>")]
     pub status: Option<Sp<AutomationStatus>>,
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<i64>")]
     pub batch_size: Option<Sp<i64>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -747,6 +811,7 @@ pub struct RawExportCredentials {
     pub aws_role_arn: Option<Sp<String>>,
     /// AWS only; generated by Braintrust when left out.
     #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub external_id: Option<Sp<String>>,
     pub gcp_service_account: Option<Sp<String>>,
 }
