@@ -55,6 +55,8 @@ pub struct RawOrg {
     #[serde(default)]
     pub authoritative: Vec<Sp<OrgCollection>>,
     /// Organization settings.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawOrgSettings>")]
     pub settings: Option<Sp<RawOrgSettings>>,
     /// Members of the org, by email.
     #[serde(default)]
@@ -189,19 +191,33 @@ pub struct RawRole {
 #[serde(deny_unknown_fields)]
 pub struct RawGrant {
     /// A user, by email.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub user: Option<Sp<String>>,
     /// A group, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group: Option<Sp<String>>,
     /// A service account, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub service_account: Option<Sp<String>>,
     /// A role, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub role: Option<Sp<String>>,
     /// A single permission.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<Permission>")]
     pub permission: Option<Sp<Permission>>,
     /// Narrows a `permission` grant to objects of one type. Not allowed with `role`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<AclObjectType>")]
     pub restrict_object_type: Option<Sp<AclObjectType>>,
     /// The object granted on. Defaults to the org (in an org document) or the project (in a
     /// project document).
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawGrantTarget>")]
     pub on: Option<Sp<RawGrantTarget>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -211,11 +227,23 @@ pub struct RawGrant {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGrantTarget {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub project: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub role: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub experiment: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub dataset: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub prompt: Option<Sp<String>>,
 }
 
@@ -226,6 +254,8 @@ pub struct RawAiSecret {
     pub name: Sp<String>,
     /// Provider: `openai`, `anthropic`, `google`, `mistral`, `bedrock`, `azure`...
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub provider: Option<Sp<String>>,
     /// `{ env: NAME }` or `{ file: PATH }`.
     pub secret: Option<Sp<SecretRef>>,
@@ -248,6 +278,8 @@ pub struct RawEnvVar {
     /// `{ env: NAME }` or `{ file: PATH }`.
     pub value: Option<Sp<SecretRef>>,
     /// In a project document: scope the variable to one function of the project, by slug.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub function: Option<Sp<String>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -342,6 +374,8 @@ pub struct RawProject {
     /// Kinds in this project whose unlisted live objects bt-gitops deletes.
     #[serde(default)]
     pub authoritative: Vec<Sp<ProjectCollection>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawProjectSettings>")]
     pub settings: Option<Sp<RawProjectSettings>>,
     #[serde(default)]
     pub tags: Vec<Sp<RawTag>>,
@@ -461,14 +495,24 @@ pub struct RawRemoteEvalSource {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunctionRef {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub global: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub function: Option<Sp<String>>,
     /// The project that holds `function`, when it is not this one.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub project: Option<Sp<String>>,
     /// For `global`: the function type (`scorer` by default).
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<FunctionType>")]
     pub function_type: Option<Sp<FunctionType>>,
     /// For `function`: pin this version of it (its transaction id `_xact_id`, or a short
     /// version id); without it, the latest version runs.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub version: Option<Sp<String>>,
 }
 
@@ -689,7 +733,11 @@ pub struct RawAlert {
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
     /// An `https://` URL receiving a POST.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub webhook: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawSlack>")]
     pub slack: Option<Sp<RawSlack>>,
 }
 
@@ -734,6 +782,8 @@ pub struct RawEnvironmentAlert {
 #[schemars(transform = tombstone_schema::<RawRetention>)]
 pub struct RawRetention {
     /// Defaults to `retention-<object_type>`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub name: Option<Sp<String>>,
     /// Required unless `state: absent` (a tombstone needs `name` or `object_type`).
     #[serde(default, deserialize_with = "required_not_null")]
@@ -808,11 +858,15 @@ pub enum ExportData {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExportCredentials {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub aws_role_arn: Option<Sp<String>>,
     /// AWS only; generated by Braintrust when left out.
     #[serde(default, deserialize_with = "refuse_null")]
     #[schemars(with = "Sp<String>")]
     pub external_id: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub gcp_service_account: Option<Sp<String>>,
 }
 
