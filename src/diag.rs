@@ -112,6 +112,9 @@ codes! {
     LiteralSecret = ("E0111", "literal-secret"),
     /// A colour that is not `#rgb` or `#rrggbb`.
     InvalidColor = ("E0112", "invalid-color"),
+    /// `null` where it cannot mean "clear this field": on a field a present object needs, or on
+    /// an optional field the API gives no way to clear (leave the key out to leave it alone).
+    NullNotAllowed = ("E0113", "null-not-allowed"),
     /// Two objects of the same kind with the same name in the same scope.
     DuplicateObject = ("E0201", "duplicate-object"),
     /// A name or email that refers to nothing declared or built in.

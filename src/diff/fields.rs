@@ -1,7 +1,9 @@
 //! Field extraction: every spec as a flat list of named, comparable values.
 //!
 //! A field whose desired value is `None` is not managed: the manifest does not mention it, so
-//! whatever the live object has is left alone. Values are JSON values only as a neutral,
+//! whatever the live object has is left alone. A text field the manifest clears with `null`
+//! (`manifest::clearable`) is the empty string, which `normalize::blank_text_is_absent` equates
+//! with an empty, `null` or absent live value. Values are JSON values only as a neutral,
 //! printable representation; nothing here is serialized to a format.
 
 use serde_json::Value;

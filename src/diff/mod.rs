@@ -442,6 +442,8 @@ fn create(key: &ResourceKey, resource: &Resource, secrets: &SecretDigests) -> Re
             })
         })
         .filter(|f| !f.after.as_ref().is_some_and(is_empty_collection))
+        // A field cleared with `null` has nothing to clear on a new object.
+        .filter(|f| f.after.as_ref().and_then(Value::as_str) != Some(""))
         .collect();
     let secret = secret_source(&resource.spec).map(|source| SecretChange {
         status: match secrets.get(key) {

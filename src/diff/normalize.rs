@@ -25,8 +25,10 @@ pub fn equivalent(desired: &Value, live: Option<&Value>) -> bool {
     }
 }
 
-/// An empty string and a missing value are the same: the API cannot clear text fields, and the
-/// UI stores "no description" either way.
+/// An empty string and a missing value are the same: a PATCH cannot set a field to null, and
+/// the UI stores "no description" either way. A text field cleared with `null` in a manifest is
+/// desired as the empty string, so it is satisfied by a live value that is empty, `null` or
+/// absent (J15).
 #[must_use]
 pub fn blank_text_is_absent(desired: &Value, live: &Value) -> bool {
     let blank = |v: &Value| v.is_null() || v.as_str().is_some_and(str::is_empty);

@@ -57,7 +57,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawAlert>) {
         return;
     };
     let spec = Spec::Alert(AlertSpec {
-        description: a.description.as_ref().map(|d| d.value.clone()),
+        description: a.description.text(),
         filter: filter.value.clone(),
         interval_seconds,
         notify,
@@ -88,7 +88,7 @@ pub(super) fn lower_notify(
         (None, Some(slack)) => Some(Notify::Slack {
             workspace_id: slack.workspace_id.value.clone(),
             channel: slack.channel.value.clone(),
-            message_template: slack.message_template.as_ref().map(|m| m.value.clone()),
+            message_template: slack.message_template.text(),
         }),
         _ => {
             lw.diags.push(
@@ -156,7 +156,8 @@ pub(super) fn action(n: &Notify) -> AutomationAction {
         } => AutomationAction::Slack(wire::SlackTarget {
             workspace_id: workspace_id.clone(),
             channel: channel.clone(),
-            message_template: message_template.clone(),
+            // A cleared template is left out of the config, which is sent whole (A4, J15).
+            message_template: message_template.clone().filter(|m| !m.is_empty()),
         }),
     }
 }

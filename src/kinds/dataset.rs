@@ -4,6 +4,7 @@
 //! marked data-destroying in the plan. A dataset need not be declared to be named by a grant:
 //! an undeclared one is looked up at plan time (`crate::refs`).
 
+use crate::manifest::clearable::Clearable;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -23,7 +24,9 @@ use crate::wire::{CreateDataset, Dataset as Item, Id, JsonMap, PatchDataset};
 #[serde(deny_unknown_fields)]
 pub struct RawDataset {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Free-form metadata; only the keys given are compared.
     #[serde(default)]
     pub metadata: BTreeMap<String, Value>,
@@ -58,7 +61,7 @@ impl ProjectChild for Dataset {
 
     fn lower(_: &mut Lowerer<'_>, _: Cx<'_>, d: &RawDataset) -> Option<DatasetSpec> {
         Some(DatasetSpec {
-            description: d.description.as_ref().map(|v| v.value.clone()),
+            description: d.description.text(),
             metadata: d.metadata.clone(),
         })
     }

@@ -62,7 +62,7 @@ impl OrgChild for Environment {
             spec: EnvironmentSpec {
                 name: name.to_string(),
                 slug,
-                description: e.description.as_ref().map(|d| d.value.clone()),
+                description: e.description.text(),
             },
             refs: Vec::new(),
         })

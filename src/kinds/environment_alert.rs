@@ -74,7 +74,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawEnvironment
             .collect::<Vec<_>>()
     });
     let spec = Spec::EnvironmentAlert(EnvironmentAlertSpec {
-        description: a.description.as_ref().map(|d| d.value.clone()),
+        description: a.description.text(),
         environments: environments
             .as_ref()
             .map(|list| list.iter().map(|(slug, _)| slug.clone()).collect()),

@@ -181,7 +181,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, e: &Sp<raw::RawExport>) {
         return;
     };
     let spec = Spec::Export(ExportSpec {
-        description: e.description.as_ref().map(|d| d.value.clone()),
+        description: e.description.text(),
         data,
         path,
         format: format.value,

@@ -125,7 +125,7 @@ impl OrgChild for Group {
         Some(Lowered {
             key: name.to_string(),
             spec: GroupSpec {
-                description: g.description.as_ref().map(|d| d.value.clone()),
+                description: g.description.text(),
                 members,
                 service_accounts,
                 inherits,

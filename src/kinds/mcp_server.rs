@@ -1,5 +1,6 @@
 //! The `mcp_server` kind: a project's MCP server (URL and description), on `/v1/mcp_server`.
 
+use crate::manifest::clearable::{Clearable, required_not_null};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,8 +20,12 @@ use crate::wire::{CreateMcpServer, Id, McpServer as Item, PatchMcpServer};
 pub struct RawMcpServer {
     pub name: Sp<String>,
     /// The server's URL (`https://`); a tombstone needs only the name.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub url: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
     #[serde(default)]
@@ -58,7 +63,7 @@ impl ProjectChild for McpServer {
         let url = lw.url(cx.at, url, "an MCP server URL", &["https"])?;
         Some(McpServerSpec {
             url,
-            description: m.description.as_ref().map(|d| d.value.clone()),
+            description: m.description.text(),
         })
     }
 

@@ -106,10 +106,10 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, o: &Sp<raw::RawOnlineScori
         return;
     }
     let spec = Spec::OnlineScoring(OnlineScoringSpec {
-        description: o.description.as_ref().map(|d| d.value.clone()),
+        description: o.description.text(),
         sampling_rate,
         scorers,
-        filter: o.filter.as_ref().map(|f| f.value.clone()),
+        filter: o.filter.text(),
         scope,
         apply_to_root_span: o.apply_to_root_span.as_ref().map(|v| v.value),
         apply_to_span_names: o
@@ -316,7 +316,8 @@ pub fn body(o: &OnlineScoringSpec, ids: &dyn Ids) -> Result<ScoreParts, BodyErro
     let online = OnlineScoreConfigBody {
         sampling_rate: o.sampling_rate,
         scorers,
-        btql_filter: o.filter.clone(),
+        // A cleared filter is left out of the config, which is sent whole (J7, J15).
+        btql_filter: o.filter.clone().filter(|f| !f.is_empty()),
         scope,
         apply_to_root_span: o.apply_to_root_span,
         apply_to_span_names: o.apply_to_span_names.clone(),

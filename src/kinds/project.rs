@@ -37,11 +37,11 @@ pub(crate) fn lower(
         (None, None) => (None, at),
     };
     let settings = settings_src.map(|s| lower_settings(lw, settings_at, name, s));
-    let description = raw
-        .description
-        .as_ref()
-        .or_else(|| template.and_then(|(t, _)| t.description.as_ref()))
-        .map(|d| d.value.clone());
+    // `null` in the project clears a description its template sets.
+    let description = match template {
+        Some((t, _)) => raw.description.or(&t.description).text(),
+        None => raw.description.text(),
+    };
     ProjectSpec {
         description,
         settings,

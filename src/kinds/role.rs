@@ -78,7 +78,7 @@ impl OrgChild for Role {
         Some(Lowered {
             key: name.to_string(),
             spec: RoleSpec {
-                description: r.description.as_ref().map(|d| d.value.clone()),
+                description: r.description.text(),
                 permissions,
                 inherits,
             },

@@ -193,7 +193,7 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, s: &Sp<raw::RawScore>) {
         return;
     }
     let spec = Spec::Score(ScoreSpec {
-        description: s.description.as_ref().map(|d| d.value.clone()),
+        description: s.description.text(),
         kind,
         object_types: s
             .object_types

@@ -35,7 +35,7 @@ impl ProjectChild for SpanIframe {
         let url = lw.url(cx.at, url, "a span iframe URL", &["https"])?;
         Some(SpanIframeSpec {
             url,
-            description: i.description.as_ref().map(|d| d.value.clone()),
+            description: i.description.text(),
             post_message: i.post_message.as_ref().map(|v| v.value),
         })
     }

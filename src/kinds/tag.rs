@@ -38,7 +38,7 @@ impl ProjectChild for Tag {
         });
         Some(TagSpec {
             color,
-            description: t.description.as_ref().map(|d| d.value.clone()),
+            description: t.description.text(),
         })
     }
 

@@ -16,6 +16,7 @@
 //! are managed. Another user's view is kept as an unknown object (never changed or deleted,
 //! its name held), see `docs/api-assumptions.md` J12.
 
+use crate::manifest::clearable::{refuse_null, required_not_null};
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -40,13 +41,18 @@ use crate::wire::{self, AclObjectType, CreateView, DeleteView, Id, JsonMap, Patc
 pub struct RawView {
     pub name: Sp<String>,
     /// The page the view belongs to (`logs`, `experiments`, `datasets`...).
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ViewType>")]
     pub view_type: Option<Sp<ViewType>>,
     /// The view definition (the API's `view_data`: `search` filters, tags, matches and sorts,
     /// `custom_charts`), as the app stores it. Only the keys given are compared.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<BTreeMap<String, Value>>")]
     pub data: Option<Sp<BTreeMap<String, Value>>>,
     /// Display options (column visibility, order and sizes, grouping, row height, layout...,
     /// or a monitor view's `viewType` and `options`). Only the keys given are compared.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<BTreeMap<String, Value>>")]
     pub options: Option<Sp<BTreeMap<String, Value>>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,

@@ -5,6 +5,7 @@
 //! the matching [`raw`] type. A document with an error yields one diagnostic and is skipped;
 //! other documents and files are still parsed, so one run reports problems across the tree.
 
+pub mod clearable;
 pub mod raw;
 pub mod schema;
 pub mod spanned;
@@ -912,7 +913,14 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
         )
         .with_label(span, "expansion stopped here")
         .with_hint("write the repeated content out, or use a `project_template`"),
-        E::Message { msg, .. } => classify_message(msg, span),
+        E::Message { msg, .. } => {
+            let diag = classify_message(msg, span);
+            if diag.code == Code::NullNotAllowed {
+                name_null_key(diag, &sources.get(at.file).text, span.start)
+            } else {
+                diag
+            }
+        }
         other => {
             let text = other.to_string();
             let text = strip_location(&text);
@@ -1102,6 +1110,34 @@ fn wrong_type(expected: &str, found: &str, span: Span) -> Diagnostic {
     .with_hint(hint)
 }
 
+/// Names the key whose value is the refused `null` at `start` (the key before the last `:` of
+/// the text in front of it, in block and flow mappings alike).
+fn name_null_key(mut diag: Diagnostic, text: &str, start: usize) -> Diagnostic {
+    // An empty value (`key:` at the end of a line) is placed on its colon.
+    let end = if text.get(start..).is_some_and(|t| t.starts_with(':')) {
+        start + 1
+    } else {
+        start
+    };
+    let before = text.get(..end).unwrap_or("");
+    let Some(colon) = before.rfind(':') else {
+        return diag;
+    };
+    let key: String = before[..colon]
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if !key.is_empty() {
+        diag.message = format!("{} `{key}`", diag.message);
+    }
+    diag
+}
+
 /// Custom messages come from our own visitors (secrets) and from the YAML scanner.
 fn classify_message(msg: &str, span: Span) -> Diagnostic {
     let msg = strip_location(msg);
@@ -1109,6 +1145,16 @@ fn classify_message(msg: &str, span: Span) -> Diagnostic {
         return Diagnostic::error(Code::WrongType, msg.to_owned())
             .with_label(span, "secret reference")
             .with_hint("write `{ env: NAME }` or `{ file: PATH }`");
+    }
+    if msg.contains(clearable::NULL_NOT_CLEARABLE) {
+        return Diagnostic::error(Code::NullNotAllowed, msg.to_owned())
+            .with_label(span, "this field cannot be cleared")
+            .with_hint("leave the key out to leave the live value alone, or write the value it should have");
+    }
+    if msg.contains(clearable::NULL_REQUIRED) {
+        return Diagnostic::error(Code::NullNotAllowed, msg.to_owned())
+            .with_label(span, "required unless `state: absent`")
+            .with_hint("write a value; `null` clears only optional fields");
     }
     if msg.contains("recursion limit") {
         return nesting_limit(span);

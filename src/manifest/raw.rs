@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::clearable::{Clearable, refuse_null, required_not_null};
 use super::spanned::Sp;
 use super::values::{Duration, PermissionSpec, SecretRef};
 pub use crate::vocab::{
@@ -54,6 +55,8 @@ pub struct RawOrg {
     #[serde(default)]
     pub authoritative: Vec<Sp<OrgCollection>>,
     /// Organization settings.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawOrgSettings>")]
     pub settings: Option<Sp<RawOrgSettings>>,
     /// Members of the org, by email.
     #[serde(default)]
@@ -108,12 +111,24 @@ pub enum OrgCollection {
 #[serde(deny_unknown_fields)]
 pub struct RawOrgSettings {
     /// The org's data-plane API URL as recorded in Braintrust.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub api_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub proxy_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub realtime_url: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub is_universal_api: Option<Sp<bool>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub is_dataplane_private: Option<Sp<bool>>,
     /// How images in traces are shown.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<ImageRenderingMode>")]
     pub image_rendering_mode: Option<Sp<ImageRenderingMode>>,
 }
 
@@ -131,7 +146,9 @@ pub enum State {
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Member users, by email. They must also be org members.
     #[serde(default)]
     pub members: Vec<Sp<String>>,
@@ -153,7 +170,9 @@ pub struct RawGroup {
 #[serde(deny_unknown_fields)]
 pub struct RawRole {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `read`, or `{ permission: create, restrict_object_type: experiment }`.
     #[serde(default)]
     pub permissions: Vec<Sp<PermissionSpec>>,
@@ -172,19 +191,33 @@ pub struct RawRole {
 #[serde(deny_unknown_fields)]
 pub struct RawGrant {
     /// A user, by email.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub user: Option<Sp<String>>,
     /// A group, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group: Option<Sp<String>>,
     /// A service account, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub service_account: Option<Sp<String>>,
     /// A role, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub role: Option<Sp<String>>,
     /// A single permission.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<Permission>")]
     pub permission: Option<Sp<Permission>>,
     /// Narrows a `permission` grant to objects of one type. Not allowed with `role`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<AclObjectType>")]
     pub restrict_object_type: Option<Sp<AclObjectType>>,
     /// The object granted on. Defaults to the org (in an org document) or the project (in a
     /// project document).
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawGrantTarget>")]
     pub on: Option<Sp<RawGrantTarget>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -194,11 +227,23 @@ pub struct RawGrant {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGrantTarget {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub project: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub role: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub experiment: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub dataset: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub prompt: Option<Sp<String>>,
 }
 
@@ -209,6 +254,8 @@ pub struct RawAiSecret {
     pub name: Sp<String>,
     /// Provider: `openai`, `anthropic`, `google`, `mistral`, `bedrock`, `azure`...
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub provider: Option<Sp<String>>,
     /// `{ env: NAME }` or `{ file: PATH }`.
     pub secret: Option<Sp<SecretRef>>,
@@ -231,6 +278,8 @@ pub struct RawEnvVar {
     /// `{ env: NAME }` or `{ file: PATH }`.
     pub value: Option<Sp<SecretRef>>,
     /// In a project document: scope the variable to one function of the project, by slug.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub function: Option<Sp<String>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -288,8 +337,12 @@ pub enum PolicyAction {
 pub struct RawEnvironment {
     pub name: Sp<String>,
     /// URL-safe identifier, unique in the org. Defaults to the name, lowercased.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub slug: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
 }
@@ -308,7 +361,9 @@ pub struct RawProject {
     /// A template whose tags, scores, rules, automations, grants and settings this project
     /// starts from. Entries the project declares with the same name replace the template's.
     pub template: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Earlier names of this project: a rename instead of a delete and a create.
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -319,6 +374,8 @@ pub struct RawProject {
     /// Kinds in this project whose unlisted live objects bt-gitops deletes.
     #[serde(default)]
     pub authoritative: Vec<Sp<ProjectCollection>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawProjectSettings>")]
     pub settings: Option<Sp<RawProjectSettings>>,
     #[serde(default)]
     pub tags: Vec<Sp<RawTag>>,
@@ -390,16 +447,28 @@ pub enum ProjectCollection {
 #[serde(deny_unknown_fields)]
 pub struct RawProjectSettings {
     /// Key used to match rows when comparing experiments (`input` by default in Braintrust).
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub comparison_key: Option<Sp<String>>,
     /// Default baseline experiment, by name.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub baseline_experiment: Option<Sp<String>>,
     /// Order of fields in the trace view.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawSpanField>>")]
     pub span_field_order: Option<Vec<Sp<RawSpanField>>>,
     /// Remote eval endpoints.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawRemoteEvalSource>>")]
     pub remote_eval_sources: Option<Vec<Sp<RawRemoteEvalSource>>>,
     /// Turn off realtime queries for this project.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub disable_realtime_queries: Option<Sp<bool>>,
     /// Default preprocessor function.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawFunctionRef>")]
     pub default_preprocessor: Option<Sp<RawFunctionRef>>,
 }
 
@@ -409,6 +478,8 @@ pub struct RawSpanField {
     pub object_type: Sp<String>,
     pub column_id: Sp<String>,
     pub position: Sp<String>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<SpanFieldLayout>")]
     pub layout: Option<Sp<SpanFieldLayout>>,
 }
 
@@ -416,7 +487,11 @@ pub struct RawSpanField {
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvalSource {
     pub url: Sp<String>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub name: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub description: Option<Sp<String>>,
 }
 
@@ -425,14 +500,24 @@ pub struct RawRemoteEvalSource {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFunctionRef {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub global: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub function: Option<Sp<String>>,
     /// The project that holds `function`, when it is not this one.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub project: Option<Sp<String>>,
     /// For `global`: the function type (`scorer` by default).
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<FunctionType>")]
     pub function_type: Option<Sp<FunctionType>>,
     /// For `function`: pin this version of it (its transaction id `_xact_id`, or a short
     /// version id); without it, the latest version runs.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub version: Option<Sp<String>>,
 }
 
@@ -442,8 +527,12 @@ pub struct RawFunctionRef {
 pub struct RawTag {
     pub name: Sp<String>,
     /// `#rgb` or `#rrggbb`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub color: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
     #[serde(default)]
@@ -458,17 +547,31 @@ pub struct RawScore {
     pub name: Sp<String>,
     /// Required unless `state: absent`.
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ScoreType>")]
     pub score_type: Option<Sp<ScoreType>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `categorical` only: the choices, each with a value between 0 and 1.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<RawCategory>>")]
     pub categories: Option<Vec<Sp<RawCategory>>>,
     /// `categorical` only: allow several categories at once.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub multi_select: Option<Sp<bool>>,
     /// `weighted` only: score name -> weight.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<BTreeMap<String, Sp<f64>>>")]
     pub weights: Option<Sp<BTreeMap<String, Sp<f64>>>>,
     /// `minimum` and `maximum` only: the scores combined.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub scores: Option<Vec<Sp<String>>>,
     /// Where the score is shown: `project_logs`, `experiment`, `dataset`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<ScoreObjectType>>")]
     pub object_types: Option<Vec<Sp<ScoreObjectType>>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -506,20 +609,36 @@ pub struct RawCategory {
 #[schemars(transform = tombstone_schema::<RawOnlineScoring>)]
 pub struct RawOnlineScoring {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Fraction of logs scored, between 0 and 1. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<f64>")]
     pub sampling_rate: Option<Sp<f64>>,
     /// Scorers to run. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Vec<Sp<RawFunctionRef>>")]
     pub scorers: Option<Vec<Sp<RawFunctionRef>>>,
     /// BTQL filter selecting the logs to score.
-    pub filter: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub filter: Clearable<String>,
     /// What one scoring run sees: a span (default), a trace or a group of traces.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawScope>")]
     pub scope: Option<Sp<RawScope>>,
     /// Span scope only: score root spans.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub apply_to_root_span: Option<Sp<bool>>,
     /// Span scope only: score spans with these names.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub apply_to_span_names: Option<Vec<Sp<String>>>,
     /// Do not log the scorer spans.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub skip_logging: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -534,14 +653,24 @@ pub struct RawScope {
     #[serde(rename = "type")]
     pub scope_type: Sp<ScopeType>,
     /// Trace and group scopes: seconds without new spans before the unit is complete.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<f64>")]
     pub idle_seconds: Option<Sp<f64>>,
     /// Group scope: the field traces are grouped by.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub group_by: Option<Sp<String>>,
     /// Group scope: score the `first` trace of a group or `each`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<GroupPlacement>")]
     pub placement: Option<Sp<GroupPlacement>>,
     /// Group scope: at least 1.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<f64>")]
     pub interval_seconds: Option<Sp<f64>>,
     /// Group scope: 1 to 64.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<i64>")]
     pub max_traces: Option<Sp<i64>>,
 }
 
@@ -560,9 +689,15 @@ pub enum ScopeType {
 pub struct RawSpanIframe {
     pub name: Sp<String>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub url: Option<Sp<String>>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Send span data to the iframe with `postMessage`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<bool>")]
     pub post_message: Option<Sp<bool>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -576,13 +711,21 @@ pub struct RawSpanIframe {
 #[schemars(transform = tombstone_schema::<RawAlert>)]
 pub struct RawAlert {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// BTQL filter on logs. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub filter: Option<Sp<String>>,
     /// `1h`, `30m`, `90s`, `1d` or seconds; between 1 second and 30 days. Required unless
     /// `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<Duration>")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawNotify>")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -595,7 +738,11 @@ pub struct RawAlert {
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
     /// An `https://` URL receiving a POST.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub webhook: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<RawSlack>")]
     pub slack: Option<Sp<RawSlack>>,
 }
 
@@ -604,7 +751,9 @@ pub struct RawNotify {
 pub struct RawSlack {
     pub workspace_id: Sp<String>,
     pub channel: Sp<String>,
-    pub message_template: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub message_template: Clearable<String>,
 }
 
 /// An environment alert: notifies a webhook or Slack channel when one of the org's
@@ -614,11 +763,17 @@ pub struct RawSlack {
 #[schemars(transform = tombstone_schema::<RawEnvironmentAlert>)]
 pub struct RawEnvironmentAlert {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// Slugs of the environments to watch, declared in the org document or existing live;
     /// every environment when left out.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Vec<Sp<String>>")]
     pub environments: Option<Vec<Sp<String>>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawNotify>")]
     pub notify: Option<Sp<RawNotify>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -632,10 +787,16 @@ pub struct RawEnvironmentAlert {
 #[schemars(transform = tombstone_schema::<RawRetention>)]
 pub struct RawRetention {
     /// Defaults to `retention-<object_type>`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub name: Option<Sp<String>>,
     /// Required unless `state: absent` (a tombstone needs `name` or `object_type`).
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RetentionObjectType>")]
     pub object_type: Option<Sp<RetentionObjectType>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<f64>")]
     pub days: Option<Sp<f64>>,
     #[serde(default)]
     pub state: Option<Sp<State>>,
@@ -647,23 +808,41 @@ pub struct RawRetention {
 #[schemars(transform = tombstone_schema::<RawExport>)]
 pub struct RawExport {
     pub name: Sp<String>,
-    pub description: Option<Sp<String>>,
+    /// `null` clears it; left out, the live value is left alone.
+    #[serde(default)]
+    pub description: Clearable<String>,
     /// `log_traces`, `log_spans` or `btql_query` (with `query`). Required unless
     /// `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ExportData>")]
     pub data: Option<Sp<ExportData>>,
     /// BTQL query, for `data: btql_query`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub query: Option<Sp<String>>,
     /// `s3://bucket/prefix` or `gs://bucket/prefix`. Braintrust cannot change it later.
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<String>")]
     pub path: Option<Sp<String>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<ExportFormat>")]
     pub format: Option<Sp<ExportFormat>>,
     /// How often to export; between 1 second and 30 days. Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<Duration>")]
     pub interval: Option<Sp<Duration>>,
     /// Required unless `state: absent`.
+    #[serde(default, deserialize_with = "required_not_null")]
+    #[schemars(with = "Sp<RawExportCredentials>")]
     pub credentials: Option<Sp<RawExportCredentials>>,
     /// `active` (default) or `paused`.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<AutomationStatus>")]
     pub status: Option<Sp<AutomationStatus>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<i64>")]
     pub batch_size: Option<Sp<i64>>,
     #[serde(default)]
     pub previous_names: Vec<Sp<String>>,
@@ -684,9 +863,15 @@ pub enum ExportData {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExportCredentials {
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub aws_role_arn: Option<Sp<String>>,
     /// AWS only; generated by Braintrust when left out.
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub external_id: Option<Sp<String>>,
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub gcp_service_account: Option<Sp<String>>,
 }
 

@@ -57,3 +57,36 @@ fn project_only_fields_are_the_project_fields_an_org_lacks() {
         assert!(!super::is_project_only(field), "{field}");
     }
 }
+
+#[test]
+fn clearable_tells_absent_from_null_and_keeps_positions() {
+    use super::clearable::Clearable;
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        a: Clearable<String>,
+        #[serde(default)]
+        b: Clearable<String>,
+        #[serde(default)]
+        c: Clearable<String>,
+        #[serde(default)]
+        d: Clearable<String>,
+        #[serde(default)]
+        e: Clearable<String>,
+    }
+    let doc: Doc = serde_saphyr::from_str("b: null\nc: ~\nd:\ne: text\n").expect("parses");
+    assert_eq!(doc.a, Clearable::Absent);
+    assert_eq!(doc.a.text(), None);
+    for (cleared, line) in [(&doc.b, 1), (&doc.c, 2), (&doc.d, 3)] {
+        let Clearable::Null(pos) = cleared else {
+            panic!("{line}: not read as null: {cleared:?}")
+        };
+        assert_eq!(pos.line, line);
+        assert_eq!(cleared.text().as_deref(), Some(""));
+    }
+    assert_eq!(doc.e.text().as_deref(), Some("text"));
+    assert_eq!(doc.e.as_ref().map(|v| v.pos.line), Some(4));
+    // A project's own key wins over its template's, unless it is left out.
+    assert_eq!(doc.a.or(&doc.e).text().as_deref(), Some("text"));
+    assert_eq!(doc.b.or(&doc.e).text().as_deref(), Some(""));
+}

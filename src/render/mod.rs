@@ -95,6 +95,7 @@ pub fn field_view(f: &FieldDiff) -> FieldView {
     if let (Some(before), Some(after), true) =
         (text(f.before.as_ref()), text(f.after.as_ref()), same_shape)
         && (before.contains('\n') || after.contains('\n'))
+        && !after.is_empty()
     {
         // A last line without a newline must still equal the same line with one.
         let terminated = |mut s: String| {
@@ -120,6 +121,43 @@ pub fn field_view(f: &FieldDiff) -> FieldView {
     }
     FieldView::Scalar {
         before: f.before.as_ref().map(|v| value_text(Some(v))),
-        after: f.after.as_ref().map(|v| value_text(Some(v))),
+        after: f.after.as_ref().map(|v| match v.as_str() {
+            // Text cleared with `null` in the manifest (see `manifest::clearable`).
+            Some("") => CLEARED.to_owned(),
+            _ => cleared_members_text(f.before.as_ref(), v),
+        }),
     }
 }
+
+/// A value as text, with each member cleared by the manifest (empty text where `before` has
+/// text) shown as [`CLEARED`]: `{"slack":{..., "message_template":(cleared)}}`.
+fn cleared_members_text(before: Option<&Value>, after: &Value) -> String {
+    const MARK: &str = "\u{1}cleared\u{1}";
+    fn mark(before: &Value, after: &mut Value) -> bool {
+        let (Value::Object(before), Value::Object(after)) = (before, after) else {
+            return false;
+        };
+        let mut marked = false;
+        for (k, a) in after.iter_mut() {
+            let Some(b) = before.get(k) else { continue };
+            if a.as_str() == Some("") && b.as_str().is_some_and(|b| !b.is_empty()) {
+                *a = Value::String(MARK.to_owned());
+                marked = true;
+            } else {
+                marked |= mark(b, a);
+            }
+        }
+        marked
+    }
+    let mut shown = after.clone();
+    match before {
+        Some(before) if mark(before, &mut shown) => {
+            let quoted = Value::String(MARK.to_owned()).to_string();
+            shown.to_string().replace(&quoted, CLEARED)
+        }
+        _ => value_text(Some(after)),
+    }
+}
+
+/// How a text field cleared by the manifest (`null`) shows in a plan.
+pub const CLEARED: &str = "(cleared)";

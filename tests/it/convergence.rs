@@ -513,6 +513,9 @@ fn desired(s: &mut Src<'_>, x: &mut Src<'_>) -> String {
         let mut g = json!({ "name": name });
         if s.chance(50) {
             g["description"] = json!(format!("desired {name}"));
+        } else if name.len() % 2 == 0 {
+            // Cleared (`null`); decided without a draw, so the worlds stay as they were.
+            g["description"] = Value::Null;
         }
         let m: Vec<&str> = members.iter().copied().filter(|_| s.chance(35)).collect();
         if !m.is_empty() {
@@ -762,6 +765,9 @@ fn project_doc(
     let mut p = json!({ "project": project, "org": ORG });
     if s.chance(50) {
         p["description"] = json!(format!("desired {project}"));
+    } else if project.len() % 2 == 1 {
+        // Cleared (`null`); decided without a draw, so the worlds stay as they were.
+        p["description"] = Value::Null;
     }
     if project == "chatbot" && s.chance(40) {
         p["previous_names"] = json!(["old-chatbot"]);

@@ -1460,3 +1460,64 @@ async fn profiles_differ_only_where_the_api_is_unsure() {
         emu.shutdown().await;
     }
 }
+
+/// How a field is cleared (J15): a PATCH cannot set null, so a `null` member leaves the stored
+/// value, and an empty string is stored as sent; a PUT replaces the object without the fields
+/// it leaves out.
+#[tokio::test]
+async fn a_patch_of_the_empty_string_clears_text_and_null_leaves_it() {
+    let (_emu, api) = start().await;
+    let pid = project(&api, "clearing").await;
+    let described = api
+        .patch(
+            &format!("/v1/project/{pid}"),
+            json!({"description": "the project"}),
+        )
+        .await;
+    assert_eq!(described.body["description"], "the project");
+    let kept = api
+        .patch(&format!("/v1/project/{pid}"), json!({"description": null}))
+        .await;
+    assert_eq!(kept.status, 200, "{}", kept.text);
+    assert_eq!(kept.body["description"], "the project", "null is ignored");
+    let cleared = api
+        .patch(&format!("/v1/project/{pid}"), json!({"description": ""}))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.body["description"], "");
+
+    let score = api
+        .put(
+            "/v1/project_score",
+            json!({"project_id": pid, "name": "rule", "score_type": "online", "description": "d",
+                   "config": {"online": {"sampling_rate": 0.5, "btql_filter": "a = 1",
+                                         "scorers": [{"type": "global", "name": "Factuality"}]}}}),
+        )
+        .await;
+    assert_eq!(score.status, 200, "{}", score.text);
+    let sid = id(&score.body);
+    let patched = api
+        .patch(
+            &format!("/v1/project_score/{sid}"),
+            json!({"description": ""}),
+        )
+        .await;
+    assert_eq!(patched.body["description"], "");
+    assert_eq!(patched.body["config"]["online"]["btql_filter"], "a = 1");
+    let replaced = api
+        .put(
+            "/v1/project_score",
+            json!({"project_id": pid, "name": "rule", "score_type": "online",
+                   "config": {"online": {"sampling_rate": 0.5,
+                                         "scorers": [{"type": "global", "name": "Factuality"}]}}}),
+        )
+        .await;
+    assert_eq!(id(&replaced.body), sid);
+    assert!(
+        replaced.body["config"]["online"]
+            .get("btql_filter")
+            .is_none(),
+        "a PUT replaces the config: {}",
+        replaced.body
+    );
+}

@@ -346,6 +346,7 @@ scenarios! {
     environment_alerts => "environment-alerts",
     api_key_policy_delete => "api-key-policy-delete",
     scorer_version_pin => "scorer-version-pin",
+    clear_optional_fields => "clear-optional-fields",
 }
 
 /// Per-scenario assertions on top of the snapshots: the facts a reviewer checked, so that a
@@ -486,6 +487,39 @@ mod expectations {
         let tag = change(plan, "project:acme/chatbot/tag:regression");
         assert_eq!(tag["fields"][0]["before"], "#ff0000");
         assert_eq!(tag["fields"][0]["after"], "#e5484d");
+    }
+
+    /// Fields written `null` change to empty where the live object has a value, and are no
+    /// change where it has none or an empty one; a key left out stays unmanaged.
+    pub fn clear_optional_fields(plan: &Value) {
+        let cleared = [
+            ("group:acme/ml-engineers", "description"),
+            ("project:acme/chatbot", "description"),
+            ("project:acme/chatbot/score:helpfulness", "description"),
+            ("project:acme/chatbot/online_scoring:factuality", "filter"),
+        ];
+        for (address, field) in cleared {
+            let fields = &change(plan, address)["fields"];
+            assert_eq!(
+                fields.as_array().map(Vec::len),
+                Some(1),
+                "{address}: {fields}"
+            );
+            assert_eq!(fields[0]["field"], field, "{address}");
+            assert_eq!(fields[0]["after"], "", "{address}");
+        }
+        let alert = &change(plan, "project:acme/chatbot/alert:error-spike")["fields"][0];
+        assert_eq!(alert["field"], "notify");
+        assert_eq!(
+            alert["before"]["slack"]["message_template"],
+            "{{count}} errors"
+        );
+        assert_eq!(alert["after"]["slack"]["message_template"], "");
+        assert_eq!(actions(plan).len(), 5, "{:?}", actions(plan));
+        assert!(all(plan, "update"));
+        for unchanged in ["tag:golden", "tag:blank", "online_scoring:unfiltered"] {
+            assert!(!actions(plan).iter().any(|(_, a)| a.ends_with(unchanged)));
+        }
     }
 
     pub fn delete_authoritative(plan: &Value) {
