@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::diag::{Code, Diagnostic};
 use crate::diff::fields::Field;
+use crate::manifest::clearable::refuse_null;
 use crate::manifest::raw::State;
 use crate::manifest::spanned::Sp;
 use crate::manifest::values::SecretRef;
@@ -39,6 +40,8 @@ pub struct RawAiProvider {
     /// Provider: `openai`, `anthropic`, `google`, `mistral`, `bedrock`, `azure`... (the API's
     /// `secret_type`).
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "refuse_null")]
+    #[schemars(with = "Sp<String>")]
     pub provider: Option<Sp<String>>,
     /// `{ env: NAME }` or `{ file: PATH }`.
     pub secret: Option<Sp<SecretRef>>,
