@@ -121,12 +121,14 @@ pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ErrorResponse> {
         .map_err(|e| ErrorResponse::bad_request(format!("invalid request body: {e}")))
 }
 
-/// Parses raw body bytes as JSON; an empty body is `{}`.
+/// Parses raw body bytes as JSON; an empty body (no bytes at all) is `{}`.
 ///
 /// # Errors
-/// 400 when the bytes are not JSON.
+/// 400 when the bytes are not JSON, whitespace alone included: a strict JSON parser refuses
+/// it, and for an operation whose fields are all optional (`/v1/acl/batch_update`) reading it
+/// as `{}` would accept a body that is not JSON at all.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ErrorResponse> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.is_empty() {
         return Ok(Value::Object(JsonMap::new()));
     }
     serde_json::from_slice(bytes)

@@ -1457,6 +1457,19 @@ async fn profiles_differ_only_where_the_api_is_unsure() {
         assert_eq!(batch.status(), 200);
         let batch: Value = batch.json().await.expect("json");
         assert_eq!(batch["added_acls"].as_array().map(Vec::len), Some(1));
+        // A body of whitespace alone is not JSON (every field of a batch being optional, `{}`
+        // would pass); no body at all is the empty batch.
+        for (body, status) in [("\t", 400), ("", 200)] {
+            let answer = reqwest::Client::new()
+                .post(format!("{}/v1/acl/batch_update", emu.url()))
+                .bearer_auth(emu.api_key())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("the emulator answers");
+            assert_eq!(answer.status(), status, "body {body:?}");
+        }
         emu.shutdown().await;
     }
 }
