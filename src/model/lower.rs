@@ -1084,18 +1084,32 @@ impl Lowerer<'_> {
                         .get(&r.from)
                         .is_some_and(|f| f.presence == Presence::Present);
                     if from_present {
+                        // A member leaves through `removed_members`, not `state: absent`.
+                        let (marked, here, hint) = if r.target.kind == Kind::Member {
+                            (
+                                "is listed in `removed_members`",
+                                "listed in `removed_members` here",
+                                "remove the reference, or take the email out of `removed_members`",
+                            )
+                        } else {
+                            (
+                                "is marked `state: absent`",
+                                "marked absent here",
+                                "remove the reference, or keep the object",
+                            )
+                        };
                         self.diags.push(
                             Diagnostic::error(
                                 Code::UnresolvedReference,
                                 format!(
-                                    "{} refers to {}, which is marked `state: absent`",
+                                    "{} refers to {}, which {marked}",
                                     describe_short(&r.from),
                                     describe(&r.target)
                                 ),
                             )
                             .with_label(r.span, format!("{} to be deleted", r.what))
-                            .with_label(target.span, "marked absent here")
-                            .with_hint("remove the reference, or keep the object"),
+                            .with_label(target.span, here)
+                            .with_hint(hint),
                         );
                     }
                 }
