@@ -789,6 +789,10 @@ fn unknown_document(text: &str, at: DocOrigin) -> Diagnostic {
     }
 }
 
+/// What a `null` on a field whose type takes none (a list, a mapping, a required name) is
+/// reported as; [`name_null_key`] adds the key's name.
+const NULL_NOT_A_VALUE: &str = "`null` is not a value for the field";
+
 /// Turns a YAML or serde error into a coded diagnostic pointing at the offending text.
 fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) -> Diagnostic {
     use serde_saphyr::Error as E;
@@ -938,6 +942,18 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
             }
         }
     };
+    // A `null` written as a key's value where the field takes no `null` (a list, a mapping, a
+    // name): say so, rather than "expected a list, found a mapping" or a serde type name.
+    let null_refused = diag.code == Code::WrongType
+        || diag.code == Code::YamlSyntax && diag.message.contains("null");
+    if null_refused && text::is_null_value(&sources.get(span.file).text, span.start) {
+        let null = Diagnostic::error(Code::NullNotAllowed, NULL_NOT_A_VALUE)
+            .with_label(span, "`null` is not accepted here")
+            .with_hint(
+                "write the value it should have, or leave the key out if it is optional; `null` clears only where `bt-gitops schema` accepts it",
+            );
+        return name_null_key(null, &sources.get(span.file).text, span.start);
+    }
     if diag.code == Code::YamlSyntax {
         return explain_syntax_error(diag, at, sources);
     }
