@@ -1043,16 +1043,33 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
 
 /// What a wrong-typed value is, read from the source: `a list`, `a mapping` or the value.
 fn found_at(sources: &SourceMap, span: Span) -> String {
-    let text = sources.get(span.file).text.get(span.start..).unwrap_or("");
+    let file = &sources.get(span.file).text;
+    let text = file.get(span.start..).unwrap_or("");
     let line = text.split('\n').next().unwrap_or("").trim_end();
     if line.starts_with('[') || line == "-" || line.starts_with("- ") {
         return "a list".into();
     }
-    if line.starts_with('{') || line.contains(": ") || line.ends_with(':') {
+    if line.starts_with('{') {
         return "a mapping".into();
     }
+    // A value on its key's line is a scalar (a block mapping cannot start there); in a flow
+    // mapping it ends at the next `,`, `}` or `]`, not at the end of the line.
+    let before = file.get(..span.start).unwrap_or("");
+    let before = before.rsplit('\n').next().unwrap_or("");
+    let on_key_line = before.trim_end().ends_with(':');
+    if !on_key_line && (line.contains(": ") || line.ends_with(':')) {
+        return "a mapping".into();
+    }
+    let line = if on_key_line && before.contains(['{', '[']) {
+        line.split([',', '}', ']'])
+            .next()
+            .unwrap_or(line)
+            .trim_end()
+    } else {
+        line
+    };
     let value = span.len.min(line.len());
-    let value = line.get(..value).filter(|v| !v.is_empty()).unwrap_or(line);
+    let value = line.get(..value).filter(|v| v.len() > 1).unwrap_or(line);
     // Never echo what could be a secret.
     if value.chars().count() > 40 || line.contains("secret") {
         return "a value".into();
