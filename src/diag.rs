@@ -75,7 +75,7 @@ codes! {
     YamlSyntax = ("E0001", "yaml-syntax"),
     /// The same key appears twice in one mapping.
     DuplicateKey = ("E0002", "duplicate-key"),
-    /// A document is neither an `org:`, a `project:` nor a `template:` document.
+    /// A document is neither an `org:`, a `project:` nor a `project_template:` document.
     UnknownDocument = ("E0003", "unknown-document"),
     /// A manifest file could not be read, or the path holds no manifest.
     NoManifests = ("E0004", "no-manifests"),

@@ -53,6 +53,18 @@ fn explain_prints_the_documentation_of_a_code_and_refuses_unknown_ones() {
     );
 }
 
+/// The three document kinds by the keys that start them (it once said `template:`, a key the
+/// manifest language does not have).
+#[test]
+fn explain_unknown_document_names_the_document_keys() {
+    let run = run_in(&root(), &["explain", "E0003"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for key in ["`org:`", "`project:`", "`project_template:`"] {
+        assert!(run.stdout.contains(key), "{key} missing: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains("`template:`"), "{}", run.stdout);
+}
+
 #[test]
 fn every_code_has_documentation() {
     for code in bt_gitops::diag::Code::ALL {
