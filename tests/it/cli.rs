@@ -1,6 +1,7 @@
 //! The conventions of a command-line tool: `--version` with commit and date, `explain CODE`,
 //! shell completions and the man page (both from the clap definitions), and the `--emulator`
-//! state: orgs created on demand, `emulator --reset`, and an unknown org reported as unknown.
+//! state: orgs created on demand, `emulator --reset`, an unknown org reported as unknown, and
+//! what the standalone emulator prints.
 
 use crate::support::{acme_emulator, root, run_in, run_with_env, runtime};
 
@@ -235,4 +236,39 @@ fn plan_reports_manifest_errors_before_anything_the_api_says() {
         "{:?}",
         emu.requests()
     );
+}
+
+/// `bt-gitops emulator` names the orgs it serves before `ready`, so that a first manifest can
+/// say `org: NAME` (the standalone emulator's org is `emulated-org`, not the `--emulator` seed's
+/// `acme`).
+#[test]
+fn the_standalone_emulator_names_its_orgs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
+        .args(["emulator", "--state", "state.json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the bt-gitops binary runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 line");
+        let done = line == "ready";
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l == "orgs: `emulated-org`"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("ready"), "{lines:?}");
 }
