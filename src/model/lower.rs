@@ -168,6 +168,13 @@ impl Lowerer<'_> {
         let org_names: Vec<&OrgName> = orgs.iter().map(|(_, _, n)| n).collect();
         let mut used_templates = HashSet::new();
         for (project, at) in &projects {
+            // A project names its template even when the project itself is in error (no org):
+            // the template is used, so no "not used" warning on top of that error.
+            if let Some(name) = &project.template
+                && templates.contains_key(name.value.as_str())
+            {
+                used_templates.insert(name.value.clone());
+            }
             let Some(org) = self.project_org(project, *at, &org_names) else {
                 continue;
             };
