@@ -5,7 +5,7 @@
 //! `examples/emulator/seed.json` (a live `acme` org that differs from `examples/acme`, so the
 //! first plan shows creates, updates and deletes) plus a bare org for every other org the
 //! manifests name. An org named later, when the state already exists, is added to it on demand.
-//! Each made-up org has one owner, `owner@<org>.example`, with the fixed key
+//! Each made-up org has one owner, `owner@<org>.example.com`, with the fixed key
 //! `sk-emulator-<org>-key`, and an owner service account `bt-gitops` with the fixed service token
 //! `bt-st-emulator-<org>-key`. bt-gitops runs with an org's owner service token when the seed
 //! has one (so a demo can create service tokens, as with a real owner service token), else with
@@ -213,7 +213,7 @@ fn seed_for(orgs: &[OrgName]) -> anyhow::Result<SeedDoc> {
         let doc = serde_json::json!({
             "name": org.as_str(),
             "users": [{
-                "email": format!("owner@{}.example", org.as_str().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+                "email": format!("owner@{}.example.com", org.as_str().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
                 "owner": true,
                 "api_keys": [{ "name": "bt-gitops-emulator", "key": key_for(org.as_str()) }]
             }],

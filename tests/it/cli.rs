@@ -125,7 +125,7 @@ fn the_emulator_creates_every_named_org_on_demand_and_resets() {
     assert_eq!(other.code, Some(0), "{}", other.stderr);
     assert!(
         other.stderr.contains(
-            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example, API key bt-st-emulator-other-co-key)"
+            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example.com, API key bt-st-emulator-other-co-key)"
         ),
         "{}",
         other.stderr
@@ -181,7 +181,7 @@ fn the_readme_says_what_the_emulator_makes_up_and_how_to_reset_it() {
     let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
     for needed in [
         ".bt-gitops/emulator.json",
-        "`owner@<org>.example`",
+        "`owner@<org>.example.com`",
         "`sk-emulator-<org>-key`",
         "`bt-gitops emulator --reset`",
     ] {
@@ -271,4 +271,51 @@ fn the_standalone_emulator_names_its_orgs() {
         "{lines:?}"
     );
     assert_eq!(lines.last().map(String::as_str), Some("ready"), "{lines:?}");
+}
+
+/// With the standalone emulator's user key (`sk-...`), bt-gitops knows whose key it is: the plan
+/// shows the `service-token-key` guard for a new service token (as the README says), and a view
+/// it creates is its own on the next plan, not another user's that holds the name. (The owner's
+/// email was `owner@emulated-org.example`, which reads as a service account's: `.example` is
+/// not routable.)
+#[test]
+fn the_standalone_emulators_user_key_is_known_as_its_owners() {
+    let rt = runtime();
+    let emu = rt
+        .block_on(bt_gitops::emulator::spawn(
+            bt_gitops::emulator::EmulatorConfig::default(),
+        ))
+        .expect("emulator starts");
+    let env = [
+        ("BRAINTRUST_API_URL", emu.url()),
+        ("BRAINTRUST_API_KEY", emu.api_key()),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = "project: p\nviews:\n  - { name: v, type: logs, data: { search: {} } }\n";
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        format!(
+            "org: emulated-org\nservice_accounts:\n  - name: ci\n    tokens: [{{ name: gh, write_key_to: ci.token }}]\n---\n{project}"
+        ),
+    )
+    .expect("manifest");
+    let plan = run_with_env(dir.path(), &["plan", "."], &env);
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("(`service-token-key` guard)")
+            && plan.stdout.contains("owner@emulated-org.example.com"),
+        "{}",
+        plan.stdout
+    );
+
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        format!("org: emulated-org\n---\n{project}"),
+    )
+    .expect("manifest");
+    let apply = run_with_env(dir.path(), &["apply", "--auto-approve", "."], &env);
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let again = run_with_env(dir.path(), &["plan", "--detailed-exitcode", "."], &env);
+    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("another user"), "{}", again.stdout);
 }
