@@ -108,7 +108,8 @@ codes! {
     InvalidDuration = ("E0109", "invalid-duration"),
     /// A field that does not apply to the object's `type` (categories on a slider score...).
     FieldNotAllowed = ("E0110", "field-not-allowed"),
-    /// A secret written literally in a manifest instead of `{ env: NAME }` or `{ file: PATH }`.
+    /// A secret written literally in a manifest instead of `{ env: NAME }` or `{ file: PATH }`,
+    /// or an `env` that is no variable name (perhaps the secret itself, pasted in its place).
     LiteralSecret = ("E0111", "literal-secret"),
     /// A colour that is not `#rgb` or `#rrggbb`.
     InvalidColor = ("E0112", "invalid-color"),

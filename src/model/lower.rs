@@ -453,6 +453,21 @@ impl Lowerer<'_> {
     ) -> Option<SecretSource> {
         let value = value.as_ref()?;
         match &value.value {
+            // Not a variable's name: perhaps the secret itself, pasted where its name belongs.
+            // Masked like a literal secret, so that no output repeats it.
+            SecretRef::Env(name) if !is_env_name(name) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::LiteralSecret,
+                        format!("{what} names no environment variable: `env` is not a variable name"),
+                    )
+                    .with_label(self.trimmed(self.span(at, value)), "not a variable name (not shown)")
+                    .with_hint(
+                        "`env` takes the variable's name (letters, digits and `_`, not starting with a digit); if this was the secret itself, rotate it, since it was committed",
+                    ),
+                );
+                None
+            }
             SecretRef::Env(name) => Some(SecretSource::Env(name.clone())),
             SecretRef::File(path) => Some(SecretSource::File(path.clone())),
             SecretRef::Literal => {
@@ -1355,4 +1370,14 @@ fn human_duration(seconds: u64) -> String {
         (seconds, "second")
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with
+/// a digit.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
