@@ -688,7 +688,23 @@ impl Lowerer<'_> {
             .api_url
             .as_ref()
             .and_then(|u| self.url(at, u, "`api_url`", &["https"]));
-        let api_key_env = raw.api_key_env.as_ref().map(|e| e.value.clone());
+        let api_key_env = raw.api_key_env.as_ref().and_then(|e| {
+            if is_env_name(&e.value) {
+                return Some(e.value.clone());
+            }
+            // Perhaps the key itself, pasted where its variable's name belongs: masked.
+            self.diags.push(
+                Diagnostic::error(
+                    Code::LiteralSecret,
+                    "`api_key_env` names no environment variable: it is not a variable name",
+                )
+                .with_label(self.trimmed(self.span(at, e)), "not a variable name (not shown)")
+                .with_hint(
+                    "`api_key_env` takes the name of the variable holding the key (letters, digits and `_`, not starting with a digit); if this was the key itself, rotate it, since it was committed",
+                ),
+            );
+            None
+        });
         let api_key_policy = raw.api_key_policy.as_ref().map(|p| ApiKeyPolicy {
             max_age_days: p.max_age_days.as_ref().map(|d| d.value),
             allowed_users: p
