@@ -124,8 +124,14 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
                 .find(|u| u.owner)
                 .map_or("", |u| u.email.as_str());
             let key = seeded_key(doc).unwrap_or_default();
+            // bt-gitops runs with the owner service token when there is one (`bt-st-...`).
+            let what = if key.starts_with("bt-st-") {
+                "service token"
+            } else {
+                "API key"
+            };
             eprintln!(
-                "emulator: org `{org}` created in {} (owner {owner}, API key {key})",
+                "emulator: org `{org}` created in {} (owner {owner}, {what} {key})",
                 state.display()
             );
         }

@@ -125,7 +125,7 @@ fn the_emulator_creates_every_named_org_on_demand_and_resets() {
     assert_eq!(other.code, Some(0), "{}", other.stderr);
     assert!(
         other.stderr.contains(
-            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example.com, API key bt-st-emulator-other-co-key)"
+            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example.com, service token bt-st-emulator-other-co-key)"
         ),
         "{}",
         other.stderr
