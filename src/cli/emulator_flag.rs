@@ -85,6 +85,9 @@ pub struct Emulated {
     #[allow(dead_code)]
     pub handle: EmuHandle,
     pub targets: Vec<OrgTarget>,
+    /// One line per org created in the state by this start (its owner and the key bt-gitops
+    /// runs with); [`start`] and [`start_for`] print them on stderr, `watch` logs them as JSON.
+    pub notices: Vec<String>,
 }
 
 /// Starts the emulator (seeding it on first use) and returns a target per org.
@@ -101,6 +104,18 @@ pub async fn start(desired: &DesiredState) -> anyhow::Result<Emulated> {
 /// # Errors
 /// When the state file is invalid or cannot be written.
 pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
+    let emulated = start_quiet(orgs).await?;
+    for notice in &emulated.notices {
+        eprintln!("{notice}");
+    }
+    Ok(emulated)
+}
+
+/// Like [`start_for`], leaving the notices of created orgs to the caller.
+///
+/// # Errors
+/// When the state file is invalid or cannot be written.
+pub async fn start_quiet(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     let state = PathBuf::from(STATE_FILE);
     if let Some(dir) = state.parent() {
         fs_err::create_dir_all(dir)?;
@@ -116,6 +131,7 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     } else {
         add_missing_orgs(&state, &seed, orgs)?
     };
+    let mut notices = Vec::new();
     for org in &created {
         if let Some(doc) = seed.orgs.iter().find(|o| &o.name == org) {
             let owner = doc
@@ -130,10 +146,10 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
             } else {
                 "API key"
             };
-            eprintln!(
+            notices.push(format!(
                 "emulator: org `{org}` created in {} (owner {owner}, {what} {key})",
                 state.display()
-            );
+            ));
         }
     }
     let handle = spawn(
@@ -160,7 +176,11 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     if fresh {
         tracing::info!(path = %state.display(), "seeded a new emulator state");
     }
-    Ok(Emulated { handle, targets })
+    Ok(Emulated {
+        handle,
+        targets,
+        notices,
+    })
 }
 
 /// The key bt-gitops uses for a seeded org: an owner service account's token when there is
