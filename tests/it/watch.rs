@@ -1,7 +1,7 @@
 //! Smoke tests of the `watch` binary against the emulator (the controller itself is tested
 //! in process in `controller.rs`): it applies the manifests, answers its endpoints, writes only
-//! JSON log lines with timestamps on stderr (the emulator's notices too), follows a branch, and SIGTERM
-//! stops it cleanly.
+//! JSON log lines with timestamps on stderr (the emulator's notices too), follows a branch, and
+//! SIGTERM stops it cleanly.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
