@@ -75,7 +75,7 @@ codes! {
     YamlSyntax = ("E0001", "yaml-syntax"),
     /// The same key appears twice in one mapping.
     DuplicateKey = ("E0002", "duplicate-key"),
-    /// A document is neither an `org:`, a `project:` nor a `template:` document.
+    /// A document is neither an `org:`, a `project:` nor a `project_template:` document.
     UnknownDocument = ("E0003", "unknown-document"),
     /// A manifest file could not be read, or the path holds no manifest.
     NoManifests = ("E0004", "no-manifests"),
@@ -108,7 +108,8 @@ codes! {
     InvalidDuration = ("E0109", "invalid-duration"),
     /// A field that does not apply to the object's `type` (categories on a slider score...).
     FieldNotAllowed = ("E0110", "field-not-allowed"),
-    /// A secret written literally in a manifest instead of `{ env: NAME }` or `{ file: PATH }`.
+    /// A secret written literally in a manifest instead of `{ env: NAME }` or `{ file: PATH }`,
+    /// or an `env` that is no variable name (perhaps the secret itself, pasted in its place).
     LiteralSecret = ("E0111", "literal-secret"),
     /// A colour that is not `#rgb` or `#rrggbb`.
     InvalidColor = ("E0112", "invalid-color"),

@@ -94,6 +94,16 @@ pub async fn run(args: &EmulatorArgs) -> anyhow::Result<ExitCode> {
         emu.url(),
         emu.state().profile().name
     )?;
+    // Name the orgs, so that a manifest can be written for one (`org: NAME`).
+    let orgs: Vec<String> = emu
+        .state()
+        .store()
+        .table(crate::emulator::Collection::Organization)
+        .live()
+        .filter_map(|r| r.object.get("name").and_then(|n| n.as_str()))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    writeln!(out, "orgs: {}", orgs.join(", "))?;
     writeln!(out, "api key: {}", emu.api_key())?;
     if let Some(token) = emu.service_token() {
         writeln!(out, "service token: {token}")?;

@@ -5,7 +5,7 @@
 //! `examples/emulator/seed.json` (a live `acme` org that differs from `examples/acme`, so the
 //! first plan shows creates, updates and deletes) plus a bare org for every other org the
 //! manifests name. An org named later, when the state already exists, is added to it on demand.
-//! Each made-up org has one owner, `owner@<org>.example`, with the fixed key
+//! Each made-up org has one owner, `owner@<org>.example.com`, with the fixed key
 //! `sk-emulator-<org>-key`, and an owner service account `bt-gitops` with the fixed service token
 //! `bt-st-emulator-<org>-key`. bt-gitops runs with an org's owner service token when the seed
 //! has one (so a demo can create service tokens, as with a real owner service token), else with
@@ -85,6 +85,9 @@ pub struct Emulated {
     #[allow(dead_code)]
     pub handle: EmuHandle,
     pub targets: Vec<OrgTarget>,
+    /// One line per org created in the state by this start (its owner and the key bt-gitops
+    /// runs with); [`start`] and [`start_for`] print them on stderr, `watch` logs them as JSON.
+    pub notices: Vec<String>,
 }
 
 /// Starts the emulator (seeding it on first use) and returns a target per org.
@@ -101,6 +104,18 @@ pub async fn start(desired: &DesiredState) -> anyhow::Result<Emulated> {
 /// # Errors
 /// When the state file is invalid or cannot be written.
 pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
+    let emulated = start_quiet(orgs).await?;
+    for notice in &emulated.notices {
+        eprintln!("{notice}");
+    }
+    Ok(emulated)
+}
+
+/// Like [`start_for`], leaving the notices of created orgs to the caller.
+///
+/// # Errors
+/// When the state file is invalid or cannot be written.
+pub async fn start_quiet(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     let state = PathBuf::from(STATE_FILE);
     if let Some(dir) = state.parent() {
         fs_err::create_dir_all(dir)?;
@@ -116,6 +131,7 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     } else {
         add_missing_orgs(&state, &seed, orgs)?
     };
+    let mut notices = Vec::new();
     for org in &created {
         if let Some(doc) = seed.orgs.iter().find(|o| &o.name == org) {
             let owner = doc
@@ -124,10 +140,16 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
                 .find(|u| u.owner)
                 .map_or("", |u| u.email.as_str());
             let key = seeded_key(doc).unwrap_or_default();
-            eprintln!(
-                "emulator: org `{org}` created in {} (owner {owner}, API key {key})",
+            // bt-gitops runs with the owner service token when there is one (`bt-st-...`).
+            let what = if key.starts_with("bt-st-") {
+                "service token"
+            } else {
+                "API key"
+            };
+            notices.push(format!(
+                "emulator: org `{org}` created in {} (owner {owner}, {what} {key})",
                 state.display()
-            );
+            ));
         }
     }
     let handle = spawn(
@@ -154,7 +176,11 @@ pub async fn start_for(orgs: &[OrgName]) -> anyhow::Result<Emulated> {
     if fresh {
         tracing::info!(path = %state.display(), "seeded a new emulator state");
     }
-    Ok(Emulated { handle, targets })
+    Ok(Emulated {
+        handle,
+        targets,
+        notices,
+    })
 }
 
 /// The key bt-gitops uses for a seeded org: an owner service account's token when there is
@@ -213,7 +239,7 @@ fn seed_for(orgs: &[OrgName]) -> anyhow::Result<SeedDoc> {
         let doc = serde_json::json!({
             "name": org.as_str(),
             "users": [{
-                "email": format!("owner@{}.example", org.as_str().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+                "email": format!("owner@{}.example.com", org.as_str().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
                 "owner": true,
                 "api_keys": [{ "name": "bt-gitops-emulator", "key": key_for(org.as_str()) }]
             }],

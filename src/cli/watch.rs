@@ -100,6 +100,8 @@ struct CliWorld {
     root: PathBuf,
     emulator: bool,
     emulated: tokio::sync::Mutex<Option<Emulated>>,
+    /// Where the emulator's notices go, as JSON log lines (stderr holds nothing else).
+    printer: Printer,
 }
 
 impl World for CliWorld {
@@ -120,7 +122,15 @@ impl World for CliWorld {
             }
             let mut emulated = self.emulated.lock().await;
             if emulated.is_none() {
-                *emulated = Some(super::emulator_flag::start(desired).await?);
+                let orgs: Vec<_> = desired.orgs.keys().cloned().collect();
+                let started = super::emulator_flag::start_quiet(&orgs).await?;
+                for notice in &started.notices {
+                    log(
+                        self.printer,
+                        &log_line("info", "emulator", json!({ "message": notice })),
+                    );
+                }
+                *emulated = Some(started);
             }
             Ok(emulated
                 .as_ref()
@@ -195,6 +205,7 @@ async fn watch(args: &WatchArgs, printer: Printer) -> anyhow::Result<ExitStatus>
         root: root.clone(),
         emulator: args.emulator,
         emulated: tokio::sync::Mutex::new(None),
+        printer,
     });
     let notifier = Notifier::from_env();
     let notify_kinds = notifier.kinds();

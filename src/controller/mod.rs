@@ -876,22 +876,27 @@ pub fn spawn_branch_poller(settings: &Settings, poll: Duration, out: mpsc::Sende
         settings.git_token.clone(),
     );
     tokio::spawn(async move {
-        let mut last: Option<Result<String, String>> = None;
-        loop {
-            tokio::time::sleep(poll).await;
-            let head = tokio::task::spawn_blocking({
-                let (root, remote, branch, token) =
-                    (root.clone(), remote.clone(), branch.clone(), token.clone());
-                move || {
+        let read = || {
+            let (root, remote, branch, token) =
+                (root.clone(), remote.clone(), branch.clone(), token.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
                     crate::git::branch_head(&root, remote.as_deref(), &branch, token.as_deref())
                         .map(|(commit, _)| commit)
                         .map_err(|e| e.to_string())
-                }
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-            if last.as_ref() != Some(&head) {
-                last = Some(head);
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            }
+        };
+        // The head as the start-up round sees it (the poller starts before that round runs):
+        // only a later change is a move, so the first poll starts no round of its own.
+        let mut last = read().await;
+        loop {
+            tokio::time::sleep(poll).await;
+            let head = read().await;
+            if last != head {
+                last = head;
                 if out.send(Trigger::Branch).await.is_err() {
                     return;
                 }

@@ -8,7 +8,7 @@
 //!     "name": "acme",
 //!     "id": "optional uuid", "api_url": "optional, and any other Organization field",
 //!     "users": [{
-//!       "email": "ada@acme.example", "given_name": "Ada", "family_name": "L",
+//!       "email": "ada@acme.example.com", "given_name": "Ada", "family_name": "L",
 //!       "id": "optional uuid", "owner": true, "groups": ["Engineers"],
 //!       "api_keys": [{"name": "ci", "key": "sk-optional-fixed-value"}]
 //!     }],
@@ -193,14 +193,14 @@ impl SeedDoc {
         })
     }
 
-    /// The default seed: org `emulated-org`, its owner `owner@emulated-org.example` with an API
+    /// The default seed: org `emulated-org`, its owner `owner@emulated-org.example.com` with an API
     /// key, and an owner service account `emulator-bot` with a service token.
     pub fn default_org() -> SeedDoc {
         SeedDoc {
             orgs: vec![SeedOrg {
                 name: "emulated-org".into(),
                 users: vec![SeedUser {
-                    email: "owner@emulated-org.example".into(),
+                    email: "owner@emulated-org.example.com".into(),
                     given_name: Some("Emulator".into()),
                     family_name: Some("Owner".into()),
                     owner: true,

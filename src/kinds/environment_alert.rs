@@ -48,13 +48,9 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawEnvironment
         );
         return;
     }
-    let Some(notify_field) = lw.required(span, &a.notify, "notify") else {
-        return;
-    };
-    let Some(notify) = alert::lower_notify(lw, at, notify_field) else {
-        return;
-    };
-    if a.environments.as_ref().is_some_and(Vec::is_empty) {
+    // Checked before `notify`, so that a mistake in each is reported in one run.
+    let no_environment = a.environments.as_ref().is_some_and(Vec::is_empty);
+    if no_environment {
         // The API's meaning of an empty filter is not documented (A9): never send one.
         lw.diags.push(
             Diagnostic::error(
@@ -66,6 +62,14 @@ pub(crate) fn lower(lw: &mut Lowerer<'_>, cx: Cx<'_>, a: &Sp<raw::RawEnvironment
                 "leave `environments` out to watch every environment, or name at least one slug",
             ),
         );
+    }
+    let Some(notify_field) = lw.required(span, &a.notify, "notify") else {
+        return;
+    };
+    let Some(notify) = alert::lower_notify(lw, at, notify_field) else {
+        return;
+    };
+    if no_environment {
         return;
     }
     let environments = a.environments.as_ref().map(|list| {

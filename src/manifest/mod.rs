@@ -789,6 +789,10 @@ fn unknown_document(text: &str, at: DocOrigin) -> Diagnostic {
     }
 }
 
+/// What a `null` on a field whose type takes none (a list, a mapping, a required name) is
+/// reported as; [`name_null_key`] adds the key's name.
+const NULL_NOT_A_VALUE: &str = "`null` is not a value for the field";
+
 /// Turns a YAML or serde error into a coded diagnostic pointing at the offending text.
 fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) -> Diagnostic {
     use serde_saphyr::Error as E;
@@ -938,6 +942,18 @@ fn convert_error(err: &serde_saphyr::Error, at: DocOrigin, sources: &SourceMap) 
             }
         }
     };
+    // A `null` written as a key's value where the field takes no `null` (a list, a mapping, a
+    // name): say so, rather than "expected a list, found a mapping" or a serde type name.
+    let null_refused = diag.code == Code::WrongType
+        || diag.code == Code::YamlSyntax && diag.message.contains("null");
+    if null_refused && text::is_null_value(&sources.get(span.file).text, span.start) {
+        let null = Diagnostic::error(Code::NullNotAllowed, NULL_NOT_A_VALUE)
+            .with_label(span, "`null` is not accepted here")
+            .with_hint(
+                "write the value it should have, or leave the key out if it is optional; `null` clears only where `bt-gitops schema` accepts it",
+            );
+        return name_null_key(null, &sources.get(span.file).text, span.start);
+    }
     if diag.code == Code::YamlSyntax {
         return explain_syntax_error(diag, at, sources);
     }
@@ -1027,16 +1043,33 @@ fn explain_syntax_error(mut diag: Diagnostic, at: DocOrigin, sources: &SourceMap
 
 /// What a wrong-typed value is, read from the source: `a list`, `a mapping` or the value.
 fn found_at(sources: &SourceMap, span: Span) -> String {
-    let text = sources.get(span.file).text.get(span.start..).unwrap_or("");
+    let file = &sources.get(span.file).text;
+    let text = file.get(span.start..).unwrap_or("");
     let line = text.split('\n').next().unwrap_or("").trim_end();
     if line.starts_with('[') || line == "-" || line.starts_with("- ") {
         return "a list".into();
     }
-    if line.starts_with('{') || line.contains(": ") || line.ends_with(':') {
+    if line.starts_with('{') {
         return "a mapping".into();
     }
+    // A value on its key's line is a scalar (a block mapping cannot start there); in a flow
+    // mapping it ends at the next `,`, `}` or `]`, not at the end of the line.
+    let before = file.get(..span.start).unwrap_or("");
+    let before = before.rsplit('\n').next().unwrap_or("");
+    let on_key_line = before.trim_end().ends_with(':');
+    if !on_key_line && (line.contains(": ") || line.ends_with(':')) {
+        return "a mapping".into();
+    }
+    let line = if on_key_line && before.contains(['{', '[']) {
+        line.split([',', '}', ']'])
+            .next()
+            .unwrap_or(line)
+            .trim_end()
+    } else {
+        line
+    };
     let value = span.len.min(line.len());
-    let value = line.get(..value).filter(|v| !v.is_empty()).unwrap_or(line);
+    let value = line.get(..value).filter(|v| v.len() > 1).unwrap_or(line);
     // Never echo what could be a secret.
     if value.chars().count() > 40 || line.contains("secret") {
         return "a value".into();

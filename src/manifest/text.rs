@@ -5,6 +5,31 @@
 //! They are heuristics over well-formed-looking text and never decide whether input is valid;
 //! when they cannot tell, they return `None` and the parser's location is kept.
 
+/// Whether the value at `start` is a `null` written as a key's value: `null`, `Null`, `NULL` or
+/// `~` after a `key:`, or nothing at all (the parser then points at the key's colon).
+#[must_use]
+pub fn is_null_value(text: &str, start: usize) -> bool {
+    let Some(rest) = text.get(start..) else {
+        return false;
+    };
+    if let Some(after) = rest.strip_prefix(':') {
+        let after = after.split('\n').next().unwrap_or("").trim_start();
+        return after.is_empty() || after.starts_with(['#', ',', '}']);
+    }
+    let before = text
+        .get(..start)
+        .unwrap_or("")
+        .trim_end_matches([' ', '\t']);
+    if !before.ends_with(':') {
+        return false;
+    }
+    let word = rest
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '}' | ']' | '#'))
+        .next()
+        .unwrap_or("");
+    matches!(word, "null" | "Null" | "NULL" | "~")
+}
+
 /// The byte length of the flow collection (`{...}` or `[...]`) starting at `start`, or of the
 /// rest of the line for a block value, so that a label covers the whole value.
 #[must_use]

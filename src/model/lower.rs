@@ -168,6 +168,13 @@ impl Lowerer<'_> {
         let org_names: Vec<&OrgName> = orgs.iter().map(|(_, _, n)| n).collect();
         let mut used_templates = HashSet::new();
         for (project, at) in &projects {
+            // A project names its template even when the project itself is in error (no org):
+            // the template is used, so no "not used" warning on top of that error.
+            if let Some(name) = &project.template
+                && templates.contains_key(name.value.as_str())
+            {
+                used_templates.insert(name.value.clone());
+            }
             let Some(org) = self.project_org(project, *at, &org_names) else {
                 continue;
             };
@@ -446,6 +453,21 @@ impl Lowerer<'_> {
     ) -> Option<SecretSource> {
         let value = value.as_ref()?;
         match &value.value {
+            // Not a variable's name: perhaps the secret itself, pasted where its name belongs.
+            // Masked like a literal secret, so that no output repeats it.
+            SecretRef::Env(name) if !is_env_name(name) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::LiteralSecret,
+                        format!("{what} names no environment variable: `env` is not a variable name"),
+                    )
+                    .with_label(self.trimmed(self.span(at, value)), "not a variable name (not shown)")
+                    .with_hint(
+                        "`env` takes the variable's name (letters, digits and `_`, not starting with a digit); if this was the secret itself, rotate it, since it was committed",
+                    ),
+                );
+                None
+            }
             SecretRef::Env(name) => Some(SecretSource::Env(name.clone())),
             SecretRef::File(path) => Some(SecretSource::File(path.clone())),
             SecretRef::Literal => {
@@ -666,7 +688,23 @@ impl Lowerer<'_> {
             .api_url
             .as_ref()
             .and_then(|u| self.url(at, u, "`api_url`", &["https"]));
-        let api_key_env = raw.api_key_env.as_ref().map(|e| e.value.clone());
+        let api_key_env = raw.api_key_env.as_ref().and_then(|e| {
+            if is_env_name(&e.value) {
+                return Some(e.value.clone());
+            }
+            // Perhaps the key itself, pasted where its variable's name belongs: masked.
+            self.diags.push(
+                Diagnostic::error(
+                    Code::LiteralSecret,
+                    "`api_key_env` names no environment variable: it is not a variable name",
+                )
+                .with_label(self.trimmed(self.span(at, e)), "not a variable name (not shown)")
+                .with_hint(
+                    "`api_key_env` takes the name of the variable holding the key (letters, digits and `_`, not starting with a digit); if this was the key itself, rotate it, since it was committed",
+                ),
+            );
+            None
+        });
         let api_key_policy = raw.api_key_policy.as_ref().map(|p| ApiKeyPolicy {
             max_age_days: p.max_age_days.as_ref().map(|d| d.value),
             allowed_users: p
@@ -1084,18 +1122,32 @@ impl Lowerer<'_> {
                         .get(&r.from)
                         .is_some_and(|f| f.presence == Presence::Present);
                     if from_present {
+                        // A member leaves through `removed_members`, not `state: absent`.
+                        let (marked, here, hint) = if r.target.kind == Kind::Member {
+                            (
+                                "is listed in `removed_members`",
+                                "listed in `removed_members` here",
+                                "remove the reference, or take the email out of `removed_members`",
+                            )
+                        } else {
+                            (
+                                "is marked `state: absent`",
+                                "marked absent here",
+                                "remove the reference, or keep the object",
+                            )
+                        };
                         self.diags.push(
                             Diagnostic::error(
                                 Code::UnresolvedReference,
                                 format!(
-                                    "{} refers to {}, which is marked `state: absent`",
+                                    "{} refers to {}, which {marked}",
                                     describe_short(&r.from),
                                     describe(&r.target)
                                 ),
                             )
                             .with_label(r.span, format!("{} to be deleted", r.what))
-                            .with_label(target.span, "marked absent here")
-                            .with_hint("remove the reference, or keep the object"),
+                            .with_label(target.span, here)
+                            .with_hint(hint),
                         );
                     }
                 }
@@ -1334,4 +1386,14 @@ fn human_duration(seconds: u64) -> String {
         (seconds, "second")
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with
+/// a digit.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

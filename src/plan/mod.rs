@@ -456,6 +456,10 @@ fn change(d: ResourceDiff, depends_on: Vec<String>) -> Change {
         }),
         risks,
         reason: d.delete_reason.map(|r| match r {
+            // Members have no `state: absent`: they leave through the org's list.
+            DeleteReason::Tombstone if d.key.kind == Kind::Member => {
+                "listed in `removed_members`".to_owned()
+            }
             DeleteReason::Tombstone => "marked `state: absent`".to_owned(),
             DeleteReason::NotDeclared => "not declared in an authoritative collection".to_owned(),
             DeleteReason::AccountRemoved => {

@@ -1,6 +1,7 @@
 //! The conventions of a command-line tool: `--version` with commit and date, `explain CODE`,
 //! shell completions and the man page (both from the clap definitions), and the `--emulator`
-//! state: orgs created on demand, `emulator --reset`, and an unknown org reported as unknown.
+//! state: orgs created on demand, `emulator --reset`, an unknown org reported as unknown, and
+//! what the standalone emulator prints.
 
 use crate::support::{acme_emulator, root, run_in, run_with_env, runtime};
 
@@ -51,6 +52,18 @@ fn explain_prints_the_documentation_of_a_code_and_refuses_unknown_ones() {
         "{}",
         unknown.stderr
     );
+}
+
+/// The three document kinds by the keys that start them (it once said `template:`, a key the
+/// manifest language does not have).
+#[test]
+fn explain_unknown_document_names_the_document_keys() {
+    let run = run_in(&root(), &["explain", "E0003"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for key in ["`org:`", "`project:`", "`project_template:`"] {
+        assert!(run.stdout.contains(key), "{key} missing: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains("`template:`"), "{}", run.stdout);
 }
 
 #[test]
@@ -112,7 +125,7 @@ fn the_emulator_creates_every_named_org_on_demand_and_resets() {
     assert_eq!(other.code, Some(0), "{}", other.stderr);
     assert!(
         other.stderr.contains(
-            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example, API key bt-st-emulator-other-co-key)"
+            "emulator: org `Other Co` created in .bt-gitops/emulator.json (owner owner@other-co.example.com, service token bt-st-emulator-other-co-key)"
         ),
         "{}",
         other.stderr
@@ -168,7 +181,7 @@ fn the_readme_says_what_the_emulator_makes_up_and_how_to_reset_it() {
     let readme = fs_err::read_to_string(root().join("README.md")).expect("README.md");
     for needed in [
         ".bt-gitops/emulator.json",
-        "`owner@<org>.example`",
+        "`owner@<org>.example.com`",
         "`sk-emulator-<org>-key`",
         "`bt-gitops emulator --reset`",
     ] {
@@ -223,4 +236,86 @@ fn plan_reports_manifest_errors_before_anything_the_api_says() {
         "{:?}",
         emu.requests()
     );
+}
+
+/// `bt-gitops emulator` names the orgs it serves before `ready`, so that a first manifest can
+/// say `org: NAME` (the standalone emulator's org is `emulated-org`, not the `--emulator` seed's
+/// `acme`).
+#[test]
+fn the_standalone_emulator_names_its_orgs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bt-gitops"))
+        .args(["emulator", "--state", "state.json"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the bt-gitops binary runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 line");
+        let done = line == "ready";
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l == "orgs: `emulated-org`"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("ready"), "{lines:?}");
+}
+
+/// With the standalone emulator's user key (`sk-...`), bt-gitops knows whose key it is: the plan
+/// shows the `service-token-key` guard for a new service token (as the README says), and a view
+/// it creates is its own on the next plan, not another user's that holds the name. (The owner's
+/// email was `owner@emulated-org.example`, which reads as a service account's: `.example` is
+/// not routable.)
+#[test]
+fn the_standalone_emulators_user_key_is_known_as_its_owners() {
+    let rt = runtime();
+    let emu = rt
+        .block_on(bt_gitops::emulator::spawn(
+            bt_gitops::emulator::EmulatorConfig::default(),
+        ))
+        .expect("emulator starts");
+    let env = [
+        ("BRAINTRUST_API_URL", emu.url()),
+        ("BRAINTRUST_API_KEY", emu.api_key()),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = "project: p\nviews:\n  - { name: v, type: logs, data: { search: {} } }\n";
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        format!(
+            "org: emulated-org\nservice_accounts:\n  - name: ci\n    tokens: [{{ name: gh, write_key_to: ci.token }}]\n---\n{project}"
+        ),
+    )
+    .expect("manifest");
+    let plan = run_with_env(dir.path(), &["plan", "."], &env);
+    assert_eq!(plan.code, Some(1), "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("(`service-token-key` guard)")
+            && plan.stdout.contains("owner@emulated-org.example.com"),
+        "{}",
+        plan.stdout
+    );
+
+    fs_err::write(
+        dir.path().join("org.yaml"),
+        format!("org: emulated-org\n---\n{project}"),
+    )
+    .expect("manifest");
+    let apply = run_with_env(dir.path(), &["apply", "--auto-approve", "."], &env);
+    assert_eq!(apply.code, Some(0), "{}\n{}", apply.stdout, apply.stderr);
+    let again = run_with_env(dir.path(), &["plan", "--detailed-exitcode", "."], &env);
+    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("another user"), "{}", again.stdout);
 }

@@ -1047,7 +1047,7 @@ async fn members_users_service_accounts_and_tokens() {
     let kid = id(&keys.body["objects"][0]);
     assert_eq!(
         keys.body["objects"][0]["user_email"],
-        "owner@emulated-org.example"
+        "owner@emulated-org.example.com"
     );
     assert_eq!(api.get(&format!("/v1/api_key/{kid}")).await.status, 200);
     assert_eq!(

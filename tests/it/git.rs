@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::run_in;
 
 /// Commits every file of the work tree and returns the commit id.
-fn commit_all(repo: &git2::Repository, message: &str) -> String {
+pub(crate) fn commit_all(repo: &git2::Repository, message: &str) -> String {
     let mut index = repo.index().expect("index");
     index
         .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
