@@ -42,6 +42,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Stops `watch` with SIGTERM and waits for it; it must exit 0 and have written nothing but
+/// JSON lines on stderr, which are returned with the raw text.
+fn terminate(child: &mut Stop) -> (String, Vec<serde_json::Value>) {
+    let pid = child.0.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let mut exit = None;
+    eventually("watch exits", || {
+        exit = child.0.try_wait().ok().flatten();
+        exit.is_some()
+    });
+    let mut stderr = String::new();
+    if let Some(mut err) = child.0.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{stderr}");
+    let lines = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
+        .collect();
+    (stderr, lines)
+}
+
 struct Stop(Child);
 
 impl Drop for Stop {
@@ -107,26 +133,7 @@ fn watch_applies_serves_its_endpoints_logs_json_and_stops_on_sigterm() {
         "{exposition}"
     );
 
-    let pid = child.0.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let mut exit = None;
-    eventually("watch exits", || {
-        exit = child.0.try_wait().ok().flatten();
-        exit.is_some()
-    });
-    let mut stderr = String::new();
-    if let Some(mut err) = child.0.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{stderr}");
-    let lines: Vec<serde_json::Value> = stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-        .collect();
+    let (stderr, lines) = terminate(&mut child);
     assert!(
         lines
             .iter()
@@ -173,26 +180,7 @@ fn watch_with_the_emulator_logs_only_json() {
     eventually("readyz answers ready", || {
         http_get(&metrics, "/readyz").is_some_and(|r| r.contains("200 OK"))
     });
-    let pid = child.0.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let mut exit = None;
-    eventually("watch exits", || {
-        exit = child.0.try_wait().ok().flatten();
-        exit.is_some()
-    });
-    let mut stderr = String::new();
-    if let Some(mut err) = child.0.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    assert_eq!(exit.and_then(|s| s.code()), Some(0), "{stderr}");
-    let lines: Vec<serde_json::Value> = stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-        .collect();
+    let (stderr, lines) = terminate(&mut child);
     assert!(
         lines.iter().any(|l| l["event"] == "emulator"
             && l["message"]
