@@ -350,7 +350,8 @@ fn report(
     if diags.iter().any(|d| d.is_error()) {
         let errors = diags.iter().filter(|d| d.is_error()).count();
         printer.err(&format!(
-            "{errors} error(s) in the manifests; nothing was changed through the API\n"
+            "{errors} {} in the manifests; nothing was changed through the API\n",
+            validate::plural(errors, "error", "errors")
         ));
         return false;
     }

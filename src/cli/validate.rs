@@ -97,6 +97,7 @@ fn count_line(errors: usize, warnings: usize) -> String {
     line
 }
 
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+/// `one` for 1, else `many`.
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }

@@ -220,7 +220,8 @@ fn plan_reports_manifest_errors_before_anything_the_api_says() {
         assert!(
             run.stderr.contains("error[E0101]")
                 && run.stderr.contains("[org.yaml:5:")
-                && run.stderr.contains("help:"),
+                && run.stderr.contains("help:")
+                && run.stderr.contains("1 error in the manifests;"),
             "{}",
             run.stderr
         );
